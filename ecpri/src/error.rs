@@ -9,7 +9,11 @@ use core::fmt;
 /// `field` uses Wireshark's display-filter names where one exists
 /// (`oran_fh_cus.numPrbu`, `ecpri.size`), so an error can be looked up
 /// next to a tshark dissection of the same frame.
+///
+/// Variant fields: `field` is the field's name, `offset` the byte offset
+/// where it starts; the rest say what was expected and what was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
 pub enum Error {
     /// The buffer ends before `field` does.
     Truncated { field: &'static str, offset: usize, needed: usize, available: usize },

@@ -28,6 +28,8 @@ pub mod header;
 pub mod ip;
 pub mod iq;
 pub mod owd;
+#[cfg(feature = "alloc")]
+pub mod samples;
 pub mod seq_id;
 pub mod uplane;
 

@@ -81,6 +81,9 @@ impl<'a> OwdRepr<'a> {
         v.field("ecpri.sec", FieldValue::U(self.seconds));
         v.field("ecpri.nanosec", FieldValue::U(self.nanoseconds as u64));
         v.field("ecpri.compval", FieldValue::U(self.compensation));
+        if !self.dummy.is_empty() {
+            v.field("ecpri.data", FieldValue::Bytes(self.dummy));
+        }
     }
 }
 
