@@ -1,0 +1,44 @@
+//! The command line: one file per subcommand.
+
+mod decode_args;
+mod gen;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use decode_args::DecodeArgs;
+
+/// O-RAN 7.2x fronthaul interop gateway.
+#[derive(Parser, Debug)]
+#[command(name = "fhgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decode every frame of a pcap/pcapng file, as text or JSON lines.
+    Inspect(inspect::InspectArgs),
+    /// Generate a 7.2x DU or RU stream for a carrier into a pcap file.
+    Gen(gen::GenArgs),
+}
+
+/// Exit codes: 0 success, 1 the input had errors (inspect found bad
+/// frames), 2 usage or I/O failure.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Gen(a) => gen::run(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fhgate: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

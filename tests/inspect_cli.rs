@@ -1,0 +1,192 @@
+//! `fhgate gen` and `fhgate inspect`, run as a user would: real binary,
+//! real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fhgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+/// Writes a pcap file from raw frames (little-endian, microseconds).
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        b.extend_from_slice(&(i as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(f);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn gen_then_inspect_json_accounts_for_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("du.pcap");
+    let p = pcap.to_str().unwrap();
+    let o = fhgate(&["gen", "-o", p, "--prbs", "51", "--antennas", "2", "--comp", "bfp:9", "--slots", "1", "--vlan", "5"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = fhgate(&["inspect", p, "--json", "--dl-comp", "bfp:9"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = json_lines(&o);
+    let (summary, frames) = lines.split_last().unwrap();
+    // 2 antennas × (DL + UL C-plane) + 2 antennas × 14 symbols of U-plane (51 PRBs fit one frame).
+    assert_eq!(frames.len(), 4 + 28);
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(f["frame"], i + 1, "frame numbers are 1-based like Wireshark's");
+        assert_eq!(f["vlan"][0]["vlan.id"], 5);
+        assert!(f.get("error").is_none(), "{f}");
+    }
+    let u = frames.iter().find(|f| f["ecpri.type"] == 0).unwrap();
+    let s = &u["sections"][0];
+    assert_eq!(s["oran_fh_cus.startPrbu"], 0);
+    assert_eq!(s["oran_fh_cus.numPrbu"], 51);
+    assert_eq!(s["oran_fh_cus.udCompHdrWidth"], 9);
+    let c = frames.iter().find(|f| f["ecpri.type"] == 2).unwrap();
+    assert_eq!(c["oran_fh_cus.sectionType"], 1);
+    assert!(c["sections"].is_array());
+    let sum = &summary["summary"];
+    assert_eq!(sum["frames"], 32);
+    assert_eq!(sum["error_frames"], 0);
+    let flows = sum["flows"].as_array().unwrap();
+    let u_flows: Vec<_> = flows.iter().filter(|f| f["plane"] == "U").collect();
+    assert_eq!(u_flows.len(), 2);
+    for f in u_flows {
+        assert_eq!(f["frames"], 14);
+        assert_eq!(f["prbs"], 14 * 51);
+        assert_eq!(f["seq_gaps"], 0);
+        assert_eq!(f["compression"]["bfp:9"], 14);
+    }
+}
+
+#[test]
+fn bad_frames_are_reported_counted_and_do_not_stop_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pcap");
+    let o = fhgate(&["gen", "-o", good.to_str().unwrap(), "--prbs", "20", "--antennas", "1", "--slots", "1"]);
+    assert!(o.status.success());
+    let frames = read_pcap(&good);
+    let mut mixed = frames[..3].to_vec();
+    let mut truncated = frames[2].clone();
+    truncated.truncate(40);
+    mixed.push(truncated);
+    let mut bad_rev = frames[3].clone();
+    bad_rev[14] = 0x20; // eCPRI revision 2
+    mixed.push(bad_rev);
+    mixed.push(frames[4].clone());
+    let bad = dir.path().join("bad.pcap");
+    write_pcap(&bad, &mixed);
+    let o = fhgate(&["inspect", bad.to_str().unwrap(), "--json", "--dl-comp", "bfp:9"]);
+    assert_eq!(o.status.code(), Some(1), "bad frames make inspect exit 1");
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[3]["error"]["kind"], "length_mismatch");
+    assert_eq!(lines[3]["error"]["field"], "ecpri.size");
+    assert_eq!(lines[3]["error"]["offset"], 16);
+    assert_eq!(lines[4]["error"]["kind"], "unsupported_revision");
+    assert_eq!(lines[4]["error"]["offset"], 14);
+    assert!(lines[5].get("error").is_none(), "the frame after a bad one decodes");
+    assert_eq!(lines[6]["summary"]["error_frames"], 2);
+    // The text view says the same.
+    let o = fhgate(&["inspect", bad.to_str().unwrap(), "--dl-comp", "bfp:9"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("ERROR length_mismatch: ecpri.size at offset 16"), "{text}");
+    assert!(text.contains("2 bad frames"), "{text}");
+}
+
+#[test]
+fn usage_errors_name_the_flag() {
+    let o = fhgate(&["inspect", "x.pcap", "--eaxc-bits", "4,4,4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("four widths"));
+    let o = fhgate(&["inspect", "/nonexistent.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.pcap"));
+}
+
+/// `captures/MANIFEST`: `FILE  GEN-FLAGS -- DECODE-FLAGS` per line.
+fn manifest() -> Vec<(String, Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string(repo().join("captures/MANIFEST")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut words = l.split_whitespace().map(String::from);
+            let name = words.next().unwrap();
+            let rest: Vec<String> = words.collect();
+            let cut = rest.iter().position(|w| w == "--").unwrap_or(rest.len());
+            (name, rest[..cut].to_vec(), rest.get(cut + 1..).unwrap_or(&[]).to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_capture_is_listed_and_decodes_without_error() {
+    let listed: Vec<_> = manifest().into_iter().map(|m| m.0).collect();
+    let mut on_disk = 0;
+    for e in std::fs::read_dir(repo().join("captures")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            assert!(listed.contains(&name), "{name} is not in captures/MANIFEST, so nothing says how it was made");
+            on_disk += 1;
+        }
+    }
+    assert_eq!(on_disk, listed.len(), "every file in captures/MANIFEST exists");
+    for (name, _, decode) in manifest() {
+        let p = repo().join("captures").join(&name);
+        let mut a = vec!["inspect".to_string(), p.to_str().unwrap().to_string(), "--json".into()];
+        a.extend(decode);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let o = fhgate(&a);
+        let lines = json_lines(&o);
+        let summary = &lines.last().unwrap()["summary"];
+        assert_eq!(summary["error_frames"], 0, "{name}: {summary}");
+        assert!(o.status.success(), "{name}");
+        assert!(lines.len() > 10, "{name} holds frames");
+    }
+}
+
+#[test]
+fn shipped_captures_are_reproduced_byte_for_byte_by_gen() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, gen, _) in manifest() {
+        let out = dir.path().join(&name);
+        let mut a = vec!["gen".to_string(), "-o".into(), out.to_str().unwrap().to_string()];
+        a.extend(gen);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let o = fhgate(&a);
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let shipped = std::fs::read(repo().join("captures").join(&name)).unwrap();
+        assert!(std::fs::read(&out).unwrap() == shipped, "{name} differs from what `fhgate gen` makes now: run scripts/regen-captures");
+    }
+}
+
+fn read_pcap(p: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(p).unwrap();
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push(b[at + 16..at + 16 + incl].to_vec());
+        at += 16 + incl;
+    }
+    out
+}
