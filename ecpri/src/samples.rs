@@ -222,7 +222,8 @@ pub fn cplane_samples() -> Result<Vec<Sample>> {
     let ext10_beams = [0x00u8, 0x21, 0x00, 0x22, 0x00, 0x23];
     let ext12_ranges = [5u8, 10, 20, 4];
     let ext5_sets = [0xFF, 0xF1, 0x23, 0x45, 0x67, 0x89, 0xAB, 0x00, 0x00, 0x00];
-    let ext11_bundles = [0x00u8, 0x07, 0x00, 0x08];
+    // numPrbc 50 in bundles of 16 PRBs: ⌈50 / 16⌉ = 4 bundles, one beamId each.
+    let ext11_bundles = [0x00u8, 0x07, 0x00, 0x08, 0x00, 0x09, 0x00, 0x0A];
     // Extension 13 (PRB allocation with frequency hopping) is not modelled: kept raw.
     let raw_ext = [0x0Du8, 0x01, 0x12, 0x34];
     let first_layer = Ext3FirstLayer { tx_scheme: 1, crs_re_mask: 0x111, crs_shift: true, reserved_a: 0, crs_sym_num: 2, reserved_b: 0, beam_id_ap: [3, 4, 5] };
@@ -270,7 +271,9 @@ pub fn cplane_samples() -> Result<Vec<Sample>> {
     let st5 = cplane::TypeFields::Type5 { ud_comp_hdr: ud, reserved: 0 };
     let s5 = |id, ue| cplane::SectionRepr { fields: cplane::SectionFields::Type5 { common: common(id, id * 10, 10), ue_id: ue }, ci_samples: &[], extensions: vec![] };
     push("cplane-st5".into(), cplane_message(header(st5, 2), vec![s5(1, 100), s5(2, 200)]))?;
-    let ci = [0x01u8, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04, 0x00];
+    // ciIsample/ciQsample (16 bits, uncompressed) for 2 PRBs × 32 antennas.
+    // The antenna count is M-plane configuration; 32 is Wireshark's default.
+    let ci: Vec<u8> = (1..=2 * 32 * 2u16).flat_map(|x| (x << 4).to_be_bytes()).collect();
     let st6 = cplane::TypeFields::Type6 { number_of_ues: 1, reserved: 0 };
     let s6 = cplane::SectionRepr {
         fields: cplane::SectionFields::Type6 { ue_id: 5, regularization_factor: -3, reserved: 0, rb: false, sym_inc: false, start_prbc: 0, num_prbc: 2 },

@@ -62,16 +62,25 @@ impl<'a> SectionRepr<'a> {
 }
 
 impl<'a> VisitFields<'a> for SectionRepr<'a> {
-    /// Reports the section inside a `sections` group.
+    /// Reports the section inside a `sections` group; an extension 11
+    /// without weights gives one beamId per bundle when numPrbc alone
+    /// delimits the bundles.
     fn visit_fields<V: FieldVisitor<'a>>(&self, v: &mut V) {
         v.begin("sections");
         self.fields.visit(v, !self.extensions.is_empty());
         if matches!(self.fields, SectionFields::Type6 { .. }) {
             v.field("oran_fh_cus.ciSamples", FieldValue::Bytes(self.ci_samples));
         }
+        // Extensions 6, 12 and 13 reshape the PRB allocation that
+        // extension 11 divides into bundles; without them it is numPrbc.
+        let plain = !self.extensions.iter().any(|e| matches!(e.ext_type(), 6 | 12 | 13));
         let last = self.extensions.len().saturating_sub(1);
         for (i, e) in self.extensions.iter().enumerate() {
-            e.visit(v, i < last);
+            let bundles = match e {
+                ExtRepr::FlexBfw(x) if plain => x.contiguous_bundles(self.fields.num_prbc()),
+                _ => None,
+            };
+            e.visit_in_section(v, i < last, bundles);
         }
         v.end();
     }

@@ -176,3 +176,101 @@ impl<'a> Iterator for MessageIter<'a> {
 mod repr;
 #[cfg(feature = "alloc")]
 pub use repr::{Body, FrameRepr, MessageRepr, Payload, Transport};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    fn catalog() -> &'static [samples::Sample] {
+        static C: std::sync::OnceLock<Vec<samples::Sample>> = std::sync::OnceLock::new();
+        C.get_or_init(|| samples::catalog().unwrap())
+    }
+
+    #[test]
+    fn locate_finds_ecpri_in_every_transport() {
+        for s in catalog() {
+            let loc = locate(&s.frame, s.decode.udp_port).unwrap();
+            let r = loc.ecpri.expect(&s.name);
+            let n = MessageIter::new(&s.frame[r]).filter(|m| m.is_ok()).count();
+            assert!(n >= 1, "{}", s.name);
+        }
+        let qinq = catalog().iter().find(|s| s.name == "vlan-qinq").unwrap();
+        assert_eq!(locate(&qinq.frame, None).unwrap().vid, Some(2));
+    }
+
+    #[test]
+    fn concatenated_messages_are_all_found() {
+        let s = catalog().iter().find(|s| s.name == "concatenated").unwrap();
+        let f = FrameRepr::parse(&s.frame, &s.decode).unwrap();
+        assert_eq!(f.messages().len(), 3);
+        assert!(f.messages()[0].header.concatenation && f.messages()[1].header.concatenation);
+        assert!(!f.messages()[2].header.concatenation);
+        // Each concatenated message is padded to a 4-byte boundary.
+        for m in &f.messages()[..2] {
+            assert_eq!((m.buffer_len()) % 4, 0);
+        }
+    }
+
+    #[test]
+    fn udp_needs_the_port() {
+        let s = catalog().iter().find(|s| s.name == "udp-ipv4").unwrap();
+        let other = DecodeConfig { udp_port: Some(1234), ..s.decode };
+        let f = FrameRepr::parse(&s.frame, &other).unwrap();
+        assert!(matches!(f.payload, Payload::Other(_)));
+        let f = FrameRepr::parse(&s.frame, &s.decode).unwrap();
+        assert_eq!(f.messages().len(), 1);
+    }
+
+    #[test]
+    fn non_ecpri_traffic_is_kept_whole() {
+        // A PTP frame (S-plane) and an ARP frame: not eCPRI, byte-exact.
+        let mut ptp = std::vec![0x01, 0x1B, 0x19, 0, 0, 0, 0x02, 0, 0, 0, 0, 1, 0x88, 0xF7];
+        ptp.extend(0..44u8);
+        let f = FrameRepr::parse(&ptp, &DecodeConfig::default()).unwrap();
+        assert!(matches!(f.payload, Payload::Other(b) if b.len() == 44));
+        assert_eq!(f.to_bytes().unwrap(), ptp);
+    }
+
+    #[test]
+    fn errors_are_rebased_to_frame_offsets() {
+        let s = catalog().iter().find(|s| s.name == "vlan-8021q").unwrap();
+        let mut b = s.frame.clone();
+        b[18] = 0x20; // eCPRI revision 2, after 14 + 4 bytes of Ethernet and tag
+        assert_eq!(FrameRepr::parse(&b, &s.decode), Err(Error::UnsupportedRevision { offset: 18, revision: 2 }));
+        let b = &s.frame[..s.frame.len() - 5];
+        let e = FrameRepr::parse(b, &s.decode).unwrap_err();
+        assert_eq!((e.field(), e.offset()), ("ecpri.size", Some(20)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Mutating any byte of any sample never panics, and whatever still
+        /// parses re-emits byte for byte.
+        #[test]
+        fn mutated_samples_parse_or_fail_cleanly(i in 0usize..1000, at in any::<proptest::sample::Index>(), v: u8, cut in any::<proptest::sample::Index>()) {
+            let s = &catalog()[i % catalog().len()];
+            let mut b = s.frame.clone();
+            let at = at.index(b.len());
+            b[at] = v;
+            b.truncate(cut.index(b.len() + 1).max(1));
+            if let Ok(f) = FrameRepr::parse(&b, &s.decode) {
+                let mut out = std::vec![0u8; f.buffer_len()];
+                f.emit(&mut out).unwrap();
+                prop_assert_eq!(out, b);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300), port: bool) {
+            let d = DecodeConfig { udp_port: port.then_some(0xAEFE), ..DecodeConfig::default() };
+            if let Ok(f) = FrameRepr::parse(&b, &d) {
+                let mut out = std::vec![0u8; f.buffer_len()];
+                f.emit(&mut out).unwrap();
+                prop_assert_eq!(out, b);
+            }
+        }
+    }
+}

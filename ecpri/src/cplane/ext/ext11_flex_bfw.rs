@@ -6,7 +6,10 @@
 //! How many bundles there are follows from the section's PRB allocation
 //! (numPrbc, extensions 6/12/13) and how many weights a bundle has is
 //! M-plane configuration, so the bundles are kept as bytes with their
-//! padding; [`Ext11FlexBfw::beam_id`] reads the weightless form.
+//! padding; [`Ext11FlexBfw::beam_id`] reads the weightless form. When the
+//! section's allocation is plain numPrbc (no extension 6, 12 or 13) the
+//! bundle count is ⌈numPrbc / numBundPrb⌉ ([`Ext11FlexBfw::contiguous_bundles`]),
+//! and the field visitor then reports one beamId per bundle.
 
 use crate::bits::be16;
 use crate::fields::{FieldValue, FieldVisitor};
@@ -36,6 +39,35 @@ impl<'a> Ext11FlexBfw<'a> {
     pub fn beam_id(&self, i: usize) -> Option<u16> {
         let at = 2 * i;
         (self.disable_bfws && at + 2 <= self.bundles.len()).then(|| be16(self.bundles, at) & 0x7FFF)
+    }
+
+    /// Bundles in a section of `num_prbc` PRBs whose allocation no extension
+    /// 6, 12 or 13 reshapes: ⌈numPrbc / numBundPrb⌉, the last one possibly
+    /// partial. `None` for numPrbc 0 (all PRBs of the carrier, which is
+    /// configuration) and for the reserved numBundPrb 0.
+    pub fn contiguous_bundles(&self, num_prbc: u8) -> Option<usize> {
+        (num_prbc != 0 && self.num_bund_prb != 0).then(|| (num_prbc as usize).div_ceil(self.num_bund_prb as usize))
+    }
+
+    /// Reports the fields like [`ExtBody::visit_body`], except that with
+    /// weights disabled and `bundles` known (and present) each bundle is
+    /// reported as its beamId, as Wireshark does, instead of as bytes.
+    pub(crate) fn visit_bundles<V: FieldVisitor<'a>>(&self, v: &mut V, bundles: Option<usize>) {
+        v.field("oran_fh_cus.disableBFWs", FieldValue::Bool(self.disable_bfws));
+        v.field("oran_fh_cus.rad", FieldValue::Bool(self.rad));
+        v.field("oran_fh_cus.ext11.reserved", FieldValue::U(self.reserved as u64));
+        v.field("oran_fh_cus.numBundPrbs", FieldValue::U(self.num_bund_prb as u64));
+        if let Some(h) = self.bfw_comp_hdr {
+            h.visit(v);
+        }
+        match bundles {
+            Some(n) if self.disable_bfws && 2 * n <= self.bundles.len() => {
+                for i in 0..n {
+                    v.field("oran_fh_cus.beamId", FieldValue::U((be16(self.bundles, 2 * i) & 0x7FFF) as u64));
+                }
+            }
+            _ => v.field("oran_fh_cus.ext11.bundles", FieldValue::Bytes(self.bundles)),
+        }
     }
 }
 
@@ -88,14 +120,7 @@ impl<'a> ExtBody<'a> for Ext11FlexBfw<'a> {
     }
 
     fn visit_body<V: FieldVisitor<'a>>(&self, v: &mut V) {
-        v.field("oran_fh_cus.disableBFWs", FieldValue::Bool(self.disable_bfws));
-        v.field("oran_fh_cus.rad", FieldValue::Bool(self.rad));
-        v.field("oran_fh_cus.ext11.reserved", FieldValue::U(self.reserved as u64));
-        v.field("oran_fh_cus.numBundPrbs", FieldValue::U(self.num_bund_prb as u64));
-        if let Some(h) = self.bfw_comp_hdr {
-            h.visit(v);
-        }
-        v.field("oran_fh_cus.ext11.bundles", FieldValue::Bytes(self.bundles));
+        self.visit_bundles(v, None);
     }
 }
 
@@ -104,7 +129,7 @@ mod tests {
     use super::super::ExtRepr;
     use super::*;
 
-    // Weights disabled: extLen 2 (16-bit), numBundPrb 4, beamIds 5 and 6, pad 1 byte.
+    // Weights disabled: extLen 2 (16-bit), numBundPrb 4, beamId 5, pad 1 byte.
     const NO_BFW: [u8; 8] = [0x0B, 0x00, 0x02, 0x80, 0x04, 0x00, 0x05, 0x00];
     // Weights enabled: RAD, numBundPrb 2, bfwCompHdr BFP 9, one bundle (exponent, beamId 3, 1 byte of weights).
     const BFW: [u8; 8] = [0x8B, 0x00, 0x02, 0x40, 0x02, 0x91, 0x03, 0x00];
@@ -129,5 +154,54 @@ mod tests {
         assert_eq!(out, BFW);
         let bad = Ext11FlexBfw { bfw_comp_hdr: None, ..e };
         assert!(ExtRepr::FlexBfw(bad).emit(&mut out, true).is_err());
+    }
+
+    /// Collects the beamIds and the raw bundles a visitor is given.
+    #[derive(Default)]
+    struct Bundles(Vec<u64>, Option<Vec<u8>>);
+
+    impl<'a> FieldVisitor<'a> for Bundles {
+        fn field(&mut self, name: &'static str, value: FieldValue<'a>) {
+            match (name, value) {
+                ("oran_fh_cus.beamId", FieldValue::U(x)) => self.0.push(x),
+                ("oran_fh_cus.ext11.bundles", FieldValue::Bytes(b)) => self.1 = Some(b.to_vec()),
+                _ => {}
+            }
+        }
+        fn begin(&mut self, _: &'static str) {}
+        fn end(&mut self) {}
+    }
+
+    // Weights disabled, numBundPrb 16, four bundles (beamIds 7, 8, 9 and
+    // 0x7FFF, the last with its reserved bit set), 3 pad bytes: extLen 4.
+    const FOUR: [u8; 16] = [0x0B, 0x00, 0x04, 0x80, 0x10, 0x00, 0x07, 0x00, 0x08, 0x00, 0x09, 0xFF, 0xFF, 0, 0, 0];
+
+    #[test]
+    fn bundle_count_from_num_prbc() {
+        let ExtRepr::FlexBfw(e) = ExtRepr::parse(&FOUR, 1).unwrap() else { panic!() };
+        // 50 PRBs in bundles of 16: three whole bundles and a partial one.
+        assert_eq!(e.contiguous_bundles(50), Some(4));
+        assert_eq!(e.contiguous_bundles(48), Some(3));
+        assert_eq!(e.contiguous_bundles(0), None, "numPrbc 0 is the whole carrier");
+        assert_eq!(Ext11FlexBfw { num_bund_prb: 0, ..e }.contiguous_bundles(50), None);
+    }
+
+    #[test]
+    fn visitor_reports_one_beam_id_per_bundle() {
+        let ExtRepr::FlexBfw(e) = ExtRepr::parse(&FOUR, 1).unwrap() else { panic!() };
+        let mut v = Bundles::default();
+        e.visit_bundles(&mut v, e.contiguous_bundles(50));
+        assert_eq!((v.0, v.1), (vec![7, 8, 9, 0x7FFF], None), "padding is not a bundle");
+        // Count unknown, or more bundles than bytes: the bundles stay bytes.
+        for n in [None, Some(6)] {
+            let mut v = Bundles::default();
+            e.visit_bundles(&mut v, n);
+            assert_eq!((v.0, v.1), (vec![], Some(FOUR[5..].to_vec())));
+        }
+        // With weights the bundle layout depends on the antenna count.
+        let ExtRepr::FlexBfw(w) = ExtRepr::parse(&BFW, 1).unwrap() else { panic!() };
+        let mut v = Bundles::default();
+        w.visit_bundles(&mut v, Some(1));
+        assert_eq!((v.0, v.1), (vec![], Some(BFW[6..].to_vec())));
     }
 }

@@ -287,14 +287,24 @@ impl<'a> ExtRepr<'a> {
     /// extLen, then the body's fields (raw extensions give their body as
     /// `oran_fh_cus.ext.raw` bytes).
     pub fn visit<V: FieldVisitor<'a>>(&self, v: &mut V, ef: bool) {
+        self.visit_in_section(v, ef, None);
+    }
+
+    /// As [`Self::visit`], given the number of PRB bundles of the section
+    /// ([`Ext11FlexBfw::contiguous_bundles`]): an extension 11 without
+    /// weights then reports one `oran_fh_cus.beamId` per bundle.
+    pub fn visit_in_section<V: FieldVisitor<'a>>(&self, v: &mut V, ef: bool, bundles: Option<usize>) {
         v.begin("extensions");
         v.field("oran_fh_cus.ef", FieldValue::Bool(ef));
         v.field("oran_fh_cus.extType", FieldValue::U(self.ext_type() as u64));
         v.field("oran_fh_cus.extLen", FieldValue::U((self.buffer_len() / 4) as u64));
-        on_typed!(self, x => x.visit_body(v), ExtRepr::Raw { ext_type, bytes } => {
-            let hl = header_len(*ext_type).min(bytes.len());
-            v.field("oran_fh_cus.ext.raw", FieldValue::Bytes(&bytes[hl..]))
-        });
+        match self {
+            ExtRepr::FlexBfw(x) => x.visit_bundles(v, bundles),
+            _ => on_typed!(self, x => x.visit_body(v), ExtRepr::Raw { ext_type, bytes } => {
+                let hl = header_len(*ext_type).min(bytes.len());
+                v.field("oran_fh_cus.ext.raw", FieldValue::Bytes(&bytes[hl..]))
+            }),
+        }
         v.end();
     }
 }

@@ -230,6 +230,36 @@ fn visitor_reports_wireshark_names_in_wire_order() {
 }
 
 #[test]
+fn visitor_gives_ext11_bundles_as_beam_ids_when_num_prbc_delimits_them() {
+    let beam_ids = |m: &MessageRepr<'_>| {
+        let mut c = Collect::default();
+        m.visit_fields(&mut c);
+        let ids: Vec<u64> = c
+            .0
+            .iter()
+            .filter_map(|(n, v)| match (n, v) {
+                (&"oran_fh_cus.beamId", Some(FieldValue::U(x))) => Some(*x),
+                _ => None,
+            })
+            .collect();
+        let raw = c.0.iter().any(|(n, _)| *n == "oran_fh_cus.ext11.bundles");
+        (ids, raw)
+    };
+    // numPrbc 4 in bundles of 4: one bundle, beamId 5 (after the section's beamId 0).
+    let m = chain_repr();
+    assert_eq!(beam_ids(&m), (alloc::vec![0, 5], false));
+    // An extension 6 reshapes the allocation: the bundles stay bytes.
+    let mut m = chain_repr();
+    let ext6 = crate::cplane::ext::Ext6NonContig { rbg_size: 1, rbg_mask: 0xF, symbol_mask: 1, ..Default::default() };
+    m.sections[0].extensions.insert(0, ExtRepr::NonContig(ext6));
+    assert_eq!(beam_ids(&m), (alloc::vec![0], true));
+    // So does numPrbc 0 (the whole carrier, which is configuration).
+    let mut m = chain_repr();
+    m.sections[0].fields = SectionFields::Type1 { common: common(1, 0, 0, 1), beam_id: 0 };
+    assert_eq!(beam_ids(&m), (alloc::vec![0], true));
+}
+
+#[test]
 fn emit_checks_section_count_and_type() {
     let mut m = chain_repr();
     m.header.number_of_sections = 2;
