@@ -9,7 +9,7 @@
 //!
 //! The crate is `no_std`; `alloc` adds message-level `Repr`s that own
 //! their section lists, and `std` adds `std::error::Error`.
-#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

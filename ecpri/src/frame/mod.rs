@@ -177,7 +177,7 @@ mod repr;
 #[cfg(feature = "alloc")]
 pub use repr::{Body, FrameRepr, MessageRepr, Payload, Transport};
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::samples;

@@ -1,0 +1,615 @@
+//! AVX2 fast paths for BFP: compress, decompress, and the fused
+//! decompress-then-compress used by the width converter.
+//!
+//! Each step handles two PRBs, one in each 128-bit lane of a `__m256i`, so
+//! every per-PRB quantity (exponent, shift) is per lane and no instruction
+//! mixes PRBs. A PRB's 24 samples are three vectors of eight; eight values
+//! of `w` bits pack into exactly `w` bytes, so each vector is one
+//! byte-aligned group on the wire.
+//!
+//! Packing a group (widths 1–14), all in-lane:
+//! 1. `srlv_epi32` by the exponent and a `w`-bit mask give the mantissas
+//!    (a logical shift of the I/Q pair is fine: the bits it drags in lie
+//!    above bit `w`, since `exponent + w <= 16`);
+//! 2. `madd_epi16` by `(2^w, 1)` joins each I and Q into `2w` bits;
+//! 3. `mul_epu32` and `srlv_epi64` join two REs into `4w` bits per 64-bit
+//!    half, the first half shifted left by 4 when `w` is odd so that both
+//!    halves end on a byte boundary;
+//! 4. one byte shuffle (two and an OR for odd `w`, which share a byte)
+//!    puts the halves big-endian at bytes `0..w`.
+//!
+//! Unpacking is the reverse: a shuffle builds, for value `i` at bit
+//! `s = w*i mod 8` of byte `b`, the big-endian pair `b, b+1` in a 16-bit
+//! lane; `mullo` by `2^s` left-aligns it; widths that can straddle three
+//! bytes add byte `b+2` shifted down with `mulhi_epu16` by the same `2^s`;
+//! `mulhi_epi16` by `2^w` is the arithmetic shift by `16 - w`.
+//!
+//! The exponent's `bitlen` comes from converting the PRB maximum to `f32`
+//! and reading its exponent field, which is exact for values below 2^24.
+//! The udCompParam byte never leaves the vector registers: the exponent
+//! multiplier `2^e` is built from it with `sllv`, and the output byte is
+//! OR-ed in front of the first packed group.
+//!
+//! Compress and the fused path are software-pipelined ([`pipelined`]): the
+//! chain from load to exponent and the chain from shift to store are long,
+//! and issuing them for different pairs side by side keeps both in flight.
+//!
+//! Stores are 16 bytes per group and overlap the next group, so the loops
+//! stop while a whole step still lands inside the output; the callers
+//! finish the last few PRBs with the scalar reference.
+
+use core::arch::x86_64::*;
+
+use super::bfp::prb_len;
+
+/// Whether this CPU has AVX2: detected at run time with `std`, otherwise
+/// known at compile time from `target_feature`.
+#[inline]
+pub(super) fn available() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx2")
+    }
+}
+
+// Packing kinds (const parameter `K`).
+const EVEN: u8 = 0;
+const ODD: u8 = 1;
+const W15: u8 = 2;
+const W16: u8 = 3;
+
+// Unpacking kinds (const parameter `U`).
+const TWO_BYTES: u8 = 0;
+const THREE_BYTES: u8 = 1;
+const U15: u8 = 2;
+const U16: u8 = 3;
+
+const fn pack_kind(w: u32) -> u8 {
+    match w {
+        16 => W16,
+        15 => W15,
+        _ if w % 2 == 1 => ODD,
+        _ => EVEN,
+    }
+}
+
+const fn unpack_kind(w: u32) -> u8 {
+    match w {
+        16 => U16,
+        15 => U15,
+        11 | 13 | 14 => THREE_BYTES,
+        _ => TWO_BYTES,
+    }
+}
+
+/// Byte shuffles that place the two 64-bit halves of a packed lane at bytes
+/// `0..w`: `[first half, second half]` (merged for even widths).
+const fn pack_shuffles(w: u32) -> [[u8; 16]; 2] {
+    let mut s = [[0x80u8; 16]; 2];
+    if w == 16 {
+        let mut j = 0;
+        while j < 16 {
+            s[0][j] = (j ^ 1) as u8;
+            j += 1;
+        }
+        return s;
+    }
+    let odd = w % 2 == 1;
+    let o = if odd { 4 } else { 0 };
+    let n0 = ((4 * w + o) / 8) as usize;
+    let b1 = (4 * w / 8) as usize;
+    let second = if odd { 1 } else { 0 };
+    let mut j = 0;
+    while j < n0 {
+        s[0][j] = (n0 - 1 - j) as u8;
+        s[second][b1 + j] = (8 + n0 - 1 - j) as u8;
+        j += 1;
+    }
+    s
+}
+
+/// Unpacking tables for width `w`: the shuffle for bytes `b, b+1`, the
+/// shuffle for byte `b+2`, and the 16-bit multipliers `2^s`.
+const fn unpack_tables(w: u32) -> ([u8; 16], [u8; 16], [u16; 8]) {
+    let mut hi = [0x80u8; 16];
+    let mut lo = [0x80u8; 16];
+    let mut mul = [1u16; 8];
+    let mut i = 0;
+    while i < 8 {
+        let bit = w as usize * i;
+        let (b, s) = (bit / 8, bit % 8);
+        hi[2 * i] = (b + 1) as u8;
+        hi[2 * i + 1] = b as u8;
+        if s + w as usize > 16 {
+            lo[2 * i + 1] = (b + 2) as u8;
+        }
+        mul[i] = 1 << s;
+        i += 1;
+    }
+    (hi, lo, mul)
+}
+
+const PACK_SHUF: [[[u8; 16]; 2]; 17] = {
+    let mut t = [[[0u8; 16]; 2]; 17];
+    let mut w = 1;
+    while w <= 16 {
+        t[w] = pack_shuffles(w as u32);
+        w += 1;
+    }
+    t
+};
+
+const UNPACK: [([u8; 16], [u8; 16], [u16; 8]); 17] = {
+    let mut t = [([0u8; 16], [0u8; 16], [0u16; 8]); 17];
+    let mut w = 1;
+    while w <= 16 {
+        t[w] = unpack_tables(w as u32);
+        w += 1;
+    }
+    t
+};
+
+/// A 16-byte table broadcast to both lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bcast(t: &[u8; 16]) -> __m256i {
+    // SAFETY: `t` is exactly 16 readable bytes; loadu has no alignment need.
+    _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(t.as_ptr() as *const __m128i) })
+}
+
+/// Constants for packing at one width, built once per call.
+#[derive(Clone, Copy)]
+struct Pack {
+    mask: __m256i,
+    madd: __m256i,
+    mul: __m256i,
+    srl: __m256i,
+    shuf0: __m256i,
+    shuf1: __m256i,
+    bias: __m256i,
+}
+
+impl Pack {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(w: u32) -> Pack {
+        let o = if w % 2 == 1 { 4 } else { 0 };
+        let (mul, srl) = if w == 15 {
+            // sllv counts for the first RE pair and the second (see `pack`).
+            (_mm256_setr_epi64x(34, 30, 34, 30), _mm256_setr_epi64x(4, 0, 4, 0))
+        } else {
+            let (m0, m1) = (1i64 << ((2 * w + o) % 64), 1i64 << ((2 * w) % 64));
+            (_mm256_setr_epi64x(m0, m1, m0, m1), _mm256_setr_epi64x(32 - o as i64, 32, 32 - o as i64, 32))
+        };
+        Pack {
+            mask: _mm256_set1_epi16(((1u32 << w) - 1) as u16 as i16),
+            madd: _mm256_set1_epi32(((1u32 << 16) | ((1u32 << w) & 0xFFFF)) as i32),
+            mul,
+            srl,
+            shuf0: bcast(&PACK_SHUF[w as usize][0]),
+            shuf1: bcast(&PACK_SHUF[w as usize][1]),
+            bias: _mm256_set1_epi32(125 + w as i32),
+        }
+    }
+}
+
+/// Constants for unpacking at one width, built once per call.
+#[derive(Clone, Copy)]
+struct Unpack {
+    hi: __m256i,
+    lo: __m256i,
+    mul: __m256i,
+    sign: __m256i,
+}
+
+impl Unpack {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(w: u32) -> Unpack {
+        let (hi, lo, mul) = &UNPACK[w as usize];
+        Unpack {
+            hi: bcast(hi),
+            lo: bcast(lo),
+            // SAFETY: `mul` is 8 u16 = 16 readable bytes; loadu is unaligned.
+            mul: _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(mul.as_ptr() as *const __m128i) }),
+            sign: _mm256_set1_epi16((1u32 << (w % 16)) as u16 as i16),
+        }
+    }
+}
+
+/// Per-lane BFP exponents of two PRBs (lane = PRB), in the low 16 bits of
+/// every 32-bit element of the lane (the high 16 bits zero).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn exponents(x: &[__m256i; 3], bias: __m256i) -> __m256i {
+    let mx = _mm256_max_epi16(x[0], _mm256_max_epi16(x[1], x[2]));
+    let mn = _mm256_min_epi16(x[0], _mm256_min_epi16(x[1], x[2]));
+    // !min = |min| - 1 for a negative min, and negative otherwise, so each
+    // element is now >= 0 and their maximum is the spec's maxValue.
+    let mut m = _mm256_max_epi16(mx, _mm256_xor_si256(mn, _mm256_set1_epi32(-1)));
+    m = _mm256_max_epi16(m, _mm256_bsrli_epi128::<8>(m));
+    m = _mm256_max_epi16(m, _mm256_bsrli_epi128::<4>(m));
+    m = _mm256_max_epi16(m, _mm256_bsrli_epi128::<2>(m));
+    // Element 0 of each lane holds the maximum: zero-extend it into every
+    // 32-bit element, convert, and read the f32 exponent field, which is
+    // bitlen + 126 (0 for a zero maximum).
+    let m = _mm256_shuffle_epi8(m, _mm256_set1_epi32(0x8080_0100u32 as i32));
+    let f = _mm256_castps_si256(_mm256_cvtepi32_ps(m));
+    // max(0, field - (125 + w)) in one saturating 16-bit subtraction.
+    _mm256_subs_epu16(_mm256_srli_epi32::<23>(f), bias)
+}
+
+/// Shifts one group of each lane right by the lane's exponent and packs it
+/// into bytes `0..w` of the lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pack<const K: u8>(x: __m256i, e: __m256i, p: &Pack) -> __m256i {
+    if K == W16 {
+        return _mm256_shuffle_epi8(x, p.shuf0);
+    }
+    let y = _mm256_and_si256(_mm256_srlv_epi32(x, e), p.mask);
+    let q = if K == W15 {
+        // madd's 2^15 does not fit an i16 and the RE pair needs 34-bit
+        // shifts, so join with plain shifts.
+        let pr = _mm256_or_si256(
+            _mm256_and_si256(_mm256_slli_epi32::<15>(y), _mm256_set1_epi32(0x3FFF_8000)),
+            _mm256_srli_epi32::<16>(y),
+        );
+        _mm256_or_si256(
+            _mm256_sllv_epi64(_mm256_and_si256(pr, _mm256_set1_epi64x(0xFFFF_FFFF)), p.mul),
+            _mm256_sllv_epi64(_mm256_srli_epi64::<32>(pr), p.srl),
+        )
+    } else {
+        let pr = _mm256_madd_epi16(y, p.madd);
+        // Low RE times 2^(2w+o), plus high RE shifted left by o: the low
+        // RE's 2w bits vanish in the right shift by 32 - o since 2w <= 28
+        // when o = 4.
+        _mm256_or_si256(_mm256_mul_epu32(pr, p.mul), _mm256_srlv_epi64(pr, p.srl))
+    };
+    let r = _mm256_shuffle_epi8(q, p.shuf0);
+    if K == EVEN {
+        r
+    } else {
+        _mm256_or_si256(r, _mm256_shuffle_epi8(q, p.shuf1))
+    }
+}
+
+/// Unpacks the group at bytes `0..w` of each lane into sign-extended
+/// mantissas.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn unpack<const U: u8>(g: __m256i, u: &Unpack) -> __m256i {
+    let hi = _mm256_shuffle_epi8(g, u.hi);
+    if U == U16 {
+        return hi;
+    }
+    let mut v = _mm256_mullo_epi16(hi, u.mul);
+    if U != TWO_BYTES {
+        v = _mm256_or_si256(v, _mm256_mulhi_epu16(_mm256_shuffle_epi8(g, u.lo), u.mul));
+    }
+    if U == U15 {
+        _mm256_srai_epi16::<1>(v)
+    } else {
+        _mm256_mulhi_epi16(v, u.sign)
+    }
+}
+
+/// Loads 16 bytes at `a` into lane 0 and 16 bytes at `b` into lane 1.
+///
+/// # Safety
+/// Both pointers must be valid for 16-byte reads.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load2<T>(a: *const T, b: *const T) -> __m256i {
+    // SAFETY: the caller guarantees both 16-byte reads; loadu is unaligned.
+    unsafe { _mm256_loadu2_m128i(b as *const __m128i, a as *const __m128i) }
+}
+
+/// Multipliers `2^e` in every 16-bit element of each lane, from the
+/// udCompParam byte at byte 0 of the lane (reserved nibble masked).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pow2(param: __m256i) -> __m256i {
+    let e = _mm256_and_si256(_mm256_shuffle_epi8(param, _mm256_set1_epi32(0x8080_8000u32 as i32)), _mm256_set1_epi32(0x0F));
+    // 0x0001_0001 << e puts 2^e in both halves, as e <= 15.
+    _mm256_sllv_epi32(_mm256_set1_epi32(0x0001_0001), e)
+}
+
+/// Moves the first packed group of each lane up one byte and puts the
+/// udCompParam `param` (already in byte 0, other bytes zero) in front.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn with_param(r0: __m256i, param: __m256i) -> __m256i {
+    _mm256_or_si256(_mm256_bslli_epi128::<1>(r0), param)
+}
+
+/// Byte 0 of each lane of `v` masked with `m`, every other byte zero.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn byte0(v: __m256i, m: u8) -> __m256i {
+    _mm256_and_si256(v, _mm256_setr_epi32(m as i32, 0, 0, 0, m as i32, 0, 0, 0))
+}
+
+/// Writes two packed PRBs of width `w` at `out`, lane 0 at `out` and lane 1
+/// at `out + 3w + 1`. With `HEAD`, `r[0]` already starts with the
+/// udCompParam byte ([`with_param`]); without, `r[0]` is a bare group and
+/// `c0`, `c1` are written as the udCompParam bytes. Writes reach
+/// `out + 2 * (3w + 1) + 16 - w` and go in address order, so each 16-byte
+/// store's spill is overwritten by the next.
+///
+/// # Safety
+/// `out` must be valid for writes of `2 * (3w + 1) + 16 - w` bytes.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_pair<const HEAD: bool>(out: *mut u8, w: usize, r: &[__m256i; 3], c0: u8, c1: u8) {
+    // SAFETY: the last store, lane 1's third group, ends at
+    // out + (3w+1) + 1 + 2w + 16 = out + 2(3w+1) + 16 - w, and every other
+    // write ends before it; the caller guarantees all of that is writable.
+    // storeu has no alignment requirement.
+    unsafe {
+        let first = if HEAD { 0 } else { 1 };
+        for (lane, out) in [out, out.add(3 * w + 1)].into_iter().enumerate() {
+            if !HEAD {
+                *out = if lane == 0 { c0 } else { c1 };
+            }
+            for (k, r) in r.iter().enumerate() {
+                let v = if lane == 0 { _mm256_castsi256_si128(*r) } else { _mm256_extracti128_si256::<1>(*r) };
+                let at = if k == 0 { first } else { 1 + k * w };
+                _mm_storeu_si128(out.add(at) as *mut __m128i, v);
+            }
+        }
+    }
+}
+
+/// Runs `back(i, front(i))` for pairs i = 0, 2, 4, ... while `fits(i)`, and
+/// returns the first pair index not done.
+///
+/// Software-pipelined: `front` of pair i + 2 is issued before `back` of
+/// pair i. Each half is a long dependency chain (unpack or load, then the
+/// exponent reduction; then shift, pack and store), and putting both
+/// pairs' halves side by side lets the scheduler overlap them (+30% for
+/// the 9 to 12 bit re-compression).
+#[inline(always)]
+fn pipelined<S: Copy>(fits: impl Fn(usize) -> bool, front: impl Fn(usize) -> S, mut back: impl FnMut(usize, S)) -> usize {
+    if !fits(0) {
+        return 0;
+    }
+    let mut cur = front(0);
+    let mut i = 0;
+    loop {
+        let more = fits(i + 2);
+        let next = if more { front(i + 2) } else { cur };
+        back(i, cur);
+        i += 2;
+        if !more {
+            return i;
+        }
+        cur = next;
+    }
+}
+
+/// Compresses a leading run of the PRBs of `src` into `dst`, which is
+/// exactly n PRBs of `3w + 1` bytes; returns how many PRBs it did.
+#[target_feature(enable = "avx2")]
+pub(super) fn compress(w: u32, src: &[i16], dst: &mut [u8]) -> usize {
+    match pack_kind(w) {
+        W16 => compress_k::<W16>(w, src, dst),
+        W15 => compress_k::<W15>(w, src, dst),
+        ODD => compress_k::<ODD>(w, src, dst),
+        _ => compress_k::<EVEN>(w, src, dst),
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn compress_k<const K: u8>(w: u32, src: &[i16], dst: &mut [u8]) -> usize {
+    let (len, wb) = (prb_len(w), w as usize);
+    let n = (src.len() / 24).min(dst.len() / len);
+    let p = Pack::new(w);
+    let dst_len = dst.len();
+    let out = dst.as_mut_ptr();
+    pipelined(
+        |i| i + 2 <= n && (i + 2) * len + 16 - wb <= dst_len,
+        |i| {
+            let s = src[24 * i..24 * (i + 2)].as_ptr();
+            // SAFETY: `s` points at 48 samples (two PRBs); the six 16-byte
+            // reads are at samples 0, 8, 16, 24, 32 and 40.
+            let x = unsafe { [load2(s, s.add(24)), load2(s.add(8), s.add(32)), load2(s.add(16), s.add(40))] };
+            // Width 16 always has exponent 0.
+            let e = if K == W16 { _mm256_setzero_si256() } else { exponents(&x, p.bias) };
+            (x, e)
+        },
+        |i, (x, e)| {
+            let mut r = x.map(|x| pack::<K>(x, e, &p));
+            let out = out.wrapping_add(i * len);
+            if K == W16 {
+                // SAFETY: pair i fits, so the end of `store_pair`'s writes,
+                // i * len + 2 * len + 16 - w, is within `dst`.
+                unsafe { store_pair::<false>(out, wb, &r, 0, 0) };
+            } else {
+                r[0] = with_param(r[0], byte0(e, 0xFF));
+                // SAFETY: as above.
+                unsafe { store_pair::<true>(out, wb, &r, 0, 0) };
+            }
+        },
+    )
+}
+
+/// Decompresses a leading run of the first `n` PRBs of `src` into `dst`
+/// (room for n PRBs); returns how many PRBs it did. Reads may go past the
+/// n PRBs but not past `src`.
+#[target_feature(enable = "avx2")]
+pub(super) fn decompress(w: u32, n: usize, src: &[u8], dst: &mut [i16]) -> usize {
+    match unpack_kind(w) {
+        U16 => decompress_k::<U16>(w, n, src, dst),
+        U15 => decompress_k::<U15>(w, n, src, dst),
+        THREE_BYTES => decompress_k::<THREE_BYTES>(w, n, src, dst),
+        _ => decompress_k::<TWO_BYTES>(w, n, src, dst),
+    }
+}
+
+/// Loads the udCompParam and three groups of two PRBs at `s` and
+/// `s + len`, PRB per lane.
+///
+/// # Safety
+/// `s` must be valid for reads of `len + 2w + 17` bytes.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load_prb_pair(s: *const u8, len: usize, w: usize) -> (__m256i, [__m256i; 3]) {
+    // SAFETY: the furthest read is 16 bytes at s + len + 1 + 2w, which the
+    // caller guarantees.
+    unsafe {
+        let t = s.add(len);
+        let param = load2(s, t);
+        (param, [load2(s.add(1), t.add(1)), load2(s.add(1 + w), t.add(1 + w)), load2(s.add(1 + 2 * w), t.add(1 + 2 * w))])
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn decompress_k<const U: u8>(w: u32, n: usize, src: &[u8], dst: &mut [i16]) -> usize {
+    let (len, wb) = (prb_len(w), w as usize);
+    let n = n.min(dst.len() / 24);
+    let u = Unpack::new(w);
+    let mut i = 0;
+    while i + 2 <= n && (i + 1) * len + 2 * wb + 17 <= src.len() {
+        // SAFETY: reads end at (i+1)*len + 2w + 17, inside `src` by the loop
+        // condition.
+        let (param, g) = unsafe { load_prb_pair(src.as_ptr().add(i * len), len, wb) };
+        let pow = pow2(param);
+        let x = g.map(|g| _mm256_mullo_epi16(unpack::<U>(g, &u), pow));
+        let d = dst[24 * i..24 * (i + 2)].as_mut_ptr();
+        // SAFETY: `d` points at 48 samples; the six 16-byte stores are at
+        // samples 0, 8, 16 (lane 0) and 24, 32, 40 (lane 1).
+        unsafe {
+            for (k, x) in x.iter().enumerate() {
+                _mm256_storeu2_m128i(d.add(24 + 8 * k) as *mut __m128i, d.add(8 * k) as *mut __m128i, *x);
+            }
+        }
+        i += 2;
+    }
+    i
+}
+
+/// Re-compresses a leading run of the first `n` BFP PRBs of `src` at width
+/// `a` into `dst` (exactly n PRBs at width `b`), exactly as decompressing
+/// then compressing would, copying each udCompParam's reserved nibble.
+/// Returns how many PRBs it did.
+#[target_feature(enable = "avx2")]
+pub(super) fn recompress(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) -> usize {
+    macro_rules! by_pack {
+        ($u:ident) => {
+            match pack_kind(b) {
+                W16 => recompress_k::<$u, W16>(a, n, src, b, dst),
+                W15 => recompress_k::<$u, W15>(a, n, src, b, dst),
+                ODD => recompress_k::<$u, ODD>(a, n, src, b, dst),
+                _ => recompress_k::<$u, EVEN>(a, n, src, b, dst),
+            }
+        };
+    }
+    match unpack_kind(a) {
+        U16 => by_pack!(U16),
+        U15 => by_pack!(U15),
+        THREE_BYTES => by_pack!(THREE_BYTES),
+        _ => by_pack!(TWO_BYTES),
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn recompress_k<const U: u8, const K: u8>(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) -> usize {
+    let (la, wa) = (prb_len(a), a as usize);
+    let (lb, wb) = (prb_len(b), b as usize);
+    let n = n.min(dst.len() / lb);
+    let u = Unpack::new(a);
+    let p = Pack::new(b);
+    let dst_len = dst.len();
+    let out = dst.as_mut_ptr();
+    pipelined(
+        |i| i + 2 <= n && (i + 1) * la + 2 * wa + 17 <= src.len() && (i + 2) * lb + 16 - wb <= dst_len,
+        |i| {
+            // SAFETY: pair i fits, so its reads end at (i+1)*la + 2a + 17,
+            // inside `src`.
+            let (param, g) = unsafe { load_prb_pair(src.as_ptr().add(i * la), la, wa) };
+            let pow = pow2(param);
+            let x = g.map(|g| _mm256_mullo_epi16(unpack::<U>(g, &u), pow));
+            let e = if K == W16 { _mm256_setzero_si256() } else { exponents(&x, p.bias) };
+            (x, e, param)
+        },
+        |i, (x, e, param)| {
+            let mut r = x.map(|x| pack::<K>(x, e, &p));
+            let out = out.wrapping_add(i * lb);
+            if K == W16 {
+                let (c0, c1) = (src[i * la] & 0xF0, src[(i + 1) * la] & 0xF0);
+                // SAFETY: pair i fits, so the end of `store_pair`'s writes,
+                // i*lb + 2*lb + 16 - b, is within `dst`.
+                unsafe { store_pair::<false>(out, wb, &r, c0, c1) };
+            } else {
+                r[0] = with_param(r[0], _mm256_or_si256(byte0(param, 0xF0), byte0(e, 0xFF)));
+                // SAFETY: as above.
+                unsafe { store_pair::<true>(out, wb, &r, 0, 0) };
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn tables_by_hand() {
+        // Width 9: halves of 36 bits; the first shifted to 40 bits (5
+        // bytes), the second right-aligned in 5 bytes from byte 4.
+        let s = pack_shuffles(9);
+        assert_eq!(s[0][..6], [4, 3, 2, 1, 0, 0x80]);
+        assert_eq!(s[1][..10], [0x80, 0x80, 0x80, 0x80, 12, 11, 10, 9, 8, 0x80]);
+        // Width 12: 48-bit halves, 6 bytes each, no shared byte.
+        let s = pack_shuffles(12);
+        assert_eq!(s[0][..13], [5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 0x80]);
+        assert_eq!(s[1], [0x80; 16]);
+        // Width 11, value 5 starts at bit 55 = byte 6 bit 7: needs byte 8.
+        let (hi, lo, mul) = unpack_tables(11);
+        assert_eq!((hi[10], hi[11], lo[11], mul[5]), (7, 6, 8, 128));
+        assert_eq!(unpack_kind(10), TWO_BYTES);
+        assert_eq!(unpack_kind(12), TWO_BYTES);
+    }
+
+    #[test]
+    fn kernels_cover_all_but_the_tail() {
+        // The equality tests in `bfp` and `convert` only mean something if
+        // the vector loops, not the scalar tail, did most of the work.
+        if !available() {
+            return;
+        }
+        let n = 273;
+        let src = std::vec![0x1234i16; n * 24];
+        for w in 1..=16u32 {
+            let len = prb_len(w);
+            let mut wire = std::vec![0u8; n * len];
+            // SAFETY: AVX2 was checked above.
+            let done = unsafe { compress(w, &src, &mut wire) };
+            assert!(done + 6 >= n, "compress w={w} did {done}");
+            let mut out = std::vec![0i16; n * 24];
+            // SAFETY: as above.
+            let done = unsafe { decompress(w, n, &wire, &mut out) };
+            assert!(done + 6 >= n, "decompress w={w} did {done}");
+            for b in 1..=16u32 {
+                let mut dst = std::vec![0u8; n * prb_len(b)];
+                // SAFETY: as above.
+                let done = unsafe { recompress(w, n, &wire, b, &mut dst) };
+                assert!(done + 6 >= n, "recompress {w}->{b} did {done}");
+            }
+        }
+    }
+
+    #[test]
+    fn unpack_kinds_cover_straddles() {
+        for w in 1..=16u32 {
+            let straddles = (0..8).any(|i| (w as usize * i) % 8 + w as usize > 16);
+            assert_eq!(straddles, unpack_kind(w) != TWO_BYTES && unpack_kind(w) != U16, "w={w}");
+        }
+    }
+}
