@@ -105,6 +105,9 @@ fn bad_frames_are_reported_counted_and_do_not_stop_the_file() {
     assert_eq!(lines[4]["error"]["offset"], 14);
     assert!(lines[5].get("error").is_none(), "the frame after a bad one decodes");
     assert_eq!(lines[6]["summary"]["error_frames"], 2);
+    // Both bad frames still show their flow (type and eAxC ID are readable).
+    let flows = lines[6]["summary"]["flows"].as_array().unwrap();
+    assert_eq!(flows.iter().map(|f| f["errors"].as_u64().unwrap()).sum::<u64>(), 2);
     // The text view says the same.
     let o = fhgate(&["inspect", bad.to_str().unwrap(), "--dl-comp", "bfp:9"]);
     let text = String::from_utf8_lossy(&o.stdout);

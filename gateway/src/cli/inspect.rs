@@ -60,7 +60,7 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
                 }
             }
             Err(e) => {
-                summary.add_error(&e);
+                summary.add_error(&e, &f.data, &cfg);
                 if a.json {
                     let err = json!({"kind": e.kind(), "field": e.field(), "offset": e.offset(), "message": e.to_string()});
                     writeln!(out, "{}", json!({"frame": n, "time": rel, "len": f.data.len(), "error": err}))?;
@@ -305,6 +305,7 @@ struct FlowStats {
     next_seq: Option<u8>,
     seq_gaps: u64,
     seq_reorders: u64,
+    errors: u64,
 }
 
 #[derive(Default)]
@@ -401,8 +402,20 @@ impl Summary {
         }
     }
 
-    fn add_error(&mut self, e: &ecpri::Error) {
+    /// Counts a bad frame by error kind and, when its flow can still be
+    /// told (the eCPRI header and eAxC ID are readable), against that flow.
+    fn add_error(&mut self, e: &ecpri::Error, frame: &[u8], cfg: &DecodeConfig) {
         *self.errors.entry((e.kind(), e.field())).or_default() += 1;
+        let Ok(loc) = ecpri::frame::locate(frame, cfg.udp_port) else { return };
+        let Some(r) = loc.ecpri else { return };
+        let b = &frame[r];
+        if b.len() < 9 || !matches!(b[1], 0 | 2) {
+            return;
+        }
+        let plane = if b[1] == 0 { "U" } else { "C" };
+        let dir = if b[8] & 0x80 != 0 { "DL" } else { "UL" };
+        let eaxc = u16::from_be_bytes([b[4], b[5]]);
+        self.flows.entry(FlowKey { plane, dir, eaxc, vid: loc.vid }).or_default().errors += 1;
     }
 
     fn to_json(&self, frames: usize) -> Value {
@@ -412,7 +425,7 @@ impl Summary {
             .map(|(k, s)| {
                 json!({"plane": k.plane, "direction": k.dir, "eaxc": k.eaxc, "vlan": k.vid,
                        "frames": s.frames, "sections": s.sections, "prbs": s.prbs, "compression": s.comp,
-                       "seq_gaps": s.seq_gaps, "seq_reorders": s.seq_reorders})
+                       "seq_gaps": s.seq_gaps, "seq_reorders": s.seq_reorders, "errors": s.errors})
             })
             .collect();
         let errors: Vec<Value> =
@@ -424,12 +437,12 @@ impl Summary {
 
     fn write_text<W: Write>(&self, out: &mut W, frames: usize) -> Result<()> {
         writeln!(out, "\nsummary: {frames} frames, {} flows, {} bad frames", self.flows.len(), self.errors.values().sum::<u64>())?;
-        writeln!(out, "  {:<5} {:<3} {:>6} {:>5} {:>8} {:>8} {:>10}  {:<8} {:>5} {:>5}  compression", "plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "", "gaps", "reord")?;
+        writeln!(out, "  {:<5} {:<3} {:>6} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6}  compression", "plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "gaps", "reord", "errors")?;
         for (k, s) in &self.flows {
             let comp: Vec<String> = s.comp.keys().cloned().collect();
             writeln!(
                 out,
-                "  {:<5} {:<3} 0x{:04x} {:>5} {:>8} {:>8} {:>10}  {:<8} {:>5} {:>5}  {}",
+                "  {:<5} {:<3} 0x{:04x} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6}  {}",
                 k.plane,
                 k.dir,
                 k.eaxc,
@@ -437,9 +450,9 @@ impl Summary {
                 s.frames,
                 s.sections,
                 s.prbs,
-                "",
                 s.seq_gaps,
                 s.seq_reorders,
+                s.errors,
                 comp.join(",")
             )?;
         }
