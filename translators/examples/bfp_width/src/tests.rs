@@ -1,0 +1,266 @@
+use super::*;
+use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
+use ecpri::ip::{fill_checksums, IpRepr};
+use ecpri::samples::{catalog, uplane_frame, Sample};
+use ecpri::uplane::CompHdrMode;
+use fhgate_sdk::abi::verdict;
+use fhgate_sdk::native::{counter, Harness};
+
+fn bfp(w: u8) -> UdCompHdr {
+    UdCompHdr::new(CompMethod::Bfp, w)
+}
+
+fn decode(w: u8, present: bool) -> DecodeConfig {
+    DecodeConfig {
+        dl_comp: bfp(w),
+        ul_comp: bfp(w),
+        comp_hdr: if present { CompHdrMode::Present } else { CompHdrMode::Absent },
+        udp_port: Some(ecpri::samples::SAMPLE_UDP_PORT),
+        ..DecodeConfig::default()
+    }
+}
+
+/// Every U-plane section of a frame: (startPrbu, compression, udCompHdr
+/// carried, decompressed samples, reserved nibbles).
+type Section = (u16, UdCompHdr, bool, Vec<i16>, Vec<u8>);
+
+fn sections(frame: &[u8], d: &DecodeConfig) -> Vec<Section> {
+    let f = FrameRepr::parse(frame, d).unwrap_or_else(|e| panic!("output does not decode: {e}"));
+    let mut out = Vec::new();
+    for m in f.messages() {
+        if let Body::IqData { uplane, cfg, .. } = &m.body {
+            for s in &uplane.sections {
+                let comp = s.comp(cfg.static_comp);
+                let n = s.iq_data.len() / comp.prb_len().unwrap();
+                let mut x = vec![0i16; n * 24];
+                ecpri::iq::decompress(comp, s.iq_data, &mut x).unwrap();
+                let nibbles = s.iq_data.chunks(comp.prb_len().unwrap()).map(|p| p[0] >> 4).collect();
+                out.push((s.start_prbu, comp, s.ud_comp_hdr.is_some(), x, nibbles));
+            }
+        }
+    }
+    out
+}
+
+fn run(config: &str, frame: &[u8], d: DecodeConfig) -> (u8, Vec<u8>) {
+    let mut h = Harness::<BfpWidth>::with_decode(config, d).unwrap();
+    let o = h.translate(frame);
+    (o.verdict, o.bytes)
+}
+
+/// Widening keeps every sample; the output decodes at the new width.
+fn check_widening(a: u8, b: u8, present: bool) {
+    let ranges = [(0u16, 10u8), (10, 5), (20, 1)];
+    let input = uplane_frame(bfp(a), present, &ranges).unwrap();
+    let (v, out) = run(&format!("in_width={a}\nout_width={b}\n"), &input, decode(a, present));
+    assert_eq!(v, verdict::MODIFIED);
+    let prbs: usize = ranges.iter().map(|r| r.1 as usize).sum();
+    assert_eq!(out.len(), input.len() + prbs * 3 * (b - a) as usize, "{a}->{b}");
+    let before = sections(&input, &decode(a, present));
+    let after = sections(&out, &decode(b, present));
+    assert_eq!(before.len(), after.len());
+    for (x, y) in before.iter().zip(&after) {
+        assert_eq!(x.0, y.0);
+        assert_eq!(y.1, bfp(b));
+        assert_eq!(y.2, present);
+        assert_eq!(x.3, y.3, "{a}->{b}: every decompressed sample unchanged");
+    }
+}
+
+#[test]
+fn widening_8_to_12_is_exact() {
+    check_widening(8, 12, true);
+    assert_eq!(counter("converted_sections"), Some(3));
+}
+
+#[test]
+fn widening_9_to_14_with_static_compression() {
+    check_widening(9, 14, false);
+}
+
+#[test]
+fn every_widening_pair() {
+    for a in [1u8, 4, 7, 8, 9, 12, 15] {
+        for b in a..=16 {
+            check_widening(a, b, true);
+        }
+    }
+}
+
+#[test]
+fn narrowing_matches_the_definition() {
+    let input = uplane_frame(bfp(14), true, &[(0, 30)]).unwrap();
+    let (_, out) = run("in_width=14\nout_width=9\n", &input, decode(14, true));
+    let before = sections(&input, &decode(14, true));
+    let after = sections(&out, &decode(9, true));
+    let mut want = vec![0u8; 30 * 28];
+    ecpri::iq::convert::recompress(
+        bfp(14),
+        &{
+            let mut w = vec![0u8; 30 * 43];
+            ecpri::iq::compress(bfp(14), &before[0].3, &mut w).unwrap();
+            w
+        },
+        bfp(9),
+        &mut want,
+    )
+    .unwrap();
+    let mut x = vec![0i16; 30 * 24];
+    ecpri::iq::decompress(bfp(9), &want, &mut x).unwrap();
+    assert_eq!(after[0].3, x);
+}
+
+#[test]
+fn transports_keep_lengths_and_checksums() {
+    for name in ["udp-ipv4", "udp-ipv6", "vlan-qinq"] {
+        let s: Sample = catalog().unwrap().into_iter().find(|s| s.name == name).unwrap();
+        let (v, out) = run("in_width=9\nout_width=12\n", &s.frame, s.decode);
+        assert_eq!(v, verdict::MODIFIED, "{name}");
+        let d12 = decode(12, true);
+        let f = FrameRepr::parse(&out, &d12).unwrap();
+        assert_eq!(f.buffer_len(), out.len());
+        assert_eq!(sections(&s.frame, &s.decode)[0].3, sections(&out, &d12)[0].3, "{name}");
+        if let Some(t) = f.transport {
+            assert_eq!(t.udp.length as usize, 8 + f.messages()[0].buffer_len(), "{name}: UDP length");
+            if let IpRepr::V4(ip) = t.ip {
+                assert_eq!(ip.total_len as usize, ip.header_len() + t.udp.length as usize);
+            }
+            let hl = f.eth.buffer_len();
+            let mut again = out.clone();
+            fill_checksums(&mut again[hl..]).unwrap();
+            assert_eq!(again, out, "{name}: checksums are correct");
+        }
+    }
+}
+
+#[test]
+fn concatenated_messages_all_convert_and_stay_aligned() {
+    let s: Sample = catalog().unwrap().into_iter().find(|s| s.name == "concatenated").unwrap();
+    let (_, out) = run("in_width=9\nout_width=11\n", &s.frame, s.decode);
+    let d = decode(11, true);
+    let f = FrameRepr::parse(&out, &d).unwrap();
+    assert_eq!(f.messages().len(), 3);
+    for m in &f.messages()[..2] {
+        assert_eq!(m.buffer_len() % 4, 0, "padded to 4 bytes");
+        assert!(m.header.concatenation);
+    }
+    let before = sections(&s.frame, &s.decode);
+    let after = sections(&out, &d);
+    assert_eq!(after.len(), 2);
+    for (x, y) in before.iter().zip(&after) {
+        assert_eq!((x.3.clone(), y.1), (y.3.clone(), bfp(11)));
+    }
+    assert!(matches!(f.messages()[1].body, Body::OneWayDelay(_)), "the delay message passes unchanged");
+}
+
+#[test]
+fn cplane_headers_are_rewritten() {
+    for s in catalog().unwrap().into_iter().filter(|s| s.name.starts_with("cplane-")) {
+        let (v, out) = run("in_width=9\nout_width=14\n", &s.frame, s.decode);
+        let fin = FrameRepr::parse(&s.frame, &s.decode).unwrap();
+        let fout = FrameRepr::parse(&out, &s.decode).unwrap();
+        let (Body::RtControl { cplane: a, .. }, Body::RtControl { cplane: b, .. }) =
+            (&fin.messages()[0].body, &fout.messages()[0].body)
+        else {
+            panic!("{}", s.name)
+        };
+        match a.header.fields.ud_comp_hdr() {
+            Some(h) => {
+                assert_eq!(h, bfp(9));
+                assert_eq!(b.header.fields.ud_comp_hdr(), Some(bfp(14)), "{}", s.name);
+                assert_eq!(v, verdict::MODIFIED);
+            }
+            None => assert_eq!((v, &out), (verdict::FORWARD, &s.frame), "{}", s.name),
+        }
+        assert_eq!(a.sections, b.sections, "{}: sections untouched", s.name);
+        assert_eq!(out.len(), s.frame.len());
+    }
+    let s = catalog().unwrap().into_iter().find(|s| s.name == "cplane-st1").unwrap();
+    let (v, _) = run("in_width=9\nout_width=14\ncplane=false\n", &s.frame, s.decode);
+    assert_eq!(v, verdict::FORWARD);
+}
+
+#[test]
+fn other_widths_and_directions_pass() {
+    let input = uplane_frame(bfp(8), true, &[(0, 4)]).unwrap();
+    let (v, out) = run("in_width=9\nout_width=12\n", &input, decode(8, true));
+    assert_eq!(out, input, "BFP 8 sections are not in_width 9");
+    assert_ne!(v, verdict::DROP);
+    assert_eq!(counter("skipped_sections"), Some(1));
+    // uplane_frame is DL.
+    let (v, out) = run("in_width=8\nout_width=12\ndirection=\"ul\"\n", &input, decode(8, true));
+    assert_eq!((v, out), (verdict::FORWARD, input));
+}
+
+#[test]
+fn reserved_nibbles_survive() {
+    let mut input = uplane_frame(bfp(8), true, &[(0, 3)]).unwrap();
+    let first_prb = input.len() - 3 * 25;
+    input[first_prb] |= 0xA0;
+    let (_, out) = run("in_width=8\nout_width=12\n", &input, decode(8, true));
+    assert_eq!(sections(&out, &decode(12, true))[0].4, [0xA, 0, 0]);
+}
+
+#[test]
+fn too_big_for_the_slot_is_an_error_and_passes_unchanged() {
+    // Two concatenated full-carrier messages at 8 bits: 2 × 273 × 49 bytes at 16.
+    let one = uplane_frame(bfp(8), true, &[(0, 137), (137, 136)]).unwrap();
+    let d = decode(8, true);
+    let mut f = FrameRepr::parse(&one, &d).unwrap();
+    if let Payload::Ecpri(ms) = &mut f.payload {
+        let m = ms[0].clone();
+        ms.push(m);
+    }
+    f.finalize().unwrap();
+    let two = f.to_bytes().unwrap();
+    assert!(two.len() < 16_384);
+    let (v, out) = run("in_width=8\nout_width=16\n", &two, d);
+    assert_eq!((v, out), (verdict::FORWARD, two.clone()));
+    assert_eq!(counter("errors"), Some(1));
+    let (v, _) = run("in_width=8\nout_width=16\non_error=\"drop\"\n", &two, d);
+    assert_eq!(v, verdict::DROP);
+}
+
+#[test]
+fn config_errors_name_keys() {
+    let e = Harness::<BfpWidth>::new("in_width=8\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `out_width`: missing");
+    let e = Harness::<BfpWidth>::new("in_width=0\nout_width=12\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `in_width`: out of range 1..=16");
+    let e = Harness::<BfpWidth>::new("in_width=8\nout_width=12\ndirection=\"up\"\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `direction`: not one of the allowed values");
+    assert_eq!(e.code(), 1);
+}
+
+#[test]
+fn bench_hook_runs() {
+    let mut b = bench::Bench::new(8, 12, 4);
+    assert_eq!(b.run(), 4);
+    assert_eq!(b.run(), 4, "repeatable");
+    let o = b.harness().output(3);
+    assert_eq!(o.verdict, verdict::MODIFIED);
+    assert_eq!(sections(&o.bytes, &decode(12, true)).len(), 2);
+    assert!(b.bytes_per_burst() > 4 * 6800);
+}
+
+#[test]
+fn chunked_path_matches_the_fused_one() {
+    let mut x = 0x1234_5678u32;
+    let mut wire: Vec<u8> = (0..40 * 28)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    wire.extend(uplane_frame(bfp(9), true, &[(0, 20)]).unwrap()[32..32 + 20 * 28].iter());
+    for b in 1..=16u8 {
+        let n = wire.len() / 28;
+        let mut want = vec![0u8; n * (1 + 3 * b as usize)];
+        let mut got = want.clone();
+        assert_eq!(ecpri::iq::convert::bfp_recompress(9, &wire, b, &mut want), Ok(want.len()));
+        assert_eq!(recompress_chunked(9, &wire, b, &mut got), Ok(got.len()));
+        assert_eq!(got, want, "9 -> {b}");
+    }
+}
