@@ -1,8 +1,7 @@
-//! `fhgate`: the O-RAN fronthaul interop gateway.
+//! `fhgate`: the O-RAN fronthaul interop gateway. The command line lives
+//! here; everything it drives is in the `fhgate` library (src/lib.rs).
 
 mod cli;
-mod io;
-mod traffic;
 
 use std::process::ExitCode;
 

@@ -1,8 +1,11 @@
 //! The command line: one file per subcommand.
 
 mod decode_args;
+mod diff;
 mod gen;
 mod inspect;
+mod replay;
+mod translator;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Generate a 7.2x DU or RU stream for a carrier into a pcap file.
     Gen(gen::GenArgs),
+    /// Compare two captures flow by flow: PRBs matched, field differences, IQ error (EVM).
+    Diff(diff::DiffArgs),
+    /// Replay a capture through translators and the pipeline into a new capture.
+    Replay(replay::ReplayArgs),
+    /// Work with WebAssembly translators (`translator check X.wasm`).
+    Translator(translator::TranslatorArgs),
 }
 
 /// Exit codes: 0 success, 1 the input had errors (inspect found bad
@@ -33,6 +42,9 @@ pub fn main() -> ExitCode {
     let r = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Gen(a) => gen::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Translator(a) => translator::run(a),
     };
     match r {
         Ok(code) => code,

@@ -1,0 +1,13 @@
+//! The `fhgate` library: the parts of the gateway that benchmarks and
+//! integration tests use directly (the binary is `src/main.rs`).
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod classify;
+pub mod diff;
+pub mod config;
+pub mod io;
+pub mod pipeline;
+pub mod traffic;
+pub mod translate;

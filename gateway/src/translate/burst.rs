@@ -1,0 +1,203 @@
+//! What the pipeline hands the translator host: packet buffers recycled
+//! from a pool, each with its classified metadata, gathered in a
+//! [`Burst`]. Nothing here allocates once the pool and the burst exist.
+
+use ecpri::frame::DecodeConfig;
+
+use super::abi::{DescriptorImage, SLOT_SIZE};
+use crate::classify::classify;
+
+/// Bytes every packet buffer holds: a packet may grow up to this (ABI.md
+/// §3 `capacity`).
+pub const PACKET_CAPACITY: usize = SLOT_SIZE;
+/// Most packets a burst holds: 64 received, plus room for extras.
+pub const BURST_CAPACITY: usize = 256;
+/// Most packets the pipeline should put in a burst.
+pub const BURST_MAX_IN: usize = 64;
+
+/// One packet buffer of [`PACKET_CAPACITY`] bytes.
+pub struct PacketBuf(Box<[u8; PACKET_CAPACITY]>);
+
+impl PacketBuf {
+    /// A zeroed buffer (allocates: call when filling a pool).
+    pub fn new() -> PacketBuf {
+        let b: Box<[u8]> = vec![0u8; PACKET_CAPACITY].into_boxed_slice();
+        // The slice has exactly PACKET_CAPACITY bytes, so the conversion cannot fail.
+        PacketBuf(b.try_into().unwrap_or_else(|_| unreachable!()))
+    }
+
+    /// All of its bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8; PACKET_CAPACITY] {
+        &self.0
+    }
+
+    /// All of its bytes, writable.
+    #[inline]
+    pub fn bytes_mut(&mut self) -> &mut [u8; PACKET_CAPACITY] {
+        &mut self.0
+    }
+}
+
+impl Default for PacketBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A free list of packet buffers. The pipeline fills it once; the host
+/// takes buffers for extra packets and gives back those of dropped ones.
+#[derive(Default)]
+pub struct BufPool {
+    free: Vec<PacketBuf>,
+}
+
+impl BufPool {
+    /// A pool of `n` buffers (allocates them all now).
+    pub fn new(n: usize) -> BufPool {
+        BufPool { free: (0..n).map(|_| PacketBuf::new()).collect() }
+    }
+
+    /// A buffer, if one is free.
+    #[inline]
+    pub fn get(&mut self) -> Option<PacketBuf> {
+        self.free.pop()
+    }
+
+    /// Gives a buffer back. Never allocates: the pool's vector was sized
+    /// for every buffer it made; a buffer that did not come from it and
+    /// finds no room is freed instead.
+    #[inline]
+    pub fn put(&mut self, b: PacketBuf) {
+        if self.free.len() < self.free.capacity() {
+            self.free.push(b)
+        }
+    }
+
+    /// Buffers free now.
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+}
+
+/// A packet: its buffer, its length and its classified metadata.
+pub struct Packet {
+    /// The frame, in `buf[..len]`.
+    pub buf: PacketBuf,
+    /// Frame length.
+    pub len: usize,
+    /// The descriptor fields from [`classify`], `None` when the frame is
+    /// not eCPRI or does not decode: then it bypasses every translator.
+    pub desc: Option<DescriptorImage>,
+    /// Direction of the port it came in on (for non-U/C-plane messages).
+    pub port_direction: u8,
+    /// Which chain it goes through this burst (set by the host).
+    pub(crate) route: u16,
+    /// Capture or receive timestamp, ns since the Unix epoch (what a
+    /// pcap sink writes); extras and split pieces inherit their parent's.
+    pub time_ns: u64,
+    /// When the pipeline received it, ns on the monotonic clock (for the
+    /// added-latency histogram).
+    pub arrival_ns: u64,
+}
+
+/// `route` of a packet no chain selects.
+pub(crate) const NO_ROUTE: u16 = u16::MAX;
+
+impl Packet {
+    /// Wraps a received frame of `len` bytes in `buf` and classifies it.
+    pub fn new(buf: PacketBuf, len: usize, cfg: &DecodeConfig, port_direction: u8) -> Packet {
+        let len = len.min(PACKET_CAPACITY);
+        let desc = classify(&buf.bytes()[..len], cfg, port_direction);
+        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0 }
+    }
+
+    /// Copies `frame` into a buffer from `pool` and classifies it; `None`
+    /// when the pool is empty or the frame is too long.
+    pub fn from_frame(pool: &mut BufPool, frame: &[u8], cfg: &DecodeConfig, port_direction: u8) -> Option<Packet> {
+        if frame.len() > PACKET_CAPACITY {
+            return None;
+        }
+        let mut buf = pool.get()?;
+        buf.bytes_mut()[..frame.len()].copy_from_slice(frame);
+        Some(Packet::new(buf, frame.len(), cfg, port_direction))
+    }
+
+    /// The frame.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        &self.buf.bytes()[..self.len]
+    }
+
+    /// Classifies the frame again (after a translator changed it).
+    pub fn reclassify(&mut self, cfg: &DecodeConfig) {
+        self.desc = classify(&self.buf.bytes()[..self.len], cfg, self.port_direction);
+    }
+}
+
+/// Up to [`BURST_CAPACITY`] packets in order. The pipeline pushes at most
+/// [`BURST_MAX_IN`] received packets; after processing it holds the
+/// outputs in order, extras right after the packet they came from.
+pub struct Burst {
+    pub(crate) pkts: Vec<Packet>,
+}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Burst {
+    /// An empty burst (allocates its fixed capacity now).
+    pub fn new() -> Burst {
+        Burst { pkts: Vec::with_capacity(BURST_CAPACITY) }
+    }
+
+    /// Appends a packet; gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, p: Packet) -> Result<(), Packet> {
+        if self.pkts.len() >= BURST_CAPACITY {
+            return Err(p);
+        }
+        self.pkts.push(p);
+        Ok(())
+    }
+
+    /// Packets in the burst.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.pkts.len()
+    }
+
+    /// Whether it is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pkts.is_empty()
+    }
+
+    /// The packets.
+    #[inline]
+    pub fn packets(&self) -> &[Packet] {
+        &self.pkts
+    }
+
+    /// The packets, writable.
+    #[inline]
+    pub fn packets_mut(&mut self) -> &mut [Packet] {
+        &mut self.pkts
+    }
+
+    /// Takes the packets out in order (the burst keeps its capacity).
+    #[inline]
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Packet> {
+        self.pkts.drain(..)
+    }
+
+    /// Gives every buffer back to `pool`.
+    pub fn recycle(&mut self, pool: &mut BufPool) {
+        for p in self.pkts.drain(..) {
+            pool.put(p.buf);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The wasmtime runtime, set up once: an `Engine` with an explicit
+//! `Config` (Cranelift, signals-based traps, the pooling allocator, epoch
+//! interruption, no fuel), the `Linker` with the `fhgate` imports, and the
+//! epoch ticker thread that drives per-burst deadlines.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig, Strategy};
+
+use super::host::{self, HostState};
+
+/// Runtime-wide settings (the per-translator ones are in [`super::Limits`]).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Instances the pooling allocator can hold at once (every worker's
+    /// instance of every translator, plus spares during swaps).
+    pub max_instances: u32,
+    /// The largest linear memory any translator may be given.
+    pub max_memory: usize,
+    /// Period of the epoch ticker: deadline granularity.
+    pub epoch_tick: Duration,
+    /// Capture wasm backtraces on traps (`translator check`); off in the
+    /// gateway, where a trap only needs its kind.
+    pub backtraces: bool,
+    /// Compile a module's functions on several threads (faster for large
+    /// translators; a small one compiles faster on one).
+    pub parallel_compilation: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { max_instances: 128, max_memory: 256 << 20, epoch_tick: Duration::from_micros(100), backtraces: false, parallel_compilation: true }
+    }
+}
+
+/// The engine, linker and epoch ticker shared by every translator.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: RuntimeConfig,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+/// The error of [`Runtime::new`].
+#[derive(Debug)]
+pub struct RuntimeError(pub String);
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wasm runtime setup failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+impl Runtime {
+    /// Builds the engine and linker and starts the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Arc<Runtime>, RuntimeError> {
+        let err = |e: wasmtime::Error| RuntimeError(format!("{e:#}"));
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(config.max_instances)
+            .total_memories(config.max_instances)
+            .total_tables(config.max_instances)
+            .total_component_instances(0)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .max_memory_size(config.max_memory)
+            // A dropped instance's memory is reset by the control thread.
+            // Its first 4 MiB (where the I/O region usually is) are zeroed
+            // and stay resident, so the next instance in that slot starts
+            // without page faults on its region.
+            .linear_memory_keep_resident(4 << 20);
+        let mut c = Config::new();
+        c.strategy(Strategy::Cranelift)
+            .cranelift_opt_level(OptLevel::Speed)
+            .signals_based_traps(true)
+            .epoch_interruption(true)
+            .consume_fuel(false)
+            .wasm_multi_memory(false)
+            .wasm_memory64(false)
+            .wasm_simd(true)
+            .wasm_backtrace_max_frames(if config.backtraces { std::num::NonZeroUsize::new(32) } else { None })
+            .parallel_compilation(config.parallel_compilation)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&c).map_err(err)?;
+        let mut linker = Linker::new(&engine);
+        host::define_imports(&mut linker).map_err(err)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let (engine, stop, tick) = (engine.clone(), stop.clone(), config.epoch_tick);
+            std::thread::Builder::new()
+                .name("fhgate-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?
+        };
+        Ok(Arc::new(Runtime { engine, linker, config, started: Instant::now(), stop, ticker: Some(ticker) }))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with the `fhgate` imports.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// The time base of `now_ns`.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Epoch ticks to give a call so that it may run at least `d`: the
+    /// deadline fires between `d` and `d` plus one tick.
+    pub fn deadline_ticks(&self, d: Duration) -> u64 {
+        let tick = self.config.epoch_tick.as_nanos().max(1);
+        (d.as_nanos().div_ceil(tick) as u64).saturating_add(1).max(1)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}

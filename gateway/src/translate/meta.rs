@@ -1,0 +1,228 @@
+//! The `fhgate.meta` custom section (translators/ABI.md §5): a
+//! translator's name, version and the packets it wants.
+
+use std::fmt;
+
+use super::abi::{plane, Descriptor};
+
+/// The custom section's name.
+pub const SECTION: &str = "fhgate.meta";
+
+/// A set of small values (planes 0–2, directions 0–1, message types
+/// 0–255) as a bitmap; all bits set means `any`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Set([u64; 4]);
+
+impl Set {
+    /// Every value.
+    pub const ANY: Set = Set([u64::MAX; 4]);
+    /// No value.
+    pub const NONE: Set = Set([0; 4]);
+
+    /// Whether `v` is in the set.
+    #[inline]
+    pub fn contains(&self, v: u8) -> bool {
+        self.0[(v >> 6) as usize] & (1 << (v & 63)) != 0
+    }
+
+    /// Adds `v`.
+    pub fn insert(&mut self, v: u8) {
+        self.0[(v >> 6) as usize] |= 1 << (v & 63)
+    }
+
+    /// Whether every value is in the set.
+    pub fn is_any(&self) -> bool {
+        *self == Self::ANY
+    }
+}
+
+/// Which packets a translator wants: the `planes`, `directions` and
+/// `types` of its metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    planes: Set,
+    directions: Set,
+    types: Set,
+}
+
+impl Filter {
+    /// Whether the packet this descriptor describes passes.
+    #[inline]
+    pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
+        self.planes.contains(d.plane()) && self.directions.contains(d.direction()) && self.types.contains(d.msg_type())
+    }
+}
+
+impl fmt::Debug for Set {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Set({:x?})", self.0)
+    }
+}
+
+/// A translator's metadata.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// `name`.
+    pub name: String,
+    /// `version`.
+    pub version: String,
+    /// `planes`: 0 U, 1 C, 2 other eCPRI.
+    pub planes: Set,
+    /// `directions`: 0 UL, 1 DL.
+    pub directions: Set,
+    /// `types`: eCPRI message types.
+    pub types: Set,
+    /// Keys the host does not know, kept for `translator check` to show.
+    pub unknown_keys: Vec<String>,
+}
+
+impl Metadata {
+    /// Whether the translator wants the packet this descriptor describes.
+    #[inline]
+    pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
+        self.filter().wants(d)
+    }
+
+    /// The packet filter, small enough to copy into the hot loop.
+    pub fn filter(&self) -> Filter {
+        Filter { planes: self.planes, directions: self.directions, types: self.types }
+    }
+
+    /// Parses the section's text.
+    pub fn parse(text: &[u8]) -> Result<Metadata, String> {
+        let text = std::str::from_utf8(text).map_err(|e| format!("{SECTION} is not UTF-8: {e}"))?;
+        let (mut name, mut version) = (None, None);
+        let mut m = Metadata {
+            name: String::new(),
+            version: String::new(),
+            planes: Set::ANY,
+            directions: Set::ANY,
+            types: Set::ANY,
+            unknown_keys: Vec::new(),
+        };
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(format!("{SECTION} line {}: `{line}` is not key=value", i + 1));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            let bad = |what: &str| format!("{SECTION} line {}: {k}={v}: {what}", i + 1);
+            match k {
+                "name" if !v.is_empty() => name = Some(v.to_string()),
+                "version" if !v.is_empty() => version = Some(v.to_string()),
+                "planes" => {
+                    m.planes = parse_set(v, |w| match w {
+                        "u" => Some(plane::U),
+                        "c" => Some(plane::C),
+                        "other" => Some(plane::OTHER),
+                        _ => None,
+                    })
+                    .ok_or_else(|| bad("expected u, c, other (comma-separated) or any"))?
+                }
+                "directions" => {
+                    m.directions = parse_set(v, |w| match w {
+                        "dl" => Some(1),
+                        "ul" => Some(0),
+                        _ => None,
+                    })
+                    .ok_or_else(|| bad("expected dl, ul or any"))?
+                }
+                "types" => {
+                    m.types = parse_set(v, |w| w.parse::<u8>().ok()).ok_or_else(|| bad("expected eCPRI message types 0-255 or any"))?
+                }
+                "name" | "version" => return Err(bad("must not be empty")),
+                _ => m.unknown_keys.push(k.to_string()),
+            }
+        }
+        m.name = name.ok_or_else(|| format!("{SECTION} has no `name`"))?;
+        m.version = version.ok_or_else(|| format!("{SECTION} has no `version`"))?;
+        Ok(m)
+    }
+}
+
+fn parse_set(v: &str, item: impl Fn(&str) -> Option<u8>) -> Option<Set> {
+    if v == "any" {
+        return Some(Set::ANY);
+    }
+    let mut s = Set::NONE;
+    for w in v.split(',') {
+        s.insert(item(w.trim())?);
+    }
+    Some(s)
+}
+
+fn fmt_set(f: &mut fmt::Formatter<'_>, s: &Set, range: core::ops::RangeInclusive<u8>, name: impl Fn(u8) -> String) -> fmt::Result {
+    if s.is_any() {
+        return f.write_str("any");
+    }
+    let mut first = true;
+    for v in range {
+        if s.contains(v) {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            f.write_str(&name(v))?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Metadata {
+    /// `name=… version=… planes=… directions=… types=…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "name={} version={} planes=", self.name, self.version)?;
+        fmt_set(f, &self.planes, 0..=2, |v| ["u", "c", "other"][v as usize].to_string())?;
+        f.write_str(" directions=")?;
+        fmt_set(f, &self.directions, 0..=1, |v| ["ul", "dl"][v as usize].to_string())?;
+        f.write_str(" types=")?;
+        fmt_set(f, &self.types, 0..=255, |v| v.to_string())
+    }
+}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::abi::DescriptorImage;
+
+    #[test]
+    fn parses_and_filters() {
+        let m = Metadata::parse(b"name=bfp_width\nversion=1.2.0\nplanes=u,c\ndirections=dl\ntypes=0,2\nvendor=x\n").unwrap();
+        assert_eq!(m.to_string(), "name=bfp_width version=1.2.0 planes=u,c directions=dl types=0,2");
+        assert_eq!(m.unknown_keys, ["vendor"]);
+        let mut d = DescriptorImage::default();
+        d.set_direction(1);
+        assert!(m.wants(&d));
+        d.set_direction(0);
+        assert!(!m.wants(&d));
+        d.set_direction(1);
+        d.set_plane(plane::OTHER);
+        assert!(!m.wants(&d));
+    }
+
+    #[test]
+    fn defaults_to_any() {
+        let m = Metadata::parse(b"name=n\nversion=1").unwrap();
+        assert!(m.planes.is_any() && m.directions.is_any() && m.types.is_any());
+        assert_eq!(m.to_string(), "name=n version=1 planes=any directions=any types=any");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(Metadata::parse(b"version=1").unwrap_err().contains("no `name`"));
+        assert!(Metadata::parse(b"name=a").unwrap_err().contains("no `version`"));
+        assert!(Metadata::parse(b"name=a\nversion=1\nplanes=x").unwrap_err().contains("planes=x"));
+        assert!(Metadata::parse(b"name=a\nversion=1\ntypes=300").unwrap_err().contains("types=300"));
+        assert!(Metadata::parse(b"name=a\nbogus").unwrap_err().contains("not key=value"));
+        assert!(Metadata::parse(&[0xFF]).unwrap_err().contains("UTF-8"));
+    }
+}

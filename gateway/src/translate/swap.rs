@@ -1,0 +1,157 @@
+//! Hot swap and the graveyard: the two lock-free SPSC rings (rtrb)
+//! between the control thread and one worker.
+//!
+//! - Control → worker: a new translator for a chain position, already
+//!   instantiated and initialised on the control thread. The worker
+//!   installs it at the start of a burst ([`super::WorkerHost::process`]),
+//!   so a burst is handled entirely by the old version or entirely by the
+//!   new one, and no packet is touched by the swap itself.
+//! - Worker → control: what the worker no longer needs (a replaced
+//!   translator, an instance that faulted). Dropping a store returns its
+//!   memory to the pool (madvise, munmap of guard pages): the control
+//!   thread does that, never the hot core.
+
+use std::fmt;
+
+use rtrb::{Consumer, Producer, PushError, RingBuffer};
+
+use super::instance::Instance;
+use super::translator::Translator;
+
+/// Slots of each ring.
+pub const RING_CAPACITY: usize = 256;
+
+/// A translator to install at `chain`, `stage`.
+pub(crate) struct SwapMsg {
+    pub chain: u16,
+    pub stage: u16,
+    pub translator: Box<Translator>,
+}
+
+/// Something the worker hands back to be dropped off the hot core.
+pub(crate) enum Retired {
+    /// A replaced translator: unloaded, then dropped.
+    Translator(Box<Translator>),
+    /// An instance; the flag says whether to call `fhgate_unload` (not
+    /// after a fault).
+    Instance(Box<Instance>, bool),
+}
+
+impl Retired {
+    fn finish(self) {
+        match self {
+            Retired::Translator(t) => t.retire(),
+            Retired::Instance(i, true) => i.unload(),
+            Retired::Instance(_, false) => {}
+        }
+    }
+}
+
+/// The worker's end of the ring back to the control thread.
+pub(crate) struct Graveyard {
+    tx: Producer<Retired>,
+    /// Items dropped on the worker because the ring was full.
+    pub dropped_inline: u64,
+}
+
+impl Graveyard {
+    /// Sends `r` to the control thread; when the ring is full (the control
+    /// thread is not reaping), drops it here rather than block.
+    pub fn bury(&mut self, r: Retired) {
+        if let Err(PushError::Full(r)) = self.tx.push(r) {
+            self.dropped_inline += 1;
+            r.finish();
+        }
+    }
+}
+
+/// The worker's end of the ring from the control thread.
+pub(crate) struct Inbox {
+    rx: Consumer<SwapMsg>,
+}
+
+impl Inbox {
+    /// The next translator to install, if any.
+    #[inline]
+    pub fn next(&mut self) -> Option<SwapMsg> {
+        self.rx.pop().ok()
+    }
+}
+
+/// Why a swap was not sent.
+#[derive(Debug)]
+pub enum SwapError {
+    /// No such chain position on this worker.
+    NoSuchStage {
+        /// Chain index.
+        chain: usize,
+        /// Stage index.
+        stage: usize,
+    },
+    /// The ring to the worker is full (the worker is not processing
+    /// bursts); the translator is given back.
+    Full(Box<Translator>),
+    /// The new translator did not load or initialise.
+    Load(super::module::LoadError),
+}
+
+impl fmt::Display for SwapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SwapError::NoSuchStage { chain, stage } => write!(f, "no translator at chain {chain} stage {stage}"),
+            SwapError::Full(t) => write!(f, "worker has not taken earlier swaps; {} not installed", t.name()),
+            SwapError::Load(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SwapError {}
+
+/// The control thread's end of one worker: swaps translators in and
+/// drops what the worker gives back.
+pub struct Control {
+    tx: Producer<SwapMsg>,
+    rx: Consumer<Retired>,
+    layout: Vec<usize>,
+}
+
+/// Makes the two rings for a worker whose chains have `layout[c]` stages.
+pub(crate) fn link(layout: Vec<usize>) -> (Control, Inbox, Graveyard) {
+    let (tx, rx) = RingBuffer::new(RING_CAPACITY);
+    let (gtx, grx) = RingBuffer::new(RING_CAPACITY);
+    (Control { tx, rx: grx, layout }, Inbox { rx }, Graveyard { tx: gtx, dropped_inline: 0 })
+}
+
+impl Control {
+    /// Sends `t` to replace the translator at `chain`, `stage`; the worker
+    /// installs it before its next burst.
+    pub fn install(&mut self, chain: usize, stage: usize, t: Translator) -> Result<(), SwapError> {
+        if self.layout.get(chain).is_none_or(|&n| stage >= n) {
+            return Err(SwapError::NoSuchStage { chain, stage });
+        }
+        let msg = SwapMsg { chain: chain as u16, stage: stage as u16, translator: Box::new(t) };
+        self.tx.push(msg).map_err(|PushError::Full(m)| SwapError::Full(m.translator))
+    }
+
+    /// Instantiates `spec` here (compiled once at load; instantiated per
+    /// worker) and sends it like [`Control::install`].
+    pub fn swap(&mut self, chain: usize, stage: usize, spec: &std::sync::Arc<super::TranslatorSpec>) -> Result<(), SwapError> {
+        let t = Translator::new(spec).map_err(SwapError::Load)?;
+        self.install(chain, stage, t)
+    }
+
+    /// Unloads and drops whatever the worker handed back; returns how many.
+    pub fn reap(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(r) = self.rx.pop() {
+            r.finish();
+            n += 1;
+        }
+        n
+    }
+
+    /// Swaps the worker has not taken yet.
+    pub fn pending(&self) -> usize {
+        RING_CAPACITY - self.tx.slots()
+    }
+}
