@@ -53,6 +53,10 @@ pub struct CarrierSpec {
     pub side: Side,
     /// Add a type-3 PRACH C-plane section per slot (DU side).
     pub prach: bool,
+    /// DU_port_ID and BandSector_ID every eAxC of this stream carries.
+    pub du_port: u16,
+    /// BandSector_ID every eAxC carries.
+    pub band_sector: u16,
     /// DU MAC address.
     pub du_mac: [u8; 6],
     /// RU MAC address.
@@ -73,6 +77,8 @@ impl Default for CarrierSpec {
             slots: 2,
             side: Side::Du,
             prach: false,
+            du_port: 0,
+            band_sector: 0,
             du_mac: [0x02, 0x00, 0x00, 0x00, 0xD0, 0x01],
             ru_mac: [0x02, 0x00, 0x00, 0x00, 0x20, 0x01],
         }
@@ -276,12 +282,12 @@ pub fn generate(spec: &CarrierSpec) -> Result<Vec<GenFrame>> {
 
 /// The eAxC of antenna `ant`: RU port = antenna.
 pub fn eaxc_of(spec: &CarrierSpec, ant: u8) -> Result<u16> {
-    Ok(spec.eaxc.join(EaxcId { du_port: 0, band_sector: 0, cc: 0, ru_port: ant as u16 })?)
+    Ok(spec.eaxc.join(EaxcId { du_port: spec.du_port, band_sector: spec.band_sector, cc: 0, ru_port: ant as u16 })?)
 }
 
 /// The PRACH eAxC of antenna `ant`: RU ports above the data ports.
 pub fn prach_eaxc_of(spec: &CarrierSpec, ant: u8) -> Result<u16> {
-    Ok(spec.eaxc.join(EaxcId { du_port: 0, band_sector: 0, cc: 0, ru_port: (spec.antennas + ant) as u16 })?)
+    Ok(spec.eaxc.join(EaxcId { du_port: spec.du_port, band_sector: spec.band_sector, cc: 0, ru_port: (spec.antennas + ant) as u16 })?)
 }
 
 fn rt_control(rtc_id: u16, seq_id: SeqId, cplane: cplane::MessageRepr<'static>) -> MessageRepr<'static> {

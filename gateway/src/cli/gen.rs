@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use ecpri::ethernet::VlanTag;
 use ecpri::{EaxcLayout, UdCompHdr};
 
-use crate::io::pcap::PcapOut;
-use crate::traffic::{self, CarrierSpec, Side};
+use fhgate::io::pcap::PcapOut;
+use fhgate::traffic::{self, CarrierSpec, Side};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SideArg {
@@ -60,6 +60,12 @@ pub struct GenArgs {
     /// Add a section type 3 PRACH C-plane message per antenna and slot.
     #[arg(long)]
     prach: bool,
+    /// DU_port_ID of every eAxC (the RU port is the antenna index).
+    #[arg(long, default_value_t = 0)]
+    du_port: u16,
+    /// BandSector_ID of every eAxC.
+    #[arg(long, default_value_t = 0)]
+    band_sector: u16,
 }
 
 pub fn run(a: GenArgs) -> Result<ExitCode> {
@@ -82,6 +88,8 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
             SideArg::Ru => Side::Ru,
         },
         prach: a.prach,
+        du_port: a.du_port,
+        band_sector: a.band_sector,
         ..CarrierSpec::default()
     };
     let frames = traffic::generate(&spec)?;

@@ -15,7 +15,7 @@ use ecpri::header::message_type;
 use serde_json::{json, Map, Value};
 
 use super::DecodeArgs;
-use crate::io::pcap;
+use fhgate::io::pcap;
 
 /// Arguments of `inspect`.
 #[derive(Args, Debug)]

@@ -1,0 +1,247 @@
+//! `fhgate replay IN.pcap -o OUT.pcap --translator X.wasm[:key=value,...]`:
+//! the quick path through the full pipeline, no config file needed.
+//! Repeated `--translator` options form one chain, applied in order.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::DecodeArgs;
+use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
+use fhgate::pipeline::egress::EgressConfig;
+use fhgate::pipeline::runner::{self, DirectionSpec};
+use fhgate::pipeline::stats::Stats;
+use fhgate::translate::{parse_config_pairs, ChainSpec, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum From {
+    /// The capture was taken on the DU side: frames flow DU → RU.
+    Du,
+    /// The capture was taken on the RU side: frames flow RU → DU.
+    Ru,
+}
+
+/// Arguments of `replay`.
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Input capture (pcap or pcapng).
+    pub input: PathBuf,
+    /// Output capture of what the gateway sends.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// A translator and its config: `X.wasm[:key=value,...]`. Repeat to chain.
+    #[arg(long = "translator", value_name = "X.wasm[:k=v,...]")]
+    pub translators: Vec<String>,
+    /// Egress MTU (largest Ethernet payload); larger U-plane packets are split at PRB boundaries.
+    #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u32).range(128..=16000))]
+    pub mtu: u32,
+    /// Which side the capture was taken on.
+    #[arg(long, value_enum, default_value = "du")]
+    from: From,
+    /// Replay speed: `fast`, `recorded` (the capture's timing) or `rate:N` frames per second.
+    #[arg(long, default_value = "fast", value_parser = parse_pace)]
+    pub pace: Pace,
+    /// Also write every ingress frame to this capture.
+    #[arg(long)]
+    pub tap: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers: u32,
+    /// Leave eCPRI sequence IDs as the translators left them.
+    #[arg(long)]
+    pub no_renumber: bool,
+    /// Static DL compression after translation, when it differs from `--dl-comp` (for egress splitting).
+    #[arg(long, value_name = "METHOD:WIDTH")]
+    pub egress_dl_comp: Option<String>,
+    /// Static UL compression after translation, when it differs from `--ul-comp`.
+    #[arg(long, value_name = "METHOD:WIDTH")]
+    pub egress_ul_comp: Option<String>,
+    /// Print the counters as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+fn parse_pace(s: &str) -> Result<Pace, String> {
+    match s {
+        "fast" => Ok(Pace::Fast),
+        "recorded" => Ok(Pace::Recorded),
+        _ => match s.strip_prefix("rate:").and_then(|r| r.parse::<f64>().ok()) {
+            Some(r) if r > 0.0 => Ok(Pace::Rate(r)),
+            _ => Err(format!("`{s}`: expected fast, recorded or rate:N (frames per second)")),
+        },
+    }
+}
+
+/// Splits `X.wasm:k=v,...` into the path and its config pairs.
+pub fn parse_translator_arg(s: &str) -> Result<(PathBuf, Vec<(String, String)>)> {
+    let (path, cfg) = match [".wasm:", ".wat:"].iter().find_map(|ext| s.find(ext).map(|i| i + ext.len() - 1)) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    if !(path.ends_with(".wasm") || path.ends_with(".wat")) {
+        bail!("--translator {s}: expected a .wasm (or .wat) module, optionally followed by :key=value,...");
+    }
+    let pairs = parse_config_pairs(cfg).map_err(|e| anyhow!("--translator {s}: {e}"))?;
+    Ok((PathBuf::from(path), pairs))
+}
+
+/// Loads the translators named on the command line as one chain.
+pub fn load_chain(args: &[String]) -> Result<Vec<ChainSpec>> {
+    if args.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rt = Runtime::new(RuntimeConfig::default()).map_err(|e| anyhow!("{e}"))?;
+    let mut specs = Vec::new();
+    for a in args {
+        let (path, pairs) = parse_translator_arg(a)?;
+        let module = TranslatorModule::load_file(&rt, &path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        specs.push(Arc::new(TranslatorSpec::new(module).with_config(&pairs)));
+    }
+    Ok(vec![ChainSpec { selector: Selector::ALL, translators: specs }])
+}
+
+pub fn run(a: ReplayArgs) -> Result<ExitCode> {
+    let decode = a.decode.config();
+    let chains = load_chain(&a.translators)?;
+    let frames = pcap::read_all(&a.input)?;
+    let n_in = frames.len();
+    let mut egress_decode = decode;
+    if let Some(c) = &a.egress_dl_comp {
+        egress_decode.dl_comp = fhgate::config::parse_comp("--egress-dl-comp", c).map_err(|e| anyhow!("{e}"))?;
+    }
+    if let Some(c) = &a.egress_ul_comp {
+        egress_decode.ul_comp = fhgate::config::parse_comp("--egress-ul-comp", c).map_err(|e| anyhow!("{e}"))?;
+    }
+    let spec = DirectionSpec {
+        name: match a.from {
+            From::Du => "dl".into(),
+            From::Ru => "ul".into(),
+        },
+        rx: Box::new(PcapRx::from_frames(frames, a.pace)),
+        tx: Box::new(PcapOut::create(&a.output)?),
+        tap: match &a.tap {
+            Some(p) => Some(Box::new(PcapOut::create(p)?)),
+            None => None,
+        },
+        decode,
+        port_direction: match a.from {
+            From::Du => 1,
+            From::Ru => 0,
+        },
+        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode },
+        chains,
+        workers: a.workers as usize,
+        cores: Vec::new(),
+        burst: 32,
+        ring_size: 4096,
+    };
+    let t = Instant::now();
+    let running = runner::start(spec).context("starting the pipeline")?;
+    let stats = running.join()?;
+    let secs = t.elapsed().as_secs_f64();
+    if a.json {
+        println!("{}", stats_json(&stats, n_in, secs));
+    } else {
+        print_stats(&stats, n_in, secs, &a.output);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The end-of-replay counters as JSON.
+pub fn stats_json(s: &Stats, frames_in: usize, secs: f64) -> serde_json::Value {
+    use serde_json::json;
+    let flows: Vec<_> = s
+        .flows
+        .iter()
+        .map(|(k, c)| {
+            let plane = ["u", "c", "other"].get(k.plane as usize).copied().unwrap_or("?");
+            let dir = if k.direction == 1 { "dl" } else { "ul" };
+            json!({"direction": dir, "plane": plane,
+                   "eaxc": k.eaxc, "vlan": if k.vlan == 0xFFFF { None } else { Some(k.vlan) },
+                   "packets_in": c.packets_in, "bytes_in": c.bytes_in, "packets_out": c.packets_out, "bytes_out": c.bytes_out,
+                   "seq_gaps": c.seq_gaps, "seq_reorders": c.seq_reorders})
+        })
+        .collect();
+    json!({
+        "frames_in": frames_in, "seconds": secs, "flows": flows,
+        "malformed": s.malformed.iter().map(|((k, f), n)| json!({"kind": k, "field": f, "count": n})).collect::<Vec<_>>(),
+        "unknown_flows": s.unknown_flows,
+        "other_ethertypes": s.other.iter().map(|(t, n)| (format!("0x{t:04x}"), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "egress_errors": s.egress_errors,
+        "latency_ns": {"p50": s.latency.value_at_quantile(0.5), "p99": s.latency.value_at_quantile(0.99), "max": s.latency.max()},
+    })
+}
+
+fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path) {
+    let (pin, pout) = s.totals();
+    let other: u64 = s.other.values().sum();
+    let malformed: u64 = s.malformed.values().sum();
+    println!("replay: {frames_in} frames in, {} out, in {:.3} s -> {}", pout + other + malformed + s.unknown_flows, secs, out.display());
+    println!("  {:<5} {:<3} {:>6} {:>5} {:>9} {:>9} {:>12} {:>12} {:>5} {:>5}", "plane", "dir", "eAxC", "vlan", "pkts in", "pkts out", "bytes in", "bytes out", "gaps", "reord");
+    for (k, c) in &s.flows {
+        println!(
+            "  {:<5} {:<3} 0x{:04x} {:>5} {:>9} {:>9} {:>12} {:>12} {:>5} {:>5}",
+            ["U", "C", "other"].get(k.plane as usize).unwrap_or(&"?"),
+            if k.direction == 1 { "DL" } else { "UL" },
+            k.eaxc,
+            if k.vlan == 0xFFFF { "-".to_string() } else { k.vlan.to_string() },
+            c.packets_in,
+            c.packets_out,
+            c.bytes_in,
+            c.bytes_out,
+            c.seq_gaps,
+            c.seq_reorders
+        );
+    }
+    let _ = pin;
+    for (t, n) in &s.other {
+        println!("  ethertype 0x{t:04x}: {n} frames forwarded untouched");
+    }
+    for ((k, f), n) in &s.malformed {
+        println!("  malformed: {n} × {k} in {f} (forwarded untouched)");
+    }
+    if s.unknown_flows > 0 {
+        println!("  unknown flows: {} frames forwarded untouched", s.unknown_flows);
+    }
+    for (k, n) in &s.egress_errors {
+        println!("  egress errors: {n} × {k}");
+    }
+    println!(
+        "  added latency: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        s.latency.value_at_quantile(0.5) as f64 / 1e3,
+        s.latency.value_at_quantile(0.99) as f64 / 1e3,
+        s.latency.max() as f64 / 1e3
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translator_args() {
+        let (p, c) = parse_translator_arg("t/bfp_width.wasm:in_width=8,out_width=12").unwrap();
+        assert_eq!(p, PathBuf::from("t/bfp_width.wasm"));
+        assert_eq!(c, vec![("in_width".into(), "8".into()), ("out_width".into(), "12".into())]);
+        let (p, c) = parse_translator_arg("noop.wat").unwrap();
+        assert_eq!((p, c.len()), (PathBuf::from("noop.wat"), 0));
+        let (_, c) = parse_translator_arg("x.wasm:from=\"4,4,4,4\",to=\"2,6,4,4\"").unwrap();
+        assert_eq!(c[1], ("to".into(), "\"2,6,4,4\"".into()));
+        assert!(parse_translator_arg("x.so:a=1").is_err());
+        assert!(parse_translator_arg("x.wasm:novalue").is_err());
+    }
+
+    #[test]
+    fn paces() {
+        assert_eq!(parse_pace("fast"), Ok(Pace::Fast));
+        assert_eq!(parse_pace("rate:1000"), Ok(Pace::Rate(1000.0)));
+        assert!(parse_pace("rate:-1").is_err());
+        assert!(parse_pace("slow").is_err());
+    }
+}

@@ -1,0 +1,608 @@
+//! Egress: the last stage before the wire. Every packet a worker sends
+//! passes [`Egress::process_frame`] (per burst: [`Egress::process`]), which
+//!
+//! 1. checks every eCPRI message's ecpriPayload against its content (the
+//!    U-plane sections or C-plane sections it carries) and fixes it, sets
+//!    the C bits of concatenated messages, and trims bytes after the last
+//!    message (Ethernet padding, an FCS);
+//! 2. enforces the egress MTU: a frame whose Ethernet payload (the bytes
+//!    after the Ethernet header and VLAN tags, IP and UDP included) is
+//!    larger is re-packed, splitting U-plane messages at PRB boundaries
+//!    into whole messages with their own startPrbu and numPrbu;
+//! 3. renumbers ecpriSeqid per flow ([`SeqIdMode`]), so sequence IDs run
+//!    on however many packets splits and translators added or dropped;
+//! 4. fixes IP and UDP lengths and checksums when eCPRI runs over UDP.
+//!
+//! It runs on the hot path: frames that fit are edited in place, pieces
+//! are written into caller-provided buffers ([`PieceSink`]), and nothing
+//! allocates, locks or makes a syscall per packet. A packet that cannot be
+//! sent as asked (a C-plane message larger than the MTU, a PRB that does
+//! not fit, a frame that does not decode) is an [`EgressError`] naming the
+//! field and its offset, counted in [`EgressStats`]; it is never dropped
+//! silently and never panics.
+//!
+//! Pieces of a split section keep its sectionId, rb bit and udCompHdr;
+//! numPrbu = 0 (the whole carrier) is read with the carrier width of
+//! [`EgressConfig::decode`]. Not split: sections with symInc set (their
+//! symbol depends on the sections before them) and pieces whose startPrbu
+//! would pass 1023. Radio-transport fragments (E bit 0) pass with their
+//! ecpriSeqid untouched.
+
+mod frame;
+mod seq;
+mod split;
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+
+use ecpri::bits::be16;
+use ecpri::ethernet::EthernetFrame;
+use ecpri::frame::DecodeConfig;
+use ecpri::header::message_type;
+use ecpri::uplane::{self, UplaneConfig};
+use ecpri::Error;
+
+pub use seq::{FlowSeqTable, SeqIdMode};
+
+use frame::{fix_transport, layout, transport_lengths_ok};
+
+use super::stats::Stats;
+use crate::classify::FlowKey;
+use crate::translate::abi::plane;
+use crate::translate::{BufPool, Burst, Packet, PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
+
+/// Most eCPRI messages one frame may concatenate.
+pub const MAX_MESSAGES: usize = 64;
+/// Most frames one packet may be split into.
+pub const MAX_PIECES: usize = BURST_CAPACITY;
+
+/// Common header, ecpriPcid and ecpriSeqid: what precedes the U-plane
+/// application header.
+const ECPRI_PREFIX: usize = 8;
+/// Bytes of a U-plane message before its first section.
+const UPLANE_PREFIX: usize = ECPRI_PREFIX + uplane::field::APP_HEADER_LEN;
+/// ecpriSeqid's second byte on a whole message: E bit 1, subsequence 0.
+const SEQ_WHOLE: u8 = 0x80;
+
+/// Most flows the sequence table of one [`Egress`] tracks.
+pub const MAX_FLOWS: usize = 4096;
+
+/// How egress treats packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EgressConfig {
+    /// Largest Ethernet payload: bytes after the Ethernet header and VLAN
+    /// tags, IP and UDP headers included (like an IP MTU).
+    pub mtu: usize,
+    /// The renumbering mode: `true` is [`SeqIdMode::Always`] (renumber
+    /// ecpriSeqid per flow), `false` is [`SeqIdMode::Off`].
+    pub renumber_seq_id: bool,
+    /// How to read the messages as they leave (after translation): U-plane
+    /// compression, udCompHdr presence, the carrier width numPrbu = 0
+    /// stands for, the eCPRI UDP port.
+    pub decode: DecodeConfig,
+}
+
+impl EgressConfig {
+    /// An MTU and decoding options, renumbering on.
+    pub fn new(mtu: usize, decode: DecodeConfig) -> Self {
+        EgressConfig { mtu, renumber_seq_id: true, decode }
+    }
+
+    /// The renumbering mode.
+    pub fn seq_id_mode(&self) -> SeqIdMode {
+        if self.renumber_seq_id {
+            SeqIdMode::Always
+        } else {
+            SeqIdMode::Off
+        }
+    }
+
+    /// This configuration with renumbering `mode`.
+    pub fn with_seq_id_mode(self, mode: SeqIdMode) -> Self {
+        EgressConfig { renumber_seq_id: mode == SeqIdMode::Always, ..self }
+    }
+}
+
+/// Why a packet could not be sent as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EgressErrorKind {
+    /// The frame does not decode.
+    Malformed,
+    /// Larger than the MTU and not splittable: a C-plane or other
+    /// non-U-plane message, a radio-transport fragment, non-eCPRI traffic,
+    /// or a U-plane section using symInc or whose pieces' startPrbu would
+    /// not fit 10 bits.
+    NotSplittable,
+    /// One PRB with the headers it needs is larger than the MTU.
+    PrbTooLarge,
+    /// ecpriPayload disagrees with the content and cannot be repaired.
+    PayloadSize,
+    /// More concatenated messages than [`MAX_MESSAGES`].
+    TooManyMessages,
+    /// More pieces than [`MAX_PIECES`], or the sink has no buffers.
+    NoBuffers,
+}
+
+impl EgressErrorKind {
+    /// Number of kinds (the length of [`EgressStats::errors`]).
+    pub const COUNT: usize = 6;
+    /// Every kind, in counter order.
+    pub const ALL: [EgressErrorKind; Self::COUNT] = [
+        EgressErrorKind::Malformed,
+        EgressErrorKind::NotSplittable,
+        EgressErrorKind::PrbTooLarge,
+        EgressErrorKind::PayloadSize,
+        EgressErrorKind::TooManyMessages,
+        EgressErrorKind::NoBuffers,
+    ];
+
+    /// A short, stable name, used as a counter label.
+    pub fn name(self) -> &'static str {
+        match self {
+            EgressErrorKind::Malformed => "malformed",
+            EgressErrorKind::NotSplittable => "not_splittable",
+            EgressErrorKind::PrbTooLarge => "prb_too_large",
+            EgressErrorKind::PayloadSize => "payload_size",
+            EgressErrorKind::TooManyMessages => "too_many_messages",
+            EgressErrorKind::NoBuffers => "no_buffers",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A packet egress could not send as asked: the kind, the field at fault
+/// (Wireshark's name where one exists) and its byte offset in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EgressError {
+    /// What went wrong.
+    pub kind: EgressErrorKind,
+    /// The field at fault.
+    pub field: &'static str,
+    /// Its offset in the frame.
+    pub offset: usize,
+    /// The codec's error, when the frame did not decode.
+    pub cause: Option<Error>,
+}
+
+impl EgressError {
+    fn new(kind: EgressErrorKind, field: &'static str, offset: usize) -> Self {
+        EgressError { kind, field, offset, cause: None }
+    }
+
+    fn malformed(e: Error) -> Self {
+        EgressError { kind: EgressErrorKind::Malformed, field: e.field(), offset: e.offset().unwrap_or(0), cause: Some(e) }
+    }
+}
+
+impl fmt::Display for EgressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Some(e) => write!(f, "{}: {e}", self.kind.name()),
+            None => write!(f, "{}: {} at offset {}", self.kind.name(), self.field, self.offset),
+        }
+    }
+}
+
+impl std::error::Error for EgressError {}
+
+/// Counters of one [`Egress`]; plain integers, read by the metrics thread
+/// from snapshots the worker publishes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressStats {
+    /// Packets handed to [`Egress::process_frame`].
+    pub packets_in: u64,
+    /// Packets that left (in place or as pieces).
+    pub packets_out: u64,
+    /// Packets split because they exceeded the MTU.
+    pub split: u64,
+    /// Packets those splits produced.
+    pub pieces: u64,
+    /// Messages whose ecpriPayload was corrected.
+    pub sizes_fixed: u64,
+    /// Messages whose C bit was corrected.
+    pub cbits_fixed: u64,
+    /// Bytes trimmed after the last message.
+    pub bytes_trimmed: u64,
+    /// Messages whose ecpriSeqid was rewritten.
+    pub renumbered: u64,
+    /// Radio-transport fragments (E bit 0 or subsequence ID set), whose
+    /// ecpriSeqid is left as it is.
+    pub fragments_kept: u64,
+    /// Messages of flows the full sequence table could not take.
+    pub flows_untracked: u64,
+    /// Errors by [`EgressErrorKind`], in [`EgressErrorKind::ALL`] order.
+    pub errors: [u64; EgressErrorKind::COUNT],
+}
+
+impl EgressStats {
+    /// Errors of one kind.
+    pub fn errors_of(&self, k: EgressErrorKind) -> u64 {
+        self.errors[k.index()]
+    }
+
+    /// Errors of every kind.
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+}
+
+/// Where the pieces of a split packet go: frame buffers the caller owns.
+pub trait PieceSink {
+    /// Called once before the first piece: can `frames` more be taken?
+    /// Returning `false` fails the packet with [`EgressErrorKind::NoBuffers`]
+    /// before anything is written.
+    fn reserve(&mut self, frames: usize) -> bool;
+    /// A buffer of exactly `len` bytes for the next frame. The previous
+    /// frame is complete when this is called again or at [`PieceSink::done`].
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]>;
+    /// The last frame is complete.
+    fn done(&mut self) {}
+}
+
+/// What happened to a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emitted {
+    /// Send the input buffer's first `len` bytes (edited in place).
+    InPlace {
+        /// Frame length now (shorter when trailing bytes were trimmed).
+        len: usize,
+    },
+    /// The packet was split into this many frames, written to the sink;
+    /// the input buffer is free.
+    Split {
+        /// Frames written.
+        pieces: usize,
+    },
+}
+
+/// A fixed arena of frame buffers, for callers without a packet pool.
+#[derive(Debug, Clone)]
+pub struct SplitBuf {
+    data: Box<[u8]>,
+    lens: Vec<usize>,
+    frame_capacity: usize,
+    max_frames: usize,
+}
+
+impl SplitBuf {
+    /// Room for `max_frames` frames of up to `frame_capacity` bytes (allocates now).
+    pub fn new(max_frames: usize, frame_capacity: usize) -> Self {
+        SplitBuf {
+            data: vec![0; max_frames * frame_capacity].into_boxed_slice(),
+            lens: Vec::with_capacity(max_frames),
+            frame_capacity,
+            max_frames,
+        }
+    }
+
+    /// Forgets the frames held.
+    pub fn clear(&mut self) {
+        self.lens.clear();
+    }
+
+    /// Frames held.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Whether no frame is held.
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Frame `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let at = i * self.frame_capacity;
+        &self.data[at..at + self.lens[i]]
+    }
+
+    /// The frames in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl PieceSink for SplitBuf {
+    fn reserve(&mut self, frames: usize) -> bool {
+        self.lens.len() + frames <= self.max_frames
+    }
+
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
+        if len > self.frame_capacity || self.lens.len() >= self.max_frames {
+            return None;
+        }
+        let at = self.lens.len() * self.frame_capacity;
+        self.lens.push(len);
+        Some(&mut self.data[at..at + len])
+    }
+}
+
+/// What [`Egress::process`] did with a burst.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BurstEgress {
+    /// Packets in the burst before.
+    pub packets_in: usize,
+    /// Packets in it after.
+    pub packets_out: usize,
+    /// Packets split.
+    pub split: usize,
+    /// Packets with an error that still fit the MTU, forwarded as they were.
+    pub forwarded_with_error: usize,
+    /// Packets with an error that do not fit the MTU, given back to the pool.
+    pub dropped: usize,
+}
+
+/// One eCPRI message of the frame being processed.
+#[derive(Debug, Clone, Copy)]
+struct Msg {
+    /// Offset of its common header in the frame.
+    at: usize,
+    /// Common header plus payload, as its content says.
+    len: usize,
+    /// The U-plane view, for a whole U-plane message whose sections walk.
+    uplane: Option<UplaneConfig>,
+}
+
+/// One worker's egress stage: configuration, the flow sequence table and
+/// scratch space, all allocated at construction.
+pub struct Egress {
+    cfg: EgressConfig,
+    /// How pieces are classified when they become [`Packet`]s (the
+    /// pipeline's ingress decoding, like every other packet).
+    classify_decode: DecodeConfig,
+    flows: FlowSeqTable,
+    msgs: Vec<Msg>,
+    plan: Vec<usize>,
+    staging: Vec<Packet>,
+    stats: EgressStats,
+    last_error: Option<EgressError>,
+}
+
+impl Egress {
+    /// An egress stage for `cfg`; pieces of split packets are classified
+    /// with `classify_decode`. Allocates its tables now, for [`MAX_FLOWS`] flows.
+    pub fn new(cfg: EgressConfig, classify_decode: DecodeConfig) -> Self {
+        Self::with_max_flows(cfg, classify_decode, MAX_FLOWS)
+    }
+
+    /// As [`Egress::new`], with room for `max_flows` flows.
+    pub fn with_max_flows(cfg: EgressConfig, classify_decode: DecodeConfig, max_flows: usize) -> Self {
+        Egress {
+            cfg,
+            classify_decode,
+            flows: FlowSeqTable::with_capacity(max_flows),
+            msgs: Vec::with_capacity(MAX_MESSAGES),
+            plan: Vec::with_capacity(MAX_PIECES),
+            staging: Vec::with_capacity(BURST_CAPACITY),
+            stats: EgressStats::default(),
+            last_error: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EgressConfig {
+        &self.cfg
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &EgressStats {
+        &self.stats
+    }
+
+    /// The most recent error, for logs.
+    pub fn last_error(&self) -> Option<&EgressError> {
+        self.last_error.as_ref()
+    }
+
+    /// Flows with a sequence counter.
+    pub fn flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether `frame` fits the MTU as it is.
+    pub fn fits_mtu(&self, frame: &[u8]) -> bool {
+        EthernetFrame::new_checked(frame).is_ok_and(|e| frame.len() - e.header_len() <= self.cfg.mtu)
+    }
+
+    /// Processes one frame (the whole of `frame`). A frame that fits is
+    /// edited in place ([`Emitted::InPlace`]); a larger one is split into
+    /// frames written to `sink` ([`Emitted::Split`]). Errors are counted
+    /// in [`Egress::stats`] and returned for the caller to count and act on.
+    pub fn process_frame<S: PieceSink + ?Sized>(&mut self, frame: &mut [u8], sink: &mut S) -> Result<Emitted, EgressError> {
+        self.stats.packets_in += 1;
+        let r = self.frame(frame, sink);
+        match r {
+            Ok(Emitted::InPlace { .. }) => self.stats.packets_out += 1,
+            Ok(Emitted::Split { pieces }) => {
+                self.stats.split += 1;
+                self.stats.pieces += pieces as u64;
+                self.stats.packets_out += pieces as u64;
+            }
+            Err(e) => {
+                self.stats.errors[e.kind.index()] += 1;
+                self.last_error = Some(e);
+            }
+        }
+        r
+    }
+
+    /// Processes every packet of `burst` in order (a pipeline worker calls
+    /// this once per burst, after the translators). Pieces of split packets
+    /// take buffers from `pool`, take their parent's place in the burst and
+    /// its timestamps; the parent's buffer goes back to `pool`. A packet
+    /// with an error is counted in `stats.egress_errors` by kind, then
+    /// forwarded unchanged if it fits the MTU, or returned to the pool if
+    /// it does not (it could not be sent).
+    pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats) -> BurstEgress {
+        // Taken out so that `self` stays free to borrow; it keeps its capacity.
+        let mut staging = std::mem::take(&mut self.staging);
+        staging.extend(burst.drain());
+        let decode = self.classify_decode;
+        let mut r = BurstEgress { packets_in: staging.len(), ..BurstEgress::default() };
+        for mut p in staging.drain(..) {
+            let len = p.len;
+            let res = {
+                let mut sink = PoolSink {
+                    pool: &mut *pool,
+                    burst: &mut *burst,
+                    cur: None,
+                    decode,
+                    port_direction: p.port_direction,
+                    times: (p.time_ns, p.arrival_ns),
+                };
+                self.process_frame(&mut p.buf.bytes_mut()[..len], &mut sink)
+            };
+            let forward = match res {
+                Ok(Emitted::InPlace { len }) => {
+                    p.len = len;
+                    true
+                }
+                Ok(Emitted::Split { .. }) => {
+                    r.split += 1;
+                    false
+                }
+                Err(e) => {
+                    // The map has an entry per kind after the first error of
+                    // that kind, so counting allocates only then.
+                    *stats.egress_errors.entry(e.kind.name()).or_default() += 1;
+                    let fits = self.fits_mtu(p.data());
+                    if fits {
+                        r.forwarded_with_error += 1;
+                    } else {
+                        r.dropped += 1;
+                    }
+                    fits
+                }
+            };
+            if forward {
+                if let Err(p) = burst.push(p) {
+                    // Cannot happen: the burst held this packet before.
+                    pool.put(p.buf);
+                    r.dropped += 1;
+                }
+            } else {
+                pool.put(p.buf);
+            }
+        }
+        self.staging = staging;
+        r.packets_out = burst.len();
+        r
+    }
+
+    fn frame<S: PieceSink + ?Sized>(&mut self, frame: &mut [u8], sink: &mut S) -> Result<Emitted, EgressError> {
+        let Some(lay) = layout(frame, self.cfg.decode.udp_port)? else {
+            // Not eCPRI: nothing to verify, and nothing we may split.
+            return if self.fits_mtu(frame) {
+                Ok(Emitted::InPlace { len: frame.len() })
+            } else {
+                Err(EgressError::new(EgressErrorKind::NotSplittable, "eth.type", 12))
+            };
+        };
+        let end = self.scan(frame, &lay)?;
+        let mut dirty = self.fix_headers(frame)?;
+        if end < frame.len() {
+            self.stats.bytes_trimmed += (frame.len() - end) as u64;
+            dirty = true;
+        }
+        let frame = &mut frame[..end];
+        if end - lay.eth_len > self.cfg.mtu {
+            return self.split(frame, &lay, sink);
+        }
+        for i in 0..self.msgs.len() {
+            let m = self.msgs[i];
+            dirty |= self.renumber(&mut frame[m.at..m.at + m.len], lay.vlan);
+        }
+        if lay.ip.is_some() && (dirty || !transport_lengths_ok(frame, &lay)) {
+            fix_transport(frame, &lay)?;
+        }
+        Ok(Emitted::InPlace { len: end })
+    }
+
+    /// Rewrites ecpriSeqid of a whole U-plane or C-plane message with its
+    /// flow's next sequence ID; returns whether it wrote.
+    #[inline]
+    fn renumber(&mut self, msg: &mut [u8], vlan: u16) -> bool {
+        if !self.cfg.renumber_seq_id || msg.len() <= ECPRI_PREFIX {
+            return false;
+        }
+        let plane = match msg[1] {
+            message_type::IQ_DATA => plane::U,
+            message_type::RT_CONTROL => plane::C,
+            _ => return false,
+        };
+        if msg[7] != SEQ_WHOLE {
+            self.stats.fragments_kept += 1;
+            return false;
+        }
+        let key = FlowKey { direction: msg[ECPRI_PREFIX] >> 7, plane, eaxc: be16(msg, 4), vlan };
+        match self.flows.next(key) {
+            Some(s) => {
+                msg[6] = s;
+                self.stats.renumbered += 1;
+                true
+            }
+            None => {
+                self.stats.flows_untracked += 1;
+                false
+            }
+        }
+    }
+
+}
+
+/// Hands out pool buffers for pieces and pushes each finished piece into
+/// the burst as a classified [`Packet`].
+struct PoolSink<'a> {
+    pool: &'a mut BufPool,
+    burst: &'a mut Burst,
+    cur: Option<(PacketBuf, usize)>,
+    decode: DecodeConfig,
+    port_direction: u8,
+    /// The parent's capture and arrival times, which pieces inherit.
+    times: (u64, u64),
+}
+
+impl PoolSink<'_> {
+    fn commit(&mut self) {
+        if let Some((buf, len)) = self.cur.take() {
+            let mut p = Packet::new(buf, len, &self.decode, self.port_direction);
+            (p.time_ns, p.arrival_ns) = self.times;
+            if let Err(p) = self.burst.push(p) {
+                self.pool.put(p.buf);
+            }
+        }
+    }
+}
+
+impl PieceSink for PoolSink<'_> {
+    fn reserve(&mut self, frames: usize) -> bool {
+        self.pool.available() >= frames && self.burst.len() + frames <= BURST_CAPACITY
+    }
+
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.commit();
+        if len > PACKET_CAPACITY {
+            return None;
+        }
+        let buf = self.pool.get()?;
+        let (buf, len) = self.cur.insert((buf, len));
+        Some(&mut buf.bytes_mut()[..*len])
+    }
+
+    fn done(&mut self) {
+        self.commit();
+    }
+}
+
+impl Drop for PoolSink<'_> {
+    fn drop(&mut self) {
+        // A piece left unfinished by an error goes back to the pool.
+        if let Some((buf, _)) = self.cur.take() {
+            self.pool.put(buf);
+        }
+    }
+}

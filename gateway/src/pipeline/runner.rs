@@ -1,0 +1,444 @@
+//! One direction of the pipeline, as threads joined by lock-free SPSC
+//! rings:
+//!
+//! ```text
+//!            ┌─> ring ─> worker 0 (chains, egress) ─> ring ─┐
+//! RX (classify, dispatch by eAxC)                            ├─> TX
+//!            └─> ring ─> worker N ─────────────────> ring ──┤
+//!            └──────────── priority ring (non-eCPRI) ───────┘
+//! ```
+//!
+//! RX classifies each frame once and sends all packets of one eAxC to the
+//! same worker, so a flow stays in order. Frames that are not eCPRI
+//! (S-plane PTP, M-plane, LLDP) and malformed eCPRI frames skip the
+//! workers on a priority ring and leave untouched, ahead of bulk U-plane.
+//! Workers are pinned and busy-poll in bounded bursts. Buffers come from
+//! one lock-free pool per direction; the hot path allocates nothing,
+//! takes no lock and makes no syscall per packet.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use ecpri::frame::{DecodeConfig, FrameRepr};
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use super::egress::Egress;
+use super::pool::SharedPool;
+use super::stats::{SeqTrack, Stats};
+use crate::classify::FlowKey;
+use crate::io::{RxPoll, RxPort, TxPort};
+use crate::translate::{Burst, ChainSpec, Control, Packet, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
+
+/// Everything one direction needs.
+pub struct DirectionSpec {
+    /// A name for logs and thread names (`dl`, `ul`).
+    pub name: String,
+    /// Where frames come in.
+    pub rx: Box<dyn RxPort>,
+    /// Where frames go out.
+    pub tx: Box<dyn TxPort>,
+    /// Optional copy of every ingress frame.
+    pub tap: Option<Box<dyn TxPort>>,
+    /// How ingress frames are decoded.
+    pub decode: DecodeConfig,
+    /// Direction of the ingress port: 1 when it faces the DU, 0 the RU.
+    pub port_direction: u8,
+    /// Egress MTU and sequence-ID renumbering.
+    pub egress: super::egress::EgressConfig,
+    /// The translator chains.
+    pub chains: Vec<ChainSpec>,
+    /// Worker threads.
+    pub workers: usize,
+    /// Cores to pin workers to (empty: no pinning).
+    pub cores: Vec<usize>,
+    /// Most packets per burst.
+    pub burst: usize,
+    /// Slots per ring.
+    pub ring_size: usize,
+}
+
+/// A running direction.
+pub struct Running {
+    /// Each worker's swap control, for hot swaps from the control thread.
+    pub controls: Vec<Control>,
+    threads: Vec<thread::JoinHandle<Result<Stats>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Running {
+    /// Asks every stage to stop (live ports; a capture stops by itself).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for every stage and merges their counters.
+    pub fn join(self) -> Result<Stats> {
+        let mut total = Stats::default();
+        for t in self.threads {
+            let s = t.join().map_err(|_| anyhow!("a pipeline thread panicked"))??;
+            total.merge(&s);
+        }
+        Ok(total)
+    }
+}
+
+fn now_ns(t0: Instant) -> u64 {
+    t0.elapsed().as_nanos() as u64
+}
+
+/// Spins briefly, then yields: a busy poll that gives the core back when
+/// a ring stays empty (replays on shared machines).
+#[inline]
+fn backoff(idle: &mut u32) {
+    *idle += 1;
+    if *idle < 64 {
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        // Set even when the stage fails, so the next stage never waits forever.
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Starts the threads of one direction.
+pub fn start(spec: DirectionSpec) -> Result<Running> {
+    let workers = spec.workers.max(1);
+    let burst = spec.burst.clamp(1, BURST_MAX_IN);
+    let t0 = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Enough buffers for every ring to be full, plus each stage's cache.
+    let pool = SharedPool::new(spec.ring_size * (2 * workers + 1) + 8 * burst * (workers + 2));
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    let mut worker_ends = Vec::new();
+    for _ in 0..workers {
+        let (p_in, c_in) = RingBuffer::<Packet>::new(spec.ring_size);
+        let (p_out, c_out) = RingBuffer::<Packet>::new(spec.ring_size);
+        to_workers.push(p_in);
+        from_workers.push(c_out);
+        worker_ends.push((c_in, p_out));
+    }
+    let (prio_tx, prio_rx) = RingBuffer::<Packet>::new(spec.ring_size);
+    let rx_done = Arc::new(AtomicBool::new(false));
+    let worker_done: Vec<Arc<AtomicBool>> = (0..workers).map(|_| Arc::new(AtomicBool::new(false))).collect();
+
+    let mut controls = Vec::new();
+    let mut threads = Vec::new();
+    for (i, (c_in, p_out)) in worker_ends.into_iter().enumerate() {
+        let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
+        controls.push(control);
+        let w = Worker {
+            host,
+            input: c_in,
+            output: p_out,
+            pool: pool.clone(),
+            burst,
+            egress: Egress::new(spec.egress, spec.decode),
+            rx_done: rx_done.clone(),
+            done: Done(worker_done[i].clone()),
+            core: spec.cores.get(i).copied(),
+        };
+        threads.push(thread::Builder::new().name(format!("fhgate-{}-w{i}", spec.name)).spawn(move || w.run())?);
+    }
+    let rx = Rx {
+        port: spec.rx,
+        tap: spec.tap,
+        decode: spec.decode,
+        port_direction: spec.port_direction,
+        to_workers,
+        prio: prio_tx,
+        pool: pool.clone(),
+        burst,
+        stop: stop.clone(),
+        done: Done(rx_done),
+        t0,
+    };
+    threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
+    let tx = Tx { port: spec.tx, from_workers, prio: prio_rx, pool, burst, worker_done, t0 };
+    threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
+    Ok(Running { controls, threads, stop })
+}
+
+struct Rx {
+    port: Box<dyn RxPort>,
+    tap: Option<Box<dyn TxPort>>,
+    decode: DecodeConfig,
+    port_direction: u8,
+    to_workers: Vec<Producer<Packet>>,
+    prio: Producer<Packet>,
+    pool: SharedPool,
+    burst: usize,
+    stop: Arc<AtomicBool>,
+    done: Done,
+    t0: Instant,
+}
+
+impl Rx {
+    fn run(mut self) -> Result<Stats> {
+        let _done = &self.done;
+        let mut stats = Stats::default();
+        let mut seq: std::collections::HashMap<FlowKey, SeqTrack> = std::collections::HashMap::with_capacity(1024);
+        let mut bufs: Vec<crate::translate::PacketBuf> = Vec::with_capacity(self.burst);
+        let mut lens = vec![0usize; self.burst];
+        let mut times = vec![0u64; self.burst];
+        let mut idle = 0;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            while bufs.len() < self.burst {
+                match self.pool.get() {
+                    Some(b) => bufs.push(b),
+                    None => break,
+                }
+            }
+            if bufs.is_empty() {
+                // Every buffer is in flight: wait for TX to return some.
+                backoff(&mut idle);
+                continue;
+            }
+            let n = {
+                let k = bufs.len();
+                match self.port.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
+                    RxPoll::Frames(n) => n,
+                    RxPoll::Idle => {
+                        backoff(&mut idle);
+                        continue;
+                    }
+                    RxPoll::Closed => break,
+                }
+            };
+            idle = 0;
+            if let Some(tap) = &mut self.tap {
+                for i in 0..n {
+                    tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
+                }
+                tap.flush()?;
+            }
+            let arrival = now_ns(self.t0);
+            // Take the filled buffers from the front, keep the rest for the next call.
+            for (i, buf) in bufs.drain(..n).enumerate() {
+                let mut pkt = Packet::new(buf, lens[i], &self.decode, self.port_direction);
+                pkt.time_ns = times[i];
+                pkt.arrival_ns = arrival;
+                let target = match &pkt.desc {
+                    Some(d) => {
+                        let key = FlowKey::of(d);
+                        let c = stats.flows.entry(key).or_default();
+                        c.packets_in += 1;
+                        c.bytes_in += pkt.len as u64;
+                        if let Some(s) = seq_of(&pkt) {
+                            let (gaps, reord) = seq.entry(key).or_default().note(s);
+                            c.seq_gaps += gaps;
+                            c.seq_reorders += reord as u64;
+                        }
+                        Some(d.eaxc() as usize % self.to_workers.len())
+                    }
+                    None => {
+                        count_unclassified(&pkt, &self.decode, &mut stats);
+                        None
+                    }
+                };
+                let ring = match target {
+                    Some(w) => &mut self.to_workers[w],
+                    None => &mut self.prio,
+                };
+                push_blocking(ring, pkt);
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// ecpriSeqid's sequence ID of the first message, for U- and C-plane.
+fn seq_of(p: &Packet) -> Option<u8> {
+    let d = p.desc.as_ref()?;
+    if d.plane() > 1 {
+        return None;
+    }
+    p.data().get(d.ecpri_offset() as usize + 6).copied()
+}
+
+/// Counts a frame classify could not describe: not eCPRI (by ethertype),
+/// or malformed eCPRI (by error kind, found by a full decode on this slow path).
+fn count_unclassified(p: &Packet, decode: &DecodeConfig, stats: &mut Stats) {
+    match ecpri::frame::locate(p.data(), decode.udp_port) {
+        Ok(loc) if loc.ecpri.is_none() => *stats.other.entry(loc.ethertype).or_default() += 1,
+        Ok(_) => match FrameRepr::parse(p.data(), decode) {
+            Err(e) => *stats.malformed.entry((e.kind(), e.field())).or_default() += 1,
+            // Decodes, but classify found no U/C-plane flow in it.
+            Ok(_) => stats.unknown_flows += 1,
+        },
+        Err(e) => *stats.malformed.entry((e.kind(), e.field())).or_default() += 1,
+    }
+}
+
+/// Pushes onto a ring, waiting while it is full (backpressure, never loss).
+#[inline]
+fn push_blocking(ring: &mut Producer<Packet>, mut pkt: Packet) {
+    let mut idle = 0;
+    loop {
+        match ring.push(pkt) {
+            Ok(()) => return,
+            Err(rtrb::PushError::Full(p)) => {
+                pkt = p;
+                backoff(&mut idle);
+            }
+        }
+    }
+}
+
+struct Worker {
+    host: WorkerHost,
+    input: Consumer<Packet>,
+    output: Producer<Packet>,
+    pool: SharedPool,
+    burst: usize,
+    egress: Egress,
+    rx_done: Arc<AtomicBool>,
+    done: Done,
+    core: Option<usize>,
+}
+
+impl Worker {
+    fn run(mut self) -> Result<Stats> {
+        let _done = &self.done;
+        if let Some(c) = self.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        let mut stats = Stats::default();
+        let mut burst = Burst::new();
+        let cache = 4 * crate::translate::BURST_CAPACITY;
+        let mut local = self.pool.local(cache);
+        let mut idle = 0;
+        loop {
+            self.pool.balance(&mut local, cache / 2, cache);
+            let finished = self.rx_done.load(Ordering::Acquire);
+            while burst.len() < self.burst {
+                match self.input.pop() {
+                    Ok(p) => {
+                        // A full burst cannot refuse: it holds BURST_CAPACITY ≥ burst.
+                        let _ = burst.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if burst.is_empty() {
+                if finished && self.input.is_empty() {
+                    break;
+                }
+                backoff(&mut idle);
+                continue;
+            }
+            idle = 0;
+            self.host.process(&mut burst, &mut local);
+            // Extras and split pieces inherit the timestamps of the packet before them.
+            let mut last = (0, 0);
+            for p in burst.packets_mut() {
+                if p.time_ns == 0 && p.arrival_ns == 0 {
+                    (p.time_ns, p.arrival_ns) = last;
+                }
+                last = (p.time_ns, p.arrival_ns);
+            }
+            self.egress.process(&mut burst, &mut local, &mut stats);
+            for p in burst.drain() {
+                push_blocking(&mut self.output, p);
+            }
+        }
+        while let Some(b) = local.get() {
+            self.pool.put(b);
+        }
+        Ok(stats)
+    }
+}
+
+struct Tx {
+    port: Box<dyn TxPort>,
+    from_workers: Vec<Consumer<Packet>>,
+    prio: Consumer<Packet>,
+    pool: SharedPool,
+    burst: usize,
+    worker_done: Vec<Arc<AtomicBool>>,
+    t0: Instant,
+}
+
+impl Tx {
+    fn run(mut self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
+        let mut idle = 0;
+        let mut next = 0;
+        loop {
+            let finished = self.worker_done.iter().all(|d| d.load(Ordering::Acquire));
+            // Priority traffic first (S-plane, M-plane, untouched frames).
+            while out.len() < self.burst {
+                match self.prio.pop() {
+                    Ok(p) => out.push(p),
+                    Err(_) => break,
+                }
+            }
+            // Then the workers, round robin, a burst at most from each.
+            for k in 0..self.from_workers.len() {
+                let w = (next + k) % self.from_workers.len();
+                let mut n = 0;
+                while n < self.burst {
+                    match self.from_workers[w].pop() {
+                        Ok(p) => {
+                            out.push(p);
+                            n += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            next = (next + 1) % self.from_workers.len().max(1);
+            if out.is_empty() {
+                if finished && self.prio.is_empty() && self.from_workers.iter().all(|c| c.is_empty()) {
+                    break;
+                }
+                backoff(&mut idle);
+                continue;
+            }
+            idle = 0;
+            for p in &out {
+                self.port.send(p.data(), p.time_ns)?;
+            }
+            self.port.flush()?;
+            let now = now_ns(self.t0);
+            for p in out.drain(..) {
+                let _ = stats.latency.record(now.saturating_sub(p.arrival_ns).max(1));
+                if let Some(d) = &p.desc {
+                    let c = stats.flows.entry(FlowKey::of(d)).or_default();
+                    c.packets_out += 1;
+                    c.bytes_out += p.len as u64;
+                }
+                self.pool.put(p.buf);
+            }
+        }
+        self.port.flush()?;
+        Ok(stats)
+    }
+}
+
+/// Largest frame a packet buffer holds.
+pub const MAX_FRAME: usize = PACKET_CAPACITY;
+
+/// Waits at most `d` for `r` to finish on its own (a capture ends), then stops it.
+pub fn join_within(r: Running, d: Duration) -> Result<Stats> {
+    let start = Instant::now();
+    while start.elapsed() < d && r.threads.iter().any(|t| !t.is_finished()) {
+        thread::sleep(Duration::from_millis(5));
+    }
+    r.stop();
+    r.join()
+}
