@@ -5,6 +5,7 @@ mod diff;
 mod gen;
 mod inspect;
 mod replay;
+mod run;
 mod translator;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Compare two captures flow by flow: PRBs matched, field differences, IQ error (EVM).
     Diff(diff::DiffArgs),
+    /// Run the gateway as a configuration file describes it.
+    Run(run::RunArgs),
     /// Replay a capture through translators and the pipeline into a new capture.
     Replay(replay::ReplayArgs),
     /// Work with WebAssembly translators (`translator check X.wasm`).
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Run(a) => run::run(a),
         Command::Translator(a) => translator::run(a),
     };
     match r {

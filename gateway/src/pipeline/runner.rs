@@ -60,8 +60,36 @@ pub struct DirectionSpec {
     pub ring_size: usize,
 }
 
+/// Hands a stage's counters to the metrics thread now and then: a clone
+/// every [`PUBLISH_EVERY`] onto a one-slot SPSC ring, so the hot path
+/// neither locks nor allocates per packet.
+struct Publisher {
+    ring: Producer<Stats>,
+    last: Instant,
+}
+
+/// How often stages publish their counters.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+impl Publisher {
+    #[inline]
+    fn maybe(&mut self, s: &Stats) {
+        if self.last.elapsed() >= PUBLISH_EVERY && self.ring.slots() > 0 {
+            self.last = Instant::now();
+            let _ = self.ring.push(s.clone());
+        }
+    }
+}
+
+fn publisher() -> (Publisher, Consumer<Stats>) {
+    let (ring, c) = RingBuffer::new(1);
+    (Publisher { ring, last: Instant::now() }, c)
+}
+
 /// A running direction.
 pub struct Running {
+    /// Counter snapshots from each stage, newest last (see [`PUBLISH_EVERY`]).
+    pub metrics: Vec<Consumer<Stats>>,
     /// Each worker's swap control, for hot swaps from the control thread.
     pub controls: Vec<Control>,
     threads: Vec<thread::JoinHandle<Result<Stats>>>,
@@ -134,10 +162,14 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
 
     let mut controls = Vec::new();
     let mut threads = Vec::new();
+    let mut metrics = Vec::new();
     for (i, (c_in, p_out)) in worker_ends.into_iter().enumerate() {
         let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
         controls.push(control);
+        let (publish, m) = publisher();
+        metrics.push(m);
         let w = Worker {
+            publish,
             host,
             input: c_in,
             output: p_out,
@@ -150,7 +182,10 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
         };
         threads.push(thread::Builder::new().name(format!("fhgate-{}-w{i}", spec.name)).spawn(move || w.run())?);
     }
+    let (publish, m) = publisher();
+    metrics.push(m);
     let rx = Rx {
+        publish,
         port: spec.rx,
         tap: spec.tap,
         decode: spec.decode,
@@ -164,12 +199,15 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
         t0,
     };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
-    let tx = Tx { port: spec.tx, from_workers, prio: prio_rx, pool, burst, worker_done, t0 };
+    let (publish, m) = publisher();
+    metrics.push(m);
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, pool, burst, worker_done, t0 };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
-    Ok(Running { controls, threads, stop })
+    Ok(Running { metrics, controls, threads, stop })
 }
 
 struct Rx {
+    publish: Publisher,
     port: Box<dyn RxPort>,
     tap: Option<Box<dyn TxPort>>,
     decode: DecodeConfig,
@@ -255,6 +293,7 @@ impl Rx {
                 };
                 push_blocking(ring, pkt);
             }
+            self.publish.maybe(&stats);
         }
         Ok(stats)
     }
@@ -299,6 +338,7 @@ fn push_blocking(ring: &mut Producer<Packet>, mut pkt: Packet) {
 }
 
 struct Worker {
+    publish: Publisher,
     host: WorkerHost,
     input: Consumer<Packet>,
     output: Producer<Packet>,
@@ -354,6 +394,7 @@ impl Worker {
             for p in burst.drain() {
                 push_blocking(&mut self.output, p);
             }
+            self.publish.maybe(&stats);
         }
         while let Some(b) = local.get() {
             self.pool.put(b);
@@ -363,6 +404,7 @@ impl Worker {
 }
 
 struct Tx {
+    publish: Publisher,
     port: Box<dyn TxPort>,
     from_workers: Vec<Consumer<Packet>>,
     prio: Consumer<Packet>,
@@ -424,6 +466,7 @@ impl Tx {
                 }
                 self.pool.put(p.buf);
             }
+            self.publish.maybe(&stats);
         }
         self.port.flush()?;
         Ok(stats)
