@@ -8,6 +8,7 @@ pub mod classify;
 pub mod diff;
 pub mod config;
 pub mod io;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod traffic;

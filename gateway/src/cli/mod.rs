@@ -18,6 +18,12 @@ pub use decode_args::DecodeArgs;
 #[derive(Parser, Debug)]
 #[command(name = "fhgate", version, about)]
 struct Cli {
+    /// Log lines on standard error: `text` or `json`.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: fhgate::logging::LogFormat,
+    /// Most detailed log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: tracing::Level,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +48,8 @@ enum Command {
 /// frames), 2 usage or I/O failure.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    fhgate::logging::init(cli.log_format, cli.log_level);
+    let json_logs = cli.log_format == fhgate::logging::LogFormat::Json;
     let r = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Gen(a) => gen::run(a),
@@ -53,7 +61,11 @@ pub fn main() -> ExitCode {
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fhgate: error: {e:#}");
+            if json_logs {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("fhgate: error: {e:#}");
+            }
             ExitCode::from(2)
         }
     }

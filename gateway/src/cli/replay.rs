@@ -101,7 +101,7 @@ pub fn load_chain(args: &[String]) -> Result<Vec<ChainSpec>> {
     for a in args {
         let (path, pairs) = parse_translator_arg(a)?;
         let module = TranslatorModule::load_file(&rt, &path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        specs.push(Arc::new(TranslatorSpec::new(module).with_config(&pairs)));
+        specs.push(Arc::new(TranslatorSpec::new(module).with_config(&pairs).with_sink(Arc::new(fhgate::logging::TracingLog))));
     }
     Ok(vec![ChainSpec { selector: Selector::ALL, translators: specs }])
 }
@@ -143,7 +143,21 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     };
     let t = Instant::now();
     let running = runner::start(spec).context("starting the pipeline")?;
+    // A progress bar on long replays, when someone is watching.
+    if n_in >= 50_000 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = indicatif::ProgressBar::new(n_in as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} frames ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !running.is_finished() {
+            bar.set_position(running.frames_received());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }
     let stats = running.join()?;
+    tracing::info!(frames = n_in, seconds = t.elapsed().as_secs_f64(), "replay finished");
     let secs = t.elapsed().as_secs_f64();
     if a.json {
         println!("{}", stats_json(&stats, n_in, secs));

@@ -54,7 +54,8 @@ pub fn build_chains(cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
                 .with_config(&t.config)
                 .with_limits(Limits { memory: t.memory_limit, deadline: t.deadline, ..Limits::default() })
                 .with_policy(policy, fallback)
-                .with_fault_limit(FaultLimit { faults: t.fault_limit, within: t.fault_window }),
+                .with_fault_limit(FaultLimit { faults: t.fault_limit, within: t.fault_window })
+                .with_sink(Arc::new(fhgate::logging::TracingLog)),
         )
     };
     let mut chains = Vec::new();
@@ -138,7 +139,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     if let Some(addr) = cfg.metrics_listen {
         fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics))?;
-        eprintln!("fhgate: metrics on http://{addr}/metrics");
+        tracing::info!("metrics on http://{addr}/metrics");
     }
     let t = Instant::now();
     let mut total = Stats::default();

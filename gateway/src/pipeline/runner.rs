@@ -88,6 +88,7 @@ fn publisher() -> (Publisher, Consumer<Stats>) {
 
 /// A running direction.
 pub struct Running {
+    received: Arc<std::sync::atomic::AtomicU64>,
     /// Counter snapshots from each stage, newest last (see [`PUBLISH_EVERY`]).
     pub metrics: Vec<Consumer<Stats>>,
     /// Each worker's swap control, for hot swaps from the control thread.
@@ -97,6 +98,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// Whether every stage has finished.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Frames the RX stage has taken in so far.
+    pub fn frames_received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
     /// Asks every stage to stop (live ports; a capture stops by itself).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -184,7 +195,9 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     }
     let (publish, m) = publisher();
     metrics.push(m);
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let rx = Rx {
+        received: received.clone(),
         publish,
         port: spec.rx,
         tap: spec.tap,
@@ -203,10 +216,12 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     metrics.push(m);
     let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, pool, burst, worker_done, t0 };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
-    Ok(Running { metrics, controls, threads, stop })
+    Ok(Running { received, metrics, controls, threads, stop })
 }
 
 struct Rx {
+    /// Frames received, for progress reports (one relaxed add per burst).
+    received: Arc<std::sync::atomic::AtomicU64>,
     publish: Publisher,
     port: Box<dyn RxPort>,
     tap: Option<Box<dyn TxPort>>,
@@ -257,6 +272,7 @@ impl Rx {
                 }
             };
             idle = 0;
+            self.received.fetch_add(n as u64, Ordering::Relaxed);
             if let Some(tap) = &mut self.tap {
                 for i in 0..n {
                     tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
