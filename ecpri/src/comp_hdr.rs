@@ -124,6 +124,7 @@ impl UdCompHdr {
 
     /// Bytes one PRB occupies on the wire (udCompParam plus 12 REs of I and Q),
     /// or an error naming udCompMeth when the layout is not walkable.
+    #[inline]
     pub fn prb_len(self) -> Result<usize> {
         match self.comp_meth.param_len() {
             Some(p) if (1..=16).contains(&self.iq_width) => Ok(p + 3 * self.iq_width as usize),

@@ -71,6 +71,7 @@ impl<T: AsRef<[u8]>> EcpriPacket<T> {
     /// Checks that the header and the payload it declares are present.
     /// Bytes past the payload (concatenated messages, Ethernet padding)
     /// are allowed and not part of this message.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let b = buffer.as_ref();
         check_len(b, "ecpri.header", 0, field::HEADER_LEN)?;
@@ -178,6 +179,7 @@ impl HeaderRepr {
     }
 
     /// Reads and checks the header: the revision must be 1.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &EcpriPacket<T>) -> Result<Self> {
         if p.revision() != REVISION {
             return Err(Error::UnsupportedRevision { offset: field::REV_C, revision: p.revision() });

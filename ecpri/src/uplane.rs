@@ -177,6 +177,7 @@ pub struct SectionHeader<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> SectionHeader<T> {
     /// Checks that the 4-byte header (plus 2 bytes if `comp_hdr`) is present.
+    #[inline]
     pub fn new_checked(buffer: T, comp_hdr: bool) -> Result<Self> {
         let need = field::SECTION_HEADER_LEN + if comp_hdr { field::COMP_HDR_LEN } else { 0 };
         check_len(buffer.as_ref(), "oran_fh_cus.sectionId", 0, need)?;
@@ -267,6 +268,7 @@ pub struct SectionRepr<'a> {
 
 impl<'a> SectionRepr<'a> {
     /// PRBs in the section: numPrbu, or the carrier width when it is 0.
+    #[inline]
     pub fn prb_count(&self, carrier_prbs: u16) -> usize {
         prb_count(self.num_prbu, carrier_prbs)
     }
@@ -283,6 +285,7 @@ impl<'a> SectionRepr<'a> {
 
     /// Parses one section at the start of `b`. With `comp_hdr` the section
     /// carries udCompHdr; otherwise `cfg.static_comp` applies.
+    #[inline]
     pub fn parse(b: &'a [u8], comp_hdr: bool, cfg: &UplaneConfig) -> Result<Self> {
         let h = SectionHeader::new_checked(b, comp_hdr)?;
         let mut at = field::SECTION_HEADER_LEN;
@@ -396,6 +399,7 @@ pub struct SectionIter<'a> {
 impl<'a> Iterator for SectionIter<'a> {
     type Item = Result<(usize, SectionRepr<'a>)>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.at >= self.buf.len() {
             return None;
@@ -416,6 +420,7 @@ impl<'a> Iterator for SectionIter<'a> {
 
 /// Whether `buf` (a whole U-plane message) tiles exactly into sections
 /// read with or without udCompHdr. Returns the number of sections.
+#[inline]
 fn tiles(buf: &[u8], comp_hdr: bool, cfg: &UplaneConfig) -> Result<usize> {
     let mut n = 0;
     for s in sections(buf, comp_hdr, cfg) {
@@ -426,6 +431,7 @@ fn tiles(buf: &[u8], comp_hdr: bool, cfg: &UplaneConfig) -> Result<usize> {
 }
 
 /// Decides whether this message's sections carry udCompHdr.
+#[inline]
 pub fn resolve_comp_hdr(buf: &[u8], cfg: &UplaneConfig) -> Result<bool> {
     match cfg.comp_hdr {
         CompHdrMode::Present => Ok(true),
@@ -503,6 +509,7 @@ impl<T: AsRef<[u8]>> UplanePacket<T> {
 }
 
 /// Walks the sections of the message `buf` (application header included).
+#[inline]
 pub fn sections<'a>(buf: &'a [u8], comp_hdr: bool, cfg: &UplaneConfig) -> SectionIter<'a> {
     SectionIter { buf, at: field::APP_HEADER_LEN, comp_hdr, cfg: *cfg }
 }

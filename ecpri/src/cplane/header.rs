@@ -172,6 +172,7 @@ pub struct CplanePacket<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> CplanePacket<T> {
     /// Wraps `buffer` after checking that the common header of a modelled
     /// section type (0, 1, 3, 5, 6, 7) is complete.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let b = buffer.as_ref();
         check_len(b, "oran_fh_cus.sectionType", 0, field::FIXED_LEN)?;

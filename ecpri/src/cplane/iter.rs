@@ -172,6 +172,7 @@ impl<'a> SectionIter<'a> {
 impl<'a> Iterator for SectionIter<'a> {
     type Item = Result<SectionItem<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.remaining == 0 {
             return None;

@@ -226,6 +226,7 @@ impl SectionFields {
     }
 
     /// Parses the fixed part of a section of `section_type`; also returns ef.
+    #[inline]
     pub fn parse(b: &[u8], section_type: u8) -> Result<(Self, bool)> {
         let Some(len) = fixed_len(section_type) else {
             return Err(Error::Unsupported { field: "oran_fh_cus.sectionType", offset: 0, value: section_type as u32 });

@@ -71,6 +71,7 @@ pub struct Located {
 
 /// Finds the eCPRI payload of `frame`: ethertype 0xAEFE directly, or
 /// UDP to/from `udp_port` over IPv4 or IPv6.
+#[inline]
 pub fn locate(frame: &[u8], udp_port: Option<u16>) -> Result<Located> {
     let eth = EthernetFrame::new_checked(frame)?;
     let hl = eth.header_len();
@@ -130,6 +131,7 @@ impl<'a> MessageIter<'a> {
 impl<'a> Iterator for MessageIter<'a> {
     type Item = Result<(Range<usize>, EcpriPacket<&'a [u8]>)>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
