@@ -102,8 +102,13 @@ fn fast_recompress(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) -> usiz
         // SAFETY: `available()` has just confirmed the CPU has AVX2.
         return unsafe { super::bfp_avx2::recompress(a, n, src, b, dst) };
     }
-    let _ = (a, n, src, b, dst);
-    0
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return super::bfp_simd128::recompress(a, n, src, b, dst);
+    #[allow(unreachable_code)]
+    {
+        let _ = (a, n, src, b, dst);
+        0
+    }
 }
 
 #[cfg(test)]

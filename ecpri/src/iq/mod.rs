@@ -25,11 +25,24 @@ mod bfp_avx2;
 #[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), test))]
 mod bfp_simd128;
 mod bitpack;
+#[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), test))]
+mod bitpack_simd128;
 pub mod block_scaling;
 pub mod convert;
 pub mod modcomp;
 pub mod mu_law;
+#[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), test))]
+mod simd128;
 pub mod uncompressed;
+
+/// The wasm simd128 BFP kernels by name, so that
+/// `translators/selftest/iq_selftest` can check each of them against the
+/// scalar reference inside wasmtime. Not an API.
+#[doc(hidden)]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128_kernels {
+    pub use super::bfp_simd128::{compress, decompress, recompress, recompress_chunked, recompress_fused_any};
+}
 
 /// Resource elements in one PRB.
 pub const RES_PER_PRB: usize = 12;

@@ -25,7 +25,8 @@
 //! the C-plane, to send b), and one with `in_width=b, out_width=a,
 //! direction="ul", cplane=false`.
 //!
-//! On wasm32 the IQ conversion runs on the simd128 BFP kernels of `ecpri`.
+//! On wasm32 the IQ conversion runs on the fused simd128 BFP kernel of
+//! `ecpri` (`iq::convert::bfp_recompress`).
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use fhgate_sdk::ecpri::iq::bfp;
@@ -61,19 +62,16 @@ const fn prb_len(w: u8) -> usize {
 /// Re-compresses the whole BFP PRBs of `src` from width `a` to `b` into
 /// `dst`, keeping each udCompParam's reserved nibble; returns bytes written.
 ///
-/// On wasm32 with simd128 this is [`recompress_chunked`]: ecpri's fused
-/// BFP→BFP path is AVX2-only, while its separate BFP decompress and
-/// compress kernels have simd128 versions. Elsewhere it is ecpri's
-/// `bfp_recompress`. Both are `compress(b, decompress(a, src))` bit for bit.
+/// This is ecpri's fused `bfp_recompress` (simd128 on wasm32, AVX2 on
+/// x86-64), `compress(b, decompress(a, src))` bit for bit.
 pub fn recompress(a: u8, src: &[u8], b: u8, dst: &mut [u8]) -> Result<usize, Error> {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return recompress_chunked(a, src, b, dst);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    return Ok(fhgate_sdk::ecpri::iq::convert::bfp_recompress(a, src, b, dst)?);
+    room(dst, src.len() / prb_len(a) * prb_len(b))?;
+    Ok(fhgate_sdk::ecpri::iq::convert::bfp_recompress(a, src, b, dst)?)
 }
 
 /// [`recompress`] through a 16-PRB stack buffer of samples: decompress a
-/// chunk at `a`, compress it at `b`, copy the reserved nibbles.
+/// chunk at `a`, compress it at `b`, copy the reserved nibbles. The
+/// definition, kept as the reference the fused path is tested against.
 pub fn recompress_chunked(a: u8, src: &[u8], b: u8, dst: &mut [u8]) -> Result<usize, Error> {
     const CHUNK: usize = 16;
     let (la, lb) = (prb_len(a), prb_len(b));
