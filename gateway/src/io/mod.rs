@@ -2,6 +2,7 @@
 //! live ports (AF_XDP, AF_PACKET, UDP) plug into the same pipeline.
 //! Both work in bursts: one call moves many frames.
 
+pub mod memory;
 pub mod pcap;
 
 use std::io;

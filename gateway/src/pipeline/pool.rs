@@ -2,10 +2,18 @@
 //! queue of packet buffers (allocated once, at start). Each stage keeps a
 //! small local cache and trades with the shared queue between bursts, so
 //! a packet costs no allocation and no lock.
+//!
+//! Most buffers take a shorter way back: TX hands the buffers it sent to
+//! RX on a [`recycle_ring`], a burst at a time. RX reuses them first, so
+//! the buffers in use stay few and warm in cache (the shared queue is
+//! first in, first out: through it, every buffer of the pool would take
+//! its turn), and neither side pays an atomic read-modify-write per buffer.
 
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
+use rtrb::chunks::ChunkError;
+use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::translate::{BufPool, PacketBuf};
 
@@ -66,5 +74,99 @@ impl SharedPool {
                 None => break,
             }
         }
+    }
+}
+
+/// A ring of `capacity` buffers from TX back to RX, over `pool`: the
+/// returning end and the taking end.
+pub fn recycle_ring(pool: &SharedPool, capacity: usize) -> (BufReturn, BufTake) {
+    let (ring, take) = RingBuffer::new(capacity.max(1));
+    (BufReturn { ring, pool: pool.clone() }, BufTake { ring: take, pool: pool.clone() })
+}
+
+/// TX's end of a [`recycle_ring`].
+pub struct BufReturn {
+    ring: Producer<PacketBuf>,
+    pool: SharedPool,
+}
+
+impl BufReturn {
+    /// Returns `bufs`: onto the ring in one commit, what it has no room
+    /// for to the shared pool.
+    #[inline]
+    pub fn put_all<I: ExactSizeIterator<Item = PacketBuf>>(&mut self, bufs: I) {
+        let mut bufs = bufs.into_iter();
+        let n = match self.ring.write_chunk_uninit(bufs.len()) {
+            Ok(c) => Some(c),
+            Err(ChunkError::TooFewSlots(0)) => None,
+            Err(ChunkError::TooFewSlots(k)) => self.ring.write_chunk_uninit(k).ok(),
+        };
+        if let Some(c) = n {
+            c.fill_from_iter(&mut bufs);
+        }
+        for b in bufs {
+            self.pool.put(b);
+        }
+    }
+}
+
+/// RX's end of a [`recycle_ring`].
+pub struct BufTake {
+    ring: Consumer<PacketBuf>,
+    pool: SharedPool,
+}
+
+impl BufTake {
+    /// Tops `bufs` up to `want` buffers: from the ring in one commit, then
+    /// from the shared pool; fewer when both are empty.
+    #[inline]
+    pub fn fill(&mut self, bufs: &mut Vec<PacketBuf>, want: usize) {
+        let need = want.saturating_sub(bufs.len());
+        if need == 0 {
+            return;
+        }
+        let chunk = match self.ring.read_chunk(need) {
+            Ok(c) => Some(c),
+            Err(ChunkError::TooFewSlots(0)) => None,
+            Err(ChunkError::TooFewSlots(k)) => self.ring.read_chunk(k).ok(),
+        };
+        if let Some(c) = chunk {
+            bufs.extend(c);
+        }
+        while bufs.len() < want {
+            match self.pool.get() {
+                Some(b) => bufs.push(b),
+                None => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(b: &PacketBuf) -> usize {
+        b.bytes().as_ptr() as usize
+    }
+
+    #[test]
+    fn recycled_buffers_come_back_first_and_overflow_to_the_pool() {
+        let pool = SharedPool::new(10);
+        let (mut back, mut take) = recycle_ring(&pool, 4);
+        let mut bufs = Vec::new();
+        take.fill(&mut bufs, 6);
+        assert_eq!((bufs.len(), pool.available()), (6, 4));
+        let sent: Vec<usize> = bufs.iter().map(addr).collect();
+        // Six back: four fit the ring, two go to the pool.
+        back.put_all(bufs.drain(..));
+        assert_eq!(pool.available(), 6);
+        take.fill(&mut bufs, 3);
+        assert_eq!(bufs.iter().map(addr).collect::<Vec<_>>(), sent[..3], "the ring first, in order");
+        take.fill(&mut bufs, 12);
+        assert_eq!(bufs.len(), 10, "then the pool, until it is empty");
+        assert_eq!(bufs[3..4].iter().map(addr).collect::<Vec<_>>(), sent[3..4]);
+        back.put_all(bufs.drain(..));
+        assert_eq!(pool.available(), 6);
     }
 }

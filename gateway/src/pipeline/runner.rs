@@ -26,8 +26,8 @@ use ecpri::frame::{DecodeConfig, FrameRepr};
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use super::egress::Egress;
-use super::pool::SharedPool;
-use super::stats::{SeqTrack, Stats};
+use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
+use super::stats::{FlowTable, Stats};
 use crate::classify::FlowKey;
 use crate::io::{RxPoll, RxPort, TxPort};
 use crate::translate::{Burst, ChainSpec, Control, Packet, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
@@ -72,11 +72,21 @@ struct Publisher {
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 impl Publisher {
+    /// Whether a snapshot is due and the metrics thread has room for it.
+    #[inline]
+    fn due(&self) -> bool {
+        self.last.elapsed() >= PUBLISH_EVERY && self.ring.slots() > 0
+    }
+
+    fn publish(&mut self, s: &Stats) {
+        self.last = Instant::now();
+        let _ = self.ring.push(s.clone());
+    }
+
     #[inline]
     fn maybe(&mut self, s: &Stats) {
-        if self.last.elapsed() >= PUBLISH_EVERY && self.ring.slots() > 0 {
-            self.last = Instant::now();
-            let _ = self.ring.push(s.clone());
+        if self.due() {
+            self.publish(s);
         }
     }
 }
@@ -129,11 +139,12 @@ fn now_ns(t0: Instant) -> u64 {
 }
 
 /// Spins briefly, then yields: a busy poll that gives the core back when
-/// a ring stays empty (replays on shared machines).
-#[inline]
+/// a ring stays empty (replays on shared machines). Kept out of line so
+/// that profiles tell idle polling from work.
+#[inline(never)]
 fn backoff(idle: &mut u32) {
     *idle += 1;
-    if *idle < 64 {
+    if *idle < 8 {
         std::hint::spin_loop();
     } else {
         thread::yield_now();
@@ -157,6 +168,9 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     let stop = Arc::new(AtomicBool::new(false));
     // Enough buffers for every ring to be full, plus each stage's cache.
     let pool = SharedPool::new(spec.ring_size * (2 * workers + 1) + 8 * burst * (workers + 2));
+    // TX to RX, reused first (see pool.rs); as deep as a ring, so that
+    // even when RX waits on a full ring the buffers come back this way.
+    let (recycle_back, recycle_take) = recycle_ring(&pool, spec.ring_size.max(4 * burst * (workers + 1)));
     let mut to_workers = Vec::new();
     let mut from_workers = Vec::new();
     let mut worker_ends = Vec::new();
@@ -205,7 +219,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
         port_direction: spec.port_direction,
         to_workers,
         prio: prio_tx,
-        pool: pool.clone(),
+        bufs: recycle_take,
         burst,
         stop: stop.clone(),
         done: Done(rx_done),
@@ -214,7 +228,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, pool, burst, worker_done, t0 };
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0 };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
     Ok(Running { received, metrics, controls, threads, stop })
 }
@@ -229,7 +243,8 @@ struct Rx {
     port_direction: u8,
     to_workers: Vec<Producer<Packet>>,
     prio: Producer<Packet>,
-    pool: SharedPool,
+    /// Free buffers: those TX sent last, then the shared pool.
+    bufs: BufTake,
     burst: usize,
     stop: Arc<AtomicBool>,
     done: Done,
@@ -240,7 +255,7 @@ impl Rx {
     fn run(mut self) -> Result<Stats> {
         let _done = &self.done;
         let mut stats = Stats::default();
-        let mut seq: std::collections::HashMap<FlowKey, SeqTrack> = std::collections::HashMap::with_capacity(1024);
+        let mut flows = FlowTable::default();
         let mut bufs: Vec<crate::translate::PacketBuf> = Vec::with_capacity(self.burst);
         let mut lens = vec![0usize; self.burst];
         let mut times = vec![0u64; self.burst];
@@ -249,12 +264,7 @@ impl Rx {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            while bufs.len() < self.burst {
-                match self.pool.get() {
-                    Some(b) => bufs.push(b),
-                    None => break,
-                }
-            }
+            self.bufs.fill(&mut bufs, self.burst);
             if bufs.is_empty() {
                 // Every buffer is in flight: wait for TX to return some.
                 backoff(&mut idle);
@@ -272,7 +282,9 @@ impl Rx {
                 }
             };
             idle = 0;
-            self.received.fetch_add(n as u64, Ordering::Relaxed);
+            // The only writer: a load and a store, no locked instruction
+            // (which would wait here for the copies' stores to drain).
+            self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
             if let Some(tap) = &mut self.tap {
                 for i in 0..n {
                     tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
@@ -287,14 +299,13 @@ impl Rx {
                 pkt.arrival_ns = arrival;
                 let target = match &pkt.desc {
                     Some(d) => {
-                        let key = FlowKey::of(d);
-                        let c = stats.flows.entry(key).or_default();
-                        c.packets_in += 1;
-                        c.bytes_in += pkt.len as u64;
+                        let f = flows.entry(FlowKey::of(d));
+                        f.counters.packets_in += 1;
+                        f.counters.bytes_in += pkt.len as u64;
                         if let Some(s) = seq_of(&pkt) {
-                            let (gaps, reord) = seq.entry(key).or_default().note(s);
-                            c.seq_gaps += gaps;
-                            c.seq_reorders += reord as u64;
+                            let (gaps, reord) = f.seq.note(s);
+                            f.counters.seq_gaps += gaps;
+                            f.counters.seq_reorders += reord as u64;
                         }
                         Some(d.eaxc() as usize % self.to_workers.len())
                     }
@@ -303,14 +314,19 @@ impl Rx {
                         None
                     }
                 };
+                // One at a time, so that the worker can start on the first.
                 let ring = match target {
                     Some(w) => &mut self.to_workers[w],
                     None => &mut self.prio,
                 };
                 push_blocking(ring, pkt);
             }
-            self.publish.maybe(&stats);
+            if self.publish.due() {
+                flows.write_to(&mut stats.flows);
+                self.publish.publish(&stats);
+            }
         }
+        flows.write_to(&mut stats.flows);
         Ok(stats)
     }
 }
@@ -353,6 +369,37 @@ fn push_blocking(ring: &mut Producer<Packet>, mut pkt: Packet) {
     }
 }
 
+/// Pushes `pkts` onto a ring in order, waiting while it is full
+/// (backpressure, never loss): as many as fit at a time, with one commit
+/// (one atomic store) for all of them.
+#[inline]
+fn push_all_blocking<I: ExactSizeIterator<Item = Packet>>(ring: &mut Producer<Packet>, mut pkts: I) {
+    let mut idle = 0;
+    while pkts.len() > 0 {
+        let n = ring.slots().min(pkts.len());
+        match ring.write_chunk_uninit(n) {
+            Ok(c) if n > 0 => {
+                c.fill_from_iter(&mut pkts);
+            }
+            _ => backoff(&mut idle),
+        }
+    }
+}
+
+/// Moves up to `max` packets from a ring to the end of `to`, with one
+/// commit for all of them; returns how many.
+#[inline]
+fn pop_chunk(ring: &mut Consumer<Packet>, to: &mut Vec<Packet>, max: usize) -> usize {
+    let n = ring.slots().min(max);
+    match ring.read_chunk(n) {
+        Ok(c) if n > 0 => {
+            to.extend(c);
+            n
+        }
+        _ => 0,
+    }
+}
+
 struct Worker {
     publish: Publisher,
     host: WorkerHost,
@@ -380,15 +427,9 @@ impl Worker {
         loop {
             self.pool.balance(&mut local, cache / 2, cache);
             let finished = self.rx_done.load(Ordering::Acquire);
-            while burst.len() < self.burst {
-                match self.input.pop() {
-                    Ok(p) => {
-                        // A full burst cannot refuse: it holds BURST_CAPACITY ≥ burst.
-                        let _ = burst.push(p);
-                    }
-                    Err(_) => break,
-                }
-            }
+            // The burst holds BURST_CAPACITY ≥ self.burst packets.
+            let room = self.burst.saturating_sub(burst.len());
+            pop_chunk(&mut self.input, &mut burst.pkts, room);
             if burst.is_empty() {
                 if finished && self.input.is_empty() {
                     break;
@@ -407,9 +448,7 @@ impl Worker {
                 last = (p.time_ns, p.arrival_ns);
             }
             self.egress.process(&mut burst, &mut local, &mut stats);
-            for p in burst.drain() {
-                push_blocking(&mut self.output, p);
-            }
+            push_all_blocking(&mut self.output, burst.drain());
             self.publish.maybe(&stats);
         }
         while let Some(b) = local.get() {
@@ -424,7 +463,8 @@ struct Tx {
     port: Box<dyn TxPort>,
     from_workers: Vec<Consumer<Packet>>,
     prio: Consumer<Packet>,
-    pool: SharedPool,
+    /// Where sent buffers go: back to RX.
+    bufs: BufReturn,
     burst: usize,
     worker_done: Vec<Arc<AtomicBool>>,
     t0: Instant,
@@ -433,31 +473,18 @@ struct Tx {
 impl Tx {
     fn run(mut self) -> Result<Stats> {
         let mut stats = Stats::default();
+        let mut flows = FlowTable::default();
         let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
         let mut idle = 0;
         let mut next = 0;
         loop {
             let finished = self.worker_done.iter().all(|d| d.load(Ordering::Acquire));
             // Priority traffic first (S-plane, M-plane, untouched frames).
-            while out.len() < self.burst {
-                match self.prio.pop() {
-                    Ok(p) => out.push(p),
-                    Err(_) => break,
-                }
-            }
+            pop_chunk(&mut self.prio, &mut out, self.burst);
             // Then the workers, round robin, a burst at most from each.
             for k in 0..self.from_workers.len() {
                 let w = (next + k) % self.from_workers.len();
-                let mut n = 0;
-                while n < self.burst {
-                    match self.from_workers[w].pop() {
-                        Ok(p) => {
-                            out.push(p);
-                            n += 1;
-                        }
-                        Err(_) => break,
-                    }
-                }
+                pop_chunk(&mut self.from_workers[w], &mut out, self.burst);
             }
             next = (next + 1) % self.from_workers.len().max(1);
             if out.is_empty() {
@@ -473,19 +500,39 @@ impl Tx {
             }
             self.port.flush()?;
             let now = now_ns(self.t0);
-            for p in out.drain(..) {
-                let _ = stats.latency.record(now.saturating_sub(p.arrival_ns).max(1));
+            // Packets of one RX burst share their arrival time: one
+            // histogram update per run of them.
+            let mut run = (0u64, 0u64);
+            for p in &out {
+                if p.arrival_ns != run.0 {
+                    record_latency(&mut stats, now, run);
+                    run = (p.arrival_ns, 0);
+                }
+                run.1 += 1;
                 if let Some(d) = &p.desc {
-                    let c = stats.flows.entry(FlowKey::of(d)).or_default();
+                    let c = &mut flows.entry(FlowKey::of(d)).counters;
                     c.packets_out += 1;
                     c.bytes_out += p.len as u64;
                 }
-                self.pool.put(p.buf);
             }
-            self.publish.maybe(&stats);
+            record_latency(&mut stats, now, run);
+            self.bufs.put_all(out.drain(..).map(|p| p.buf));
+            if self.publish.due() {
+                flows.write_to(&mut stats.flows);
+                self.publish.publish(&stats);
+            }
         }
         self.port.flush()?;
+        flows.write_to(&mut stats.flows);
         Ok(stats)
+    }
+}
+
+/// Records `n` packets that arrived at `arrival` and left at `now`.
+#[inline]
+fn record_latency(stats: &mut Stats, now: u64, (arrival, n): (u64, u64)) {
+    if n > 0 {
+        let _ = stats.latency.record_n(now.saturating_sub(arrival).max(1), n);
     }
 }
 

@@ -58,6 +58,139 @@ impl SeqTrack {
     }
 }
 
+/// A flow's counters and sequence tracking as a stage keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowEntry {
+    /// The flow.
+    pub key: FlowKey,
+    /// Its counters.
+    pub counters: FlowCounters,
+    /// Its ingress sequence IDs.
+    pub seq: SeqTrack,
+}
+
+/// An index slot: a packed key (0 when empty) and its entry.
+#[derive(Debug, Clone, Copy)]
+struct FlowSlot {
+    key: u64,
+    entry: u32,
+}
+
+/// Per-flow counters on the hot path: entries in first-seen order behind
+/// an open-addressing index (linear probing, at most half full, grown
+/// when a new flow would pass that, which allocates; flows are a
+/// configured set), with the last flow looked up cached, since packets of
+/// one flow come in runs. A stage folds it into [`Stats::flows`] when it
+/// publishes and when it ends.
+#[derive(Debug, Clone)]
+pub struct FlowTable {
+    slots: Box<[FlowSlot]>,
+    mask: usize,
+    entries: Vec<FlowEntry>,
+    last: (u64, usize),
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        Self::with_capacity(64)
+    }
+}
+
+impl FlowTable {
+    /// A table for `flows` flows before it first grows.
+    pub fn with_capacity(flows: usize) -> Self {
+        let n = (flows.max(1) * 2).next_power_of_two();
+        FlowTable {
+            slots: vec![FlowSlot { key: 0, entry: 0 }; n].into_boxed_slice(),
+            mask: n - 1,
+            entries: Vec::with_capacity(flows),
+            last: (0, 0),
+        }
+    }
+
+    /// A key no flow packs to 0 (the marker bit is set).
+    #[inline]
+    fn pack(k: FlowKey) -> u64 {
+        1 << 63 | (k.direction as u64) << 40 | (k.plane as u64) << 32 | (k.vlan as u64) << 16 | k.eaxc as u64
+    }
+
+    #[inline]
+    fn slot_of(key: u64, mask: usize) -> usize {
+        // Fibonacci hashing: the top bits of key × 2^64/φ.
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+    }
+
+    /// The entry of `key`, made (zeroed) on first sight.
+    #[inline]
+    pub fn entry(&mut self, key: FlowKey) -> &mut FlowEntry {
+        let packed = Self::pack(key);
+        if self.last.0 == packed {
+            return &mut self.entries[self.last.1];
+        }
+        let mut i = Self::slot_of(packed, self.mask);
+        loop {
+            let s = self.slots[i];
+            if s.key == packed {
+                self.last = (packed, s.entry as usize);
+                return &mut self.entries[s.entry as usize];
+            }
+            if s.key == 0 {
+                return self.insert(key, packed);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    #[cold]
+    fn insert(&mut self, key: FlowKey, packed: u64) -> &mut FlowEntry {
+        if (self.entries.len() + 1) * 2 > self.slots.len() {
+            let n = self.slots.len() * 2;
+            self.slots = vec![FlowSlot { key: 0, entry: 0 }; n].into_boxed_slice();
+            self.mask = n - 1;
+            for e in 0..self.entries.len() {
+                let k = Self::pack(self.entries[e].key);
+                self.place(FlowSlot { key: k, entry: e as u32 });
+            }
+        }
+        let e = self.entries.len();
+        self.entries.push(FlowEntry { key, counters: FlowCounters::default(), seq: SeqTrack::default() });
+        self.place(FlowSlot { key: packed, entry: e as u32 });
+        self.last = (packed, e);
+        &mut self.entries[e]
+    }
+
+    fn place(&mut self, slot: FlowSlot) {
+        let mut i = Self::slot_of(slot.key, self.mask);
+        while self.slots[i].key != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i] = slot;
+    }
+
+    /// Flows seen.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no flow was seen.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries in first-seen order.
+    pub fn entries(&self) -> &[FlowEntry] {
+        &self.entries
+    }
+
+    /// Writes every flow's counters into `flows`, replacing what is there
+    /// (the table holds totals; a stage's [`Stats`] gets its flows only from it).
+    pub fn write_to(&self, flows: &mut BTreeMap<FlowKey, FlowCounters>) {
+        for f in &self.entries {
+            flows.insert(f.key, f.counters);
+        }
+    }
+}
+
 /// Everything one run counted.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -188,6 +321,33 @@ mod tests {
         assert_eq!(t.note(200), (99, false));
         assert_eq!(t.note(255), (54, false));
         assert_eq!(t.note(0), (0, false), "wraps at 256");
+    }
+
+    #[test]
+    fn flow_table_counts_per_flow_and_grows() {
+        let mut t = FlowTable::with_capacity(2);
+        let key = |eaxc: u16, vlan: u16| FlowKey { direction: 1, plane: 0, eaxc, vlan };
+        for round in 1..=3u64 {
+            for e in 0..1000u16 {
+                let f = t.entry(key(e, e % 3));
+                f.counters.packets_in += 1;
+                assert_eq!(f.counters.packets_in, round, "eAxC {e}");
+                // Twice in a row: the cached last flow.
+                t.entry(key(e, e % 3)).counters.bytes_in += 10;
+            }
+        }
+        assert_eq!(t.len(), 1000);
+        // Direction, plane and VLAN each make another flow.
+        t.entry(FlowKey { direction: 0, ..key(1, 1) }).counters.packets_in += 1;
+        t.entry(FlowKey { plane: 1, ..key(1, 1) }).counters.packets_in += 1;
+        t.entry(key(1, 0xFFFF)).counters.packets_in += 1;
+        assert_eq!(t.len(), 1003);
+        let mut flows = BTreeMap::new();
+        flows.insert(key(5, 2), FlowCounters { packets_in: 99, ..Default::default() });
+        t.write_to(&mut flows);
+        assert_eq!(flows.len(), 1003);
+        assert_eq!(flows[&key(5, 2)], FlowCounters { packets_in: 3, bytes_in: 30, ..Default::default() }, "replaced by the total");
+        assert_eq!(t.entries()[0].key, key(0, 0), "first-seen order");
     }
 
     #[test]

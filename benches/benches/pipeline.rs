@@ -1,0 +1,329 @@
+//! The whole pipeline (issue #4): `fhgate::pipeline::runner` with its RX,
+//! worker and TX threads, fed by an in-memory port (`fhgate::io::memory`)
+//! and drained into a counting sink, so what is measured is the gateway
+//! and not a NIC or a file.
+//!
+//! Cases (1 worker; RX and TX are threads of their own, so a run keeps
+//! three threads busy on however many cores the machine has):
+//! - `passthrough/1488B`: no translator, DL U-plane frames of 52 BFP-9 PRBs
+//!   (1 488 bytes, the largest that fit a 1 500-byte MTU), 4 eAxCs;
+//! - `bfp_width_9_12/8970B`: `bfp_width.wasm` re-compressing BFP 9 → 12,
+//!   frames of 319 PRBs in two sections (8 970 bytes in, 11 841 out),
+//!   egress MTU 16 000 so nothing splits.
+//!
+//! Each criterion iteration is one pipeline run over a fixed number of
+//! frames, timed from the first frame received to the last burst sent
+//! (`iter_custom`; start-up and join are not timed). Criterion's `elem/s`
+//! is frames per second. The summary printed per case gives the medians
+//! over runs: Mpps, Gbps of input, both per worker core, and the added
+//! latency (`Stats.latency`, RX burst to TX flush) p50 / p99 / p99.9.
+//! A run at full speed keeps the rings full, so its latency is queueing;
+//! the paced runs at the end release frames at a fixed rate below
+//! saturation and measure the pipeline itself.
+//!
+//! Targets (medians): pass-through ≥ 8 Mpps per worker core; bfp_width
+//! 9 → 12 ≥ 25 Gbps of input per worker core; added latency p99 ≤ 10 µs.
+//!
+//! Run: `cargo bench -p fhgate-benches --bench pipeline` (after
+//! `scripts/build-translators`; `FHGATE_BFP_WASM=path` picks another
+//! bfp_width module, `FHGATE_BENCH_RING=n` another ring size than the
+//! default 4096).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use ecpri::frame::DecodeConfig;
+use ecpri::uplane::CompHdrMode;
+use ecpri::{CompMethod, UdCompHdr};
+use fhgate::io::memory::{MemoryRx, MemoryTx};
+use fhgate::pipeline::egress::EgressConfig;
+use fhgate::pipeline::runner::{start, DirectionSpec};
+use fhgate::traffic::{self, CarrierSpec};
+use fhgate::translate::{parse_config_pairs, ChainSpec, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
+
+/// Worker threads (this is a 2-core machine: RX, one worker and TX).
+const WORKERS: usize = 1;
+/// Frames in the prepared set each run cycles through.
+const SET: usize = 1024;
+
+/// Slots per ring: the config default, or `FHGATE_BENCH_RING`.
+fn ring_size() -> usize {
+    std::env::var("FHGATE_BENCH_RING").ok().and_then(|v| v.parse().ok()).unwrap_or(4096)
+}
+
+fn decode(width: u8) -> DecodeConfig {
+    let comp = UdCompHdr::new(CompMethod::Bfp, width);
+    DecodeConfig { dl_comp: comp, ul_comp: comp, comp_hdr: CompHdrMode::Present, ..DecodeConfig::default() }
+}
+
+/// One benchmark case: frames, how they are decoded on the way in and
+/// out, the chains, and what the sink must see.
+struct Case {
+    name: &'static str,
+    frames: Arc<[Vec<u8>]>,
+    /// Frames per timed run.
+    total: u64,
+    /// Frames per second of the paced latency runs.
+    paced_pps: Vec<f64>,
+    decode: DecodeConfig,
+    egress: EgressConfig,
+    chains: Vec<ChainSpec>,
+    /// Length every output frame must have.
+    out_len: usize,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    secs: f64,
+    pps: f64,
+    gbps_in: f64,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+    /// CPU time per frame of the RX, worker and TX threads, ns (busy
+    /// polling included).
+    cpu_ns: [f64; 3],
+}
+
+/// CPU time of the pipeline's threads (RX, worker 0, TX), read from
+/// /proc/self/task/*/schedstat every few ms while a run goes: a thread's
+/// last reading before it exits (so up to one period short).
+struct CpuWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<[u64; 3]>,
+}
+
+impl CpuWatch {
+    fn start() -> CpuWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut last = [0u64; 3];
+            loop {
+                let done = s.load(Ordering::Acquire);
+                for e in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+                    let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+                    let Some(i) = ["fhgate-bench-rx", "fhgate-bench-w0", "fhgate-bench-tx"].iter().position(|n| comm.trim() == *n) else { continue };
+                    let stat = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+                    if let Some(ns) = stat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
+                        last[i] = last[i].max(ns);
+                    }
+                }
+                if done {
+                    return last;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        CpuWatch { stop, thread }
+    }
+
+    fn finish(self) -> [u64; 3] {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+impl Case {
+    fn in_bytes(&self) -> u64 {
+        self.frames.iter().map(|f| f.len() as u64).sum::<u64>() / self.frames.len() as u64
+    }
+
+    fn run(&self, pace: Option<f64>, total: u64) -> Run {
+        let mut rx = MemoryRx::new(self.frames.clone(), total);
+        if let Some(pps) = pace {
+            rx = rx.paced(pps);
+        }
+        let started = rx.started();
+        let tx = MemoryTx::new().checking(997, self.egress.decode);
+        let sink = tx.shared();
+        let spec = DirectionSpec {
+            name: "bench".into(),
+            rx: Box::new(rx),
+            tx: Box::new(tx),
+            tap: None,
+            decode: self.decode,
+            port_direction: 1,
+            egress: self.egress,
+            chains: self.chains.clone(),
+            workers: WORKERS,
+            cores: std::env::var("FHGATE_BENCH_CORES").ok().map(|v| v.split(',').filter_map(|c| c.parse().ok()).collect()).unwrap_or_default(),
+            burst: 32,
+            ring_size: ring_size(),
+        };
+        let watch = CpuWatch::start();
+        let stats = start(spec).expect("start").join().expect("join");
+        let cpu = watch.finish();
+        let r = sink.report();
+        assert_eq!(stats.totals(), (total, total), "{}: every frame in and out", self.name);
+        assert_eq!((r.packets, r.invalid), (total, 0), "{}: {:?}", self.name, r.first_error);
+        assert!(stats.egress_errors.is_empty() && stats.malformed.is_empty(), "{}: {stats:?}", self.name);
+        if r.bytes != total * self.out_len as u64 {
+            eprintln!("{}: {} bytes out, {} expected: some frames were not translated (faults?)", self.name, r.bytes, total * self.out_len as u64);
+        }
+        let secs = (sink.last_flush().expect("flushed") - *started.get().expect("started")).as_secs_f64();
+        let l = &stats.latency;
+        let us = |q: f64| l.value_at_quantile(q) as f64 / 1e3;
+        Run {
+            secs,
+            pps: total as f64 / secs,
+            gbps_in: (total * self.in_bytes()) as f64 * 8.0 / secs / 1e9,
+            p50_us: us(0.5),
+            p90_us: us(0.9),
+            p99_us: us(0.99),
+            p999_us: us(0.999),
+            cpu_ns: cpu.map(|ns| ns as f64 / total as f64),
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn summary(label: &str, runs: &[Run]) {
+    let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+    let w = WORKERS as f64;
+    println!(
+        "{label}: {:.2} Mpps, {:.1} Gbps in per worker core ({} worker; RX + worker + TX threads on {} cores); added latency p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs (medians of {} runs)",
+        m(|r| r.pps) / 1e6 / w,
+        m(|r| r.gbps_in) / w,
+        WORKERS,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        m(|r| r.p50_us),
+        m(|r| r.p90_us),
+        m(|r| r.p99_us),
+        m(|r| r.p999_us),
+        runs.len()
+    );
+    let cpu = |i: usize| median(runs.iter().map(|r| r.cpu_ns[i]).collect());
+    let cores = median(runs.iter().map(|r| r.cpu_ns.iter().sum::<f64>() * r.pps / 1e9).collect());
+    println!(
+        "{label}: CPU per frame: RX {:.0} ns, worker {:.0} ns, TX {:.0} ns (busy polling included); {cores:.2} cores busy",
+        cpu(0),
+        cpu(1),
+        cpu(2)
+    );
+}
+
+/// 52-PRB BFP-9 DL U-plane frames for 4 antennas: 1 488 bytes each.
+fn passthrough() -> Case {
+    let d = decode(9);
+    let spec = CarrierSpec { prbs: 260, antennas: 4, mtu: 1500, slots: 40, ..CarrierSpec::default() };
+    let frames: Vec<Vec<u8>> = traffic::generate(&spec)
+        .expect("generate")
+        .into_iter()
+        .map(|f| f.data)
+        .filter(|f| fhgate::classify::classify(f, &d, 1).is_some_and(|c| c.plane() == 0))
+        .take(SET)
+        .collect();
+    assert!(frames.len() == SET && frames.iter().all(|f| f.len() == 1488));
+    Case {
+        name: "passthrough/1488B",
+        out_len: 1488,
+        frames: frames.into(),
+        total: 1_000_000,
+        paced_pps: vec![2.5e5, 1e6],
+        decode: d,
+        egress: EgressConfig::new(1500, d),
+        chains: Vec::new(),
+    }
+}
+
+/// 319-PRB BFP-9 frames in two sections, 4 eAxCs with running sequence
+/// IDs: 8 970 bytes each; bfp_width 9 → 12 makes them 11 841.
+fn bfp_width() -> Case {
+    let path = std::env::var_os("FHGATE_BFP_WASM").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/translators/bfp_width.wasm")
+    });
+    let rt = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let module = TranslatorModule::load_file(&rt, &path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-translators)", path.display()));
+    let cfg = parse_config_pairs("in_width=9,out_width=12").expect("config");
+    // The default 1 ms deadline is wall-clock: on this 2-core machine the
+    // worker shares its core with RX, TX and whatever else runs, and a call
+    // preempted for a time slice would fault. This bench measures speed.
+    let limits = Limits { deadline: Duration::from_millis(100), ..Limits::default() };
+    let spec = TranslatorSpec::new(module).with_config(&cfg).with_limits(limits);
+    let chains = vec![ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(spec)] }];
+    let base = ecpri::samples::uplane_frame(UdCompHdr::new(CompMethod::Bfp, 9), true, &[(0, 160), (160, 159)]).expect("frame");
+    let frames: Vec<Vec<u8>> = (0..SET)
+        .map(|i| {
+            let mut f = base.clone();
+            // ecpriPcid (eAxC) at 18..20, ecpriSeqid at 20.
+            f[18..20].copy_from_slice(&((i % 4) as u16).to_be_bytes());
+            f[20] = (i / 4) as u8;
+            f
+        })
+        .collect();
+    assert_eq!(base.len(), 8970);
+    let d = decode(9);
+    Case {
+        name: "bfp_width_9_12/8970B",
+        out_len: 8970 + 319 * 9,
+        frames: frames.into(),
+        total: 60_000,
+        paced_pps: vec![2.5e4, 1e5],
+        decode: d,
+        egress: EgressConfig::new(16_000, decode(12)),
+        chains,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut results = Vec::new();
+    // One case at a time: bfp_width's runtime (and its epoch ticker
+    // thread, which wakes every 100 µs) exists only while its case runs.
+    for make in [passthrough as fn() -> Case, bfp_width] {
+        let case = make();
+        for (group, paced) in [("pipeline", false), ("pipeline_paced", true)] {
+            let mut g = c.benchmark_group(group);
+            g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+            let paces: Vec<Option<f64>> = if paced { case.paced_pps.iter().map(|&p| Some(p)).collect() } else { vec![None] };
+            for pace in paces {
+                // Paced: half a second of frames per run.
+                let total = pace.map_or(case.total, |pps| (pps / 2.0) as u64);
+                let runs = RefCell::new(Vec::new());
+                g.throughput(Throughput::Elements(total));
+                let (name, len) = case.name.split_once('/').unwrap_or((case.name, ""));
+                let id = match pace {
+                    Some(pps) => format!("{len}@{:.0}kpps", pps / 1e3),
+                    None => len.to_string(),
+                };
+                g.bench_function(BenchmarkId::new(name, &id), |b| {
+                    b.iter_custom(|iters| {
+                        let mut t = Duration::ZERO;
+                        for _ in 0..iters {
+                            let r = case.run(pace, total);
+                            t += Duration::from_secs_f64(r.secs);
+                            runs.borrow_mut().push(r);
+                        }
+                        t
+                    })
+                });
+                let runs = runs.into_inner();
+                if !runs.is_empty() {
+                    let how = match pace {
+                        Some(pps) => format!("paced at {:.0} kpps", pps / 1e3),
+                        None => "full speed".into(),
+                    };
+                    results.push((format!("{} {how}", case.name), runs));
+                }
+            }
+            g.finish();
+        }
+    }
+    for (label, runs) in &results {
+        summary(label, runs);
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
