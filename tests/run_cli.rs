@@ -21,6 +21,10 @@ fn example(dir: &Path) -> String {
         .replace("target/gw-ru-side.pcap", dir.join("ru.pcap").to_str().unwrap())
         // A free port per test run.
         .replace("127.0.0.1:9100", "127.0.0.1:0")
+        // Deadlines are wall-clock: a loaded CI machine must not turn
+        // descheduling into deadline faults (whose policy forwards unchanged).
+        .replace("deadline_us = 1000", "deadline_us = 200000")
+        .replace("name = \"remap\"", "name = \"remap\"\ndeadline_us = 200000")
 }
 
 #[test]

@@ -101,7 +101,12 @@ pub fn load_chain(args: &[String]) -> Result<Vec<ChainSpec>> {
     for a in args {
         let (path, pairs) = parse_translator_arg(a)?;
         let module = TranslatorModule::load_file(&rt, &path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        specs.push(Arc::new(TranslatorSpec::new(module).with_config(&pairs).with_sink(Arc::new(fhgate::logging::TracingLog))));
+        // Replay is offline: a generous deadline keeps a loaded machine's
+        // scheduling from turning into deadline faults.
+        let limits = fhgate::translate::Limits { deadline: std::time::Duration::from_millis(50), ..Default::default() };
+        specs.push(Arc::new(
+            TranslatorSpec::new(module).with_config(&pairs).with_limits(limits).with_sink(Arc::new(fhgate::logging::TracingLog)),
+        ));
     }
     Ok(vec![ChainSpec { selector: Selector::ALL, translators: specs }])
 }
