@@ -1,6 +1,7 @@
 //! In-memory ports, for benchmarks and tests: [`MemoryRx`] replays a
 //! prepared set of frames (cycling through it, as fast as asked or at a
-//! fixed rate) and [`MemoryTx`] counts what leaves, checking a sample.
+//! fixed rate) and [`MemoryTx`] counts what leaves, checking a sample and
+//! optionally timing each frame from when it was due at the receive port.
 //! Neither allocates or locks per frame; the only copy is the one into the
 //! packet buffer that any receive port makes.
 
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ecpri::frame::{DecodeConfig, FrameRepr};
+use hdrhistogram::Histogram;
 
 use super::{RxPoll, RxPort, TxPort};
 use crate::translate::PacketBuf;
@@ -28,6 +30,8 @@ pub struct MemoryRx {
     rate: Option<f64>,
     sent: u64,
     start: Arc<OnceLock<Instant>>,
+    /// Unix time of `start`, ns (paced ports).
+    start_unix: u64,
 }
 
 impl MemoryRx {
@@ -35,11 +39,13 @@ impl MemoryRx {
     /// pipeline takes them. An empty `frames` is closed at once.
     pub fn new(frames: Arc<[Vec<u8>]>, total: u64) -> Self {
         let remaining = if frames.is_empty() { 0 } else { total };
-        MemoryRx { frames, next: 0, remaining, rate: None, sent: 0, start: Arc::new(OnceLock::new()) }
+        MemoryRx { frames, next: 0, remaining, rate: None, sent: 0, start: Arc::new(OnceLock::new()), start_unix: 0 }
     }
 
     /// Releases frames at `pps` frames per second from the first call on
-    /// (a frame is due at `k / pps`; late polls catch up in bursts).
+    /// (a frame is due at `k / pps`; late polls catch up in bursts). Each
+    /// frame's time is when it was due, not when it was taken, so that a
+    /// sink's latency includes any wait in the port.
     pub fn paced(mut self, pps: f64) -> Self {
         self.rate = Some(pps);
         self
@@ -64,8 +70,15 @@ impl RxPort for MemoryRx {
             return Ok(RxPoll::Closed);
         }
         let mut n = bufs.len().min(lens.len()).min(times.len()).min(self.remaining.min(usize::MAX as u64) as usize);
+        let now = unix_ns();
         if let Some(pps) = self.rate {
-            let t0 = *self.start.get_or_init(Instant::now);
+            let t0 = match self.start.get() {
+                Some(t) => *t,
+                None => {
+                    self.start_unix = now;
+                    *self.start.get_or_init(Instant::now)
+                }
+            };
             // Frame k is due at k / pps: the first at once.
             let due = (t0.elapsed().as_secs_f64() * pps) as u64 + 1;
             n = n.min(due.saturating_sub(self.sent) as usize);
@@ -75,13 +88,15 @@ impl RxPort for MemoryRx {
         } else {
             self.start.get_or_init(Instant::now);
         }
-        let now = unix_ns();
         for i in 0..n {
             let f = &self.frames[self.next];
             let len = f.len().min(crate::translate::PACKET_CAPACITY);
             bufs[i].bytes_mut()[..len].copy_from_slice(&f[..len]);
             lens[i] = len;
-            times[i] = now;
+            times[i] = match self.rate {
+                Some(pps) => self.start_unix + ((self.sent + i as u64) as f64 * 1e9 / pps) as u64,
+                None => now,
+            };
             self.next += 1;
             if self.next == self.frames.len() {
                 self.next = 0;
@@ -103,6 +118,7 @@ pub struct SinkShared {
     last: Mutex<Option<Instant>>,
     first_error: Mutex<Option<String>>,
     kept: Mutex<Vec<Vec<u8>>>,
+    latency: Mutex<Option<Histogram<u64>>>,
 }
 
 /// A snapshot of a [`MemoryTx`]'s counters.
@@ -141,6 +157,12 @@ impl SinkShared {
     pub fn kept(&self) -> Vec<Vec<u8>> {
         self.kept.lock().map(|k| k.clone()).unwrap_or_default()
     }
+
+    /// With [`MemoryTx::timing`], once the port is dropped: ns from each
+    /// frame's time (`time_ns`) to the flush that sent it.
+    pub fn latency(&self) -> Option<Histogram<u64>> {
+        self.latency.lock().ok().and_then(|l| l.clone())
+    }
 }
 
 /// A transmit port that counts frames and bytes and decodes every
@@ -151,6 +173,8 @@ pub struct MemoryTx {
     check: Option<(u64, DecodeConfig)>,
     keep: usize,
     kept: Vec<Vec<u8>>,
+    /// With timing: the latency histogram and the times of the frames queued since the last flush.
+    timing: Option<(Histogram<u64>, Vec<u64>)>,
     packets: u64,
     bytes: u64,
     checked: u64,
@@ -166,6 +190,7 @@ impl MemoryTx {
             check: None,
             keep: 0,
             kept: Vec::new(),
+            timing: None,
             packets: 0,
             bytes: 0,
             checked: 0,
@@ -177,6 +202,16 @@ impl MemoryTx {
     /// Also decodes frames 0, `every`, 2 × `every`, … with `decode`.
     pub fn checking(mut self, every: u64, decode: DecodeConfig) -> Self {
         self.check = Some((every.max(1), decode));
+        self
+    }
+
+    /// Also times every frame: from its `time_ns` (ns since the Unix
+    /// epoch; a paced [`MemoryRx`] gives when it was due) to the flush
+    /// that sends it, in a histogram read from [`SinkShared::latency`].
+    pub fn timing(mut self) -> Self {
+        // 1 ns to 10 s at 3 significant digits, like the pipeline's own.
+        let h = Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds");
+        self.timing = Some((h, Vec::with_capacity(1024)));
         self
     }
 
@@ -208,9 +243,12 @@ impl Default for MemoryTx {
 }
 
 impl TxPort for MemoryTx {
-    fn send(&mut self, frame: &[u8], _time_ns: u64) -> std::io::Result<()> {
+    fn send(&mut self, frame: &[u8], time_ns: u64) -> std::io::Result<()> {
+        if let Some((_, pending)) = &mut self.timing {
+            pending.push(time_ns);
+        }
         if let Some((every, decode)) = &self.check {
-            if self.packets % every == 0 {
+            if self.packets.is_multiple_of(*every) {
                 self.checked += 1;
                 if let Err(e) = FrameRepr::parse(frame, decode) {
                     self.invalid += 1;
@@ -227,6 +265,12 @@ impl TxPort for MemoryTx {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if let Some((h, pending)) = &mut self.timing {
+            let now = unix_ns();
+            for t in pending.drain(..) {
+                let _ = h.record(now.saturating_sub(t).max(1));
+            }
+        }
         self.publish();
         if let Ok(mut l) = self.shared.last.lock() {
             *l = Some(Instant::now());
@@ -243,6 +287,9 @@ impl Drop for MemoryTx {
         }
         if let Ok(mut k) = self.shared.kept.lock() {
             *k = std::mem::take(&mut self.kept);
+        }
+        if let (Some((h, _)), Ok(mut l)) = (self.timing.take(), self.shared.latency.lock()) {
+            *l = Some(h);
         }
     }
 }
@@ -287,10 +334,15 @@ mod tests {
         let mut rx = MemoryRx::new(frames(), 1000).paced(1000.0);
         let (mut b, mut l, mut t) = bufs(32);
         assert_eq!(rx.recv(&mut b, &mut l, &mut t).unwrap(), RxPoll::Frames(1), "the first frame is due at once");
+        let first = t[0];
         assert_eq!(rx.recv(&mut b, &mut l, &mut t).unwrap(), RxPoll::Idle);
         std::thread::sleep(Duration::from_millis(10));
         let RxPoll::Frames(n) = rx.recv(&mut b, &mut l, &mut t).unwrap() else { panic!("frames are due") };
         assert!((10..=31).contains(&n), "{n} frames after 10 ms at 1 kHz");
+        // Times are when each frame was due: 1 ms apart.
+        for i in 0..n {
+            assert_eq!(t[i] - first, (i as u64 + 1) * 1_000_000);
+        }
     }
 
     #[test]
@@ -311,6 +363,21 @@ mod tests {
         drop(tx);
         assert!(shared.report().first_error.unwrap().starts_with("frame 2: "));
         assert_eq!(shared.kept(), vec![f[0].clone()]);
+        assert!(shared.latency().is_none(), "not timing");
+    }
+
+    #[test]
+    fn sink_times_frames_from_their_time() {
+        let mut tx = MemoryTx::new().timing();
+        let shared = tx.shared();
+        let now = unix_ns();
+        tx.send(&[0u8; 60], now - 5_000_000).unwrap();
+        tx.send(&[0u8; 60], now - 1_000_000).unwrap();
+        tx.flush().unwrap();
+        drop(tx);
+        let h = shared.latency().unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h.min() >= 1_000_000 && h.max() >= 5_000_000 && h.max() < 1_000_000_000, "{} {}", h.min(), h.max());
     }
 
     #[test]
