@@ -45,6 +45,6 @@ pub use host::{Level, LogSink, MemoryLog, Shared, Stats, StderrLog};
 pub use instance::{BadOutput, FaultKind, Instance, InstanceError, Limits};
 pub use meta::Metadata;
 pub use module::{LoadError, TranslatorModule};
-pub use swap::{Control, SwapError};
+pub use swap::{Control, Installed, SwapError};
 pub use translator::{parse_config_pairs, serialize_config, Translator, TranslatorSpec};
 pub use worker::{BurstReport, WorkerHost};

@@ -12,9 +12,11 @@
 //!   thread does that, never the hot core.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
+use super::host::Shared;
 use super::instance::Instance;
 use super::translator::Translator;
 
@@ -113,13 +115,34 @@ pub struct Control {
     tx: Producer<SwapMsg>,
     rx: Consumer<Retired>,
     layout: Vec<usize>,
+    /// The statistics of what was last installed at each chain position
+    /// (and of its fallback), for metrics.
+    installed: Vec<Vec<Installed>>,
 }
 
-/// Makes the two rings for a worker whose chains have `layout[c]` stages.
-pub(crate) fn link(layout: Vec<usize>) -> (Control, Inbox, Graveyard) {
+/// The shared statistics of one installed translator and its fallback.
+#[derive(Clone)]
+pub struct Installed {
+    /// The translator's.
+    pub main: Arc<Shared>,
+    /// Its fallback's, if its fault policy has one.
+    pub fallback: Option<Arc<Shared>>,
+}
+
+impl Installed {
+    fn of(t: &Translator) -> Self {
+        Installed { main: t.shared().clone(), fallback: t.fallback().map(|f| f.shared().clone()) }
+    }
+}
+
+/// Makes the two rings for a worker whose chains hold `chains` (their
+/// translators as first installed).
+pub(crate) fn link<'a>(chains: impl Iterator<Item = &'a [Box<Translator>]>) -> (Control, Inbox, Graveyard) {
     let (tx, rx) = RingBuffer::new(RING_CAPACITY);
     let (gtx, grx) = RingBuffer::new(RING_CAPACITY);
-    (Control { tx, rx: grx, layout }, Inbox { rx }, Graveyard { tx: gtx, dropped_inline: 0 })
+    let installed: Vec<Vec<Installed>> = chains.map(|c| c.iter().map(|t| Installed::of(t)).collect()).collect();
+    let layout = installed.iter().map(|c| c.len()).collect();
+    (Control { tx, rx: grx, layout, installed }, Inbox { rx }, Graveyard { tx: gtx, dropped_inline: 0 })
 }
 
 impl Control {
@@ -129,8 +152,17 @@ impl Control {
         if self.layout.get(chain).is_none_or(|&n| stage >= n) {
             return Err(SwapError::NoSuchStage { chain, stage });
         }
+        let installed = Installed::of(&t);
         let msg = SwapMsg { chain: chain as u16, stage: stage as u16, translator: Box::new(t) };
-        self.tx.push(msg).map_err(|PushError::Full(m)| SwapError::Full(m.translator))
+        self.tx.push(msg).map_err(|PushError::Full(m)| SwapError::Full(m.translator))?;
+        self.installed[chain][stage] = installed;
+        Ok(())
+    }
+
+    /// The statistics of every chain position's translator, as last
+    /// installed: `(chain, stage, statistics)`.
+    pub fn installed(&self) -> impl Iterator<Item = (usize, usize, &Installed)> {
+        self.installed.iter().enumerate().flat_map(|(c, stages)| stages.iter().enumerate().map(move |(s, i)| (c, s, i)))
     }
 
     /// Instantiates `spec` here (compiled once at load; instantiated per

@@ -57,7 +57,7 @@ impl WorkerHost {
             let stages = c.translators.iter().map(|t| Translator::new(t).map(Box::new)).collect::<Result<Vec<_>, _>>()?;
             built.push(Chain { selector: c.selector, stages });
         }
-        let (control, inbox, grave) = swap::link(built.iter().map(|c| c.stages.len()).collect());
+        let (control, inbox, grave) = swap::link(built.iter().map(|c| c.stages.as_slice()));
         let host = WorkerHost {
             chains: built,
             decode,
