@@ -133,6 +133,8 @@ mod tests {
     #[test]
     fn wireshark_default_layout() {
         let l = EaxcLayout::new(2, 6, 4, 4).unwrap();
+        // Grouped by field: 2, 6, 4 and 4 bits.
+        #[allow(clippy::unusual_byte_groupings)]
         let id = l.split(0b10_000011_0101_0110);
         assert_eq!(id, EaxcId { du_port: 2, band_sector: 3, cc: 5, ru_port: 6 });
     }

@@ -121,7 +121,7 @@ impl<'a> Ipv4Repr<'a> {
     pub fn emit(&self, b: &mut [u8]) -> Result<usize> {
         let n = self.header_len();
         check_len(b, "ip", 0, n)?;
-        if self.options.len() % 4 != 0 || n > 60 {
+        if !self.options.len().is_multiple_of(4) || n > 60 {
             return Err(Error::ValueOutOfRange { field: "ip.hdr_len", value: n as u32, max: 60 });
         }
         b[0] = 0x40 | (n / 4) as u8;
