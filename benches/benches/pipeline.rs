@@ -1,10 +1,12 @@
-//! The whole pipeline (issue #4): `fhgate::pipeline::runner` with its RX,
-//! worker and TX threads, fed by an in-memory port (`fhgate::io::memory`)
-//! and drained into a counting sink, so what is measured is the gateway
-//! and not a NIC or a file.
+//! The whole pipeline (issue #4): `fhgate::pipeline::runner`, fed by an
+//! in-memory port (`fhgate::io::memory`) and drained into a counting
+//! sink, so what is measured is the gateway and not a NIC or a file.
 //!
-//! Cases (1 worker; RX and TX are threads of their own, so a run keeps
-//! three threads busy on however many cores the machine has):
+//! Every case runs in both threadings, in the same process so their
+//! ratio is fair on a noisy machine: `rtc` (run to completion: one thread
+//! receives, translates and sends each burst) and `pipelined` (RX, one
+//! worker and TX threads joined by rings: three busy threads on however
+//! many cores the machine has). Cases:
 //! - `passthrough/1488B`: no translator, DL U-plane frames of 52 BFP-9 PRBs
 //!   (1 488 bytes, the largest that fit a 1 500-byte MTU), 4 eAxCs;
 //! - `bfp_width_9_12/8970B`: `bfp_width.wasm` re-compressing BFP 9 → 12,
@@ -43,7 +45,7 @@ use ecpri::uplane::CompHdrMode;
 use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::memory::{MemoryRx, MemoryTx};
 use fhgate::pipeline::egress::EgressConfig;
-use fhgate::pipeline::runner::{start, DirectionSpec};
+use fhgate::pipeline::runner::{start, DirectionSpec, Threading};
 use fhgate::traffic::{self, CarrierSpec};
 use fhgate::translate::{parse_config_pairs, ChainSpec, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
 
@@ -125,12 +127,14 @@ impl CpuWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
+            // RX, worker, TX; a run-to-completion thread counts as the worker.
             let mut last = [0u64; 3];
             loop {
                 let done = s.load(Ordering::Acquire);
                 for e in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
                     let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-                    let Some(i) = ["fhgate-bench-rx", "fhgate-bench-w0", "fhgate-bench-tx"].iter().position(|n| comm.trim() == *n) else { continue };
+                    let Some(i) = ["fhgate-bench-rx", "fhgate-bench-w0", "fhgate-bench-tx", "fhgate-bench"].iter().position(|n| comm.trim() == *n) else { continue };
+                    let i = if i == 3 { 1 } else { i };
                     let stat = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
                     if let Some(ns) = stat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
                         last[i] = last[i].max(ns);
@@ -156,7 +160,7 @@ impl Case {
         self.frames.iter().map(|f| f.len() as u64).sum::<u64>() / self.frames.len() as u64
     }
 
-    fn run(&self, pace: Option<f64>, total: u64) -> Run {
+    fn run(&self, threading: Threading, pace: Option<f64>, total: u64) -> Run {
         let mut rx = MemoryRx::new(self.frames.clone(), total);
         if let Some(pps) = pace {
             rx = rx.paced(pps);
@@ -182,6 +186,7 @@ impl Case {
                 .unwrap_or_default(),
             burst: 32,
             ring_size: ring_size(),
+            threading,
         };
         let watch = CpuWatch::start();
         let stats = start(spec).expect("start").join().expect("join");
@@ -214,7 +219,7 @@ fn summary(label: &str, runs: &[Run]) {
     let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let w = WORKERS as f64;
     println!(
-        "{label}: {:.2} Mpps, {:.1} Gbps in per worker core ({} worker; RX + worker + TX threads on {} cores); added latency {} (medians of {} runs)",
+        "{label}: {:.2} Mpps, {:.1} Gbps in per worker core ({} worker, {} cores); added latency {} (medians of {} runs)",
         m(|r| r.pps) / 1e6 / w,
         m(|r| r.gbps_in) / w,
         WORKERS,
@@ -306,7 +311,16 @@ fn bench(c: &mut Criterion) {
     // thread, which wakes every 100 µs) exists only while its case runs.
     for make in [passthrough as fn() -> Case, bfp_width] {
         let case = make();
-        for (group, paced) in [("pipeline", false), ("pipeline_paced", true)] {
+        for (group, paced, threading) in [
+            ("pipeline", false, Threading::RunToCompletion),
+            ("pipeline", false, Threading::Pipelined),
+            ("pipeline_paced", true, Threading::RunToCompletion),
+            ("pipeline_paced", true, Threading::Pipelined),
+        ] {
+            let mode = match threading {
+                Threading::RunToCompletion => "rtc",
+                Threading::Pipelined => "pipelined",
+            };
             let mut g = c.benchmark_group(group);
             g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
             let paces: Vec<Option<f64>> = if paced { case.paced_pps.iter().map(|&p| Some(p)).collect() } else { vec![None] };
@@ -317,14 +331,14 @@ fn bench(c: &mut Criterion) {
                 g.throughput(Throughput::Elements(total));
                 let (name, len) = case.name.split_once('/').unwrap_or((case.name, ""));
                 let id = match pace {
-                    Some(pps) => format!("{len}@{:.0}kpps", pps / 1e3),
-                    None => len.to_string(),
+                    Some(pps) => format!("{mode}/{len}@{:.0}kpps", pps / 1e3),
+                    None => format!("{mode}/{len}"),
                 };
                 g.bench_function(BenchmarkId::new(name, &id), |b| {
                     b.iter_custom(|iters| {
                         let mut t = Duration::ZERO;
                         for _ in 0..iters {
-                            let r = case.run(pace, total);
+                            let r = case.run(threading, pace, total);
                             t += Duration::from_secs_f64(r.secs);
                             runs.borrow_mut().push(r);
                         }
@@ -337,7 +351,7 @@ fn bench(c: &mut Criterion) {
                         Some(pps) => format!("paced at {:.0} kpps", pps / 1e3),
                         None => "full speed".into(),
                     };
-                    results.push((format!("{} {how}", case.name), runs));
+                    results.push((format!("{} {mode} {how}", case.name), runs));
                 }
             }
             g.finish();

@@ -48,22 +48,85 @@ pub enum Backend {
         output: Option<PathBuf>,
     },
     /// AF_XDP on a network interface.
-    AfXdp {
-        /// Interface name.
-        interface: String,
-    },
-    /// AF_PACKET on a network interface.
-    AfPacket {
-        /// Interface name.
-        interface: String,
-    },
-    /// eCPRI over UDP.
-    Udp {
-        /// Local address to bind.
-        bind: String,
-        /// Peer to send to.
-        peer: String,
-    },
+    AfXdp(AfXdpConfig),
+    /// AF_PACKET (TPACKET_V3 mmap ring) on a network interface.
+    AfPacket(AfPacketConfig),
+    /// eCPRI over UDP (IPv4 or IPv6).
+    Udp(UdpConfig),
+}
+
+/// Which XDP attach mode to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Driver (native) mode where the driver has it, else generic.
+    Auto,
+    /// Generic (SKB) mode: works on any interface, slower.
+    Generic,
+    /// Driver (native) mode; an error where the driver lacks it.
+    Driver,
+}
+
+/// Whether AF_XDP copies frames between the driver and the UMEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpCopy {
+    /// Zero-copy where the driver supports it, else copy.
+    Auto,
+    /// Always copy (works everywhere).
+    Copy,
+    /// Zero-copy; an error where the driver lacks it.
+    ZeroCopy,
+}
+
+/// An AF_XDP port: keys `interface`, `queue`, `xdp_mode`, `xdp_copy`,
+/// `umem_frames`, `xdp_ring_size`, `busy_poll_us`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfXdpConfig {
+    /// Interface name.
+    pub interface: String,
+    /// The NIC queue the socket binds to.
+    pub queue: u32,
+    /// Attach mode of the XDP program.
+    pub mode: XdpMode,
+    /// Copy or zero-copy.
+    pub copy: XdpCopy,
+    /// UMEM frames (4 KiB chunks), half for receiving and half for sending.
+    pub umem_frames: u32,
+    /// Entries in each of the fill, RX, TX and completion rings.
+    pub ring_size: u32,
+    /// Busy-poll budget in µs (SO_BUSY_POLL with SO_PREFER_BUSY_POLL); none: off.
+    pub busy_poll_us: Option<u32>,
+}
+
+/// An AF_PACKET port: keys `interface`, `packet_block_kib`, `packet_blocks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfPacketConfig {
+    /// Interface name.
+    pub interface: String,
+    /// Size of one TPACKET_V3 ring block, bytes (a power of two, page multiple).
+    pub block_size: u32,
+    /// Blocks in each of the RX and TX rings.
+    pub blocks: u32,
+}
+
+/// A UDP port: keys `bind` and `peer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpConfig {
+    /// Local address:port to receive on.
+    pub bind: std::net::SocketAddr,
+    /// Address:port frames are sent to.
+    pub peer: std::net::SocketAddr,
+}
+
+impl Backend {
+    /// The backend's name as the config file spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Pcap { .. } => "pcap",
+            Backend::AfXdp(_) => "af_xdp",
+            Backend::AfPacket(_) => "af_packet",
+            Backend::Udp(_) => "udp",
+        }
+    }
 }
 
 /// One side of the gateway: the DU-facing or the RU-facing port.
@@ -135,6 +198,9 @@ pub struct PipelineConfig {
     pub ring_size: usize,
     /// Renumber eCPRI sequence IDs per flow on egress.
     pub renumber_seq_id: bool,
+    /// How stages map onto threads (`threading = "auto"`: run to
+    /// completion with one worker, pipelined with more).
+    pub threading: crate::pipeline::runner::Threading,
 }
 
 /// The whole configuration, validated.
@@ -180,6 +246,21 @@ struct RawSide {
     interface: Option<String>,
     bind: Option<String>,
     peer: Option<String>,
+    #[serde(default)]
+    queue: u32,
+    #[serde(default = "default_auto")]
+    xdp_mode: String,
+    #[serde(default = "default_auto")]
+    xdp_copy: String,
+    #[serde(default = "default_umem_frames")]
+    umem_frames: u32,
+    #[serde(default = "default_xdp_ring")]
+    xdp_ring_size: u32,
+    busy_poll_us: Option<u32>,
+    #[serde(default = "default_block_kib")]
+    packet_block_kib: u32,
+    #[serde(default = "default_blocks")]
+    packet_blocks: u32,
     #[serde(default = "default_eaxc")]
     eaxc_bits: String,
     #[serde(default = "default_prbs")]
@@ -215,6 +296,21 @@ fn default_comp_hdr() -> String {
 }
 fn default_mtu() -> usize {
     9000
+}
+fn default_auto() -> String {
+    "auto".into()
+}
+fn default_umem_frames() -> u32 {
+    8192
+}
+fn default_xdp_ring() -> u32 {
+    2048
+}
+fn default_block_kib() -> u32 {
+    256
+}
+fn default_blocks() -> u32 {
+    64
 }
 
 #[derive(Deserialize)]
@@ -272,11 +368,20 @@ struct RawPipeline {
     ring_size: usize,
     #[serde(default = "default_true")]
     renumber_seq_id: bool,
+    #[serde(default = "default_auto")]
+    threading: String,
 }
 
 impl Default for RawPipeline {
     fn default() -> Self {
-        RawPipeline { workers: default_workers(), cores: Vec::new(), burst: default_burst(), ring_size: default_ring(), renumber_seq_id: true }
+        RawPipeline {
+            workers: default_workers(),
+            cores: Vec::new(),
+            burst: default_burst(),
+            ring_size: default_ring(),
+            renumber_seq_id: true,
+            threading: default_auto(),
+        }
     }
 }
 
@@ -314,11 +419,68 @@ fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
     let need = |v: Option<String>, f: &str| v.map_or_else(|| err(k(f), format!("required by backend \"{}\"", r.backend)), Ok);
     let backend = match r.backend.as_str() {
         "pcap" => Backend::Pcap { input: r.input.clone(), output: r.output.clone() },
-        "af_xdp" => Backend::AfXdp { interface: need(r.interface.clone(), "interface")? },
-        "af_packet" => Backend::AfPacket { interface: need(r.interface.clone(), "interface")? },
-        "udp" => Backend::Udp { bind: need(r.bind.clone(), "bind")?, peer: need(r.peer.clone(), "peer")? },
+        "af_xdp" => {
+            let mode = match r.xdp_mode.as_str() {
+                "auto" => XdpMode::Auto,
+                "generic" | "skb" => XdpMode::Generic,
+                "driver" | "native" => XdpMode::Driver,
+                other => return err(k("xdp_mode"), format!("`{other}`: expected auto, generic or driver")),
+            };
+            let copy = match r.xdp_copy.as_str() {
+                "auto" => XdpCopy::Auto,
+                "copy" => XdpCopy::Copy,
+                "zero-copy" | "zerocopy" => XdpCopy::ZeroCopy,
+                other => return err(k("xdp_copy"), format!("`{other}`: expected auto, copy or zero-copy")),
+            };
+            if !r.xdp_ring_size.is_power_of_two() || !(64..=32768).contains(&r.xdp_ring_size) {
+                return err(k("xdp_ring_size"), format!("{} must be a power of two in 64-32768", r.xdp_ring_size));
+            }
+            // Each half of the UMEM must be able to fill its rings.
+            if !(2 * r.xdp_ring_size..=1 << 20).contains(&r.umem_frames) {
+                return err(k("umem_frames"), format!("{} is outside {}-{} (at least twice xdp_ring_size)", r.umem_frames, 2 * r.xdp_ring_size, 1 << 20));
+            }
+            if let Some(us) = r.busy_poll_us {
+                if !(1..=10_000).contains(&us) {
+                    return err(k("busy_poll_us"), format!("{us} is outside 1-10000"));
+                }
+            }
+            Backend::AfXdp(AfXdpConfig {
+                interface: need(r.interface.clone(), "interface")?,
+                queue: r.queue,
+                mode,
+                copy,
+                umem_frames: r.umem_frames,
+                ring_size: r.xdp_ring_size,
+                busy_poll_us: r.busy_poll_us,
+            })
+        }
+        "af_packet" => {
+            let block = r.packet_block_kib.checked_mul(1024).filter(|b| b.is_power_of_two() && (4096..=64 << 20).contains(b));
+            let Some(block_size) = block else {
+                return err(k("packet_block_kib"), format!("{} must be a power of two in 4-65536", r.packet_block_kib));
+            };
+            if !(2..=65536).contains(&r.packet_blocks) {
+                return err(k("packet_blocks"), format!("{} is outside 2-65536", r.packet_blocks));
+            }
+            Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks })
+        }
+        "udp" => {
+            let addr = |f: &str, v: Option<String>| -> Result<std::net::SocketAddr, ConfigError> {
+                let v = need(v, f)?;
+                v.parse().or_else(|_| err(k(f), format!("`{v}` is not an address:port (IPv6 as [addr]:port)")))
+            };
+            Backend::Udp(UdpConfig { bind: addr("bind", r.bind.clone())?, peer: addr("peer", r.peer.clone())? })
+        }
         other => return err(k("backend"), format!("`{other}`: expected pcap, af_xdp, af_packet or udp")),
     };
+    if let Backend::AfXdp(_) | Backend::AfPacket(_) = backend {
+        if let Some(i) = &r.interface {
+            // IFNAMSIZ is 16 with the NUL.
+            if i.is_empty() || i.len() > 15 || i.contains(['/', ' ', '\0']) {
+                return err(k("interface"), format!("`{i}` is not an interface name (1-15 characters, no `/` or spaces)"));
+            }
+        }
+    }
     let eaxc = EaxcLayout::from_spec(&r.eaxc_bits)
         .map_or_else(|| err(k("eaxc_bits"), format!("`{}`: expected four widths adding up to 16, like \"4,4,4,4\"", r.eaxc_bits)), Ok)?;
     if !(1..=1023).contains(&r.carrier_prbs) {
@@ -337,6 +499,10 @@ fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
     if !(128..=16_000).contains(&r.mtu) {
         return err(k("mtu"), format!("{} is outside 128-16000", r.mtu));
     }
+    let udp_port = r.udp_port.or(match &backend {
+        Backend::Udp(u) => Some(u.bind.port()),
+        _ => None,
+    });
     Ok(Side {
         backend,
         decode: DecodeConfig {
@@ -344,13 +510,49 @@ fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
             dl_comp: parse_comp(&k("dl_comp"), &r.dl_comp)?,
             ul_comp: parse_comp(&k("ul_comp"), &r.ul_comp)?,
             comp_hdr,
-            udp_port: r.udp_port,
+            // A UDP port's frames reach the pipeline wrapped in UDP headers
+            // addressed to the bound port (io/udp.rs): decode that port.
+            udp_port,
             carrier_prbs: r.carrier_prbs,
         },
         numerology: r.numerology,
         vlan: r.vlan,
         mtu: r.mtu,
     })
+}
+
+/// Parses a port given on the command line (`fhgate gen --port`, `sink
+/// --port`): `af_xdp:IFACE`, `af_packet:IFACE` or `udp:BIND,PEER`, each
+/// optionally followed by `,key=value` pairs with the keys a side of the
+/// configuration file takes (`af_xdp:veth0,xdp_mode=generic,queue=0`).
+pub fn parse_port_spec(spec: &str) -> Result<Backend, ConfigError> {
+    let (backend, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut parts = rest.split(',').filter(|p| !p.is_empty());
+    let mut table = toml::Table::new();
+    table.insert("backend".into(), toml::Value::String(backend.into()));
+    match backend {
+        "af_xdp" | "af_packet" => {
+            let i = parts.next().unwrap_or_default();
+            table.insert("interface".into(), toml::Value::String(i.into()));
+        }
+        "udp" => {
+            for key in ["bind", "peer"] {
+                let v = parts.next().unwrap_or_default();
+                table.insert(key.into(), toml::Value::String(v.into()));
+            }
+        }
+        other => return err("--port", format!("`{other}`: expected af_xdp:IFACE, af_packet:IFACE or udp:BIND,PEER")),
+    }
+    for p in parts {
+        let Some((k, v)) = p.split_once('=') else {
+            return err("--port", format!("`{p}`: expected key=value"));
+        };
+        // Numbers as numbers, anything else as a string.
+        let value = v.parse::<i64>().map_or_else(|_| toml::Value::String(v.into()), toml::Value::Integer);
+        table.insert(k.into(), value);
+    }
+    let raw: RawSide = table.try_into().map_err(|e: toml::de::Error| ConfigError { key: "--port".into(), why: e.message().to_string() })?;
+    side("port", raw).map(|s| s.backend)
 }
 
 /// Flattens a TOML table into `key=value` pairs, nested tables as dotted
@@ -456,6 +658,14 @@ impl GatewayConfig {
         if !p.ring_size.is_power_of_two() || p.ring_size < 64 {
             return err("pipeline.ring_size", format!("{} must be a power of two, at least 64", p.ring_size));
         }
+        use crate::pipeline::runner::Threading;
+        let threading = match p.threading.as_str() {
+            "auto" => Threading::for_workers(p.workers),
+            "run-to-completion" if p.workers == 1 => Threading::RunToCompletion,
+            "run-to-completion" => return err("pipeline.threading", format!("run-to-completion has one worker, but workers = {}", p.workers)),
+            "pipelined" => Threading::Pipelined,
+            other => return err("pipeline.threading", format!("`{other}`: expected auto, run-to-completion or pipelined")),
+        };
         let metrics_listen = match raw.metrics.listen {
             None => None,
             Some(s) => {
@@ -478,6 +688,7 @@ impl GatewayConfig {
                 burst: p.burst,
                 ring_size: p.ring_size,
                 renumber_seq_id: p.renumber_seq_id,
+                threading,
             },
             metrics_listen,
         })
@@ -586,5 +797,26 @@ listen = "127.0.0.1:9100"
         assert!(e.why.contains("mtuu"), "{e}");
         let e = bad(("workers = 2", "workers = \"two\""));
         assert!(e.key.starts_with("line "), "{e}");
+    }
+
+    #[test]
+    fn port_specs_parse_like_config_sides() {
+        let Backend::AfXdp(x) = parse_port_spec("af_xdp:veth0,xdp_mode=generic,queue=1,busy_poll_us=50").unwrap() else { panic!() };
+        assert_eq!((x.interface.as_str(), x.queue, x.mode, x.copy, x.busy_poll_us), ("veth0", 1, XdpMode::Generic, XdpCopy::Auto, Some(50)));
+        let Backend::AfPacket(p) = parse_port_spec("af_packet:eth1").unwrap() else { panic!() };
+        assert_eq!((p.interface.as_str(), p.block_size, p.blocks), ("eth1", 256 << 10, 64));
+        let Backend::Udp(u) = parse_port_spec("udp:0.0.0.0:5000,[::1]:6000").unwrap() else { panic!() };
+        assert_eq!((u.bind.port(), u.peer.to_string().as_str()), (5000, "[::1]:6000"));
+        for (spec, want) in [
+            ("tap:x", "expected af_xdp"),
+            ("af_xdp:", "interface"),
+            ("af_xdp:veth0,xdp_mode=fast", "port.xdp_mode"),
+            ("udp:1.2.3.4:5", "port.peer"),
+            ("af_packet:e,bogus=1", "bogus"),
+            ("af_xdp:veth0,xdp_ring_size=100", "port.xdp_ring_size"),
+        ] {
+            let e = parse_port_spec(spec).unwrap_err().to_string();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
     }
 }

@@ -11,5 +11,6 @@ pub mod io;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod signals;
 pub mod traffic;
 pub mod translate;

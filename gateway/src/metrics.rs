@@ -189,9 +189,7 @@ mod tests {
     #[test]
     fn serves_merged_snapshots_on_loopback() {
         let (mut p, c) = rtrb::RingBuffer::new(1);
-        let mut s = Stats::default();
-        s.unknown_flows = 7;
-        p.push(s).unwrap();
+        p.push(Stats { unknown_flows: 7, ..Stats::default() }).unwrap();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);

@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use super::DecodeArgs;
 use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
 use fhgate::pipeline::egress::EgressConfig;
-use fhgate::pipeline::runner::{self, DirectionSpec};
+use fhgate::pipeline::runner::{self, DirectionSpec, Threading};
 use fhgate::pipeline::stats::Stats;
 use fhgate::translate::{parse_config_pairs, ChainSpec, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
 
@@ -145,6 +145,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         cores: Vec::new(),
         burst: 32,
         ring_size: 4096,
+        threading: Threading::for_workers(a.workers as usize),
     };
     let t = Instant::now();
     let running = runner::start(spec).context("starting the pipeline")?;

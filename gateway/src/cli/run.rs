@@ -1,19 +1,26 @@
-//! `fhgate run -c gw.toml`: runs the pipeline as a configuration file
-//! describes it, both directions, with Prometheus metrics on loopback.
+//! `fhgate run -c gw.toml`: runs the gateway as a configuration file
+//! describes it: both directions between the DU-facing and the RU-facing
+//! port (capture files or live AF_XDP, AF_PACKET and UDP ports), with
+//! Prometheus metrics on loopback.
+//!
+//! Signals: SIGINT or SIGTERM stops it cleanly (the rings drain and the
+//! final counters are printed); SIGHUP re-reads the configuration and
+//! hot-swaps every translator whose module file, config table or limits
+//! changed, on every worker, without losing a packet.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use fhgate::config::{Backend, FaultPolicyConfig, GatewayConfig, Side};
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
-use fhgate::io::{RxPort, TxPort};
+use fhgate::io::{live, RxPort, TxPort};
 use fhgate::pipeline::egress::EgressConfig;
-use fhgate::pipeline::runner::{self, DirectionSpec};
+use fhgate::pipeline::runner::{self, DirectionSpec, Running};
 use fhgate::pipeline::stats::Stats;
 use fhgate::translate::{
     ChainSpec, FaultLimit, FaultPolicy, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec,
@@ -33,13 +40,17 @@ pub struct RunArgs {
     pub check: bool,
 }
 
-/// Loads every translator of the configuration and builds the chains.
-pub fn build_chains(cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
+/// The engine every translator of a configuration is compiled for.
+pub fn runtime_for(cfg: &GatewayConfig) -> Result<Arc<Runtime>> {
     let max_memory = cfg.translators.iter().map(|t| t.memory_limit).max().unwrap_or(16 << 20);
-    let rt = Runtime::new(RuntimeConfig { max_memory, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))?;
+    Runtime::new(RuntimeConfig { max_memory, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
+}
+
+/// Loads every translator of the configuration and builds the chains.
+pub fn build_chains(rt: &Arc<Runtime>, cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
     let mut modules = BTreeMap::new();
     for (i, t) in cfg.translators.iter().enumerate() {
-        let m = TranslatorModule::load_file(&rt, &t.path).map_err(|e| anyhow!("translator[{i}] ({}): {}: {e}", t.name, t.path.display()))?;
+        let m = TranslatorModule::load_file(rt, &t.path).map_err(|e| anyhow!("translator[{i}] ({}): {}: {e}", t.name, t.path.display()))?;
         modules.insert(t.name.clone(), m);
     }
     let spec_of = |name: &str, fallback: Option<Arc<TranslatorSpec>>| -> Arc<TranslatorSpec> {
@@ -78,48 +89,127 @@ pub fn build_chains(cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
     Ok(chains)
 }
 
-fn rx_of(side: &Side, name: &str) -> Result<Option<Box<dyn RxPort>>> {
+/// One side's port, split into the half each direction uses.
+struct SidePort {
+    rx: Option<Box<dyn RxPort>>,
+    tx: Option<Box<dyn TxPort>>,
+}
+
+fn open_side(side: &Side, name: &str) -> Result<SidePort> {
     match &side.backend {
-        Backend::Pcap { input: Some(p), .. } => Ok(Some(Box::new(PcapRx::open(p, Pace::Recorded)?))),
-        Backend::Pcap { input: None, .. } => Ok(None),
-        other => bail!("{name}.backend: {} is not available in this build yet (live I/O is issue #5); use backend = \"pcap\"", backend_name(other)),
+        Backend::Pcap { input, output } => Ok(SidePort {
+            rx: match input {
+                Some(p) => Some(Box::new(PcapRx::open(p, Pace::Recorded)?)),
+                None => None,
+            },
+            tx: match output {
+                Some(p) => Some(Box::new(PcapOut::create(p)?)),
+                None => None,
+            },
+        }),
+        live_backend => {
+            let port = live::open(live_backend, side.mtu).with_context(|| format!("{name}: opening the {} port", live_backend.name()))?;
+            Ok(SidePort { rx: Some(port.rx), tx: Some(port.tx) })
+        }
     }
 }
 
-fn tx_of(side: &Side, name: &str) -> Result<Box<dyn TxPort>> {
-    match &side.backend {
-        Backend::Pcap { output: Some(p), .. } => Ok(Box::new(PcapOut::create(p)?)),
-        Backend::Pcap { output: None, .. } => bail!("{name}.output: traffic flows towards this side, so it needs an output capture"),
-        other => bail!("{name}.backend: {} is not available in this build yet (live I/O is issue #5); use backend = \"pcap\"", backend_name(other)),
-    }
+/// What a configuration's translator was loaded from, to tell on reload
+/// whether it changed: its settings and a hash of its module file.
+fn fingerprints(cfg: &GatewayConfig) -> BTreeMap<String, (String, u64)> {
+    use std::hash::{Hash, Hasher};
+    cfg.translators
+        .iter()
+        .map(|t| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(&t.path).unwrap_or_default().hash(&mut h);
+            (t.name.clone(), (format!("{t:?}"), h.finish()))
+        })
+        .collect()
 }
 
-fn backend_name(b: &Backend) -> &'static str {
-    match b {
-        Backend::Pcap { .. } => "pcap",
-        Backend::AfXdp { .. } => "af_xdp",
-        Backend::AfPacket { .. } => "af_packet",
-        Backend::Udp { .. } => "udp",
+/// Reloads `path` and hot-swaps each translator that changed at every
+/// chain position it holds, on every worker of every direction. Only
+/// translators are reloaded; a change to the chains needs a restart.
+/// Returns the names swapped.
+fn reload(path: &Path, current: &mut GatewayConfig, rt: &Arc<Runtime>, running: &mut [(&str, Running)]) -> Result<Vec<String>> {
+    let new = GatewayConfig::load(path)?;
+    if new.chains != current.chains {
+        bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout");
+    }
+    if new.du != current.du || new.ru != current.ru || new.pipeline != current.pipeline {
+        tracing::warn!("reload: only translators are swapped while running; changes to du, ru and pipeline apply at the next start");
+    }
+    let (old_fp, new_fp) = (fingerprints(current), fingerprints(&new));
+    let changed: Vec<String> = new_fp.iter().filter(|(n, fp)| old_fp.get(*n) != Some(fp)).map(|(n, _)| n.clone()).collect();
+    if changed.is_empty() {
+        return Ok(changed);
+    }
+    // Compile and instantiate everything before the first swap, so that a
+    // bad module leaves the running set untouched.
+    let chains = build_chains(rt, &new)?;
+    for (ci, c) in new.chains.iter().enumerate() {
+        for (si, name) in c.translators.iter().enumerate() {
+            if !changed.contains(name) {
+                continue;
+            }
+            for (dir, r) in running.iter_mut() {
+                for (w, control) in r.controls.iter_mut().enumerate() {
+                    control.swap(ci, si, &chains[ci].translators[si]).map_err(|e| anyhow!("{dir} worker {w}: swapping chain[{ci}].translators[{si}] ({name}): {e}"))?;
+                }
+            }
+        }
+    }
+    *current = new;
+    Ok(changed)
+}
+
+/// Puts what every worker has installed on the metrics board.
+fn post_translators(board: &fhgate::metrics::TranslatorBoard, running: &[(&str, Running)]) {
+    let mut entries = Vec::new();
+    for (dir, r) in running {
+        for (w, c) in r.controls.iter().enumerate() {
+            for (chain, stage, stats) in c.installed() {
+                entries.push(fhgate::metrics::TranslatorEntry { worker: format!("{dir}/{w}"), chain, stage, stats: stats.clone() });
+            }
+        }
+    }
+    if let Ok(mut b) = board.lock() {
+        *b = entries;
     }
 }
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
-    let cfg = GatewayConfig::load(&a.config)?;
-    let chains = build_chains(&cfg)?;
+    let mut cfg = GatewayConfig::load(&a.config)?;
+    let rt = runtime_for(&cfg)?;
+    let chains = build_chains(&rt, &cfg)?;
     if a.check {
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
     }
-    let p = &cfg.pipeline;
+    fhgate::signals::install();
+    let p = cfg.pipeline.clone();
+    // A live port is one socket: its receive half serves one direction and
+    // its transmit half the other.
+    let mut du = open_side(&cfg.du, "du")?;
+    let mut ru = open_side(&cfg.ru, "ru")?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();
     // DL: DU → RU; UL: RU → DU. A side with no input sends nothing.
-    for (name, from, to, from_name, to_name, port_direction) in [("dl", &cfg.du, &cfg.ru, "du", "ru", 1u8), ("ul", &cfg.ru, &cfg.du, "ru", "du", 0u8)] {
-        let Some(rx) = rx_of(from, from_name)? else { continue };
+    for (name, port_direction) in [("dl", 1u8), ("ul", 0u8)] {
+        let (from, to, from_port, to_port, to_name) = if port_direction == 1 {
+            (&cfg.du, &cfg.ru, &mut du, &mut ru, "ru")
+        } else {
+            (&cfg.ru, &cfg.du, &mut ru, &mut du, "du")
+        };
+        let Some(rx) = from_port.rx.take() else { continue };
+        let Some(tx) = to_port.tx.take() else {
+            bail!("{to_name}.output: traffic flows towards this side, so it needs an output capture");
+        };
         let spec = DirectionSpec {
             name: name.into(),
             rx,
-            tx: tx_of(to, to_name)?,
+            tx,
             tap: None,
             decode: from.decode,
             port_direction,
@@ -129,6 +219,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             cores: p.cores.clone(),
             burst: p.burst,
             ring_size: p.ring_size,
+            threading: p.threading,
         };
         let mut r = runner::start(spec).with_context(|| format!("starting the {name} pipeline"))?;
         metrics.append(&mut r.metrics);
@@ -137,11 +228,39 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if running.is_empty() {
         bail!("neither side has an input: set du.input or ru.input");
     }
+    let board = fhgate::metrics::TranslatorBoard::default();
+    post_translators(&board, &running);
     if let Some(addr) = cfg.metrics_listen {
-        fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics))?;
+        fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()))?;
         tracing::info!("metrics on http://{addr}/metrics");
     }
+    tracing::info!(config = %a.config.display(), "running; SIGHUP reloads translators, SIGINT stops");
     let t = Instant::now();
+    let mut stopping = false;
+    // The control loop: signals, hot swaps, and reaping what workers retire.
+    while !running.iter().all(|(_, r)| r.is_finished()) {
+        if fhgate::signals::stop_requested() && !stopping {
+            tracing::info!("stopping: draining the rings");
+            running.iter().for_each(|(_, r)| r.stop());
+            stopping = true;
+        }
+        if fhgate::signals::take_hangup() {
+            match reload(&a.config, &mut cfg, &rt, &mut running) {
+                Ok(names) if names.is_empty() => tracing::info!("reload: no translator changed"),
+                Ok(names) => {
+                    post_translators(&board, &running);
+                    tracing::info!(translators = ?names, "reload: hot-swapped")
+                }
+                Err(e) => tracing::error!("reload failed, still running the previous translators: {e:#}"),
+            }
+        }
+        for (_, r) in running.iter_mut() {
+            r.controls.iter_mut().for_each(|c| {
+                c.reap();
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut total = Stats::default();
     for (name, r) in running {
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;

@@ -2,8 +2,12 @@
 //! live ports (AF_XDP, AF_PACKET, UDP) plug into the same pipeline.
 //! Both work in bursts: one call moves many frames.
 
+pub mod af_packet;
+pub mod af_xdp;
+pub mod live;
 pub mod memory;
 pub mod pcap;
+pub mod udp;
 
 use std::io;
 

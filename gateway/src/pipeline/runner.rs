@@ -1,4 +1,11 @@
-//! One direction of the pipeline, as threads joined by lock-free SPSC
+//! One direction of the pipeline, in one of two threadings.
+//!
+//! **Run to completion** (one worker): a single pinned thread takes a
+//! burst from the receive port, classifies it, runs the chains and egress
+//! on it and sends it, before taking the next. Nothing crosses a core, so
+//! this is the cheapest per packet and the lowest in latency.
+//!
+//! **Pipelined** (any number of workers): threads joined by lock-free SPSC
 //! rings:
 //!
 //! ```text
@@ -33,7 +40,7 @@ use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
 use crate::classify::FlowKey;
 use crate::io::{RxPoll, RxPort, TxPort};
-use crate::translate::{Burst, ChainSpec, Control, Packet, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
+use crate::translate::{BufPool, Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
 
 /// Everything one direction needs.
 pub struct DirectionSpec {
@@ -61,6 +68,29 @@ pub struct DirectionSpec {
     pub burst: usize,
     /// Slots per ring.
     pub ring_size: usize,
+    /// How the stages map onto threads.
+    pub threading: Threading,
+}
+
+/// How a direction's stages map onto threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threading {
+    /// One thread receives, translates and sends each burst (one worker;
+    /// `workers` is ignored).
+    RunToCompletion,
+    /// An RX thread, `workers` worker threads and a TX thread, joined by rings.
+    Pipelined,
+}
+
+impl Threading {
+    /// The default for a number of workers: run to completion for one.
+    pub fn for_workers(workers: usize) -> Threading {
+        if workers <= 1 {
+            Threading::RunToCompletion
+        } else {
+            Threading::Pipelined
+        }
+    }
 }
 
 /// Hands a stage's counters to the metrics thread now and then: a clone
@@ -169,6 +199,9 @@ impl Drop for Done {
 
 /// Starts the threads of one direction.
 pub fn start(spec: DirectionSpec) -> Result<Running> {
+    if spec.threading == Threading::RunToCompletion {
+        return start_run_to_completion(spec);
+    }
     let workers = spec.workers.max(1);
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
     let t0 = Instant::now();
@@ -533,6 +566,161 @@ impl Tx {
             }
         }
         self.port.flush()?;
+        flows.write_to(&mut stats.flows);
+        Ok(stats)
+    }
+}
+
+/// Starts the one thread of a run-to-completion direction.
+fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
+    let burst = spec.burst.clamp(1, BURST_MAX_IN);
+    let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
+    let (publish, m) = publisher();
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let r = RunToCompletion {
+        received: received.clone(),
+        publish,
+        host,
+        rx: spec.rx,
+        tx: spec.tx,
+        tap: spec.tap,
+        decode: spec.decode,
+        port_direction: spec.port_direction,
+        egress: Egress::new(spec.egress, spec.decode),
+        // A burst, its extras and egress splits, with room to spare.
+        pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
+        burst,
+        stop: stop.clone(),
+        core: spec.cores.first().copied(),
+        t0: Instant::now(),
+    };
+    let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
+    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
+}
+
+/// The single stage of a run-to-completion direction.
+struct RunToCompletion {
+    received: Arc<std::sync::atomic::AtomicU64>,
+    publish: Publisher,
+    host: WorkerHost,
+    rx: Box<dyn RxPort>,
+    tx: Box<dyn TxPort>,
+    tap: Option<Box<dyn TxPort>>,
+    decode: DecodeConfig,
+    port_direction: u8,
+    egress: Egress,
+    pool: BufPool,
+    burst: usize,
+    stop: Arc<AtomicBool>,
+    core: Option<usize>,
+    t0: Instant,
+}
+
+impl RunToCompletion {
+    fn run(mut self) -> Result<Stats> {
+        if let Some(c) = self.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        let mut stats = Stats::default();
+        let mut flows = FlowTable::default();
+        let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
+        let mut lens = vec![0usize; self.burst];
+        let mut times = vec![0u64; self.burst];
+        let mut burst = Burst::new();
+        // Frames no chain sees (not eCPRI, malformed): sent first, untouched.
+        let mut passthrough: Vec<Packet> = Vec::with_capacity(self.burst);
+        let mut idle = 0;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            while bufs.len() < self.burst {
+                match self.pool.get() {
+                    Some(b) => bufs.push(b),
+                    None => break,
+                }
+            }
+            let k = bufs.len();
+            let n = match self.rx.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
+                RxPoll::Frames(n) => n,
+                RxPoll::Idle => {
+                    backoff(&mut idle);
+                    continue;
+                }
+                RxPoll::Closed => break,
+            };
+            idle = 0;
+            self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+            if let Some(tap) = &mut self.tap {
+                for i in 0..n {
+                    tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
+                }
+                tap.flush()?;
+            }
+            let now = Instant::now();
+            let arrival = ns_since(self.t0, now);
+            for (i, buf) in bufs.drain(..n).enumerate() {
+                let mut pkt = Packet::new(buf, lens[i], &self.decode, self.port_direction);
+                pkt.time_ns = times[i];
+                pkt.arrival_ns = arrival;
+                match &pkt.desc {
+                    Some(d) => {
+                        let f = flows.entry(FlowKey::of(d));
+                        f.counters.packets_in += 1;
+                        f.counters.bytes_in += pkt.len as u64;
+                        if let Some(s) = seq_of(&pkt) {
+                            let (gaps, reord) = f.seq.note(s);
+                            f.counters.seq_gaps += gaps;
+                            f.counters.seq_reorders += reord as u64;
+                        }
+                        // n ≤ burst ≤ BURST_MAX_IN: the burst has room.
+                        if let Err(p) = burst.push(pkt) {
+                            passthrough.push(p);
+                        }
+                    }
+                    None => {
+                        count_unclassified(&pkt, &self.decode, &mut stats);
+                        passthrough.push(pkt);
+                    }
+                }
+            }
+            if !burst.is_empty() {
+                self.host.process(&mut burst, &mut self.pool);
+                let mut last = (0, 0);
+                for p in burst.packets_mut() {
+                    if p.time_ns == 0 && p.arrival_ns == 0 {
+                        (p.time_ns, p.arrival_ns) = last;
+                    }
+                    last = (p.time_ns, p.arrival_ns);
+                }
+                self.egress.process(&mut burst, &mut self.pool, &mut stats);
+            }
+            for p in passthrough.iter().chain(burst.packets()) {
+                self.tx.send(p.data(), p.time_ns)?;
+            }
+            self.tx.flush()?;
+            let at = Instant::now();
+            let sent_ns = ns_since(self.t0, at);
+            let mut sent = 0u64;
+            for p in passthrough.iter().chain(burst.packets()) {
+                sent += 1;
+                if let Some(d) = &p.desc {
+                    let c = &mut flows.entry(FlowKey::of(d)).counters;
+                    c.packets_out += 1;
+                    c.bytes_out += p.len as u64;
+                }
+            }
+            record_latency(&mut stats, sent_ns, (arrival, sent));
+            for p in passthrough.drain(..).chain(burst.drain()) {
+                self.pool.put(p.buf);
+            }
+            if self.publish.due(at) {
+                flows.write_to(&mut stats.flows);
+                self.publish.publish(&stats);
+            }
+        }
+        self.tx.flush()?;
         flows.write_to(&mut stats.flows);
         Ok(stats)
     }

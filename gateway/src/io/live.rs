@@ -1,0 +1,253 @@
+//! Live ports: opening a configured backend on a real interface or
+//! socket, with the checks that turn a missing capability into an error
+//! that says what is missing and what to do about it.
+//!
+//! Every live backend gives one receive half and one transmit half of the
+//! same port. They are used by different pipeline threads (RX of one
+//! direction, TX of the other), so each half owns its own buffers and
+//! rings and the two share nothing mutable.
+
+use std::fmt;
+
+use super::{RxPort, TxPort};
+use crate::config::Backend;
+
+/// Why a live port could not be opened: which port, what is wrong, and
+/// what to do about it.
+#[derive(Debug)]
+pub struct OpenError {
+    /// The port, e.g. `af_xdp veth-gw-du queue 0`.
+    pub port: String,
+    /// What is missing or wrong.
+    pub problem: String,
+    /// What to do about it.
+    pub fix: String,
+    /// The system error behind it, if any.
+    pub source: Option<std::io::Error>,
+}
+
+impl OpenError {
+    /// An error for `port`.
+    pub fn new(port: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        OpenError { port: port.into(), problem: problem.into(), fix: fix.into(), source: None }
+    }
+
+    /// The same, with the system error behind it.
+    pub fn with_source(mut self, e: std::io::Error) -> Self {
+        self.source = Some(e);
+        self
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.port, self.problem)?;
+        if let Some(e) = &self.source {
+            write!(f, " ({e})")?;
+        }
+        if !self.fix.is_empty() {
+            write!(f, "; {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// The two halves of an open live port.
+pub struct LivePort {
+    /// Frames arriving on the port.
+    pub rx: Box<dyn RxPort>,
+    /// Frames leaving by the port.
+    pub tx: Box<dyn TxPort>,
+}
+
+/// Opens a live backend. `mtu` is the largest Ethernet payload the
+/// gateway sends out of this port; the interface must carry it.
+pub fn open(backend: &Backend, mtu: usize) -> Result<LivePort, OpenError> {
+    match backend {
+        Backend::AfXdp(c) => {
+            let (rx, tx) = super::af_xdp::open(c, mtu)?;
+            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+        }
+        Backend::AfPacket(c) => {
+            let (rx, tx) = super::af_packet::open(c, mtu)?;
+            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+        }
+        Backend::Udp(c) => {
+            let (rx, tx) = super::udp::open(c, mtu)?;
+            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+        }
+        Backend::Pcap { .. } => Err(OpenError::new("pcap", "a capture file is not a live port", "use fhgate::io::pcap")),
+    }
+}
+
+/// An interface that is up, has a carrier and carries the MTU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    /// ifindex.
+    pub index: u32,
+    /// Its MTU (largest Ethernet payload).
+    pub mtu: usize,
+}
+
+/// Looks up `name` and checks that it is up, has a carrier, and that its
+/// MTU carries `mtu` bytes of Ethernet payload. `port` names the port in
+/// errors. Asks the kernel with ioctls on a socket of this thread's
+/// network namespace (sysfs shows the namespace it was mounted in, which
+/// after `setns` is not this one).
+pub fn check_interface(port: &str, name: &str, mtu: usize) -> Result<InterfaceInfo, OpenError> {
+    let missing = || {
+        OpenError::new(
+            port,
+            format!("there is no interface named `{name}` in this network namespace"),
+            "check the name with `ip link`, or run fhgate in the namespace that has it (`ip netns exec NS fhgate ...`)",
+        )
+    };
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(missing());
+    }
+    // SAFETY: a plain socket call; the descriptor is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(OpenError::new(port, "cannot open a socket to query interfaces", "").with_source(std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is a socket this function just opened and nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let ioctl = |req: libc::c_ulong| -> std::io::Result<libc::ifreq> {
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
+            *d = s as libc::c_char;
+        }
+        // SAFETY: the request reads ifr_name (NUL-terminated: the name is
+        // shorter than IFNAMSIZ) and writes the ifreq union.
+        let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), req as _, &mut ifr) };
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(ifr)
+        }
+    };
+    let index = match ioctl(libc::SIOCGIFINDEX) {
+        // SAFETY: SIOCGIFINDEX fills ifru_ifindex.
+        Ok(r) => (unsafe { r.ifr_ifru.ifru_ifindex }) as u32,
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(missing()),
+        Err(e) => return Err(OpenError::new(port, format!("cannot look up interface `{name}`"), "").with_source(e)),
+    };
+    // SAFETY: SIOCGIFFLAGS fills ifru_flags, SIOCGIFMTU ifru_mtu.
+    let flags = || ioctl(libc::SIOCGIFFLAGS).map(|r| unsafe { r.ifr_ifru.ifru_flags } as u16 as i32).unwrap_or(0);
+    // A link that was just brought up reports its carrier a moment later
+    // (a veth when its peer comes up): give it a second.
+    let t = std::time::Instant::now();
+    let flags = loop {
+        let f = flags();
+        if f & libc::IFF_UP == 0 || f & libc::IFF_RUNNING != 0 || t.elapsed() > std::time::Duration::from_secs(1) {
+            break f;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let if_mtu = ioctl(libc::SIOCGIFMTU).map(|r| unsafe { r.ifr_ifru.ifru_mtu }).unwrap_or(0).max(0) as usize;
+    if flags & libc::IFF_UP == 0 {
+        return Err(OpenError::new(port, format!("interface `{name}` is down"), format!("bring it up: `ip link set {name} up`")));
+    }
+    // IFF_RUNNING: the kernel's operational state is up (carrier present).
+    if flags & libc::IFF_RUNNING == 0 {
+        return Err(OpenError::new(
+            port,
+            format!("interface `{name}` is up but has no carrier"),
+            "connect the link, or bring up its peer (for a veth pair, both ends must be up)",
+        ));
+    }
+    if if_mtu < mtu {
+        return Err(OpenError::new(
+            port,
+            format!("interface `{name}` has MTU {if_mtu}, smaller than the {mtu} bytes this side is configured to send"),
+            format!("raise it (`ip link set {name} mtu {mtu}`) or lower this side's `mtu` in the configuration"),
+        ));
+    }
+    Ok(InterfaceInfo { index, mtu: if_mtu })
+}
+
+/// Linux capabilities the live backends need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// CAP_NET_RAW: packet and AF_XDP sockets.
+    NetRaw = 13,
+    /// CAP_NET_ADMIN: attaching XDP programs, binding to devices.
+    NetAdmin = 12,
+    /// CAP_SYS_ADMIN: loading BPF programs on kernels without CAP_BPF.
+    SysAdmin = 21,
+    /// CAP_BPF: loading BPF programs (Linux 5.8 and later).
+    Bpf = 39,
+}
+
+/// Whether this process has `cap` in its effective set.
+pub fn has_capability(cap: Capability) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return false };
+    let Some(hex) = status.lines().find_map(|l| l.strip_prefix("CapEff:")) else { return false };
+    u64::from_str_radix(hex.trim(), 16).is_ok_and(|m| m >> (cap as u32) & 1 == 1)
+}
+
+/// Fails unless this process has every one of `caps` (any of
+/// `CAP_BPF`/`CAP_SYS_ADMIN` counts for `Bpf`).
+pub fn require_capabilities(port: &str, caps: &[Capability]) -> Result<(), OpenError> {
+    for &c in caps {
+        let ok = match c {
+            Capability::Bpf => has_capability(Capability::Bpf) || has_capability(Capability::SysAdmin),
+            other => has_capability(other),
+        };
+        if !ok {
+            return Err(OpenError::new(
+                port,
+                format!("this process lacks {c:?} (CAP_{})", cap_name(c)),
+                "run fhgate as root, or grant it: `setcap cap_net_raw,cap_net_admin,cap_bpf,cap_sys_admin+ep $(which fhgate)`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cap_name(c: Capability) -> &'static str {
+    match c {
+        Capability::NetRaw => "NET_RAW",
+        Capability::NetAdmin => "NET_ADMIN",
+        Capability::SysAdmin => "SYS_ADMIN",
+        Capability::Bpf => "BPF",
+    }
+}
+
+/// ns since the Unix epoch, for receive timestamps.
+#[inline]
+pub fn unix_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_checked_and_missing_interfaces_are_named() {
+        let lo = check_interface("test", "lo", 1500).expect("lo is up with a large MTU");
+        assert_eq!(lo.index, 1);
+        let e = check_interface("af_xdp nope0", "nope0", 1500).unwrap_err();
+        assert!(e.to_string().contains("no interface named `nope0`"), "{e}");
+        let e = check_interface("p", "lo", 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("has MTU") && e.to_string().contains("ip link set lo mtu"), "{e}");
+    }
+
+    #[test]
+    fn capabilities_are_read_from_proc() {
+        // Whatever the user, the answer must agree with /proc/self/status.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            assert!(has_capability(Capability::NetRaw));
+            assert!(require_capabilities("p", &[Capability::NetRaw, Capability::NetAdmin, Capability::Bpf]).is_ok());
+        }
+    }
+}
