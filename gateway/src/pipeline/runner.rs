@@ -180,7 +180,7 @@ fn ns_since(t0: Instant, now: Instant) -> u64 {
 /// Kept out of line so that profiles tell idle polling from work.
 #[inline(never)]
 fn backoff(idle: &mut u32) {
-    *idle += 1;
+    *idle = idle.wrapping_add(1);
     if *idle < 8 {
         std::hint::spin_loop();
     } else {
@@ -315,6 +315,11 @@ impl Rx {
                 match self.port.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
                     RxPoll::Frames(n) => n,
                     RxPoll::Idle => {
+                        // A quiet port still publishes, so metrics show the last burst.
+                        if idle % 1024 == 0 && self.publish.due(Instant::now()) {
+                            flows.write_to(&mut stats.flows);
+                            self.publish.publish(&stats);
+                        }
                         backoff(&mut idle);
                         continue;
                     }
@@ -533,6 +538,10 @@ impl Tx {
                 if finished && self.prio.is_empty() && self.from_workers.iter().all(|c| c.is_empty()) {
                     break;
                 }
+                if idle % 1024 == 0 && self.publish.due(Instant::now()) {
+                    flows.write_to(&mut stats.flows);
+                    self.publish.publish(&stats);
+                }
                 backoff(&mut idle);
                 continue;
             }
@@ -645,6 +654,11 @@ impl RunToCompletion {
             let n = match self.rx.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
                 RxPoll::Frames(n) => n,
                 RxPoll::Idle => {
+                    // A quiet port still publishes, so metrics show the last burst.
+                    if idle % 1024 == 0 && self.publish.due(Instant::now()) {
+                        flows.write_to(&mut stats.flows);
+                        self.publish.publish(&stats);
+                    }
                     backoff(&mut idle);
                     continue;
                 }
