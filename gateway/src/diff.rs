@@ -138,7 +138,13 @@ impl IqError {
         (self.error_energy > 0.0 && self.reference_energy > 0.0).then(|| 10.0 * (self.error_energy / self.reference_energy).log10())
     }
 
-    fn add_prb(&mut self, a: &[i16; SAMPLES_PER_PRB], b: &[i16; SAMPLES_PER_PRB]) {
+    /// EVM in percent: 100 · √(Σ|error|² / Σ|reference|²); `None` without reference power.
+    pub fn evm_pct(&self) -> Option<f64> {
+        (self.reference_energy > 0.0).then(|| 100.0 * (self.error_energy / self.reference_energy).sqrt())
+    }
+
+    /// Adds one PRB: reference `a`, received `b`.
+    pub fn add_prb(&mut self, a: &[i16; SAMPLES_PER_PRB], b: &[i16; SAMPLES_PER_PRB]) {
         self.prbs += 1;
         let mut differs = false;
         for (x, y) in a.iter().zip(b) {

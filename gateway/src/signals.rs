@@ -19,14 +19,17 @@ extern "C" fn on_hangup(_: libc::c_int) {
 
 /// Installs the handlers (idempotent).
 pub fn install() {
-    for (sig, handler) in [(libc::SIGINT, on_stop as extern "C" fn(libc::c_int)), (libc::SIGTERM, on_stop), (libc::SIGHUP, on_hangup)] {
+    // A second SIGINT or SIGTERM terminates as usual (SA_RESETHAND), in
+    // case the clean stop itself hangs.
+    let stop = (on_stop as extern "C" fn(libc::c_int), libc::SA_RESETHAND);
+    for (sig, (handler, flags)) in [(libc::SIGINT, stop), (libc::SIGTERM, stop), (libc::SIGHUP, (on_hangup, 0))] {
         // SAFETY: a zeroed sigaction with a handler that only touches
         // atomics is valid; SA_RESTART keeps blocking I/O from failing
         // with EINTR.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = handler as usize;
-            sa.sa_flags = libc::SA_RESTART;
+            sa.sa_flags = libc::SA_RESTART | flags;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
@@ -36,6 +39,11 @@ pub fn install() {
 /// Whether SIGINT or SIGTERM has arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)
+}
+
+/// The flag SIGINT and SIGTERM set, for loops that take one.
+pub fn stop_flag() -> &'static AtomicBool {
+    &STOP
 }
 
 /// Whether SIGHUP has arrived since the last call (clears it).

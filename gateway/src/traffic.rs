@@ -85,11 +85,35 @@ impl Default for CarrierSpec {
     }
 }
 
+/// What a generated frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FrameKind {
+    /// A U-plane message (IQ data).
+    Uplane,
+    /// A C-plane message of section type 1.
+    CplaneType1,
+    /// A C-plane message of section type 3 (PRACH).
+    CplaneType3,
+}
+
+impl FrameKind {
+    /// The short name reports use: `U`, `C1`, `C3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameKind::Uplane => "U",
+            FrameKind::CplaneType1 => "C1",
+            FrameKind::CplaneType3 => "C3",
+        }
+    }
+}
+
 /// One generated frame and when it is due.
 #[derive(Debug, Clone)]
 pub struct GenFrame {
     /// Time from the start of the stream.
     pub at: Duration,
+    /// What it carries.
+    pub kind: FrameKind,
     /// Frame bytes.
     pub data: Vec<u8>,
 }
@@ -106,29 +130,70 @@ pub struct SlotTime {
 }
 
 impl SlotTime {
-    /// The `n`-th slot of a stream at numerology `mu`.
-    pub fn of(n: u32, mu: u8) -> Self {
-        let per_sf = 1u32 << mu;
+    /// The `n`-th slot of a stream at numerology `mu`; frameId wraps at 256.
+    pub fn of(n: u64, mu: u8) -> Self {
+        let per_sf = 1u64 << mu;
         SlotTime { frame: (n / (per_sf * 10)) as u8, subframe: ((n / per_sf) % 10) as u8, slot: (n % per_sf) as u8 }
     }
 }
 
-/// The known test signal: QPSK-like symbols whose power steps down by
-/// 6 dB every PRB over a cycle of 4, so BFP exponents vary across a symbol.
-/// Depends only on values that the U-plane carries, so a receiver can
-/// rebuild it from the frame it got.
-pub fn reference_iq(eaxc: u16, t: SlotTime, symbol: u8, prb: usize, re: usize) -> (i16, i16) {
-    let mut x = (eaxc as u64) << 48
-        ^ (t.frame as u64) << 40
-        ^ (t.subframe as u64) << 32
-        ^ (t.slot as u64) << 24
-        ^ (symbol as u64) << 16
-        ^ (prb * RES_PER_PRB + re) as u64;
-    // splitmix64: a cheap, well-mixed hash.
+/// Duration of one slot at numerology `mu` (1 ms / 2^µ).
+pub fn slot_duration(mu: u8) -> Duration {
+    Duration::from_nanos(1_000_000u64 >> mu)
+}
+
+/// The key the test signal of a flow is derived from: the values of its
+/// eAxC fields, not their packing, so the signal survives an eAxC remap
+/// (say 4,4,4,4 → 2,6,4,4) and the receiver rebuilds it under its own
+/// layout. Fields that fit 4 bits each are packed as the default 4,4,4,4
+/// layout packs them; wider ones are folded in with a hash.
+pub fn signal_key(id: EaxcId) -> u16 {
+    let f = [id.du_port, id.band_sector, id.cc, id.ru_port];
+    if f.iter().all(|&v| v < 16) {
+        return f.iter().fold(0u16, |k, &v| (k << 4) | v);
+    }
+    let x = splitmix64(f.iter().fold(0u64, |k, &v| (k << 16) | v as u64));
+    (x >> 48) as u16
+}
+
+/// splitmix64's finaliser: a cheap, well-mixed hash.
+fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^= x >> 31;
+    x ^ (x >> 31)
+}
+
+/// The known test signal: QPSK-like symbols whose power steps down by
+/// 6 dB every PRB over a cycle of 4, so BFP exponents vary across a symbol.
+/// Depends only on values that the U-plane carries (the eAxC fields, the
+/// slot, the symbol and the PRB), so a receiver can rebuild it from the
+/// frame it got, whatever eAxC layout or compression it arrives in.
+pub fn reference_iq(eaxc: EaxcId, t: SlotTime, symbol: u8, prb: usize, re: usize) -> (i16, i16) {
+    reference_iq_keyed(signal_key(eaxc), t, symbol, prb, re)
+}
+
+/// The 24 samples (I, Q interleaved) of one PRB of the test signal.
+pub fn reference_prb(eaxc: EaxcId, t: SlotTime, symbol: u8, prb: usize) -> [i16; ecpri::iq::SAMPLES_PER_PRB] {
+    let key = signal_key(eaxc);
+    let mut out = [0i16; ecpri::iq::SAMPLES_PER_PRB];
+    for re in 0..RES_PER_PRB {
+        let (i, q) = reference_iq_keyed(key, t, symbol, prb, re);
+        out[2 * re] = i;
+        out[2 * re + 1] = q;
+    }
+    out
+}
+
+fn reference_iq_keyed(key: u16, t: SlotTime, symbol: u8, prb: usize, re: usize) -> (i16, i16) {
+    let x = splitmix64(
+        (key as u64) << 48
+            ^ (t.frame as u64) << 40
+            ^ (t.subframe as u64) << 32
+            ^ (t.slot as u64) << 24
+            ^ (symbol as u64) << 16
+            ^ (prb * RES_PER_PRB + re) as u64,
+    );
     let amp: i32 = 12_000 >> (prb % 4);
     let lvl = |bits: u64| -> i16 {
         let l = [-3, -1, 1, 3][(bits & 3) as usize];
@@ -166,7 +231,7 @@ fn uplane_overhead(spec: &CarrierSpec) -> usize {
 /// How many PRBs fit one frame under the MTU.
 pub fn prbs_per_frame(spec: &CarrierSpec) -> Result<usize> {
     let prb_len = spec.comp.prb_len().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let room = spec.mtu.checked_sub(uplane_overhead(spec)).unwrap_or(0) / prb_len;
+    let room = spec.mtu.saturating_sub(uplane_overhead(spec)) / prb_len;
     if room == 0 {
         bail!("MTU {} cannot hold one PRB of {} ({} bytes)", spec.mtu, spec.comp, prb_len);
     }
@@ -191,57 +256,115 @@ fn frame_bytes(eth: EthernetRepr, msg: MessageRepr<'_>) -> Result<Vec<u8>> {
     Ok(f.to_bytes()?)
 }
 
-/// Generates the stream described by `spec`, in time order.
+/// Generates the stream described by `spec` (its first `spec.slots`
+/// slots), in time order. For long streams use [`Generator`], which
+/// produces one slot at a time.
 pub fn generate(spec: &CarrierSpec) -> Result<Vec<GenFrame>> {
-    if spec.numerology > 4 {
-        bail!("numerology {} is outside 0-4", spec.numerology);
-    }
-    if spec.prbs == 0 || spec.prbs > 1023 {
-        bail!("carrier width {} PRBs is outside 1-1023", spec.prbs);
-    }
-    let eth = eth(spec)?;
-    let slot_ns = 1_000_000u64 >> spec.numerology;
-    let sym_ns = slot_ns / SYMBOLS_PER_SLOT as u64;
-    let per_frame = prbs_per_frame(spec)?;
-    let prb_len = spec.comp.prb_len().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dir = direction(spec.side);
-    let mut seq = SeqCounters::default();
+    let mut g = Generator::new(spec)?;
     let mut out = Vec::new();
-    let mut samples = vec![0i16; spec.prbs as usize * RES_PER_PRB * 2];
-    let mut iq = vec![0u8; spec.prbs as usize * prb_len];
-    for n in 0..spec.slots {
+    for _ in 0..spec.slots {
+        g.next_slot(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// The stream of a carrier, slot by slot: sequence IDs run on across
+/// slots and frameId wraps at 256, so a stream of any length is produced
+/// in the memory of one slot.
+pub struct Generator {
+    spec: CarrierSpec,
+    eth: EthernetRepr,
+    per_frame: usize,
+    prb_len: usize,
+    dir: u8,
+    /// (eAxC ID, its fields) per antenna, and the PRACH eAxC per antenna.
+    ants: Vec<(u16, EaxcId, u16)>,
+    seq: SeqCounters,
+    samples: Vec<i16>,
+    iq: Vec<u8>,
+    next: u64,
+}
+
+impl Generator {
+    /// Checks `spec` and prepares to generate from slot 0 (`spec.slots`
+    /// is not used: the caller decides when to stop).
+    pub fn new(spec: &CarrierSpec) -> Result<Self> {
+        if spec.numerology > 4 {
+            bail!("numerology {} is outside 0-4", spec.numerology);
+        }
+        if spec.prbs == 0 || spec.prbs > 1023 {
+            bail!("carrier width {} PRBs is outside 1-1023", spec.prbs);
+        }
+        let prb_len = spec.comp.prb_len().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut ants = Vec::with_capacity(spec.antennas as usize);
+        for ant in 0..spec.antennas {
+            let eaxc = eaxc_of(spec, ant)?;
+            let prach = if spec.prach && spec.side == Side::Du { prach_eaxc_of(spec, ant)? } else { eaxc };
+            ants.push((eaxc, spec.eaxc.split(eaxc), prach));
+        }
+        Ok(Generator {
+            eth: eth(spec)?,
+            per_frame: prbs_per_frame(spec)?,
+            prb_len,
+            dir: direction(spec.side),
+            ants,
+            seq: SeqCounters::default(),
+            samples: vec![0i16; spec.prbs as usize * RES_PER_PRB * 2],
+            iq: vec![0u8; spec.prbs as usize * prb_len],
+            next: 0,
+            spec: spec.clone(),
+        })
+    }
+
+    /// The index of the slot [`Generator::next_slot`] produces next.
+    pub fn slot_index(&self) -> u64 {
+        self.next
+    }
+
+    /// Duration of one slot.
+    pub fn slot_duration(&self) -> Duration {
+        slot_duration(self.spec.numerology)
+    }
+
+    /// Appends the frames of the next slot to `out`, in time order.
+    pub fn next_slot(&mut self, out: &mut Vec<GenFrame>) -> Result<()> {
+        let spec = &self.spec;
+        let n = self.next;
         let t = SlotTime::of(n, spec.numerology);
-        let slot_start = n as u64 * slot_ns;
+        let slot_ns = 1_000_000u64 >> spec.numerology;
+        let sym_ns = slot_ns / SYMBOLS_PER_SLOT as u64;
+        let slot_start = n * slot_ns;
+        let eth = self.eth;
         if spec.side == Side::Du {
-            for ant in 0..spec.antennas {
-                let eaxc = eaxc_of(spec, ant)?;
+            for (ant, &(eaxc, _, prach_eaxc)) in self.ants.iter().enumerate() {
+                let ant = ant as u8;
                 for (d, section_id) in [(1u8, 1u16), (0u8, 2u16)] {
                     let msg = cplane_type1(spec, t, d, section_id, ant)?;
-                    let data = frame_bytes(eth, rt_control(eaxc, seq.next(2, d, eaxc), msg))?;
-                    out.push(GenFrame { at: Duration::from_nanos(slot_start), data });
+                    let data = frame_bytes(eth, rt_control(eaxc, self.seq.next(2, d, eaxc), msg))?;
+                    out.push(GenFrame { at: Duration::from_nanos(slot_start), kind: FrameKind::CplaneType1, data });
                 }
                 if spec.prach {
-                    let eaxc = prach_eaxc_of(spec, ant)?;
                     let msg = cplane_type3_prach(spec, t, ant)?;
-                    let data = frame_bytes(eth, rt_control(eaxc, seq.next(2, 0, eaxc), msg))?;
-                    out.push(GenFrame { at: Duration::from_nanos(slot_start), data });
+                    let data = frame_bytes(eth, rt_control(prach_eaxc, self.seq.next(2, 0, prach_eaxc), msg))?;
+                    out.push(GenFrame { at: Duration::from_nanos(slot_start), kind: FrameKind::CplaneType3, data });
                 }
             }
         }
+        let (prb_len, per_frame, dir) = (self.prb_len, self.per_frame, self.dir);
         for sym in 0..SYMBOLS_PER_SLOT {
             let at = Duration::from_nanos(slot_start + sym as u64 * sym_ns + sym_ns / 2);
-            for ant in 0..spec.antennas {
-                let eaxc = eaxc_of(spec, ant)?;
+            for &(eaxc, id, _) in &self.ants {
+                let key = signal_key(id);
                 for prb in 0..spec.prbs as usize {
                     for re in 0..RES_PER_PRB {
-                        let (i, q) = reference_iq(eaxc, t, sym, prb, re);
-                        samples[(prb * RES_PER_PRB + re) * 2] = i;
-                        samples[(prb * RES_PER_PRB + re) * 2 + 1] = q;
+                        let (i, q) = reference_iq_keyed(key, t, sym, prb, re);
+                        self.samples[(prb * RES_PER_PRB + re) * 2] = i;
+                        self.samples[(prb * RES_PER_PRB + re) * 2 + 1] = q;
                     }
                 }
-                let written = ecpri::iq::compress(spec.comp, &samples, &mut iq)
+                let written = ecpri::iq::compress(spec.comp, &self.samples, &mut self.iq)
                     .with_context(|| format!("compressing {}", spec.comp))?;
-                debug_assert_eq!(written, iq.len());
+                debug_assert_eq!(written, self.iq.len());
                 let mut start = 0usize;
                 while start < spec.prbs as usize {
                     let n_prb = per_frame.min(spec.prbs as usize - start);
@@ -252,7 +375,7 @@ pub fn generate(spec: &CarrierSpec) -> Result<Vec<GenFrame>> {
                         start_prbu: start as u16,
                         num_prbu: n_prb as u8,
                         ud_comp_hdr: spec.comp_hdr.then_some((spec.comp, 0)),
-                        iq_data: &iq[start * prb_len..(start + n_prb) * prb_len],
+                        iq_data: &self.iq[start * prb_len..(start + n_prb) * prb_len],
                     };
                     let header = AppHeader {
                         data_direction: dir,
@@ -269,15 +392,16 @@ pub fn generate(spec: &CarrierSpec) -> Result<Vec<GenFrame>> {
                         comp_hdr: if spec.comp_hdr { uplane::CompHdrMode::Present } else { uplane::CompHdrMode::Absent },
                         carrier_prbs: spec.prbs,
                     };
-                    let body = Body::IqData { pc_id: eaxc, seq_id: seq.next(0, dir, eaxc), uplane: um, cfg };
+                    let body = Body::IqData { pc_id: eaxc, seq_id: self.seq.next(0, dir, eaxc), uplane: um, cfg };
                     let msg = MessageRepr { header: HeaderRepr::new(message_type::IQ_DATA, 0), body, padding: &[] };
-                    out.push(GenFrame { at, data: frame_bytes(eth, msg)? });
+                    out.push(GenFrame { at, kind: FrameKind::Uplane, data: frame_bytes(eth, msg)? });
                     start += n_prb;
                 }
             }
         }
+        self.next += 1;
+        Ok(())
     }
-    Ok(out)
 }
 
 /// The eAxC of antenna `ant`: RU port = antenna.
@@ -371,8 +495,9 @@ mod tests {
             if let Body::IqData { uplane, .. } = &fr.messages()[0].body {
                 if uplane.header.symbol_id == 0 {
                     for s in &uplane.sections {
-                        for p in s.start_prbu as usize..s.start_prbu as usize + s.num_prbu as usize {
-                            covered[p] += 1;
+                        let start = s.start_prbu as usize;
+                        for c in &mut covered[start..start + s.num_prbu as usize] {
+                            *c += 1;
                         }
                     }
                 }
@@ -396,7 +521,7 @@ mod tests {
                 ecpri::iq::decompress(spec.comp, s.iq_data, &mut out).unwrap();
                 for prb in 0..10 {
                     for re in 0..12 {
-                        let (i, q) = reference_iq(*pc_id, t, h.symbol_id, prb, re);
+                        let (i, q) = reference_iq(d.eaxc.split(*pc_id), t, h.symbol_id, prb, re);
                         assert_eq!((out[(prb * 12 + re) * 2], out[(prb * 12 + re) * 2 + 1]), (i, q));
                     }
                 }
@@ -404,6 +529,64 @@ mod tests {
             }
         }
         assert_eq!(checked, 2 * 14);
+    }
+
+    #[test]
+    fn signal_key_is_the_eaxc_fields_not_their_packing() {
+        let l4444 = EaxcLayout::default();
+        let l2644 = EaxcLayout::from_spec("2,6,4,4").unwrap();
+        let id = EaxcId { du_port: 1, band_sector: 0, cc: 0, ru_port: 3 };
+        // Under the default layout the key is the raw ID (captures keep their bytes).
+        assert_eq!(signal_key(id), l4444.join(id).unwrap());
+        let (a, b) = (l4444.join(id).unwrap(), l2644.join(id).unwrap());
+        assert_ne!(a, b, "the remap changes the raw ID");
+        let t = SlotTime::of(7, 1);
+        assert_eq!(reference_prb(l4444.split(a), t, 3, 5), reference_prb(l2644.split(b), t, 3, 5));
+        // Wide fields still give distinct keys.
+        let wide = |bs| signal_key(EaxcId { du_port: 0, band_sector: bs, cc: 0, ru_port: 0 });
+        assert_ne!(wide(20), wide(21));
+    }
+
+    #[test]
+    fn slot_by_slot_is_the_same_stream_as_generate() {
+        let spec = CarrierSpec { prbs: 30, antennas: 2, slots: 3, prach: true, ..Default::default() };
+        let all = generate(&spec).unwrap();
+        let mut g = Generator::new(&spec).unwrap();
+        let mut parts = Vec::new();
+        for n in 0..3 {
+            assert_eq!(g.slot_index(), n);
+            let before = parts.len();
+            g.next_slot(&mut parts).unwrap();
+            assert!(parts[before..].iter().all(|f| f.at >= g.slot_duration() * n as u32));
+        }
+        assert_eq!(all.len(), parts.len());
+        assert!(all.iter().zip(&parts).all(|(a, b)| a.data == b.data && a.at == b.at && a.kind == b.kind));
+        let kinds = |k| all.iter().filter(|f| f.kind == k).count();
+        assert_eq!((kinds(FrameKind::CplaneType1), kinds(FrameKind::CplaneType3)), (3 * 2 * 2, 3 * 2));
+        assert_eq!(kinds(FrameKind::Uplane), 3 * 14 * 2);
+    }
+
+    #[test]
+    fn frame_id_wraps_and_seq_ids_run_on_in_a_long_stream() {
+        // µ = 4: 160 slots per radio frame; 256 frames later frameId is 0 again.
+        let spec = CarrierSpec { numerology: 4, prbs: 1, antennas: 1, side: Side::Ru, ..Default::default() };
+        let d = DecodeConfig { ul_comp: spec.comp, ..DecodeConfig::default() };
+        let mut g = Generator::new(&spec).unwrap();
+        let mut out = Vec::new();
+        let mut seq = 0u8;
+        for n in 0..256 * 160 + 1u64 {
+            out.clear();
+            g.next_slot(&mut out).unwrap();
+            if n % 160 != 0 {
+                seq = seq.wrapping_add(14);
+                continue;
+            }
+            let fr = FrameRepr::parse(&out[0].data, &d).unwrap();
+            let Body::IqData { uplane, seq_id, .. } = &fr.messages()[0].body else { panic!() };
+            assert_eq!(uplane.header.frame_id, (n / 160) as u8);
+            assert_eq!(seq_id.seq_id, seq);
+            seq = seq.wrapping_add(14);
+        }
     }
 
     #[test]

@@ -1,16 +1,25 @@
-//! `fhgate gen`: generate a 7.2x stream for a carrier into a pcap file.
+//! `fhgate gen`: the DU/RU emulator's sending half. Generates a 7.2x
+//! stream for a carrier slot by slot (so a stream of any length runs in
+//! the memory of one slot) and writes it to a pcap file or sends it on a
+//! live port, at slot timing, flat out, or at a fixed frame rate.
+//!
+//! Exit codes: 0 done (also when stopped by SIGINT/SIGTERM), 2 usage or I/O.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use ecpri::ethernet::VlanTag;
 use ecpri::{EaxcLayout, UdCompHdr};
+use serde_json::json;
 
 use fhgate::io::pcap::PcapOut;
-use fhgate::traffic::{self, CarrierSpec, Side};
+use fhgate::io::{live, TxPort};
+use fhgate::traffic::{CarrierSpec, GenFrame, Generator, Side};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SideArg {
@@ -18,12 +27,49 @@ enum SideArg {
     Ru,
 }
 
+/// How fast frames are released.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Real time: each slot's frames at its slot boundary.
+    Slot,
+    /// As fast as the output takes them.
+    Max,
+    /// A fixed number of frames per second.
+    Pps(f64),
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    match s {
+        "slot" => Ok(Rate::Slot),
+        "max" => Ok(Rate::Max),
+        _ => match s.parse::<f64>() {
+            Ok(r) if r > 0.0 && r.is_finite() => Ok(Rate::Pps(r)),
+            _ => Err(format!("`{s}`: expected slot, max or a frame rate in frames per second")),
+        },
+    }
+}
+
+pub(super) fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}`: expected a number of seconds")),
+    }
+}
+
 /// Arguments of `gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Output pcap file.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required_unless_present = "port", conflicts_with = "port")]
+    output: Option<PathBuf>,
+    /// Send on a live port instead: af_xdp:IFACE[,k=v], af_packet:IFACE or udp:BIND,PEER.
+    #[arg(long, value_name = "SPEC")]
+    port: Option<String>,
+    /// How fast to send: `slot` (real time, each slot's frames at its slot
+    /// boundary), `max` (flat out) or frames per second. Default: slot on
+    /// a port, max into a file.
+    #[arg(long, value_name = "slot|max|PPS", value_parser = parse_rate)]
+    rate: Option<Rate>,
     /// Which side sends: du (DL C/U-plane and UL C-plane) or ru (UL U-plane).
     #[arg(long, value_enum, default_value = "du")]
     side: SideArg,
@@ -54,9 +100,12 @@ pub struct GenArgs {
     /// Largest Ethernet payload; U-plane symbols are split at PRB boundaries to fit.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
-    /// Slots to generate.
-    #[arg(long, default_value_t = 2)]
-    slots: u32,
+    /// Slots to generate (2 unless --duration is given).
+    #[arg(long)]
+    slots: Option<u64>,
+    /// Stop after this many seconds (whichever of --slots and --duration comes first).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    duration: Option<Duration>,
     /// Add a section type 3 PRACH C-plane message per antenna and slot.
     #[arg(long)]
     prach: bool,
@@ -66,9 +115,29 @@ pub struct GenArgs {
     /// BandSector_ID of every eAxC.
     #[arg(long, default_value_t = 0)]
     band_sector: u16,
+    /// Print the summary as one JSON object on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Frames sent per `flush`.
+const BURST: usize = 32;
+
+/// What a run sent.
+#[derive(Debug, Default)]
+struct Sent {
+    frames: u64,
+    bytes: u64,
+    slots: u64,
+    late_slots: u64,
+    by_kind: std::collections::BTreeMap<&'static str, u64>,
+    elapsed: Duration,
+    interrupted: bool,
 }
 
 pub fn run(a: GenArgs) -> Result<ExitCode> {
+    fhgate::signals::install();
+    let stop = fhgate::signals::stop_flag();
     if let Some(v) = a.vlan {
         anyhow::ensure!(v < 4096, "--vlan {v}: a VLAN ID has 12 bits (0-4095)");
     }
@@ -82,7 +151,6 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         eaxc: a.eaxc_bits,
         vlan: a.vlan.map(|v| VlanTag::c_tag(v, a.pcp)),
         mtu: a.mtu,
-        slots: a.slots,
         side: match a.side {
             SideArg::Du => Side::Du,
             SideArg::Ru => Side::Ru,
@@ -92,13 +160,178 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         band_sector: a.band_sector,
         ..CarrierSpec::default()
     };
-    let frames = traffic::generate(&spec)?;
-    let mut out = PcapOut::create(&a.output)?;
-    // A fixed epoch keeps generated captures byte-identical run to run.
-    let epoch = Duration::from_secs(1_767_225_600);
-    for f in &frames {
-        out.write(epoch + f.at, &f.data)?;
-    }
-    eprintln!("fhgate gen: wrote {} frames to {}", frames.len(), a.output.display());
+    let gen = Generator::new(&spec)?;
+    let slots = match (a.slots, a.duration) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => Some(2),
+    };
+    let (mut tx, target, live): (Box<dyn TxPort>, String, bool) = match (&a.output, &a.port) {
+        (Some(path), _) => (Box::new(PcapOut::create(path)?), path.display().to_string(), false),
+        (None, Some(spec)) => {
+            let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (port.tx, spec.clone(), true)
+        }
+        (None, None) => anyhow::bail!("give -o FILE.pcap or --port SPEC"),
+    };
+    let rate = a.rate.unwrap_or(if live { Rate::Slot } else { Rate::Max });
+    let sent = send(gen, tx.as_mut(), rate, slots, a.duration, live, stop)?;
+    drop(tx);
+    report(&sent, rate, &target, a.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fixed epoch keeps generated captures byte-identical run to run.
+const PCAP_EPOCH: Duration = Duration::from_secs(1_767_225_600);
+
+/// Runs the generator into `tx` until `slots` are sent, `duration` has
+/// passed or `stop` is set.
+fn send(
+    mut gen: Generator,
+    tx: &mut dyn TxPort,
+    rate: Rate,
+    slots: Option<u64>,
+    duration: Option<Duration>,
+    live: bool,
+    stop: &AtomicBool,
+) -> Result<Sent> {
+    let slot_dur = gen.slot_duration();
+    let mut s = Sent::default();
+    let mut frames: Vec<GenFrame> = Vec::new();
+    let mut start: Option<Instant> = None;
+    let mut queued = 0usize;
+    while slots.is_none_or(|n| gen.slot_index() < n) {
+        if stop.load(Ordering::Relaxed) {
+            s.interrupted = true;
+            break;
+        }
+        if let (Some(d), Some(t0)) = (duration, start) {
+            if t0.elapsed() >= d {
+                break;
+            }
+        }
+        frames.clear();
+        let n = gen.slot_index();
+        gen.next_slot(&mut frames)?;
+        // The clock starts when the first slot is ready to go.
+        let t0 = *start.get_or_insert_with(Instant::now);
+        if rate == Rate::Slot {
+            sleep_until(t0 + slots_time(slot_dur, n), stop);
+        }
+        for f in &frames {
+            if let Rate::Pps(r) = rate {
+                let due = t0 + Duration::from_secs_f64(s.frames as f64 / r);
+                if Instant::now() < due {
+                    // Send what is queued before waiting.
+                    if queued > 0 {
+                        tx.flush().context("flushing the output")?;
+                        queued = 0;
+                    }
+                    sleep_until(due, stop);
+                }
+            }
+            let time_ns = if live { live::unix_ns() } else { (PCAP_EPOCH + f.at).as_nanos() as u64 };
+            tx.send(&f.data, time_ns).context("sending a frame")?;
+            queued += 1;
+            s.frames += 1;
+            s.bytes += f.data.len() as u64;
+            *s.by_kind.entry(f.kind.name()).or_default() += 1;
+            if queued == BURST {
+                tx.flush().context("flushing the output")?;
+                queued = 0;
+            }
+        }
+        if rate == Rate::Slot {
+            tx.flush().context("flushing the output")?;
+            queued = 0;
+            // Late: this slot's frames were not all out before the next slot began.
+            if t0.elapsed() > slots_time(slot_dur, n + 1) {
+                s.late_slots += 1;
+            }
+        }
+        s.slots += 1;
+    }
+    if queued > 0 {
+        tx.flush().context("flushing the output")?;
+    }
+    if let (Rate::Slot, Some(t0)) = (rate, start) {
+        // The stream occupies its last slot to the end.
+        sleep_until(t0 + slots_time(slot_dur, s.slots), stop);
+    }
+    s.elapsed = start.map_or(Duration::ZERO, |t| t.elapsed());
+    Ok(s)
+}
+
+/// The time `n` slots take.
+fn slots_time(slot: Duration, n: u64) -> Duration {
+    Duration::from_nanos((slot.as_nanos() as u64).saturating_mul(n))
+}
+
+/// Sleeps until `t` (or until `stop` is set, checked every 50 ms).
+fn sleep_until(t: Instant, stop: &AtomicBool) {
+    loop {
+        let now = Instant::now();
+        if now >= t || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep((t - now).min(Duration::from_millis(50)));
+    }
+}
+
+fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
+    let secs = s.elapsed.as_secs_f64();
+    let fps = if secs > 0.0 { s.frames as f64 / secs } else { 0.0 };
+    let mbps = if secs > 0.0 { s.bytes as f64 * 8.0 / secs / 1e6 } else { 0.0 };
+    let rate_name = match rate {
+        Rate::Slot => "slot".to_string(),
+        Rate::Max => "max".to_string(),
+        Rate::Pps(r) => format!("{r}"),
+    };
+    if json {
+        let v = json!({
+            "output": target,
+            "rate": rate_name,
+            "frames": s.frames,
+            "bytes": s.bytes,
+            "slots": s.slots,
+            "by_type": s.by_kind,
+            "seconds": secs,
+            "frames_per_second": fps,
+            "mbit_per_second": mbps,
+            "late_slots": (rate == Rate::Slot).then_some(s.late_slots),
+            "interrupted": s.interrupted,
+        });
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{v}")?;
+        out.flush()?;
+    } else {
+        let kinds: Vec<String> = s.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let late = if rate == Rate::Slot { format!(", {} late slots", s.late_slots) } else { String::new() };
+        eprintln!(
+            "fhgate gen: wrote {} frames ({} bytes; {}) in {} slots to {target} in {secs:.3} s: {fps:.0} frames/s, {mbps:.1} Mbit/s (rate {rate_name}){late}{}",
+            s.frames,
+            s.bytes,
+            kinds.join(", "),
+            s.slots,
+            if s.interrupted { "; stopped by signal" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(parse_rate("slot"), Ok(Rate::Slot));
+        assert_eq!(parse_rate("max"), Ok(Rate::Max));
+        assert_eq!(parse_rate("1e5"), Ok(Rate::Pps(1e5)));
+        assert!(parse_rate("0").is_err() && parse_rate("fast").is_err());
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("-1").is_err());
+    }
 }

@@ -6,6 +6,7 @@ mod gen;
 mod inspect;
 mod replay;
 mod run;
+mod sink;
 mod translator;
 
 use std::process::ExitCode;
@@ -32,8 +33,10 @@ struct Cli {
 enum Command {
     /// Decode every frame of a pcap/pcapng file, as text or JSON lines.
     Inspect(inspect::InspectArgs),
-    /// Generate a 7.2x DU or RU stream for a carrier into a pcap file.
+    /// Generate a 7.2x DU or RU stream for a carrier, into a pcap file or out of a live port.
     Gen(gen::GenArgs),
+    /// Receive a 7.2x stream on a port (or from a capture): validate and count every frame, measure IQ error.
+    Sink(sink::SinkArgs),
     /// Compare two captures flow by flow: PRBs matched, field differences, IQ error (EVM).
     Diff(diff::DiffArgs),
     /// Run the gateway as a configuration file describes it.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
     let r = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Gen(a) => gen::run(a),
+        Command::Sink(a) => sink::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),

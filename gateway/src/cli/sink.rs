@@ -1,0 +1,621 @@
+//! `fhgate sink`: the DU/RU emulator's receiving half. Takes frames from a
+//! live port (or a capture, so that it runs offline too), decodes every
+//! one, counts per flow (direction, plane, eAxC) frames, sections, PRBs
+//! and seqId gaps, reorders and duplicates, and measures the U-plane IQ
+//! error against the known test signal of `fhgate gen`
+//! ([`fhgate::traffic::reference_prb`]).
+//!
+//! The signal is keyed on the values of the eAxC fields, so a stream that
+//! went through an eAxC remap is checked by decoding it with the
+//! receiver's layout (`--eaxc-bits 2,6,4,4`); a stream recompressed on the
+//! way is decompressed as it arrives (udCompHdr, or `--dl-comp`), and
+//! `--signal-comp` names the compression gen used, so that a lossless
+//! translation (BFP 8 → 12) measures exactly zero error.
+//!
+//! Exit codes: 0 all good; 1 an invalid frame, EVM above `--max-evm`, or
+//! fewer than `--expect` frames; 2 usage or I/O errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
+use ecpri::iq::SAMPLES_PER_PRB;
+use ecpri::uplane::SectionRepr;
+use ecpri::{EaxcLayout, UdCompHdr};
+use fhgate::config::Backend;
+use fhgate::diff::IqError;
+use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
+use fhgate::io::{live, RxPoll, RxPort};
+use fhgate::traffic::{reference_prb, SlotTime};
+use fhgate::translate::PacketBuf;
+use serde_json::{json, Value};
+
+use super::DecodeArgs;
+
+/// Arguments of `sink`.
+#[derive(Args, Debug)]
+pub struct SinkArgs {
+    /// Receive on a live port: af_xdp:IFACE[,k=v], af_packet:IFACE or udp:BIND,PEER.
+    #[arg(long, value_name = "SPEC", required_unless_present = "input", conflicts_with = "input")]
+    pub port: Option<String>,
+    /// Read frames from a pcap/pcapng capture instead.
+    #[arg(long, short, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Also write every frame that arrived to this pcap file.
+    #[arg(short, long, value_name = "FILE.pcap")]
+    pub output: Option<PathBuf>,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = super::gen::parse_seconds)]
+    pub duration: Option<Duration>,
+    /// Stop after this many seconds without frames, once one has arrived.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = super::gen::parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Exit 1 when fewer frames arrive.
+    #[arg(long, value_name = "N")]
+    pub expect: Option<u64>,
+    /// Exit 1 when the overall IQ EVM exceeds this many percent.
+    #[arg(long, value_name = "PCT")]
+    pub max_evm: Option<f64>,
+    /// The compression gen sent the signal with: the reference becomes the
+    /// signal as that compression carries it (without it: the ideal signal).
+    #[arg(long, value_name = "METHOD:WIDTH", value_parser = parse_comp)]
+    pub signal_comp: Option<UdCompHdr>,
+    /// Do not measure IQ error (the stream does not carry gen's test signal).
+    #[arg(long)]
+    pub no_iq: bool,
+    /// Largest Ethernet payload the port must carry.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: usize,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+fn parse_comp(s: &str) -> Result<UdCompHdr, String> {
+    UdCompHdr::from_spec(s).ok_or_else(|| format!("`{s}`: expected METHOD:WIDTH like bfp:9"))
+}
+
+/// Invalid frames whose error is printed as it is found.
+const MAX_ERROR_EXAMPLES: usize = 5;
+/// Frames taken per `recv`.
+const BURST: usize = 32;
+
+pub fn run(a: SinkArgs) -> Result<ExitCode> {
+    fhgate::signals::install();
+    let stop = fhgate::signals::stop_flag();
+    let mut cfg = a.decode.config();
+    let (mut rx, source, live): (Box<dyn RxPort>, String, bool) = match (&a.port, &a.input) {
+        (Some(spec), _) => {
+            let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // The UDP port hands datagrams over as Ethernet/IP/UDP frames to its bind port.
+            if let Backend::Udp(u) = &backend {
+                cfg.udp_port = cfg.udp_port.or(Some(u.bind.port()));
+            }
+            let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (port.rx, spec.clone(), true)
+        }
+        (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),
+        (None, None) => anyhow::bail!("give --port SPEC or --input FILE"),
+    };
+    let mut pcap_out = a.output.as_deref().map(PcapOut::create).transpose()?;
+    let mut sink = Sink::new(cfg, a.signal_comp, !a.no_iq);
+    let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
+    let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
+    let start = Instant::now();
+    let mut last_frame: Option<Instant> = None;
+    let mut interrupted = false;
+    'rx: loop {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if a.duration.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
+        let want = a.count.map_or(BURST, |c| (c - sink.frames).min(BURST as u64) as usize);
+        if want == 0 {
+            break;
+        }
+        match rx.recv(&mut bufs[..want], &mut lens[..want], &mut times[..want]) {
+            Ok(RxPoll::Frames(n)) => {
+                last_frame = Some(Instant::now());
+                for i in 0..n {
+                    let data = &bufs[i].bytes()[..lens[i]];
+                    if let Some(o) = pcap_out.as_mut() {
+                        o.write(Duration::from_nanos(times[i]), data)?;
+                    }
+                    sink.frame(data);
+                }
+            }
+            Ok(RxPoll::Idle) => {
+                if live && last_frame.is_some_and(|t| t.elapsed() >= a.idle_timeout) {
+                    break 'rx;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Ok(RxPoll::Closed) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("receiving on {source}")),
+        }
+    }
+    drop(pcap_out);
+    let elapsed = start.elapsed();
+    let fails = sink.failures(a.expect, a.max_evm);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if a.json {
+        writeln!(out, "{}", sink.to_json(&source, elapsed, interrupted, &fails))?;
+    } else {
+        sink.write_text(&mut out, &source, elapsed, interrupted, &fails)?;
+    }
+    out.flush()?;
+    Ok(if fails.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A flow: plane (`U` or `C`), dataDirection (1 DL, 0 UL) and eAxC ID.
+type FlowKey = (&'static str, u8, u16);
+
+/// seqId bookkeeping of one flow: a frame ahead of the next expected one
+/// counts the skipped IDs as a gap; one behind it is a duplicate when its
+/// ID was seen within the last 128, else a late (reordered) frame that
+/// fills one of the gaps counted before.
+#[derive(Debug, Default)]
+struct SeqTrack {
+    next: Option<u8>,
+    seen: [u64; 4],
+    gaps: u64,
+    reorders: u64,
+    duplicates: u64,
+}
+
+impl SeqTrack {
+    fn bit(&mut self, s: u8, on: bool) {
+        let (w, b) = (s as usize / 64, s as u32 % 64);
+        if on {
+            self.seen[w] |= 1 << b;
+        } else {
+            self.seen[w] &= !(1 << b);
+        }
+    }
+
+    fn add(&mut self, s: u8) {
+        let Some(next) = self.next else {
+            self.bit(s, true);
+            self.next = Some(s.wrapping_add(1));
+            return;
+        };
+        let d = s.wrapping_sub(next);
+        if d < 128 {
+            // In order (d = 0) or ahead: the IDs skipped are missing.
+            self.gaps += d as u64;
+            for k in 0..d {
+                self.bit(next.wrapping_add(k), false);
+            }
+            self.bit(s, true);
+            self.next = Some(s.wrapping_add(1));
+        } else if self.seen[s as usize / 64] >> (s % 64) & 1 == 1 {
+            self.duplicates += 1;
+        } else {
+            self.reorders += 1;
+            self.gaps = self.gaps.saturating_sub(1);
+            self.bit(s, true);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlowStats {
+    frames: u64,
+    sections: u64,
+    prbs: u64,
+    invalid: u64,
+    seq: SeqTrack,
+    iq: IqError,
+}
+
+/// Everything counted so far.
+struct Sink {
+    cfg: DecodeConfig,
+    signal_comp: Option<UdCompHdr>,
+    check_iq: bool,
+    frames: u64,
+    bytes: u64,
+    invalid: u64,
+    /// Messages by type: `U`, `C1`, `C3`, ...; frames that are not eCPRI as `other`.
+    by_type: BTreeMap<String, u64>,
+    errors: BTreeMap<(&'static str, &'static str), u64>,
+    error_examples: Vec<Value>,
+    flows: BTreeMap<FlowKey, FlowStats>,
+    /// U-plane sections by the compression they arrived in.
+    comp: BTreeMap<String, u64>,
+    /// C-plane messages by their udCompHdr.
+    cplane_comp: BTreeMap<String, u64>,
+    scratch: Vec<i16>,
+}
+
+impl Sink {
+    fn new(cfg: DecodeConfig, signal_comp: Option<UdCompHdr>, check_iq: bool) -> Self {
+        Sink {
+            cfg,
+            signal_comp,
+            check_iq,
+            frames: 0,
+            bytes: 0,
+            invalid: 0,
+            by_type: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            error_examples: Vec::new(),
+            flows: BTreeMap::new(),
+            comp: BTreeMap::new(),
+            cplane_comp: BTreeMap::new(),
+            scratch: vec![0; SAMPLES_PER_PRB],
+        }
+    }
+
+    fn frame(&mut self, data: &[u8]) {
+        self.frames += 1;
+        self.bytes += data.len() as u64;
+        let cfg = self.cfg;
+        match FrameRepr::parse(data, &cfg) {
+            Ok(fr) => {
+                if let Payload::Other(_) = fr.payload {
+                    *self.by_type.entry("other".into()).or_default() += 1;
+                }
+                for m in fr.messages() {
+                    self.message(&m.body);
+                }
+            }
+            Err(e) => self.invalid_frame(&e, data),
+        }
+    }
+
+    fn message(&mut self, body: &Body<'_>) {
+        let cfg = self.cfg;
+        match body {
+            Body::IqData { pc_id, seq_id, uplane, cfg: ucfg } => {
+                *self.by_type.entry("U".into()).or_default() += 1;
+                let h = uplane.header;
+                let st = self.flows.entry(("U", h.data_direction, *pc_id)).or_default();
+                st.frames += 1;
+                if seq_id.subseq_id == 0 {
+                    st.seq.add(seq_id.seq_id);
+                }
+                let t = SlotTime { frame: h.frame_id, subframe: h.subframe_id, slot: h.slot_id };
+                let id = cfg.eaxc.split(*pc_id);
+                for sec in &uplane.sections {
+                    let comp = sec.comp(ucfg.static_comp);
+                    *self.comp.entry(comp.to_string()).or_default() += 1;
+                    st.sections += 1;
+                    st.prbs += sec.prb_count(cfg.carrier_prbs) as u64;
+                    if self.check_iq {
+                        check_section(&mut st.iq, sec, comp, cfg.carrier_prbs, |prb| {
+                            let mut r = reference_prb(id, t, h.symbol_id, prb);
+                            if let Some(sc) = self.signal_comp {
+                                carry(sc, &mut r, &mut self.scratch);
+                            }
+                            r
+                        });
+                    }
+                }
+            }
+            Body::IqFragment { pc_id, seq_id, .. } => {
+                *self.by_type.entry("U-fragment".into()).or_default() += 1;
+                // The direction is in the first fragment only; count under DL.
+                let st = self.flows.entry(("U", 1, *pc_id)).or_default();
+                st.frames += 1;
+                if seq_id.subseq_id == 0 {
+                    st.seq.add(seq_id.seq_id);
+                }
+            }
+            Body::RtControl { rtc_id, seq_id, cplane } => {
+                let ty = cplane.header.fields.section_type();
+                *self.by_type.entry(format!("C{ty}")).or_default() += 1;
+                if let Some(c) = cplane.header.fields.ud_comp_hdr() {
+                    *self.cplane_comp.entry(c.to_string()).or_default() += 1;
+                }
+                let st = self.flows.entry(("C", cplane.header.app.data_direction, *rtc_id)).or_default();
+                st.frames += 1;
+                if seq_id.subseq_id == 0 {
+                    st.seq.add(seq_id.seq_id);
+                }
+                for s in &cplane.sections {
+                    st.sections += 1;
+                    let n = s.fields.num_prbc();
+                    st.prbs += if n == 0 { cfg.carrier_prbs as u64 } else { n as u64 };
+                }
+            }
+            Body::OneWayDelay(_) => *self.by_type.entry("one-way-delay".into()).or_default() += 1,
+            Body::Other(_) => *self.by_type.entry("other-ecpri".into()).or_default() += 1,
+        }
+    }
+
+    /// Counts a frame that does not decode, by error kind, and against
+    /// its flow when the eCPRI header and eAxC ID are still readable.
+    fn invalid_frame(&mut self, e: &ecpri::Error, frame: &[u8]) {
+        self.invalid += 1;
+        *self.errors.entry((e.kind(), e.field())).or_default() += 1;
+        if self.error_examples.len() < MAX_ERROR_EXAMPLES {
+            let ex = json!({"frame": self.frames, "kind": e.kind(), "field": e.field(), "offset": e.offset(), "message": e.to_string()});
+            let at = e.offset().map_or(String::new(), |o| format!(" at offset {o}"));
+            eprintln!("fhgate sink: frame {}: {} in {}{at}: {e}", self.frames, e.kind(), e.field());
+            self.error_examples.push(ex);
+        }
+        let Ok(loc) = ecpri::frame::locate(frame, self.cfg.udp_port) else { return };
+        let Some(r) = loc.ecpri else { return };
+        let b = &frame[r];
+        if b.len() < 9 || !matches!(b[1], 0 | 2) {
+            return;
+        }
+        let plane = if b[1] == 0 { "U" } else { "C" };
+        let dir = (b[8] >> 7) & 1;
+        let eaxc = u16::from_be_bytes([b[4], b[5]]);
+        self.flows.entry((plane, dir, eaxc)).or_default().invalid += 1;
+    }
+
+    fn iq_total(&self) -> IqError {
+        let mut t = IqError::default();
+        for s in self.flows.values() {
+            let q = &s.iq;
+            t.prbs += q.prbs;
+            t.differing_prbs += q.differing_prbs;
+            t.error_energy += q.error_energy;
+            t.reference_energy += q.reference_energy;
+            t.max_abs_error = t.max_abs_error.max(q.max_abs_error);
+            t.undecodable += q.undecodable;
+        }
+        t
+    }
+
+    fn seq_total(&self) -> (u64, u64, u64) {
+        self.flows.values().fold((0, 0, 0), |(g, r, d), s| (g + s.seq.gaps, r + s.seq.reorders, d + s.seq.duplicates))
+    }
+
+    /// Why the run fails, if it does.
+    fn failures(&self, expect: Option<u64>, max_evm: Option<f64>) -> Vec<String> {
+        let mut f = Vec::new();
+        if self.invalid > 0 {
+            f.push(format!("{} invalid frames", self.invalid));
+        }
+        if let Some(n) = expect.filter(|&n| self.frames < n) {
+            f.push(format!("{} frames arrived, fewer than the {n} expected", self.frames));
+        }
+        if let Some(max) = max_evm {
+            let q = self.iq_total();
+            match q.evm_pct() {
+                Some(e) if e > max => f.push(format!("IQ EVM {e:.4} % exceeds {max} %")),
+                None if q.prbs == 0 => f.push("no PRBs to measure IQ error on".into()),
+                _ => {}
+            }
+            if q.undecodable > 0 {
+                f.push(format!("{} PRBs could not be decompressed", q.undecodable));
+            }
+        }
+        f
+    }
+
+    fn eaxc_json(&self, id: u16) -> Value {
+        let e = self.cfg.eaxc.split(id);
+        json!({"id": id, "hex": format!("0x{id:04x}"), "du_port": e.du_port, "band_sector": e.band_sector, "cc": e.cc, "ru_port": e.ru_port})
+    }
+
+    fn to_json(&self, source: &str, elapsed: Duration, interrupted: bool, fails: &[String]) -> Value {
+        let flows: Vec<Value> = self
+            .flows
+            .iter()
+            .map(|(&(plane, dir, eaxc), s)| {
+                let mut v = json!({
+                    "plane": plane, "direction": dir_name(dir), "eaxc": eaxc, "eaxc_fields": eaxc_text(eaxc, &self.cfg.eaxc),
+                    "frames": s.frames, "sections": s.sections, "prbs": s.prbs, "invalid": s.invalid,
+                    "seq_gaps": s.seq.gaps, "seq_reorders": s.seq.reorders, "seq_duplicates": s.seq.duplicates,
+                });
+                if plane == "U" && self.check_iq {
+                    v["iq"] = iq_json(&s.iq);
+                }
+                v
+            })
+            .collect();
+        let eaxc_ids: BTreeSet<u16> = self.flows.keys().map(|k| k.2).collect();
+        let (gaps, reorders, duplicates) = self.seq_total();
+        let errors: Vec<Value> = self.errors.iter().map(|((k, f), n)| json!({"kind": k, "field": f, "count": n})).collect();
+        let secs = elapsed.as_secs_f64();
+        json!({
+            "source": source,
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "valid": self.frames - self.invalid,
+            "invalid": self.invalid,
+            "by_type": self.by_type,
+            "errors": errors,
+            "error_examples": self.error_examples,
+            "seq_gaps": gaps,
+            "seq_reorders": reorders,
+            "seq_duplicates": duplicates,
+            "compression": self.comp,
+            "cplane_ud_comp_hdr": self.cplane_comp,
+            "eaxc_ids": eaxc_ids.iter().map(|&id| self.eaxc_json(id)).collect::<Vec<_>>(),
+            "iq": if self.check_iq { iq_json(&self.iq_total()) } else { Value::Null },
+            "iq_reference": self.signal_comp.map_or("signal".to_string(), |c| format!("signal as {c} carries it")),
+            "flows": flows,
+            "seconds": secs,
+            "frames_per_second": if secs > 0.0 { self.frames as f64 / secs } else { 0.0 },
+            "interrupted": interrupted,
+            "ok": fails.is_empty(),
+            "failures": fails,
+        })
+    }
+
+    fn write_text<W: Write>(&self, out: &mut W, source: &str, elapsed: Duration, interrupted: bool, fails: &[String]) -> Result<()> {
+        let (gaps, reorders, duplicates) = self.seq_total();
+        writeln!(
+            out,
+            "sink: {source}: {} frames ({} bytes) in {:.3} s{}",
+            self.frames,
+            self.bytes,
+            elapsed.as_secs_f64(),
+            if interrupted { ", stopped by signal" } else { "" }
+        )?;
+        let types: Vec<String> = self.by_type.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "  valid {}, invalid {}; by type: {}", self.frames - self.invalid, self.invalid, types.join(", "))?;
+        for ((k, f), n) in &self.errors {
+            writeln!(out, "  errors: {n} × {k} in {f}")?;
+        }
+        writeln!(out, "  seqId: {gaps} missing, {reorders} reordered, {duplicates} duplicated")?;
+        let comp: Vec<String> = self.comp.iter().map(|(c, n)| format!("{c} × {n}")).collect();
+        let ccomp: Vec<String> = self.cplane_comp.iter().map(|(c, n)| format!("{c} × {n}")).collect();
+        writeln!(out, "  compression: U-plane sections {}; C-plane udCompHdr {}", join_or_none(&comp), join_or_none(&ccomp))?;
+        if self.check_iq {
+            writeln!(out, "  IQ: {}", iq_text(&self.iq_total()))?;
+        }
+        writeln!(out, "  {:<5} {:<3} {:<18} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>7}  IQ", "plane", "dir", "eAxC", "frames", "sections", "PRBs", "gaps", "reord", "dups", "invalid")?;
+        for (&(plane, dir, eaxc), s) in &self.flows {
+            let iq = if plane == "U" && self.check_iq { iq_text(&s.iq) } else { String::new() };
+            writeln!(
+                out,
+                "  {:<5} {:<3} {:<18} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>7}  {iq}",
+                plane,
+                dir_name(dir),
+                format!("0x{eaxc:04x} ({})", eaxc_text(eaxc, &self.cfg.eaxc)),
+                s.frames,
+                s.sections,
+                s.prbs,
+                s.seq.gaps,
+                s.seq.reorders,
+                s.seq.duplicates,
+                s.invalid
+            )?;
+        }
+        if fails.is_empty() {
+            writeln!(out, "result: ok")?;
+        } else {
+            writeln!(out, "result: FAIL: {}", fails.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares every PRB of a U-plane section with `reference(prb)`.
+fn check_section(
+    iq: &mut IqError,
+    sec: &SectionRepr<'_>,
+    comp: UdCompHdr,
+    carrier_prbs: u16,
+    mut reference: impl FnMut(usize) -> [i16; SAMPLES_PER_PRB],
+) {
+    let n = sec.prb_count(carrier_prbs);
+    let Ok(prb_len) = comp.prb_len() else {
+        iq.undecodable += n as u64;
+        return;
+    };
+    let step = if sec.rb { 2 } else { 1 };
+    let mut got = [0i16; SAMPLES_PER_PRB];
+    for i in 0..n {
+        let Some(bytes) = sec.iq_data.get(i * prb_len..(i + 1) * prb_len) else {
+            iq.undecodable += (n - i) as u64;
+            return;
+        };
+        if ecpri::iq::decompress(comp, bytes, &mut got).is_err() {
+            iq.undecodable += 1;
+            continue;
+        }
+        iq.add_prb(&reference(sec.start_prbu as usize + i * step), &got);
+    }
+}
+
+/// `r` as it comes out of compression `c` and back.
+fn carry(c: UdCompHdr, r: &mut [i16; SAMPLES_PER_PRB], bytes: &mut Vec<i16>) {
+    let mut wire = [0u8; 1 + 3 * 16];
+    if ecpri::iq::compress(c, r, &mut wire).is_ok() {
+        bytes.resize(SAMPLES_PER_PRB, 0);
+        if ecpri::iq::decompress(c, &wire, bytes).is_ok() {
+            r.copy_from_slice(bytes);
+        }
+    }
+}
+
+fn iq_json(q: &IqError) -> Value {
+    json!({"prbs": q.prbs, "evm_pct": q.evm_pct(), "evm_db": q.evm_db(), "max_abs_error": q.max_abs_error,
+           "exact": q.exact() && q.prbs > 0, "differing_prbs": q.differing_prbs, "undecodable": q.undecodable})
+}
+
+fn iq_text(q: &IqError) -> String {
+    if q.prbs == 0 && q.undecodable == 0 {
+        return "no PRBs checked".into();
+    }
+    let mut s = match q.evm_pct() {
+        _ if q.exact() => format!("exact over {} PRBs", q.prbs),
+        Some(e) => format!("EVM {e:.4} %, max |error| {} over {} PRBs", q.max_abs_error, q.prbs),
+        None => format!("no reference power over {} PRBs", q.prbs),
+    };
+    if q.undecodable > 0 {
+        s.push_str(&format!(", {} PRBs not decompressible", q.undecodable));
+    }
+    s
+}
+
+fn join_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn dir_name(d: u8) -> &'static str {
+    if d == 1 {
+        "DL"
+    } else {
+        "UL"
+    }
+}
+
+fn eaxc_text(id: u16, layout: &EaxcLayout) -> String {
+    let e = layout.split(id);
+    format!("{}:{}:{}:{}", e.du_port, e.band_sector, e.cc, e.ru_port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(ids: &[u8]) -> (u64, u64, u64) {
+        let mut t = SeqTrack::default();
+        for &s in ids {
+            t.add(s);
+        }
+        (t.gaps, t.reorders, t.duplicates)
+    }
+
+    #[test]
+    fn seq_ids_gaps_reorders_and_duplicates() {
+        assert_eq!(track(&[0, 1, 2, 3]), (0, 0, 0));
+        assert_eq!(track(&[254, 255, 0, 1]), (0, 0, 0), "wraps at 256");
+        assert_eq!(track(&[0, 1, 4, 5]), (2, 0, 0));
+        assert_eq!(track(&[0, 2, 1, 3]), (0, 1, 0), "a late frame fills its gap");
+        assert_eq!(track(&[0, 1, 1, 2, 0]), (0, 0, 2));
+        let all: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
+        assert_eq!(track(&all), (0, 0, 0));
+    }
+
+    #[test]
+    fn carried_reference_is_what_the_compression_keeps() {
+        let t = SlotTime { frame: 1, subframe: 2, slot: 0 };
+        let mut r = reference_prb(ecpri::EaxcId::default(), t, 3, 1);
+        let ideal = r;
+        carry(UdCompHdr::new(ecpri::CompMethod::Bfp, 8), &mut r, &mut Vec::new());
+        assert_ne!(r, ideal, "BFP 8 loses precision on this signal");
+        let mut e = IqError::default();
+        e.add_prb(&ideal, &r);
+        assert!(e.evm_pct().unwrap() < 5.0);
+    }
+}
