@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use ecpri::{CompMethod, UdCompHdr};
 use fhgate::config::{AfXdpConfig, XdpCopy, XdpMode};
 use fhgate::io::af_xdp::{self, AfXdpRx, AfXdpTx};
+use fhgate::io::port_stats::PortEvent;
 use fhgate::io::{RxPoll, RxPort, TxPort};
 use fhgate::translate::PacketBuf;
 
@@ -335,6 +336,9 @@ fn frames_longer_than_a_packet_buffer_are_dropped_and_counted() {
         assert_eq!(collect(&mut a_rx, 1, Duration::from_secs(5)), vec![fits], "the frame that fits arrives whole");
         let s = a_rx.stats();
         assert_eq!((s.frames, s.drops), (1, 1), "{s:?}");
+        let c = a_rx.counters();
+        assert_eq!((c.get(PortEvent::DropTooLong), c.get(PortEvent::DropMalformed)), (1, 0), "{c}");
+        assert_eq!((c.backend(), c.interface()), ("af_xdp", "A"));
     });
 }
 
@@ -353,6 +357,8 @@ fn full_tx_rings_wait_for_room_instead_of_failing() {
         a_tx.flush().unwrap();
         let s = a_tx.stats();
         assert_eq!((s.frames, s.drops, s.kernel.tx_invalid_descs), (2000, 0, 0), "{s:?}");
+        let c = a_tx.counters();
+        assert_eq!((c.get(PortEvent::DropRingFull), c.get(PortEvent::KernelTxInvalidDescs)), (0, 0), "{c}");
         assert!(kernel.collect(Duration::from_millis(200)).contains(&f), "frames left by B's kernel side");
     });
 }

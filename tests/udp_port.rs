@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ecpri::frame::{locate, DecodeConfig, FrameRepr, Payload};
 use ecpri::ip::IpRepr;
 use fhgate::config::UdpConfig;
+use fhgate::io::port_stats::PortEvent;
 use fhgate::io::udp::{self, UdpRx, UdpTx};
 use fhgate::io::{RxPoll, RxPort, TxPort};
 use fhgate::translate::{PacketBuf, PACKET_CAPACITY};
@@ -157,6 +158,9 @@ fn udp_frames_and_ecpri_over_ethernet_frames_are_sent_as_their_ecpri_bytes() {
         }
         let s = tx.stats();
         assert_eq!((s.frames, s.not_ecpri, s.too_long, s.buffer_full, s.refused), (cases.len() as u64, 1, 0, 0, 0), "{host}");
+        let c = tx.counters();
+        assert_eq!((c.get(PortEvent::DropNotEcpri), c.drops()), (1, 1), "{c}");
+        assert_eq!((c.backend(), c.interface()), ("udp", local.to_string().as_str()));
         assert_eq!(s.bytes, cases.iter().map(|c| c.1.len() as u64).sum::<u64>());
         peer.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         assert!(recv_from(&peer).is_none(), "{host}: the ARP frame was not sent");
@@ -229,6 +233,8 @@ fn datagrams_too_large_for_a_buffer_are_counted_and_dropped() {
         assert_eq!(udp::datagram_payload(&got[1]).map(|r| got[1][r].to_vec()), Some(p));
         let s = rx.stats();
         assert_eq!((s.frames, s.truncated), (2, 2), "{host}");
+        let c = rx.counters();
+        assert_eq!((c.get(PortEvent::Frames), c.get(PortEvent::DropTruncated), c.drops()), (2, 2, 2), "{c}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Prometheus exposition of the pipeline counters while `fhgate run` is
 //! live: a small HTTP server on a loopback port, on its own thread (a
-//! tokio current-thread runtime), fed by the stages' counter snapshots.
+//! tokio current-thread runtime), fed by the stages' counter snapshots,
+//! the translators' counters and the live ports' counters.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use anyhow::{bail, Result};
 use rtrb::Consumer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::io::port_stats::{EventKind, PortCounters};
 use crate::pipeline::stats::Stats;
 use crate::translate::Installed;
 
@@ -32,18 +34,105 @@ pub struct TranslatorEntry {
 /// after each hot swap; read (under a lock, off the hot path) per scrape.
 pub type TranslatorBoard = Arc<Mutex<Vec<TranslatorEntry>>>;
 
+/// One half of a live port as metrics label it.
+#[derive(Clone)]
+pub struct PortEntry {
+    /// The side the port faces: `du` or `ru`.
+    pub side: String,
+    /// The half's counters (they name the backend, interface and half).
+    pub counters: PortCounters,
+}
+
+/// The live ports' counters, registered once when their ports open; read
+/// per scrape straight from the atomics the ports update.
+#[derive(Clone, Default)]
+pub struct PortBoard {
+    entries: Vec<PortEntry>,
+}
+
+impl PortBoard {
+    /// Adds one half of the port facing `side`.
+    pub fn register(&mut self, side: &str, counters: PortCounters) {
+        self.entries.push(PortEntry { side: side.to_string(), counters });
+    }
+
+    /// Everything registered, in order.
+    pub fn entries(&self) -> &[PortEntry] {
+        &self.entries
+    }
+
+    /// Prometheus text: frames, bytes, drops by reason, other events and
+    /// the kernel's counters, labelled by side, half, backend and interface.
+    pub fn prometheus(&self) -> String {
+        let families: [(&str, EventKind, Option<&str>, &str); 5] = [
+            ("fhgate_port_frames_total", EventKind::Frames, None, "Frames a live port received (half rx) or sent (half tx)."),
+            ("fhgate_port_bytes_total", EventKind::Bytes, None, "Their bytes."),
+            ("fhgate_port_drops_total", EventKind::Drop, Some("reason"), "Frames a live port dropped, by reason."),
+            ("fhgate_port_events_total", EventKind::Condition, Some("event"), "TX kicks that left frames queued: congested, link_down."),
+            ("fhgate_port_kernel_total", EventKind::Kernel, Some("counter"), "The kernel's own counters for the port's socket."),
+        ];
+        let mut out = String::new();
+        for (name, kind, key, help) in families {
+            let mut rows = String::new();
+            for e in &self.entries {
+                let c = &e.counters;
+                for (event, n) in c.snapshot().filter(|(ev, _)| ev.kind() == kind) {
+                    let _ = write!(
+                        rows,
+                        "{name}{{side=\"{}\",half=\"{}\",backend=\"{}\",interface=\"{}\"",
+                        label(&e.side),
+                        c.half().name(),
+                        c.backend(),
+                        label(c.interface())
+                    );
+                    if let Some(key) = key {
+                        let _ = write!(rows, ",{key}=\"{}\"", event.short_name());
+                    }
+                    let _ = writeln!(rows, "}} {n}");
+                }
+            }
+            if !rows.is_empty() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                out.push_str(&rows);
+            }
+        }
+        out
+    }
+
+    /// The counters as JSON: one object per half, with its labels and a
+    /// `counters` object of every event it counts.
+    pub fn json(&self) -> serde_json::Value {
+        let halves = self.entries.iter().map(|e| {
+            let c = &e.counters;
+            let counters: serde_json::Map<String, serde_json::Value> = c.snapshot().map(|(ev, n)| (ev.name().to_string(), n.into())).collect();
+            serde_json::json!({"side": e.side, "half": c.half().name(), "backend": c.backend(), "interface": c.interface(), "counters": counters})
+        });
+        serde_json::Value::Array(halves.collect())
+    }
+}
+
+/// A Prometheus label value, escaped.
+fn label(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains(['\\', '"', '\n']) {
+        v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").into()
+    } else {
+        v.into()
+    }
+}
+
 /// Keeps the newest snapshot of every stage.
 pub struct Collector {
     sources: Vec<Consumer<Stats>>,
     latest: Vec<Stats>,
     translators: TranslatorBoard,
+    ports: PortBoard,
 }
 
 impl Collector {
     /// Collects from these stages.
     pub fn new(sources: Vec<Consumer<Stats>>) -> Self {
         let latest = sources.iter().map(|_| Stats::default()).collect();
-        Collector { sources, latest, translators: TranslatorBoard::default() }
+        Collector { sources, latest, translators: TranslatorBoard::default(), ports: PortBoard::default() }
     }
 
     /// Also exposes the translators on `board`.
@@ -52,11 +141,19 @@ impl Collector {
         self
     }
 
-    /// The whole exposition: pipeline counters, then translator counters.
+    /// Also exposes the live ports on `board`.
+    pub fn with_ports(mut self, board: PortBoard) -> Self {
+        self.ports = board;
+        self
+    }
+
+    /// The whole exposition: pipeline counters, then translator counters,
+    /// then port counters.
     pub fn prometheus(&mut self) -> String {
         let mut text = self.snapshot().prometheus();
         let entries = self.translators.lock().map(|e| e.clone()).unwrap_or_default();
         text.push_str(&translator_prometheus(&entries));
+        text.push_str(&self.ports.prometheus());
         text
     }
 
@@ -201,5 +298,55 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
         assert!(out.contains("fhgate_unknown_flow_total 7"), "{out}");
         assert!(serve("0.0.0.0:0".parse().unwrap(), Collector::new(vec![])).is_err());
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+    use crate::io::port_stats::PortEvent::{self, *};
+
+    const RX: &[PortEvent] = &[Frames, Bytes, DropTooLong, KernelRxRingFull];
+    const TX: &[PortEvent] = &[Frames, Bytes, DropRingFull, LinkDown];
+
+    #[test]
+    fn port_board_exposes_every_half_by_side_backend_and_interface() {
+        let (rx, tx) = PortCounters::pair("af_xdp", "gw-du", RX, TX);
+        let (urx, _utx) = PortCounters::pair("udp", "[::1]:5000", &[Frames, Bytes, DropTruncated], &[Frames]);
+        let mut board = PortBoard::default();
+        board.register("du", rx.clone());
+        board.register("du", tx.clone());
+        board.register("ru", urx.clone());
+        rx.add(Frames, 10);
+        rx.add(Bytes, 640);
+        rx.add(DropTooLong, 2);
+        rx.set(KernelRxRingFull, 5);
+        tx.add(LinkDown, 1);
+        urx.add(DropTruncated, 3);
+        let text = board.prometheus();
+        let du_rx = "side=\"du\",half=\"rx\",backend=\"af_xdp\",interface=\"gw-du\"";
+        for line in [
+            format!("fhgate_port_frames_total{{{du_rx}}} 10"),
+            format!("fhgate_port_bytes_total{{{du_rx}}} 640"),
+            format!("fhgate_port_drops_total{{{du_rx},reason=\"too_long\"}} 2"),
+            format!("fhgate_port_kernel_total{{{du_rx},counter=\"rx_ring_full\"}} 5"),
+            "fhgate_port_drops_total{side=\"du\",half=\"tx\",backend=\"af_xdp\",interface=\"gw-du\",reason=\"ring_full\"} 0".to_string(),
+            "fhgate_port_events_total{side=\"du\",half=\"tx\",backend=\"af_xdp\",interface=\"gw-du\",event=\"link_down\"} 1".to_string(),
+            "fhgate_port_drops_total{side=\"ru\",half=\"rx\",backend=\"udp\",interface=\"[::1]:5000\",reason=\"truncated\"} 3".to_string(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        for family in ["frames", "bytes", "drops", "events", "kernel"] {
+            let name = format!("fhgate_port_{family}_total");
+            assert_eq!(text.matches(&format!("# TYPE {name} counter")).count(), 1, "{text}");
+            // Every sample follows its family's header.
+            let at = text.find(&format!("# TYPE {name} ")).unwrap();
+            assert!(!text[..at].contains(&format!("\n{name}{{")), "{name}: {text}");
+        }
+        let j = board.json();
+        assert_eq!(j[0]["counters"]["drop_too_long"], 2);
+        assert_eq!((j[2]["side"].as_str(), j[2]["interface"].as_str()), (Some("ru"), Some("[::1]:5000")));
+        assert_eq!(label("a\"b\\c"), "a\\\"b\\\\c");
+        assert!(PortBoard::default().prometheus().is_empty(), "no live ports, no port families");
     }
 }

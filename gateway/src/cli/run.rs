@@ -19,6 +19,7 @@ use clap::Args;
 use fhgate::config::{Backend, FaultPolicyConfig, GatewayConfig, Side};
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
 use fhgate::io::{live, RxPort, TxPort};
+use fhgate::metrics::PortBoard;
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::runner::{self, DirectionSpec, Running};
 use fhgate::pipeline::stats::Stats;
@@ -95,7 +96,9 @@ struct SidePort {
     tx: Option<Box<dyn TxPort>>,
 }
 
-fn open_side(side: &Side, name: &str) -> Result<SidePort> {
+/// Opens the port of `side` (named `name`: `du` or `ru`); a live port's
+/// counters go on `ports`.
+fn open_side(side: &Side, name: &str, ports: &mut PortBoard) -> Result<SidePort> {
     match &side.backend {
         Backend::Pcap { input, output } => Ok(SidePort {
             rx: match input {
@@ -109,6 +112,8 @@ fn open_side(side: &Side, name: &str) -> Result<SidePort> {
         }),
         live_backend => {
             let port = live::open(live_backend, side.mtu).with_context(|| format!("{name}: opening the {} port", live_backend.name()))?;
+            ports.register(name, port.rx_counters);
+            ports.register(name, port.tx_counters);
             Ok(SidePort { rx: Some(port.rx), tx: Some(port.tx) })
         }
     }
@@ -191,8 +196,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let p = cfg.pipeline.clone();
     // A live port is one socket: its receive half serves one direction and
     // its transmit half the other.
-    let mut du = open_side(&cfg.du, "du")?;
-    let mut ru = open_side(&cfg.ru, "ru")?;
+    let mut ports = PortBoard::default();
+    let mut du = open_side(&cfg.du, "du", &mut ports)?;
+    let mut ru = open_side(&cfg.ru, "ru", &mut ports)?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();
     // DL: DU → RU; UL: RU → DU. A side with no input sends nothing.
@@ -231,7 +237,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let board = fhgate::metrics::TranslatorBoard::default();
     post_translators(&board, &running);
     if let Some(addr) = cfg.metrics_listen {
-        fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()))?;
+        fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone()))?;
         tracing::info!("metrics on http://{addr}/metrics");
     }
     tracing::info!(config = %a.config.display(), "running; SIGHUP reloads translators, SIGINT stops");
@@ -266,12 +272,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
         total.merge(&s);
     }
+    // The ports' halves are dropped with their pipelines, so their final
+    // counts (kernel counters included) are in.
     if a.json {
-        println!("{}", super::replay::stats_json(&total, 0, t.elapsed().as_secs_f64()));
+        let mut j = super::replay::stats_json(&total, 0, t.elapsed().as_secs_f64());
+        j["ports"] = ports.json();
+        println!("{j}");
     } else {
         let (pin, pout) = total.totals();
         println!("run: {pin} eCPRI packets in, {pout} out, {:.3} s", t.elapsed().as_secs_f64());
-        println!("{}", total.prometheus());
+        for e in ports.entries() {
+            println!("port {} {}", e.side, e.counters);
+        }
+        println!("{}{}", total.prometheus(), ports.prometheus());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use super::port_stats::PortCounters;
 use super::{RxPort, TxPort};
 use crate::config::Backend;
 
@@ -58,12 +59,16 @@ impl std::error::Error for OpenError {
     }
 }
 
-/// The two halves of an open live port.
+/// The two halves of an open live port, and their counters.
 pub struct LivePort {
     /// Frames arriving on the port.
     pub rx: Box<dyn RxPort>,
     /// Frames leaving by the port.
     pub tx: Box<dyn TxPort>,
+    /// What the receive half counts, readable after `rx` has moved into a pipeline.
+    pub rx_counters: PortCounters,
+    /// What the transmit half counts.
+    pub tx_counters: PortCounters,
 }
 
 /// Opens a live backend. `mtu` is the largest Ethernet payload the
@@ -72,15 +77,15 @@ pub fn open(backend: &Backend, mtu: usize) -> Result<LivePort, OpenError> {
     match backend {
         Backend::AfXdp(c) => {
             let (rx, tx) = super::af_xdp::open(c, mtu)?;
-            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+            Ok(LivePort { rx_counters: rx.counters(), tx_counters: tx.counters(), rx: Box::new(rx), tx: Box::new(tx) })
         }
         Backend::AfPacket(c) => {
             let (rx, tx) = super::af_packet::open(c, mtu)?;
-            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+            Ok(LivePort { rx_counters: rx.counters(), tx_counters: tx.counters(), rx: Box::new(rx), tx: Box::new(tx) })
         }
         Backend::Udp(c) => {
             let (rx, tx) = super::udp::open(c, mtu)?;
-            Ok(LivePort { rx: Box::new(rx), tx: Box::new(tx) })
+            Ok(LivePort { rx_counters: rx.counters(), tx_counters: tx.counters(), rx: Box::new(rx), tx: Box::new(tx) })
         }
         Backend::Pcap { .. } => Err(OpenError::new("pcap", "a capture file is not a live port", "use fhgate::io::pcap")),
     }

@@ -18,8 +18,6 @@ use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ecpri::ethernet::{EthernetFrame, EthernetRepr, ETHERTYPE_ECPRI, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
@@ -27,6 +25,8 @@ use ecpri::frame::MessageIter;
 use ecpri::ip::{self, Ipv4Repr, Ipv6Repr, UdpRepr, IPV6_HEADER_LEN, PROTO_UDP, UDP_HEADER_LEN};
 
 use super::live::{self, OpenError};
+use super::port_stats::PortCounters;
+use super::port_stats::PortEvent::{self, *};
 use super::{RxPoll, RxPort, TxPort};
 use crate::config::UdpConfig;
 use crate::translate::{PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
@@ -77,86 +77,10 @@ pub struct UdpTxStats {
     pub refused: u64,
 }
 
-/// Counters one half publishes and any thread may read.
-#[derive(Debug)]
-pub struct Counters<const N: usize>([AtomicU64; N]);
-
-impl<const N: usize> Default for Counters<N> {
-    fn default() -> Self {
-        Counters(std::array::from_fn(|_| AtomicU64::new(0)))
-    }
-}
-
-impl<const N: usize> Counters<N> {
-    fn add(&self, i: usize, n: u64) {
-        if n != 0 {
-            // Relaxed: counters are independent totals, read for reporting.
-            self.0[i].fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    fn get(&self, i: usize) -> u64 {
-        self.0[i].load(Ordering::Relaxed)
-    }
-}
-
-/// Shared counters of a [`UdpRx`].
-pub type RxCounters = Counters<3>;
-/// Shared counters of a [`UdpTx`].
-pub type TxCounters = Counters<6>;
-
-mod rx_stat {
-    pub const FRAMES: usize = 0;
-    pub const BYTES: usize = 1;
-    pub const TRUNCATED: usize = 2;
-}
-
-mod tx_stat {
-    pub const FRAMES: usize = 0;
-    pub const BYTES: usize = 1;
-    pub const NOT_ECPRI: usize = 2;
-    pub const TOO_LONG: usize = 3;
-    pub const BUFFER_FULL: usize = 4;
-    pub const REFUSED: usize = 5;
-}
-
-impl RxCounters {
-    /// The counters now.
-    pub fn snapshot(&self) -> UdpRxStats {
-        UdpRxStats { frames: self.get(rx_stat::FRAMES), bytes: self.get(rx_stat::BYTES), truncated: self.get(rx_stat::TRUNCATED) }
-    }
-}
-
-impl TxCounters {
-    /// The counters now.
-    pub fn snapshot(&self) -> UdpTxStats {
-        use tx_stat::*;
-        UdpTxStats {
-            frames: self.get(FRAMES),
-            bytes: self.get(BYTES),
-            not_ecpri: self.get(NOT_ECPRI),
-            too_long: self.get(TOO_LONG),
-            buffer_full: self.get(BUFFER_FULL),
-            refused: self.get(REFUSED),
-        }
-    }
-}
-
-/// Logs drops at most once a second.
-struct DropLog {
-    last: Option<Instant>,
-}
-
-impl DropLog {
-    fn due(&mut self) -> bool {
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
-            return false;
-        }
-        self.last = Some(now);
-        true
-    }
-}
+/// What the receive half counts.
+const RX_EVENTS: &[PortEvent] = &[Frames, Bytes, DropTruncated];
+/// What the transmit half counts.
+const TX_EVENTS: &[PortEvent] = &[Frames, Bytes, DropNotEcpri, DropTooLong, DropBufferFull, DropRefused];
 
 // ---------------------------------------------------------------- addresses
 
@@ -274,7 +198,8 @@ pub fn open(c: &UdpConfig, mtu: usize) -> Result<(UdpRx, UdpTx), OpenError> {
     }
     // SAFETY: `dup` is a new descriptor that nothing else owns.
     let tx_fd = unsafe { OwnedFd::from_raw_fd(dup) };
-    Ok((UdpRx::new(fd, local), UdpTx::new(tx_fd, c.peer)))
+    let (rx_counters, tx_counters) = PortCounters::pair("udp", &local.to_string(), RX_EVENTS, TX_EVENTS);
+    Ok((UdpRx::new(fd, local, rx_counters), UdpTx::new(tx_fd, c.peer, tx_counters)))
 }
 
 // ---------------------------------------------------------------- RX
@@ -309,19 +234,17 @@ pub struct UdpRx {
     local: SocketAddr,
     ipv6: bool,
     batch: Batch,
-    counters: Arc<RxCounters>,
-    log: DropLog,
+    counters: PortCounters,
 }
 
 impl UdpRx {
-    fn new(fd: OwnedFd, local: SocketAddr) -> UdpRx {
+    fn new(fd: OwnedFd, local: SocketAddr, counters: PortCounters) -> UdpRx {
         UdpRx {
             fd,
             local,
             ipv6: local.is_ipv6(),
             batch: Batch::new(BATCH),
-            counters: Arc::default(),
-            log: DropLog { last: None },
+            counters,
         }
     }
 
@@ -332,11 +255,12 @@ impl UdpRx {
 
     /// The counters now.
     pub fn stats(&self) -> UdpRxStats {
-        self.counters.snapshot()
+        let c = &self.counters;
+        UdpRxStats { frames: c.get(Frames), bytes: c.get(Bytes), truncated: c.get(DropTruncated) }
     }
 
     /// The counters, readable after the port has moved into a pipeline.
-    pub fn counters(&self) -> Arc<RxCounters> {
+    pub fn counters(&self) -> PortCounters {
         self.counters.clone()
     }
 }
@@ -421,10 +345,7 @@ impl RxPort for UdpRx {
         for i in 0..r as usize {
             let len = self.batch.msgs[i].msg_len as usize;
             if self.batch.msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                self.counters.add(rx_stat::TRUNCATED, 1);
-                if self.log.due() {
-                    tracing::info!(port = "udp", local = %self.local, stats = ?self.stats(), "RX datagram dropped: larger than a packet buffer");
-                }
+                self.counters.report(DropTruncated, 1, "datagram larger than a packet buffer");
                 continue;
             }
             let Some(src) = from_sockaddr(&self.batch.addrs[i]) else { continue };
@@ -440,8 +361,8 @@ impl RxPort for UdpRx {
                 Err(_) => continue,
             }
         }
-        self.counters.add(rx_stat::FRAMES, out as u64);
-        self.counters.add(rx_stat::BYTES, bytes);
+        self.counters.add(Frames, out as u64);
+        self.counters.add(Bytes, bytes);
         Ok(if out == 0 { RxPoll::Idle } else { RxPoll::Frames(out) })
     }
 }
@@ -491,48 +412,45 @@ pub struct UdpTx {
     fd: OwnedFd,
     peer: libc::sockaddr_storage,
     peer_len: libc::socklen_t,
-    peer_addr: SocketAddr,
     /// Queued payloads, back to back; `spans[i]` is where datagram `i` is.
     arena: Box<[u8]>,
     used: usize,
     spans: Vec<(usize, usize)>,
     batch: Batch,
-    counters: Arc<TxCounters>,
-    log: DropLog,
+    counters: PortCounters,
 }
 
 impl UdpTx {
-    fn new(fd: OwnedFd, peer: SocketAddr) -> UdpTx {
+    fn new(fd: OwnedFd, peer: SocketAddr, counters: PortCounters) -> UdpTx {
         let (sa, len) = to_sockaddr(peer);
         UdpTx {
             fd,
             peer: sa,
             peer_len: len,
-            peer_addr: peer,
             arena: vec![0u8; BATCH * PACKET_CAPACITY].into(),
             used: 0,
             spans: Vec::with_capacity(BATCH),
             batch: Batch::new(BATCH),
-            counters: Arc::default(),
-            log: DropLog { last: None },
+            counters,
         }
     }
 
     /// The counters now.
     pub fn stats(&self) -> UdpTxStats {
-        self.counters.snapshot()
+        let c = &self.counters;
+        UdpTxStats {
+            frames: c.get(Frames),
+            bytes: c.get(Bytes),
+            not_ecpri: c.get(DropNotEcpri),
+            too_long: c.get(DropTooLong),
+            buffer_full: c.get(DropBufferFull),
+            refused: c.get(DropRefused),
+        }
     }
 
     /// The counters, readable after the port has moved into a pipeline.
-    pub fn counters(&self) -> Arc<TxCounters> {
+    pub fn counters(&self) -> PortCounters {
         self.counters.clone()
-    }
-
-    fn drop_frames(&mut self, reason: usize, n: u64, why: &str) {
-        self.counters.add(reason, n);
-        if self.log.due() {
-            tracing::info!(port = "udp", peer = %self.peer_addr, reason = why, stats = ?self.stats(), "TX datagram dropped");
-        }
     }
 
     /// Sends everything queued with as few `sendmmsg` calls as the kernel
@@ -564,8 +482,8 @@ impl UdpTx {
             if r > 0 {
                 let sent = r as usize;
                 let bytes: usize = self.spans[done..done + sent].iter().map(|s| s.1).sum();
-                self.counters.add(tx_stat::FRAMES, sent as u64);
-                self.counters.add(tx_stat::BYTES, bytes as u64);
+                self.counters.add(Frames, sent as u64);
+                self.counters.add(Bytes, bytes as u64);
                 done += sent;
                 continue;
             }
@@ -575,7 +493,7 @@ impl UdpTx {
                 Some(libc::EAGAIN | libc::ENOBUFS) => {
                     let d = *deadline.get_or_insert_with(|| Instant::now() + TX_FULL_WAIT);
                     if Instant::now() >= d {
-                        self.drop_frames(tx_stat::BUFFER_FULL, (n - done) as u64, "socket buffer full");
+                        self.counters.report(DropBufferFull, (n - done) as u64, "socket buffer full");
                         break;
                     }
                     let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
@@ -590,7 +508,7 @@ impl UdpTx {
                 // ENETUNREACH, EMSGSIZE, EPERM from a firewall...): skip it.
                 _ => {
                     done += 1;
-                    self.drop_frames(tx_stat::REFUSED, 1, "refused by the kernel");
+                    self.counters.report(DropRefused, 1, "refused by the kernel");
                 }
             }
         }
@@ -603,12 +521,12 @@ impl UdpTx {
 impl TxPort for UdpTx {
     fn send(&mut self, frame: &[u8], _time_ns: u64) -> io::Result<()> {
         let Some(r) = datagram_payload(frame) else {
-            self.drop_frames(tx_stat::NOT_ECPRI, 1, "neither a UDP frame nor eCPRI over Ethernet");
+            self.counters.report(DropNotEcpri, 1, "neither a UDP frame nor eCPRI over Ethernet");
             return Ok(());
         };
         let len = r.len();
         if len > MAX_DATAGRAM || len > self.arena.len() {
-            self.drop_frames(tx_stat::TOO_LONG, 1, "larger than a datagram");
+            self.counters.report(DropTooLong, 1, "larger than a datagram");
             return Ok(());
         }
         if self.spans.len() == BATCH || self.used + len > self.arena.len() {

@@ -28,9 +28,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 pub use self::port::{AfXdpRx, AfXdpTx};
-use self::port::Shared;
+use self::port::{KernelPace, Shared};
 use self::xsk::{StepError, UmemPart, Xsk, CHUNK};
 use super::live::{self, Capability, OpenError};
+use super::port_stats::PortCounters;
 use crate::config::{AfXdpConfig, XdpCopy, XdpMode};
 use crate::translate::PACKET_CAPACITY;
 
@@ -67,14 +68,15 @@ pub struct KernelStats {
     pub tx_ring_empty_descs: u64,
 }
 
-/// Counters of one half of a port.
+/// A snapshot of one half's counters (see [`AfXdpRx::counters`] for the
+/// counter set itself, drops by reason).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PortStats {
-    /// Frames received (RX half) or queued for sending (TX half).
+    /// Frames received (RX half) or queued for sending (TX half, published at each flush).
     pub frames: u64,
     /// Their bytes.
     pub bytes: u64,
-    /// Frames dropped here: too long, malformed descriptors, or no TX room in time.
+    /// Frames dropped here, all reasons: too long, malformed descriptors, or no TX room in time.
     pub drops: u64,
     /// The kernel's counters for the whole socket.
     pub kernel: KernelStats,
@@ -143,6 +145,7 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
     let tx_free: Vec<u64> = tx_umem.frames().collect();
     let info = PortInfo { mode, zero_copy, multi_buffer };
     tracing::info!(port = %port, ?mode, zero_copy, multi_buffer, umem_frames = c.umem_frames, ring_size = c.ring_size, "af_xdp port open");
+    let (rx_counters, tx_counters) = PortCounters::pair("af_xdp", iface, port::RX_EVENTS, port::TX_EVENTS);
     let shared = Arc::new(Shared { _link: link, _prog: prog, _map: map, xsk, port, info });
     let mut rx = AfXdpRx {
         shared: shared.clone(),
@@ -152,10 +155,23 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
         free: rx_free,
         zero_copy,
         busy_poll: c.busy_poll_us.is_some(),
-        stats: PortStats::default(),
+        counters: rx_counters,
+        kernel_pace: KernelPace::new(),
     };
     rx.refill();
-    let tx = AfXdpTx { shared, tx, completion, umem: tx_umem, free: tx_free, copy_mode: !zero_copy, ring_size: c.ring_size, stalled: false, stats: PortStats::default() };
+    let tx = AfXdpTx {
+        shared,
+        tx,
+        completion,
+        umem: tx_umem,
+        free: tx_free,
+        copy_mode: !zero_copy,
+        ring_size: c.ring_size,
+        stalled: false,
+        unpublished: (0, 0),
+        counters: tx_counters,
+        kernel_pace: KernelPace::new(),
+    };
     Ok((rx, tx))
 }
 

@@ -12,11 +12,23 @@ use std::time::{Duration, Instant};
 use super::xsk::{Consumer, Producer, UmemPart, Xsk, CHUNK};
 use super::{KernelStats, PortInfo, PortStats};
 use crate::io::live;
+use crate::io::port_stats::PortEvent::{self, *};
+use crate::io::port_stats::{Pace, PortCounters};
 use crate::io::{RxPoll, RxPort, TxPort};
 use crate::translate::{PacketBuf, PACKET_CAPACITY};
 
 /// How long `send` waits for room in a full TX ring before dropping the frame.
 const TX_WAIT: Duration = Duration::from_millis(100);
+/// How often each half copies the kernel's counters into its own.
+const KERNEL_STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// Calls (bursts or idle polls) between two looks at the clock for that.
+const KERNEL_STATS_STRIDE: u32 = 1024;
+
+/// What the receive half counts.
+pub(super) const RX_EVENTS: &[PortEvent] =
+    &[Frames, Bytes, DropTooLong, DropMalformed, KernelRxDropped, KernelRxInvalidDescs, KernelRxRingFull, KernelFillRingEmpty];
+/// What the transmit half counts.
+pub(super) const TX_EVENTS: &[PortEvent] = &[Frames, Bytes, DropTooLong, DropRingFull, KernelTxInvalidDescs, KernelTxRingEmpty];
 
 /// What both halves share: the attachment and the socket. Nothing in it
 /// is mutated after `open`.
@@ -47,6 +59,54 @@ impl Shared {
     }
 }
 
+/// When a half next copies the kernel's counters: a look at the clock
+/// every [`KERNEL_STATS_STRIDE`] calls, a copy every [`KERNEL_STATS_INTERVAL`].
+pub(super) struct KernelPace {
+    calls: u32,
+    pace: Pace,
+}
+
+impl KernelPace {
+    /// A pace that copies at the first look.
+    pub(super) fn new() -> Self {
+        KernelPace { calls: 0, pace: Pace::new(KERNEL_STATS_INTERVAL) }
+    }
+
+    /// Whether this call is the one to copy them.
+    #[inline]
+    fn due(&mut self) -> bool {
+        self.calls = self.calls.wrapping_add(1);
+        self.calls.is_multiple_of(KERNEL_STATS_STRIDE) && self.pace.due()
+    }
+}
+
+impl KernelStats {
+    /// Copies the counters `half` reports into its counter set.
+    fn publish(&self, half: &PortCounters) {
+        let all = [
+            (KernelRxDropped, self.rx_dropped),
+            (KernelRxInvalidDescs, self.rx_invalid_descs),
+            (KernelRxRingFull, self.rx_ring_full),
+            (KernelFillRingEmpty, self.rx_fill_ring_empty_descs),
+            (KernelTxInvalidDescs, self.tx_invalid_descs),
+            (KernelTxRingEmpty, self.tx_ring_empty_descs),
+        ];
+        for (e, v) in all {
+            if half.counts(e) {
+                half.set(e, v);
+            }
+        }
+    }
+}
+
+/// The snapshot of `counters`, with the kernel's counters read now (and
+/// copied into the counter set).
+fn snapshot(shared: &Shared, counters: &PortCounters) -> PortStats {
+    let kernel = shared.kernel_stats();
+    kernel.publish(counters);
+    PortStats { frames: counters.get(Frames), bytes: counters.get(Bytes), drops: counters.drops(), kernel }
+}
+
 /// The receive half of an AF_XDP port: the fill and RX rings and the
 /// first half of the UMEM.
 pub struct AfXdpRx {
@@ -59,7 +119,8 @@ pub struct AfXdpRx {
     /// Zero-copy: the driver may need a wakeup to take new fill-ring frames.
     pub(super) zero_copy: bool,
     pub(super) busy_poll: bool,
-    pub(super) stats: PortStats,
+    pub(super) counters: PortCounters,
+    pub(super) kernel_pace: KernelPace,
 }
 
 /// The transmit half of an AF_XDP port: the TX and completion rings and
@@ -78,7 +139,10 @@ pub struct AfXdpTx {
     /// are dropped at once rather than each waiting (a dead link must not
     /// slow the pipeline to one frame per wait).
     pub(super) stalled: bool,
-    pub(super) stats: PortStats,
+    /// Frames and bytes queued since the counters were last published (once per flush).
+    pub(super) unpublished: (u64, u64),
+    pub(super) counters: PortCounters,
+    pub(super) kernel_pace: KernelPace,
 }
 
 /// Whether a kick's error only means "not now".
@@ -97,7 +161,12 @@ impl AfXdpRx {
 
     /// Frames, bytes and drops received so far, with the kernel's counters.
     pub fn stats(&self) -> PortStats {
-        PortStats { kernel: self.shared.kernel_stats(), ..self.stats }
+        snapshot(&self.shared, &self.counters)
+    }
+
+    /// The counters, readable after the port has moved into a pipeline.
+    pub fn counters(&self) -> PortCounters {
+        self.counters.clone()
     }
 
     /// Gives free frames to the kernel: as many as the fill ring takes, one publish.
@@ -126,9 +195,12 @@ impl RxPort for AfXdpRx {
             // Busy poll: this call runs the driver's NAPI poll in our thread.
             let _ = self.shared.xsk.kick(false);
         }
+        if self.kernel_pace.due() {
+            self.shared.kernel_stats().publish(&self.counters);
+        }
         let avail = self.rx.available();
         let mut used = 0u32;
-        let mut n = 0usize;
+        let (mut n, mut bytes) = (0usize, 0u64);
         while n < want && used < avail {
             // One frame: descriptors up to the first without XDP_PKT_CONTD.
             let mut end = used;
@@ -149,19 +221,21 @@ impl RxPort for AfXdpRx {
                         self.recycle(d.addr);
                     }
                     used = avail;
-                    self.stats.drops += 1;
+                    self.counters.report(DropMalformed, 1, "RX ring full of pieces of one frame");
                 }
                 break;
             }
             let buf = bufs[n].bytes_mut();
             let mut len = 0usize;
-            let mut ok = true;
+            let mut dropped = None;
             for i in used..end {
                 let d = self.rx.get(i);
                 let dl = d.len as usize;
-                if ok {
-                    if !self.umem.holds(d.addr, dl) || len + dl > PACKET_CAPACITY {
-                        ok = false;
+                if dropped.is_none() {
+                    if !self.umem.holds(d.addr, dl) {
+                        dropped = Some((DropMalformed, "descriptor outside the UMEM"));
+                    } else if len + dl > PACKET_CAPACITY {
+                        dropped = Some((DropTooLong, "longer than a packet buffer"));
                     } else {
                         buf[len..len + dl].copy_from_slice(self.umem.bytes(d.addr, dl));
                         len += dl;
@@ -169,16 +243,18 @@ impl RxPort for AfXdpRx {
                 }
                 self.recycle(d.addr);
             }
-            if ok {
-                lens[n] = len;
-                n += 1;
-                self.stats.frames += 1;
-                self.stats.bytes += len as u64;
-            } else {
-                self.stats.drops += 1;
+            match dropped {
+                None => {
+                    lens[n] = len;
+                    n += 1;
+                    bytes += len as u64;
+                }
+                Some((event, why)) => self.counters.report(event, 1, why),
             }
             used = end;
         }
+        self.counters.add(Frames, n as u64);
+        self.counters.add(Bytes, bytes);
         self.rx.release(used);
         if used > 0 {
             self.refill();
@@ -204,7 +280,12 @@ impl AfXdpTx {
 
     /// Frames, bytes and drops sent so far, with the kernel's counters.
     pub fn stats(&self) -> PortStats {
-        PortStats { kernel: self.shared.kernel_stats(), ..self.stats }
+        snapshot(&self.shared, &self.counters)
+    }
+
+    /// The counters, readable after the port has moved into a pipeline.
+    pub fn counters(&self) -> PortCounters {
+        self.counters.clone()
     }
 
     /// Takes back the frames the kernel has sent.
@@ -285,12 +366,12 @@ impl TxPort for AfXdpTx {
         let len = frame.len();
         let multi = self.shared.info.multi_buffer;
         if len == 0 || len > PACKET_CAPACITY || (!multi && len > CHUNK) {
-            self.stats.drops += 1;
+            self.counters.report(DropTooLong, 1, "empty, or longer than a packet buffer or (without multi-buffer) a UMEM frame");
             return Ok(());
         }
         let k = len.div_ceil(CHUNK) as u32;
         if !self.room(k)? {
-            self.stats.drops += 1;
+            self.counters.report(DropRingFull, 1, "TX ring full");
             return Ok(());
         }
         for (i, piece) in frame.chunks(CHUNK).enumerate() {
@@ -300,12 +381,18 @@ impl TxPort for AfXdpTx {
             let options = if (i as u32) + 1 < k { libc::XDP_PKT_CONTD } else { 0 };
             self.tx.push(libc::xdp_desc { addr, len: piece.len() as u32, options });
         }
-        self.stats.frames += 1;
-        self.stats.bytes += len as u64;
+        self.unpublished.0 += 1;
+        self.unpublished.1 += len as u64;
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        let (frames, bytes) = std::mem::take(&mut self.unpublished);
+        self.counters.add(Frames, frames);
+        self.counters.add(Bytes, bytes);
+        if self.kernel_pace.due() {
+            self.shared.kernel_stats().publish(&self.counters);
+        }
         self.push_out()?;
         self.reclaim();
         Ok(())
@@ -314,27 +401,17 @@ impl TxPort for AfXdpTx {
 
 impl Drop for AfXdpRx {
     fn drop(&mut self) {
-        let s = self.stats();
-        let k = s.kernel;
-        tracing::info!(
-            port = %self.shared.port, frames = s.frames, bytes = s.bytes, drops = s.drops,
-            rx_dropped = k.rx_dropped, rx_invalid_descs = k.rx_invalid_descs, rx_ring_full = k.rx_ring_full,
-            rx_fill_ring_empty_descs = k.rx_fill_ring_empty_descs,
-            "af_xdp RX closed"
-        );
+        // The last copy of the kernel's counters, then what the half counted.
+        self.stats();
+        tracing::info!(port = %self.shared.port, counters = %self.counters, "af_xdp RX closed");
     }
 }
 
 impl Drop for AfXdpTx {
     fn drop(&mut self) {
         // Send what is still queued, best effort.
-        let _ = self.push_out();
-        let s = self.stats();
-        let k = s.kernel;
-        tracing::info!(
-            port = %self.shared.port, frames = s.frames, bytes = s.bytes, drops = s.drops,
-            tx_invalid_descs = k.tx_invalid_descs, tx_ring_empty_descs = k.tx_ring_empty_descs,
-            "af_xdp TX closed"
-        );
+        let _ = self.flush();
+        self.stats();
+        tracing::info!(port = %self.shared.port, counters = %self.counters, "af_xdp TX closed");
     }
 }
