@@ -47,13 +47,50 @@ pub fn runtime_for(cfg: &GatewayConfig) -> Result<Arc<Runtime>> {
     Runtime::new(RuntimeConfig { max_memory, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
 }
 
-/// Loads every translator of the configuration and builds the chains.
-pub fn build_chains(rt: &Arc<Runtime>, cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
-    let mut modules = BTreeMap::new();
-    for (i, t) in cfg.translators.iter().enumerate() {
-        let m = TranslatorModule::load_file(rt, &t.path).map_err(|e| anyhow!("translator[{i}] ({}): {}: {e}", t.name, t.path.display()))?;
-        modules.insert(t.name.clone(), m);
+/// Compiled translator modules by file, kept across reloads so that a
+/// reload compiles only the files whose content changed (a change of a
+/// translator's config table swaps in a new instance of the same module).
+pub struct Modules {
+    rt: Arc<Runtime>,
+    by_path: BTreeMap<PathBuf, (u64, Arc<TranslatorModule>)>,
+}
+
+impl Modules {
+    /// No modules yet, compiled for `rt`.
+    pub fn new(rt: Arc<Runtime>) -> Self {
+        Modules { rt, by_path: BTreeMap::new() }
     }
+
+    /// The module in `path`, compiled unless its content is unchanged.
+    fn get(&mut self, path: &Path) -> Result<Arc<TranslatorModule>, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let hash = content_hash(&bytes);
+        if let Some((h, m)) = self.by_path.get(path) {
+            if *h == hash {
+                return Ok(m.clone());
+            }
+        }
+        let m = TranslatorModule::load(&self.rt, &bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
+        self.by_path.insert(path.to_path_buf(), (hash, m.clone()));
+        Ok(m)
+    }
+}
+
+fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Loads every translator of the configuration and builds the chains.
+pub fn build_chains(modules: &mut Modules, cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
+    let mut loaded = BTreeMap::new();
+    for (i, t) in cfg.translators.iter().enumerate() {
+        let m = modules.get(&t.path).map_err(|e| anyhow!("translator[{i}] ({}): {}: {e}", t.name, t.path.display()))?;
+        loaded.insert(t.name.clone(), m);
+    }
+    let modules = loaded;
     let spec_of = |name: &str, fallback: Option<Arc<TranslatorSpec>>| -> Arc<TranslatorSpec> {
         let t = cfg.translators.iter().find(|t| t.name == name).expect("validated");
         let policy = match t.fault_policy {
@@ -122,22 +159,14 @@ fn open_side(side: &Side, name: &str, ports: &mut PortBoard) -> Result<SidePort>
 /// What a configuration's translator was loaded from, to tell on reload
 /// whether it changed: its settings and a hash of its module file.
 fn fingerprints(cfg: &GatewayConfig) -> BTreeMap<String, (String, u64)> {
-    use std::hash::{Hash, Hasher};
-    cfg.translators
-        .iter()
-        .map(|t| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            std::fs::read(&t.path).unwrap_or_default().hash(&mut h);
-            (t.name.clone(), (format!("{t:?}"), h.finish()))
-        })
-        .collect()
+    cfg.translators.iter().map(|t| (t.name.clone(), (format!("{t:?}"), content_hash(&std::fs::read(&t.path).unwrap_or_default())))).collect()
 }
 
 /// Reloads `path` and hot-swaps each translator that changed at every
 /// chain position it holds, on every worker of every direction. Only
 /// translators are reloaded; a change to the chains needs a restart.
 /// Returns the names swapped.
-fn reload(path: &Path, current: &mut GatewayConfig, rt: &Arc<Runtime>, running: &mut [(&str, Running)]) -> Result<Vec<String>> {
+fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)]) -> Result<Vec<String>> {
     let new = GatewayConfig::load(path)?;
     if new.chains != current.chains {
         bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout");
@@ -152,7 +181,7 @@ fn reload(path: &Path, current: &mut GatewayConfig, rt: &Arc<Runtime>, running: 
     }
     // Compile and instantiate everything before the first swap, so that a
     // bad module leaves the running set untouched.
-    let chains = build_chains(rt, &new)?;
+    let chains = build_chains(modules, &new)?;
     for (ci, c) in new.chains.iter().enumerate() {
         for (si, name) in c.translators.iter().enumerate() {
             if !changed.contains(name) {
@@ -186,8 +215,8 @@ fn post_translators(board: &fhgate::metrics::TranslatorBoard, running: &[(&str, 
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut cfg = GatewayConfig::load(&a.config)?;
-    let rt = runtime_for(&cfg)?;
-    let chains = build_chains(&rt, &cfg)?;
+    let mut modules = Modules::new(runtime_for(&cfg)?);
+    let chains = build_chains(&mut modules, &cfg)?;
     if a.check {
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
@@ -251,7 +280,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             stopping = true;
         }
         if fhgate::signals::take_hangup() {
-            match reload(&a.config, &mut cfg, &rt, &mut running) {
+            match reload(&a.config, &mut cfg, &mut modules, &mut running) {
                 Ok(names) if names.is_empty() => tracing::info!("reload: no translator changed"),
                 Ok(names) => {
                     post_translators(&board, &running);
@@ -268,6 +297,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut total = Stats::default();
+    let frames_in: usize = running.iter().map(|(_, r)| r.frames_received() as usize).sum();
     for (name, r) in running {
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
         total.merge(&s);
@@ -275,7 +305,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     // The ports' halves are dropped with their pipelines, so their final
     // counts (kernel counters included) are in.
     if a.json {
-        let mut j = super::replay::stats_json(&total, 0, t.elapsed().as_secs_f64());
+        let mut j = super::replay::stats_json(&total, frames_in, t.elapsed().as_secs_f64());
         j["ports"] = ports.json();
         println!("{j}");
     } else {

@@ -109,6 +109,8 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give --port SPEC or --input FILE"),
     };
     let mut pcap_out = a.output.as_deref().map(PcapOut::create).transpose()?;
+    // Scripts and tests wait for this line before they start sending.
+    tracing::info!(source = %source, "sink receiving");
     let mut sink = Sink::new(cfg, a.signal_comp, !a.no_iq);
     let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
     let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
