@@ -308,3 +308,49 @@ fn hot_swap_mid_stream_loses_no_frame() {
     assert!(gw_st.success(), "run: {gw_log}");
     assert_gateway_clean(&run, sent["frames"].as_u64().unwrap());
 }
+
+/// eCPRI over UDP end to end: gen sends datagrams from du to the
+/// gateway's DU-side socket, the gateway translates and sends datagrams on
+/// to the sink's socket in ru (the addresses scripts/testbed assigns).
+#[test]
+fn udp_gateway_translates_every_datagram_between_du_and_ru() {
+    let (tb, _serial) = Testbed::up("u");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = gateway_config(dir.path(), "af_xdp");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("backend = \"af_xdp\"\ninterface = \"gw-du\"", "backend = \"udp\"\nbind = \"10.77.1.2:5000\"\npeer = \"10.77.1.1:5000\"")
+        .replace("backend = \"af_xdp\"\ninterface = \"gw-ru\"", "backend = \"udp\"\nbind = \"10.77.2.2:5000\"\npeer = \"10.77.2.1:5000\"");
+    assert_eq!(text.matches("backend = \"udp\"").count(), 2);
+    std::fs::write(&cfg, text).unwrap();
+    let rx = sink(&tb, "udp:10.77.2.1:5000,10.77.2.2:5000");
+    let gw = gateway(&tb, &cfg);
+    let sent = gen(&tb, "udp:10.77.1.1:5000,10.77.1.2:5000", "10000", "100");
+    let (st, got, log) = rx.finish(Duration::from_secs(60));
+    assert!(st.success(), "sink: {got}\n{log}");
+    assert_all_arrived_translated(&sent, &got, &log);
+    gw.signal(libc::SIGINT);
+    let (st, run, log) = gw.finish(Duration::from_secs(30));
+    assert!(st.success(), "run: {log}");
+    assert_gateway_clean(&run, sent["frames"].as_u64().unwrap());
+}
+
+/// Without the capabilities a live port needs, the error says which is
+/// missing and what to do, and nothing is left attached.
+#[test]
+fn live_ports_name_the_missing_capability() {
+    let (tb, _serial) = Testbed::up("c");
+    for port in ["af_xdp:du0", "af_packet:du0"] {
+        // setpriv drops to nobody with no capabilities, inside namespace du.
+        let o = Command::new("ip")
+            .args(["netns", "exec", &tb.ns("du"), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+            .args([fhgate(), "gen", "--port", port, "--slots", "1", "--prbs", "51", "--antennas", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{port}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("lacks") && e.contains("CAP_NET_RAW") && e.contains("run fhgate as root"), "{port}: {e}");
+    }
+    let link = Command::new("ip").args(["-n", &tb.ns("du"), "link", "show", "du0"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&link.stdout).contains("xdp"), "no program left attached");
+}
