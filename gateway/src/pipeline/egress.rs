@@ -347,6 +347,22 @@ struct Msg {
     uplane: Option<UplaneConfig>,
 }
 
+/// What becomes of a packet of the burst: kept (edited in place),
+/// replaced by the pieces `pieces[a..b]`, or dropped.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Keep,
+    Replace(usize, usize),
+    Drop,
+}
+
+/// Puts `p` back into the burst (which held at least as many before).
+fn keep(burst: &mut Burst, pool: &mut BufPool, p: Packet) {
+    if let Err(p) = burst.push(p) {
+        pool.put(p.buf);
+    }
+}
+
 /// One worker's egress stage: configuration, the flow sequence table and
 /// scratch space, all allocated at construction.
 pub struct Egress {
@@ -358,6 +374,11 @@ pub struct Egress {
     msgs: Vec<Msg>,
     plan: Vec<usize>,
     staging: Vec<Packet>,
+    pieces: Vec<Packet>,
+    fates: Vec<Fate>,
+    /// Ingress and egress decode alike, so a pristine packet may take the
+    /// fast path ([`Egress::pass_pristine`]).
+    pristine_ok: bool,
     stats: EgressStats,
     last_error: Option<EgressError>,
 }
@@ -378,6 +399,9 @@ impl Egress {
             msgs: Vec::with_capacity(MAX_MESSAGES),
             plan: Vec::with_capacity(MAX_PIECES),
             staging: Vec::with_capacity(BURST_CAPACITY),
+            pieces: Vec::with_capacity(BURST_CAPACITY),
+            fates: Vec::with_capacity(BURST_CAPACITY),
+            pristine_ok: classify_decode == cfg.decode,
             stats: EgressStats::default(),
             last_error: None,
         }
@@ -412,6 +436,7 @@ impl Egress {
     /// edited in place ([`Emitted::InPlace`]); a larger one is split into
     /// frames written to `sink` ([`Emitted::Split`]). Errors are counted
     /// in [`Egress::stats`] and returned for the caller to count and act on.
+    #[inline]
     pub fn process_frame<S: PieceSink + ?Sized>(&mut self, frame: &mut [u8], sink: &mut S) -> Result<Emitted, EgressError> {
         self.stats.packets_in += 1;
         let r = self.frame(frame, sink);
@@ -438,17 +463,30 @@ impl Egress {
     /// forwarded unchanged if it fits the MTU, or returned to the pool if
     /// it does not (it could not be sent).
     pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats) -> BurstEgress {
-        // Taken out so that `self` stays free to borrow; it keeps its capacity.
-        let mut staging = std::mem::take(&mut self.staging);
-        staging.extend(burst.drain());
+        // Packets are edited where they lie: moving them (a buffer and a
+        // descriptor image each) twice per burst cost more than the checks.
+        // Only when one splits or is dropped is the burst rebuilt.
+        let mut pieces = std::mem::take(&mut self.pieces);
+        let mut fates = std::mem::take(&mut self.fates);
         let decode = self.classify_decode;
-        let mut r = BurstEgress { packets_in: staging.len(), ..BurstEgress::default() };
-        for mut p in staging.drain(..) {
+        let n = burst.len();
+        let mut r = BurstEgress { packets_in: n, ..BurstEgress::default() };
+        let mut out = 0usize;
+        for i in 0..n {
+            let p = &mut burst.pkts[i];
             let len = p.len;
+            if p.pristine && self.pristine_ok && self.pass_pristine(&mut p.buf.bytes_mut()[..len]) {
+                fates.push(Fate::Keep);
+                out += 1;
+                continue;
+            }
+            let start = pieces.len();
             let res = {
                 let mut sink = PoolSink {
                     pool: &mut *pool,
-                    burst: &mut *burst,
+                    pieces: &mut pieces,
+                    // What is already out, and one slot for each packet still to come.
+                    room: BURST_CAPACITY.saturating_sub(out + (n - i - 1)),
                     cur: None,
                     decode,
                     port_direction: p.port_direction,
@@ -456,41 +494,81 @@ impl Egress {
                 };
                 self.process_frame(&mut p.buf.bytes_mut()[..len], &mut sink)
             };
-            let forward = match res {
+            let fate = match res {
                 Ok(Emitted::InPlace { len }) => {
                     p.len = len;
-                    true
+                    Fate::Keep
                 }
                 Ok(Emitted::Split { .. }) => {
                     r.split += 1;
-                    false
+                    Fate::Replace(start, pieces.len())
                 }
                 Err(e) => {
                     // The map has an entry per kind after the first error of
                     // that kind, so counting allocates only then.
                     *stats.egress_errors.entry(e.kind.name()).or_default() += 1;
-                    let fits = self.fits_mtu(p.data());
-                    if fits {
+                    if self.fits_mtu(p.data()) {
                         r.forwarded_with_error += 1;
+                        Fate::Keep
                     } else {
                         r.dropped += 1;
+                        Fate::Drop
                     }
-                    fits
                 }
             };
-            if forward {
-                if let Err(p) = burst.push(p) {
-                    // Cannot happen: the burst held this packet before.
-                    pool.put(p.buf);
-                    r.dropped += 1;
-                }
-            } else {
-                pool.put(p.buf);
-            }
+            out += match fate {
+                Fate::Keep => 1,
+                Fate::Replace(a, b) => b - a,
+                Fate::Drop => 0,
+            };
+            fates.push(fate);
         }
-        self.staging = staging;
+        if r.split + r.dropped > 0 {
+            let mut staging = std::mem::take(&mut self.staging);
+            staging.extend(burst.drain());
+            let mut new = pieces.drain(..);
+            for (p, fate) in staging.drain(..).zip(fates.iter()) {
+                match *fate {
+                    Fate::Keep => keep(burst, pool, p),
+                    Fate::Drop => pool.put(p.buf),
+                    Fate::Replace(a, b) => {
+                        pool.put(p.buf);
+                        for piece in new.by_ref().take(b - a) {
+                            keep(burst, pool, piece);
+                        }
+                    }
+                }
+            }
+            drop(new);
+            self.staging = staging;
+        }
+        fates.clear();
+        self.fates = fates;
+        self.pieces = pieces;
         r.packets_out = burst.len();
         r
+    }
+
+    /// The fast path for a pristine frame (as received, classified with
+    /// the decoding egress uses): one whole eCPRI message over Ethernet
+    /// that ends the frame and fits the MTU is already what egress would
+    /// make of it, but for its sequence ID. Returns `false` (nothing
+    /// written) for anything else, which takes the full path.
+    #[inline]
+    fn pass_pristine(&mut self, frame: &mut [u8]) -> bool {
+        let Ok(Some(lay)) = layout(frame, self.cfg.decode.udp_port) else { return false };
+        let at = lay.ecpri_at;
+        if lay.ip.is_some() || frame.len() < at + ECPRI_PREFIX || frame[at] & 1 != 0 {
+            return false;
+        }
+        let end = at + 4 + be16(frame, at + 2) as usize;
+        if end != frame.len() || end - lay.eth_len > self.cfg.mtu {
+            return false;
+        }
+        self.renumber(&mut frame[at..end], lay.vlan);
+        self.stats.packets_in += 1;
+        self.stats.packets_out += 1;
+        true
     }
 
     fn frame<S: PieceSink + ?Sized>(&mut self, frame: &mut [u8], sink: &mut S) -> Result<Emitted, EgressError> {
@@ -558,7 +636,10 @@ impl Egress {
 /// the burst as a classified [`Packet`].
 struct PoolSink<'a> {
     pool: &'a mut BufPool,
-    burst: &'a mut Burst,
+    /// Where finished pieces go, in order.
+    pieces: &'a mut Vec<Packet>,
+    /// How many pieces the burst can still take.
+    room: usize,
     cur: Option<(PacketBuf, usize)>,
     decode: DecodeConfig,
     port_direction: u8,
@@ -571,16 +652,14 @@ impl PoolSink<'_> {
         if let Some((buf, len)) = self.cur.take() {
             let mut p = Packet::new(buf, len, &self.decode, self.port_direction);
             (p.time_ns, p.arrival_ns) = self.times;
-            if let Err(p) = self.burst.push(p) {
-                self.pool.put(p.buf);
-            }
+            self.pieces.push(p);
         }
     }
 }
 
 impl PieceSink for PoolSink<'_> {
     fn reserve(&mut self, frames: usize) -> bool {
-        self.pool.available() >= frames && self.burst.len() + frames <= BURST_CAPACITY
+        self.pool.available() >= frames && frames <= self.room
     }
 
     fn frame(&mut self, len: usize) -> Option<&mut [u8]> {

@@ -99,6 +99,9 @@ pub struct Packet {
     /// When the pipeline received it, ns on the monotonic clock (for the
     /// added-latency histogram).
     pub arrival_ns: u64,
+    /// As received and classified: no translator has rewritten it (so
+    /// egress, decoding as ingress did, need not walk it again).
+    pub pristine: bool,
 }
 
 /// `route` of a packet no chain selects.
@@ -109,7 +112,8 @@ impl Packet {
     pub fn new(buf: PacketBuf, len: usize, cfg: &DecodeConfig, port_direction: u8) -> Packet {
         let len = len.min(PACKET_CAPACITY);
         let desc = classify(&buf.bytes()[..len], cfg, port_direction);
-        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0 }
+        let pristine = desc.is_some();
+        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0, pristine }
     }
 
     /// Copies `frame` into a buffer from `pool` and classifies it; `None`
@@ -132,6 +136,7 @@ impl Packet {
     /// Classifies the frame again (after a translator changed it).
     pub fn reclassify(&mut self, cfg: &DecodeConfig) {
         self.desc = classify(&self.buf.bytes()[..self.len], cfg, self.port_direction);
+        self.pristine = false;
     }
 }
 
