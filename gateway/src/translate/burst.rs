@@ -19,9 +19,16 @@ pub const BURST_MAX_IN: usize = 64;
 pub struct PacketBuf(Box<[u8; PACKET_CAPACITY]>);
 
 impl PacketBuf {
-    /// A zeroed buffer (allocates: call when filling a pool).
+    /// A zeroed buffer (allocates: call when filling a pool). Its pages
+    /// are touched now: a zeroed allocation is mapped lazily, and the page
+    /// faults would otherwise land on the hot path, at first use.
     pub fn new() -> PacketBuf {
-        let b: Box<[u8]> = vec![0u8; PACKET_CAPACITY].into_boxed_slice();
+        let mut b: Box<[u8]> = vec![0u8; PACKET_CAPACITY].into_boxed_slice();
+        for i in (0..b.len()).step_by(4096) {
+            // SAFETY: `i` is within the slice; a volatile write is not
+            // elided, so the page is really faulted in here.
+            unsafe { std::ptr::write_volatile(b.as_mut_ptr().add(i), 0) };
+        }
         // The slice has exactly PACKET_CAPACITY bytes, so the conversion cannot fail.
         PacketBuf(b.try_into().unwrap_or_else(|_| unreachable!()))
     }
