@@ -249,22 +249,9 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     }
     let (publish, m) = publisher();
     metrics.push(m);
-    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let rx = Rx {
-        received: received.clone(),
-        publish,
-        port: spec.rx,
-        tap: spec.tap,
-        decode: spec.decode,
-        port_direction: spec.port_direction,
-        to_workers,
-        prio: prio_tx,
-        bufs: recycle_take,
-        burst,
-        stop: stop.clone(),
-        done: Done(rx_done),
-        t0,
-    };
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
+    let received = ingress.received.clone();
+    let rx = Rx { publish, ingress, to_workers, prio: prio_tx, bufs: recycle_take, burst, stop: stop.clone(), done: Done(rx_done) };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
@@ -273,14 +260,94 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     Ok(Running { received, metrics, controls, threads, stop })
 }
 
-struct Rx {
-    /// Frames received, for progress reports (one relaxed add per burst).
-    received: Arc<std::sync::atomic::AtomicU64>,
-    publish: Publisher,
+/// The receive half both threadings share: the port and its tap, the
+/// ingress decoding, and per frame its classification, timestamps and
+/// ingress counters.
+struct Ingress {
     port: Box<dyn RxPort>,
     tap: Option<Box<dyn TxPort>>,
     decode: DecodeConfig,
     port_direction: u8,
+    /// Frames received, for progress reports (one relaxed store per burst).
+    received: Arc<std::sync::atomic::AtomicU64>,
+    lens: Vec<usize>,
+    times: Vec<u64>,
+    t0: Instant,
+}
+
+/// What one poll of the port found.
+enum Polled {
+    /// Frames, received at `now` (`arrival` ns after the pipeline's start).
+    Frames { now: Instant, arrival: u64 },
+    Idle,
+    Closed,
+}
+
+impl Ingress {
+    fn new(port: Box<dyn RxPort>, tap: Option<Box<dyn TxPort>>, decode: DecodeConfig, port_direction: u8, burst: usize, t0: Instant) -> Self {
+        let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0 }
+    }
+
+    /// Receives into the front of `bufs` (the rest stay for the next call)
+    /// and hands each frame to `each` as a classified, timestamped packet,
+    /// counted in `flows` when it belongs to a flow and in `stats` when not
+    /// (not eCPRI, or malformed).
+    #[inline]
+    fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet)) -> Result<Polled> {
+        let k = bufs.len().min(self.lens.len());
+        let n = match self.port.recv(&mut bufs[..k], &mut self.lens[..k], &mut self.times[..k])? {
+            RxPoll::Frames(n) => n,
+            RxPoll::Idle => return Ok(Polled::Idle),
+            RxPoll::Closed => return Ok(Polled::Closed),
+        };
+        // The only writer: a load and a store, no locked instruction
+        // (which would wait here for the copies' stores to drain).
+        self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        if let Some(tap) = &mut self.tap {
+            for (i, b) in bufs[..n].iter().enumerate() {
+                tap.send(&b.bytes()[..self.lens[i]], self.times[i])?;
+            }
+            tap.flush()?;
+        }
+        // One clock read per burst, for the arrival stamp and the publisher.
+        let now = Instant::now();
+        let arrival = ns_since(self.t0, now);
+        for (i, buf) in bufs.drain(..n).enumerate() {
+            let mut pkt = Packet::new(buf, self.lens[i], &self.decode, self.port_direction);
+            pkt.time_ns = self.times[i];
+            pkt.arrival_ns = arrival;
+            match &pkt.desc {
+                Some(d) => {
+                    let f = flows.entry(FlowKey::of(d));
+                    f.counters.packets_in += 1;
+                    f.counters.bytes_in += pkt.len as u64;
+                    if let Some(s) = seq_of(&pkt) {
+                        let (gaps, reord) = f.seq.note(s);
+                        f.counters.seq_gaps += gaps;
+                        f.counters.seq_reorders += reord as u64;
+                    }
+                }
+                None => count_unclassified(&pkt, &self.decode, stats),
+            }
+            each(pkt);
+        }
+        Ok(Polled::Frames { now, arrival })
+    }
+}
+
+/// Publishes `stats` with `flows` folded in, when due at `now`.
+#[inline]
+fn publish_due(publish: &mut Publisher, now: Instant, flows: &FlowTable, stats: &mut Stats) {
+    if publish.due(now) {
+        flows.write_to(&mut stats.flows);
+        publish.publish(stats);
+    }
+}
+
+struct Rx {
+    publish: Publisher,
+    ingress: Ingress,
     to_workers: Vec<Producer<Packet>>,
     prio: Producer<Packet>,
     /// Free buffers: those TX sent last, then the shared pool.
@@ -288,7 +355,6 @@ struct Rx {
     burst: usize,
     stop: Arc<AtomicBool>,
     done: Done,
-    t0: Instant,
 }
 
 impl Rx {
@@ -296,9 +362,7 @@ impl Rx {
         let _done = &self.done;
         let mut stats = Stats::default();
         let mut flows = FlowTable::default();
-        let mut bufs: Vec<crate::translate::PacketBuf> = Vec::with_capacity(self.burst);
-        let mut lens = vec![0usize; self.burst];
-        let mut times = vec![0u64; self.burst];
+        let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
         let mut idle = 0;
         loop {
             if self.stop.load(Ordering::Relaxed) {
@@ -310,67 +374,29 @@ impl Rx {
                 backoff(&mut idle);
                 continue;
             }
-            let n = {
-                let k = bufs.len();
-                match self.port.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
-                    RxPoll::Frames(n) => n,
-                    RxPoll::Idle => {
-                        // A quiet port still publishes, so metrics show the last burst.
-                        if idle % 1024 == 0 && self.publish.due(Instant::now()) {
-                            flows.write_to(&mut stats.flows);
-                            self.publish.publish(&stats);
-                        }
-                        backoff(&mut idle);
-                        continue;
-                    }
-                    RxPoll::Closed => break,
-                }
-            };
-            idle = 0;
-            // The only writer: a load and a store, no locked instruction
-            // (which would wait here for the copies' stores to drain).
-            self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
-            if let Some(tap) = &mut self.tap {
-                for i in 0..n {
-                    tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
-                }
-                tap.flush()?;
-            }
-            // One clock read per burst, for the arrival stamp and the publisher.
-            let now = Instant::now();
-            let arrival = ns_since(self.t0, now);
-            // Take the filled buffers from the front, keep the rest for the next call.
-            for (i, buf) in bufs.drain(..n).enumerate() {
-                let mut pkt = Packet::new(buf, lens[i], &self.decode, self.port_direction);
-                pkt.time_ns = times[i];
-                pkt.arrival_ns = arrival;
-                let target = match &pkt.desc {
-                    Some(d) => {
-                        let f = flows.entry(FlowKey::of(d));
-                        f.counters.packets_in += 1;
-                        f.counters.bytes_in += pkt.len as u64;
-                        if let Some(s) = seq_of(&pkt) {
-                            let (gaps, reord) = f.seq.note(s);
-                            f.counters.seq_gaps += gaps;
-                            f.counters.seq_reorders += reord as u64;
-                        }
-                        Some(d.eaxc() as usize % self.to_workers.len())
-                    }
-                    None => {
-                        count_unclassified(&pkt, &self.decode, &mut stats);
-                        None
-                    }
-                };
+            let (to_workers, prio) = (&mut self.to_workers, &mut self.prio);
+            let workers = to_workers.len();
+            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt| {
                 // One at a time, so that the worker can start on the first.
-                let ring = match target {
-                    Some(w) => &mut self.to_workers[w],
-                    None => &mut self.prio,
+                let ring = match &pkt.desc {
+                    Some(d) => &mut to_workers[d.eaxc() as usize % workers],
+                    None => &mut *prio,
                 };
                 push_blocking(ring, pkt);
-            }
-            if self.publish.due(now) {
-                flows.write_to(&mut stats.flows);
-                self.publish.publish(&stats);
+            })?;
+            match polled {
+                Polled::Frames { now, .. } => {
+                    idle = 0;
+                    publish_due(&mut self.publish, now, &flows, &mut stats);
+                }
+                Polled::Idle => {
+                    // A quiet port still publishes, so metrics show the last burst.
+                    if idle % 1024 == 0 {
+                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
+                    }
+                    backoff(&mut idle);
+                }
+                Polled::Closed => break,
             }
         }
         flows.write_to(&mut stats.flows);
@@ -585,24 +611,22 @@ fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
     let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
     let (publish, m) = publisher();
-    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
+    let received = ingress.received.clone();
     let r = RunToCompletion {
-        received: received.clone(),
         publish,
         host,
-        rx: spec.rx,
+        ingress,
         tx: spec.tx,
-        tap: spec.tap,
-        decode: spec.decode,
-        port_direction: spec.port_direction,
         egress: Egress::new(spec.egress, spec.decode),
         // A burst, its extras and egress splits, with room to spare.
         pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
         burst,
         stop: stop.clone(),
         core: spec.cores.first().copied(),
-        t0: Instant::now(),
+        t0,
     };
     let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
     Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
@@ -610,14 +634,10 @@ fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
 
 /// The single stage of a run-to-completion direction.
 struct RunToCompletion {
-    received: Arc<std::sync::atomic::AtomicU64>,
     publish: Publisher,
     host: WorkerHost,
-    rx: Box<dyn RxPort>,
+    ingress: Ingress,
     tx: Box<dyn TxPort>,
-    tap: Option<Box<dyn TxPort>>,
-    decode: DecodeConfig,
-    port_direction: u8,
     egress: Egress,
     pool: BufPool,
     burst: usize,
@@ -634,8 +654,6 @@ impl RunToCompletion {
         let mut stats = Stats::default();
         let mut flows = FlowTable::default();
         let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
-        let mut lens = vec![0usize; self.burst];
-        let mut times = vec![0u64; self.burst];
         let mut burst = Burst::new();
         // Frames no chain sees (not eCPRI, malformed): sent first, untouched.
         let mut passthrough: Vec<Packet> = Vec::with_capacity(self.burst);
@@ -650,55 +668,27 @@ impl RunToCompletion {
                     None => break,
                 }
             }
-            let k = bufs.len();
-            let n = match self.rx.recv(&mut bufs, &mut lens[..k], &mut times[..k])? {
-                RxPoll::Frames(n) => n,
-                RxPoll::Idle => {
+            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt| {
+                if pkt.desc.is_none() {
+                    passthrough.push(pkt);
+                } else if let Err(p) = burst.push(pkt) {
+                    // Cannot happen: a poll takes at most BURST_MAX_IN.
+                    passthrough.push(p);
+                }
+            })?;
+            let arrival = match polled {
+                Polled::Frames { arrival, .. } => arrival,
+                Polled::Idle => {
                     // A quiet port still publishes, so metrics show the last burst.
-                    if idle % 1024 == 0 && self.publish.due(Instant::now()) {
-                        flows.write_to(&mut stats.flows);
-                        self.publish.publish(&stats);
+                    if idle % 1024 == 0 {
+                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
                     }
                     backoff(&mut idle);
                     continue;
                 }
-                RxPoll::Closed => break,
+                Polled::Closed => break,
             };
             idle = 0;
-            self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
-            if let Some(tap) = &mut self.tap {
-                for i in 0..n {
-                    tap.send(&bufs[i].bytes()[..lens[i]], times[i])?;
-                }
-                tap.flush()?;
-            }
-            let now = Instant::now();
-            let arrival = ns_since(self.t0, now);
-            for (i, buf) in bufs.drain(..n).enumerate() {
-                let mut pkt = Packet::new(buf, lens[i], &self.decode, self.port_direction);
-                pkt.time_ns = times[i];
-                pkt.arrival_ns = arrival;
-                match &pkt.desc {
-                    Some(d) => {
-                        let f = flows.entry(FlowKey::of(d));
-                        f.counters.packets_in += 1;
-                        f.counters.bytes_in += pkt.len as u64;
-                        if let Some(s) = seq_of(&pkt) {
-                            let (gaps, reord) = f.seq.note(s);
-                            f.counters.seq_gaps += gaps;
-                            f.counters.seq_reorders += reord as u64;
-                        }
-                        // n ≤ burst ≤ BURST_MAX_IN: the burst has room.
-                        if let Err(p) = burst.push(pkt) {
-                            passthrough.push(p);
-                        }
-                    }
-                    None => {
-                        count_unclassified(&pkt, &self.decode, &mut stats);
-                        passthrough.push(pkt);
-                    }
-                }
-            }
             if !burst.is_empty() {
                 self.host.process(&mut burst, &mut self.pool);
                 let mut last = (0, 0);
@@ -715,7 +705,6 @@ impl RunToCompletion {
             }
             self.tx.flush()?;
             let at = Instant::now();
-            let sent_ns = ns_since(self.t0, at);
             let mut sent = 0u64;
             for p in passthrough.iter().chain(burst.packets()) {
                 sent += 1;
@@ -725,14 +714,11 @@ impl RunToCompletion {
                     c.bytes_out += p.len as u64;
                 }
             }
-            record_latency(&mut stats, sent_ns, (arrival, sent));
+            record_latency(&mut stats, ns_since(self.t0, at), (arrival, sent));
             for p in passthrough.drain(..).chain(burst.drain()) {
                 self.pool.put(p.buf);
             }
-            if self.publish.due(at) {
-                flows.write_to(&mut stats.flows);
-                self.publish.publish(&stats);
-            }
+            publish_due(&mut self.publish, at, &flows, &mut stats);
         }
         self.tx.flush()?;
         flows.write_to(&mut stats.flows);
