@@ -103,17 +103,8 @@ fn plane_name(p: Plane) -> &'static str {
     }
 }
 
-fn dir_name(d: u8) -> &'static str {
-    if d == 1 {
-        "DL"
-    } else {
-        "UL"
-    }
-}
-
 fn eaxc_text(id: u16, layout: &EaxcLayout) -> String {
-    let e = layout.split(id);
-    format!("0x{id:04x} ({}:{}:{}:{})", e.du_port, e.band_sector, e.cc, e.ru_port)
+    format!("0x{id:04x} ({})", super::eaxc_fields(id, layout))
 }
 
 /// `U DL eAxC 0x0001 (0:0:0:1)`, with `→ B's ID` when the IDs differ.
@@ -123,7 +114,7 @@ fn flow_title(k: &FlowId, opts: &DiffOptions) -> String {
         Some(a) => format!("{} → {}", eaxc_text(a, &opts.a.eaxc), eaxc_text(k.eaxc_b, &opts.b.eaxc)),
         None => format!("(B only) {}", eaxc_text(k.eaxc_b, &opts.b.eaxc)),
     };
-    format!("{} {} eAxC {ids}", plane_name(k.plane), dir_name(k.direction))
+    format!("{} {} eAxC {ids}", plane_name(k.plane), super::dir_name(k.direction))
 }
 
 fn iq_text(f: &FlowReport) -> String {
@@ -201,7 +192,7 @@ fn to_json(r: &Report, names: &(String, String), opts: &DiffOptions) -> Value {
                 f.fields.iter().map(|((name, a, b), n)| json!({"field": name, "a": a, "b": b, "sections": n})).collect();
             let mut v = json!({
                 "plane": plane_name(k.plane),
-                "direction": dir_name(k.direction),
+                "direction": super::dir_name(k.direction),
                 "eaxc_a": k.eaxc_a,
                 "eaxc_b": k.eaxc_b,
                 "title": flow_title(k, opts),

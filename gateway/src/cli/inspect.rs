@@ -232,7 +232,7 @@ fn write_text<W: Write>(out: &mut W, n: usize, rel: f64, fr: &FrameRepr<'_>, cfg
                 let what = match &m.body {
                     Body::IqData { uplane, .. } => format!(
                         "U-plane {} f{} sf{} sl{} sym{}, {} section(s)",
-                        if uplane.header.data_direction == 1 { "DL" } else { "UL" },
+                        super::dir_name(uplane.header.data_direction),
                         uplane.header.frame_id,
                         uplane.header.subframe_id,
                         uplane.header.slot_id,
@@ -362,9 +362,9 @@ impl Summary {
         }
         for m in fr.messages() {
             let (plane, dir) = match &m.body {
-                Body::IqData { uplane, .. } => ("U", if uplane.header.data_direction == 1 { "DL" } else { "UL" }),
+                Body::IqData { uplane, .. } => ("U", super::dir_name(uplane.header.data_direction)),
                 Body::IqFragment { .. } => ("U", "?"),
-                Body::RtControl { cplane, .. } => ("C", if cplane.header.app.data_direction == 1 { "DL" } else { "UL" }),
+                Body::RtControl { cplane, .. } => ("C", super::dir_name(cplane.header.app.data_direction)),
                 _ => (message_type::name(m.header.message_type), "-"),
             };
             let eaxc = m.body.eaxc_and_seq().map_or(0, |(id, _)| id);
@@ -406,16 +406,9 @@ impl Summary {
     /// told (the eCPRI header and eAxC ID are readable), against that flow.
     fn add_error(&mut self, e: &ecpri::Error, frame: &[u8], cfg: &DecodeConfig) {
         *self.errors.entry((e.kind(), e.field())).or_default() += 1;
-        let Ok(loc) = ecpri::frame::locate(frame, cfg.udp_port) else { return };
-        let Some(r) = loc.ecpri else { return };
-        let b = &frame[r];
-        if b.len() < 9 || !matches!(b[1], 0 | 2) {
-            return;
+        if let Some((plane, dir, eaxc, vid)) = super::raw_flow(frame, cfg.udp_port) {
+            self.flows.entry(FlowKey { plane, dir: super::dir_name(dir), eaxc, vid }).or_default().errors += 1;
         }
-        let plane = if b[1] == 0 { "U" } else { "C" };
-        let dir = if b[8] & 0x80 != 0 { "DL" } else { "UL" };
-        let eaxc = u16::from_be_bytes([b[4], b[5]]);
-        self.flows.entry(FlowKey { plane, dir, eaxc, vid: loc.vid }).or_default().errors += 1;
     }
 
     fn to_json(&self, frames: usize) -> Value {

@@ -15,6 +15,34 @@ use clap::{Parser, Subcommand};
 
 pub use decode_args::DecodeArgs;
 
+/// `DL` for dataDirection 1, `UL` for 0, as every report prints it.
+fn dir_name(data_direction: u8) -> &'static str {
+    if data_direction == 1 {
+        "DL"
+    } else {
+        "UL"
+    }
+}
+
+/// An eAxC ID's fields under `layout`: `DU:BS:CC:RU`.
+fn eaxc_fields(id: u16, layout: &ecpri::EaxcLayout) -> String {
+    let e = layout.split(id);
+    format!("{}:{}:{}:{}", e.du_port, e.band_sector, e.cc, e.ru_port)
+}
+
+/// The U- or C-plane flow of a frame that does not decode, when its eCPRI
+/// common header and eAxC ID are still readable: plane (`U`/`C`),
+/// dataDirection, eAxC ID and VLAN ID.
+fn raw_flow(frame: &[u8], udp_port: Option<u16>) -> Option<(&'static str, u8, u16, Option<u16>)> {
+    let loc = ecpri::frame::locate(frame, udp_port).ok()?;
+    let b = frame.get(loc.ecpri?)?;
+    if b.len() < 9 || !matches!(b[1], 0 | 2) {
+        return None;
+    }
+    let plane = if b[1] == 0 { "U" } else { "C" };
+    Some((plane, b[8] >> 7, u16::from_be_bytes([b[4], b[5]]), loc.vid))
+}
+
 /// O-RAN 7.2x fronthaul interop gateway.
 #[derive(Parser, Debug)]
 #[command(name = "fhgate", version, about)]

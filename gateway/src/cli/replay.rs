@@ -208,7 +208,7 @@ fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path) {
         println!(
             "  {:<5} {:<3} 0x{:04x} {:>5} {:>9} {:>9} {:>12} {:>12} {:>5} {:>5}",
             ["U", "C", "other"].get(k.plane as usize).unwrap_or(&"?"),
-            if k.direction == 1 { "DL" } else { "UL" },
+            super::dir_name(k.direction),
             k.eaxc,
             if k.vlan == 0xFFFF { "-".to_string() } else { k.vlan.to_string() },
             c.packets_in,

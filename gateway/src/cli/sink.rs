@@ -27,7 +27,7 @@ use clap::Args;
 use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::iq::SAMPLES_PER_PRB;
 use ecpri::uplane::SectionRepr;
-use ecpri::{EaxcLayout, UdCompHdr};
+use ecpri::UdCompHdr;
 use fhgate::config::Backend;
 use fhgate::diff::IqError;
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
@@ -353,16 +353,9 @@ impl Sink {
             eprintln!("fhgate sink: frame {}: {} in {}{at}: {e}", self.frames, e.kind(), e.field());
             self.error_examples.push(ex);
         }
-        let Ok(loc) = ecpri::frame::locate(frame, self.cfg.udp_port) else { return };
-        let Some(r) = loc.ecpri else { return };
-        let b = &frame[r];
-        if b.len() < 9 || !matches!(b[1], 0 | 2) {
-            return;
+        if let Some((plane, dir, eaxc, _)) = super::raw_flow(frame, self.cfg.udp_port) {
+            self.flows.entry((plane, dir, eaxc)).or_default().invalid += 1;
         }
-        let plane = if b[1] == 0 { "U" } else { "C" };
-        let dir = (b[8] >> 7) & 1;
-        let eaxc = u16::from_be_bytes([b[4], b[5]]);
-        self.flows.entry((plane, dir, eaxc)).or_default().invalid += 1;
     }
 
     fn iq_total(&self) -> IqError {
@@ -417,7 +410,7 @@ impl Sink {
             .iter()
             .map(|(&(plane, dir, eaxc), s)| {
                 let mut v = json!({
-                    "plane": plane, "direction": dir_name(dir), "eaxc": eaxc, "eaxc_fields": eaxc_text(eaxc, &self.cfg.eaxc),
+                    "plane": plane, "direction": super::dir_name(dir), "eaxc": eaxc, "eaxc_fields": super::eaxc_fields(eaxc, &self.cfg.eaxc),
                     "frames": s.frames, "sections": s.sections, "prbs": s.prbs, "invalid": s.invalid,
                     "seq_gaps": s.seq.gaps, "seq_reorders": s.seq.reorders, "seq_duplicates": s.seq.duplicates,
                 });
@@ -486,8 +479,8 @@ impl Sink {
                 out,
                 "  {:<5} {:<3} {:<18} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>7}  {iq}",
                 plane,
-                dir_name(dir),
-                format!("0x{eaxc:04x} ({})", eaxc_text(eaxc, &self.cfg.eaxc)),
+                super::dir_name(dir),
+                format!("0x{eaxc:04x} ({})", super::eaxc_fields(eaxc, &self.cfg.eaxc)),
                 s.frames,
                 s.sections,
                 s.prbs,
@@ -573,18 +566,6 @@ fn join_or_none(v: &[String]) -> String {
     }
 }
 
-fn dir_name(d: u8) -> &'static str {
-    if d == 1 {
-        "DL"
-    } else {
-        "UL"
-    }
-}
-
-fn eaxc_text(id: u16, layout: &EaxcLayout) -> String {
-    let e = layout.split(id);
-    format!("{}:{}:{}:{}", e.du_port, e.band_sector, e.cc, e.ru_port)
-}
 
 #[cfg(test)]
 mod tests {
