@@ -74,6 +74,11 @@ impl Modules {
         self.by_path.insert(path.to_path_buf(), (hash, m.clone()));
         Ok(m)
     }
+
+    /// The content hash of what was last compiled from `path`.
+    fn hash_of(&self, path: &Path) -> Option<u64> {
+        self.by_path.get(path).map(|(h, _)| *h)
+    }
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {
@@ -156,10 +161,11 @@ fn open_side(side: &Side, name: &str, ports: &mut PortBoard) -> Result<SidePort>
     }
 }
 
-/// What a configuration's translator was loaded from, to tell on reload
-/// whether it changed: its settings and a hash of its module file.
-fn fingerprints(cfg: &GatewayConfig) -> BTreeMap<String, (String, u64)> {
-    cfg.translators.iter().map(|t| (t.name.clone(), (format!("{t:?}"), content_hash(&std::fs::read(&t.path).unwrap_or_default())))).collect()
+/// What each translator of `cfg` was built from, to tell on reload whether
+/// it changed: its settings and the hash of the module compiled for it
+/// (from `modules`, so a file rewritten in place counts as changed).
+fn fingerprints(cfg: &GatewayConfig, modules: &Modules) -> BTreeMap<String, (String, Option<u64>)> {
+    cfg.translators.iter().map(|t| (t.name.clone(), (format!("{t:?}"), modules.hash_of(&t.path)))).collect()
 }
 
 /// Reloads `path` and hot-swaps each translator that changed at every
@@ -174,14 +180,15 @@ fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, runni
     if new.du != current.du || new.ru != current.ru || new.pipeline != current.pipeline {
         tracing::warn!("reload: only translators are swapped while running; changes to du, ru and pipeline apply at the next start");
     }
-    let (old_fp, new_fp) = (fingerprints(current), fingerprints(&new));
+    let old_fp = fingerprints(current, modules);
+    // Compile what changed before the first swap, so that a bad module
+    // leaves the running set untouched.
+    let chains = build_chains(modules, &new)?;
+    let new_fp = fingerprints(&new, modules);
     let changed: Vec<String> = new_fp.iter().filter(|(n, fp)| old_fp.get(*n) != Some(fp)).map(|(n, _)| n.clone()).collect();
     if changed.is_empty() {
         return Ok(changed);
     }
-    // Compile and instantiate everything before the first swap, so that a
-    // bad module leaves the running set untouched.
-    let chains = build_chains(modules, &new)?;
     for (ci, c) in new.chains.iter().enumerate() {
         for (si, name) in c.translators.iter().enumerate() {
             if !changed.contains(name) {
@@ -317,4 +324,28 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         println!("{}{}", total.prometheus(), ports.prometheus());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module file rewritten in place is compiled again and shows as
+    /// changed; an untouched one is reused.
+    #[test]
+    fn modules_follow_the_file_content() {
+        let noop = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../translators/examples/wat/noop.wat")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wat");
+        std::fs::write(&path, &noop).unwrap();
+        let mut modules = Modules::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        let a = modules.get(&path).unwrap();
+        let h = modules.hash_of(&path);
+        assert!(Arc::ptr_eq(&a, &modules.get(&path).unwrap()), "unchanged: reused");
+        std::fs::write(&path, noop.replace("version=1.0.0", "version=1.0.1")).unwrap();
+        let b = modules.get(&path).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b), "rewritten: compiled again");
+        assert_ne!(modules.hash_of(&path), h);
+        assert_eq!(b.meta().version, "1.0.1");
+    }
 }
