@@ -84,7 +84,7 @@ fn wat(meta: &str, body: &str) -> String {
   (import "fhgate" "now_ns" (func $now_ns (result i64)))
   (memory (export "memory") 34)
   (global $R i32 (i32.const 65536))
-  (func (export "fhgate_abi_version") (result i32) (i32.const 1))
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
   (func (export "fhgate_io") (result i32) (global.get $R))
   (func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))
   (func $desc (param $i i32) (result i32)
@@ -141,7 +141,7 @@ const SPLIT: &str = r#"(local $k i32) (local $e i32)
         (else
           (local.set $e (call $desc (i32.add (local.get $n) (local.get $k))))
           ;; Build the extra in slot n + k.
-          (local.set $off (i32.add (i32.const 8256) (i32.mul (i32.add (local.get $n) (local.get $k)) (i32.const 16384))))
+          (local.set $off (i32.add (i32.const 8256) (i32.mul (i32.add (local.get $n) (local.get $k)) (i32.const 16448))))
           (local.set $len (i32.load offset=4 (local.get $d)))
           (memory.copy (i32.add (global.get $R) (local.get $off)) (i32.add (global.get $R) (i32.load (local.get $d))) (local.get $len))
           (i32.store8 (i32.add (global.get $R) (i32.add (local.get $off) (i32.sub (local.get $len) (i32.const 1)))) (i32.const 0xEE))
@@ -484,13 +484,17 @@ fn load_time_problems_are_refused_with_a_name() {
     assert!(msg.contains("(func (param i64) (result i32))") && msg.contains("wants (func (param i32) (result i32))"), "{msg}");
     let m = load_hostile("wrong_abi_version");
     let e = Translator::new(&Arc::new(spec(m))).unwrap_err().to_string();
-    assert!(e.contains("fhgate_abi_version returned 2"), "{e}");
+    assert!(e.contains("fhgate_abi_version returned 1") && e.contains("rebuild it with the current SDK"), "{e}");
+    let future = wat("name=a\\nversion=1", NOOP).replace("(i32.const 2))", "(i32.const 7))");
+    let m = TranslatorModule::load(runtime(), future.as_bytes(), "t").unwrap();
+    let e = Translator::new(&Arc::new(spec(m))).unwrap_err().to_string();
+    assert!(e.contains("fhgate_abi_version returned 7; this host speaks ABI version 2"), "{e}");
     // No metadata; a bad import signature; a missing export; native code; a component.
     let no_meta = wat("x", NOOP).replace(r#"(@custom "fhgate.meta" "x")"#, "");
     assert!(matches!(TranslatorModule::load(runtime(), no_meta.as_bytes(), "t"), Err(LoadError::Meta(_))));
     let bad_import = wat("name=a\\nversion=1", NOOP).replace("(func $now_ns (result i64))", "(func $now_ns (result i32))");
     let e = TranslatorModule::load(runtime(), bad_import.as_bytes(), "t").unwrap_err().to_string();
-    assert!(e.contains("import `fhgate.now_ns` has signature (func (result i32)), ABI v1 wants (func (result i64))"), "{e}");
+    assert!(e.contains("import `fhgate.now_ns` has signature (func (result i32)), ABI v2 wants (func (result i64))"), "{e}");
     let no_init = wat("name=a\\nversion=1", NOOP).replace(r#"(func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))"#, "");
     assert_eq!(TranslatorModule::load(runtime(), no_init.as_bytes(), "t").unwrap_err(), LoadError::MissingExport("fhgate_init"));
     let elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0";
@@ -618,7 +622,7 @@ fn unload_is_called_on_swap_and_shutdown_but_not_after_a_fault() {
   (import "fhgate" "log" (func $log (param i32 i32 i32)))
   (memory (export "memory") 34)
   (data (i32.const 16) "bye")
-  (func (export "fhgate_abi_version") (result i32) (i32.const 1))
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
   (func (export "fhgate_io") (result i32) (i32.const 65536))
   (func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))
   (func (export "fhgate_process") (param $n i32) (result i32)

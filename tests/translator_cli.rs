@@ -27,7 +27,7 @@ fn text(o: &Output) -> (String, String) {
 const STAMP: &str = r#"(module
   (memory (export "memory") 34)
   (data (i32.const 16) "mark=0x5a\n")
-  (func (export "fhgate_abi_version") (result i32) (i32.const 1))
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
   (func (export "fhgate_io") (result i32) (i32.const 65536))
   (func (export "fhgate_init") (param $p i32) (param $l i32) (result i32)
     (if (i32.ne (local.get $l) (i32.const 10)) (then (return (i32.const 3))))
@@ -58,7 +58,7 @@ fn a_good_module_passes_as_wat_and_as_wasm() {
         let o = check(p, &["--config", "mark=0x5a"]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{out}\n{err}");
-        assert!(out.contains("ABI v1: exports ok (with fhgate_unload), imports: none"), "{out}");
+        assert!(out.contains("ABI v2: exports ok (with fhgate_unload), imports: none"), "{out}");
         assert!(out.contains("metadata: name=stamp version=0.1.0 planes=u directions=dl types=any"), "{out}");
         // Only the DL U-plane samples run; the rest bypass it.
         assert!(out.contains("samples: ") && out.contains(" bypass it)"), "{out}");
@@ -66,7 +66,7 @@ fn a_good_module_passes_as_wat_and_as_wasm() {
         assert!(!out.contains("cplane-st1 "), "C-plane samples bypass: {out}");
         assert!(out.contains("faults: 0"), "{out}");
         assert!(out.contains("time per packet: "), "{out}");
-        assert!(out.ends_with("ok: stamp 0.1.0 passes the ABI v1 check\n"), "{out}");
+        assert!(out.ends_with("ok: stamp 0.1.0 passes the ABI v2 check\n"), "{out}");
     }
 }
 
@@ -85,8 +85,8 @@ fn init_failure_with_the_wrong_config_is_named() {
 fn load_time_hostiles_fail_naming_the_problem() {
     for (name, want) in [
         ("forbidden_import", vec!["forbidden import `wasi_snapshot_preview1.fd_write`"]),
-        ("wrong_signature", vec!["export `fhgate_process` has signature (func (param i64) (result i32))", "ABI v1 wants (func (param i32) (result i32))"]),
-        ("wrong_abi_version", vec!["fhgate_abi_version returned 2"]),
+        ("wrong_signature", vec!["export `fhgate_process` has signature (func (param i64) (result i32))", "ABI v2 wants (func (param i32) (result i32))"]),
+        ("wrong_abi_version", vec!["fhgate_abi_version returned 1", "rebuild it with the current SDK"]),
     ] {
         let o = check(&hostile(name), &[]);
         let (out, err) = text(&o);

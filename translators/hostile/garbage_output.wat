@@ -9,7 +9,7 @@
   (memory (export "memory") 34)
   (global $mode (mut i32) (i32.const 0))
   (global $R i32 (i32.const 65536))
-  (func (export "fhgate_abi_version") (result i32) (i32.const 1))
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
   (func (export "fhgate_io") (result i32) (global.get $R))
   (func (export "fhgate_init") (param $p i32) (param $len i32) (result i32)
     (if (i32.ge_u (local.get $len) (i32.const 6))

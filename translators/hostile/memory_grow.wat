@@ -7,7 +7,7 @@
   (memory (export "memory") 34)
   (data (i32.const 16) "pages")
   (global $pages (mut i32) (i32.const -1))
-  (func (export "fhgate_abi_version") (result i32) (i32.const 1))
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
   (func (export "fhgate_io") (result i32) (i32.const 65536))
   (func (export "fhgate_init") (param i32 i32) (result i32)
     (global.set $pages (call $counter_define (i32.const 16) (i32.const 5)))

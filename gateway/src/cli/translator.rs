@@ -1,4 +1,4 @@
-//! `fhgate translator check X.wasm`: checks a translator against ABI v1
+//! `fhgate translator check X.wasm`: checks a translator against ABI v2
 //! (module shape, imports, exports and their signatures, `fhgate.meta`,
 //! the ABI version, init with `--config`), then runs it on the sample
 //! frames of `ecpri::samples::catalog()` that its metadata asks for and
@@ -28,7 +28,7 @@ pub struct TranslatorArgs {
 
 #[derive(Subcommand, Debug)]
 enum TranslatorCommand {
-    /// Check a translator (.wasm or .wat) against ABI v1 and run it on sample frames.
+    /// Check a translator (.wasm or .wat) against ABI v2 and run it on sample frames.
     Check(CheckArgs),
 }
 
@@ -105,7 +105,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     };
     println!("checking {} ({} bytes of wasm)", a.file.display(), module.wasm_len());
     let imports = if module.imports().is_empty() { "none".to_string() } else { module.imports().iter().map(|i| format!("fhgate.{i}")).collect::<Vec<_>>().join(", ") };
-    println!("  ABI v1: exports ok{}, imports: {imports}", if module.has_unload() { " (with fhgate_unload)" } else { "" });
+    println!("  ABI v2: exports ok{}, imports: {imports}", if module.has_unload() { " (with fhgate_unload)" } else { "" });
     println!("  metadata: {}", module.meta());
     if !module.meta().unknown_keys.is_empty() {
         println!("  metadata keys this host ignores: {}", module.meta().unknown_keys.join(", "));
@@ -246,6 +246,6 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     if let Some((name, why)) = faulted.first() {
         return fail(&a.file, format!("faulted on {} of {} samples (first: {name}: {why})", faulted.len(), wanted.len()));
     }
-    println!("ok: {} {} passes the ABI v1 check", module.meta().name, module.meta().version);
+    println!("ok: {} {} passes the ABI v2 check", module.meta().name, module.meta().version);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! The translator ABI v1 wire layout (translators/ABI.md §3): the I/O
+//! The translator ABI v2 wire layout (translators/ABI.md §3): the I/O
 //! region's header, its descriptors and packet slots, and the verdicts.
 //!
 //! [`Descriptor`] is a zero-copy view over the 64 bytes of one descriptor,
@@ -7,7 +7,7 @@
 //! one 64-byte copy.
 
 /// The ABI version this host implements.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// The region header's magic, "FHIO" read as a little-endian u32.
 pub const MAGIC: u32 = 0x4F49_4846;
 /// Most input descriptors per call (`max_in`).
@@ -16,6 +16,10 @@ pub const MAX_IN: usize = 64;
 pub const MAX_OUT: usize = 128;
 /// Bytes per packet slot (`slot_size`), and the capacity of every packet.
 pub const SLOT_SIZE: usize = 16_384;
+/// Distance between the starts of two slots (`slot_stride`). One cache
+/// line more than a slot: with a power-of-two stride every slot would
+/// start in the same L1 set, and a burst's copies would evict each other.
+pub const SLOT_STRIDE: usize = SLOT_SIZE + 64;
 /// Length of the region header.
 pub const HEADER_LEN: usize = 64;
 /// Length of one descriptor.
@@ -25,11 +29,11 @@ pub const DESCS_AT: usize = HEADER_LEN;
 /// Where packet slot 0 starts, from `R`.
 pub const SLOTS_AT: usize = DESCS_AT + MAX_OUT * DESC_LEN;
 /// Size of the whole I/O region.
-pub const IO_REGION_SIZE: usize = SLOTS_AT + MAX_OUT * SLOT_SIZE;
+pub const IO_REGION_SIZE: usize = SLOTS_AT + MAX_OUT * SLOT_STRIDE;
 /// Section offsets a descriptor carries.
 pub const MAX_SECTION_OFFSETS: usize = 16;
 
-const _: () = assert!(IO_REGION_SIZE == 2_105_408 && SLOTS_AT == 8_256);
+const _: () = assert!(IO_REGION_SIZE == 2_113_600 && SLOTS_AT == 8_256);
 
 /// Where descriptor `i` starts, from `R`.
 #[inline]
@@ -40,7 +44,7 @@ pub const fn desc_at(i: usize) -> usize {
 /// Where packet slot `i` starts, from `R`.
 #[inline]
 pub const fn slot_at(i: usize) -> usize {
-    SLOTS_AT + i * SLOT_SIZE
+    SLOTS_AT + i * SLOT_STRIDE
 }
 
 /// Verdict values (ABI.md §3).
@@ -110,6 +114,8 @@ pub mod field {
     pub const H_MAX_OUT: Field = 12..16;
     /// Header: `slot_size`.
     pub const H_SLOT_SIZE: Field = 16..20;
+    /// Header: `slot_stride`.
+    pub const H_SLOT_STRIDE: Field = 20..24;
 
     /// Packet address relative to `R`.
     pub const OFFSET: Field = 0..4;
@@ -160,6 +166,7 @@ pub fn write_header(region: &mut [u8]) {
     h[field::H_MAX_IN].copy_from_slice(&(MAX_IN as u32).to_le_bytes());
     h[field::H_MAX_OUT].copy_from_slice(&(MAX_OUT as u32).to_le_bytes());
     h[field::H_SLOT_SIZE].copy_from_slice(&(SLOT_SIZE as u32).to_le_bytes());
+    h[field::H_SLOT_STRIDE].copy_from_slice(&(SLOT_STRIDE as u32).to_le_bytes());
 }
 
 /// A zero-copy view of one 64-byte descriptor.
@@ -177,6 +184,15 @@ impl DescriptorImage {
     #[inline]
     pub fn as_array(&self) -> &[u8; DESC_LEN] {
         &self.buffer
+    }
+
+    /// Bytes 12–19 (verdict, direction, plane, msg_type, eaxc, vlan) as a
+    /// little-endian u64, so that a chain selector is one masked compare.
+    #[inline]
+    pub fn flow_word(&self) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.buffer[field::VERDICT..field::VERDICT + 8]);
+        u64::from_le_bytes(w)
     }
 }
 
@@ -391,7 +407,11 @@ mod tests {
     #[test]
     fn layout_matches_abi_md() {
         assert_eq!(slot_at(0), 8_256);
-        assert_eq!(slot_at(127) + SLOT_SIZE, IO_REGION_SIZE);
+        assert_eq!(slot_at(1), 8_256 + 16_448);
+        assert_eq!(slot_at(127) + SLOT_STRIDE, IO_REGION_SIZE);
+        // Slots 0..64 start in 64 different cache lines of a 4 KiB page.
+        let lines: std::collections::BTreeSet<usize> = (0..64).map(|i| slot_at(i) % 4096 / 64).collect();
+        assert_eq!(lines.len(), 64);
         assert_eq!(desc_at(127) + DESC_LEN, SLOTS_AT);
         assert_eq!(field::section_offset(15).end, DESC_LEN);
     }
@@ -429,9 +449,10 @@ mod tests {
         let mut r = vec![0xAAu8; 64];
         write_header(&mut r);
         assert_eq!(&r[..4], b"FHIO");
-        assert_eq!(r[4], 1);
+        assert_eq!(r[4], 2);
         assert_eq!(u32::from_le_bytes(r[8..12].try_into().unwrap()), 64);
         assert_eq!(u32::from_le_bytes(r[16..20].try_into().unwrap()), 16_384);
-        assert!(r[20..].iter().all(|&b| b == 0));
+        assert_eq!(u32::from_le_bytes(r[20..24].try_into().unwrap()), 16_448);
+        assert!(r[24..].iter().all(|&b| b == 0));
     }
 }

@@ -30,10 +30,29 @@ impl Selector {
     /// Whether the packet described by `d` belongs to the chain.
     #[inline]
     pub fn matches(&self, d: &DescriptorImage) -> bool {
-        self.direction.is_none_or(|v| v == d.direction())
-            && self.plane.is_none_or(|v| v == d.plane())
-            && d.eaxc() & self.eaxc_mask == self.eaxc_value & self.eaxc_mask
-            && self.vlan.is_none_or(|v| v == d.vlan())
+        self.flow_mask().matches(d)
+    }
+
+    /// The selector as a mask and value over [`DescriptorImage::flow_word`]
+    /// (direction in bits 8–15, plane 16–23, eAxC 32–47, VLAN 48–63).
+    #[inline]
+    pub fn flow_mask(&self) -> FlowMask {
+        let (mut mask, mut value) = (0u64, 0u64);
+        if let Some(d) = self.direction {
+            mask |= 0xFF << 8;
+            value |= (d as u64) << 8;
+        }
+        if let Some(p) = self.plane {
+            mask |= 0xFF << 16;
+            value |= (p as u64) << 16;
+        }
+        mask |= (self.eaxc_mask as u64) << 32;
+        value |= ((self.eaxc_value & self.eaxc_mask) as u64) << 32;
+        if let Some(v) = self.vlan {
+            mask |= 0xFFFF << 48;
+            value |= (v as u64) << 48;
+        }
+        FlowMask { mask, value }
     }
 
     /// Parses `dir=dl,plane=u,eaxc=0x1000/0xf000,vlan=2` (any subset; `eaxc=N` alone is an exact match).
@@ -77,6 +96,22 @@ impl Selector {
             }
         }
         Ok(sel)
+    }
+}
+
+/// A [`Selector`] compiled for the hot loop: whether a packet belongs to
+/// the chain is one masked compare of its descriptor's flow word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowMask {
+    mask: u64,
+    value: u64,
+}
+
+impl FlowMask {
+    /// Whether the packet described by `d` belongs to the chain.
+    #[inline]
+    pub fn matches(&self, d: &DescriptorImage) -> bool {
+        d.flow_word() & self.mask == self.value
     }
 }
 
@@ -129,6 +164,11 @@ mod tests {
     fn selectors_match_by_each_field() {
         let s = Selector::parse("dir=dl,plane=u,eaxc=0x1000/0xf000,vlan=2").unwrap();
         assert!(s.matches(&desc(1, 0, 0x1234, 2)));
+        // The verdict and message type bytes share the flow word but never select.
+        let mut d = desc(1, 0, 0x1234, 2);
+        d.set_verdict(3);
+        d.set_msg_type(7);
+        assert!(s.matches(&d));
         assert!(!s.matches(&desc(0, 0, 0x1234, 2)));
         assert!(!s.matches(&desc(1, 1, 0x1234, 2)));
         assert!(!s.matches(&desc(1, 0, 0x2234, 2)));

@@ -12,7 +12,7 @@ use wasmtime::{Caller, Linker, Memory, StoreLimits};
 /// The import module every translator import comes from.
 pub const IMPORT_MODULE: &str = "fhgate";
 
-/// The imports of ABI v1 with their signatures as `(params, results)`.
+/// The imports of ABI v2 with their signatures as `(params, results)`.
 pub const IMPORTS: &[(&str, &[wasmtime::ValType], &[wasmtime::ValType])] = {
     use wasmtime::ValType::{I32, I64};
     &[

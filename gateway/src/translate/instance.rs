@@ -114,6 +114,12 @@ impl fmt::Display for InstanceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InstanceError::Instantiate(e) => write!(f, "instantiation failed: {e}"),
+            InstanceError::AbiVersion(1) => write!(
+                f,
+                "fhgate_abi_version returned 1: the translator was built for ABI version 1, whose packet slots lie \
+                 16 384 bytes apart; this host speaks ABI version {ABI_VERSION} (slots 16 448 bytes apart): rebuild it \
+                 with the current SDK"
+            ),
             InstanceError::AbiVersion(v) => write!(f, "fhgate_abi_version returned {v}; this host speaks ABI version {ABI_VERSION}"),
             InstanceError::Region(e) => write!(f, "fhgate_io: {e}"),
             InstanceError::ConfigTooLarge(n) => write!(f, "configuration of {n} bytes does not fit in the packet slot area"),

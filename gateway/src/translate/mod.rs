@@ -1,4 +1,4 @@
-//! The wasmtime host for translators (translators/ABI.md, ABI v1): load,
+//! The wasmtime host for translators (translators/ABI.md, ABI v2): load,
 //! limits, fault policy, chains, hot swap.
 //!
 //! Set-up happens once, off the hot path:
@@ -38,7 +38,7 @@ pub mod translator;
 pub mod worker;
 
 pub use burst::{BufPool, Burst, Packet, PacketBuf, BURST_CAPACITY, BURST_MAX_IN, PACKET_CAPACITY};
-pub use chain::{ChainSpec, Selector};
+pub use chain::{ChainSpec, FlowMask, Selector};
 pub use engine::{Runtime, RuntimeConfig};
 pub use fault::{FaultLimit, FaultPolicy};
 pub use host::{Level, LogSink, MemoryLog, Shared, Stats, StderrLog};

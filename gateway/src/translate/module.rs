@@ -1,4 +1,4 @@
-//! Loading a translator: the bytes are checked against ABI v1 (module
+//! Loading a translator: the bytes are checked against ABI v2 (module
 //! shape, imports, exports and their signatures, the `fhgate.meta`
 //! section), compiled once with Cranelift and turned into an
 //! `InstancePre` from which every instance of it is made.
@@ -72,13 +72,13 @@ impl fmt::Display for LoadError {
             LoadError::Invalid(e) => write!(f, "invalid WebAssembly: {e}"),
             LoadError::Meta(e) => write!(f, "metadata: {e}"),
             LoadError::ForbiddenImport { module, name, kind } => {
-                write!(f, "forbidden import `{module}.{name}` ({kind}): ABI v1 allows only the {IMPORT_MODULE} functions log, counter_define, counter_add and now_ns")
+                write!(f, "forbidden import `{module}.{name}` ({kind}): ABI v2 allows only the {IMPORT_MODULE} functions log, counter_define, counter_add and now_ns")
             }
             LoadError::ImportSignature { name, found, want } => {
-                write!(f, "import `{IMPORT_MODULE}.{name}` has signature {found}, ABI v1 wants {want}")
+                write!(f, "import `{IMPORT_MODULE}.{name}` has signature {found}, ABI v2 wants {want}")
             }
-            LoadError::MissingExport(n) => write!(f, "missing export `{n}` required by ABI v1"),
-            LoadError::ExportSignature { name, found, want } => write!(f, "export `{name}` has signature {found}, ABI v1 wants {want}"),
+            LoadError::MissingExport(n) => write!(f, "missing export `{n}` required by ABI v2"),
+            LoadError::ExportSignature { name, found, want } => write!(f, "export `{name}` has signature {found}, ABI v2 wants {want}"),
             LoadError::Compile(e) => write!(f, "does not compile: {e}"),
             LoadError::Instance(e) => write!(f, "{e}"),
         }
@@ -87,7 +87,7 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// The exports of ABI v1: name, params, results, required.
+/// The exports of ABI v2: name, params, results, required.
 const EXPORTS: &[(&str, &[ValType], &[ValType], bool)] = {
     use wasmtime::ValType::I32;
     &[
@@ -147,7 +147,7 @@ fn to_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, LoadError> {
     if let Some(header) = bytes.get(..8).filter(|h| h.starts_with(b"\0asm")) {
         return match header[4..8] {
             [1, 0, 0, 0] => Ok(bytes.into()),
-            [_, _, 1, 0] => Err(LoadError::NotWasm("this is a WebAssembly component; ABI v1 wants a core module".into())),
+            [_, _, 1, 0] => Err(LoadError::NotWasm("this is a WebAssembly component; ABI v2 wants a core module".into())),
             _ => Err(LoadError::NotWasm("unknown WebAssembly binary version".into())),
         };
     }
@@ -198,7 +198,7 @@ impl TranslatorModule {
             }
         }
         if meta_sections > 1 {
-            return Err(LoadError::Meta(format!("{meta_sections} {} sections; ABI v1 wants one", meta::SECTION)));
+            return Err(LoadError::Meta(format!("{meta_sections} {} sections; ABI v2 wants one", meta::SECTION)));
         }
         let meta_text = meta_text.ok_or_else(|| LoadError::Meta(format!("no {} custom section (name, version, planes, ...)", meta::SECTION)))?;
         let meta = Metadata::parse(&meta_text).map_err(LoadError::Meta)?;

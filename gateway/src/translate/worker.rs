@@ -8,14 +8,15 @@ use ecpri::frame::DecodeConfig;
 
 use super::abi::MAX_IN;
 use super::burst::{BufPool, Burst, Packet, BURST_CAPACITY, NO_ROUTE};
-use super::chain::{ChainSpec, Selector};
+use super::chain::{ChainSpec, FlowMask};
 use super::host::bump;
 use super::module::LoadError;
 use super::swap::{self, Control, Graveyard, Inbox, Retired};
 use super::translator::{Extra, Fate, StageIo, Translator};
 
 struct Chain {
-    selector: Selector,
+    /// Its selector, compiled.
+    selector: FlowMask,
     // Boxed so that a hot swap on the worker swaps pointers: the old box
     // goes back to the control thread, nothing is freed here.
     #[allow(clippy::vec_box)]
@@ -55,7 +56,7 @@ impl WorkerHost {
         let mut built = Vec::with_capacity(chains.len());
         for c in chains {
             let stages = c.translators.iter().map(|t| Translator::new(t).map(Box::new)).collect::<Result<Vec<_>, _>>()?;
-            built.push(Chain { selector: c.selector, stages });
+            built.push(Chain { selector: c.selector.flow_mask(), stages });
         }
         let (control, inbox, grave) = swap::link(built.iter().map(|c| c.stages.as_slice()));
         let host = WorkerHost {

@@ -27,16 +27,17 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 typedef long long i64;
 
-/* --- ABI v1 layout (ABI.md section 3) --------------------------------- */
+/* --- ABI v2 layout (ABI.md section 3) --------------------------------- */
 
 enum {
     MAX_IN = 64,
     MAX_OUT = 128,
     SLOT_SIZE = 16384,
+    SLOT_STRIDE = SLOT_SIZE + 64, /* slots start a cache line apart in a page */
     DESCRIPTORS_OFFSET = 64,
     DESCRIPTOR_LEN = 64,
     SLOTS_OFFSET = DESCRIPTORS_OFFSET + MAX_OUT * DESCRIPTOR_LEN,
-    IO_REGION_SIZE = SLOTS_OFFSET + MAX_OUT * SLOT_SIZE,
+    IO_REGION_SIZE = SLOTS_OFFSET + MAX_OUT * SLOT_STRIDE,
 };
 
 /* Descriptor field offsets. */
@@ -134,7 +135,7 @@ static u8 *next_seq(u32 key) {
 
 /* --- Exports ---------------------------------------------------------- */
 
-__attribute__((export_name("fhgate_abi_version"))) int fhgate_abi_version(void) { return 1; }
+__attribute__((export_name("fhgate_abi_version"))) int fhgate_abi_version(void) { return 2; }
 
 __attribute__((export_name("fhgate_io"))) int fhgate_io(void) { return (int)(unsigned long)region; }
 
@@ -237,7 +238,7 @@ __attribute__((export_name("fhgate_process"))) int fhgate_process(int n) {
         u32 off = le32(d + D_OFFSET), len = le32(d + D_LEN), cap = le32(d + D_CAPACITY);
         u32 ecpri_offset = le16(d + D_ECPRI_OFFSET);
         /* Only a descriptor that describes its own slot, as the ABI promises. */
-        if (off != (u32)(SLOTS_OFFSET + i * SLOT_SIZE) || cap > SLOT_SIZE || len > cap || ecpri_offset >= len) continue;
+        if (off != (u32)(SLOTS_OFFSET + i * SLOT_STRIDE) || cap > SLOT_SIZE || len > cap || ecpri_offset >= len) continue;
         if (renumber(region + off, len, ecpri_offset, d[D_DIRECTION])) {
             d[D_VERDICT] = VERDICT_MODIFIED;
             set_le32(d + D_LEN, len);

@@ -1,4 +1,4 @@
-//! The ABI v1 memory layout (translators/ABI.md §3): the I/O region, its
+//! The ABI v2 memory layout (translators/ABI.md §3): the I/O region, its
 //! header and the 64-byte packet descriptors, as `#[repr(C)]` types.
 //!
 //! Integers in the region are little-endian; wasm32 and every native
@@ -9,7 +9,7 @@
 compile_error!("the fhgate ABI is little-endian: the SDK reads descriptors as native structs");
 
 /// The ABI version this SDK implements (`fhgate_abi_version`).
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = 2;
 /// The region header's magic, "FHIO".
 pub const MAGIC: u32 = 0x4F49_4846;
 /// Most input descriptors per `fhgate_process` call (`max_in`).
@@ -18,6 +18,9 @@ pub const MAX_IN: usize = 64;
 pub const MAX_OUT: usize = 128;
 /// Bytes of one packet slot (`slot_size`).
 pub const SLOT_SIZE: usize = 16_384;
+/// Distance between the starts of two slots (`slot_stride`): a cache line
+/// more than a slot, so that slots do not all start in the same cache set.
+pub const SLOT_STRIDE: usize = SLOT_SIZE + 64;
 /// Bytes of the region header.
 pub const HEADER_LEN: usize = 64;
 /// Bytes of one descriptor.
@@ -27,13 +30,13 @@ pub const DESCRIPTORS_OFFSET: usize = HEADER_LEN;
 /// Where slot 0 starts in the region (the data area).
 pub const SLOTS_OFFSET: usize = DESCRIPTORS_OFFSET + MAX_OUT * DESCRIPTOR_LEN;
 /// `IO_REGION_SIZE`: header, 128 descriptors and 128 slots.
-pub const IO_REGION_SIZE: usize = SLOTS_OFFSET + MAX_OUT * SLOT_SIZE;
+pub const IO_REGION_SIZE: usize = SLOTS_OFFSET + MAX_OUT * SLOT_STRIDE;
 /// `vlan` of an untagged packet.
 pub const NO_VLAN: u16 = 0xFFFF;
 
 /// Offset of slot `i` from the start of the region.
 pub const fn slot_offset(i: usize) -> usize {
-    SLOTS_OFFSET + i * SLOT_SIZE
+    SLOTS_OFFSET + i * SLOT_STRIDE
 }
 
 /// Byte offsets of the region header's fields.
@@ -48,6 +51,8 @@ pub mod header {
     pub const MAX_OUT: usize = 12;
     /// u32 `slot_size`.
     pub const SLOT_SIZE: usize = 16;
+    /// u32 `slot_stride`.
+    pub const SLOT_STRIDE: usize = 20;
 }
 
 /// Descriptor `verdict` values.
@@ -154,7 +159,20 @@ pub struct IoRegion {
     /// Descriptors 0–127.
     pub descriptors: [Descriptor; MAX_OUT],
     /// Packet slots 0–127.
-    pub slots: [[u8; SLOT_SIZE]; MAX_OUT],
+    pub slots: [Slot; MAX_OUT],
+}
+
+/// One packet slot and the gap that makes its stride [`SLOT_STRIDE`].
+#[repr(C)]
+pub struct Slot {
+    /// The packet's bytes.
+    pub bytes: [u8; SLOT_SIZE],
+    gap: [u8; SLOT_STRIDE - SLOT_SIZE],
+}
+
+impl Slot {
+    /// An all-zero slot.
+    pub const ZERO: Slot = Slot { bytes: [0; SLOT_SIZE], gap: [0; SLOT_STRIDE - SLOT_SIZE] };
 }
 
 impl IoRegion {
@@ -162,7 +180,7 @@ impl IoRegion {
     pub const ZERO: IoRegion = IoRegion {
         header: [0; HEADER_LEN],
         descriptors: [Descriptor::ZERO; MAX_OUT],
-        slots: [[0; SLOT_SIZE]; MAX_OUT],
+        slots: [Slot::ZERO; MAX_OUT],
     };
 
     /// Writes the header fields the host writes before init.
@@ -174,13 +192,15 @@ impl IoRegion {
         h[header::MAX_IN..header::MAX_IN + 4].copy_from_slice(&(MAX_IN as u32).to_le_bytes());
         h[header::MAX_OUT..header::MAX_OUT + 4].copy_from_slice(&(MAX_OUT as u32).to_le_bytes());
         h[header::SLOT_SIZE..header::SLOT_SIZE + 4].copy_from_slice(&(SLOT_SIZE as u32).to_le_bytes());
+        h[header::SLOT_STRIDE..header::SLOT_STRIDE + 4].copy_from_slice(&(SLOT_STRIDE as u32).to_le_bytes());
     }
 }
 
 const _: () = {
     assert!(core::mem::size_of::<Descriptor>() == DESCRIPTOR_LEN);
     assert!(core::mem::size_of::<IoRegion>() == IO_REGION_SIZE);
-    assert!(IO_REGION_SIZE == 2_105_408);
+    assert!(IO_REGION_SIZE == 2_113_600);
+    assert!(core::mem::size_of::<Slot>() == SLOT_STRIDE);
     assert!(core::mem::offset_of!(IoRegion, descriptors) == DESCRIPTORS_OFFSET);
     assert!(core::mem::offset_of!(IoRegion, slots) == SLOTS_OFFSET);
     assert!(core::mem::offset_of!(Descriptor, verdict) == 12);

@@ -138,7 +138,7 @@ impl<T: Translator> Harness<T> {
             r.counters.clear();
             r.defining = true;
         });
-        let data = &mut region.slots[0][..];
+        let data = &mut region.slots[0].bytes[..];
         let text = config.as_bytes();
         assert!(text.len() <= data.len(), "config longer than a slot");
         data[..text.len()].copy_from_slice(text);
@@ -169,7 +169,7 @@ impl<T: Translator> Harness<T> {
             d.capacity = SLOT_SIZE as u32;
             d.verdict = verdict::FORWARD;
             self.region.descriptors[i] = d;
-            self.region.slots[i][..f.len()].copy_from_slice(f);
+            self.region.slots[i].bytes[..f.len()].copy_from_slice(f);
             self.inputs.push(f.to_vec());
         }
     }
@@ -194,7 +194,7 @@ impl<T: Translator> Harness<T> {
             let d = &mut self.region.descriptors[i];
             d.len = f.len() as u32;
             d.verdict = verdict::FORWARD;
-            self.region.slots[i][..f.len()].copy_from_slice(f);
+            self.region.slots[i].bytes[..f.len()].copy_from_slice(f);
         }
         let n = frames.len() as i32;
         let l = self.loaded.as_mut().expect("loaded");
@@ -212,8 +212,8 @@ impl<T: Translator> Harness<T> {
             verdict::DROP => Vec::new(),
             _ => {
                 let at = d.offset as usize - abi::SLOTS_OFFSET;
-                let (slot, off) = (at / SLOT_SIZE, at % SLOT_SIZE);
-                self.region.slots[slot][off..off + d.len as usize].to_vec()
+                let (slot, off) = (at / abi::SLOT_STRIDE, at % abi::SLOT_STRIDE);
+                self.region.slots[slot].bytes[off..off + d.len as usize].to_vec()
             }
         };
         Output { verdict: d.verdict, origin, bytes }

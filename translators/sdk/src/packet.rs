@@ -5,7 +5,7 @@
 //! Layer-aware helpers (eCPRI messages, IP/UDP lengths, VLAN tags) are in
 //! [`crate::frame`]; they are methods of `Packet` too.
 
-use crate::abi::{self, flags, plane, Descriptor, SLOT_SIZE};
+use crate::abi::{self, flags, plane, Descriptor, Slot, SLOT_SIZE};
 use crate::error::Error;
 use crate::flow::FlowKey;
 
@@ -47,7 +47,7 @@ pub struct Packet<'a> {
     slot: &'a mut [u8; SLOT_SIZE],
     scratch: &'a mut [u8; SLOT_SIZE],
     extra_descs: &'a mut [Descriptor],
-    extra_slots: &'a mut [[u8; SLOT_SIZE]],
+    extra_slots: &'a mut [Slot],
     extra_base: usize,
     extras: usize,
     index: usize,
@@ -82,7 +82,7 @@ impl<'a> Packet<'a> {
         scratch: &'a mut [u8; SLOT_SIZE],
         extra_base: usize,
         extra_descs: &'a mut [Descriptor],
-        extra_slots: &'a mut [[u8; SLOT_SIZE]],
+        extra_slots: &'a mut [Slot],
     ) -> Self {
         let len = desc.len as usize;
         let cap = desc.capacity as usize;
@@ -349,7 +349,7 @@ impl<'a> Packet<'a> {
         d.verdict = abi::verdict::EXTRA;
         d.origin = self.index as u16;
         self.extras += 1;
-        Ok(&mut self.extra_slots[k][..len])
+        Ok(&mut self.extra_slots[k].bytes[..len])
     }
 
     /// Emits an extra output holding `bytes`, sent right after this input
@@ -366,7 +366,7 @@ impl<'a> Packet<'a> {
         let k = self.extras;
         let src: &[u8] = &self.slot[..len];
         if k < self.extra_slots.len() {
-            self.extra_slots[k][..len].copy_from_slice(src);
+            self.extra_slots[k].bytes[..len].copy_from_slice(src);
         }
         let out = self.new_extra(len)?;
         Ok(out)

@@ -85,7 +85,7 @@ pub fn process<T: Translator>(l: &mut Loaded<T>, region: &mut IoRegion, scratch:
         if !sane {
             continue;
         }
-        let mut pkt = Packet::new(i, d, slot, scratch, n + used, &mut outs[used..], &mut out_slots[used..]);
+        let mut pkt = Packet::new(i, d, &mut slot.bytes, scratch, n + used, &mut outs[used..], &mut out_slots[used..]);
         let verdict = match l.translator.translate(&mut pkt, &mut ctx) {
             Ok(v) => v,
             Err(e) => {
