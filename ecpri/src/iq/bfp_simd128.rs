@@ -42,14 +42,26 @@
 //! slices, the last PRBs go through a 64-byte stack buffer: every PRB is
 //! done by the vector code.
 //!
-//! Codegen notes (wasmtime's Cranelift on x86-64): constant shuffles are
-//! one `pshufb`, or one `vpermi2b` where LLVM gives the shuffle a second
-//! operand (AVX-512 VBMI; two `pshufb` and an OR without it); a variable
-//! `i8x16.swizzle` is a saturating add and a `pshufb`; shifts by a
-//! variable amount move the amount to a vector register each time.
+//! Widening to 12 bits (and 4) from a width that unpacks with a shuffle
+//! scales into joined pairs ([`joined`]): the unpack swaps each pair of
+//! lanes, one multiply puts the pair's first value in the high half of a
+//! 32-bit lane and the second at the top of the low half, and one shift
+//! right packs the pair, where masking and `i32x4.dot` took two.
+//!
+//! Codegen notes (wasmtime's Cranelift on x86-64): a constant shuffle of
+//! one operand twice is one `pshufb`, but LLVM gives a one-input shuffle
+//! any register as second operand, and Cranelift then emits `vpermi2b`
+//! (AVX-512 VBMI: two shuffle-port micro-ops) or two `pshufb` and an OR:
+//! [`swizzle_const`] gets the one `pshufb`; a variable `i8x16.swizzle` is
+//! a saturating add and a `pshufb`; `v128.not` is two instructions (hence
+//! [`Consts::ones`]); shifts by a variable amount move the amount to a
+//! vector register each time; and an address offset only folds into the
+//! x86 address when LLVM puts it in the wasm memarg, which it does not
+//! for pointers that loop strength reduction rewrote (hence the opaque
+//! base pointers of the pair loop).
 
 use super::bfp::{self, prb_len};
-use super::bitpack_simd128::{pack, Unpacker};
+use super::bitpack_simd128::{joins, Packer, Unpacker};
 use super::simd128::*;
 use super::{prb, prb_mut, SAMPLES_PER_PRB};
 
@@ -117,12 +129,12 @@ unsafe fn load_mantissas<const W: u32>(u: &Unpacker<W>, inp: *const u8) -> [v128
 /// As [`load_mantissas`].
 #[inline(always)]
 unsafe fn load_values<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *const u8) -> [v128; 3] {
-    let a = A as usize;
     // SAFETY: as in `load_mantissas`.
     unsafe {
         if B >= A {
             load_mantissas(u, inp)
         } else {
+            let a = A as usize;
             [1, 1 + a, 1 + 2 * a].map(|o| u.load_left(inp.add(o)))
         }
     }
@@ -143,30 +155,80 @@ fn new_exponent<const A: u32, const B: u32>(t: u32, e: u32) -> u32 {
     }
 }
 
+/// Widening (`A + B > 16`), the shift `e - e'` from the maxValue `t` of
+/// the mantissas and the input exponent `e`: `min(e, B - 1 - bitlen(t))`,
+/// as `e' = max(0, bitlen(t) + e + 1 - B)` ([`new_exponent`]; an all-zero
+/// PRB gives `e`, and `e' = 0`, as it should). `bitlen(t) <= A - 1 <= B -
+/// 1`, so no term goes negative, and the output udCompParam is the input's
+/// minus this shift.
+#[inline(always)]
+fn widen_shift<const A: u32, const B: u32>(t: u32, e: u32) -> u32 {
+    e.min(t.leading_zeros() + B - 33)
+}
+
 /// Packs mantissas `m` at `W` bits and writes the PRB, udCompParam
 /// `param` first, at `out`.
 ///
 /// # Safety
 /// `out` must be valid for writes of `prb_len(W) + spill(W)` bytes.
 #[inline(always)]
-unsafe fn store_prb<const W: u32>(out: *mut u8, param: u8, m: [v128; 3]) {
+unsafe fn store_prb<const W: u32>(k: &Packer<W>, out: *mut u8, param: u8, m: [v128; 3]) {
+    let g0 = if W == 16 { k.pack::<false>(m[0]) } else { k.pack::<true>(m[0]) };
+    // SAFETY: forwarded from the caller.
+    unsafe { store_groups::<W>(out, param, [g0, k.pack::<false>(m[1]), k.pack::<false>(m[2])]) };
+}
+
+/// Writes a PRB from its packed groups `g` (the first packed after the
+/// udCompParam byte, except at `W = 16`), udCompParam `param` first, at
+/// `out`.
+///
+/// # Safety
+/// `out` must be valid for writes of `prb_len(W) + spill(W)` bytes.
+#[inline(always)]
+unsafe fn store_groups<const W: u32>(out: *mut u8, param: u8, g: [v128; 3]) {
     let w = W as usize;
     // SAFETY: the last store ends at 1 + 2w + 16 = prb_len + spill (for
     // W = 16, 33 + 16 = prb_len), which the caller guarantees, and they go
     // in address order; v128 stores have no alignment requirement.
     unsafe {
         if W == 16 {
-            v128_store(out.add(1) as *mut v128, pack::<W, false>(m[0]));
+            v128_store(out.add(1) as *mut v128, g[0]);
         } else {
             // Byte 0 is a don't-care, written next: a byte store is
             // cheaper than inserting the byte into the vector.
-            v128_store(out as *mut v128, pack::<W, true>(m[0]));
+            v128_store(out as *mut v128, g[0]);
         }
         *out = param;
-        v128_store(out.add(1 + w) as *mut v128, pack::<W, false>(m[1]));
-        v128_store(out.add(1 + 2 * w) as *mut v128, pack::<W, false>(m[2]));
+        v128_store(out.add(1 + w) as *mut v128, g[1]);
+        v128_store(out.add(1 + 2 * w) as *mut v128, g[2]);
     }
 }
+
+/// Whether re-compression `A → B` scales into joined pairs
+/// ([`Packer::pack_joined`]): widening to a width whose pairs are whole bytes,
+/// from one that unpacks with a shuffle (which then swaps each pair, for
+/// free). The scaling multiplies the pair's first value by `2^d` and the
+/// second by `2^(d + 16 - B)` ([`POW2_JOINED`]), one multiply for both.
+const fn joined<const A: u32, const B: u32>() -> bool {
+    B >= A && joins(B) && !A.is_multiple_of(8)
+}
+
+/// Per 32-bit lane `(2^(k + 16 - b), 2^k)`, `k` = 0–15 (0 where that
+/// overflows, `k >= b`, never used): the multipliers of [`joined`]
+/// scaling to width `b`.
+const fn pow2_joined(b: u32) -> [v128; 16] {
+    let mut t = [halves([0; 8]); 16];
+    let mut k = 0;
+    while k < b as usize {
+        let (lo, hi) = ((1u32 << (k + 16 - b as usize)) as u16, 1u16 << k);
+        t[k] = halves([lo, hi, lo, hi, lo, hi, lo, hi]);
+        k += 1;
+    }
+    t
+}
+
+/// [`pow2_joined`] for the widths that join.
+static POW2_JOINED: [[v128; 16]; 2] = [pow2_joined(4), pow2_joined(12)];
 
 /// The lane-wise maximum of `v` in lanes 0–3 and of `u` in lanes 4–7,
 /// every lane of each half holding it.
@@ -178,12 +240,14 @@ fn max_halves(v: v128, u: v128) -> v128 {
 }
 
 /// Lane by lane over the three vectors of a PRB, `max(max, !min)`: the
-/// spec's maxValue once reduced across the lanes.
+/// spec's maxValue once reduced across the lanes. `ones` is all ones, kept
+/// opaque by the caller: `v128.not` is two instructions in Cranelift (it
+/// builds the all-ones vector each time), an XOR with a register one.
 #[inline(always)]
-fn lane_max_values(v: &[v128; 3]) -> v128 {
+fn lane_max_values(v: &[v128; 3], ones: v128) -> v128 {
     let mx = i16x8_max(v[0], i16x8_max(v[1], v[2]));
     let mn = i16x8_min(v[0], i16x8_min(v[1], v[2]));
-    i16x8_max(mx, v128_not(mn))
+    i16x8_max(mx, v128_xor(mn, ones))
 }
 
 /// The lane-wise maxima of two PRBs ([`lane_max_values`]) reduced to
@@ -216,7 +280,7 @@ static POW2: [v128; 16] = {
 /// The spec's maxValue of the 24 values of a PRB: `max(max, !min)`.
 #[inline(always)]
 fn max_value(v: &[v128; 3]) -> u32 {
-    let mut t = lane_max_values(v);
+    let mut t = lane_max_values(v, i16x8_splat(-1));
     t = i16x8_max(t, i16x8_shuffle::<4, 5, 6, 7, 0, 1, 2, 3>(t, t));
     t = i16x8_max(t, i16x8_shuffle::<2, 3, 0, 1, 6, 7, 4, 5>(t, t));
     t = i16x8_max(t, i16x8_shuffle::<1, 0, 3, 2, 5, 4, 7, 6>(t, t));
@@ -251,15 +315,16 @@ fn compress_w<const W: u32>(src: &[i16], dst: &mut [u8]) -> usize {
     let dst = &mut dst[..n * len];
     let fast = fast_prbs(n, 1, 0, len, spill(W));
     let out = dst.as_mut_ptr();
+    let k = Packer::<W>::new();
     for i in 0..fast {
         // SAFETY: PRB i < fast writes up to (i + 1) * len + spill, inside
         // the n PRBs of `dst` by `fast_prbs`.
-        unsafe { compress_prb::<W>(prb(src, i), out.add(i * len)) };
+        unsafe { compress_prb::<W>(&k, prb(src, i), out.add(i * len)) };
     }
     for i in fast..n {
         let mut buf = [0u8; 64];
         // SAFETY: the writes end at len + spill <= 49 bytes.
-        unsafe { compress_prb::<W>(prb(src, i), buf.as_mut_ptr()) };
+        unsafe { compress_prb::<W>(&k, prb(src, i), buf.as_mut_ptr()) };
         dst[i * len..(i + 1) * len].copy_from_slice(&buf[..len]);
     }
     n
@@ -268,11 +333,11 @@ fn compress_w<const W: u32>(src: &[i16], dst: &mut [u8]) -> usize {
 /// # Safety
 /// `out` must be valid for writes of `prb_len(W) + spill(W)` bytes.
 #[inline(always)]
-unsafe fn compress_prb<const W: u32>(x: &[i16; SAMPLES_PER_PRB], out: *mut u8) {
+unsafe fn compress_prb<const W: u32>(k: &Packer<W>, x: &[i16; SAMPLES_PER_PRB], out: *mut u8) {
     let v = load3(x);
     let e = (33 - max_value(&v).leading_zeros()).saturating_sub(W);
     // SAFETY: forwarded from the caller.
-    unsafe { store_prb::<W>(out, e as u8, v.map(|v| i16x8_shr(v, e))) };
+    unsafe { store_prb::<W>(k, out, e as u8, v.map(|v| i16x8_shr(v, e))) };
 }
 
 /// Decompresses the first `n` PRBs of `src` into `dst`; returns how many
@@ -350,20 +415,55 @@ pub fn recompress_chunked(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) 
     n
 }
 
+/// The vectors a re-compression `A → B` keeps opaque to LLVM, made once
+/// per call, outside the loops.
+struct Consts<const A: u32, const B: u32> {
+    unpacker: Unpacker<A>,
+    packer: Packer<B>,
+    /// All ones ([`lane_max_values`]).
+    ones: v128,
+}
+
+impl<const A: u32, const B: u32> Consts<A, B> {
+    #[inline(always)]
+    fn new() -> Self {
+        Consts {
+            unpacker: if joined::<A, B>() { Unpacker::swapped() } else { Unpacker::new() },
+            packer: Packer::new(),
+            ones: core::hint::black_box(i16x8_splat(-1)),
+        }
+    }
+}
+
 fn recompress_ab<const A: u32, const B: u32>(n: usize, src: &[u8], dst: &mut [u8]) -> usize {
     let (la, lb) = (prb_len(A), prb_len(B));
     let n = n.min(src.len() / la).min(dst.len() / lb);
     let (src, dst) = (&src[..n * la], &mut dst[..n * lb]);
     let fast = fast_prbs(n, la, spill(A), lb, spill(B));
-    let u = Unpacker::<A>::new();
+    let c = Consts::<A, B>::new();
     let (inp, out) = (src.as_ptr(), dst.as_mut_ptr());
     let mut i = 0;
     if B < A || A + B > 16 {
+        // Four PRBs a step from base pointers LLVM cannot see through: it
+        // then leaves the constant offsets of every access in the wasm
+        // memarg (one x86 address each, not an add and an address), and
+        // the step and the epoch check Cranelift adds are paid once.
+        while i + 4 <= fast {
+            // SAFETY: PRBs i to i + 3 < fast read up to (i + 4) * la +
+            // spill(A) and write up to (i + 4) * lb + spill(B), inside the
+            // n PRBs of `src` and `dst` by `fast_prbs`.
+            unsafe {
+                let (p, q) = core::hint::black_box((inp.add(i * la), out.add(i * lb)));
+                recompress_pair::<A, B>(&c, p, q);
+                recompress_pair::<A, B>(&c, p.add(2 * la), q.add(2 * lb));
+            };
+            i += 4;
+        }
         while i + 2 <= fast {
             // SAFETY: PRBs i and i + 1 < fast read up to (i + 2) * la +
             // spill(A) and write up to (i + 2) * lb + spill(B), inside the
             // n PRBs of `src` and `dst` by `fast_prbs`.
-            unsafe { recompress_pair::<A, B>(&u, inp.add(i * la), out.add(i * lb)) };
+            unsafe { recompress_pair::<A, B>(&c, inp.add(i * la), out.add(i * lb)) };
             i += 2;
         }
     }
@@ -371,13 +471,13 @@ fn recompress_ab<const A: u32, const B: u32>(n: usize, src: &[u8], dst: &mut [u8
         // SAFETY: PRB i < fast reads up to (i + 1) * la + spill(A) and
         // writes up to (i + 1) * lb + spill(B), inside the n PRBs of `src`
         // and `dst` by `fast_prbs`.
-        unsafe { recompress_one::<A, B>(&u, inp.add(i * la), out.add(i * lb)) };
+        unsafe { recompress_one::<A, B>(&c, inp.add(i * la), out.add(i * lb)) };
     }
     for i in fast..n {
         let (mut bin, mut bout) = ([0u8; 64], [0u8; 64]);
         bin[..la].copy_from_slice(&src[i * la..(i + 1) * la]);
         // SAFETY: both buffers hold prb_len + spill <= 49 bytes.
-        unsafe { recompress_one::<A, B>(&u, bin.as_ptr(), bout.as_mut_ptr()) };
+        unsafe { recompress_one::<A, B>(&c, bin.as_ptr(), bout.as_mut_ptr()) };
         dst[i * lb..(i + 1) * lb].copy_from_slice(&bout[..lb]);
     }
     n
@@ -389,16 +489,16 @@ fn recompress_ab<const A: u32, const B: u32>(n: usize, src: &[u8], dst: &mut [u8
 /// # Safety
 /// As [`recompress_prb`].
 #[inline(never)]
-unsafe fn recompress_one<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *const u8, out: *mut u8) {
+unsafe fn recompress_one<const A: u32, const B: u32>(c: &Consts<A, B>, inp: *const u8, out: *mut u8) {
     // SAFETY: forwarded from the caller.
-    unsafe { recompress_prb::<A, B>(u, inp, out) }
+    unsafe { recompress_prb::<A, B>(c, inp, out) }
 }
 
 /// # Safety
 /// `inp` must be valid for reads of `prb_len(A) + spill(A)` bytes, `out`
 /// for writes of `prb_len(B) + spill(B)`.
 #[inline(always)]
-unsafe fn recompress_prb<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *const u8, out: *mut u8) {
+unsafe fn recompress_prb<const A: u32, const B: u32>(c: &Consts<A, B>, inp: *const u8, out: *mut u8) {
     // SAFETY: forwarded from the caller.
     let param = unsafe { *inp };
     let e = (param & 0x0F) as u32;
@@ -407,7 +507,7 @@ unsafe fn recompress_prb<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *cons
         return unsafe { recompress_prb_reference(A, inp, B, out) };
     }
     // SAFETY: forwarded from the caller.
-    let m = unsafe { load_values::<A, B>(u, inp) };
+    let m = unsafe { load_values::<A, B>(&c.unpacker, inp) };
     let e2 = if B < A || A + B > 16 {
         // Widening, an all-zero PRB comes out with exponent 0 anyway when
         // e + 1 - B <= 16 - A + 1 - B <= 0.
@@ -422,7 +522,7 @@ unsafe fn recompress_prb<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *cons
         }
     };
     // SAFETY: forwarded from the caller.
-    unsafe { finish::<A, B>(out, param, e2, m) };
+    unsafe { finish::<A, B>(&c.packer, out, param, e2, m) };
 }
 
 /// Two PRBs, `inp` and `inp + prb_len(A)`, with one reduction for both
@@ -433,7 +533,7 @@ unsafe fn recompress_prb<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *cons
 /// `inp` must be valid for reads of `2 * prb_len(A) + spill(A)` bytes,
 /// `out` for writes of `2 * prb_len(B) + spill(B)`.
 #[inline(always)]
-unsafe fn recompress_pair<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *const u8, out: *mut u8) {
+unsafe fn recompress_pair<const A: u32, const B: u32>(c: &Consts<A, B>, inp: *const u8, out: *mut u8) {
     let (la, lb) = (prb_len(A), prb_len(B));
     // SAFETY: forwarded from the caller.
     let (p0, p1) = unsafe { (*inp, *inp.add(la)) };
@@ -448,14 +548,46 @@ unsafe fn recompress_pair<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *con
         return;
     }
     // SAFETY: forwarded from the caller.
+    let u = &c.unpacker;
     let (m0, m1) = unsafe { (load_values::<A, B>(u, inp), load_values::<A, B>(u, inp.add(la))) };
-    let (t0, t1) = max_value_pair(lane_max_values(&m0), lane_max_values(&m1));
+    let (t0, t1) = max_value_pair(lane_max_values(&m0, c.ones), lane_max_values(&m1, c.ones));
+    if B >= A {
+        let (d0, d1) = (widen_shift::<A, B>(t0, e0), widen_shift::<A, B>(t1, e1));
+        // SAFETY: forwarded from the caller; the first PRB's spill is
+        // overwritten by the second, written after it.
+        unsafe {
+            widen_store::<A, B>(&c.packer, out, p0 - d0 as u8, d0, m0);
+            widen_store::<A, B>(&c.packer, out.add(lb), p1 - d1 as u8, d1, m1);
+        }
+        return;
+    }
     let (e20, e21) = (new_exponent::<A, B>(t0, e0), new_exponent::<A, B>(t1, e1));
     // SAFETY: forwarded from the caller; the first PRB's spill is
     // overwritten by the second, written after it.
     unsafe {
-        finish::<A, B>(out, p0, e20, m0);
-        finish::<A, B>(out.add(lb), p1, e21, m1);
+        finish::<A, B>(&c.packer, out, p0, e20, m0);
+        finish::<A, B>(&c.packer, out.add(lb), p1, e21, m1);
+    }
+}
+
+/// Widening, writes the mantissas `m` of a PRB times `2^d` (`d` = 0–15)
+/// at `B` bits, udCompParam `param` first, at `out`.
+///
+/// # Safety
+/// `out` must be valid for writes of `prb_len(B) + spill(B)` bytes.
+#[inline(always)]
+unsafe fn widen_store<const A: u32, const B: u32>(k: &Packer<B>, out: *mut u8, param: u8, d: u32, m: [v128; 3]) {
+    // The masks spare bounds checks.
+    if joined::<A, B>() {
+        let pow = POW2_JOINED[(B == 12) as usize][(d & 15) as usize];
+        let y = m.map(|m| i16x8_mul(m, pow));
+        let g = [k.pack_joined::<true>(y[0]), k.pack_joined::<false>(y[1]), k.pack_joined::<false>(y[2])];
+        // SAFETY: forwarded from the caller.
+        unsafe { store_groups::<B>(out, param, g) };
+    } else {
+        let pow = POW2[(d & 15) as usize];
+        // SAFETY: forwarded from the caller.
+        unsafe { store_prb::<B>(k, out, param, m.map(|m| i16x8_mul(m, pow))) };
     }
 }
 
@@ -466,18 +598,17 @@ unsafe fn recompress_pair<const A: u32, const B: u32>(u: &Unpacker<A>, inp: *con
 /// # Safety
 /// `out` must be valid for writes of `prb_len(B) + spill(B)` bytes.
 #[inline(always)]
-unsafe fn finish<const A: u32, const B: u32>(out: *mut u8, param: u8, e2: u32, m: [v128; 3]) {
+unsafe fn finish<const A: u32, const B: u32>(k: &Packer<B>, out: *mut u8, param: u8, e2: u32, m: [v128; 3]) {
     let e = (param & 0x0F) as u32;
-    let m2 = if B >= A {
-        // 0 <= e - e2 <= 15 here; the mask spares a bounds check.
-        let pow = POW2[((e - e2) & 15) as usize];
-        m.map(|m| i16x8_mul(m, pow))
+    let param = (param & 0xF0) | e2 as u8;
+    // SAFETY (both): forwarded from the caller.
+    if B >= A {
+        // 0 <= e - e2 <= 15 here.
+        unsafe { widen_store::<A, B>(k, out, param, e - e2, m) };
     } else {
         let r = 16 - A - e + e2;
-        m.map(|m| i16x8_shr(m, r))
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { store_prb::<B>(out, (param & 0xF0) | e2 as u8, m2) };
+        unsafe { store_prb::<B>(k, out, param, m.map(|m| i16x8_shr(m, r))) };
+    }
 }
 
 /// A PRB whose exponent is too large for its width (`x = m << e` wraps):

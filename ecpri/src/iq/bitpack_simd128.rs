@@ -34,12 +34,22 @@ const fn at(w: u32, i: usize) -> (usize, u32) {
     (bit / 8, (bit % 8) as u32)
 }
 
+/// The value that unpacks into lane `i`: `i`, or with `swap` its pair
+/// partner `i ^ 1` ([`Unpacker::swapped`]).
+const fn value_in_lane(i: usize, swap: bool) -> usize {
+    if swap {
+        i ^ 1
+    } else {
+        i
+    }
+}
+
 /// Unpacking: lane `i` is bytes `b, b+1` big-endian.
-const fn unpack_hi(w: u32) -> [u8; 16] {
+const fn unpack_hi(w: u32, swap: bool) -> [u8; 16] {
     let mut t = [ZERO; 16];
     let mut i = 0;
     while i < 8 {
-        let (b, _) = at(w, i);
+        let (b, _) = at(w, value_in_lane(i, swap));
         t[2 * i] = if b + 1 < 16 { (b + 1) as u8 } else { ZERO };
         t[2 * i + 1] = b as u8;
         i += 1;
@@ -48,11 +58,11 @@ const fn unpack_hi(w: u32) -> [u8; 16] {
 }
 
 /// Unpacking: lane `i` is byte `b+2` where the value reaches it, else 0.
-const fn unpack_lo(w: u32) -> [u8; 16] {
+const fn unpack_lo(w: u32, swap: bool) -> [u8; 16] {
     let mut t = [ZERO; 16];
     let mut i = 0;
     while i < 8 {
-        let (b, s) = at(w, i);
+        let (b, s) = at(w, value_in_lane(i, swap));
         if s + w > 16 {
             t[2 * i] = (b + 2) as u8;
         }
@@ -62,11 +72,11 @@ const fn unpack_lo(w: u32) -> [u8; 16] {
 }
 
 /// Unpacking: the multipliers `2^s` that left-align each value.
-const fn unpack_mul(w: u32) -> [u16; 8] {
+const fn unpack_mul(w: u32, swap: bool) -> [u16; 8] {
     let mut t = [1u16; 8];
     let mut i = 0;
     while i < 8 {
-        t[i] = 1 << at(w, i).1;
+        t[i] = 1 << at(w, value_in_lane(i, swap)).1;
         i += 1;
     }
     t
@@ -163,9 +173,12 @@ const fn pack_place(w: u32, out: usize, first: bool) -> [u8; 16] {
 pub(super) struct Width<const W: u32>;
 
 impl<const W: u32> Width<W> {
-    const HI: v128 = bytes(unpack_hi(W));
-    const LO: v128 = bytes(unpack_lo(W));
-    const MUL: v128 = halves(unpack_mul(W));
+    const HI: v128 = bytes(unpack_hi(W, false));
+    const LO: v128 = bytes(unpack_lo(W, false));
+    const MUL: v128 = halves(unpack_mul(W, false));
+    const HI_SWAPPED: v128 = bytes(unpack_hi(W, true));
+    const LO_SWAPPED: v128 = bytes(unpack_lo(W, true));
+    const MUL_SWAPPED: v128 = halves(unpack_mul(W, true));
     const ALIGNED: bool = W.is_multiple_of(8);
     const STRADDLES: bool = straddles(W);
     const MASK: v128 = halves([((1u32 << W) - 1) as u16; 8]);
@@ -181,25 +194,40 @@ impl<const W: u32> Width<W> {
     };
     const PLACE: [v128; 2] = [bytes(pack_place(W, 0, true)), bytes(pack_place(W, 0, false))];
     const PLACE_AFTER_PARAM: [v128; 2] = [bytes(pack_place(W, 1, true)), bytes(pack_place(W, 1, false))];
+    const PLACE_IN_RANGE: [bool; 2] = [in_range(pack_place(W, 0, true)), in_range(pack_place(W, 0, false))];
+    const PLACE_AFTER_PARAM_IN_RANGE: [bool; 2] = [in_range(pack_place(W, 1, true)), in_range(pack_place(W, 1, false))];
 }
 
-/// Unpacks groups of width `W`. Its shuffles and multipliers are kept
-/// opaque to LLVM (made once per kernel call, outside the loops): with
-/// constants, LLVM turns the multiplies by `2^s` into per-lane shifts,
-/// which wasm lacks and gets scalarised, and narrows each 16-byte load to
-/// the bytes the shuffle reads, which costs three more instructions.
+/// Unpacks groups of width `W`. Its multipliers, and the shuffles that
+/// may zero bytes, are kept opaque to LLVM (made once per kernel call,
+/// outside the loops): with constants, LLVM turns the multiplies by `2^s`
+/// into per-lane shifts, which wasm lacks and gets scalarised, and narrows
+/// each 16-byte load to the bytes a shuffle reads, which costs three more
+/// instructions. The main shuffle is constant, through [`swizzle_const`],
+/// which reads every byte.
 #[derive(Clone, Copy)]
 pub(super) struct Unpacker<const W: u32> {
-    hi: v128,
     lo: v128,
     mul: v128,
+    swap: bool,
 }
 
 impl<const W: u32> Unpacker<W> {
     #[inline(always)]
     pub(super) fn new() -> Self {
         let opaque = core::hint::black_box::<v128>;
-        Unpacker { hi: opaque(Width::<W>::HI), lo: opaque(Width::<W>::LO), mul: opaque(Width::<W>::MUL) }
+        Unpacker { lo: opaque(Width::<W>::LO), mul: opaque(Width::<W>::MUL), swap: false }
+    }
+
+    /// An unpacker that swaps each pair of values: lane `2k` gets value
+    /// `2k + 1` and lane `2k + 1` value `2k`, so that a 32-bit lane holds
+    /// the pair's first value high ([`Packer::pack_joined`]). Not for `W = 8` or 16,
+    /// whose loads do not shuffle.
+    #[inline(always)]
+    pub(super) fn swapped() -> Self {
+        debug_assert!(W != 8 && W != 16);
+        let opaque = core::hint::black_box::<v128>;
+        Unpacker { lo: opaque(Width::<W>::LO_SWAPPED), mul: opaque(Width::<W>::MUL_SWAPPED), swap: true }
     }
 
     /// Loads the group at `p` and unpacks it ([`Unpacker::unpack`]).
@@ -249,11 +277,11 @@ impl<const W: u32> Unpacker<W> {
     /// unspecified.
     #[inline(always)]
     fn left(&self, g: v128) -> v128 {
+        // `self.swap` is known where this is inlined: the shuffle is constant.
+        let v = swizzle_const(g, if self.swap { Width::<W>::HI_SWAPPED } else { Width::<W>::HI });
         if W == 16 {
-            // All 16 bytes are read, so a constant shuffle is safe from narrowing.
-            return i8x16_swizzle(g, Width::<W>::HI);
+            return v;
         }
-        let v = i8x16_swizzle(g, self.hi);
         let mut v = if Width::<W>::ALIGNED { v } else { i16x8_mul(v, self.mul) };
         if Width::<W>::STRADDLES {
             let lo = i16x8_mul(i8x16_swizzle(g, self.lo), self.mul);
@@ -263,14 +291,75 @@ impl<const W: u32> Unpacker<W> {
     }
 }
 
-/// The low `W` bits of each 16-bit lane of `m`, packed MSB first into
-/// bytes `0..W` (with `AFTER_PARAM`, bytes `1..W + 1`; `W < 16` then);
-/// the other bytes are unspecified.
+/// Packs groups of width `W`. Its byte shuffles are constant, through
+/// [`swizzle_const`], except those that zero bytes (odd widths from 11),
+/// which are kept opaque to LLVM like [`Unpacker`]'s: a plain constant
+/// swizzle would reach Cranelift as `vpermi2b` or two `pshufb`.
+#[derive(Clone, Copy)]
+pub(super) struct Packer<const W: u32> {
+    place: [v128; 2],
+    after_param: [v128; 2],
+}
+
+impl<const W: u32> Packer<W> {
+    #[inline(always)]
+    pub(super) fn new() -> Self {
+        let opaque = core::hint::black_box::<[v128; 2]>;
+        Packer { place: opaque(Width::<W>::PLACE), after_param: opaque(Width::<W>::PLACE_AFTER_PARAM) }
+    }
+
+    /// The low `W` bits of each 16-bit lane of `m`, packed MSB first into
+    /// bytes `0..W` (with `AFTER_PARAM`, bytes `1..W + 1`; `W < 16` then);
+    /// the other bytes are unspecified.
+    #[inline(always)]
+    pub(super) fn pack<const AFTER_PARAM: bool>(&self, m: v128) -> v128 {
+        let place = |k: usize, x: v128| {
+            let (t, opaque, constant) = if AFTER_PARAM {
+                (Width::<W>::PLACE_AFTER_PARAM[k], self.after_param[k], Width::<W>::PLACE_AFTER_PARAM_IN_RANGE[k])
+            } else {
+                (Width::<W>::PLACE[k], self.place[k], Width::<W>::PLACE_IN_RANGE[k])
+            };
+            if constant {
+                swizzle_const(x, t)
+            } else {
+                i8x16_swizzle(x, opaque)
+            }
+        };
+        pack::<W>(m, place)
+    }
+
+    /// [`Packer::pack`] for pairs already joined: each 32-bit lane holds
+    /// the pair's first value in its high half (the low `W` bits; the bits
+    /// above are ignored) and the second at the top of its low half,
+    /// shifted left by `16 - W` (the bits below it zero). One shift right
+    /// by `16 - W` leaves the pair as `2W` contiguous bits: cheaper than
+    /// masking and `i32x4.dot`. For [`joins`] widths only.
+    #[inline(always)]
+    pub(super) fn pack_joined<const AFTER_PARAM: bool>(&self, y: v128) -> v128 {
+        debug_assert!(joins(W));
+        // Whole-byte pairs place no zeros: the shuffle is constant.
+        let place = if AFTER_PARAM { Width::<W>::PLACE_AFTER_PARAM } else { Width::<W>::PLACE };
+        swizzle_const(u32x4_shr(y, 16 - W), place[0])
+    }
+}
+
+/// Whether every index of the shuffle `t` is below 16 (none zeroes a byte).
+const fn in_range(t: [u8; 16]) -> bool {
+    let mut i = 0;
+    while i < 16 {
+        if t[i] >= 16 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// [`Packer::pack`], with `place(k, x)` the shuffle by its table `k`.
 #[inline(always)]
-pub(super) fn pack<const W: u32, const AFTER_PARAM: bool>(m: v128) -> v128 {
-    let place = if AFTER_PARAM { Width::<W>::PLACE_AFTER_PARAM } else { Width::<W>::PLACE };
+fn pack<const W: u32>(m: v128, place: impl Fn(usize, v128) -> v128) -> v128 {
     if W == 16 || W == 8 {
-        return i8x16_swizzle(m, place[0]);
+        return place(0, m);
     }
     let y = v128_and(m, Width::<W>::MASK);
     let p = if W == 15 {
@@ -281,7 +370,7 @@ pub(super) fn pack<const W: u32, const AFTER_PARAM: bool>(m: v128) -> v128 {
     };
     if W.is_multiple_of(4) {
         // 2W bits are whole bytes (W = 4, 12).
-        return i8x16_swizzle(p, place[0]);
+        return place(0, p);
     }
     // Pairs (p0, p1) as one u64 is p1 << 32 | p0: want p0 << 2W | p1. The
     // bits p1 leaves above bit 32 + 2W are never placed (for W = 15 they
@@ -291,11 +380,17 @@ pub(super) fn pack<const W: u32, const AFTER_PARAM: bool>(m: v128) -> v128 {
         q = v128_and(q, i64x2_splat((1 << 60) - 1));
     }
     if W.is_multiple_of(2) {
-        i8x16_swizzle(q, place[0])
+        place(0, q)
     } else {
         let first = if Width::<W>::PRESHIFT { q } else { i64x2_shl(q, 4) };
-        v128_or(i8x16_swizzle(first, place[0]), i8x16_swizzle(q, place[1]))
+        v128_or(place(0, first), place(1, q))
     }
+}
+
+/// Whether [`Packer::pack_joined`] packs width `W`: a pair of values is
+/// whole bytes (`W` = 4, 12).
+pub(super) const fn joins(w: u32) -> bool {
+    w == 4 || w == 12
 }
 
 #[cfg(test)]
@@ -326,7 +421,8 @@ mod tests {
                 if after && W == 16 {
                     continue;
                 }
-                let got = if after { pack::<W, true>(from_lanes(vals)) } else { pack::<W, false>(from_lanes(vals)) };
+                let k = Packer::<W>::new();
+                let got = if after { k.pack::<true>(from_lanes(vals)) } else { k.pack::<false>(from_lanes(vals)) };
                 let got = bytes_of(got);
                 let o = after as usize;
                 assert_eq!(got[o..o + W as usize], want[..W as usize], "pack w={W} after_param={after}");
@@ -348,6 +444,31 @@ mod tests {
             assert_eq!(left, want_left, "load_left w={W}");
             // SAFETY: as above.
             assert_eq!(lanes(unsafe { u.load(g.as_ptr()) }), back[..8], "load w={W}");
+            if W != 8 && W != 16 {
+                let s = Unpacker::<W>::swapped();
+                let want: [i16; 8] = core::array::from_fn(|i| back[i ^ 1]);
+                // SAFETY: as above.
+                assert_eq!(lanes(unsafe { s.load(g.as_ptr()) }), want, "swapped load w={W}");
+            }
+            if joins(W) {
+                // Pairs joined the way the re-compression scales them:
+                // first value high with garbage above W bits, second
+                // shifted to the top of its half.
+                let joined: [i16; 8] = core::array::from_fn(|i| {
+                    if i % 2 == 0 {
+                        vals[i + 1] << (16 - W)
+                    } else {
+                        vals[i - 1] ^ (rng.next() as i16) << W
+                    }
+                });
+                for after in [false, true] {
+                    let k = Packer::<W>::new();
+                    let got =
+                        if after { k.pack_joined::<true>(from_lanes(joined)) } else { k.pack_joined::<false>(from_lanes(joined)) };
+                    let o = after as usize;
+                    assert_eq!(bytes_of(got)[o..o + W as usize], want[..W as usize], "pack_joined w={W} after_param={after}");
+                }
+            }
         }
     }
 
@@ -380,9 +501,9 @@ mod tests {
     #[test]
     fn tables_by_hand() {
         // Width 9: value 1 starts at byte 1 bit 1, value 7 at byte 7 bit 7.
-        let hi = unpack_hi(9);
+        let hi = unpack_hi(9, false);
         assert_eq!((hi[2], hi[3], hi[14], hi[15]), (2, 1, 8, 7));
-        assert_eq!(unpack_mul(9), [1, 2, 4, 8, 16, 32, 64, 128]);
+        assert_eq!(unpack_mul(9, false), [1, 2, 4, 8, 16, 32, 64, 128]);
         assert!(!straddles(9) && !straddles(12) && !straddles(10));
         assert!(straddles(11) && straddles(13) && straddles(14) && straddles(15));
         // Width 10: two 5-byte halves, don't-cares from byte 0.

@@ -30,6 +30,26 @@ pub(super) const fn halves(h: [u16; 8]) -> v128 {
     bytes(b)
 }
 
+/// `i8x16.swizzle(v, t)` for a constant `t` whose indices are all below
+/// 16, written so that Cranelift makes it one `pshufb` with `t` in memory.
+///
+/// LLVM turns a swizzle by a constant into `i8x16.shuffle v, u`, `u` any
+/// register, and Cranelift lowers a shuffle of two different operands to
+/// `vpermi2b` (AVX-512 VBMI: two shuffle-port micro-ops) or to two
+/// `pshufb` and an OR; of one operand twice, to one `pshufb`. So the odd
+/// bytes come from a copy of `v` that LLVM cannot see is `v` (a
+/// `v128.bitselect` of `v` with itself, which it keeps) and Cranelift can
+/// (it folds that bitselect away): LLVM emits `i8x16.shuffle v, v`. Were
+/// either compiler to change, the result would stay the same, only slower.
+#[inline(always)]
+pub(super) fn swizzle_const(v: v128, t: v128) -> v128 {
+    const EVEN: v128 = halves([0xFF00; 8]);
+    const ODD: v128 = halves([0x00FF; 8]);
+    let copy = v128_bitselect(v, v, v);
+    // Out-of-range indices (0xFF) zero the other half's bytes.
+    v128_or(i8x16_swizzle(v, v128_or(t, EVEN)), i8x16_swizzle(copy, v128_or(t, ODD)))
+}
+
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[allow(non_camel_case_types, dead_code)]
 mod portable {
@@ -111,6 +131,11 @@ mod portable {
     /// `v128.xor`.
     pub fn v128_xor(a: v128, b: v128) -> v128 {
         v128(core::array::from_fn(|i| a.0[i] ^ b.0[i]))
+    }
+
+    /// `v128.bitselect`: bits of `a` where `c` is set, else of `b`.
+    pub fn v128_bitselect(a: v128, b: v128, c: v128) -> v128 {
+        v128(core::array::from_fn(|i| (a.0[i] & c.0[i]) | (b.0[i] & !c.0[i])))
     }
 
     /// `v128.not`.
