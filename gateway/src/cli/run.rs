@@ -44,7 +44,12 @@ pub struct RunArgs {
 /// The engine every translator of a configuration is compiled for.
 pub fn runtime_for(cfg: &GatewayConfig) -> Result<Arc<Runtime>> {
     let max_memory = cfg.translators.iter().map(|t| t.memory_limit).max().unwrap_or(16 << 20);
-    Runtime::new(RuntimeConfig { max_memory, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
+    // With pinned workers, the epoch ticker goes to a core none of them uses.
+    let ticker_core = match cfg.pipeline.cores.as_slice() {
+        [] => None,
+        used => core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).find(|c| !used.contains(c)),
+    };
+    Runtime::new(RuntimeConfig { max_memory, ticker_core, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
 }
 
 /// Compiled translator modules by file, kept across reloads so that a

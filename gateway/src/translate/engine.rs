@@ -22,6 +22,10 @@ pub struct RuntimeConfig {
     pub max_memory: usize,
     /// Period of the epoch ticker: deadline granularity.
     pub epoch_tick: Duration,
+    /// Core to pin the epoch ticker to (`None`: wherever the scheduler
+    /// puts it). `fhgate run` picks a core the workers do not use, so the
+    /// ticker never preempts a worker.
+    pub ticker_core: Option<usize>,
     /// Capture wasm backtraces on traps (`translator check`); off in the
     /// gateway, where a trap only needs its kind.
     pub backtraces: bool,
@@ -32,7 +36,14 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { max_instances: 128, max_memory: 256 << 20, epoch_tick: Duration::from_micros(100), backtraces: false, parallel_compilation: true }
+        RuntimeConfig {
+            max_instances: 128,
+            max_memory: 256 << 20,
+            epoch_tick: Duration::from_micros(100),
+            ticker_core: None,
+            backtraces: false,
+            parallel_compilation: true,
+        }
     }
 }
 
@@ -92,10 +103,13 @@ impl Runtime {
         host::define_imports(&mut linker).map_err(err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
-            let (engine, stop, tick) = (engine.clone(), stop.clone(), config.epoch_tick);
+            let (engine, stop, tick, core) = (engine.clone(), stop.clone(), config.epoch_tick, config.ticker_core);
             std::thread::Builder::new()
                 .name("fhgate-epoch".into())
                 .spawn(move || {
+                    if let Some(id) = core {
+                        core_affinity::set_for_current(core_affinity::CoreId { id });
+                    }
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(tick);
                         engine.increment_epoch();
@@ -140,5 +154,40 @@ impl Drop for Runtime {
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The allowed-CPU lists of this process's `fhgate-epoch` threads,
+    /// from /proc (what `taskset -p` shows).
+    fn epoch_threads_allowed() -> Vec<String> {
+        let mut out = Vec::new();
+        for t in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() == "fhgate-epoch" {
+                let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+                if let Some(l) = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")) {
+                    out.push(l.trim().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn ticker_runs_on_the_core_it_is_given() {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let Some(last) = cores.last().map(|c| c.id) else { return };
+        let rt = Runtime::new(RuntimeConfig { ticker_core: Some(last), max_instances: 2, ..RuntimeConfig::default() }).unwrap();
+        // The ticker pins itself as it starts.
+        let t0 = Instant::now();
+        while !epoch_threads_allowed().contains(&last.to_string()) && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(epoch_threads_allowed().contains(&last.to_string()), "no ticker pinned to core {last}: {:?}", epoch_threads_allowed());
+        drop(rt);
     }
 }
