@@ -223,6 +223,17 @@ fn removed_duplicated_and_reordered_frames_show_in_seq_ids() {
     let (code, r) = sink(&path, &["--dl-comp", "bfp:9"]);
     assert_eq!(code, 0, "{r}");
     assert_eq!((r["seq_duplicates"].as_u64(), r["seq_reorders"].as_u64(), r["seq_gaps"].as_u64()), (Some(1), Some(1), Some(0)), "{r}");
+
+    // inspect accounts for seqIds the same way: a late frame fills the gap
+    // it opened, and the next frame in order is no gap.
+    for (file, want) in [(&cut, (3, 0, 0)), (&path, (0, 1, 1))] {
+        let o = fhgate(&["inspect", file.to_str().unwrap(), "--json", "--dl-comp", "bfp:9"]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let flows = summary["summary"]["flows"].as_array().unwrap().clone();
+        let sum = |k: &str| flows.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!((sum("seq_gaps"), sum("seq_reorders"), sum("seq_duplicates")), want, "inspect {}", file.display());
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::header::message_type;
 use serde_json::{json, Map, Value};
 
+use super::seq_track::SeqTrack;
 use super::DecodeArgs;
 use fhgate::io::pcap;
 
@@ -302,9 +303,7 @@ struct FlowStats {
     sections: u64,
     prbs: u64,
     comp: BTreeMap<String, u64>,
-    next_seq: Option<u8>,
-    seq_gaps: u64,
-    seq_reorders: u64,
+    seq: SeqTrack,
     errors: u64,
 }
 
@@ -372,15 +371,7 @@ impl Summary {
             st.frames += 1;
             if let Some((_, s)) = m.body.eaxc_and_seq() {
                 if s.subseq_id == 0 {
-                    if let Some(exp) = st.next_seq {
-                        let d = s.seq_id.wrapping_sub(exp);
-                        if d != 0 && d < 128 {
-                            st.seq_gaps += d as u64;
-                        } else if d >= 128 {
-                            st.seq_reorders += 1;
-                        }
-                    }
-                    st.next_seq = Some(s.seq_id.wrapping_add(1));
+                    st.seq.add(s.seq_id);
                 }
             }
             let cplane = matches!(m.body, Body::RtControl { .. });
@@ -418,7 +409,8 @@ impl Summary {
             .map(|(k, s)| {
                 json!({"plane": k.plane, "direction": k.dir, "eaxc": k.eaxc, "vlan": k.vid,
                        "frames": s.frames, "sections": s.sections, "prbs": s.prbs, "compression": s.comp,
-                       "seq_gaps": s.seq_gaps, "seq_reorders": s.seq_reorders, "errors": s.errors})
+                       "seq_gaps": s.seq.gaps, "seq_reorders": s.seq.reorders,
+                       "seq_duplicates": s.seq.duplicates, "errors": s.errors})
             })
             .collect();
         let errors: Vec<Value> =
@@ -435,7 +427,7 @@ impl Summary {
             let comp: Vec<String> = s.comp.keys().cloned().collect();
             writeln!(
                 out,
-                "  {:<5} {:<3} 0x{:04x} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6}  {}",
+                "  {:<5} {:<3} 0x{:04x} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6}  {}",
                 k.plane,
                 k.dir,
                 k.eaxc,
@@ -443,8 +435,9 @@ impl Summary {
                 s.frames,
                 s.sections,
                 s.prbs,
-                s.seq_gaps,
-                s.seq_reorders,
+                s.seq.gaps,
+                s.seq.reorders,
+                s.seq.duplicates,
                 s.errors,
                 comp.join(",")
             )?;

@@ -6,6 +6,7 @@ mod gen;
 mod inspect;
 mod replay;
 mod run;
+mod seq_track;
 mod sink;
 mod translator;
 
