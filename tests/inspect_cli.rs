@@ -193,3 +193,21 @@ fn read_pcap(p: &Path) -> Vec<Vec<u8>> {
     }
     out
 }
+
+#[test]
+fn text_summary_rows_line_up_with_the_header() {
+    // The RU capture decoded without its static UL compression: the UL
+    // U-plane flows' frames are all bad and their compression column is
+    // empty, which shows as "-".
+    let cap = repo().join("captures/ru_40mhz_2ant_bfp9_static.pcap");
+    let o = fhgate(&["inspect", cap.to_str().unwrap(), "--summary-only"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let header = text.lines().find(|l| l.trim_start().starts_with("plane")).expect("header");
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(cols, ["plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "gaps", "reord", "dup", "errors", "compression"]);
+    let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("U ") || l.trim_start().starts_with("C ")).collect();
+    assert!(rows.iter().any(|r| r.ends_with(" -")), "a flow without compression: {text}");
+    for r in rows {
+        assert_eq!(r.split_whitespace().count(), cols.len(), "{r}");
+    }
+}

@@ -422,7 +422,7 @@ impl Summary {
 
     fn write_text<W: Write>(&self, out: &mut W, frames: usize) -> Result<()> {
         writeln!(out, "\nsummary: {frames} frames, {} flows, {} bad frames", self.flows.len(), self.errors.values().sum::<u64>())?;
-        writeln!(out, "  {:<5} {:<3} {:>6} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6}  compression", "plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "gaps", "reord", "errors")?;
+        writeln!(out, "  {:<5} {:<3} {:>6} {:>5} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6}  compression", "plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "gaps", "reord", "dup", "errors")?;
         for (k, s) in &self.flows {
             let comp: Vec<String> = s.comp.keys().cloned().collect();
             writeln!(
@@ -439,7 +439,7 @@ impl Summary {
                 s.seq.reorders,
                 s.seq.duplicates,
                 s.errors,
-                comp.join(",")
+                if comp.is_empty() { "-".to_string() } else { comp.join(",") }
             )?;
         }
         for (t, n) in &self.other {
