@@ -228,6 +228,7 @@ fn removed_duplicated_and_reordered_frames_show_in_seq_ids() {
     // it opened, and the next frame in order is no gap.
     for (file, want) in [(&cut, (3, 0, 0)), (&path, (0, 1, 1))] {
         let o = fhgate(&["inspect", file.to_str().unwrap(), "--json", "--dl-comp", "bfp:9"]);
+        assert!(o.status.success(), "inspect {}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
         let text = String::from_utf8_lossy(&o.stdout);
         let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         let flows = summary["summary"]["flows"].as_array().unwrap().clone();

@@ -108,7 +108,9 @@ impl Runtime {
                 .name("fhgate-epoch".into())
                 .spawn(move || {
                     if let Some(id) = core {
-                        core_affinity::set_for_current(core_affinity::CoreId { id });
+                        if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                            tracing::warn!("epoch ticker: could not pin to core {id}; it runs wherever the scheduler puts it");
+                        }
                     }
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(tick);

@@ -13,7 +13,7 @@
  * (concatenated ones too). Over UDP, a non-zero UDP checksum is updated
  * incrementally (RFC 1624).
  *
- * Written in C against translators/ABI.md v1 without the Rust SDK, to
+ * Written in C against translators/ABI.md v2 without the Rust SDK, to
  * show that any language that follows the ABI works. No libc.
  * Build: clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry -o seqid_renumber.wasm seqid_renumber.c
  * Configuration: none (any key is refused, naming it).

@@ -1,5 +1,5 @@
 //! `fhgate-sdk`: write an fhgate translator as a Rust type; the SDK
-//! implements the guest side of the ABI (translators/ABI.md, version 1).
+//! implements the guest side of the ABI (translators/ABI.md, version 2).
 //!
 //! ```
 //! use fhgate_sdk::{translator, Config, Ctx, Error, InitCtx, InitError, Packet, Translator, Verdict};
