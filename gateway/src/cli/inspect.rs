@@ -14,7 +14,7 @@ use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::header::message_type;
 use serde_json::{json, Map, Value};
 
-use super::seq_track::SeqTrack;
+use super::seq_report::SeqReport;
 use super::DecodeArgs;
 use fhgate::io::pcap;
 
@@ -303,7 +303,7 @@ struct FlowStats {
     sections: u64,
     prbs: u64,
     comp: BTreeMap<String, u64>,
-    seq: SeqTrack,
+    seq: SeqReport,
     errors: u64,
 }
 

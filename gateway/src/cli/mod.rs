@@ -6,7 +6,7 @@ mod gen;
 mod inspect;
 mod replay;
 mod run;
-mod seq_track;
+mod seq_report;
 mod sink;
 mod translator;
 

@@ -36,7 +36,7 @@ use fhgate::traffic::{reference_prb, SlotTime};
 use fhgate::translate::PacketBuf;
 use serde_json::{json, Value};
 
-use super::seq_track::SeqTrack;
+use super::seq_report::SeqReport;
 use super::DecodeArgs;
 
 /// Arguments of `sink`.
@@ -175,7 +175,7 @@ struct FlowStats {
     sections: u64,
     prbs: u64,
     invalid: u64,
-    seq: SeqTrack,
+    seq: SeqReport,
     iq: IqError,
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::abi::{plane, DescriptorImage};
+use super::abi::{field, plane, DescriptorImage};
 use super::translator::TranslatorSpec;
 
 /// Which packets a chain takes. `None` fields match anything.
@@ -37,20 +37,22 @@ impl Selector {
     /// (direction in bits 8–15, plane 16–23, eAxC 32–47, VLAN 48–63).
     #[inline]
     pub fn flow_mask(&self) -> FlowMask {
+        // Bit position of a descriptor field within the flow word.
+        let at = |byte: usize| (byte - field::VERDICT) * 8;
         let (mut mask, mut value) = (0u64, 0u64);
         if let Some(d) = self.direction {
-            mask |= 0xFF << 8;
-            value |= (d as u64) << 8;
+            mask |= 0xFF << at(field::DIRECTION);
+            value |= (d as u64) << at(field::DIRECTION);
         }
         if let Some(p) = self.plane {
-            mask |= 0xFF << 16;
-            value |= (p as u64) << 16;
+            mask |= 0xFF << at(field::PLANE);
+            value |= (p as u64) << at(field::PLANE);
         }
-        mask |= (self.eaxc_mask as u64) << 32;
-        value |= ((self.eaxc_value & self.eaxc_mask) as u64) << 32;
+        mask |= (self.eaxc_mask as u64) << at(field::EAXC.start);
+        value |= ((self.eaxc_value & self.eaxc_mask) as u64) << at(field::EAXC.start);
         if let Some(v) = self.vlan {
-            mask |= 0xFFFF << 48;
-            value |= (v as u64) << 48;
+            mask |= 0xFFFF << at(field::VLAN.start);
+            value |= (v as u64) << at(field::VLAN.start);
         }
         FlowMask { mask, value }
     }

@@ -8,7 +8,7 @@
 /// ID was seen within the last 128, else a late (reordered) frame that
 /// fills one of the gaps counted before.
 #[derive(Debug, Default)]
-pub(super) struct SeqTrack {
+pub(super) struct SeqReport {
     next: Option<u8>,
     seen: [u64; 4],
     /// IDs skipped and not (yet) arrived late.
@@ -19,7 +19,7 @@ pub(super) struct SeqTrack {
     pub duplicates: u64,
 }
 
-impl SeqTrack {
+impl SeqReport {
     fn bit(&mut self, s: u8, on: bool) {
         let (w, b) = (s as usize / 64, s as u32 % 64);
         if on {
@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn track(ids: &[u8]) -> (u64, u64, u64) {
-        let mut t = SeqTrack::default();
+        let mut t = SeqReport::default();
         for &s in ids {
             t.add(s);
         }
