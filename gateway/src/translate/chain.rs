@@ -113,7 +113,13 @@ impl FlowMask {
     /// Whether the packet described by `d` belongs to the chain.
     #[inline]
     pub fn matches(&self, d: &DescriptorImage) -> bool {
-        d.flow_word() & self.mask == self.value
+        self.matches_flow_word(d.flow_word())
+    }
+
+    /// The same for a descriptor's flow word.
+    #[inline]
+    pub fn matches_flow_word(&self, w: u64) -> bool {
+        w & self.mask == self.value
     }
 }
 

@@ -36,20 +36,51 @@ impl Set {
     }
 }
 
-/// Which packets a translator wants: the `planes`, `directions` and
-/// `types` of its metadata.
+/// Which packets a translator wants (its metadata's `planes`,
+/// `directions` and `types`), laid out for the hot loop: one bit per
+/// (direction, plane) pair and the message-type set, tested against a
+/// descriptor's flow word without a branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Filter {
-    planes: Set,
-    directions: Set,
+    /// Bit `direction & 1 | min(plane, 3) << 1` (ABI.md §3 gives direction
+    /// 0–1 and plane 0–2; 3 stands for any larger plane).
+    flows: u64,
     types: Set,
 }
 
 impl Filter {
+    /// The filter of these sets.
+    pub fn new(planes: &Set, directions: &Set, types: &Set) -> Filter {
+        let mut flows = 0;
+        for dir in 0..2u8 {
+            for plane in 0..4u8 {
+                // Plane 3 stands for 3–255: wanted only when the set is `any`.
+                let has_plane = if plane < 3 { planes.contains(plane) } else { planes.is_any() };
+                if has_plane && directions.contains(dir) {
+                    flows |= 1 << Self::flow_bit(dir, plane);
+                }
+            }
+        }
+        Filter { flows, types: *types }
+    }
+
+    #[inline]
+    fn flow_bit(direction: u8, plane: u8) -> u32 {
+        (direction & 1) as u32 | (plane.min(3) as u32) << 1
+    }
+
+    /// Whether the packet whose descriptor has this flow word
+    /// ([`DescriptorImage::flow_word`](super::abi::DescriptorImage::flow_word)) passes.
+    #[inline]
+    pub fn wants_flow_word(&self, w: u64) -> bool {
+        let [_, direction, plane, msg_type, ..] = w.to_le_bytes();
+        (self.flows >> Self::flow_bit(direction, plane)) & 1 != 0 && self.types.contains(msg_type)
+    }
+
     /// Whether the packet this descriptor describes passes.
     #[inline]
     pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
-        self.planes.contains(d.plane()) && self.directions.contains(d.direction()) && self.types.contains(d.msg_type())
+        (self.flows >> Self::flow_bit(d.direction(), d.plane())) & 1 != 0 && self.types.contains(d.msg_type())
     }
 }
 
@@ -85,7 +116,7 @@ impl Metadata {
 
     /// The packet filter, small enough to copy into the hot loop.
     pub fn filter(&self) -> Filter {
-        Filter { planes: self.planes, directions: self.directions, types: self.types }
+        Filter::new(&self.planes, &self.directions, &self.types)
     }
 
     /// Parses the section's text.
@@ -207,6 +238,28 @@ mod tests {
         d.set_direction(1);
         d.set_plane(plane::OTHER);
         assert!(!m.wants(&d));
+    }
+
+    #[test]
+    fn the_filter_agrees_with_the_sets_on_every_valid_flow() {
+        let texts = ["", "planes=u", "planes=c,other\ndirections=ul", "directions=dl\ntypes=0,2,255", "planes=other\ntypes=7"];
+        for t in texts {
+            let m = Metadata::parse(format!("name=n\nversion=1\n{t}").as_bytes()).unwrap();
+            let f = m.filter();
+            for dir in 0..2u8 {
+                for pl in 0..3u8 {
+                    for ty in 0..=255u8 {
+                        let mut d = DescriptorImage::default();
+                        d.set_direction(dir);
+                        d.set_plane(pl);
+                        d.set_msg_type(ty);
+                        let want = m.planes.contains(pl) && m.directions.contains(dir) && m.types.contains(ty);
+                        assert_eq!(f.wants(&d), want, "{t:?}: dir {dir} plane {pl} type {ty}");
+                        assert_eq!(f.wants_flow_word(d.flow_word()), want, "{t:?}: dir {dir} plane {pl} type {ty}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

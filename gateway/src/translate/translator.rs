@@ -157,6 +157,18 @@ pub(crate) struct StageIo<'a> {
     pub decode: &'a DecodeConfig,
     /// Packets the burst can still take.
     pub room: usize,
+    /// Packets marked [`Fate::Drop`] so far.
+    pub dropped: usize,
+}
+
+impl StageIo<'_> {
+    /// Marks packet `i` dropped.
+    #[inline]
+    pub fn drop_packet(&mut self, i: u16) {
+        let f = &mut self.fate[i as usize];
+        self.dropped += (*f == Fate::Keep) as usize;
+        *f = Fate::Drop;
+    }
 }
 
 /// The checked output of one call.
@@ -328,7 +340,7 @@ impl Translator {
         bump(&self.shared.stats.policy_packets, chunk.len() as u64);
         match self.spec.policy {
             FaultPolicy::Pass => {}
-            FaultPolicy::Drop => chunk.iter().for_each(|&i| io.fate[i as usize] = Fate::Drop),
+            FaultPolicy::Drop => chunk.iter().for_each(|&i| io.drop_packet(i)),
             FaultPolicy::Fallback => {
                 if let Some(fb) = self.fallback.as_mut() {
                     fb.run(io, chunk)
@@ -367,11 +379,28 @@ fn call(inst: &mut Instance, io: &StageIo<'_>, chunk: &[u16], verdicts: &mut [u8
         d[field::LEN].copy_from_slice(&(p.len as u32).to_le_bytes());
         d[field::CAPACITY].copy_from_slice(&(SLOT_SIZE as u32).to_le_bytes());
         d[field::VERDICT] = verdict::FORWARD;
-        slot[..p.len].copy_from_slice(p.data());
+        copy_frame(slot, p.data());
     }
     let result = inst.process(n)?;
     let region = inst.region().ok_or(FaultKind::Trap(None))?;
     check(region, n, result, verdicts).map_err(FaultKind::BadOutput)
+}
+
+/// Copies `src` to the start of `dst`. Short frames (C-plane messages,
+/// small U-plane sections) are copied inline in 32-byte pieces, the last
+/// one overlapping: a `memcpy` call costs more than the copy at these sizes.
+#[inline(always)]
+fn copy_frame(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if !(32..=128).contains(&n) || dst.len() < n {
+        return dst[..n].copy_from_slice(src);
+    }
+    let mut i = 0;
+    while i + 32 < n {
+        dst[i..i + 32].copy_from_slice(&src[i..i + 32]);
+        i += 32;
+    }
+    dst[n - 32..n].copy_from_slice(&src[n - 32..n]);
 }
 
 /// Checks the output descriptors (ABI.md §3 "bad output") and keeps
@@ -438,7 +467,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
         match verdicts[j] {
             verdict::DROP => {
                 drop += 1;
-                io.fate[i as usize] = Fate::Drop;
+                io.drop_packet(i);
             }
             verdict::MODIFIED => {
                 modi += 1;

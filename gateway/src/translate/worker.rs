@@ -21,7 +21,16 @@ struct Chain {
     // goes back to the control thread, nothing is freed here.
     #[allow(clippy::vec_box)]
     stages: Vec<Box<Translator>>,
+    /// The packets (burst indices) the stage's translator gets: the first
+    /// `sel_len`.
+    sel: Box<[u16; BURST_CAPACITY]>,
+    sel_len: usize,
+    /// Routed packets the stage's translator does not want.
+    bypassed: u64,
 }
+
+/// Chain indices stay below [`NO_ROUTE`].
+pub const MAX_CHAINS: usize = 1024;
 
 /// One worker's translators and everything a burst needs.
 pub struct WorkerHost {
@@ -29,8 +38,9 @@ pub struct WorkerHost {
     decode: DecodeConfig,
     inbox: Inbox,
     grave: Graveyard,
+    /// Stages of the longest chain.
+    depth: usize,
     fate: Vec<Fate>,
-    sel: Vec<u16>,
     extras: Vec<Extra>,
     spare: Vec<Packet>,
     swaps: u64,
@@ -53,19 +63,23 @@ impl WorkerHost {
     /// Instantiates every translator of `chains` for this worker and links
     /// it to a [`Control`] for the control thread.
     pub fn new(chains: &[ChainSpec], decode: DecodeConfig) -> Result<(WorkerHost, Control), LoadError> {
+        if chains.len() >= MAX_CHAINS {
+            return Err(LoadError::Instance(format!("{} chains: a worker runs at most {}", chains.len(), MAX_CHAINS - 1)));
+        }
         let mut built = Vec::with_capacity(chains.len());
         for c in chains {
             let stages = c.translators.iter().map(|t| Translator::new(t).map(Box::new)).collect::<Result<Vec<_>, _>>()?;
-            built.push(Chain { selector: c.selector.flow_mask(), stages });
+            built.push(Chain { selector: c.selector.flow_mask(), stages, sel: Box::new([0; BURST_CAPACITY]), sel_len: 0, bypassed: 0 });
         }
         let (control, inbox, grave) = swap::link(built.iter().map(|c| c.stages.as_slice()));
+        let depth = built.iter().map(|c| c.stages.len()).max().unwrap_or(0);
         let host = WorkerHost {
             chains: built,
+            depth,
             decode,
             inbox,
             grave,
-            fate: Vec::with_capacity(BURST_CAPACITY),
-            sel: Vec::with_capacity(BURST_CAPACITY),
+            fate: vec![Fate::Keep; BURST_CAPACITY],
             extras: Vec::with_capacity(BURST_CAPACITY),
             spare: Vec::with_capacity(BURST_CAPACITY),
             swaps: 0,
@@ -117,27 +131,62 @@ impl WorkerHost {
     /// from it.
     pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool) -> BurstReport {
         let mut report = BurstReport { packets_in: burst.len(), swapped: self.apply_swaps(), ..Default::default() };
-        let mut depth = 0;
-        for p in burst.pkts.iter_mut() {
-            p.route = NO_ROUTE;
-            if let Some(d) = &p.desc {
-                if let Some(c) = self.chains.iter().position(|c| c.selector.matches(d)) {
-                    p.route = c as u16;
-                    depth = depth.max(self.chains[c].stages.len());
-                }
+        for stage in 0..self.depth {
+            let unrouted = self.select(stage, &mut burst.pkts);
+            if stage == 0 {
+                report.unrouted = unrouted;
             }
-            report.unrouted += (p.route == NO_ROUTE) as usize;
-        }
-        for stage in 0..depth {
             self.run_stage(stage, burst, pool);
+        }
+        if self.depth == 0 {
+            report.unrouted = burst.len();
         }
         report.packets_out = burst.len();
         report
     }
 
+    /// Picks the packets of every chain's translator at `stage`; on stage
+    /// 0 it also routes each packet to the first chain whose selector
+    /// matches. One pass over the burst per chain, chains in order, with
+    /// the counts in registers: a packet still unrouted when chain `c`'s
+    /// pass reaches it is tested against `c`'s selector. Returns the
+    /// packets no chain took.
+    fn select(&mut self, stage: usize, pkts: &mut [Packet]) -> usize {
+        let mut routed = 0;
+        for (c, chain) in self.chains.iter_mut().enumerate() {
+            let c = c as u16;
+            // Routes are set afresh by the first chain's pass on stage 0.
+            let (routing, fresh) = (stage == 0, c == 0);
+            let filter = chain.stages.get(stage).map(|t| t.filter());
+            let (mut k, mut mine) = (0, 0);
+            for (i, p) in pkts.iter_mut().enumerate() {
+                // Unclassified packets bypass every translator.
+                let flow = p.desc.as_ref().map(|d| d.flow_word());
+                if routing && (fresh || p.route == NO_ROUTE) {
+                    p.route = match flow {
+                        Some(w) if chain.selector.matches_flow_word(w) => c,
+                        _ => NO_ROUTE,
+                    };
+                }
+                if p.route != c {
+                    continue;
+                }
+                mine += 1;
+                if let (Some(f), Some(w)) = (&filter, flow) {
+                    chain.sel[k] = i as u16;
+                    k += f.wants_flow_word(w) as usize;
+                }
+            }
+            chain.sel_len = k;
+            chain.bypassed = if filter.is_some() { (mine - k) as u64 } else { 0 };
+            routed += mine;
+        }
+        pkts.len() - routed
+    }
+
     fn run_stage(&mut self, stage: usize, burst: &mut Burst, pool: &mut BufPool) {
-        self.fate.clear();
-        self.fate.resize(burst.pkts.len(), Fate::Keep);
+        // `fate` stays BURST_CAPACITY long and all Keep between stages: only
+        // the entries of dropped packets are set, and reset below.
         self.extras.clear();
         let room = BURST_CAPACITY.saturating_sub(burst.pkts.len());
         let mut io = StageIo {
@@ -148,31 +197,18 @@ impl WorkerHost {
             grave: &mut self.grave,
             decode: &self.decode,
             room,
+            dropped: 0,
         };
-        for (c, chain) in self.chains.iter_mut().enumerate() {
+        for chain in self.chains.iter_mut() {
             let Some(t) = chain.stages.get_mut(stage) else { continue };
-            self.sel.clear();
-            let (filter, route) = (t.filter(), c as u16);
-            let mut bypassed = 0u64;
-            for (i, p) in io.pkts.iter().enumerate() {
-                if p.route == route {
-                    // Routed packets are classified.
-                    if p.desc.as_ref().is_some_and(|d| filter.wants(d)) {
-                        self.sel.push(i as u16);
-                    } else {
-                        bypassed += 1;
-                    }
-                }
+            if chain.bypassed > 0 {
+                bump(&t.shared().stats.bypassed, chain.bypassed);
             }
-            if bypassed > 0 {
-                bump(&t.shared().stats.bypassed, bypassed);
-            }
-            for chunk in self.sel.chunks(MAX_IN) {
+            for chunk in chain.sel[..chain.sel_len].chunks(MAX_IN) {
                 t.run(&mut io, chunk);
             }
         }
-        let dropped = io.fate.contains(&Fate::Drop);
-        if !dropped && self.extras.is_empty() {
+        if io.dropped == 0 && self.extras.is_empty() {
             return;
         }
         // Rebuild the burst in order: survivors, each followed by its extras.
@@ -181,6 +217,7 @@ impl WorkerHost {
         self.spare.clear();
         for (i, p) in burst.pkts.drain(..).enumerate() {
             if self.fate[i] == Fate::Drop {
+                self.fate[i] = Fate::Keep;
                 pool.put(p.buf);
             } else {
                 self.spare.push(p);
@@ -192,3 +229,4 @@ impl WorkerHost {
         std::mem::swap(&mut burst.pkts, &mut self.spare);
     }
 }
+
