@@ -1,4 +1,23 @@
-//! Shared helpers for the benchmarks: deterministic test signals.
+//! Shared helpers for the benchmarks: deterministic test signals, and the
+//! example translators built for wasm32.
+
+use std::path::PathBuf;
+
+/// `target/translators`, after `scripts/build-translators` brought it up
+/// to date; if the build fails but `needed` modules are there, those are
+/// used (with a note).
+pub fn translators_dir(needed: &[&str]) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/translators");
+    let status = std::process::Command::new(root.join("scripts/build-translators")).current_dir(&root).status();
+    let all = needed.iter().all(|m| dir.join(format!("{m}.wasm")).exists());
+    match status {
+        Ok(s) if s.success() => {}
+        _ if all => eprintln!("scripts/build-translators failed; using {}", dir.display()),
+        r => panic!("scripts/build-translators failed ({r:?}) and {} is incomplete", dir.display()),
+    }
+    dir
+}
 
 /// A tiny xorshift64* generator, so benchmark inputs are the same on every
 /// run without a `rand` dependency.

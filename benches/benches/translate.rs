@@ -3,7 +3,10 @@
 //! U-plane frames (copying them into the guest's region is part of the
 //! cost) and with 64-byte frames (almost no copy); packets a chain's
 //! translator does not want (metadata bypass, no copy, no call); and the
-//! hot-swap cut-over from load to the first packet on the new version.
+//! hot-swap cut-over from load to the first packet on the new version,
+//! compiled on one thread as `fhgate run` does with pinned workers (and
+//! the load alone on several threads, for the small module and for
+//! bfp_width).
 //!
 //! Targets: ≤ 5 ns/packet at burst 32 (host overhead); swap cut-over ≤ 1 ms.
 //! Run: `cargo bench -p fhgate-benches --bench translate -- --warm-up-time 1 --measurement-time 2`.
@@ -133,6 +136,8 @@ fn bench(c: &mut Criterion) {
     // Hot swap: from the start of loading a new version (validate, compile,
     // instantiate, init) to the first burst of 32 handled by it; and from
     // handing a ready instance to the worker to that burst.
+    // Compiled on one thread, as `fhgate run` does with pinned workers.
+    let rt = Runtime::new(RuntimeConfig { parallel_compilation: false, ..RuntimeConfig::default() }).expect("runtime");
     let (mut hs, mut control) = host(&rt, &marker(1), Selector::ALL);
     let mut b = burst(&mut pool, &big, 32);
     let mut g = c.benchmark_group("translate_swap");
@@ -179,11 +184,15 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    // The same load on a runtime that compiles on one thread.
-    let rt1 = Runtime::new(RuntimeConfig { parallel_compilation: false, ..RuntimeConfig::default() }).expect("runtime");
+    // Loading on a runtime that compiles on several threads, for the small
+    // module above and for bfp_width (the largest example translator).
+    let rt_par = Runtime::new(RuntimeConfig { parallel_compilation: true, ..RuntimeConfig::default() }).expect("runtime");
+    let bfp = std::fs::read(fhgate_benches::translators_dir(&["bfp_width"]).join("bfp_width.wasm")).expect("bfp_width.wasm");
     let mut g = c.benchmark_group("translate_swap");
     g.sample_size(20);
-    g.bench_function("load_only_single_thread", |bch| bch.iter(|| TranslatorModule::load(&rt1, black_box(&wasm), "bench").expect("load")));
+    g.bench_function("load_only_parallel", |bch| bch.iter(|| TranslatorModule::load(&rt_par, black_box(&wasm), "bench").expect("load")));
+    g.bench_function("load_bfp_width", |bch| bch.iter(|| TranslatorModule::load(&rt, black_box(&bfp), "bench").expect("load")));
+    g.bench_function("load_bfp_width_parallel", |bch| bch.iter(|| TranslatorModule::load(&rt_par, black_box(&bfp), "bench").expect("load")));
     g.finish();
 }
 

@@ -26,7 +26,7 @@
 //! interleaved timings of the two sides in this same run.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,19 +48,6 @@ const PAIRS: [(u8, u8); 2] = [(9, 12), (8, 12)];
 
 /// target/translators, rebuilt first when sources changed (the modules
 /// already there are used when there is no wasm toolchain).
-fn modules() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("target/translators");
-    let status = std::process::Command::new(root.join("scripts/build-translators")).current_dir(&root).status();
-    let all = ["bfp_width", "noop", "iq_selftest"].iter().all(|m| dir.join(format!("{m}.wasm")).exists());
-    match status {
-        Ok(s) if s.success() => {}
-        _ if all => eprintln!("translators bench: scripts/build-translators failed; using {}", dir.display()),
-        r => panic!("scripts/build-translators failed ({r:?}) and {} is incomplete", dir.display()),
-    }
-    dir
-}
-
 /// One translator instance in the host, and a burst of `frame` to feed it.
 struct Wasm {
     host: WorkerHost,
@@ -173,7 +160,7 @@ fn rate(d: Duration) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = modules();
+    let dir = fhgate_benches::translators_dir(&["bfp_width", "noop", "iq_selftest"]);
     let rt = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let mut sides = Vec::new();
     for (a, b) in PAIRS {

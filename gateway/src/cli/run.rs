@@ -49,7 +49,10 @@ pub fn runtime_for(cfg: &GatewayConfig) -> Result<Arc<Runtime>> {
         [] => None,
         used => core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).find(|c| !used.contains(c)),
     };
-    Runtime::new(RuntimeConfig { max_memory, ticker_core, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
+    // Pinned workers busy-poll their cores: a hot swap's compilation stays
+    // on the control thread rather than spreading over every core.
+    let parallel_compilation = cfg.pipeline.cores.is_empty();
+    Runtime::new(RuntimeConfig { max_memory, ticker_core, parallel_compilation, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
 }
 
 /// Compiled translator modules by file, kept across reloads so that a
