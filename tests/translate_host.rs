@@ -284,6 +284,37 @@ fn chains_are_selected_by_eaxc_and_metadata_bypasses() {
 }
 
 #[test]
+fn the_first_matching_chain_takes_a_packet_and_a_short_chain_stops_early() {
+    // Chain 0: eAxC 1, stamps 1 then 2. Chain 1: odd eAxCs, stamps 3; it
+    // never sees eAxC 1, which chain 0 took. eAxCs 0 and 2: no chain.
+    let stamp = |digit, name: &str| Arc::new(spec(load(&wat(&format!("name={name}\\nversion=1\\n"), &stamp_body(digit)))));
+    let chains = vec![
+        ChainSpec { selector: Selector::parse("eaxc=1").unwrap(), translators: vec![stamp(1, "a"), stamp(2, "b")] },
+        ChainSpec { selector: Selector::parse("eaxc=1/1").unwrap(), translators: vec![stamp(3, "c")] },
+    ];
+    let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
+    let mut pool = BufPool::new(64);
+    let frames: Vec<_> = (0..12u32).map(|i| frame(i as u16 % 4, i)).collect();
+    let mut b = burst_of(&mut pool, &frames);
+    let r = host.process(&mut b, &mut pool);
+    assert_eq!((r.packets_in, r.packets_out, r.unrouted), (12, 12, 6));
+    for (i, p) in b.packets().iter().enumerate() {
+        assert_eq!(id_of(p.data()), i as u32, "order kept");
+        let want = [0, 12, 0, 3][i % 4];
+        assert_eq!(*p.data().last().unwrap(), want, "eAxC {}", i % 4);
+    }
+    assert_eq!(host.translator(1, 0).unwrap().shared().stats.packets_in.load(Relaxed), 3);
+}
+
+#[test]
+fn a_worker_refuses_more_chains_than_it_can_route() {
+    let chains = vec![ChainSpec { selector: Selector::ALL, translators: vec![] }; 1024];
+    let e = WorkerHost::new(&chains, decode()).err().expect("1024 chains refused").to_string();
+    assert!(e.contains("1024 chains") && e.contains("at most 1023"), "{e}");
+    assert!(WorkerHost::new(&chains[..1023], decode()).is_ok());
+}
+
+#[test]
 fn drops_and_extras_keep_the_order() {
     // Even inputs dropped; each odd input gets one extra: a copy of its
     // slot (same len) from descriptor n + k, with its last byte set to 0xEE.
