@@ -173,11 +173,14 @@ impl WorkerHost {
                 }
                 mine += 1;
                 if let (Some(f), Some(w)) = (&filter, flow) {
-                    chain.sel[k] = i as u16;
+                    // k <= i < BURST_CAPACITY: `get_mut` only keeps a panic out.
+                    if let Some(s) = chain.sel.get_mut(k) {
+                        *s = i as u16;
+                    }
                     k += f.wants_flow_word(w) as usize;
                 }
             }
-            chain.sel_len = k;
+            chain.sel_len = k.min(BURST_CAPACITY);
             chain.bypassed = if filter.is_some() { (mine - k) as u64 } else { 0 };
             routed += mine;
         }
