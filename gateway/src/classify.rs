@@ -42,8 +42,9 @@ const COMMON_LEN: usize = ecpri::header::field::HEADER_LEN;
 
 /// Classifies `frame`: returns the host-set descriptor fields (direction,
 /// plane, msg_type, eaxc, vlan, frame/subframe/slot/symbol, ecpri_offset,
-/// section_count, flags, section_offsets; `offset`, `len`, `capacity`,
-/// `verdict` and `origin` are left 0), or `None` when the frame is not
+/// section_count, flags, section_offsets, on a
+/// [`blank`](DescriptorImage::blank) image: `capacity` is the slot size,
+/// the verdict FORWARD, and `offset`, `len` and `origin` are left 0), or `None` when the frame is not
 /// eCPRI or its headers or sections do not decode: such frames bypass
 /// every translator. `port_direction` is the direction of the port the
 /// frame came in on, used for eCPRI messages other than U/C-plane.
@@ -52,7 +53,7 @@ pub fn classify(frame: &[u8], cfg: &DecodeConfig, port_direction: u8) -> Option<
     let range = loc.ecpri?;
     let (msg_range, msg) = MessageIter::new(frame.get(range.clone())?).next()?.ok()?;
     let ecpri_offset = range.start + msg_range.start;
-    let mut d = DescriptorImage::default();
+    let mut d = DescriptorImage::blank();
     d.set_vlan(loc.vid.unwrap_or(VLAN_NONE));
     d.set_msg_type(msg.message_type());
     d.set_ecpri_offset(u16::try_from(ecpri_offset).ok()?);

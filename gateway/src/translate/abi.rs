@@ -180,6 +180,16 @@ pub struct Descriptor<T: AsRef<[u8]>> {
 pub type DescriptorImage = Descriptor<[u8; DESC_LEN]>;
 
 impl DescriptorImage {
+    /// What every descriptor the host builds starts from: `capacity` is
+    /// [`SLOT_SIZE`] and the verdict FORWARD, the rest 0. The host then
+    /// only has to add `offset` and `len` when it fills the region.
+    pub fn blank() -> DescriptorImage {
+        let mut d = DescriptorImage::default();
+        d.set_capacity(SLOT_SIZE as u32);
+        d.set_verdict(verdict::FORWARD);
+        d
+    }
+
     /// The 64 bytes as an array (copies as a few vector moves).
     #[inline]
     pub fn as_array(&self) -> &[u8; DESC_LEN] {

@@ -38,49 +38,60 @@ impl Set {
 
 /// Which packets a translator wants (its metadata's `planes`,
 /// `directions` and `types`), laid out for the hot loop: one bit per
-/// (direction, plane) pair and the message-type set, tested against a
-/// descriptor's flow word without a branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (direction, plane, message type), so that a test is a few shifts of
+/// the descriptor's flow word and one table lookup, without a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
-    /// Bit `direction & 1 | min(plane, 3) << 1` (ABI.md §3 gives direction
-    /// 0–1 and plane 0–2; 3 stands for any larger plane).
-    flows: u64,
-    types: Set,
+    /// Bit [`Filter::index`]. The index keeps two bits of the plane:
+    /// ABI.md §3 gives direction 0–1 and plane 0–2, and the host's
+    /// classifier makes no other; plane 3 is wanted only when `planes` is
+    /// `any`.
+    bits: [u64; 32],
 }
 
 impl Filter {
+    /// Wants nothing.
+    pub const NONE: Filter = Filter { bits: [0; 32] };
+
     /// The filter of these sets.
     pub fn new(planes: &Set, directions: &Set, types: &Set) -> Filter {
-        let mut flows = 0;
+        let mut f = Filter::NONE;
         for dir in 0..2u8 {
             for plane in 0..4u8 {
-                // Plane 3 stands for 3–255: wanted only when the set is `any`.
                 let has_plane = if plane < 3 { planes.contains(plane) } else { planes.is_any() };
-                if has_plane && directions.contains(dir) {
-                    flows |= 1 << Self::flow_bit(dir, plane);
+                if !(has_plane && directions.contains(dir)) {
+                    continue;
+                }
+                for ty in (0..=255u8).filter(|&t| types.contains(t)) {
+                    let i = Self::index(dir, plane, ty);
+                    f.bits[i >> 6] |= 1 << (i & 63);
                 }
             }
         }
-        Filter { flows, types: *types }
+        f
     }
 
+    /// `direction & 1 | (plane & 3) << 1 | msg_type << 3`: 11 bits.
     #[inline]
-    fn flow_bit(direction: u8, plane: u8) -> u32 {
-        (direction & 1) as u32 | (plane.min(3) as u32) << 1
+    fn index(direction: u8, plane: u8, msg_type: u8) -> usize {
+        (direction & 1) as usize | ((plane & 3) as usize) << 1 | (msg_type as usize) << 3
     }
 
     /// Whether the packet whose descriptor has this flow word
     /// ([`DescriptorImage::flow_word`](super::abi::DescriptorImage::flow_word)) passes.
     #[inline]
     pub fn wants_flow_word(&self, w: u64) -> bool {
-        let [_, direction, plane, msg_type, ..] = w.to_le_bytes();
-        (self.flows >> Self::flow_bit(direction, plane)) & 1 != 0 && self.types.contains(msg_type)
+        // Direction is bits 8–15 of the word, plane 16–23, message type
+        // 24–31: this is `index` without unpacking the bytes.
+        let i = ((w >> 8) & 1 | (w >> 15) & 6 | (w >> 21) & 0x7F8) as usize;
+        (self.bits[i >> 6] >> (i & 63)) & 1 != 0
     }
 
     /// Whether the packet this descriptor describes passes.
     #[inline]
     pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
-        (self.flows >> Self::flow_bit(d.direction(), d.plane())) & 1 != 0 && self.types.contains(d.msg_type())
+        let i = Self::index(d.direction(), d.plane(), d.msg_type());
+        (self.bits[i >> 6] >> (i & 63)) & 1 != 0
     }
 }
 
@@ -114,7 +125,7 @@ impl Metadata {
         self.filter().wants(d)
     }
 
-    /// The packet filter, small enough to copy into the hot loop.
+    /// The packet filter, as the hot loop tests it.
     pub fn filter(&self) -> Filter {
         Filter::new(&self.planes, &self.directions, &self.types)
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ecpri::frame::DecodeConfig;
 
-use super::abi::{self, desc_at, field, slot_at, verdict, Descriptor, DESC_LEN, IO_REGION_SIZE, MAX_IN, MAX_OUT, SLOT_SIZE, SLOT_STRIDE};
+use super::abi::{self, desc_at, field, slot_at, verdict, Descriptor, DescriptorImage, DESC_LEN, IO_REGION_SIZE, MAX_IN, MAX_OUT, SLOT_SIZE, SLOT_STRIDE};
 use super::burst::{BufPool, Packet};
 use super::fault::{FaultLimit, FaultPolicy, FaultWindow};
 use super::meta::Filter;
@@ -256,8 +256,8 @@ impl Translator {
 
     /// Which packets it wants (its metadata).
     #[inline]
-    pub fn filter(&self) -> Filter {
-        self.filter
+    pub fn filter(&self) -> &Filter {
+        &self.filter
     }
 
     /// Runs the packets `chunk` (indices into `io.pkts`, 1 to 64 of them).
@@ -368,23 +368,49 @@ fn call(inst: &mut Instance, io: &StageIo<'_>, chunk: &[u16], verdicts: &mut [u8
     let (descs, slots) = region.split_at_mut(abi::SLOTS_AT);
     let descs = &mut descs[abi::DESCS_AT..];
     let slices = descs.chunks_exact_mut(DESC_LEN).zip(slots.chunks_exact_mut(SLOT_STRIDE));
-    for (j, (&i, (d, slot))) in chunk.iter().zip(slices).enumerate() {
-        let p = &io.pkts[i as usize];
-        let d: &mut [u8; DESC_LEN] = d.try_into().unwrap_or_else(|_| unreachable!("chunks_exact"));
-        // Selected packets are classified (`wants` needs a descriptor).
-        if let Some(img) = &p.desc {
-            *d = *img.as_array();
+    // `chunk` is increasing, so it is a run of the burst when its ends are
+    // n - 1 apart (as when a translator takes the whole burst): then the
+    // packets are walked directly, without an index load and a bounds
+    // check each.
+    let (first, last) = (chunk[0] as usize, chunk[n - 1] as usize);
+    match io.pkts.get(first..=last) {
+        Some(run) if last - first == n - 1 => {
+            for (j, (p, (d, slot))) in run.iter().zip(slices).enumerate() {
+                fill(j, p, d, slot);
+            }
         }
-        d[field::OFFSET].copy_from_slice(&(slot_at(j) as u32).to_le_bytes());
-        d[field::LEN].copy_from_slice(&(p.len as u32).to_le_bytes());
-        d[field::CAPACITY].copy_from_slice(&(SLOT_SIZE as u32).to_le_bytes());
-        d[field::VERDICT] = verdict::FORWARD;
-        copy_frame(slot, p.data());
+        _ => {
+            for (j, (&i, (d, slot))) in chunk.iter().zip(slices).enumerate() {
+                fill(j, &io.pkts[i as usize], d, slot);
+            }
+        }
     }
     let result = inst.process(n)?;
     let region = inst.region().ok_or(FaultKind::Trap(None))?;
     check(region, n, result, verdicts).map_err(FaultKind::BadOutput)
 }
+
+/// Fills descriptor `j` and its slot with packet `p`.
+#[inline(always)]
+fn fill(j: usize, p: &Packet, d: &mut [u8], slot: &mut [u8]) {
+    let d: &mut [u8; DESC_LEN] = d.try_into().unwrap_or_else(|_| unreachable!("chunks_exact"));
+    // The image already holds `capacity` and a FORWARD verdict (classify
+    // sets them), so one 8-byte store of offset and length completes it:
+    // this loop is bound by its stores.
+    match &p.desc {
+        Some(img) => *d = *img.as_array(),
+        // Selected packets are classified (selection needs a descriptor);
+        // a blank one keeps the region well-formed anyway.
+        None => *d = *DescriptorImage::blank().as_array(),
+    }
+    let offset_len = slot_at(j) as u64 | (p.len as u64) << 32;
+    d[OFFSET_LEN].copy_from_slice(&offset_len.to_le_bytes());
+    copy_frame(slot, p.data());
+}
+
+/// `offset` and `len`, adjacent, written as one little-endian u64.
+const OFFSET_LEN: core::ops::Range<usize> = field::OFFSET.start..field::LEN.end;
+const _: () = assert!(field::OFFSET.end == field::LEN.start && OFFSET_LEN.end - OFFSET_LEN.start == 8);
 
 /// Copies `src` to the start of `dst`. Short frames (C-plane messages,
 /// small U-plane sections) are copied inline as two overlapping moves of
