@@ -440,6 +440,30 @@ fn memory_grow_stops_at_the_cap_and_the_store_past_it_traps() {
 }
 
 #[test]
+fn outputs_written_after_the_guest_grew_its_memory_are_read_from_the_right_place() {
+    // The host keeps the region's address from instantiation (memories
+    // never move): a guest that grows its memory mid-call, then stamps
+    // its packets, must still have its stamps read back, burst after burst.
+    let body = format!("(drop (memory.grow (i32.const 8)))\n    {}", stamp_body(7));
+    let t = spec(load(&wat("name=grower\\nversion=1\\n", &body)));
+    let (mut host, _c) = WorkerHost::new(&single_chain(t), decode()).unwrap();
+    let mut pool = BufPool::new(64);
+    for round in 0..3u32 {
+        let frames: Vec<_> = (0..4).map(|i| frame(1, round * 4 + i)).collect();
+        let mut b = burst_of(&mut pool, &frames);
+        assert_eq!(host.process(&mut b, &mut pool).packets_out, 4);
+        for (p, f) in b.packets().iter().zip(&frames) {
+            assert_eq!(p.data()[..f.len() - 1], f[..f.len() - 1], "round {round}: only the last byte changes");
+            assert_eq!(*p.data().last().unwrap(), 7, "round {round}: the stamp written after memory.grow");
+        }
+        b.recycle(&mut pool);
+    }
+    let t = host.translator(0, 0).unwrap();
+    assert_eq!(t.shared().stats.faults(), 0);
+    assert_eq!(t.shared().stats.modified.load(Relaxed), 12);
+}
+
+#[test]
 fn a_module_whose_memory_exceeds_the_cap_does_not_load() {
     let h = Arc::new(spec(load_hostile("oob_store")).with_limits(Limits { memory: 1 << 20, ..relaxed() }));
     let e = Translator::new(&h).unwrap_err().to_string();

@@ -98,6 +98,9 @@ impl Runtime {
             .wasm_multi_memory(false)
             .wasm_memory64(false)
             .wasm_simd(true)
+            // Instance::region relies on it; the pooling allocator's slots
+            // hold every memory at its cap without moving anyway.
+            .memory_may_move(false)
             .wasm_backtrace_max_frames(if config.backtraces { std::num::NonZeroUsize::new(32) } else { None })
             .parallel_compilation(config.parallel_compilation)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -138,6 +138,10 @@ pub struct Instance {
     process: TypedFunc<i32, i32>,
     unload: Option<TypedFunc<(), ()>>,
     region: usize,
+    /// Host address of the region, its pointer's provenance exposed (an
+    /// address keeps `Instance` `Send`). Looking the memory up through the
+    /// store costs a chain of dependent loads, three times a call.
+    region_host: usize,
     deadline_ticks: u64,
     unload_ticks: u64,
 }
@@ -207,16 +211,29 @@ impl Instance {
             return Err(InstanceError::Init(rc));
         }
         store.data_mut().phase = Phase::Process;
-        Ok(Instance { store, memory, process, unload, region, deadline_ticks: rt.deadline_ticks(limits.deadline), unload_ticks: init_ticks })
+        let region_host = memory.data_ptr(&store).wrapping_add(region).expose_provenance();
+        Ok(Instance {
+            store,
+            memory,
+            process,
+            unload,
+            region,
+            region_host,
+            deadline_ticks: rt.deadline_ticks(limits.deadline),
+            unload_ticks: init_ticks,
+        })
     }
 
-    /// The I/O region, `IO_REGION_SIZE` bytes. `None` cannot happen (the
-    /// region was checked inside the memory, and memories never shrink),
-    /// but is handled as a fault rather than a panic.
+    /// The I/O region, `IO_REGION_SIZE` bytes.
     #[inline]
-    pub fn region(&mut self) -> Option<&mut [u8; IO_REGION_SIZE]> {
-        let r = self.region;
-        self.memory.data_mut(&mut self.store).get_mut(r..r + IO_REGION_SIZE)?.try_into().ok()
+    pub fn region(&mut self) -> &mut [u8; IO_REGION_SIZE] {
+        // SAFETY: the region was checked inside the memory at
+        // instantiation; memories never shrink, and never move (the runtime
+        // sets `memory_may_move(false)`), so the address stays valid while
+        // the store lives, which is as long as `self`. The guest touches the
+        // memory only inside `process`, which also takes `&mut self`: this
+        // borrow is the only access while it lasts.
+        unsafe { &mut *std::ptr::with_exposed_provenance_mut::<[u8; IO_REGION_SIZE]>(self.region_host) }
     }
 
     /// Calls `fhgate_process(n)` under the burst deadline.

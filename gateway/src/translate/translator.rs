@@ -284,7 +284,7 @@ impl Translator {
             return;
         }
         let Some(inst) = self.inst.as_mut() else { return };
-        let Some(region) = inst.region() else { return };
+        let region = inst.region();
         commit(region, io, chunk, out, &self.verdicts, &self.shared);
     }
 
@@ -364,7 +364,7 @@ impl Translator {
 #[inline]
 fn call(inst: &mut Instance, io: &StageIo<'_>, chunk: &[u16], verdicts: &mut [u8; MAX_OUT]) -> Result<Output, FaultKind> {
     let n = chunk.len();
-    let region = inst.region().ok_or(FaultKind::Trap(None))?;
+    let region = inst.region();
     let (descs, slots) = region.split_at_mut(abi::SLOTS_AT);
     let descs = &mut descs[abi::DESCS_AT..];
     let slices = descs.chunks_exact_mut(DESC_LEN).zip(slots.chunks_exact_mut(SLOT_STRIDE));
@@ -386,7 +386,7 @@ fn call(inst: &mut Instance, io: &StageIo<'_>, chunk: &[u16], verdicts: &mut [u8
         }
     }
     let result = inst.process(n)?;
-    let region = inst.region().ok_or(FaultKind::Trap(None))?;
+    let region = inst.region();
     check(region, n, result, verdicts).map_err(FaultKind::BadOutput)
 }
 
@@ -442,7 +442,8 @@ fn check(region: &[u8; IO_REGION_SIZE], n: usize, result: i32, verdicts: &mut [u
     };
     // The common case, every input forwarded and no extra, needs no more
     // than the verdict bytes ORed together (FORWARD is 0).
-    if result == n && (0..n).fold(0u8, |acc, j| acc | region[desc_at(j) + field::VERDICT]) == verdict::FORWARD {
+    let descs = &region[abi::DESCS_AT..abi::SLOTS_AT];
+    if result == n && descs.chunks_exact(DESC_LEN).take(n).fold(0u8, |acc, d| acc | d[field::VERDICT]) == verdict::FORWARD {
         return Ok(Output { result, extras: 0, changed: false });
     }
     let packet = |j: usize, d: &[u8; DESC_LEN]| {
@@ -456,7 +457,6 @@ fn check(region: &[u8; IO_REGION_SIZE], n: usize, result: i32, verdicts: &mut [u
         }
         Ok(())
     };
-    let descs = &region[abi::DESCS_AT..abi::SLOTS_AT];
     let mut changed = false;
     for (j, (d, v)) in descs.chunks_exact(DESC_LEN).zip(verdicts.iter_mut()).take(result).enumerate() {
         let d: &[u8; DESC_LEN] = d.try_into().unwrap_or_else(|_| unreachable!("chunks_exact"));
