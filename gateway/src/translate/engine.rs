@@ -101,6 +101,10 @@ impl Runtime {
             // Instance::region relies on it; the pooling allocator's slots
             // hold every memory at its cap without moving anyway.
             .memory_may_move(false)
+            // .eh_frame for Wasm code only helps outside unwinders; its
+            // registration is a good part of a small module's load time,
+            // which a hot swap waits on.
+            .native_unwind_info(false)
             .wasm_backtrace_max_frames(if config.backtraces { std::num::NonZeroUsize::new(32) } else { None })
             .parallel_compilation(config.parallel_compilation)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
