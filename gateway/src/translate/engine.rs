@@ -1,6 +1,6 @@
 //! The wasmtime runtime, set up once: an `Engine` with an explicit
 //! `Config` (Cranelift, signals-based traps, the pooling allocator, epoch
-//! interruption, no fuel), the `Linker` with the `fhgate` imports, and the
+//! interruption, no fuel, memories that never move), the `Linker` with the `fhgate` imports, and the
 //! epoch ticker thread that drives per-burst deadlines.
 
 use std::sync::atomic::{AtomicBool, Ordering};
