@@ -372,9 +372,9 @@ fn call(inst: &mut Instance, io: &StageIo<'_>, chunk: &[u16], verdicts: &mut [u8
     // n - 1 apart (as when a translator takes the whole burst): then the
     // packets are walked directly, without an index load and a bounds
     // check each.
-    let (first, last) = (chunk[0] as usize, chunk[n - 1] as usize);
+    let (first, last) = (chunk.first().map_or(0, |&i| i as usize), chunk.last().map_or(0, |&i| i as usize));
     match io.pkts.get(first..=last) {
-        Some(run) if last - first == n - 1 => {
+        Some(run) if last.checked_sub(first) == Some(n.wrapping_sub(1)) => {
             for (j, (p, (d, slot))) in run.iter().zip(slices).enumerate() {
                 fill(j, p, d, slot);
             }

@@ -165,7 +165,7 @@ impl WorkerHost {
                 (true, false) => chain_pass::<true, false>(pkts, c, selector, wanted, sel),
                 _ => chain_pass::<false, false>(pkts, c, selector, wanted, sel),
             };
-            chain.sel_len = k;
+            chain.sel_len = k.min(BURST_CAPACITY);
             chain.bypassed = if filter.is_some() { (mine - k) as u64 } else { 0 };
             routed += mine;
         }
