@@ -440,6 +440,20 @@ fn memory_grow_stops_at_the_cap_and_the_store_past_it_traps() {
 }
 
 #[test]
+fn chains_without_translators_still_route_and_only_unmatched_packets_count_as_unrouted() {
+    let chains = vec![ChainSpec { selector: Selector::parse("eaxc=1").unwrap(), translators: vec![] }];
+    let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
+    let mut pool = BufPool::new(64);
+    let frames: Vec<_> = (0..8u32).map(|i| frame(i as u16 % 4, i)).collect();
+    let mut b = burst_of(&mut pool, &frames);
+    let r = host.process(&mut b, &mut pool);
+    assert_eq!((r.packets_in, r.packets_out, r.unrouted), (8, 8, 6), "eAxC 1 is routed (2 of 8), the rest not");
+    for (p, f) in b.packets().iter().zip(&frames) {
+        assert_eq!(p.data(), &f[..], "forwarded untouched");
+    }
+}
+
+#[test]
 fn outputs_written_after_the_guest_grew_its_memory_are_read_from_the_right_place() {
     // The host keeps the region's address from instantiation (memories
     // never move): a guest that grows its memory mid-call, then stamps

@@ -82,6 +82,9 @@ fn burst(pool: &mut BufPool, frame: &[u8], n: usize) -> Burst {
 }
 
 fn bench(c: &mut Criterion) {
+    // Built (or found) first: a missing wasm32 toolchain fails here, not
+    // after every other group has run.
+    let bfp = std::fs::read(fhgate_benches::translators_dir(&["bfp_width"]).join("bfp_width.wasm")).expect("bfp_width.wasm");
     let rt = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let comp = UdCompHdr::new(CompMethod::Bfp, 9);
     let big = samples::uplane_frame(comp, true, &[(0, 53)]).unwrap();
@@ -187,7 +190,6 @@ fn bench(c: &mut Criterion) {
     // Loading on a runtime that compiles on several threads, for the small
     // module above and for bfp_width (the largest example translator).
     let rt_par = Runtime::new(RuntimeConfig { parallel_compilation: true, ..RuntimeConfig::default() }).expect("runtime");
-    let bfp = std::fs::read(fhgate_benches::translators_dir(&["bfp_width"]).join("bfp_width.wasm")).expect("bfp_width.wasm");
     let mut g = c.benchmark_group("translate_swap");
     g.sample_size(20);
     g.bench_function("load_only_parallel", |bch| bch.iter(|| TranslatorModule::load(&rt_par, black_box(&wasm), "bench").expect("load")));

@@ -97,7 +97,8 @@ pub fn classify(frame: &[u8], cfg: &DecodeConfig, port_direction: u8) -> Option<
         }
         t => {
             d.set_plane(plane::OTHER);
-            d.set_direction(port_direction);
+            // ABI.md §3: direction is 0 or 1; any other port value reads as DL.
+            d.set_direction(port_direction.min(1));
             // Bit sequence messages carry an ecpriPcid too.
             if t == message_type::BIT_SEQUENCE && payload.len() >= 2 {
                 d.set_eaxc(u16::from_be_bytes([payload[0], payload[1]]));
@@ -164,6 +165,21 @@ mod tests {
                 }
                 _ => assert_eq!((d.plane(), d.direction()), (plane::OTHER, direction::UL), "{}", s.name),
             }
+        }
+    }
+
+    #[test]
+    fn other_messages_take_the_port_direction_as_0_or_1() {
+        // A U-plane sample turned into a generic data transfer (type 2):
+        // its direction comes from the port. The descriptor only carries 0
+        // or 1, which the filters rely on: any other port value reads as DL.
+        let c = catalog();
+        let s = c.iter().find(|s| s.name == "uplane-bfp-9-hdr").unwrap();
+        let mut f = s.frame.clone();
+        f[15] = message_type::GENERIC_DATA;
+        for (port, want) in [(direction::UL, direction::UL), (direction::DL, direction::DL), (2, direction::DL), (255, direction::DL)] {
+            let d = classify(&f, &s.decode, port).unwrap();
+            assert_eq!((d.plane(), d.msg_type(), d.direction()), (plane::OTHER, message_type::GENERIC_DATA, want), "port {port}");
         }
     }
 

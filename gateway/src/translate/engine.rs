@@ -30,7 +30,7 @@ pub struct RuntimeConfig {
     /// gateway, where a trap only needs its kind.
     pub backtraces: bool,
     /// Compile a module's functions on several threads: bfp_width loads
-    /// in 68 ms instead of 110 on two cores, but a small translator loads
+    /// in about 70 ms instead of 107 on two cores, but a small translator loads
     /// faster on one (`translate_swap` in benches/benches/translate.rs).
     /// `fhgate run` turns it off when workers are pinned: the compiler's
     /// threads are not, and would preempt them during a hot swap.

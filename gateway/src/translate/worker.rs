@@ -30,7 +30,9 @@ struct Chain {
     bypassed: u64,
 }
 
-/// Chain indices stay below [`NO_ROUTE`].
+/// Most chains a worker runs, plus one. Chain indices must stay below
+/// [`NO_ROUTE`]; the bound is set far lower, and round, because every
+/// chain costs a pass over each burst.
 pub const MAX_CHAINS: usize = 1024;
 
 /// One worker's translators and everything a burst needs.
@@ -140,7 +142,9 @@ impl WorkerHost {
             self.run_stage(stage, burst, pool);
         }
         if self.depth == 0 {
-            report.unrouted = burst.len();
+            // Chains without translators still route: what no selector
+            // matches is what counts as unrouted.
+            report.unrouted = self.select(0, &mut burst.pkts);
         }
         report.packets_out = burst.len();
         report
@@ -157,6 +161,11 @@ impl WorkerHost {
         for (c, chain) in self.chains.iter_mut().enumerate() {
             let c = c as u16;
             let filter = chain.stages.get(stage).map(|t| t.filter());
+            if stage > 0 && filter.is_none() {
+                // Routing is done and the chain has ended: nothing to pick.
+                (chain.sel_len, chain.bypassed) = (0, 0);
+                continue;
+            }
             let wanted = filter.unwrap_or(&Filter::NONE);
             let (selector, sel) = (chain.selector, &mut *chain.sel);
             // Routes are set afresh by the first chain's pass on stage 0.
