@@ -44,10 +44,11 @@ const COMMON_LEN: usize = ecpri::header::field::HEADER_LEN;
 /// plane, msg_type, eaxc, vlan, frame/subframe/slot/symbol, ecpri_offset,
 /// section_count, flags, section_offsets, on a
 /// [`blank`](DescriptorImage::blank) image: `capacity` is the slot size,
-/// the verdict FORWARD, and `offset`, `len` and `origin` are left 0), or `None` when the frame is not
-/// eCPRI or its headers or sections do not decode: such frames bypass
-/// every translator. `port_direction` is the direction of the port the
-/// frame came in on, used for eCPRI messages other than U/C-plane.
+/// the verdict FORWARD, and `offset`, `len` and `origin` are left 0), or
+/// `None` when the frame is not eCPRI or its headers or sections do not
+/// decode: such frames bypass every translator. `port_direction` is the
+/// direction of the port the frame came in on, used for eCPRI messages
+/// other than U/C-plane.
 pub fn classify(frame: &[u8], cfg: &DecodeConfig, port_direction: u8) -> Option<DescriptorImage> {
     let loc = locate(frame, cfg.udp_port).ok()?;
     let range = loc.ecpri?;
@@ -170,7 +171,7 @@ mod tests {
 
     #[test]
     fn other_messages_take_the_port_direction_as_0_or_1() {
-        // A U-plane sample turned into a generic data transfer (type 2):
+        // A U-plane sample turned into a generic data transfer (type 3):
         // its direction comes from the port. The descriptor only carries 0
         // or 1, which the filters rely on: any other port value reads as DL.
         let c = catalog();

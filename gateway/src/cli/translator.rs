@@ -130,13 +130,14 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
 
     let mut pool = BufPool::new(512);
     let stats = host.translator(0, 0).map(|t| t.shared().clone()).context("no translator")?;
+    let filter = module.meta().filter();
     let wanted: Vec<&ecpri::samples::Sample> = catalog
         .iter()
         .filter(|s| {
             // Classified with each sample's own decoding options.
             Packet::from_frame(&mut pool, &s.frame, &s.decode, direction::DL)
                 .map(|p| {
-                    let w = p.desc.as_ref().is_some_and(|d| module.meta().wants(d));
+                    let w = p.desc.as_ref().is_some_and(|d| filter.wants(d));
                     pool.put(p.buf);
                     w
                 })

@@ -1,7 +1,8 @@
 //! The wasmtime runtime, set up once: an `Engine` with an explicit
 //! `Config` (Cranelift, signals-based traps, the pooling allocator, epoch
-//! interruption, no fuel, memories that never move), the `Linker` with the `fhgate` imports, and the
-//! epoch ticker thread that drives per-burst deadlines.
+//! interruption, no fuel, memories that never move), the `Linker` with
+//! the `fhgate` imports, and the epoch ticker thread that drives
+//! per-burst deadlines.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,8 +31,8 @@ pub struct RuntimeConfig {
     /// gateway, where a trap only needs its kind.
     pub backtraces: bool,
     /// Compile a module's functions on several threads: bfp_width loads
-    /// in about 70 ms instead of 107 on two cores, but a small translator loads
-    /// faster on one (`translate_swap` in benches/benches/translate.rs).
+    /// in about 70 ms instead of 107 on two cores, but a small translator
+    /// loads faster on one (`translate_swap` in benches/benches/translate.rs).
     /// `fhgate run` turns it off when workers are pinned: the compiler's
     /// threads are not, and would preempt them during a hot swap.
     pub parallel_compilation: bool,

@@ -64,7 +64,7 @@ impl Filter {
                 }
                 for ty in (0..=255u8).filter(|&t| types.contains(t)) {
                     let i = Self::index(dir, plane, ty);
-                    f.bits[i >> 6] |= 1 << (i & 63);
+                    f.bits[i / 64] |= 1 << (i % 64);
                 }
             }
         }
@@ -83,15 +83,19 @@ impl Filter {
     pub fn wants_flow_word(&self, w: u64) -> bool {
         // Direction is bits 8–15 of the word, plane 16–23, message type
         // 24–31: this is `index` without unpacking the bytes.
-        let i = ((w >> 8) & 1 | (w >> 15) & 6 | (w >> 21) & 0x7F8) as usize;
-        (self.bits[i >> 6] >> (i & 63)) & 1 != 0
+        self.has(((w >> 8) & 1 | (w >> 15) & 6 | (w >> 21) & 0x7F8) as usize)
     }
 
     /// Whether the packet this descriptor describes passes.
     #[inline]
     pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
-        let i = Self::index(d.direction(), d.plane(), d.msg_type());
-        (self.bits[i >> 6] >> (i & 63)) & 1 != 0
+        self.has(Self::index(d.direction(), d.plane(), d.msg_type()))
+    }
+
+    /// Whether bit `i` (an 11-bit [`Filter::index`]) is set.
+    #[inline]
+    fn has(&self, i: usize) -> bool {
+        (self.bits[i / 64] >> (i % 64)) & 1 != 0
     }
 }
 
@@ -119,7 +123,8 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Whether the translator wants the packet this descriptor describes.
+    /// Whether the translator wants the packet this descriptor describes
+    /// (builds the filter: for more than one packet, keep [`Self::filter`]).
     #[inline]
     pub fn wants<T: AsRef<[u8]>>(&self, d: &Descriptor<T>) -> bool {
         self.filter().wants(d)
