@@ -52,7 +52,7 @@ fn recompress(frames: &[Captured], from: u8, to: u8, mtu: usize) -> Vec<Captured
                 for s in &uplane.sections {
                     let n = s.iq_data.len() / bfp(from).prb_len().unwrap();
                     let mut b = vec![0u8; n * bfp(to).prb_len().unwrap()];
-                    ecpri::iq::convert::bfp_recompress(from, s.iq_data, to, &mut b).unwrap();
+                    ecpri::iq::convert::bfp_recompress(from, s.iq_data, to, ecpri::iq::Rounding::Nearest, &mut b).unwrap();
                     iqs.push(b);
                 }
             }
@@ -113,10 +113,11 @@ fn u_flows(v: &Value) -> Vec<&Value> {
     v["flows"].as_array().unwrap().iter().filter(|f| f["plane"] == "U").collect()
 }
 
-/// EVM of `b` against `a` computed here, independently of `fhgate diff`.
-fn evm_db(a: &[Captured], da: &DecodeConfig, b: &[Captured], db: &DecodeConfig) -> f64 {
+/// EVM of `b` against `a` on eAxC `eaxc`, computed here, independently of
+/// `fhgate diff`.
+fn evm_db(a: &[Captured], da: &DecodeConfig, b: &[Captured], db: &DecodeConfig, eaxc: u16) -> f64 {
     let samples = |frames: &[Captured], d: &DecodeConfig| {
-        let mut m: HashMap<(u16, u8, usize), [i16; 24]> = HashMap::new();
+        let mut m: HashMap<(u16, u8, usize), [i32; 24]> = HashMap::new();
         for f in frames {
             let fr = FrameRepr::parse(&f.data, d).unwrap();
             for msg in fr.messages() {
@@ -124,7 +125,7 @@ fn evm_db(a: &[Captured], da: &DecodeConfig, b: &[Captured], db: &DecodeConfig) 
                     for s in &uplane.sections {
                         let comp = s.comp(cfg.static_comp);
                         for (i, prb) in s.iq_data.chunks_exact(comp.prb_len().unwrap()).enumerate() {
-                            let mut x = [0i16; 24];
+                            let mut x = [0i32; 24];
                             ecpri::iq::decompress(comp, prb, &mut x).unwrap();
                             m.insert((*pc_id, uplane.header.symbol_id, s.start_prbu as usize + i), x);
                         }
@@ -137,7 +138,7 @@ fn evm_db(a: &[Captured], da: &DecodeConfig, b: &[Captured], db: &DecodeConfig) 
     let (sa, sb) = (samples(a, da), samples(b, db));
     assert_eq!(sa.len(), sb.len());
     let (mut err, mut reference) = (0f64, 0f64);
-    for (k, x) in &sa {
+    for (k, x) in sa.iter().filter(|(k, _)| k.0 == eaxc) {
         for (p, q) in x.iter().zip(&sb[k]) {
             err += ((*q as f64) - (*p as f64)).powi(2);
             reference += (*p as f64).powi(2);
@@ -193,9 +194,9 @@ fn narrowing_12_to_8_shows_the_quantisation_error() {
     let (ap, bp) = (a_path.to_str().unwrap(), b_path.to_str().unwrap());
     let (code, v) = diff_json(&[ap, bp, "--dl-comp", "bfp:12", "--b-dl-comp", "bfp:8"]);
     assert_eq!(code, Some(0), "differences are the report, not an error");
-    let want = evm_db(&a, &decode(12), &b, &decode(8));
     for f in u_flows(&v) {
         let evm = f["iq"]["evm_db"].as_f64().expect("an EVM");
+        let want = evm_db(&a, &decode(12), &b, &decode(8), f["eaxc_a"].as_u64().unwrap() as u16);
         eprintln!("{}: EVM {evm:.2} dB (computed here: {want:.2} dB)", f["title"]);
         // An 8-bit BFP mantissa: roughly 6 dB a bit below full scale of each PRB.
         assert!((-55.0..-35.0).contains(&evm), "EVM {evm} dB");

@@ -15,14 +15,14 @@ fn root() -> PathBuf {
 }
 
 /// target/translators/iq_selftest.wasm, rebuilt first when its sources
-/// changed (the module already there is used when there is no toolchain).
+/// changed. A failed build fails the test: a module built earlier may not
+/// match the sources.
 fn module_path() -> PathBuf {
     let path = root().join("target/translators/iq_selftest.wasm");
     let status = Command::new(root().join("scripts/build-translators")).current_dir(root()).status();
     match status {
         Ok(s) if s.success() => {}
-        _ if path.exists() => eprintln!("iq_wasm_selftest: scripts/build-translators failed; using {}", path.display()),
-        r => panic!("scripts/build-translators failed ({r:?}) and {} is missing", path.display()),
+        r => panic!("scripts/build-translators failed ({r:?}): {} would be stale", path.display()),
     }
     path
 }

@@ -116,7 +116,7 @@ pub fn uplane_samples() -> Result<Vec<Sample>> {
         for w in widths {
             let comp = UdCompHdr::new(meth, w);
             let mut iq = vec![0u8; 7 * comp.prb_len()?];
-            crate::iq::compress(comp, &samples, &mut iq)?;
+            crate::iq::compress(comp, crate::iq::Rounding::Truncate, &samples, &mut iq)?;
             for hdr in [true, false] {
                 let msg = iq_message(1, comp, hdr, &ranges, &iq, w)?;
                 out.push(Sample {
@@ -136,7 +136,7 @@ pub fn transport_samples() -> Result<Vec<Sample>> {
     let comp = UdCompHdr::new(CompMethod::Bfp, 9);
     let samples = test_samples(4, 3);
     let mut iq = vec![0u8; 4 * comp.prb_len()?];
-    crate::iq::compress(comp, &samples, &mut iq)?;
+    crate::iq::compress(comp, crate::iq::Rounding::Truncate, &samples, &mut iq)?;
     let msg = || iq_message(0, comp, true, &[(0, 4)], &iq, 5);
     let d = decode_for(comp, true);
     let c_tag = VlanTag { tpid: TPID_8021Q, pcp: 7, dei: false, vid: 2 };
@@ -297,7 +297,7 @@ pub fn cplane_samples() -> Result<Vec<Sample>> {
 pub fn uplane_frame(comp: UdCompHdr, comp_hdr: bool, ranges: &[(u16, u8)]) -> Result<Vec<u8>> {
     let prbs: usize = ranges.iter().map(|r| r.1 as usize).sum();
     let mut iq = vec![0u8; prbs * comp.prb_len()?];
-    crate::iq::compress(comp, &test_samples(prbs, 1), &mut iq)?;
+    crate::iq::compress(comp, crate::iq::Rounding::Truncate, &test_samples(prbs, 1), &mut iq)?;
     build(eth(&[], ETHERTYPE_ECPRI), None, vec![iq_message(1, comp, comp_hdr, ranges, &iq, 0)?])
 }
 

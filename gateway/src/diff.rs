@@ -143,8 +143,10 @@ impl IqError {
         (self.reference_energy > 0.0).then(|| 100.0 * (self.error_energy / self.reference_energy).sqrt())
     }
 
-    /// Adds one PRB: reference `a`, received `b`.
-    pub fn add_prb(&mut self, a: &[i16; SAMPLES_PER_PRB], b: &[i16; SAMPLES_PER_PRB]) {
+    /// Adds one PRB: reference `a`, received `b`, both decompressed into
+    /// `i32` (exact for every BFP exponent) and compared in `i64`/`f64`, so
+    /// nothing wraps.
+    pub fn add_prb(&mut self, a: &[i32; SAMPLES_PER_PRB], b: &[i32; SAMPLES_PER_PRB]) {
         self.prbs += 1;
         let mut differs = false;
         for (x, y) in a.iter().zip(b) {
@@ -152,10 +154,10 @@ impl IqError {
             let d = y - x;
             if d != 0 {
                 differs = true;
-                self.error_energy += (d * d) as f64;
-                self.max_abs_error = self.max_abs_error.max(d.unsigned_abs() as u32);
+                self.error_energy += (d as f64) * (d as f64);
+                self.max_abs_error = self.max_abs_error.max(d.unsigned_abs().min(u32::MAX as u64) as u32);
             }
-            self.reference_energy += (x * x) as f64;
+            self.reference_energy += (x as f64) * (x as f64);
         }
         self.differing_prbs += differs as u64;
     }
@@ -555,7 +557,7 @@ pub fn diff(a: &[Captured], b: &[Captured], opts: &DiffOptions) -> Report {
     let mut keys: Vec<SymKey> = keys.into_iter().collect();
     keys.sort_unstable();
     let empty = Vec::new();
-    let (mut xa, mut xb) = ([0i16; SAMPLES_PER_PRB], [0i16; SAMPLES_PER_PRB]);
+    let (mut xa, mut xb) = ([0i32; SAMPLES_PER_PRB], [0i32; SAMPLES_PER_PRB]);
     for k in keys {
         let fr = flows.entry(flow_id(Plane::U, k.0, k.1)).or_default();
         let oa = a_syms.get(&k).copied().unwrap_or(&empty);
@@ -682,7 +684,7 @@ mod tests {
     #[test]
     fn iq_error_and_evm() {
         let mut e = IqError::default();
-        let a = [1000i16; SAMPLES_PER_PRB];
+        let a = [1000i32; SAMPLES_PER_PRB];
         e.add_prb(&a, &a);
         assert!(e.exact());
         assert_eq!(e.evm_db(), None);
@@ -694,6 +696,24 @@ mod tests {
         // 100² / (48 × 1000²) = 1/4800.
         let want = 10.0 * (1.0f64 / 4800.0).log10();
         assert!((e.evm_db().unwrap() - want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn high_exponents_are_not_called_exact() {
+        // Issue 17: A's last PRB is BFP 9 at exponent 8 with mantissa 255
+        // (65 280); B's is exponent 0, mantissa -256. Through a wrapping
+        // i16 both were -256 and diff called them exact.
+        let frame = ecpri::samples::catalog().unwrap().into_iter().find(|s| s.name == "uplane-bfp-9-hdr").unwrap().frame;
+        let last = frame.len() - 28;
+        let (mut a, mut b) = (frame.clone(), frame);
+        a[last..].copy_from_slice(&[[0x08, 0x7F, 0x80].as_slice(), &[0; 25]].concat());
+        b[last..].copy_from_slice(&[[0x00, 0x80, 0x00].as_slice(), &[0; 25]].concat());
+        let cap = |data: Vec<u8>| vec![Captured { timestamp: Duration::ZERO, orig_len: data.len() as u32, data }];
+        let d = DecodeConfig { dl_comp: UdCompHdr::new(ecpri::CompMethod::Bfp, 9), ..DecodeConfig::default() };
+        let r = diff(&cap(a), &cap(b), &DiffOptions::new(d, d));
+        let iq = r.flows.values().find(|f| f.iq.prbs > 0).expect("a U-plane flow").iq;
+        assert!(!iq.exact(), "{iq:?}");
+        assert_eq!((iq.differing_prbs, iq.max_abs_error), (1, 65_280 + 256));
     }
 
     #[test]

@@ -362,8 +362,10 @@ impl Generator {
                         self.samples[(prb * RES_PER_PRB + re) * 2 + 1] = q;
                     }
                 }
-                let written = ecpri::iq::compress(spec.comp, &self.samples, &mut self.iq)
-                    .with_context(|| format!("compressing {}", spec.comp))?;
+                // Truncating, as Annex A.1 writes it, so captures stay byte-exact.
+                let written = ecpri::iq::compress(spec.comp, ecpri::iq::Rounding::Truncate, &self.samples, &mut self.iq)
+                    .with_context(|| format!("compressing {}", spec.comp))?
+                    .len;
                 debug_assert_eq!(written, self.iq.len());
                 let mut start = 0usize;
                 while start < spec.prbs as usize {
@@ -517,12 +519,12 @@ mod tests {
                 let h = uplane.header;
                 let t = SlotTime { frame: h.frame_id, subframe: h.subframe_id, slot: h.slot_id };
                 let s = &uplane.sections[0];
-                let mut out = vec![0i16; 10 * 24];
+                let mut out = vec![0i32; 10 * 24];
                 ecpri::iq::decompress(spec.comp, s.iq_data, &mut out).unwrap();
                 for prb in 0..10 {
                     for re in 0..12 {
                         let (i, q) = reference_iq(d.eaxc.split(*pc_id), t, h.symbol_id, prb, re);
-                        assert_eq!((out[(prb * 12 + re) * 2], out[(prb * 12 + re) * 2 + 1]), (i, q));
+                        assert_eq!((out[(prb * 12 + re) * 2], out[(prb * 12 + re) * 2 + 1]), (i as i32, q as i32));
                     }
                 }
                 checked += 1;

@@ -60,10 +60,56 @@
 //! for pointers that loop strength reduction rewrote (hence the opaque
 //! base pointers of the pair loop).
 
-use super::bfp::{self, prb_len};
+use super::bfp::prb_len;
 use super::bitpack_simd128::{joins, Packer, Unpacker};
 use super::simd128::*;
-use super::{prb, prb_mut, SAMPLES_PER_PRB};
+use super::{prb, SAMPLES_PER_PRB};
+use legacy::prb_mut;
+
+/// TODO(simd128 rewrite, another engineer's task after issue 17's first
+/// landing): these kernels still decompress into a wrapping `i16` and only
+/// truncate, so `bfp`, `convert` and the SDK route wasm32 through the
+/// scalar reference until they are rewritten for the `i32` domain and
+/// [`crate::iq::Rounding`]. `legacy` is their old scalar definition, kept
+/// so that the kernels and their tests still compile and check.
+pub(crate) mod legacy {
+    #[cfg(test)]
+    extern crate std;
+    use crate::iq::{bfp, Rounding, SAMPLES_PER_PRB};
+
+    /// The 24 `i16` output samples of PRB `i`.
+    #[inline(always)]
+    pub(crate) fn prb_mut(dst: &mut [i16], i: usize) -> &mut [i16; SAMPLES_PER_PRB] {
+        (&mut dst[i * SAMPLES_PER_PRB..(i + 1) * SAMPLES_PER_PRB]).try_into().unwrap()
+    }
+
+    /// The old decompression: `m << e` wrapped to 16 bits.
+    pub(crate) fn decompress_prb(w: u32, inp: &[u8], out: &mut [i16; SAMPLES_PER_PRB]) {
+        let mut x = [0i32; SAMPLES_PER_PRB];
+        bfp::decompress_prb(w, inp, &mut x);
+        *out = x.map(|v| v as i16);
+    }
+
+    /// Compression of `i16` by truncation, unchanged.
+    pub(crate) fn compress_prb(w: u32, x: &[i16; SAMPLES_PER_PRB], out: &mut [u8]) {
+        bfp::compress_prb(w, Rounding::Truncate, x, out);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn compress_scalar(w: u8, x: &[i16], out: &mut [u8]) -> crate::Result<usize> {
+        bfp::compress_scalar(w, Rounding::Truncate, x, out).map(|e| e.len)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn decompress_scalar(w: u8, src: &[u8], dst: &mut [i16]) -> crate::Result<usize> {
+        let mut x = std::vec![0i32; dst.len()];
+        let n = bfp::decompress_scalar(w, src, &mut x)?;
+        for (d, x) in dst.iter_mut().zip(x) {
+            *d = x as i16;
+        }
+        Ok(n)
+    }
+}
 
 /// Calls `$f::<W>($args)` for the run-time width `$w` (1 to 16).
 macro_rules! by_width {
@@ -623,8 +669,8 @@ unsafe fn recompress_prb_reference(a: u32, inp: *const u8, b: u32, out: *mut u8)
     // SAFETY: the caller guarantees both lengths.
     let (inp, out) = unsafe { (core::slice::from_raw_parts(inp, prb_len(a)), core::slice::from_raw_parts_mut(out, prb_len(b))) };
     let mut x = [0i16; SAMPLES_PER_PRB];
-    bfp::decompress_prb(a, inp, &mut x);
-    bfp::compress_prb(b, &x, out);
+    legacy::decompress_prb(a, inp, &mut x);
+    legacy::compress_prb(b, &x, out);
     out[0] |= inp[0] & 0xF0;
 }
 
@@ -681,7 +727,7 @@ mod tests {
         for w in 1..=16u32 {
             let len = prb_len(w);
             let mut want = vec![0u8; n * len];
-            bfp::compress_scalar(w as u8, &x, &mut want).unwrap();
+            legacy::compress_scalar(w as u8, &x, &mut want).unwrap();
             for k in [0, 1, 2, 3, n] {
                 let mut got = vec![0xAAu8; k * len + 20];
                 assert_eq!(compress(w, &x[..k * 24], &mut got[..k * len]), k);
@@ -693,7 +739,7 @@ mod tests {
             let m = wire.len() / len;
             let mut a = vec![0i16; m * 24];
             let mut b = vec![0i16; m * 24];
-            bfp::decompress_scalar(w as u8, &wire, &mut a).unwrap();
+            legacy::decompress_scalar(w as u8, &wire, &mut a).unwrap();
             assert_eq!(decompress(w, m, &wire, &mut b), m);
             assert_eq!(a, b, "decompress w={w}");
         }
@@ -706,15 +752,15 @@ mod tests {
         for a in 1..=16u32 {
             let la = prb_len(a);
             let mut wire = vec![0u8; x.len() / 24 * la];
-            bfp::compress_scalar(a as u8, &x, &mut wire).unwrap();
+            legacy::compress_scalar(a as u8, &x, &mut wire).unwrap();
             wire.extend((0..30 * la).map(|_| rng.next() as u8));
             let n = wire.len() / la;
             let mut mid = vec![0i16; n * 24];
-            bfp::decompress_scalar(a as u8, &wire, &mut mid).unwrap();
+            legacy::decompress_scalar(a as u8, &wire, &mut mid).unwrap();
             for b in 1..=16u32 {
                 let lb = prb_len(b);
                 let mut want = vec![0u8; n * lb];
-                bfp::compress_scalar(b as u8, &mid, &mut want).unwrap();
+                legacy::compress_scalar(b as u8, &mid, &mut want).unwrap();
                 for i in 0..n {
                     want[i * lb] |= wire[i * la] & 0xF0;
                 }

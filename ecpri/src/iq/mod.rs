@@ -1,8 +1,12 @@
 //! IQ sample compression: the udCompMeth methods of O-RAN.WG4.CUS Annex A,
 //! applied to whole PRBs.
 //!
-//! Samples are `i16`, interleaved I, Q, and read as Q1.15 fractions of full
-//! scale; one PRB is 12 REs, so 24 samples. On the wire each PRB is its
+//! Samples are interleaved I, Q, read as Q1.15 fractions of full scale
+//! (`i16` full scale is ±32768); one PRB is 12 REs, so 24 samples.
+//! Decompression writes `i32`, exact for everything the wire can carry
+//! (BFP reaches 2^15 · 2^15); compression takes `i16` or `i32` and counts
+//! the samples it had to saturate ([`Encoded`]); [`saturate_i16`] narrows
+//! with a count. BFP compression rounds as [`Rounding`] says. On the wire each PRB is its
 //! udCompParam (0 or 1 byte, by method) followed by 24 values of udIqWidth
 //! bits each, packed MSB first, which is exactly `3 * iq_width` bytes.
 //!
@@ -18,6 +22,7 @@
 //! re-compresses between headers, with a fused path for BFP → BFP.
 
 use crate::{CompMethod, Error, Result, UdCompHdr};
+pub use sample::{saturate_i16, Encoded, Rounding, Sample};
 
 pub mod bfp;
 #[cfg(target_arch = "x86_64")]
@@ -31,6 +36,9 @@ pub mod block_scaling;
 pub mod convert;
 pub mod modcomp;
 pub mod mu_law;
+#[cfg(test)]
+pub(crate) mod oracle;
+mod sample;
 #[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), test))]
 mod simd128;
 pub mod uncompressed;
@@ -46,7 +54,7 @@ pub mod simd128_kernels {
 
 /// Resource elements in one PRB.
 pub const RES_PER_PRB: usize = 12;
-/// `i16` samples in one PRB (an I and a Q per RE).
+/// Samples in one PRB (an I and a Q per RE).
 pub const SAMPLES_PER_PRB: usize = 2 * RES_PER_PRB;
 
 /// Wireshark's name for the IQ payload, used when a buffer is too short.
@@ -55,15 +63,18 @@ pub(crate) const IQ_FIELD: &str = "oran_fh_cus.iq_user_data";
 pub(crate) const WIDTH_FIELD: &str = "oran_fh_cus.udCompHdrWidth";
 
 /// Compresses the whole PRBs of `src` (`src.len()` = 24 × n) into `dst` as
-/// `hdr` says; returns the bytes written, n × `hdr.prb_len()`.
+/// `hdr` says; returns the bytes written, n × `hdr.prb_len()`, and the
+/// samples saturated.
 ///
+/// `rounding` applies to BFP; the other methods quantise as their annex
+/// says and read samples beyond `i16` as saturated (and counted).
 /// Modulation compression needs csf and modCompScaler from the C-plane, so
 /// it is not reachable from here: use [`modcomp::compress`]. Methods 5, 6
 /// and the reserved ones return `Unsupported` naming udCompHdrMeth.
-pub fn compress(hdr: UdCompHdr, src: &[i16], dst: &mut [u8]) -> Result<usize> {
+pub fn compress<S: Sample>(hdr: UdCompHdr, rounding: Rounding, src: &[S], dst: &mut [u8]) -> Result<Encoded> {
     match hdr.comp_meth {
         CompMethod::None => uncompressed::compress(hdr.iq_width, src, dst),
-        CompMethod::Bfp => bfp::compress(hdr.iq_width, src, dst),
+        CompMethod::Bfp => bfp::compress(hdr.iq_width, rounding, src, dst),
         CompMethod::BlockScaling => block_scaling::compress(hdr.iq_width, src, dst),
         CompMethod::MuLaw => mu_law::compress(hdr.iq_width, src, dst),
         m => Err(unsupported_method(m)),
@@ -75,7 +86,7 @@ pub fn compress(hdr: UdCompHdr, src: &[i16], dst: &mut [u8]) -> Result<usize> {
 ///
 /// Trailing bytes that do not make a whole PRB (padding) are ignored.
 /// Method coverage is as for [`compress`].
-pub fn decompress(hdr: UdCompHdr, src: &[u8], dst: &mut [i16]) -> Result<usize> {
+pub fn decompress(hdr: UdCompHdr, src: &[u8], dst: &mut [i32]) -> Result<usize> {
     match hdr.comp_meth {
         CompMethod::None => uncompressed::decompress(hdr.iq_width, src, dst),
         CompMethod::Bfp => bfp::decompress(hdr.iq_width, src, dst),
@@ -101,7 +112,7 @@ pub(crate) fn check_width(iq_width: u8) -> Result<u32> {
 
 /// Checks the buffers of a compressor: `src` holds whole PRBs and `dst`
 /// has room for them at `prb_len` bytes each. Returns the PRB count.
-pub(crate) fn check_compress(src: &[i16], dst: &[u8], prb_len: usize) -> Result<usize> {
+pub(crate) fn check_compress<S>(src: &[S], dst: &[u8], prb_len: usize) -> Result<usize> {
     if !src.len().is_multiple_of(SAMPLES_PER_PRB) {
         return Err(Error::LengthMismatch {
             field: IQ_FIELD,
@@ -119,14 +130,14 @@ pub(crate) fn check_compress(src: &[i16], dst: &[u8], prb_len: usize) -> Result<
 
 /// Checks the buffers of a decompressor and returns the PRB count:
 /// every whole PRB in `src`, which `dst` must have room for.
-pub(crate) fn check_decompress(src: &[u8], dst: &[i16], prb_len: usize) -> Result<usize> {
+pub(crate) fn check_decompress(src: &[u8], dst: &[i32], prb_len: usize) -> Result<usize> {
     let n = src.len() / prb_len;
     if dst.len() < n * SAMPLES_PER_PRB {
         return Err(Error::Truncated {
             field: IQ_FIELD,
             offset: 0,
-            needed: n * SAMPLES_PER_PRB * 2,
-            available: dst.len() * 2,
+            needed: n * SAMPLES_PER_PRB * 4,
+            available: dst.len() * 4,
         });
     }
     Ok(n)
@@ -134,14 +145,14 @@ pub(crate) fn check_decompress(src: &[u8], dst: &[i16], prb_len: usize) -> Resul
 
 /// The 24 samples of PRB `i` of a checked buffer.
 #[inline(always)]
-pub(crate) fn prb(src: &[i16], i: usize) -> &[i16; SAMPLES_PER_PRB] {
+pub(crate) fn prb<S>(src: &[S], i: usize) -> &[S; SAMPLES_PER_PRB] {
     // Callers index whole PRBs that `check_*` has counted, so this never fails.
     src[i * SAMPLES_PER_PRB..(i + 1) * SAMPLES_PER_PRB].try_into().unwrap()
 }
 
 /// The 24 output samples of PRB `i` of a checked buffer.
 #[inline(always)]
-pub(crate) fn prb_mut(dst: &mut [i16], i: usize) -> &mut [i16; SAMPLES_PER_PRB] {
+pub(crate) fn prb_mut(dst: &mut [i32], i: usize) -> &mut [i32; SAMPLES_PER_PRB] {
     (&mut dst[i * SAMPLES_PER_PRB..(i + 1) * SAMPLES_PER_PRB]).try_into().unwrap()
 }
 
@@ -155,12 +166,6 @@ pub(crate) fn div_round(num: i64, den: i64) -> i64 {
     } else {
         q
     }
-}
-
-/// Saturates to the `i16` range.
-#[inline]
-pub(crate) fn sat16(v: i64) -> i16 {
-    v.clamp(i16::MIN as i64, i16::MAX as i64) as i16
 }
 
 #[cfg(test)]
@@ -248,17 +253,22 @@ mod tests {
             let len = hdr.prb_len().unwrap();
             let mut a = std::vec![0u8; 3 * len];
             let mut b = std::vec![0u8; 3 * len];
-            assert_eq!(compress(hdr, &x, &mut a), Ok(3 * len), "{hdr}");
+            let done = Encoded { len: 3 * len, saturated: 0 };
+            assert_eq!(compress(hdr, Rounding::Nearest, &x, &mut a), Ok(done), "{hdr}");
             let direct = match m {
                 CompMethod::None => uncompressed::compress(w, &x, &mut b),
-                CompMethod::Bfp => bfp::compress(w, &x, &mut b),
+                CompMethod::Bfp => bfp::compress(w, Rounding::Nearest, &x, &mut b),
                 CompMethod::BlockScaling => block_scaling::compress(w, &x, &mut b),
                 _ => mu_law::compress(w, &x, &mut b),
             };
-            assert_eq!(direct, Ok(3 * len));
+            assert_eq!(direct, Ok(done));
             assert_eq!(a, b, "{hdr}");
-            let mut y = [0i16; 72];
+            let mut y = [0i32; 72];
             assert_eq!(decompress(hdr, &a, &mut y), Ok(3), "{hdr}");
+            // i32 input within the i16 range compresses identically.
+            let wide: std::vec::Vec<i32> = x.iter().map(|&v| v as i32).collect();
+            assert_eq!(compress(hdr, Rounding::Nearest, &wide, &mut b), Ok(done), "{hdr}");
+            assert_eq!(a, b, "{hdr}");
         }
     }
 
@@ -267,12 +277,12 @@ mod tests {
         for m in [4u8, 5, 6, 7, 15] {
             let hdr = UdCompHdr::new(CompMethod::from_bits(m), 8);
             let e = Error::Unsupported { field: "oran_fh_cus.udCompHdrMeth", offset: 0, value: m as u32 };
-            assert_eq!(compress(hdr, &[0; 24], &mut [0; 64]), Err(e));
+            assert_eq!(compress(hdr, Rounding::Truncate, &[0i16; 24], &mut [0; 64]), Err(e));
             assert_eq!(decompress(hdr, &[0; 64], &mut [0; 48]), Err(e));
         }
         let bad = UdCompHdr::new(CompMethod::Bfp, 0);
         assert_eq!(
-            compress(bad, &[0; 24], &mut [0; 64]),
+            compress(bad, Rounding::Truncate, &[0i16; 24], &mut [0; 64]),
             Err(Error::ReservedValue { field: WIDTH_FIELD, offset: 0, value: 0 })
         );
     }
@@ -280,6 +290,5 @@ mod tests {
     #[test]
     fn rounding_helpers() {
         assert_eq!([div_round(5, 2), div_round(-5, 2), div_round(4, 3), div_round(-4, 3)], [3, -3, 1, -1]);
-        assert_eq!([sat16(40000), sat16(-40000), sat16(7)], [i16::MAX, i16::MIN, 7]);
     }
 }

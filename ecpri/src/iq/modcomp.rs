@@ -12,8 +12,8 @@
 //!
 //! Here samples are Q1.15 fractions, so a point decodes to
 //! `round((2v + csf) * unit)` with `unit = scale * sqrt(2) * 2^15 / 2^w`,
-//! saturated to `i16`, and compression picks the nearest code. Halves round
-//! away from zero.
+//! and compression picks the nearest code, saturated (and counted) to the
+//! constellation's edge. Halves round away from zero.
 //!
 //! References differ on two points. modCompScaler is 15 bits, a 4-bit
 //! exponent `e` above an 11-bit mantissa `m`; like NVIDIA Aerial this code
@@ -23,7 +23,7 @@
 //! contradicts its own table of shifts; fhi_lib's decoder uses `2^-w`, as
 //! here.
 
-use super::{bitpack, check_compress, check_decompress, check_width, prb, prb_mut, sat16, SAMPLES_PER_PRB};
+use super::{bitpack, check_compress, check_decompress, check_width, prb, prb_mut, Encoded, Sample, SAMPLES_PER_PRB};
 use crate::{Error, Result};
 
 /// Reads a 15-bit modCompScaler as a scale factor in [0, 1).
@@ -57,42 +57,46 @@ fn unit(w: u32, mod_comp_scaler: u16) -> Result<f64> {
 
 /// Compresses whole PRBs of `src` (constellation points) to the nearest
 /// codes at `iq_width` bits; returns the bytes written (`3 * iq_width` per
-/// PRB). A zero scale sends code 0.
-pub fn compress(iq_width: u8, csf: bool, mod_comp_scaler: u16, src: &[i16], dst: &mut [u8]) -> Result<usize> {
+/// PRB) and the samples beyond the constellation, sent as its edge. A zero
+/// scale sends code 0.
+pub fn compress<S: Sample>(iq_width: u8, csf: bool, mod_comp_scaler: u16, src: &[S], dst: &mut [u8]) -> Result<Encoded> {
     let w = check_width(iq_width)?;
     let u = unit(w, mod_comp_scaler)?;
     let len = 3 * w as usize;
     let n = check_compress(src, dst, len)?;
     let (lo, hi) = (-(1i64 << (w - 1)), (1i64 << (w - 1)) - 1);
     let c = csf as i64 as f64;
+    let mut saturated = 0;
     for i in 0..n {
         let codes = prb(src, i).map(|x| {
             if u > 0.0 {
-                round((x as f64 / u - c) / 2.0).clamp(lo, hi) as i16
+                let v = round((x.to_i32() as f64 / u - c) / 2.0);
+                saturated += !(lo..=hi).contains(&v) as u32;
+                v.clamp(lo, hi) as i16
             } else {
                 0
             }
         });
         bitpack::pack(w, &codes, &mut dst[i * len..(i + 1) * len]);
     }
-    Ok(n * len)
+    Ok(Encoded { len: n * len, saturated })
 }
 
 /// Decompresses the whole PRBs of `src` into constellation points; returns
 /// the PRB count.
-pub fn decompress(iq_width: u8, csf: bool, mod_comp_scaler: u16, src: &[u8], dst: &mut [i16]) -> Result<usize> {
+pub fn decompress(iq_width: u8, csf: bool, mod_comp_scaler: u16, src: &[u8], dst: &mut [i32]) -> Result<usize> {
     let w = check_width(iq_width)?;
     let u = unit(w, mod_comp_scaler)?;
     let len = 3 * w as usize;
     let n = check_decompress(src, dst, len)?;
     for i in 0..n {
-        let out = prb_mut(dst, i);
-        bitpack::unpack(w, &src[i * len..(i + 1) * len], out);
-        for v in out.iter_mut() {
-            *v = sat16(round((2 * *v as i64 + csf as i64) as f64 * u));
+        let mut v = [0i16; SAMPLES_PER_PRB];
+        bitpack::unpack(w, &src[i * len..(i + 1) * len], &mut v);
+        for (o, v) in prb_mut(dst, i).iter_mut().zip(v) {
+            // |2v + csf| <= 2^16 and unit < 2^15 * sqrt(2) / 2^w: fits i32.
+            *o = round((2 * v as i64 + csf as i64) as f64 * u) as i32;
         }
     }
-    debug_assert!(dst.len() >= n * SAMPLES_PER_PRB);
     Ok(n)
 }
 
@@ -124,12 +128,17 @@ mod tests {
             *s = if i % 3 == 0 { -p } else { p };
         }
         let mut wire = [0u8; 3];
-        assert_eq!(compress(1, true, HALF, &x, &mut wire), Ok(3));
+        assert_eq!(compress(1, true, HALF, &x, &mut wire), Ok(Encoded { len: 3, saturated: 0 }));
         // Codes: -1 -> bit 1, 0 -> bit 0; pattern 1,0,0 repeating.
         assert_eq!(wire, [0b1001_0010, 0b0100_1001, 0b0010_0100]);
-        let mut back = [0i16; 24];
+        let mut back = [0i32; 24];
         assert_eq!(decompress(1, true, HALF, &wire, &mut back), Ok(1));
-        assert_eq!(back, x);
+        assert_eq!(back, x.map(|v| v as i32));
+        // Beyond the constellation: the edge, counted.
+        let mut far = x;
+        far[0] = 30000;
+        assert_eq!(compress(1, true, HALF, &far, &mut wire), Ok(Encoded { len: 3, saturated: 1 }));
+        assert_eq!(wire[0] >> 7, 0);
     }
 
     #[test]
@@ -138,9 +147,9 @@ mod tests {
         let u = unit(2, HALF).unwrap();
         let mut wire = [0u8; 6];
         wire[0] = 0b1011_0001; // -2, -1, 0, 1
-        let mut back = [0i16; 24];
+        let mut back = [0i32; 24];
         decompress(2, true, HALF, &wire, &mut back).unwrap();
-        let want: [i16; 4] = [-3, -1, 1, 3].map(|k| round(k as f64 * u) as i16);
+        let want: [i32; 4] = [-3, -1, 1, 3].map(|k| round(k as f64 * u) as i32);
         assert_eq!(back[..4], want);
         let mut again = [0u8; 6];
         compress(2, true, HALF, &back, &mut again).unwrap();
@@ -154,7 +163,7 @@ mod tests {
             for csf in [false, true] {
                 for scaler in [HALF, (1 << 11) | 2047, 700, (2 << 11) | 1500] {
                     let wire: std::vec::Vec<u8> = (0..3 * w as usize * 4).map(|_| rng.next() as u8).collect();
-                    let mut pts = [0i16; 96];
+                    let mut pts = [0i32; 96];
                     decompress(w, csf, scaler, &wire, &mut pts).unwrap();
                     let mut again = std::vec![0u8; wire.len()];
                     compress(w, csf, scaler, &pts, &mut again).unwrap();
@@ -167,9 +176,9 @@ mod tests {
     #[test]
     fn errors() {
         let mut out = [0u8; 6];
-        assert!(matches!(compress(2, false, 0x8000, &[0; 24], &mut out), Err(Error::ValueOutOfRange { .. })));
-        assert!(matches!(compress(0, false, HALF, &[0; 24], &mut out), Err(Error::ReservedValue { .. })));
-        assert_eq!(compress(2, false, 0, &[1000; 24], &mut out), Ok(6));
+        assert!(matches!(compress(2, false, 0x8000, &[0i16; 24], &mut out), Err(Error::ValueOutOfRange { .. })));
+        assert!(matches!(compress(0, false, HALF, &[0i16; 24], &mut out), Err(Error::ReservedValue { .. })));
+        assert_eq!(compress(2, false, 0, &[1000i16; 24], &mut out), Ok(Encoded { len: 6, saturated: 0 }));
         assert_eq!(out, [0; 6]);
     }
 
@@ -181,7 +190,7 @@ mod tests {
             let u = unit(w as u32, HALF).unwrap();
             let mut wire = [0u8; 24];
             compress(w, csf, HALF, &x, &mut wire).unwrap();
-            let mut back = [0i16; 24];
+            let mut back = [0i32; 24];
             decompress(w, csf, HALF, &wire[..3 * w as usize], &mut back).unwrap();
             let top = ((1i64 << w) - 1 + csf as i64) as f64 * u;
             let bottom = -((1i64 << w) as f64) * u;

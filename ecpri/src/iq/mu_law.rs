@@ -15,13 +15,15 @@
 //!   `2^compShift`.
 //!
 //! The reference returns that last quotient as a real number; this codec
-//! rounds it half away from zero to an `i16`. compBitWidth is written as
+//! rounds it half away from zero. Input samples beyond `i16` are saturated
+//! and counted. compBitWidth is written as
 //! udIqWidth (16 as 0); a PRB whose compBitWidth differs from udIqWidth
 //! cannot be laid out from udCompHdr alone and is refused as
 //! `Unsupported`.
 
-use super::{check_compress, check_decompress, check_width, div_round, prb, prb_mut, sat16, SAMPLES_PER_PRB};
+use super::sample::to_i16_counted;
 use super::{bfp::prb_len, bitpack};
+use super::{check_compress, check_decompress, check_width, div_round, prb, prb_mut, Encoded, Sample, SAMPLES_PER_PRB};
 use crate::{Error, Result};
 
 /// compShift for one PRB (0 to 7).
@@ -49,7 +51,7 @@ fn compand(w: u32, x: i16, shift: u32) -> i16 {
 
 /// Expands one `w`-bit code back to a sample.
 #[inline]
-fn expand(w: u32, c: i16, shift: u32) -> i16 {
+fn expand(w: u32, c: i16, shift: u32) -> i32 {
     let a = (c.unsigned_abs() as i64).min((1 << (w - 1)) - 1);
     // d * 2^w per segment, so every threshold and offset is an integer.
     let dw = if 4 * a <= 1 << w {
@@ -60,28 +62,30 @@ fn expand(w: u32, c: i16, shift: u32) -> i16 {
         (a << 17) - (1 << (15 + w))
     };
     let d = div_round(dw, 1 << (w + shift));
-    sat16(if c < 0 { -d } else { d })
+    // At most 2^17 / 2^shift: fits i32.
+    (if c < 0 { -d } else { d }) as i32
 }
 
 /// Compresses whole PRBs of `src` into `dst`; returns the bytes written
-/// (`3 * iq_width + 1` per PRB).
-pub fn compress(iq_width: u8, src: &[i16], dst: &mut [u8]) -> Result<usize> {
+/// (`3 * iq_width + 1` per PRB) and the samples saturated.
+pub fn compress<S: Sample>(iq_width: u8, src: &[S], dst: &mut [u8]) -> Result<Encoded> {
     let w = check_width(iq_width)?;
     let len = prb_len(w);
     let n = check_compress(src, dst, len)?;
+    let mut saturated = 0;
     for i in 0..n {
-        let x = prb(src, i);
+        let x = &prb(src, i).map(|v| to_i16_counted(v, &mut saturated));
         let out = &mut dst[i * len..(i + 1) * len];
         let shift = comp_shift(x);
         out[0] = ((w as u8 & 0x0F) << 4) | shift;
         let c = x.map(|v| compand(w, v, shift as u32));
         bitpack::pack(w, &c, &mut out[1..]);
     }
-    Ok(n * len)
+    Ok(Encoded { len: n * len, saturated })
 }
 
 /// Decompresses the whole PRBs of `src` into `dst`; returns the PRB count.
-pub fn decompress(iq_width: u8, src: &[u8], dst: &mut [i16]) -> Result<usize> {
+pub fn decompress(iq_width: u8, src: &[u8], dst: &mut [i32]) -> Result<usize> {
     let w = check_width(iq_width)?;
     let len = prb_len(w);
     let n = check_decompress(src, dst, len)?;
@@ -92,10 +96,10 @@ pub fn decompress(iq_width: u8, src: &[u8], dst: &mut [i16]) -> Result<usize> {
             return Err(Error::Unsupported { field: "oran_fh_cus.compBitWidth", offset: i * len, value: bit_width as u32 });
         }
         let shift = (inp[0] & 0x0F) as u32;
-        let out = prb_mut(dst, i);
-        bitpack::unpack(w, &inp[1..], out);
-        for v in out.iter_mut() {
-            *v = expand(w, *v, shift);
+        let mut c = [0i16; SAMPLES_PER_PRB];
+        bitpack::unpack(w, &inp[1..], &mut c);
+        for (o, c) in prb_mut(dst, i).iter_mut().zip(c) {
+            *o = expand(w, c, shift);
         }
     }
     Ok(n)
@@ -157,9 +161,9 @@ mod tests {
     #[test]
     fn bit_width_mismatch_is_refused() {
         let mut out = [0u8; 28];
-        compress(9, &[5; 24], &mut out).unwrap();
+        compress(9, &[5i16; 24], &mut out).unwrap();
         out[0] = (8 << 4) | (out[0] & 0x0F);
-        let mut back = [0i16; 24];
+        let mut back = [0i32; 24];
         assert!(matches!(decompress(9, &out, &mut back), Err(Error::Unsupported { offset: 0, .. })));
     }
 
@@ -167,8 +171,8 @@ mod tests {
     /// input scale after shifting, plus 1 for rounding.
     fn check_bound(w: u8, x: &[i16; 24]) {
         let mut out = [0u8; 49];
-        let len = compress(w, x, &mut out).unwrap();
-        let mut back = [0i16; 24];
+        let len = compress(w, x, &mut out).unwrap().len;
+        let mut back = [0i32; 24];
         decompress(w, &out[..len], &mut back).unwrap();
         let shift = (out[0] & 0x0F) as u32;
         let step = (1i64 << (17 - w as u32)) >> shift;
@@ -195,7 +199,7 @@ mod tests {
         #[test]
         fn bounded_and_never_panics(w in 1u8..=16, x in proptest::array::uniform24(any::<i16>()), wire in proptest::collection::vec(any::<u8>(), 0..100)) {
             check_bound(w, &x);
-            let mut back = [0i16; 48];
+            let mut back = [0i32; 48];
             let _ = decompress(w, &wire, &mut back);
         }
     }

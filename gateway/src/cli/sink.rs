@@ -196,7 +196,7 @@ struct Sink {
     comp: BTreeMap<String, u64>,
     /// C-plane messages by their udCompHdr.
     cplane_comp: BTreeMap<String, u64>,
-    scratch: Vec<i16>,
+    scratch: Vec<i32>,
 }
 
 impl Sink {
@@ -255,11 +255,11 @@ impl Sink {
                     st.prbs += sec.prb_count(cfg.carrier_prbs) as u64;
                     if self.check_iq {
                         check_section(&mut st.iq, sec, comp, cfg.carrier_prbs, |prb| {
-                            let mut r = reference_prb(id, t, h.symbol_id, prb);
-                            if let Some(sc) = self.signal_comp {
-                                carry(sc, &mut r, &mut self.scratch);
+                            let r = reference_prb(id, t, h.symbol_id, prb);
+                            match self.signal_comp {
+                                Some(sc) => carry(sc, &r, &mut self.scratch),
+                                None => r.map(|v| v as i32),
                             }
-                            r
                         });
                     }
                 }
@@ -458,7 +458,7 @@ fn check_section(
     sec: &SectionRepr<'_>,
     comp: UdCompHdr,
     carrier_prbs: u16,
-    mut reference: impl FnMut(usize) -> [i16; SAMPLES_PER_PRB],
+    mut reference: impl FnMut(usize) -> [i32; SAMPLES_PER_PRB],
 ) {
     let n = sec.prb_count(carrier_prbs);
     let Ok(prb_len) = comp.prb_len() else {
@@ -466,7 +466,7 @@ fn check_section(
         return;
     };
     let step = if sec.rb { 2 } else { 1 };
-    let mut got = [0i16; SAMPLES_PER_PRB];
+    let mut got = [0i32; SAMPLES_PER_PRB];
     for i in 0..n {
         let Some(bytes) = sec.iq_data.get(i * prb_len..(i + 1) * prb_len) else {
             iq.undecodable += (n - i) as u64;
@@ -480,15 +480,18 @@ fn check_section(
     }
 }
 
-/// `r` as it comes out of compression `c` and back.
-fn carry(c: UdCompHdr, r: &mut [i16; SAMPLES_PER_PRB], bytes: &mut Vec<i16>) {
+/// `r` as it comes out of compression `c` (truncating, as `fhgate gen`
+/// compresses) and back.
+fn carry(c: UdCompHdr, r: &[i16; SAMPLES_PER_PRB], bytes: &mut Vec<i32>) -> [i32; SAMPLES_PER_PRB] {
     let mut wire = [0u8; 1 + 3 * 16];
-    if ecpri::iq::compress(c, r, &mut wire).is_ok() {
+    let mut out = r.map(|v| v as i32);
+    if ecpri::iq::compress(c, ecpri::iq::Rounding::Truncate, r, &mut wire).is_ok() {
         bytes.resize(SAMPLES_PER_PRB, 0);
         if ecpri::iq::decompress(c, &wire, bytes).is_ok() {
-            r.copy_from_slice(bytes);
+            out.copy_from_slice(bytes);
         }
     }
+    out
 }
 
 fn iq_json(q: &IqError) -> Value {
@@ -527,9 +530,8 @@ mod tests {
     #[test]
     fn carried_reference_is_what_the_compression_keeps() {
         let t = SlotTime { frame: 1, subframe: 2, slot: 0 };
-        let mut r = reference_prb(ecpri::EaxcId::default(), t, 3, 1);
-        let ideal = r;
-        carry(UdCompHdr::new(ecpri::CompMethod::Bfp, 8), &mut r, &mut Vec::new());
+        let ideal = reference_prb(ecpri::EaxcId::default(), t, 3, 1).map(|v| v as i32);
+        let r = carry(UdCompHdr::new(ecpri::CompMethod::Bfp, 8), &reference_prb(ecpri::EaxcId::default(), t, 3, 1), &mut Vec::new());
         assert_ne!(r, ideal, "BFP 8 loses precision on this signal");
         let mut e = IqError::default();
         e.add_prb(&ideal, &r);

@@ -65,7 +65,7 @@ impl Spec {
     fn iq(&self) -> Vec<u8> {
         let n = self.prbs();
         let mut iq = vec![0u8; n * self.comp.prb_len().unwrap()];
-        ecpri::iq::compress(self.comp, &ecpri::samples::test_samples(n, self.eaxc as u32 + self.symbol as u32), &mut iq).unwrap();
+        ecpri::iq::compress(self.comp, ecpri::iq::Rounding::Truncate, &ecpri::samples::test_samples(n, self.eaxc as u32 + self.symbol as u32), &mut iq).unwrap();
         iq
     }
 

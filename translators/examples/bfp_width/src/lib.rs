@@ -11,12 +11,15 @@
 //! | `direction` | `"any"` (default), `"dl"`, `"ul"` | U-plane messages of which direction to convert |
 //! | `cplane` | `true` (default) | also rewrite udCompHdr in C-plane common headers (section types 1, 3, 5) |
 //! | `carrier_prbs` | 1–1023, default 273 | the carrier width numPrbu = 0 stands for |
+//! | `rounding` | `"nearest"` (default), `"truncate"` | how mantissas are re-quantised when narrowing: to nearest (about 7 dB cleaner) or by truncation (O-RAN Annex A.1 as written, bit-exact with fhi_lib); every RU decodes either |
 //!
 //! A U-plane section is converted when its compression is BFP at
 //! `in_width`: the section's udCompHdr when it carries one, else (static
 //! compression) by configuration. Other sections pass unchanged and are
-//! counted (`skipped_sections`). Widening is exact: every sample
-//! decompresses to the value it had. The packet grows or shrinks; later
+//! counted (`skipped_sections`). Widening is exact, at every exponent
+//! 0–15: every sample decompresses to the value it had. A narrowed PRB
+//! whose exponent would exceed 15 is sent at 15 with its mantissas
+//! saturated; those samples are counted (`saturated_samples`). The packet grows or shrinks; later
 //! sections and messages move, and ecpriPayload, the concatenation
 //! padding and the IP/UDP lengths and checksums follow.
 //!
@@ -25,11 +28,11 @@
 //! the C-plane, to send b), and one with `in_width=b, out_width=a,
 //! direction="ul", cplane=false`.
 //!
-//! On wasm32 the IQ conversion runs on the fused simd128 BFP kernel of
-//! `ecpri` (`iq::convert::bfp_recompress`).
+//! The IQ conversion is `ecpri`'s fused BFP path
+//! (`iq::convert::bfp_recompress`), which works in the exponent domain.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use fhgate_sdk::ecpri::iq::bfp;
+use fhgate_sdk::ecpri::iq::{bfp, Encoded, Rounding};
 use fhgate_sdk::ecpri::uplane::{SectionRepr, UplaneConfig};
 use fhgate_sdk::ecpri::{CompMethod, UdCompHdr};
 use fhgate_sdk::frame::ID_SEQ_LEN;
@@ -49,7 +52,9 @@ pub struct BfpWidth {
     direction: Option<Direction>,
     cplane: bool,
     carrier_prbs: u16,
+    rounding: Rounding,
     converted: Counter,
+    saturated: Counter,
     skipped: Counter,
     cplane_rewritten: Counter,
 }
@@ -60,37 +65,39 @@ const fn prb_len(w: u8) -> usize {
 }
 
 /// Re-compresses the whole BFP PRBs of `src` from width `a` to `b` into
-/// `dst`, keeping each udCompParam's reserved nibble; returns bytes written.
+/// `dst`, keeping each udCompParam's reserved nibble; returns the bytes
+/// written and the samples saturated.
 ///
-/// This is ecpri's fused `bfp_recompress` (simd128 on wasm32, AVX2 on
-/// x86-64), `compress(b, decompress(a, src))` bit for bit.
-pub fn recompress(a: u8, src: &[u8], b: u8, dst: &mut [u8]) -> Result<usize, Error> {
+/// This is ecpri's fused `bfp_recompress`, `compress(b, decompress(a,
+/// src))` in the `i32` domain bit for bit.
+pub fn recompress(a: u8, src: &[u8], b: u8, rounding: Rounding, dst: &mut [u8]) -> Result<Encoded, Error> {
     room(dst, src.len() / prb_len(a) * prb_len(b))?;
-    Ok(fhgate_sdk::ecpri::iq::convert::bfp_recompress(a, src, b, dst)?)
+    Ok(fhgate_sdk::ecpri::iq::convert::bfp_recompress(a, src, b, rounding, dst)?)
 }
 
-/// [`recompress`] through a 16-PRB stack buffer of samples: decompress a
-/// chunk at `a`, compress it at `b`, copy the reserved nibbles. The
-/// definition, kept as the reference the fused path is tested against.
-pub fn recompress_chunked(a: u8, src: &[u8], b: u8, dst: &mut [u8]) -> Result<usize, Error> {
+/// [`recompress`] through a 16-PRB stack buffer of `i32` samples:
+/// decompress a chunk at `a`, compress it at `b`, copy the reserved
+/// nibbles. The definition, kept as a reference for the fused path.
+pub fn recompress_chunked(a: u8, src: &[u8], b: u8, rounding: Rounding, dst: &mut [u8]) -> Result<Encoded, Error> {
     const CHUNK: usize = 16;
     let (la, lb) = (prb_len(a), prb_len(b));
     let n = src.len() / la;
     room(dst, n * lb)?;
-    let mut x = [0i16; CHUNK * 24];
+    let mut x = [0i32; CHUNK * 24];
+    let mut saturated = 0;
     let mut i = 0;
     while i < n {
         let k = CHUNK.min(n - i);
         let s = &src[i * la..(i + k) * la];
         let d = &mut dst[i * lb..(i + k) * lb];
         bfp::decompress(a, s, &mut x[..k * 24])?;
-        bfp::compress(b, &x[..k * 24], d)?;
+        saturated += bfp::compress(b, rounding, &x[..k * 24], d)?.saturated;
         for j in 0..k {
             d[j * lb] |= s[j * la] & 0xF0;
         }
         i += k;
     }
-    Ok(n * lb)
+    Ok(Encoded { len: n * lb, saturated })
 }
 
 /// Tallies of one packet, added to the counters afterwards.
@@ -99,6 +106,7 @@ struct Tally {
     converted: i64,
     skipped: i64,
     cplane: i64,
+    saturated: i64,
 }
 
 impl BfpWidth {
@@ -109,9 +117,10 @@ impl BfpWidth {
             return copy_section(s, dst);
         }
         let hl = write_section_header(s, s.ud_comp_hdr.map(|(_, r)| (self.out_hdr, r)), dst)?;
-        let n = recompress(self.in_hdr.iq_width, s.iq_data, self.out_hdr.iq_width, &mut dst[hl..])?;
+        let e = recompress(self.in_hdr.iq_width, s.iq_data, self.out_hdr.iq_width, self.rounding, &mut dst[hl..])?;
         t.converted += 1;
-        Ok(hl + n)
+        t.saturated += e.saturated as i64;
+        Ok(hl + e.len)
     }
 
     /// Rewrites udCompHdr in a C-plane message (after ecpriRtcid/Seqid) in place.
@@ -140,7 +149,12 @@ impl Translator for BfpWidth {
             direction,
             cplane: cfg.bool_or("cplane", true)?,
             carrier_prbs: cfg.opt_int_in("carrier_prbs", 1, 1023)?.unwrap_or(273) as u16,
+            rounding: match cfg.choice("rounding", &["nearest", "truncate"], 0)? {
+                1 => Rounding::Truncate,
+                _ => Rounding::Nearest,
+            },
             converted: ctx.counter("converted_sections")?,
+            saturated: ctx.counter("saturated_samples")?,
             skipped: ctx.counter("skipped_sections")?,
             cplane_rewritten: ctx.counter("cplane_headers")?,
         })
@@ -184,6 +198,9 @@ impl Translator for BfpWidth {
         ctx.add(self.converted, t.converted);
         ctx.add(self.skipped, t.skipped);
         ctx.add(self.cplane_rewritten, t.cplane);
+        if t.saturated > 0 {
+            ctx.add(self.saturated, t.saturated);
+        }
         Ok(if t.converted + t.cplane > 0 { Verdict::Modified } else { Verdict::Forward })
     }
 }

@@ -21,8 +21,60 @@ fn decode(w: u8, present: bool) -> DecodeConfig {
 }
 
 /// Every U-plane section of a frame: (startPrbu, compression, udCompHdr
-/// carried, decompressed samples, reserved nibbles).
-type Section = (u16, UdCompHdr, bool, Vec<i16>, Vec<u8>);
+/// carried, decompressed samples, reserved nibbles, IQ bytes).
+type Section = (u16, UdCompHdr, bool, Vec<i32>, Vec<u8>, Vec<u8>);
+
+/// The spec (O-RAN.WG4.CUS Annex A.1), written here from the text and
+/// sharing no code with ecpri: one BFP PRB decoded bit by bit to
+/// `m · 2^e` in i64.
+fn spec_decode(w: u32, prb: &[u8]) -> Vec<i64> {
+    let e = (prb[0] & 0x0F) as u32;
+    let mut bit = 8;
+    (0..24)
+        .map(|_| {
+            let mut v = 0i64;
+            for _ in 0..w {
+                v = (v << 1) | ((prb[bit / 8] >> (7 - bit % 8)) & 1) as i64;
+                bit += 1;
+            }
+            if v >= 1 << (w - 1) {
+                v -= 1 << w;
+            }
+            v << e
+        })
+        .collect()
+}
+
+/// The spec's compression of one PRB of values at width `w`: the smallest
+/// exponent whose mantissas (`x >> e`, or rounded half away from zero)
+/// fit, 15 at most with the rest clipped. Returns the decoded values and
+/// the number clipped.
+fn spec_requantise(w: u32, nearest: bool, x: &[i64]) -> (Vec<i64>, u32) {
+    let (lo, hi) = (-(1i64 << (w - 1)), (1i64 << (w - 1)) - 1);
+    let q = |v: i64, e: u32| {
+        let d = 1i64 << e;
+        if nearest {
+            v.signum() * ((2 * v.abs() + d) / (2 * d))
+        } else {
+            v.div_euclid(d)
+        }
+    };
+    let e = (0..40).find(|&e| x.iter().all(|&v| (lo..=hi).contains(&q(v, e)))).unwrap().min(15);
+    let clipped = x.iter().filter(|&&v| !(lo..=hi).contains(&q(v, e))).count() as u32;
+    (x.iter().map(|&v| q(v, e).clamp(lo, hi) << e).collect(), clipped)
+}
+
+/// A BFP-9 DL frame of 32 PRBs whose exponents are 0-15 (twice), with the
+/// mantissas of a real signal: the high exponents some DUs send.
+fn high_exponent_frame() -> Vec<u8> {
+    let mut input = uplane_frame(bfp(9), true, &[(0, 32)]).unwrap();
+    let first = input.len() - 32 * 28;
+    for i in 0..32 {
+        let p = &mut input[first + i * 28];
+        *p = (*p & 0xF0) | (i % 16) as u8;
+    }
+    input
+}
 
 fn sections(frame: &[u8], d: &DecodeConfig) -> Vec<Section> {
     let f = FrameRepr::parse(frame, d).unwrap_or_else(|e| panic!("output does not decode: {e}"));
@@ -32,10 +84,10 @@ fn sections(frame: &[u8], d: &DecodeConfig) -> Vec<Section> {
             for s in &uplane.sections {
                 let comp = s.comp(cfg.static_comp);
                 let n = s.iq_data.len() / comp.prb_len().unwrap();
-                let mut x = vec![0i16; n * 24];
+                let mut x = vec![0i32; n * 24];
                 ecpri::iq::decompress(comp, s.iq_data, &mut x).unwrap();
                 let nibbles = s.iq_data.chunks(comp.prb_len().unwrap()).map(|p| p[0] >> 4).collect();
-                out.push((s.start_prbu, comp, s.ud_comp_hdr.is_some(), x, nibbles));
+                out.push((s.start_prbu, comp, s.ud_comp_hdr.is_some(), x, nibbles, s.iq_data.to_vec()));
             }
         }
     }
@@ -88,26 +140,79 @@ fn every_widening_pair() {
 }
 
 #[test]
-fn narrowing_matches_the_definition() {
+fn narrowing_matches_the_spec() {
     let input = uplane_frame(bfp(14), true, &[(0, 30)]).unwrap();
-    let (_, out) = run("in_width=14\nout_width=9\n", &input, decode(14, true));
     let before = sections(&input, &decode(14, true));
-    let after = sections(&out, &decode(9, true));
-    let mut want = vec![0u8; 30 * 28];
-    ecpri::iq::convert::recompress(
-        bfp(14),
-        &{
-            let mut w = vec![0u8; 30 * 43];
-            ecpri::iq::compress(bfp(14), &before[0].3, &mut w).unwrap();
-            w
-        },
-        bfp(9),
-        &mut want,
-    )
-    .unwrap();
-    let mut x = vec![0i16; 30 * 24];
-    ecpri::iq::decompress(bfp(9), &want, &mut x).unwrap();
-    assert_eq!(after[0].3, x);
+    for (config, nearest) in [("", true), ("rounding=\"nearest\"\n", true), ("rounding=\"truncate\"\n", false)] {
+        let (_, out) = run(&format!("in_width=14\nout_width=9\n{config}"), &input, decode(14, true));
+        let after = sections(&out, &decode(9, true));
+        for i in 0..30 {
+            let x = spec_decode(14, &before[0].5[i * 43..(i + 1) * 43]);
+            let (want, clipped) = spec_requantise(9, nearest, &x);
+            assert_eq!(clipped, 0);
+            assert_eq!(spec_decode(9, &after[0].5[i * 28..(i + 1) * 28]), want, "PRB {i} {config}");
+        }
+    }
+}
+
+#[test]
+fn nearest_is_the_default_and_cleaner() {
+    // 12 -> 8 on the sample signal: the squared error of rounding to
+    // nearest is below truncation's.
+    let input = uplane_frame(bfp(12), true, &[(0, 50)]).unwrap();
+    let x = sections(&input, &decode(12, true));
+    let err = |config: &str| -> f64 {
+        let (_, out) = run(&format!("in_width=12\nout_width=8\n{config}"), &input, decode(12, true));
+        let y = sections(&out, &decode(8, true));
+        x[0].3.iter().zip(&y[0].3).map(|(a, b)| ((a - b) as f64).powi(2)).sum()
+    };
+    let (default, nearest, truncate) = (err(""), err("rounding=\"nearest\"\n"), err("rounding=\"truncate\"\n"));
+    assert_eq!(default, nearest);
+    assert!(nearest < truncate, "nearest {nearest} truncate {truncate}");
+}
+
+#[test]
+fn high_exponents_widen_exactly_by_the_spec() {
+    // 9 -> 12 with exponents up to 15: every PRB decodes to the same
+    // values by the spec (issue 17: through i16 these wrapped).
+    let input = high_exponent_frame();
+    for rounding in ["nearest", "truncate"] {
+        let (v, out) = run(&format!("in_width=9\nout_width=12\nrounding=\"{rounding}\"\n"), &input, decode(9, true));
+        assert_eq!(v, verdict::MODIFIED);
+        let (a, b) = (&sections(&input, &decode(9, true))[0].5, &sections(&out, &decode(12, true))[0].5);
+        let mut beyond = 0;
+        for i in 0..32 {
+            let x = spec_decode(9, &a[i * 28..(i + 1) * 28]);
+            assert_eq!(spec_decode(12, &b[i * 37..(i + 1) * 37]), x, "PRB {i} (exponent {}) {rounding}", i % 16);
+            beyond += x.iter().any(|&v| v.abs() > 32768) as u32;
+        }
+        assert!(beyond >= 12, "only {beyond} PRBs reach beyond i16");
+        assert_eq!(counter("saturated_samples"), Some(0));
+    }
+}
+
+#[test]
+fn high_exponents_narrow_without_flipping_signs() {
+    // 9 -> 8 with exponents up to 15: the spec's values, signs kept, and
+    // what exponent 15 cannot hold is clipped and counted.
+    let input = high_exponent_frame();
+    for (rounding, nearest) in [("nearest", true), ("truncate", false)] {
+        let (_, out) = run(&format!("in_width=9\nout_width=8\nrounding=\"{rounding}\"\n"), &input, decode(9, true));
+        let (a, b) = (&sections(&input, &decode(9, true))[0].5, &sections(&out, &decode(8, true))[0].5);
+        let mut clipped = 0;
+        for i in 0..32 {
+            let x = spec_decode(9, &a[i * 28..(i + 1) * 28]);
+            let y = spec_decode(8, &b[i * 25..(i + 1) * 25]);
+            let (want, c) = spec_requantise(8, nearest, &x);
+            clipped += c;
+            assert_eq!(y, want, "PRB {i} {rounding}");
+            for (x, y) in x.iter().zip(&y) {
+                assert!(x.signum() == y.signum() || *y == 0, "PRB {i} {rounding}: {x} became {y}");
+            }
+        }
+        assert!(clipped > 0, "exponent-15 PRBs of a full-scale signal need 16 at 8 bits");
+        assert_eq!(counter("saturated_samples"), Some(clipped as i64), "{rounding}");
+    }
 }
 
 #[test]
@@ -230,6 +335,8 @@ fn config_errors_name_keys() {
     let e = Harness::<BfpWidth>::new("in_width=8\nout_width=12\ndirection=\"up\"\n").err().unwrap();
     assert_eq!(e.to_string(), "config key `direction`: not one of the allowed values");
     assert_eq!(e.code(), 1);
+    let e = Harness::<BfpWidth>::new("in_width=8\nout_width=12\nrounding=\"round\"\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `rounding`: not one of the allowed values");
 }
 
 #[test]
@@ -256,11 +363,14 @@ fn chunked_path_matches_the_fused_one() {
         .collect();
     wire.extend(uplane_frame(bfp(9), true, &[(0, 20)]).unwrap()[32..32 + 20 * 28].iter());
     for b in 1..=16u8 {
-        let n = wire.len() / 28;
-        let mut want = vec![0u8; n * (1 + 3 * b as usize)];
-        let mut got = want.clone();
-        assert_eq!(ecpri::iq::convert::bfp_recompress(9, &wire, b, &mut want), Ok(want.len()));
-        assert_eq!(recompress_chunked(9, &wire, b, &mut got), Ok(got.len()));
-        assert_eq!(got, want, "9 -> {b}");
+        for r in [Rounding::Nearest, Rounding::Truncate] {
+            let n = wire.len() / 28;
+            let mut want = vec![0u8; n * (1 + 3 * b as usize)];
+            let mut got = want.clone();
+            let e = recompress(9, &wire, b, r, &mut want).unwrap();
+            assert_eq!(e.len, want.len());
+            assert_eq!(recompress_chunked(9, &wire, b, r, &mut got), Ok(e));
+            assert_eq!(got, want, "9 -> {b} {r:?}");
+        }
     }
 }

@@ -10,17 +10,22 @@
 //! | `method`, `width` | as in `comphdr_static` | the static compression of sections without udCompHdr (needed only for such flows) |
 //! | `direction` | `"any"` (default), `"dl"`, `"ul"` | which U-plane messages to scale |
 //! | `carrier_prbs` | 1–1023, default 273 | the carrier width numPrbu = 0 stands for |
+//! | `rounding` | `"nearest"` (default), `"truncate"` | how BFP mantissas are re-quantised: to nearest (about 7 dB cleaner) or by truncation (O-RAN Annex A.1 as written); every RU decodes either |
 //!
-//! Each section is re-quantised in its own compression: decompressed,
-//! every sample multiplied with rounding (half away from zero) and
-//! saturation to 16 bits, and compressed again with the same method and
-//! width (so BFP exponents, block scalers and µ-law shifts are recomputed).
-//! Lengths do not change. Methods the codec cannot redo without C-plane
-//! state (modulation compression) pass unchanged, counted as skipped.
-//! Saturated samples are counted (`clipped_samples`).
+//! Each section is re-quantised in its own compression: decompressed (into
+//! `i32`, exact for every BFP exponent), every sample multiplied with
+//! rounding (half away from zero), and compressed again with the same
+//! method and width (so BFP exponents, block scalers and µ-law shifts are
+//! recomputed). What the compression cannot carry is saturated: BFP
+//! beyond exponent 15, the other methods beyond 16 bits. Lengths do not
+//! change. Methods the codec cannot redo without C-plane state (modulation
+//! compression) pass unchanged, counted as skipped. Samples the
+//! compression saturated are counted (`saturated_samples`); every clipped
+//! sample, those and the (practically impossible) products beyond `i32`,
+//! is counted in `clipped_samples`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use fhgate_sdk::ecpri::iq::{self, SAMPLES_PER_PRB};
+use fhgate_sdk::ecpri::iq::{self, Rounding, SAMPLES_PER_PRB};
 use fhgate_sdk::ecpri::uplane::SectionRepr;
 use fhgate_sdk::ecpri::{CompMethod, UdCompHdr};
 use fhgate_sdk::frame::ID_SEQ_LEN;
@@ -31,7 +36,7 @@ use fhgate_sdk::{
 
 /// Fraction bits of the fixed-point gain.
 const GAIN_FRAC: u32 = 24;
-/// PRBs re-quantised per step (a 768-byte stack buffer).
+/// PRBs re-quantised per step (a 1.5 KB stack buffer).
 const CHUNK: usize = 16;
 
 /// e^x for |x| up to about 700, accurate to a few ulp (core has no `exp`).
@@ -58,26 +63,37 @@ pub fn amplitude(db: f64) -> f64 {
 }
 
 /// Multiplies each sample by `gain` (fixed point, [`GAIN_FRAC`] fraction
-/// bits), rounding half away from zero and saturating; returns how many saturated.
-pub fn scale(x: &mut [i16], gain: i64) -> u32 {
-    let half = 1i64 << (GAIN_FRAC - 1);
+/// bits), rounding half away from zero and saturating to `i32`; returns
+/// how many saturated.
+pub fn scale(x: &mut [i32], gain: i64) -> u32 {
+    let half = 1i128 << (GAIN_FRAC - 1);
     let mut clipped = 0;
     for s in x.iter_mut() {
-        let p = *s as i64 * gain;
+        // Up to 2^31 · 2^40: i128.
+        let p = *s as i128 * gain as i128;
         let q = if p >= 0 { (p + half) >> GAIN_FRAC } else { -((-p + half) >> GAIN_FRAC) };
-        if q > i16::MAX as i64 || q < i16::MIN as i64 {
-            clipped += 1;
-        }
-        *s = q.clamp(i16::MIN as i64, i16::MAX as i64) as i16;
+        let c = q.clamp(i32::MIN as i128, i32::MAX as i128);
+        clipped += (c != q) as u32;
+        *s = c as i32;
     }
     clipped
 }
 
-/// Re-quantises the whole PRBs of `data` (compressed as `comp`) in place.
-pub fn requantise(comp: UdCompHdr, data: &mut [u8], gain: i64) -> Result<u32, Error> {
+/// Samples clipped by one re-quantisation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clipped {
+    /// By the gain, beyond `i32`.
+    pub scaling: u32,
+    /// By the compression, which could not carry them.
+    pub saturated: u32,
+}
+
+/// Re-quantises the whole PRBs of `data` (compressed as `comp`) in place,
+/// BFP rounded as `rounding` says.
+pub fn requantise(comp: UdCompHdr, data: &mut [u8], gain: i64, rounding: Rounding) -> Result<Clipped, Error> {
     let len = comp.prb_len()?;
-    let mut x = [0i16; CHUNK * SAMPLES_PER_PRB];
-    let mut clipped = 0;
+    let mut x = [0i32; CHUNK * SAMPLES_PER_PRB];
+    let mut clipped = Clipped::default();
     for chunk in data.chunks_mut(CHUNK * len) {
         let k = chunk.len() / len;
         if k == 0 {
@@ -85,8 +101,8 @@ pub fn requantise(comp: UdCompHdr, data: &mut [u8], gain: i64) -> Result<u32, Er
         }
         let x = &mut x[..k * SAMPLES_PER_PRB];
         iq::decompress(comp, chunk, x)?;
-        clipped += scale(x, gain);
-        iq::compress(comp, x, &mut chunk[..k * len])?;
+        clipped.scaling += scale(x, gain);
+        clipped.saturated += iq::compress(comp, rounding, &*x, &mut chunk[..k * len])?.saturated;
     }
     Ok(clipped)
 }
@@ -98,9 +114,11 @@ pub struct IqGain {
     static_comp: Option<UdCompHdr>,
     direction: Option<Direction>,
     carrier_prbs: u16,
+    rounding: Rounding,
     scaled: Counter,
     skipped: Counter,
     clipped: Counter,
+    saturated: Counter,
 }
 
 impl Translator for IqGain {
@@ -126,9 +144,14 @@ impl Translator for IqGain {
             static_comp,
             direction,
             carrier_prbs: cfg.opt_int_in("carrier_prbs", 1, 1023)?.unwrap_or(273) as u16,
+            rounding: match cfg.choice("rounding", &["nearest", "truncate"], 0)? {
+                1 => Rounding::Truncate,
+                _ => Rounding::Nearest,
+            },
             scaled: ctx.counter("scaled_sections")?,
             skipped: ctx.counter("skipped_sections")?,
             clipped: ctx.counter("clipped_samples")?,
+            saturated: ctx.counter("saturated_samples")?,
         })
     }
 
@@ -154,7 +177,7 @@ impl Translator for IqGain {
                 }
             }
         }
-        let (mut scaled, mut skipped, mut clipped) = (0i64, 0i64, 0i64);
+        let (mut scaled, mut skipped, mut clipped, mut saturated) = (0i64, 0i64, 0i64, 0i64);
         let mut next = Some(pkt.ecpri_offset());
         while let Some(at) = next {
             let m = pkt.message_at(at)?;
@@ -175,7 +198,9 @@ impl Translator for IqGain {
                 match comp.comp_meth {
                     CompMethod::None | CompMethod::Bfp | CompMethod::BlockScaling | CompMethod::MuLaw => {
                         let data = &mut pkt.bytes_mut()[iq_at..iq_at + iq_len];
-                        clipped += requantise(comp, data, self.gain)? as i64;
+                        let c = requantise(comp, data, self.gain, self.rounding)?;
+                        clipped += (c.scaling + c.saturated) as i64;
+                        saturated += c.saturated as i64;
                         scaled += 1;
                     }
                     _ => skipped += 1,
@@ -186,6 +211,9 @@ impl Translator for IqGain {
         ctx.add(self.scaled, scaled);
         ctx.add(self.skipped, skipped);
         ctx.add(self.clipped, clipped);
+        if saturated > 0 {
+            ctx.add(self.saturated, saturated);
+        }
         Ok(if scaled > 0 { Verdict::Modified } else { Verdict::Forward })
     }
 }

@@ -16,14 +16,14 @@ fn decode(c: UdCompHdr, present: bool) -> DecodeConfig {
 }
 
 /// All decompressed samples of a frame, section by section.
-fn samples(frame: &[u8], d: &DecodeConfig) -> Vec<Vec<i16>> {
+fn samples(frame: &[u8], d: &DecodeConfig) -> Vec<Vec<i32>> {
     let f = FrameRepr::parse(frame, d).unwrap();
     let mut v = Vec::new();
     for m in f.messages() {
         if let Body::IqData { uplane, cfg, .. } = &m.body {
             for s in &uplane.sections {
                 let c = s.comp(cfg.static_comp);
-                let mut x = vec![0i16; s.iq_data.len() / c.prb_len().unwrap() * 24];
+                let mut x = vec![0i32; s.iq_data.len() / c.prb_len().unwrap() * 24];
                 iq::decompress(c, s.iq_data, &mut x).unwrap();
                 v.push(x);
             }
@@ -73,12 +73,29 @@ fn doubling_is_exact_and_saturates() {
     let (a, b) = (samples(&input, &decode(c, true)), samples(&out, &decode(c, true)));
     let mut clipped = 0;
     for (x, y) in a[0].iter().zip(&b[0]) {
-        let want = (2 * *x as i32).clamp(-32768, 32767) as i16;
-        clipped += (want as i32 != 2 * *x as i32) as i64;
+        let want = (2 * *x).clamp(-32768, 32767);
+        clipped += (want != 2 * *x) as i64;
         assert_eq!(*y, want);
     }
     assert!(clipped > 0, "the test signal reaches full scale");
     assert_eq!(counter("clipped_samples"), Some(clipped));
+    assert_eq!(counter("saturated_samples"), Some(clipped), "16-bit uncompressed cannot carry them");
+}
+
+#[test]
+fn bfp_carries_gain_beyond_16_bits() {
+    // BFP can carry up to 2^15 · 2^15: doubling a full-scale signal raises
+    // the exponents instead of clipping, and nothing saturates.
+    let c = UdCompHdr::new(CompMethod::Bfp, 9);
+    let input = uplane_frame(c, true, &[(0, 20)]).unwrap();
+    for rounding in ["nearest", "truncate"] {
+        let (_, out) = run(&format!("gain_db={}\nrounding=\"{rounding}\"\n", 20.0 * 2f64.log10()), &input, decode(c, true));
+        let (a, b) = (samples(&input, &decode(c, true)), samples(&out, &decode(c, true)));
+        // Doubling m · 2^e is m · 2^(e+1): exact in either mode.
+        assert_eq!(b[0], a[0].iter().map(|x| 2 * x).collect::<Vec<_>>(), "{rounding}");
+        assert!(b[0].iter().any(|&v| v > 32767), "beyond 16 bits");
+        assert_eq!(counter("clipped_samples"), Some(0));
+    }
 }
 
 #[test]
@@ -97,8 +114,8 @@ fn bfp_requantises_in_its_own_width() {
         let mut s = x.clone();
         scale(&mut s, gain);
         let mut w = vec![0u8; s.len() / 24 * 28];
-        iq::compress(c, &s, &mut w).unwrap();
-        let mut want = vec![0i16; s.len()];
+        iq::compress(c, Rounding::Nearest, &s, &mut w).unwrap();
+        let mut want = vec![0i32; s.len()];
         iq::decompress(c, &w, &mut want).unwrap();
         assert_eq!(y, &want);
         pin += x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
@@ -143,4 +160,6 @@ fn config_errors_name_keys() {
     assert_eq!(e.to_string(), "config key `gain_db`: expected a number");
     let e = Harness::<IqGain>::new("gain_db=200\n").err().unwrap();
     assert_eq!(e.to_string(), "config key `gain_db`: must be between -96 and 96");
+    let e = Harness::<IqGain>::new("gain_db=1\nrounding=\"up\"\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `rounding`: not one of the allowed values");
 }
