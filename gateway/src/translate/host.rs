@@ -20,9 +20,12 @@ pub const IMPORTS: &[(&str, &[wasmtime::ValType], &[wasmtime::ValType])] = {
         ("counter_define", &[I32, I32], &[I32]),
         ("counter_add", &[I32, I64], &[]),
         ("now_ns", &[], &[I64]),
+        ("config_read", &[I32, I32], &[]),
     ]
 };
 
+/// Most distinct config keys `config_read` records.
+pub const MAX_CONFIG_READ: usize = 256;
 /// Most counters one translator may define.
 pub const MAX_COUNTERS: usize = 64;
 /// Longest log message kept; longer ones are cut.
@@ -211,13 +214,22 @@ pub struct Shared {
     pub counters: Counters,
     /// Where its log lines go.
     pub sink: Arc<dyn LogSink>,
+    /// The config keys its `fhgate_init` looked up (`config_read`), in first-read order.
+    pub config_read: Mutex<Vec<String>>,
     defined: AtomicU64,
 }
 
 impl Shared {
     /// New, empty statistics for `name`.
     pub fn new(name: &str, sink: Arc<dyn LogSink>) -> Arc<Shared> {
-        Arc::new(Shared { name: name.to_string(), stats: Stats::default(), counters: Counters::default(), sink, defined: AtomicU64::new(0) })
+        Arc::new(Shared {
+            name: name.to_string(),
+            stats: Stats::default(),
+            counters: Counters::default(),
+            sink,
+            config_read: Mutex::new(Vec::new()),
+            defined: AtomicU64::new(0),
+        })
     }
 
     /// A host message about this translator.
@@ -340,6 +352,19 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 shared.counters.values[i].fetch_add(delta as u64, Relaxed);
             }
             None => bump(&shared.stats.counter_errors, 1),
+        }
+    })?;
+    linker.func_wrap(IMPORT_MODULE, "config_read", |caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+        // Init only, and at most MAX_CONFIG_READ distinct keys: a record for `translator check`.
+        if caller.data().phase != Phase::Init {
+            return;
+        }
+        let mut buf = [0u8; 256];
+        let Some(key) = guest_bytes(&caller, ptr, len, &mut buf).and_then(|b| std::str::from_utf8(b).ok()) else { return };
+        if let Ok(mut keys) = caller.data().shared.config_read.lock() {
+            if keys.len() < MAX_CONFIG_READ && !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
         }
     })?;
     linker.func_wrap(IMPORT_MODULE, "now_ns", |caller: Caller<'_, HostState>| -> i64 {

@@ -360,8 +360,10 @@ impl<'a> Config<'a> {
         }
     }
 
-    /// The value of `key`, if present (and marks it read).
+    /// The value of `key`, if present (and marks it read). The host is
+    /// told the key was looked up (`config_read`), present or not.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
+        crate::sys::config_read(key.as_bytes());
         (0..self.len).find(|&i| self.key_at(i) == key).map(|i| self.value_at(i))
     }
 
@@ -483,6 +485,12 @@ impl<'a> Config<'a> {
     /// Every key starting with `prefix` (flattened tables such as
     /// `map.0x1001=0x2001`), as (rest of the key, value); marks them read.
     pub fn prefixed<'c>(&'c self, prefix: &'c str) -> impl Iterator<Item = (&'a str, Value<'a>)> + 'c {
+        // Told to the host as the prefix and a `*`: `map.*`.
+        let mut key = [0u8; 128];
+        let n = prefix.len().min(key.len() - 1);
+        key[..n].copy_from_slice(&prefix.as_bytes()[..n]);
+        key[n] = b'*';
+        crate::sys::config_read(&key[..=n]);
         (0..self.len).filter_map(move |i| {
             let rest = self.key_at(i).strip_prefix(prefix)?;
             Some((rest, self.value_at(i)))

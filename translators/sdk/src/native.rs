@@ -255,3 +255,8 @@ pub fn clear_logs() {
 pub fn counter(name: &str) -> Option<i64> {
     RECORDER.with(|r| r.borrow().counters.iter().find(|c| c.0 == name).map(|c| c.1))
 }
+
+/// The config keys looked up on this thread so far (`config_read`), in order.
+pub fn config_read() -> Vec<String> {
+    RECORDER.with(|r| r.borrow().config_read.clone())
+}

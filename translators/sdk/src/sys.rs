@@ -14,6 +14,8 @@ mod imp {
         fn fhgate_counter_add(id: i32, delta: i64);
         #[link_name = "now_ns"]
         fn fhgate_now_ns() -> i64;
+        #[link_name = "config_read"]
+        fn fhgate_config_read(ptr: *const u8, len: i32);
     }
 
     pub fn log(level: i32, msg: &[u8]) {
@@ -36,6 +38,11 @@ mod imp {
         // SAFETY: no arguments.
         unsafe { fhgate_now_ns() }
     }
+
+    pub fn config_read(key: &[u8]) {
+        // SAFETY: as for `log`.
+        unsafe { fhgate_config_read(key.as_ptr(), key.len() as i32) }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -50,6 +57,7 @@ mod imp {
         pub logs: Vec<(i32, String)>,
         pub counters: Vec<(String, i64)>,
         pub defining: bool,
+        pub config_read: Vec<String>,
     }
 
     std::thread_local! {
@@ -77,6 +85,10 @@ mod imp {
                 c.1 += delta;
             }
         })
+    }
+
+    pub fn config_read(key: &[u8]) {
+        RECORDER.with(|r| r.borrow_mut().config_read.push(String::from_utf8_lossy(key).into_owned()));
     }
 
     pub fn now_ns() -> i64 {
