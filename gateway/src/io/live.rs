@@ -248,11 +248,18 @@ mod tests {
 
     #[test]
     fn capabilities_are_read_from_proc() {
-        // Whatever the user, the answer must agree with /proc/self/status.
-        let root = unsafe { libc::geteuid() } == 0;
-        if root {
-            assert!(has_capability(Capability::NetRaw));
-            assert!(require_capabilities("p", &[Capability::NetRaw, Capability::NetAdmin, Capability::Bpf]).is_ok());
+        // Whatever the user, the answer must agree with the effective set
+        // in /proc/self/status, read here on its own.
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc is mounted");
+        let line = status.lines().find(|l| l.starts_with("CapEff:")).expect("/proc/self/status has CapEff");
+        let eff = u64::from_str_radix(line["CapEff:".len()..].trim(), 16).expect("CapEff is hex");
+        for cap in [Capability::NetRaw, Capability::NetAdmin, Capability::SysAdmin, Capability::Bpf] {
+            assert_eq!(has_capability(cap), eff & (1 << cap as u32) != 0, "{cap:?} against CapEff {eff:#x}");
         }
+        // The port tests need these; CI runs as root, which has them.
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(euid, 0, "the live-port tests need root (CI runs as root)");
+        assert!(require_capabilities("p", &[Capability::NetRaw, Capability::NetAdmin, Capability::Bpf]).is_ok(), "root lacks a capability: CapEff {eff:#x}");
     }
 }

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn ticker_runs_on_the_core_it_is_given() {
         let cores = core_affinity::get_core_ids().unwrap_or_default();
-        let Some(last) = cores.last().map(|c| c.id) else { return };
+        let last = cores.last().map(|c| c.id).expect("core_affinity lists this process's cores (sched_getaffinity); without them pinning cannot be tested");
         let rt = Runtime::new(RuntimeConfig { ticker_core: Some(last), max_instances: 2, ..RuntimeConfig::default() }).unwrap();
         // The ticker pins itself as it starts.
         let t0 = Instant::now();

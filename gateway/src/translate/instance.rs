@@ -108,6 +108,13 @@ pub enum InstanceError {
     Init(i32),
     /// A guest call faulted during instantiation.
     Fault(&'static str, FaultKind),
+    /// The module's memory starts larger than the memory cap allows.
+    MemoryCap {
+        /// Bytes the module declares as its memory's minimum.
+        minimum: u64,
+        /// The cap ([`Limits::memory`]), bytes.
+        cap: usize,
+    },
 }
 
 impl fmt::Display for InstanceError {
@@ -125,6 +132,9 @@ impl fmt::Display for InstanceError {
             InstanceError::ConfigTooLarge(n) => write!(f, "configuration of {n} bytes does not fit in the packet slot area"),
             InstanceError::Init(c) => write!(f, "fhgate_init returned error code {c}"),
             InstanceError::Fault(call, k) => write!(f, "{call} faulted: {k}"),
+            InstanceError::MemoryCap { minimum, cap } => {
+                write!(f, "its memory starts at {minimum} bytes, above the memory cap of {cap} bytes (raise memory_limit_mib)")
+            }
         }
     }
 }
@@ -152,6 +162,16 @@ impl Instance {
     /// `fhgate_init` (ABI.md §2 steps 2–3).
     pub fn new(module: &TranslatorModule, limits: &Limits, shared: Arc<Shared>, config: &[u8]) -> Result<Instance, InstanceError> {
         let rt = module.runtime();
+        // A memory whose minimum is above the cap can never be made: say so, rather than
+        // whatever the allocator's refusal reads like.
+        for e in module.pre().module().exports() {
+            if let wasmtime::ExternType::Memory(m) = e.ty() {
+                let minimum = m.minimum().saturating_mul(m.page_size());
+                if minimum > limits.memory as u64 {
+                    return Err(InstanceError::MemoryCap { minimum, cap: limits.memory });
+                }
+            }
+        }
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory)
             .memories(1)
