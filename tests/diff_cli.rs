@@ -94,10 +94,12 @@ fn recompress(frames: &[Captured], from: u8, to: u8, mtu: usize) -> Vec<Captured
 }
 
 fn write(path: &Path, frames: &[Captured]) {
-    let mut w = PcapOut::create(path).unwrap();
+    let (mut w, commit) = PcapOut::create(path).unwrap();
     for f in frames {
         w.write(f.timestamp, &f.data).unwrap();
     }
+    drop(w);
+    commit.commit().unwrap();
 }
 
 fn diff_json(args: &[&str]) -> (Option<i32>, Value) {

@@ -58,10 +58,12 @@ fn evm(report: &Value) -> f64 {
 }
 
 fn write(path: &Path, frames: &[Captured]) {
-    let mut o = PcapOut::create(path).unwrap();
+    let (mut o, commit) = PcapOut::create(path).unwrap();
     for f in frames {
         o.write(f.timestamp, &f.data).unwrap();
     }
+    drop(o);
+    commit.commit().unwrap();
 }
 
 fn is_uplane(f: &Captured) -> bool {

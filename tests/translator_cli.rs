@@ -127,3 +127,54 @@ fn native_code_and_missing_files_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("cannot read"));
 }
+
+fn built(name: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let st = Command::new(repo.join("scripts/build-translators")).current_dir(&repo).status().expect("build-translators runs");
+    assert!(st.success(), "scripts/build-translators failed");
+    repo.join("target/translators").join(format!("{name}.wasm"))
+}
+
+#[test]
+fn a_failed_init_says_why_as_replay_does() {
+    // bfp_width requires in_width and out_width; its SDK init logs which key is wrong.
+    let o = check(&built("bfp_width"), &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("fhgate_init returned error code 1") && err.contains("config key `in_width`: missing"), "{err}");
+    let o = check(&built("bfp_width"), &["--config", "in_width=8,out_width=99"]);
+    let (_, err) = text(&o);
+    assert!(err.contains("config key `out_width`"), "{err}");
+}
+
+#[test]
+fn the_config_keys_a_translator_reads_are_listed() {
+    let o = check(&built("bfp_width"), &["--config", "in_width=8,out_width=12"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    // Given and defaulted keys alike, in the order init looked them up.
+    let line = out.lines().find(|l| l.contains("config keys it reads:")).unwrap_or_else(|| panic!("{out}"));
+    for k in ["in_width", "out_width", "on_error", "direction"] {
+        assert!(line.contains(k), "{line}");
+    }
+    // A module without the optional import still loads, and the check says the keys are not known.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("stamp.wat");
+    std::fs::write(&p, STAMP).unwrap();
+    let (out, _) = text(&check(&p, &["--config", "mark=0x5a"]));
+    assert!(out.contains("config keys it reads: not reported"), "{out}");
+}
+
+#[test]
+fn limits_outside_their_range_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("stamp.wat");
+    std::fs::write(&p, STAMP).unwrap();
+    // 2^44 MiB would wrap to a cap of 0 bytes; a 0 µs deadline faults every sample.
+    for (flag, v) in [("--memory-mib", "0"), ("--memory-mib", "17592186044416"), ("--deadline-us", "0")] {
+        let o = check(&p, &["--config", "mark=0x5a", flag, v]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {v}: {err}");
+        assert!(err.contains(flag), "{flag} {v}: {err}");
+    }
+}

@@ -16,9 +16,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether log lines may carry ANSI colours: only on a terminal, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber; `level` is a filter such as `info`.
 pub fn init(format: LogFormat, level: tracing::Level) {
-    let b = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false);
+    let ansi = colour(std::io::IsTerminal::is_terminal(&std::io::stderr()), std::env::var_os("NO_COLOR").as_deref());
+    let b = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).with_ansi(ansi);
     // A second init (tests calling into the CLI twice) keeps the first.
     let _ = match format {
         LogFormat::Text => b.try_init(),

@@ -166,8 +166,13 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         (None, Some(_)) => None,
         (None, None) => Some(2),
     };
+    let mut commit = None;
     let (mut tx, target, live): (Box<dyn TxPort>, String, bool) = match (&a.output, &a.port) {
-        (Some(path), _) => (Box::new(PcapOut::create(path)?), path.display().to_string(), false),
+        (Some(path), _) => {
+            let (out, c) = PcapOut::create(path)?;
+            commit = Some(c);
+            (Box::new(out), path.display().to_string(), false)
+        }
         (None, Some(spec)) => {
             let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
             let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -178,6 +183,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
     let rate = a.rate.unwrap_or(if live { Rate::Slot } else { Rate::Max });
     let sent = send(gen, tx.as_mut(), rate, slots, a.duration, live, stop)?;
     drop(tx);
+    commit.map(|c| c.commit()).transpose()?;
     report(&sent, rate, &target, a.json)?;
     Ok(ExitCode::SUCCESS)
 }

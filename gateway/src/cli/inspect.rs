@@ -21,7 +21,7 @@ use fhgate::io::pcap;
 /// Arguments of `inspect`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A pcap or pcapng capture (Ethernet link type).
+    /// A pcap or pcapng capture (Ethernet, or Linux cooked as `tcpdump -i any` writes).
     pub file: PathBuf,
     /// One JSON object per frame, then one summary object.
     #[arg(long)]
@@ -38,7 +38,8 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
     let cfg = a.decode.config();
-    let frames = pcap::read_all(&a.file)?;
+    let capture = pcap::read(&a.file)?;
+    let frames = &capture.frames;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
@@ -46,6 +47,12 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
     for (i, f) in frames.iter().enumerate() {
         let n = i + 1;
         let rel = f.timestamp.saturating_sub(t0).as_secs_f64();
+        // A frame the snap length cut is shown with both lengths, as tshark
+        // does; when it does not decode, the cut is the reason, not an error.
+        let cut = f.is_cut().then(|| json!({"captured": f.data.len(), "on_wire": f.orig_len}));
+        if cut.is_some() {
+            summary.cut += 1;
+        }
         match FrameRepr::parse(&f.data, &cfg) {
             Ok(fr) => {
                 summary.add_frame(&fr, &cfg);
@@ -54,10 +61,20 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
                     j.obj.insert("frame".into(), json!(n));
                     j.obj.insert("time".into(), json!(rel));
                     j.obj.insert("len".into(), json!(f.data.len()));
+                    if let Some(c) = cut {
+                        j.obj.insert("cut".into(), c);
+                    }
                     fr.visit(&mut j, &cfg);
                     writeln!(out, "{}", Value::Object(j.finish()))?;
                 } else if !a.summary_only {
                     write_text(&mut out, n, rel, &fr, &cfg, a.iq)?;
+                }
+            }
+            Err(e) if f.is_cut() => {
+                if a.json {
+                    writeln!(out, "{}", json!({"frame": n, "time": rel, "len": f.data.len(), "cut": cut, "message": e.to_string()}))?;
+                } else if !a.summary_only {
+                    writeln!(out, "{n:6} {rel:12.6}  [cut by the snap length: {} of {} bytes captured] {e}", f.data.len(), f.orig_len)?;
                 }
             }
             Err(e) => {
@@ -72,9 +89,18 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
         }
     }
     if a.json {
-        writeln!(out, "{}", json!({"summary": summary.to_json(frames.len())}))?;
+        let mut j = summary.to_json(frames.len());
+        j["cut_frames"] = json!(summary.cut);
+        j["file_cut_at"] = json!(capture.cut_short.map(|c| c.offset));
+        writeln!(out, "{}", json!({ "summary": j }))?;
     } else {
         summary.write_text(&mut out, frames.len())?;
+        if summary.cut > 0 {
+            writeln!(out, "  cut by the snap length: {} frames (captured shorter than on the wire)", summary.cut)?;
+        }
+        if let Some(c) = &capture.cut_short {
+            writeln!(out, "  file cut short: {c}; the frames before it are above")?;
+        }
     }
     out.flush()?;
     Ok(if summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -312,6 +338,8 @@ struct Summary {
     flows: BTreeMap<FlowKey, FlowStats>,
     other: BTreeMap<u16, u64>,
     errors: BTreeMap<(&'static str, &'static str), u64>,
+    /// Frames captured shorter than they were on the wire.
+    cut: u64,
 }
 
 /// Collects section counts, PRBs and compression from a message's field

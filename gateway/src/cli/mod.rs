@@ -1,5 +1,26 @@
 //! The command line: one file per subcommand.
 
+/// `println!` for every subcommand: writes through [`out`], which never
+/// panics (std's does on a closed pipe or a full disk). Defined before the
+/// subcommand modules so that it is the `println!` they see.
+macro_rules! println {
+    () => { $crate::cli::out::write(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!($($arg)*), true) };
+}
+
+/// `print!` for every subcommand, through [`out`].
+#[allow(unused_macros, reason = "kept beside println! so that no subcommand reaches std's panicking print!")]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!($($arg)*), false) };
+}
+
+/// `eprintln!` for every subcommand: a failed write to standard error is ignored, never a panic.
+macro_rules! eprintln {
+    ($($arg:tt)*) => { $crate::cli::out::ewrite(format_args!($($arg)*)) };
+}
+
+mod out;
+
 mod decode_args;
 mod diff;
 mod gen;
@@ -77,7 +98,9 @@ enum Command {
 }
 
 /// Exit codes: 0 success, 1 the input had errors (inspect found bad
-/// frames), 2 usage or I/O failure.
+/// frames), 2 usage or I/O failure. A closed standard output (`| head`)
+/// ends a command quietly with the code it would have had (0 if it was cut
+/// short); a full disk is an error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     fhgate::logging::init(cli.log_format, cli.log_level);
@@ -91,9 +114,20 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Translator(a) => translator::run(a),
     };
-    match r {
-        Ok(code) => code,
-        Err(e) => {
+    let flushed = out::finish();
+    match (r, flushed) {
+        (Ok(code), Ok(())) => code,
+        (Err(e), _) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        (Ok(code), Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        (Ok(_), Err(e)) => {
+            if json_logs {
+                tracing::error!("writing standard output: {e}");
+            } else {
+                eprintln!("fhgate: error: writing standard output: {e}");
+            }
+            ExitCode::from(2)
+        }
+        (Err(e), _) => {
             if json_logs {
                 tracing::error!("{e:#}");
             } else {

@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::DecodeArgs;
+use fhgate::io::output::{self, check_distinct, FileUse};
 use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::runner::{self, DirectionSpec, Threading};
@@ -72,7 +73,7 @@ fn parse_pace(s: &str) -> Result<Pace, String> {
         "fast" => Ok(Pace::Fast),
         "recorded" => Ok(Pace::Recorded),
         _ => match s.strip_prefix("rate:").and_then(|r| r.parse::<f64>().ok()) {
-            Some(r) if r > 0.0 => Ok(Pace::Rate(r)),
+            Some(r) if r > 0.0 && r.is_finite() => Ok(Pace::Rate(r)),
             _ => Err(format!("`{s}`: expected fast, recorded or rate:N (frames per second)")),
         },
     }
@@ -113,8 +114,15 @@ pub fn load_chain(args: &[String]) -> Result<Vec<ChainSpec>> {
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let decode = a.decode.config();
+    let mut files = vec![FileUse { key: "IN", path: &a.input, writes: false }, FileUse { key: "-o", path: &a.output, writes: true }];
+    if let Some(t) = &a.tap {
+        files.push(FileUse { key: "--tap", path: t, writes: true });
+    }
+    check_distinct(&files)?;
     let chains = load_chain(&a.translators)?;
-    let frames = pcap::read_all(&a.input)?;
+    let capture = pcap::read(&a.input)?;
+    let cut = capture.cut_frames();
+    let frames = capture.frames;
     let n_in = frames.len();
     let mut egress_decode = decode;
     if let Some(c) = &a.egress_dl_comp {
@@ -123,17 +131,17 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     if let Some(c) = &a.egress_ul_comp {
         egress_decode.ul_comp = fhgate::config::parse_comp("--egress-ul-comp", c).map_err(|e| anyhow!("{e}"))?;
     }
+    // Outputs are staged: they replace existing files only once the replay has succeeded.
+    let (tx, out_commit) = PcapOut::create(&a.output)?;
+    let (tap, tap_commit) = a.tap.as_deref().map(PcapOut::create).transpose()?.unzip();
     let spec = DirectionSpec {
         name: match a.from {
             From::Du => "dl".into(),
             From::Ru => "ul".into(),
         },
         rx: Box::new(PcapRx::from_frames(frames, a.pace)),
-        tx: Box::new(PcapOut::create(&a.output)?),
-        tap: match &a.tap {
-            Some(p) => Some(Box::new(PcapOut::create(p)?)),
-            None => None,
-        },
+        tx: Box::new(tx),
+        tap: tap.map(|t| Box::new(t) as Box<dyn fhgate::io::TxPort>),
         decode,
         port_direction: match a.from {
             From::Du => 1,
@@ -163,12 +171,18 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     let stats = running.join()?;
+    output::commit_all([Some(out_commit), tap_commit].into_iter().flatten().collect())?;
     tracing::info!(frames = n_in, seconds = t.elapsed().as_secs_f64(), "replay finished");
     let secs = t.elapsed().as_secs_f64();
     if a.json {
-        println!("{}", stats_json(&stats, n_in, secs));
+        let mut j = stats_json(&stats, n_in, secs);
+        j["frames_cut"] = cut.into();
+        println!("{j}");
     } else {
         print_stats(&stats, n_in, secs, &a.output);
+        if cut > 0 {
+            println!("  cut by the capture's snap length: {cut} frames (went through as captured)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -262,6 +276,7 @@ mod tests {
         assert_eq!(parse_pace("fast"), Ok(Pace::Fast));
         assert_eq!(parse_pace("rate:1000"), Ok(Pace::Rate(1000.0)));
         assert!(parse_pace("rate:-1").is_err());
+        assert!(parse_pace("rate:inf").is_err() && parse_pace("rate:NaN").is_err());
         assert!(parse_pace("slow").is_err());
     }
 }

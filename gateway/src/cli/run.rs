@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use fhgate::config::{Backend, FaultPolicyConfig, GatewayConfig, Side};
+use fhgate::io::output::Commit;
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
 use fhgate::io::{live, RxPort, TxPort};
 use fhgate::metrics::PortBoard;
@@ -96,23 +97,22 @@ fn content_hash(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Loads every translator of the configuration and builds the chains.
-pub fn build_chains(modules: &mut Modules, cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
+/// Compiles every translator of the configuration and makes its spec:
+/// module, config table, limits, fault policy (with its fallback's spec).
+pub fn translator_specs(modules: &mut Modules, cfg: &GatewayConfig) -> Result<BTreeMap<String, Arc<TranslatorSpec>>> {
     let mut loaded = BTreeMap::new();
     for (i, t) in cfg.translators.iter().enumerate() {
         let m = modules.get(&t.path).map_err(|e| anyhow!("translator[{i}] ({}): {}: {e}", t.name, t.path.display()))?;
         loaded.insert(t.name.clone(), m);
     }
-    let modules = loaded;
-    let spec_of = |name: &str, fallback: Option<Arc<TranslatorSpec>>| -> Arc<TranslatorSpec> {
-        let t = cfg.translators.iter().find(|t| t.name == name).expect("validated");
+    let spec_of = |t: &fhgate::config::TranslatorConfig, fallback: Option<Arc<TranslatorSpec>>| -> Arc<TranslatorSpec> {
         let policy = match t.fault_policy {
             FaultPolicyConfig::Pass => FaultPolicy::Pass,
             FaultPolicyConfig::Drop => FaultPolicy::Drop,
             FaultPolicyConfig::Fallback(_) => FaultPolicy::Fallback,
         };
         Arc::new(
-            TranslatorSpec::new(modules[name].clone())
+            TranslatorSpec::new(loaded[&t.name].clone())
                 .with_config(&t.config)
                 .with_limits(Limits { memory: t.memory_limit, deadline: t.deadline, ..Limits::default() })
                 .with_policy(policy, fallback)
@@ -120,24 +120,55 @@ pub fn build_chains(modules: &mut Modules, cfg: &GatewayConfig) -> Result<Vec<Ch
                 .with_sink(Arc::new(fhgate::logging::TracingLog)),
         )
     };
+    let mut specs = BTreeMap::new();
+    for t in &cfg.translators {
+        let fallback = match &t.fault_policy {
+            FaultPolicyConfig::Fallback(f) => cfg.translators.iter().find(|x| &x.name == f).map(|x| spec_of(x, None)),
+            _ => None,
+        };
+        specs.insert(t.name.clone(), spec_of(t, fallback));
+    }
+    Ok(specs)
+}
+
+/// Loads every translator of the configuration and builds the chains.
+pub fn build_chains(modules: &mut Modules, cfg: &GatewayConfig) -> Result<Vec<ChainSpec>> {
+    let specs = translator_specs(modules, cfg)?;
     let mut chains = Vec::new();
-    for c in &cfg.chains {
-        let selector = Selector::parse(&c.select).map_err(|e| anyhow!("{e}"))?;
-        let translators = c
-            .translators
-            .iter()
-            .map(|n| {
-                let t = cfg.translators.iter().find(|t| &t.name == n).expect("validated");
-                let fallback = match &t.fault_policy {
-                    FaultPolicyConfig::Fallback(f) => Some(spec_of(f, None)),
-                    _ => None,
-                };
-                spec_of(n, fallback)
-            })
-            .collect();
+    for (i, c) in cfg.chains.iter().enumerate() {
+        let selector = Selector::parse(&c.select).map_err(|e| anyhow!("chain[{i}].select: {e}"))?;
+        let translators = c.translators.iter().map(|n| specs[n].clone()).collect();
         chains.push(ChainSpec { selector, translators });
     }
     Ok(chains)
+}
+
+/// `run --check`: instantiates and initialises every translator with its
+/// config table (and its fallback), as a worker will, so that a config
+/// that makes `fhgate_init` fail is refused here and not at start.
+fn check_translators(modules: &mut Modules, cfg: &GatewayConfig) -> Result<()> {
+    let specs = translator_specs(modules, cfg)?;
+    for (i, t) in cfg.translators.iter().enumerate() {
+        fhgate::translate::Translator::new(&specs[&t.name]).map_err(|e| anyhow!("translator[{i}] ({}): {e}", t.name))?;
+    }
+    Ok(())
+}
+
+/// Refuses a configuration whose traffic has nowhere to go: a side that
+/// receives (a live port, or a capture with `input`) needs the other side
+/// to send (a live port, or a capture with `output`).
+fn check_flow(cfg: &GatewayConfig) -> Result<()> {
+    let receives = |s: &Side| !matches!(&s.backend, Backend::Pcap { input: None, .. });
+    let sends = |s: &Side| !matches!(&s.backend, Backend::Pcap { output: None, .. });
+    for (from, to, from_name, to_name) in [(&cfg.du, &cfg.ru, "du", "ru"), (&cfg.ru, &cfg.du, "ru", "du")] {
+        if receives(from) && !sends(to) {
+            bail!("{to_name}.output: traffic flows from {from_name} towards this side, so it needs an output capture");
+        }
+    }
+    if !receives(&cfg.du) && !receives(&cfg.ru) {
+        bail!("du.input: neither side has an input: set du.input or ru.input");
+    }
+    Ok(())
 }
 
 /// One side's port, split into the half each direction uses.
@@ -148,7 +179,7 @@ struct SidePort {
 
 /// Opens the port of `side` (named `name`: `du` or `ru`); a live port's
 /// counters go on `ports`.
-fn open_side(side: &Side, name: &str, ports: &mut PortBoard) -> Result<SidePort> {
+fn open_side(side: &Side, name: &str, ports: &mut PortBoard, commits: &mut Vec<Commit>) -> Result<SidePort> {
     match &side.backend {
         Backend::Pcap { input, output } => Ok(SidePort {
             rx: match input {
@@ -156,7 +187,11 @@ fn open_side(side: &Side, name: &str, ports: &mut PortBoard) -> Result<SidePort>
                 None => None,
             },
             tx: match output {
-                Some(p) => Some(Box::new(PcapOut::create(p)?)),
+                Some(p) => {
+                    let (out, commit) = PcapOut::create(p)?;
+                    commits.push(commit);
+                    Some(Box::new(out))
+                }
                 None => None,
             },
         }),
@@ -213,6 +248,15 @@ fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, runni
     Ok(changed)
 }
 
+/// Stops and joins pipelines after a failure elsewhere: their staged
+/// outputs are then dropped (removed) before the process exits.
+fn abandon(running: Vec<(&str, Running)>) {
+    for (_, r) in running {
+        r.stop();
+        let _ = r.join();
+    }
+}
+
 /// Puts what every worker has installed on the metrics board.
 fn post_translators(board: &fhgate::metrics::TranslatorBoard, running: &[(&str, Running)]) {
     let mut entries = Vec::new();
@@ -232,7 +276,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut cfg = GatewayConfig::load(&a.config)?;
     let mut modules = Modules::new(runtime_for(&cfg)?);
     let chains = build_chains(&mut modules, &cfg)?;
+    check_flow(&cfg)?;
     if a.check {
+        check_translators(&mut modules, &cfg)?;
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
     }
@@ -240,9 +286,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let p = cfg.pipeline.clone();
     // A live port is one socket: its receive half serves one direction and
     // its transmit half the other.
+    if let Some(addr) = cfg.metrics_listen {
+        // Refused before any port or file is opened; the server binds again below.
+        std::net::TcpListener::bind(addr).map_err(|e| anyhow!("metrics.listen: cannot listen on {addr}: {e}"))?;
+    }
     let mut ports = PortBoard::default();
-    let mut du = open_side(&cfg.du, "du", &mut ports)?;
-    let mut ru = open_side(&cfg.ru, "ru", &mut ports)?;
+    // Output captures are staged: they replace existing files only once the run has succeeded.
+    let mut commits = Vec::new();
+    let mut du = open_side(&cfg.du, "du", &mut ports, &mut commits)?;
+    let mut ru = open_side(&cfg.ru, "ru", &mut ports, &mut commits)?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();
     // DL: DU → RU; UL: RU → DU. A side with no input sends nothing.
@@ -271,7 +323,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             ring_size: p.ring_size,
             threading: p.threading,
         };
-        let mut r = runner::start(spec).with_context(|| format!("starting the {name} pipeline"))?;
+        let mut r = match runner::start(spec) {
+            Ok(r) => r,
+            Err(e) => {
+                // Stop what already runs, so its staged output is removed before we exit.
+                abandon(running);
+                return Err(e.context(format!("starting the {name} pipeline")));
+            }
+        };
         metrics.append(&mut r.metrics);
         running.push((name, r));
     }
@@ -281,7 +340,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let board = fhgate::metrics::TranslatorBoard::default();
     post_translators(&board, &running);
     if let Some(addr) = cfg.metrics_listen {
-        fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone()))?;
+        if let Err(e) = fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone())) {
+            abandon(running);
+            return Err(e.context("metrics.listen"));
+        }
         tracing::info!("metrics on http://{addr}/metrics");
     }
     tracing::info!(config = %a.config.display(), "running; SIGHUP reloads translators, SIGINT stops");
@@ -317,6 +379,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
         total.merge(&s);
     }
+    // A side no traffic flows to still holds its (empty) capture writer.
+    drop((du, ru));
+    fhgate::io::output::commit_all(commits)?;
     // The ports' halves are dropped with their pipelines, so their final
     // counts (kernel counters included) are in.
     if a.json {

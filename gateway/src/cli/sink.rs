@@ -109,7 +109,11 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
         (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),
         (None, None) => anyhow::bail!("give --port SPEC or --input FILE"),
     };
-    let mut pcap_out = a.output.as_deref().map(PcapOut::create).transpose()?;
+    if let (Some(i), Some(o)) = (&a.input, &a.output) {
+        let f = |key, path, writes| fhgate::io::output::FileUse { key, path, writes };
+        fhgate::io::output::check_distinct(&[f("--input", i, false), f("--output", o, true)])?;
+    }
+    let (mut pcap_out, commit) = a.output.as_deref().map(PcapOut::create).transpose()?.unzip();
     // Scripts and tests wait for this line before they start sending.
     tracing::info!(source = %source, "sink receiving");
     let mut sink = Sink::new(cfg, a.signal_comp, !a.no_iq);
@@ -153,6 +157,8 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
         }
     }
     drop(pcap_out);
+    // What was received is kept whatever the checks below say.
+    commit.map(|c| c.commit()).transpose()?;
     let elapsed = start.elapsed();
     let fails = sink.failures(a.expect, a.max_evm);
     let stdout = std::io::stdout();

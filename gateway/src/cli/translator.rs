@@ -40,11 +40,11 @@ pub struct CheckArgs {
     /// Its configuration, `key=value,...` (values as in TOML).
     #[arg(long, default_value = "")]
     pub config: String,
-    /// Linear memory cap, MiB.
-    #[arg(long, default_value_t = 16)]
-    pub memory_mib: usize,
-    /// Deadline per burst, microseconds.
-    #[arg(long, default_value_t = 1000)]
+    /// Linear memory cap, MiB (1-4096, as `memory_limit_mib` in the config file).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_mib: u64,
+    /// Deadline per burst, microseconds (10-1000000, as `deadline_us` in the config file).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     pub deadline_us: u64,
     /// Show every sample, not only those it changed or faulted on.
     #[arg(long, short)]
@@ -111,7 +111,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         println!("  metadata keys this host ignores: {}", module.meta().unknown_keys.join(", "));
     }
     let log = Arc::new(MemoryLog::default());
-    let limits = Limits { memory: a.memory_mib << 20, deadline: Duration::from_micros(a.deadline_us), ..Limits::default() };
+    let limits = Limits { memory: (a.memory_mib as usize) << 20, deadline: Duration::from_micros(a.deadline_us), ..Limits::default() };
     let spec = TranslatorSpec::new(module.clone())
         .with_config(&pairs)
         .with_limits(limits)
@@ -124,12 +124,22 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     let decode = catalog.first().map(|s| s.decode).unwrap_or_default();
     let (mut host, mut control) = match WorkerHost::new(&chains, decode) {
         Ok(h) => h,
-        Err(e) => return fail(&a.file, e),
+        Err(e) => {
+            // The guest says why in its log (the SDK names the config key); the error code alone does not.
+            let why: Vec<String> = log.lines().into_iter().filter(|l| l.0 <= Level::Warn).map(|l| l.1).collect();
+            return fail(&a.file, if why.is_empty() { e.to_string() } else { format!("{e}: {}", why.join("; ")) });
+        }
     };
     println!("  init: ok ({} configuration keys, memory cap {} MiB, deadline {} µs)", pairs.len(), a.memory_mib, a.deadline_us);
 
     let mut pool = BufPool::new(512);
     let stats = host.translator(0, 0).map(|t| t.shared().clone()).context("no translator")?;
+    let read = stats.config_read.lock().map(|k| k.clone()).unwrap_or_default();
+    if module.imports().iter().any(|i| i == "config_read") {
+        println!("  config keys it reads: {}", if read.is_empty() { "none".to_string() } else { read.join(", ") });
+    } else {
+        println!("  config keys it reads: not reported (the module does not import fhgate.config_read)");
+    }
     let filter = module.meta().filter();
     let wanted: Vec<&ecpri::samples::Sample> = catalog
         .iter()

@@ -12,9 +12,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ecpri::frame::DecodeConfig;
-use ecpri::uplane::CompHdrMode;
-use ecpri::{EaxcLayout, UdCompHdr};
 use serde::Deserialize;
+
+mod side;
+
+use side::{default_auto, side, RawSide};
+pub use side::{parse_comp, parse_port_spec};
 
 /// A configuration error: the key at fault and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,82 +242,6 @@ struct RawFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSide {
-    backend: String,
-    input: Option<PathBuf>,
-    output: Option<PathBuf>,
-    interface: Option<String>,
-    bind: Option<String>,
-    peer: Option<String>,
-    #[serde(default)]
-    queue: u32,
-    #[serde(default = "default_auto")]
-    xdp_mode: String,
-    #[serde(default = "default_auto")]
-    xdp_copy: String,
-    #[serde(default = "default_umem_frames")]
-    umem_frames: u32,
-    #[serde(default = "default_xdp_ring")]
-    xdp_ring_size: u32,
-    busy_poll_us: Option<u32>,
-    #[serde(default = "default_block_kib")]
-    packet_block_kib: u32,
-    #[serde(default = "default_blocks")]
-    packet_blocks: u32,
-    #[serde(default = "default_eaxc")]
-    eaxc_bits: String,
-    #[serde(default = "default_prbs")]
-    carrier_prbs: u16,
-    #[serde(default = "default_numerology")]
-    numerology: u8,
-    #[serde(default = "default_comp")]
-    dl_comp: String,
-    #[serde(default = "default_comp")]
-    ul_comp: String,
-    #[serde(default = "default_comp_hdr")]
-    comp_hdr: String,
-    udp_port: Option<u16>,
-    vlan: Option<u16>,
-    #[serde(default = "default_mtu")]
-    mtu: usize,
-}
-
-fn default_eaxc() -> String {
-    "4,4,4,4".into()
-}
-fn default_prbs() -> u16 {
-    273
-}
-fn default_numerology() -> u8 {
-    1
-}
-fn default_comp() -> String {
-    "none:16".into()
-}
-fn default_comp_hdr() -> String {
-    "auto".into()
-}
-fn default_mtu() -> usize {
-    9000
-}
-fn default_auto() -> String {
-    "auto".into()
-}
-fn default_umem_frames() -> u32 {
-    8192
-}
-fn default_xdp_ring() -> u32 {
-    2048
-}
-fn default_block_kib() -> u32 {
-    256
-}
-fn default_blocks() -> u32 {
-    64
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTranslator {
     name: String,
     path: PathBuf,
@@ -404,156 +331,6 @@ struct RawMetrics {
     listen: Option<String>,
 }
 
-// ---- validation ---------------------------------------------------------
-
-/// Parses `METHOD:WIDTH` for the key `key`.
-pub fn parse_comp(key: &str, s: &str) -> Result<UdCompHdr, ConfigError> {
-    UdCompHdr::from_spec(s).map_or_else(
-        || err(key, format!("`{s}`: expected METHOD:WIDTH with METHOD none, bfp, block-scaling, mu-law or modcomp and WIDTH 1-16")),
-        Ok,
-    )
-}
-
-fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
-    let k = |f: &str| format!("{name}.{f}");
-    let need = |v: Option<String>, f: &str| v.map_or_else(|| err(k(f), format!("required by backend \"{}\"", r.backend)), Ok);
-    let backend = match r.backend.as_str() {
-        "pcap" => Backend::Pcap { input: r.input.clone(), output: r.output.clone() },
-        "af_xdp" => {
-            let mode = match r.xdp_mode.as_str() {
-                "auto" => XdpMode::Auto,
-                "generic" | "skb" => XdpMode::Generic,
-                "driver" | "native" => XdpMode::Driver,
-                other => return err(k("xdp_mode"), format!("`{other}`: expected auto, generic or driver")),
-            };
-            let copy = match r.xdp_copy.as_str() {
-                "auto" => XdpCopy::Auto,
-                "copy" => XdpCopy::Copy,
-                "zero-copy" | "zerocopy" => XdpCopy::ZeroCopy,
-                other => return err(k("xdp_copy"), format!("`{other}`: expected auto, copy or zero-copy")),
-            };
-            if !r.xdp_ring_size.is_power_of_two() || !(64..=32768).contains(&r.xdp_ring_size) {
-                return err(k("xdp_ring_size"), format!("{} must be a power of two in 64-32768", r.xdp_ring_size));
-            }
-            // Each half of the UMEM must be able to fill its rings.
-            if !(2 * r.xdp_ring_size..=1 << 20).contains(&r.umem_frames) {
-                return err(k("umem_frames"), format!("{} is outside {}-{} (at least twice xdp_ring_size)", r.umem_frames, 2 * r.xdp_ring_size, 1 << 20));
-            }
-            if let Some(us) = r.busy_poll_us {
-                if !(1..=10_000).contains(&us) {
-                    return err(k("busy_poll_us"), format!("{us} is outside 1-10000"));
-                }
-            }
-            Backend::AfXdp(AfXdpConfig {
-                interface: need(r.interface.clone(), "interface")?,
-                queue: r.queue,
-                mode,
-                copy,
-                umem_frames: r.umem_frames,
-                ring_size: r.xdp_ring_size,
-                busy_poll_us: r.busy_poll_us,
-            })
-        }
-        "af_packet" => {
-            let block = r.packet_block_kib.checked_mul(1024).filter(|b| b.is_power_of_two() && (4096..=64 << 20).contains(b));
-            let Some(block_size) = block else {
-                return err(k("packet_block_kib"), format!("{} must be a power of two in 4-65536", r.packet_block_kib));
-            };
-            if !(2..=65536).contains(&r.packet_blocks) {
-                return err(k("packet_blocks"), format!("{} is outside 2-65536", r.packet_blocks));
-            }
-            Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks })
-        }
-        "udp" => {
-            let addr = |f: &str, v: Option<String>| -> Result<std::net::SocketAddr, ConfigError> {
-                let v = need(v, f)?;
-                v.parse().or_else(|_| err(k(f), format!("`{v}` is not an address:port (IPv6 as [addr]:port)")))
-            };
-            Backend::Udp(UdpConfig { bind: addr("bind", r.bind.clone())?, peer: addr("peer", r.peer.clone())? })
-        }
-        other => return err(k("backend"), format!("`{other}`: expected pcap, af_xdp, af_packet or udp")),
-    };
-    if let Backend::AfXdp(_) | Backend::AfPacket(_) = backend {
-        if let Some(i) = &r.interface {
-            // IFNAMSIZ is 16 with the NUL.
-            if i.is_empty() || i.len() > 15 || i.contains(['/', ' ', '\0']) {
-                return err(k("interface"), format!("`{i}` is not an interface name (1-15 characters, no `/` or spaces)"));
-            }
-        }
-    }
-    let eaxc = EaxcLayout::from_spec(&r.eaxc_bits)
-        .map_or_else(|| err(k("eaxc_bits"), format!("`{}`: expected four widths adding up to 16, like \"4,4,4,4\"", r.eaxc_bits)), Ok)?;
-    if !(1..=1023).contains(&r.carrier_prbs) {
-        return err(k("carrier_prbs"), format!("{} is outside 1-1023", r.carrier_prbs));
-    }
-    if r.numerology > 4 {
-        return err(k("numerology"), format!("{} is outside 0-4", r.numerology));
-    }
-    let comp_hdr = CompHdrMode::from_name(&r.comp_hdr)
-        .map_or_else(|| err(k("comp_hdr"), format!("`{}`: expected present, absent or auto", r.comp_hdr)), Ok)?;
-    if let Some(v) = r.vlan {
-        if v > 4095 {
-            return err(k("vlan"), format!("{v} does not fit 12 bits (0-4095)"));
-        }
-    }
-    if !(128..=16_000).contains(&r.mtu) {
-        return err(k("mtu"), format!("{} is outside 128-16000", r.mtu));
-    }
-    let udp_port = r.udp_port.or(match &backend {
-        Backend::Udp(u) => Some(u.bind.port()),
-        _ => None,
-    });
-    Ok(Side {
-        backend,
-        decode: DecodeConfig {
-            eaxc,
-            dl_comp: parse_comp(&k("dl_comp"), &r.dl_comp)?,
-            ul_comp: parse_comp(&k("ul_comp"), &r.ul_comp)?,
-            comp_hdr,
-            // A UDP port's frames reach the pipeline wrapped in UDP headers
-            // addressed to the bound port (io/udp.rs): decode that port.
-            udp_port,
-            carrier_prbs: r.carrier_prbs,
-        },
-        numerology: r.numerology,
-        vlan: r.vlan,
-        mtu: r.mtu,
-    })
-}
-
-/// Parses a port given on the command line (`fhgate gen --port`, `sink
-/// --port`): `af_xdp:IFACE`, `af_packet:IFACE` or `udp:BIND,PEER`, each
-/// optionally followed by `,key=value` pairs with the keys a side of the
-/// configuration file takes (`af_xdp:veth0,xdp_mode=generic,queue=0`).
-pub fn parse_port_spec(spec: &str) -> Result<Backend, ConfigError> {
-    let (backend, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let mut parts = rest.split(',').filter(|p| !p.is_empty());
-    let mut table = toml::Table::new();
-    table.insert("backend".into(), toml::Value::String(backend.into()));
-    match backend {
-        "af_xdp" | "af_packet" => {
-            let i = parts.next().unwrap_or_default();
-            table.insert("interface".into(), toml::Value::String(i.into()));
-        }
-        "udp" => {
-            for key in ["bind", "peer"] {
-                let v = parts.next().unwrap_or_default();
-                table.insert(key.into(), toml::Value::String(v.into()));
-            }
-        }
-        other => return err("--port", format!("`{other}`: expected af_xdp:IFACE, af_packet:IFACE or udp:BIND,PEER")),
-    }
-    for p in parts {
-        let Some((k, v)) = p.split_once('=') else {
-            return err("--port", format!("`{p}`: expected key=value"));
-        };
-        // Numbers as numbers, anything else as a string.
-        let value = v.parse::<i64>().map_or_else(|_| toml::Value::String(v.into()), toml::Value::Integer);
-        table.insert(k.into(), value);
-    }
-    let raw: RawSide = table.try_into().map_err(|e: toml::de::Error| ConfigError { key: "--port".into(), why: e.message().to_string() })?;
-    side("port", raw).map(|s| s.backend)
-}
 
 /// Flattens a TOML table into `key=value` pairs, nested tables as dotted
 /// keys, values in TOML syntax (ABI §4).
@@ -617,7 +394,13 @@ impl GatewayConfig {
             translators.push(TranslatorConfig {
                 name: t.name,
                 path: t.path,
-                config: flatten_table(&t.config),
+                config: {
+                    let pairs = flatten_table(&t.config);
+                    if let Some(key) = fhgate_formats::pairs::first_duplicate(pairs.iter().map(|(k, _)| k.as_str())) {
+                        return err(k(&format!("config.{key}")), "given twice (as a nested table and as a dotted key); the translator would see only one");
+                    }
+                    pairs
+                },
                 memory_limit: t.memory_limit_mib << 20,
                 deadline: Duration::from_micros(t.deadline_us),
                 fault_policy,
@@ -635,9 +418,15 @@ impl GatewayConfig {
                 }
             }
         }
-        let mut chains = Vec::new();
+        let mut chains: Vec<ChainConfig> = Vec::new();
+        let mut selectors = Vec::new();
         for (i, c) in raw.chain.into_iter().enumerate() {
-            crate::translate::Selector::parse(&c.select).or_else(|why| err(format!("chain[{i}].select"), why))?;
+            let sel = crate::translate::Selector::parse(&c.select).or_else(|why| err(format!("chain[{i}].select"), why))?;
+            // The first matching chain takes a packet: a chain whose packets an earlier one all takes never runs.
+            if let Some(j) = selectors.iter().position(|s| covers(s, &sel)) {
+                return err(format!("chain[{i}].select"), format!("`{}` never matches: chain[{j}] (`{}`) comes first and takes every packet it would", c.select, chains[j].select));
+            }
+            selectors.push(sel);
             if c.translators.is_empty() {
                 return err(format!("chain[{i}].translators"), "a chain needs at least one translator");
             }
@@ -697,126 +486,60 @@ impl GatewayConfig {
     /// Reads and validates a configuration file.
     pub fn load(path: &std::path::Path) -> anyhow::Result<GatewayConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        GatewayConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let cfg = GatewayConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.check_files().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.check_cores(&core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(cfg)
     }
+
+    /// Refuses a `pipeline.cores` entry this process may not run on
+    /// (`available`): pinning to it would silently not happen.
+    pub fn check_cores(&self, available: &[usize]) -> Result<(), ConfigError> {
+        match self.pipeline.cores.iter().position(|c| !available.contains(c)) {
+            Some(i) => err(
+                format!("pipeline.cores[{i}]"),
+                format!("core {} is not one this process may run on ({available:?})", self.pipeline.cores[i]),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses capture files that clash: an output that is an input
+    /// (`du.input == ru.output`) or two outputs that are one file.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        use crate::io::output::{check_distinct, FileClash, FileUse};
+        let mut uses = Vec::new();
+        for (name, side) in [("du", &self.du), ("ru", &self.ru)] {
+            if let Backend::Pcap { input, output } = &side.backend {
+                if let Some(p) = input {
+                    uses.push((format!("{name}.input"), p.as_path(), false));
+                }
+                if let Some(p) = output {
+                    uses.push((format!("{name}.output"), p.as_path(), true));
+                }
+            }
+        }
+        let uses: Vec<FileUse<'_>> = uses.iter().map(|(key, path, writes)| FileUse { key, path, writes: *writes }).collect();
+        check_distinct(&uses).map_err(|e| {
+            let key = match &e {
+                FileClash::OutputIsInput { output, .. } => output.clone(),
+                FileClash::TwoWriters { second, .. } => second.clone(),
+            };
+            ConfigError { key, why: e.to_string() }
+        })
+    }
+}
+
+/// Whether every packet `b` selects is also selected by `a`.
+fn covers(a: &crate::translate::Selector, b: &crate::translate::Selector) -> bool {
+    let field = |x: Option<u16>, y: Option<u16>| x.is_none() || x == y;
+    field(a.direction.map(u16::from), b.direction.map(u16::from))
+        && field(a.plane.map(u16::from), b.plane.map(u16::from))
+        && field(a.vlan, b.vlan)
+        && a.eaxc_mask & !b.eaxc_mask == 0
+        && (a.eaxc_value ^ b.eaxc_value) & a.eaxc_mask == 0
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[du]
-backend = "pcap"
-input = "captures/du.pcap"
-eaxc_bits = "4,4,4,4"
-dl_comp = "bfp:8"
-vlan = 2
-mtu = 1500
-
-[ru]
-backend = "pcap"
-output = "out.pcap"
-eaxc_bits = "2,6,4,4"
-dl_comp = "bfp:12"
-mtu = 1500
-
-[[translator]]
-name = "widen"
-path = "target/translators/bfp_width.wasm"
-config = { in_width = 8, out_width = 12 }
-fault_policy = "fallback:pass"
-
-[[translator]]
-name = "pass"
-path = "target/translators/noop.wasm"
-
-[[translator]]
-name = "remap"
-path = "target/translators/eaxc_remap.wasm"
-config = { from = "4,4,4,4", to = "2,6,4,4", map = { "0x0001" = "0x0101" } }
-
-[[chain]]
-select = "dir=dl,plane=u"
-translators = ["widen", "remap"]
-
-[pipeline]
-workers = 2
-cores = [0, 1]
-
-[metrics]
-listen = "127.0.0.1:9100"
-"#;
-
-    #[test]
-    fn parses_a_full_config() {
-        let c = GatewayConfig::from_toml(GOOD).unwrap();
-        assert_eq!(c.du.decode.dl_comp, UdCompHdr::from_spec("bfp:8").unwrap());
-        assert_eq!(c.ru.decode.eaxc, EaxcLayout::new(2, 6, 4, 4).unwrap());
-        assert_eq!(c.du.vlan, Some(2));
-        assert_eq!(c.translators[0].config, vec![("in_width".into(), "8".into()), ("out_width".into(), "12".into())]);
-        assert_eq!(c.translators[0].fault_policy, FaultPolicyConfig::Fallback("pass".into()));
-        assert_eq!(c.translators[2].config[2], ("map.0x0001".into(), "\"0x0101\"".into()));
-        assert_eq!(c.chains[0].translators, vec!["widen", "remap"]);
-        assert_eq!(c.pipeline.workers, 2);
-        assert_eq!(c.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
-    }
-
-    fn bad(edit: (&str, &str)) -> ConfigError {
-        GatewayConfig::from_toml(&GOOD.replace(edit.0, edit.1)).unwrap_err()
-    }
-
-    #[test]
-    fn every_error_names_its_key() {
-        let cases: &[((&str, &str), &str, &str)] = &[
-            (("dl_comp = \"bfp:8\"", "dl_comp = \"bfp:17\""), "du.dl_comp", "METHOD:WIDTH"),
-            (("eaxc_bits = \"2,6,4,4\"", "eaxc_bits = \"2,6,4\""), "ru.eaxc_bits", "adding up to 16"),
-            (("vlan = 2", "vlan = 5000"), "du.vlan", "12 bits"),
-            (("translators = [\"widen\", \"remap\"]", "translators = [\"widen\", \"nope\"]"), "chain[0].translators[1]", "no translator named `nope`"),
-            (("select = \"dir=dl,plane=u\"", "select = \"dir=up\""), "chain[0].select", "expected dl or ul"),
-            (("fault_policy = \"fallback:pass\"", "fault_policy = \"retry\""), "translator[0].fault_policy", "pass, drop or fallback"),
-            (("fault_policy = \"fallback:pass\"", "fault_policy = \"fallback:ghost\""), "translator[0].fault_policy", "no translator named `ghost`"),
-            (("name = \"pass\"", "name = \"widen\""), "translator[1].name", "already the name"),
-            (("bfp_width.wasm", "bfp_width.so"), "translator[0].path", "precompiled native code"),
-            (("listen = \"127.0.0.1:9100\"", "listen = \"0.0.0.0:9100\""), "metrics.listen", "loopback"),
-            (("workers = 2", "workers = 0"), "pipeline.workers", "outside"),
-            (("backend = \"pcap\"\ninput", "backend = \"af_xdp\"\ninput"), "du.interface", "required"),
-            (("backend = \"pcap\"\ninput", "backend = \"tap\"\ninput"), "du.backend", "af_xdp"),
-        ];
-        for (edit, key, why) in cases {
-            let e = bad(*edit);
-            assert_eq!(e.key, *key, "{e}");
-            assert!(e.why.contains(why), "{e}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_and_type_errors_give_the_line() {
-        let e = bad(("mtu = 1500\n\n[ru]", "mtu = 1500\nmtuu = 3\n\n[ru]"));
-        assert!(e.key.starts_with("line "), "{e}");
-        assert!(e.why.contains("mtuu"), "{e}");
-        let e = bad(("workers = 2", "workers = \"two\""));
-        assert!(e.key.starts_with("line "), "{e}");
-    }
-
-    #[test]
-    fn port_specs_parse_like_config_sides() {
-        let Backend::AfXdp(x) = parse_port_spec("af_xdp:veth0,xdp_mode=generic,queue=1,busy_poll_us=50").unwrap() else { panic!() };
-        assert_eq!((x.interface.as_str(), x.queue, x.mode, x.copy, x.busy_poll_us), ("veth0", 1, XdpMode::Generic, XdpCopy::Auto, Some(50)));
-        let Backend::AfPacket(p) = parse_port_spec("af_packet:eth1").unwrap() else { panic!() };
-        assert_eq!((p.interface.as_str(), p.block_size, p.blocks), ("eth1", 256 << 10, 64));
-        let Backend::Udp(u) = parse_port_spec("udp:0.0.0.0:5000,[::1]:6000").unwrap() else { panic!() };
-        assert_eq!((u.bind.port(), u.peer.to_string().as_str()), (5000, "[::1]:6000"));
-        for (spec, want) in [
-            ("tap:x", "expected af_xdp"),
-            ("af_xdp:", "interface"),
-            ("af_xdp:veth0,xdp_mode=fast", "port.xdp_mode"),
-            ("udp:1.2.3.4:5", "port.peer"),
-            ("af_packet:e,bogus=1", "bogus"),
-            ("af_xdp:veth0,xdp_ring_size=100", "port.xdp_ring_size"),
-        ] {
-            let e = parse_port_spec(spec).unwrap_err().to_string();
-            assert!(e.contains(want), "{spec}: {e}");
-        }
-    }
-}
+mod tests;

@@ -1,75 +1,52 @@
 //! Capture files: read pcap and pcapng, write pcap (Ethernet link type).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
-use pcap_file::pcapng::{Block, PcapNgReader};
+use anyhow::{Context, Result};
+pub use fhgate_formats::capture::{link, Capture, CaptureError, Captured, CutShort, Format};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
-/// One captured frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captured {
-    /// Capture time since the Unix epoch.
-    pub timestamp: Duration,
-    /// Frame bytes as captured.
-    pub data: Vec<u8>,
-    /// Length on the wire (may exceed `data` when the capture was snapped).
-    pub orig_len: u32,
-}
+use super::output::Staged;
 
-/// Reads every frame of a pcap or pcapng file (detected by magic number).
-pub fn read_all(path: &Path) -> Result<Vec<Captured>> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut magic = [0u8; 4];
-    f.read_exact(&mut magic).with_context(|| format!("{}: too short to be a capture file", path.display()))?;
-    f.seek(SeekFrom::Start(0))?;
-    let r = BufReader::new(f);
-    let mut out = Vec::new();
-    if magic == [0x0A, 0x0D, 0x0D, 0x0A] {
-        let mut rd = PcapNgReader::new(r).with_context(|| format!("{}: bad pcapng header", path.display()))?;
-        while let Some(b) = rd.next_block() {
-            let b = b.with_context(|| format!("{}: bad pcapng block after frame {}", path.display(), out.len()))?;
-            match b {
-                Block::EnhancedPacket(p) => out.push(Captured {
-                    timestamp: p.timestamp,
-                    orig_len: p.original_len,
-                    data: p.data.into_owned(),
-                }),
-                Block::SimplePacket(p) => out.push(Captured {
-                    timestamp: Duration::ZERO,
-                    orig_len: p.original_len,
-                    data: p.data.into_owned(),
-                }),
-                _ => {}
-            }
-        }
-    } else {
-        let mut rd = PcapReader::new(r).with_context(|| format!("{}: not a pcap or pcapng file", path.display()))?;
-        let dl = rd.header().datalink;
-        if dl != DataLink::ETHERNET {
-            bail!("{}: link type {:?} is not Ethernet", path.display(), dl);
-        }
-        while let Some(p) = rd.next_packet() {
-            let p = p.with_context(|| format!("{}: bad record after frame {}", path.display(), out.len()))?;
-            out.push(Captured { timestamp: p.timestamp, orig_len: p.orig_len, data: p.data.into_owned() });
-        }
+/// Reads a pcap or pcapng file (told by its magic number) into frames in
+/// the Ethernet view. A file cut short mid-record keeps the frames before
+/// the cut, with a warning that names the byte offset; frames cut by the
+/// snap length are kept and counted (see [`Capture::cut_frames`]).
+pub fn read(path: &Path) -> Result<Capture> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let c = fhgate_formats::capture::parse(&bytes).with_context(|| format!("{}", path.display()))?;
+    if let Some(s) = &c.cut_short {
+        tracing::warn!("{}: {s}; read the {} frames before it", path.display(), c.frames.len());
     }
-    Ok(out)
+    let cut = c.cut_frames();
+    if cut > 0 {
+        tracing::warn!("{}: {cut} frames were captured shorter than they were on the wire (snap length); they are decoded as far as they go", path.display());
+    }
+    Ok(c)
 }
 
-/// Writes frames to a pcap file with nanosecond timestamps.
+/// Reads every frame of a pcap or pcapng file, as [`read`] does.
+pub fn read_all(path: &Path) -> Result<Vec<Captured>> {
+    read(path).map(|c| c.frames)
+}
+
+/// Writes frames to a pcap file with nanosecond timestamps, staged
+/// (io/output.rs): the file appears under its name only when the command
+/// commits it, after this writer is dropped.
 pub struct PcapOut {
-    w: PcapWriter<BufWriter<File>>,
+    w: Option<PcapWriter<BufWriter<File>>>,
+    staged: Staged,
 }
 
 impl PcapOut {
-    /// Creates (or truncates) `path`.
-    pub fn create(path: &Path) -> Result<Self> {
-        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    /// Starts writing `path` (through a temporary file beside it); the
+    /// [`Commit`](super::output::Commit) puts it in place.
+    pub fn create(path: &Path) -> Result<(Self, super::output::Commit)> {
+        let (f, staged, commit) = super::output::create(path)?;
         let header = PcapHeader {
             datalink: DataLink::ETHERNET,
             snaplen: 65535,
@@ -78,14 +55,33 @@ impl PcapOut {
             endianness: pcap_file::Endianness::Little,
             ..Default::default()
         };
-        let w = PcapWriter::with_header(BufWriter::new(f), header)?;
-        Ok(PcapOut { w })
+        let w = PcapWriter::with_header(BufWriter::new(f), header).with_context(|| format!("writing {}", path.display()))?;
+        Ok((PcapOut { w: Some(w), staged }, commit))
     }
 
     /// Appends one frame.
     pub fn write(&mut self, timestamp: Duration, data: &[u8]) -> Result<()> {
-        self.w.write_packet(&PcapPacket::new(timestamp, data.len() as u32, data))?;
+        let Some(w) = self.w.as_mut() else { anyhow::bail!("{}: already closed", self.staged.target().display()) };
+        if let Err(e) = w.write_packet(&PcapPacket::new(timestamp, data.len() as u32, data)) {
+            self.staged.failed(&e);
+            return Err(e).with_context(|| format!("writing {}", self.staged.target().display()));
+        }
         Ok(())
+    }
+
+    /// Flushes and syncs the file; an error here fails the commit.
+    fn close(&mut self) -> std::io::Result<()> {
+        let Some(w) = self.w.take() else { return Ok(()) };
+        let f = w.into_writer().into_inner().map_err(|e| e.into_error())?;
+        f.sync_all().or_else(|e| if e.raw_os_error() == Some(libc::EINVAL) { Ok(()) } else { Err(e) })
+    }
+}
+
+impl Drop for PcapOut {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            self.staged.failed(&e);
+        }
     }
 }
 
@@ -114,8 +110,13 @@ impl PcapRx {
         Ok(PcapRx::from_frames(read_all(path)?, pace))
     }
 
-    /// Replays frames already read.
+    /// Replays frames already read. A frame longer than a packet buffer
+    /// goes through cut to it, and is said so here, once.
     pub fn from_frames(frames: Vec<Captured>, pace: Pace) -> Self {
+        let long = frames.iter().filter(|f| f.data.len() > crate::translate::PACKET_CAPACITY).count();
+        if long > 0 {
+            tracing::warn!("{long} frames are longer than the {}-byte packet buffer: they go through cut to it", crate::translate::PACKET_CAPACITY);
+        }
         PcapRx { frames: frames.into_iter(), pace, start: None, sent: 0 }
     }
 

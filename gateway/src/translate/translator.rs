@@ -102,33 +102,10 @@ pub fn serialize_config<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Vec<u
 }
 
 /// Splits `key=value,key=value` (the CLI's `--config` and `X.wasm:...`)
-/// at commas outside brackets and quotes.
+/// at commas outside brackets and quotes; a key given twice is refused
+/// (`fhgate_formats::pairs`, which the fuzz targets reach without wasmtime).
 pub fn parse_config_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut items = Vec::new();
-    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '[' | '{' if !quoted => depth += 1,
-            ']' | '}' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                items.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&s[start..]);
-    items
-        .into_iter()
-        .filter(|i| !i.trim().is_empty())
-        .map(|i| match i.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
-            _ => Err(format!("`{i}` is not key=value")),
-        })
-        .collect()
+    fhgate_formats::pairs::parse(s).map_err(|e| e.to_string())
 }
 
 /// What became of one packet of the burst at the current stage.

@@ -1,0 +1,320 @@
+//! What a new user or a hostile input does to `replay`, `run` and
+//! `translator check`: a refused run never touches existing files, an
+//! output may not be an input or another output, a closed pipe or a full
+//! disk on standard output never panics, `run --check` refuses what `run`
+//! would, and keys given twice are refused by name. Real files, real
+//! pipes, `/dev/full`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn fhgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
+}
+
+fn translators() -> PathBuf {
+    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
+    assert!(st.success(), "scripts/build-translators failed");
+    repo().join("target/translators")
+}
+
+fn input() -> PathBuf {
+    repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails with the output when fhgate panicked (exit 101 or a panic message).
+fn no_panic(o: &Output) {
+    let e = stderr(o);
+    assert!(o.status.code() != Some(101) && !e.contains("panicked"), "fhgate panicked: {e}");
+}
+
+/// The directory holds exactly these names (no temporary file left behind).
+fn only(dir: &Path, names: &[&str]) {
+    let mut got: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    got.sort();
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want, "files in {}", dir.display());
+}
+
+/// A gateway configuration of capture files in `dir` with `widen`
+/// configured by `widen_config` (a TOML inline table body).
+fn config(dir: &Path, widen_config: &str) -> String {
+    let t = translators();
+    format!(
+        r#"
+[du]
+backend = "pcap"
+input = "{input}"
+output = "{dir}/du_out.pcap"
+dl_comp = "bfp:8"
+ul_comp = "bfp:8"
+mtu = 1500
+
+[ru]
+backend = "pcap"
+output = "{dir}/ru_out.pcap"
+dl_comp = "bfp:12"
+ul_comp = "bfp:12"
+mtu = 1500
+
+[[translator]]
+name = "widen"
+path = "{t}/bfp_width.wasm"
+config = {{ {widen_config} }}
+deadline_us = 200000
+
+[[chain]]
+select = "dir=dl"
+translators = ["widen"]
+"#,
+        input = s(&input()),
+        dir = s(dir),
+        t = s(&t)
+    )
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("gw.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const PRECIOUS: &[u8] = b"the user's own capture, not to be lost";
+
+#[test]
+fn a_refused_replay_leaves_existing_outputs_as_they_were() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, tap) = (dir.path().join("out.pcap"), dir.path().join("tap.pcap"));
+    std::fs::write(&out, PRECIOUS).unwrap();
+    std::fs::write(&tap, PRECIOUS).unwrap();
+    // fhgate_init refuses out_width = 99.
+    let bad = format!("{}:in_width=8,out_width=99", s(&t.join("bfp_width.wasm")));
+    let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--tap", s(&tap), "--translator", &bad]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), PRECIOUS);
+    assert_eq!(std::fs::read(&tap).unwrap(), PRECIOUS);
+    only(dir.path(), &["out.pcap", "tap.pcap"]);
+    // A replay that succeeds replaces them.
+    let good = format!("{}:in_width=8,out_width=12", s(&t.join("bfp_width.wasm")));
+    let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--tap", s(&tap), "--translator", &good, "--dl-comp", "bfp:8", "--mtu", "1500"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let frames = |p: &Path| fhgate::io::pcap::read_all(p).unwrap().len();
+    assert_eq!(frames(&tap), frames(&input()), "the tap holds every ingress frame");
+    assert!(frames(&out) >= frames(&input()));
+    only(dir.path(), &["out.pcap", "tap.pcap"]);
+}
+
+#[test]
+fn a_refused_run_leaves_existing_outputs_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let (du, ru) = (dir.path().join("du_out.pcap"), dir.path().join("ru_out.pcap"));
+    // A translator whose fhgate_init fails, then a metrics port already in use.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let cases = [
+        (config(dir.path(), "in_width = 8, out_width = 99"), "out_width".to_string()),
+        (config(dir.path(), "in_width = 8, out_width = 12") + &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"), format!("metrics.listen: cannot listen on 127.0.0.1:{port}")),
+    ];
+    for (text, why) in cases {
+        std::fs::write(&du, PRECIOUS).unwrap();
+        std::fs::write(&ru, PRECIOUS).unwrap();
+        let cfg = write_config(dir.path(), &text);
+        let o = fhgate(&["run", "-c", s(&cfg)]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(std::fs::read(&du).unwrap(), PRECIOUS, "{}", stderr(&o));
+        assert_eq!(std::fs::read(&ru).unwrap(), PRECIOUS, "{}", stderr(&o));
+        only(dir.path(), &["du_out.pcap", "ru_out.pcap", "gw.toml"]);
+        assert!(stderr(&o).contains(&why), "{why}: {}", stderr(&o));
+    }
+    drop(busy);
+}
+
+#[test]
+fn replay_refuses_an_output_that_is_its_input_or_another_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("in.pcap");
+    std::fs::copy(input(), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let link = dir.path().join("link.pcap");
+    std::os::unix::fs::symlink(&copy, &link).unwrap();
+    let dotted = format!("{}/./in.pcap", s(dir.path()));
+    let other = dir.path().join("o.pcap");
+    for (args, keys) in [
+        (vec!["-o", s(&copy)], ["-o", "IN"]),
+        (vec!["-o", &dotted], ["-o", "IN"]),
+        (vec!["-o", s(&link)], ["-o", "IN"]),
+        (vec!["-o", s(&other), "--tap", s(&copy)], ["--tap", "IN"]),
+        (vec!["-o", s(&other), "--tap", s(&other)], ["-o", "--tap"]),
+    ] {
+        let mut a = vec!["replay", s(&copy)];
+        a.extend(args.iter().copied());
+        let o = fhgate(&a);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+        for k in keys {
+            assert!(stderr(&o).contains(k), "{a:?} names {k}: {}", stderr(&o));
+        }
+        assert_eq!(std::fs::read(&copy).unwrap(), before, "{a:?}");
+        assert!(!other.exists(), "{a:?}");
+    }
+}
+
+#[test]
+fn run_and_its_check_refuse_clashing_files_naming_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("in.pcap");
+    std::fs::copy(input(), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let good = config(dir.path(), "in_width = 8, out_width = 12").replace(s(&input()), s(&copy));
+    let du_out = format!("{}/du_out.pcap", s(dir.path()));
+    let ru_out = format!("{}/ru_out.pcap", s(dir.path()));
+    for (text, keys) in [
+        (good.replace(&ru_out, s(&copy)), ["ru.output", "du.input"]),
+        (good.replace(&du_out, s(&copy)), ["du.output", "du.input"]),
+        (good.replace(&ru_out, &du_out), ["du.output", "ru.output"]),
+    ] {
+        let cfg = write_config(dir.path(), &text);
+        for check in [true, false] {
+            let mut a = vec!["run", "-c", s(&cfg)];
+            if check {
+                a.push("--check");
+            }
+            let o = fhgate(&a);
+            no_panic(&o);
+            assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+            for k in keys {
+                assert!(stderr(&o).contains(k), "{a:?} names {k}: {}", stderr(&o));
+            }
+            assert_eq!(std::fs::read(&copy).unwrap(), before);
+        }
+    }
+}
+
+#[test]
+fn run_check_loads_and_initialises_every_translator() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 12"));
+    let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
+    // fhgate_init refuses out_width = 99: --check must say so, naming the translator.
+    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 99"));
+    let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("translator[0] (widen)") && stderr(&o).contains("out_width"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_chain_an_earlier_one_hides_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path(), "in_width = 8, out_width = 12");
+    for second in ["dir=dl", "dir=dl,plane=u", "dir=dl,eaxc=0x1000/0xf000"] {
+        let text = format!("{base}\n[[chain]]\nselect = \"{second}\"\ntranslators = [\"widen\"]\n");
+        let cfg = write_config(dir.path(), &text);
+        let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
+        assert_eq!(o.status.code(), Some(2), "{second}: {}", stderr(&o));
+        assert!(stderr(&o).contains("chain[1].select") && stderr(&o).contains("chain[0]"), "{second}: {}", stderr(&o));
+    }
+    // A narrower chain first, then a broader one: both run.
+    let text = base.replace("select = \"dir=dl\"", "select = \"dir=dl,plane=u\"") + "\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n";
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn keys_given_twice_are_refused_by_name() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.pcap");
+    let twice = format!("{}:in_width=8,out_width=12,in_width=9", s(&t.join("bfp_width.wasm")));
+    let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--translator", &twice]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`in_width` is given twice"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let o = fhgate(&["translator", "check", s(&t.join("bfp_width.wasm")), "--config", "in_width=8,out_width=12,out_width=16"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("`out_width` is given twice"), "{}", stderr(&o));
+    // In TOML: a nested table and a dotted key that flatten to one key.
+    let text = config(dir.path(), "in_width = 8, out_width = 12, map = { x = 1 }, \"map.x\" = 2");
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("translator[0].config.map.x"), "{}", stderr(&o));
+}
+
+/// Runs fhgate with standard output to a pipe whose reading end is closed
+/// before it writes anything (`| head -0`).
+fn to_closed_pipe(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .args(args)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    Output { status, stdout: Vec::new(), stderr: err.into_bytes() }
+}
+
+/// Runs fhgate with standard output to `/dev/full`.
+fn to_full_disk(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full is there on Linux");
+    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).stdout(full).output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly_and_a_full_disk_is_an_error() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.pcap");
+    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 12"));
+    let check = t.join("bfp_width.wasm");
+    let input = input();
+    let commands: [Vec<&str>; 5] = [
+        vec!["replay", s(&input), "-o", s(&out)],
+        vec!["run", "-c", s(&cfg)],
+        vec!["translator", "check", s(&check), "--config", "in_width=8,out_width=12", "-v"],
+        vec!["inspect", s(&input)],
+        vec!["diff", s(&input), s(&input)],
+    ];
+    for a in &commands {
+        let o = to_closed_pipe(a);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(0), "{a:?} to a closed pipe: {}", stderr(&o));
+        assert!(!stderr(&o).contains("error"), "{a:?} to a closed pipe is quiet: {}", stderr(&o));
+        let o = to_full_disk(a);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?} to /dev/full: {}", stderr(&o));
+        assert!(stderr(&o).contains("No space left on device"), "{a:?} to /dev/full: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.pcap");
+    // replay logs at info level ("replay finished"); stderr here is a pipe.
+    let o = fhgate(&["replay", s(&input()), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("replay finished"), "{}", stderr(&o));
+    assert!(!o.stderr.contains(&0x1b), "ANSI escape in piped logs: {:?}", stderr(&o));
+}
