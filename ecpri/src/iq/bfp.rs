@@ -82,12 +82,13 @@ pub(crate) fn exponent_of(p: i64, a: i64, w: u32, rounding: Rounding) -> u32 {
     match rounding {
         Rounding::Truncate => truncate,
         Rounding::Nearest => {
-            // Nearest's exponent is within one of truncation's (module docs).
-            let mut e = truncate.saturating_sub(1);
-            while !fits_nearest(p, a, w, e) {
-                e += 1;
-            }
-            e
+            // Nearest's exponent is truncation's, one less or one more
+            // (module docs), and fitting is monotonic in the exponent:
+            // count the candidates that do not fit, without branches.
+            let e = truncate.saturating_sub(1);
+            let f0 = fits_nearest(p, a, w, e);
+            let f1 = fits_nearest(p, a, w, e + 1);
+            e + !f0 as u32 + (!f0 & !f1) as u32
         }
     }
 }

@@ -43,6 +43,9 @@ use core::arch::x86_64::*;
 use super::bfp::prb_len;
 use super::Rounding;
 
+mod requant;
+pub(super) use requant::recompress;
+
 /// Whether this CPU has AVX2: detected at run time with `std`, otherwise
 /// known at compile time from `target_feature`.
 #[inline]
@@ -252,7 +255,18 @@ fn pack<const K: u8>(x: __m256i, e: __m256i, p: &Pack) -> __m256i {
     if K == W16 {
         return _mm256_shuffle_epi8(x, p.shuf0);
     }
-    let y = _mm256_and_si256(_mm256_srlv_epi32(x, e), p.mask);
+    pack_m::<K>(_mm256_srlv_epi32(x, e), p)
+}
+
+/// Packs one group of mantissas of each lane (sign-extended, or with
+/// anything above bit `w`) into bytes `0..w` of the lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pack_m<const K: u8>(m: __m256i, p: &Pack) -> __m256i {
+    if K == W16 {
+        return _mm256_shuffle_epi8(m, p.shuf0);
+    }
+    let y = _mm256_and_si256(m, p.mask);
     let q = if K == W15 {
         // madd's 2^15 does not fit an i16 and the RE pair needs 34-bit
         // shifts, so join with plain shifts.
@@ -389,10 +403,10 @@ fn pipelined<S: Copy>(fits: impl Fn(usize) -> bool, front: impl Fn(usize) -> S, 
 #[target_feature(enable = "avx2")]
 pub(super) fn compress(w: u32, rounding: Rounding, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     if rounding == Rounding::Nearest {
-        // Phase 1 of issue 17: rounding to nearest is scalar for now.
-        return (0, 0);
+        return requant::compress::<true>(w, src, dst);
     }
-    // Truncating an i16 never needs an exponent above 15: nothing saturates.
+    // Truncating an i16 never needs an exponent above 15: nothing saturates,
+    // and the exponent comes from the vector reduction alone.
     let done = match pack_kind(w) {
         W16 => compress_k::<W16>(w, src, dst),
         W15 => compress_k::<W15>(w, src, dst),
@@ -529,13 +543,104 @@ mod tests {
         for w in 1..=16u32 {
             let len = prb_len(w);
             let mut wire = std::vec![0u8; n * len];
-            // SAFETY: AVX2 was checked above.
-            let (done, _) = unsafe { compress(w, Rounding::Truncate, &src, &mut wire) };
-            assert!(done + 6 >= n, "compress w={w} did {done}");
+            for r in [Rounding::Nearest, Rounding::Truncate] {
+                // SAFETY: AVX2 was checked above.
+                let (done, _) = unsafe { compress(w, r, &src, &mut wire) };
+                assert!(done + 6 >= n, "compress w={w} {r:?} did {done}");
+            }
             let mut out = std::vec![0i32; n * 24];
             // SAFETY: as above.
             let done = unsafe { decompress(w, n, &wire, &mut out) };
             assert!(done + 6 >= n, "decompress w={w} did {done}");
+            for b in 1..=16u32 {
+                for r in [Rounding::Nearest, Rounding::Truncate] {
+                    let mut dst = std::vec![0u8; n * prb_len(b)];
+                    // SAFETY: as above.
+                    let (done, _) = unsafe { recompress(w, n, &wire, b, r, &mut dst) };
+                    assert!(done + 6 >= n, "recompress {w}->{b} {r:?} did {done}");
+                }
+            }
+        }
+    }
+
+    /// Random wire bytes at width `a`, PRB i at exponent i mod 16.
+    fn every_exponent(a: u32, n: usize, seed: u64) -> std::vec::Vec<u8> {
+        let mut rng = crate::iq::testutil::Rng(seed);
+        let len = prb_len(a);
+        let mut wire: std::vec::Vec<u8> = (0..n * len).map(|_| rng.next() as u8).collect();
+        for i in 0..n {
+            wire[i * len] = (wire[i * len] & 0xF0) | (i % 16) as u8;
+        }
+        wire
+    }
+
+    #[test]
+    fn kernels_equal_the_scalar_reference_at_every_exponent() {
+        // Every width pair, both modes, every input exponent 0-15, random
+        // mantissas and reserved nibbles: the kernels' bytes and saturation
+        // counts are the scalar reference's, PRB for PRB.
+        assert!(available(), "this x86_64 CPU has no AVX2: the fast paths cannot be tested here");
+        let n = 64;
+        for a in 1..=16u32 {
+            let la = prb_len(a);
+            let wire = every_exponent(a, n, 0xA000 + a as u64);
+            for b in 1..=16u32 {
+                let lb = prb_len(b);
+                for r in [Rounding::Nearest, Rounding::Truncate] {
+                    let mut want = std::vec![0u8; n * lb];
+                    let mut saturated = 0;
+                    for i in 0..n {
+                        saturated += crate::iq::convert::recompress_prb(a, &wire[i * la..(i + 1) * la], b, r, &mut want[i * lb..(i + 1) * lb]);
+                    }
+                    let mut got = std::vec![0x55u8; n * lb];
+                    // SAFETY: AVX2 was checked above.
+                    let (done, s) = unsafe { recompress(a, n, &wire, b, r, &mut got) };
+                    assert!(done + 6 >= n, "{a}->{b} {r:?} did {done}");
+                    let kernel_saturated: u32 = (0..done)
+                        .map(|i| {
+                            let mut one = std::vec![0u8; lb];
+                            crate::iq::convert::recompress_prb(a, &wire[i * la..(i + 1) * la], b, r, &mut one)
+                        })
+                        .sum();
+                    assert_eq!(got[..done * lb], want[..done * lb], "{a}->{b} {r:?}");
+                    assert_eq!(s, kernel_saturated, "{a}->{b} {r:?} saturation count");
+                    if a > b {
+                        assert!(saturated > 0 || b > 14, "{a}->{b}: the high exponents saturate somewhere");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compress_kernels_equal_the_scalar_reference() {
+        // Samples spanning every exponent, and width 1 rounded to nearest,
+        // whose top needs exponent 16 (the saturating fallback).
+        assert!(available(), "this x86_64 CPU has no AVX2: the fast paths cannot be tested here");
+        let mut rng = crate::iq::testutil::Rng(0xC0);
+        let mut src = std::vec::Vec::new();
+        for i in 0..96 {
+            src.extend((0..24).map(|_| (rng.next() as i16) >> (i % 17).min(15)));
+        }
+        src.extend(crate::iq::testutil::extreme_prbs().into_iter().flatten());
+        let n = src.len() / 24;
+        for w in 1..=16u32 {
+            let len = prb_len(w);
+            for r in [Rounding::Nearest, Rounding::Truncate] {
+                let mut want = std::vec![0u8; n * len];
+                let all = crate::iq::bfp::compress_scalar(w as u8, r, &src, &mut want).unwrap();
+                let mut got = std::vec![0u8; n * len];
+                // SAFETY: AVX2 was checked above.
+                let (done, s) = unsafe { compress(w, r, &src, &mut got) };
+                assert!(done + 6 >= n, "w={w} {r:?} did {done}");
+                assert_eq!(got[..done * len], want[..done * len], "w={w} {r:?}");
+                let mut head = std::vec![0u8; done * len];
+                let part = crate::iq::bfp::compress_scalar(w as u8, r, &src[..done * 24], &mut head).unwrap();
+                assert_eq!(s, part.saturated, "w={w} {r:?} saturation count");
+                if w == 1 && r == Rounding::Nearest {
+                    assert!(all.saturated > 0 && s > 0, "width 1 to nearest saturates at full scale");
+                }
+            }
         }
     }
 

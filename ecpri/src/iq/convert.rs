@@ -107,9 +107,13 @@ fn check_method(m: CompMethod) -> Result<()> {
 /// returns how many it did and the samples it saturated.
 #[inline]
 fn fast_recompress(a: u32, n: usize, src: &[u8], b: u32, rounding: Rounding, dst: &mut [u8]) -> (usize, u32) {
-    // Phase 1 of issue 17: the fused kernels are being rewritten for the
-    // exponent domain; every target takes the scalar reference meanwhile
-    // (TODO(simd128 rewrite) on wasm32, another engineer's task).
+    #[cfg(target_arch = "x86_64")]
+    if super::bfp_avx2::available() {
+        // SAFETY: `available()` has just confirmed the CPU has AVX2.
+        return unsafe { super::bfp_avx2::recompress(a, n, src, b, rounding, dst) };
+    }
+    // TODO(simd128 rewrite, another engineer's task): wasm32 takes the
+    // scalar reference until the simd128 kernels work in the exponent domain.
     let _ = (a, n, src, b, rounding, dst);
     (0, 0)
 }
