@@ -17,7 +17,11 @@
 //!   which is not on the wire;
 //! - with O-RAN dissection on, it reports ecpriPcid/ecpriRtcid/ecpriSeqid
 //!   only as their O-RAN sub-fields (DU port, ..., sequence ID), which are
-//!   compared instead.
+//!   compared instead;
+//! - it registers freqOffset (24-bit two's complement in the
+//!   specification) as FT_UINT24, so it prints -2448 as 16774768: its
+//!   24-bit pattern is compared, and `signed_fields_are_signed` checks
+//!   that `ecpri` and `fhgate inspect` report the signed value.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -105,6 +109,11 @@ impl<'a> FieldVisitor<'a> for Collect<'_> {
         }
         if let Some(info) = self.known.get(name) {
             if !not_compared(name, info) {
+                let value = match value {
+                    // Wireshark 4.0's unsigned freqOffset (module comment): its bit pattern.
+                    FieldValue::I(x) if name == "oran_fh_cus.freqOffset" && info.ftype == "FT_UINT24" => FieldValue::U(x as u64 & 0xFF_FFFF),
+                    v => v,
+                };
                 self.fields.entry(name.to_string()).or_default().push(tshark_format(&value, info));
             }
         }
@@ -375,23 +384,91 @@ fn cplane_every_section_type_and_extension() {
     assert_oracle(s);
 }
 
+/// Every capture `captures/MANIFEST` lists, decoded as the manifest says
+/// (its flags after `--`), agrees with tshark field by field.
 #[test]
 fn shipped_captures_agree_with_tshark() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let d = DecodeConfig {
-        dl_comp: UdCompHdr::new(CompMethod::Bfp, 9),
-        ul_comp: UdCompHdr::new(CompMethod::Bfp, 9),
-        comp_hdr: CompHdrMode::Present,
-        ..DecodeConfig::default()
-    };
-    let b = std::fs::read(repo.join("captures/du_20mhz_2ant_bfp9_vlan_prach.pcap")).unwrap();
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= b.len() {
-        let n = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
-        frames.push(Sample { name: format!("capture frame {}", frames.len() + 1), frame: b[at + 16..at + 16 + n].to_vec(), decode: d });
-        at += 16 + n;
+    let manifest = std::fs::read_to_string(repo.join("captures/MANIFEST")).unwrap();
+    let mut checked = Vec::new();
+    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (name, rest) = line.split_once(char::is_whitespace).unwrap();
+        let flags: Vec<&str> = rest.split_once(" -- ").map_or("", |(_, d)| d).split_whitespace().collect();
+        let mut d = DecodeConfig::default();
+        for kv in flags.chunks(2) {
+            let v = kv[1];
+            match kv[0] {
+                "--dl-comp" => d.dl_comp = UdCompHdr::from_spec(v).unwrap(),
+                "--ul-comp" => d.ul_comp = UdCompHdr::from_spec(v).unwrap(),
+                "--comp-hdr" => d.comp_hdr = CompHdrMode::from_name(v).unwrap(),
+                "--carrier-prbs" => d.carrier_prbs = v.parse().unwrap(),
+                "--eaxc-bits" => d.eaxc = ecpri::EaxcLayout::from_spec(v).unwrap(),
+                other => panic!("MANIFEST {name}: decode flag {other} not understood here"),
+            }
+        }
+        if d.comp_hdr == CompHdrMode::Auto {
+            // The oracle's preferences need a definite answer; gen writes udCompHdr unless told not to.
+            d.comp_hdr = CompHdrMode::Present;
+        }
+        let b = std::fs::read(repo.join("captures").join(name)).unwrap();
+        let mut frames = Vec::new();
+        let mut at = 24;
+        while at + 16 <= b.len() {
+            let n = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+            frames.push(Sample { name: format!("{name} frame {}", frames.len() + 1), frame: b[at + 16..at + 16 + n].to_vec(), decode: d });
+            at += 16 + n;
+        }
+        assert!(frames.len() > 20, "{name}");
+        assert_oracle(frames);
+        checked.push(name.to_string());
     }
-    assert!(frames.len() > 20);
-    assert_oracle(frames);
+    assert_eq!(checked.len(), 3, "every capture the manifest lists: {checked:?}");
+}
+
+/// Signed fields (O-RAN.WG4.CUS: freqOffset, 24-bit two's complement;
+/// regularizationFactor, 16-bit) are reported signed, by `ecpri` and by
+/// `fhgate inspect`; the only fields tshark registers as signed integers
+/// are ones `ecpri` reports signed; and tshark's unsigned freqOffset
+/// (a 4.0 fault) is the same 24 bits.
+#[test]
+fn signed_fields_are_signed() {
+    struct Signed(Vec<(&'static str, i64)>, Vec<&'static str>);
+    impl<'a> FieldVisitor<'a> for Signed {
+        fn field(&mut self, name: &'static str, value: FieldValue<'a>) {
+            match value {
+                FieldValue::I(x) => self.0.push((name, x)),
+                _ => self.1.push(name),
+            }
+        }
+        fn begin(&mut self, _: &'static str) {}
+        fn end(&mut self) {}
+    }
+    let known = wireshark_fields();
+    let samples = samples::cplane_samples().unwrap();
+    let mut all = Signed(Vec::new(), Vec::new());
+    for s in &samples {
+        FrameRepr::parse(&s.frame, &s.decode).unwrap().visit(&mut all, &s.decode);
+    }
+    let signed: BTreeSet<&str> = all.0.iter().map(|(n, _)| *n).collect();
+    assert_eq!(signed, BTreeSet::from(["oran_fh_cus.freqOffset", "oran_fh_cus.regularizationFactor"]), "the spec's signed fields, and only those");
+    for (n, i) in &known {
+        if i.ftype.starts_with("FT_INT") && all.1.contains(&n.as_str()) {
+            panic!("tshark registers {n} as {}, ecpri reports it unsigned", i.ftype);
+        }
+    }
+    // The PRACH sample's freqOffset is negative.
+    let st3 = samples.iter().find(|s| s.name.contains("st3")).expect("a section type 3 sample");
+    let mut one = Signed(Vec::new(), Vec::new());
+    FrameRepr::parse(&st3.frame, &st3.decode).unwrap().visit(&mut one, &st3.decode);
+    let fo = one.0.iter().find(|(n, _)| *n == "oran_fh_cus.freqOffset").unwrap().1;
+    assert_eq!(fo, -2448);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("st3.pcap");
+    write_pcap(&path, &[&st3.frame]);
+    let ws = tshark_decode(&path, &st3.decode, &["oran_fh_cus.freqOffset".to_string()]);
+    assert_eq!(ws[0]["oran_fh_cus.freqOffset"], vec![((1i64 << 24) + fo).to_string()], "tshark 4.0 prints the 24-bit pattern");
+    let o = Command::new(env!("CARGO_BIN_EXE_fhgate")).arg("inspect").arg(&path).arg("--json").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"oran_fh_cus.freqOffset\":-2448"), "inspect prints the signed value: {text}");
+    assert!(!text.contains("16774768"), "{text}");
 }

@@ -29,6 +29,10 @@ pub enum Error {
     Unsupported { field: &'static str, offset: usize, value: u32 },
     /// A value handed to an encoder does not fit `field`.
     ValueOutOfRange { field: &'static str, value: u32, max: u32 },
+    /// A section's PRBs (startPrbu/startPrbc and numPrbu/numPrbc, every
+    /// other PRB with rb set) reach `last_prb`, past the carrier's
+    /// `carrier_prbs` PRBs (numbered from 0).
+    BeyondCarrier { field: &'static str, offset: usize, last_prb: u32, carrier_prbs: u16 },
 }
 
 impl Error {
@@ -41,6 +45,7 @@ impl Error {
             Error::UnsupportedRevision { .. } => "unsupported_revision",
             Error::Unsupported { .. } => "unsupported",
             Error::ValueOutOfRange { .. } => "value_out_of_range",
+            Error::BeyondCarrier { .. } => "beyond_carrier",
         }
     }
 
@@ -51,7 +56,8 @@ impl Error {
             | Error::LengthMismatch { field, .. }
             | Error::ReservedValue { field, .. }
             | Error::Unsupported { field, .. }
-            | Error::ValueOutOfRange { field, .. } => field,
+            | Error::ValueOutOfRange { field, .. }
+            | Error::BeyondCarrier { field, .. } => field,
             Error::UnsupportedRevision { .. } => "ecpri.revision",
         }
     }
@@ -63,7 +69,8 @@ impl Error {
             | Error::LengthMismatch { offset, .. }
             | Error::ReservedValue { offset, .. }
             | Error::Unsupported { offset, .. }
-            | Error::UnsupportedRevision { offset, .. } => Some(offset),
+            | Error::UnsupportedRevision { offset, .. }
+            | Error::BeyondCarrier { offset, .. } => Some(offset),
             Error::ValueOutOfRange { .. } => None,
         }
     }
@@ -88,6 +95,9 @@ impl Error {
             }
             Error::Unsupported { field, offset, value } => {
                 Error::Unsupported { field, offset: offset + base, value }
+            }
+            Error::BeyondCarrier { field, offset, last_prb, carrier_prbs } => {
+                Error::BeyondCarrier { field, offset: offset + base, last_prb, carrier_prbs }
             }
             e @ Error::ValueOutOfRange { .. } => e,
         }
@@ -117,6 +127,11 @@ impl fmt::Display for Error {
             Error::ValueOutOfRange { field, value, max } => {
                 write!(f, "{field} = {value} does not fit (maximum {max})")
             }
+            Error::BeyondCarrier { field, offset, last_prb, carrier_prbs } => write!(
+                f,
+                "{field} at offset {offset}: the section reaches PRB {last_prb}, past the carrier's {carrier_prbs} PRBs (0-{})",
+                carrier_prbs.saturating_sub(1)
+            ),
         }
     }
 }
@@ -137,9 +152,46 @@ pub(crate) fn check_len(buf: &[u8], field: &'static str, offset: usize, len: usi
     }
 }
 
+/// Returns `BeyondCarrier` unless the `count` PRBs from `start` (every
+/// other one when `rb`) lie within a carrier of `carrier_prbs` PRBs. The
+/// error names `start_field` when `start` itself is past the carrier, else
+/// `count_field`; both at their offsets.
+#[inline]
+pub(crate) fn check_carrier(
+    (start_field, start_at): (&'static str, usize),
+    (count_field, count_at): (&'static str, usize),
+    start: u16,
+    count: usize,
+    rb: bool,
+    carrier_prbs: u16,
+) -> Result<()> {
+    let step = if rb { 2 } else { 1 };
+    let last = start as u32 + (count.max(1) as u32 - 1) * step;
+    if last < carrier_prbs as u32 {
+        return Ok(());
+    }
+    let (field, offset) = if (start as u32) < carrier_prbs as u32 { (count_field, count_at) } else { (start_field, start_at) };
+    Err(Error::BeyondCarrier { field, offset, last_prb: last, carrier_prbs })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carrier_bounds() {
+        let s = ("oran_fh_cus.startPrbu", 1);
+        let n = ("oran_fh_cus.numPrbu", 3);
+        assert_eq!(check_carrier(s, n, 0, 273, false, 273), Ok(()));
+        assert_eq!(check_carrier(s, n, 270, 3, false, 273), Ok(()));
+        let e = check_carrier(s, n, 270, 4, false, 273).unwrap_err();
+        assert_eq!((e.kind(), e.field(), e.offset()), ("beyond_carrier", "oran_fh_cus.numPrbu", Some(3)));
+        let e = check_carrier(s, n, 273, 1, false, 273).unwrap_err();
+        assert_eq!((e.field(), e.offset()), ("oran_fh_cus.startPrbu", Some(1)));
+        // rb: every other PRB, so 2 PRBs from 270 reach 272.
+        assert_eq!(check_carrier(s, n, 270, 2, true, 273), Ok(()));
+        assert!(check_carrier(s, n, 271, 2, true, 273).is_err());
+    }
 
     #[test]
     fn at_rebases_offsets() {

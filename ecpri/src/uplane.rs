@@ -298,6 +298,14 @@ impl<'a> SectionRepr<'a> {
         let comp = ud_comp_hdr.map_or(cfg.static_comp, |(c, _)| c);
         let prb_len = comp.prb_len().map_err(|e| e.at(if comp_hdr { field::UD_COMP_HDR } else { 0 }))?;
         let prbs = prb_count(h.num_prbu(), cfg.carrier_prbs);
+        crate::error::check_carrier(
+            ("oran_fh_cus.startPrbu", field::SECTION_ID_RB_SYMINC_START + 1),
+            ("oran_fh_cus.numPrbu", field::NUM_PRBU),
+            h.start_prbu(),
+            prbs,
+            h.rb(),
+            cfg.carrier_prbs,
+        )?;
         let len = prbs * prb_len;
         check_len(b, "oran_fh_cus.iq_user_data", at, len)?;
         Ok(SectionRepr {
@@ -593,10 +601,10 @@ pub(crate) mod tests {
     use std::vec::Vec;
 
     // DL, payloadVersion 1, frame 0x12, subframe 3, slot 1, symbol 5; one
-    // section: id 0x123, rb 0, symInc 1, startPrbu 0x2AB, numPrbu 2,
+    // section: id 0x123, rb 0, symInc 1, startPrbu 0x0AB, numPrbu 2,
     // udCompHdr BFP 9 (0x91), reserved 0, then 2 × 28 bytes.
     fn message() -> Vec<u8> {
-        let mut m = std::vec![0x90, 0x12, 0x30, 0x45, 0x12, 0x36, 0xAB, 0x02, 0x91, 0x00];
+        let mut m = std::vec![0x90, 0x12, 0x30, 0x45, 0x12, 0x34, 0xAB, 0x02, 0x91, 0x00];
         for prb in 0..2u8 {
             m.push(0xF0 | (prb + 3)); // reserved nibble set: must survive
             m.extend((0..27).map(|i| i as u8 ^ prb));
@@ -623,7 +631,7 @@ pub(crate) mod tests {
         assert_eq!(secs.len(), 1);
         let (off, s) = secs[0].unwrap();
         assert_eq!(off, 4);
-        assert_eq!((s.section_id, s.rb, s.sym_inc, s.start_prbu, s.num_prbu), (0x123, false, true, 0x2AB, 2));
+        assert_eq!((s.section_id, s.rb, s.sym_inc, s.start_prbu, s.num_prbu), (0x123, false, true, 0x0AB, 2));
         assert_eq!(s.ud_comp_hdr, Some((UdCompHdr::new(CompMethod::Bfp, 9), 0)));
         assert_eq!(s.iq_data.len(), 56);
         assert_eq!(s.iq_data[0], 0xF3);
@@ -685,7 +693,8 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn arb_section(comp_hdr: bool) -> impl Strategy<Value = (u16, bool, bool, u16, u8, u8, u8, Vec<u8>)> {
-        (0u16..4096, any::<bool>(), any::<bool>(), 0u16..1024, 1u8..=16, 1u8..=16, any::<u8>(), any::<u64>()).prop_map(
+        // Every PRB within the default 273-PRB carrier, with rb set too.
+        (0u16..4096, any::<bool>(), any::<bool>(), 0u16..=242, 1u8..=16, 1u8..=16, any::<u8>(), any::<u64>()).prop_map(
             move |(id, rb, si, start, n, w, res, seed)| {
                 let width = w;
                 let len = n as usize * (1 + 3 * width as usize);

@@ -89,7 +89,8 @@ pub fn classify(frame: &[u8], cfg: &DecodeConfig, port_direction: u8) -> Option<
             d.set_direction(p.data_direction());
             d.set_timing(p.frame_id(), p.subframe_id(), p.slot_id(), p.start_symbol_id());
             let mut n = 0usize;
-            for s in SectionIter::from_packet(&p, ParseOptions::default()) {
+            let opts = ParseOptions { carrier_prbs: Some(cfg.carrier_prbs), ..ParseOptions::default() };
+            for s in SectionIter::from_packet(&p, opts) {
                 let s = s.ok()?;
                 record_section(&mut d, n, app_at + s.offset)?;
                 n += 1;

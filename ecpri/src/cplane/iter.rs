@@ -73,6 +73,24 @@ pub(crate) fn parse_section<'a>(
     opts: ParseOptions,
 ) -> Result<SectionItem<'a>> {
     let (fields, ef) = SectionFields::parse(&msg[at..], section_type).map_err(|e| e.at(at))?;
+    if let (Some(carrier), false) = (opts.carrier_prbs, section_type == 3) {
+        use super::section::field;
+        let (start_at, count_at, rb) = match fields {
+            SectionFields::Type6 { rb, .. } => (field::T6_RSV_RB_SYM_START.start, field::T6_NUM_PRBC, rb),
+            _ => (field::ID_RB_SYM_START.start + 1, field::NUM_PRBC, fields.common().is_some_and(|c| c.rb)),
+        };
+        // numPrbc 0 is "all PRBs": no data rides on it here, so only
+        // startPrbc is held to the carrier.
+        let count = fields.num_prbc().max(1) as usize;
+        crate::error::check_carrier(
+            ("oran_fh_cus.startPrbc", at + start_at),
+            ("oran_fh_cus.numPrbc", at + count_at),
+            fields.start_prbc(),
+            count,
+            rb,
+            carrier,
+        )?;
+    }
     let ext_start = fixed_len(section_type).unwrap_or(0);
     let mut ci_len = 0;
     if let SectionFields::Type6 { num_prbc, .. } = fields {

@@ -46,6 +46,11 @@ pub struct ParseOptions {
     /// `None`, the channel information of a type 6 section can only be
     /// delimited if it is the last section and carries no extensions.
     pub ci_bytes_per_prb: Option<usize>,
+    /// Carrier width in PRBs: when given, a section of type 0, 1, 5 or 6
+    /// whose startPrbc and numPrbc reach past it is an
+    /// [`crate::Error::BeyondCarrier`] (type 3 counts PRBs at the PRACH
+    /// numerology, so it is not checked).
+    pub carrier_prbs: Option<u16>,
 }
 
 /// Reads `n` (≤ 32) bits starting `bit` bits into `b`, most significant first.

@@ -310,9 +310,12 @@ impl SectionFields {
         Ok(n)
     }
 
-    /// Reports the fields in wire order. As in Wireshark 4.0, freqOffset is
-    /// the raw 24-bit value and the 15 reserved bits of type 0 are reported
-    /// as `oran_fh_cus.reserved16` (4.0 predates ef in type 0).
+    /// Reports the fields in wire order. freqOffset and
+    /// regularizationFactor are signed, as the specification defines them
+    /// (Wireshark 4.0 registers freqOffset as unsigned; the oracle test
+    /// compares its bit pattern). As in Wireshark 4.0, the 15 reserved bits
+    /// of type 0 are reported as `oran_fh_cus.reserved16` (4.0 predates ef
+    /// in type 0).
     pub fn visit<'a, V: FieldVisitor<'a>>(&self, v: &mut V, ef: bool) {
         if let SectionFields::Type6 { ue_id, regularization_factor, reserved, rb, sym_inc, start_prbc, num_prbc } = *self {
             v.field("oran_fh_cus.ef", FieldValue::Bool(ef));
@@ -332,7 +335,8 @@ impl SectionFields {
             SectionFields::Type1 { beam_id, .. } => v.field("oran_fh_cus.beamId", FieldValue::U(beam_id as u64)),
             SectionFields::Type3 { beam_id, freq_offset, reserved, .. } => {
                 v.field("oran_fh_cus.beamId", FieldValue::U(beam_id as u64));
-                v.field("oran_fh_cus.freqOffset", FieldValue::U((freq_offset as u32 & 0xFF_FFFF) as u64));
+                // Signed: 24-bit two's complement (O-RAN.WG4.CUS, section type 3).
+                v.field("oran_fh_cus.freqOffset", FieldValue::I(freq_offset as i64));
                 v.field("oran_fh_cus.reserved8", FieldValue::U(reserved as u64));
             }
             SectionFields::Type5 { ue_id, .. } => v.field("oran_fh_cus.ueId", FieldValue::U(ue_id as u64)),

@@ -265,7 +265,7 @@ pub const CI_BYTES_PER_PRB: usize = 8;
 
 /// Options that delimit the type 6 sections these strategies build.
 pub fn opts() -> ParseOptions {
-    ParseOptions { ci_bytes_per_prb: Some(CI_BYTES_PER_PRB) }
+    ParseOptions { ci_bytes_per_prb: Some(CI_BYTES_PER_PRB), ..ParseOptions::default() }
 }
 
 /// A section of `section_type` with up to four extensions.

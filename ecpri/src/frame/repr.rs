@@ -162,7 +162,8 @@ impl<'a> MessageRepr<'a> {
             }
             message_type::RT_CONTROL => {
                 let (rtc_id, seq_id) = id_seq("ecpri.rtcid")?;
-                let m = cplane::MessageRepr::parse(&pl[ID_SEQ_LEN..]).map_err(|e| e.at(base + ID_SEQ_LEN))?;
+                let opts = cplane::ParseOptions { carrier_prbs: Some(cfg.carrier_prbs), ..cplane::ParseOptions::default() };
+                let m = cplane::MessageRepr::parse_with(&pl[ID_SEQ_LEN..], opts).map_err(|e| e.at(base + ID_SEQ_LEN))?;
                 Body::RtControl { rtc_id, seq_id, cplane: m }
             }
             message_type::ONE_WAY_DELAY => Body::OneWayDelay(OwdRepr::parse(pl).map_err(|e| e.at(base))?),

@@ -105,7 +105,7 @@ const ST6: [u8; 30] = [
 
 #[test]
 fn type6_message_needs_ci_size() {
-    let opts = ParseOptions { ci_bytes_per_prb: Some(4) };
+    let opts = ParseOptions { ci_bytes_per_prb: Some(4), ..ParseOptions::default() };
     let m = round_trip(&ST6, opts);
     assert_eq!(m.sections.len(), 2);
     assert_eq!(m.sections[1].ci_samples, [5, 6, 7, 8]);
