@@ -271,6 +271,62 @@ fn af_packet_gateway_translates_every_frame_between_du_and_ru() {
     end_to_end("af_packet", "p");
 }
 
+/// The other direction: the RU emulator (`gen --side ru`, 2/6/4/4, BFP
+/// 12) sends UL U-plane through the gateway's UL chain (bfp_width 12 -> 8,
+/// eaxc_remap back to 4/4/4/4) to a DU-side sink, which checks every
+/// frame, the DU's eAxC layout and the IQ. Narrowing is lossy, so the IQ
+/// is checked against an EVM bound rather than for exactness.
+#[test]
+fn af_xdp_gateway_translates_ul_uplane_from_ru_to_du() {
+    let (tb, _serial) = Testbed::up("l");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = gateway_config(dir.path(), "af_xdp");
+    let mut rx = Proc::spawn(tb.fhgate(
+        "du",
+        &[
+            "sink", "--port", &format!("af_xdp:du0{}", deep_rx("af_xdp")), "--eaxc-bits", "4,4,4,4", "--dl-comp", "bfp:8", "--ul-comp",
+            "bfp:8", "--comp-hdr", "present", "--signal-comp", "bfp:12", "--max-evm", "2", "--idle-timeout", "3", "--json",
+        ],
+    ));
+    rx.wait_for("sink receiving", Duration::from_secs(30));
+    let gw = gateway(&tb, &cfg);
+    let o = tb
+        .fhgate(
+            "ru",
+            &[
+                "gen", "--side", "ru", "--prbs", "51", "--antennas", "2", "--comp", "bfp:12", "--eaxc-bits", "2,6,4,4", "--du-port", "1",
+                "--mtu", "9000", "--vlan", "5", "--json", "--port", "af_xdp:ru0", "--rate", "10000", "--slots", "100",
+            ],
+        )
+        .output()
+        .expect("gen runs");
+    assert!(o.status.success(), "gen: {}", String::from_utf8_lossy(&o.stderr));
+    let sent: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (st, got, log) = rx.finish(Duration::from_secs(60));
+    assert!(st.success(), "sink (EVM within 2 %, every frame valid): {got}\n{log}");
+    let frames = sent["frames"].as_u64().unwrap();
+    assert!(frames > 0);
+    assert_eq!(got["frames"], frames, "every frame arrives: sent {sent}\ngot {got}");
+    assert_eq!(got["invalid"], 0, "{got}");
+    assert_eq!((got["seq_gaps"].as_u64(), got["seq_reorders"].as_u64(), got["seq_duplicates"].as_u64()), (Some(0), Some(0), Some(0)), "{got}");
+    // Back in the DU's 4/4/4/4 layout: DU port 1 in the top four bits.
+    for e in got["eaxc_ids"].as_array().unwrap() {
+        assert_eq!((e["du_port"].as_u64(), e["band_sector"].as_u64(), e["cc"].as_u64()), (Some(1), Some(0), Some(0)), "{e}");
+        assert_eq!(e["id"].as_u64().unwrap() & 0xFFF0, 0x1000, "{e}");
+    }
+    assert_eq!(got["compression"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["bfp:8"], "{got}");
+    let iq = &got["iq"];
+    assert!(iq["prbs"].as_u64().unwrap() > 0, "IQ checked: {iq}");
+    assert!(iq["evm_pct"].as_f64().unwrap() < 2.0, "12 -> 8 bit keeps the signal: {iq}");
+    gw.signal(libc::SIGINT);
+    let (st, run, log) = gw.finish(Duration::from_secs(30));
+    assert!(st.success(), "run: {log}");
+    assert_gateway_clean(&run, frames);
+    let t = run["translators"].as_array().unwrap();
+    let narrow = t.iter().find(|t| t["chain"] == 2 && t["stage"] == 0).unwrap();
+    assert_eq!(narrow["counters"]["converted_sections"].as_u64().map(|n| n > 0), Some(true), "{narrow}");
+}
+
 /// A translator hot-swapped mid-stream (SIGHUP after editing the
 /// configuration: bfp_width's output 12 → 9 bits) loses nothing: every
 /// frame arrives, some at the old width, the rest at the new one, and

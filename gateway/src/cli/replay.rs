@@ -13,9 +13,10 @@ use clap::{Args, ValueEnum};
 use super::DecodeArgs;
 use fhgate::io::output::{self, check_distinct, FileUse};
 use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
-use fhgate::pipeline::egress::EgressConfig;
+use fhgate::pipeline::egress::{EgressConfig, EgressErrorKind, OversizePolicy};
 use fhgate::pipeline::runner::{self, DirectionSpec, Threading};
 use fhgate::pipeline::stats::Stats;
+use fhgate::translate::summary::{self, TranslatorSummary};
 use fhgate::translate::{parse_config_pairs, ChainSpec, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,6 +41,9 @@ pub struct ReplayArgs {
     /// Egress MTU (largest Ethernet payload); larger U-plane packets are split at PRB boundaries.
     #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u32).range(128..=16000))]
     pub mtu: u32,
+    /// What to do with a frame larger than the MTU that cannot be split (malformed, not eCPRI, C-plane): drop, forward or cut.
+    #[arg(long, default_value = "drop", value_parser = parse_oversize)]
+    pub oversize: OversizePolicy,
     /// Which side the capture was taken on.
     #[arg(long, value_enum, default_value = "du")]
     from: From,
@@ -66,6 +70,10 @@ pub struct ReplayArgs {
     pub json: bool,
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+fn parse_oversize(s: &str) -> Result<OversizePolicy, String> {
+    OversizePolicy::from_name(s).ok_or_else(|| format!("`{s}`: expected drop, forward or cut"))
 }
 
 fn parse_pace(s: &str) -> Result<Pace, String> {
@@ -147,7 +155,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             From::Du => 1,
             From::Ru => 0,
         },
-        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode },
+        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize },
         chains,
         workers: a.workers as usize,
         cores: Vec::new(),
@@ -155,8 +163,12 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         ring_size: 4096,
         threading: Threading::for_workers(a.workers as usize),
     };
+    let direction = match a.from {
+        From::Du => "dl",
+        From::Ru => "ul",
+    };
     let t = Instant::now();
-    let running = runner::start(spec).context("starting the pipeline")?;
+    let mut running = runner::start(spec).context("starting the pipeline")?;
     // A progress bar on long replays, when someone is watching.
     if n_in >= 50_000 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = indicatif::ProgressBar::new(n_in as u64);
@@ -170,16 +182,19 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
         bar.finish_and_clear();
     }
+    // The controls hold the translators' statistics; they outlive the workers.
+    let controls = std::mem::take(&mut running.controls);
     let stats = running.join()?;
     output::commit_all([Some(out_commit), tap_commit].into_iter().flatten().collect())?;
     tracing::info!(frames = n_in, seconds = t.elapsed().as_secs_f64(), "replay finished");
     let secs = t.elapsed().as_secs_f64();
+    let report = Report { translators: summary::summarize(&controls), oversize: vec![(direction, a.oversize)] };
     if a.json {
-        let mut j = stats_json(&stats, n_in, secs);
+        let mut j = stats_json(&stats, n_in, secs, &report);
         j["frames_cut"] = cut.into();
         println!("{j}");
     } else {
-        print_stats(&stats, n_in, secs, &a.output);
+        print_stats(&stats, n_in, secs, &a.output, &report);
         if cut > 0 {
             println!("  cut by the capture's snap length: {cut} frames (went through as captured)");
         }
@@ -187,36 +202,105 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a summary shows besides the pipeline's counters.
+pub struct Report {
+    /// Every translator's totals.
+    pub translators: Vec<TranslatorSummary>,
+    /// The oversize policy of each direction that ran.
+    pub oversize: Vec<(&'static str, OversizePolicy)>,
+}
+
+fn flow_json(k: &fhgate::classify::FlowKey) -> serde_json::Value {
+    let plane = ["u", "c", "other"].get(k.plane as usize).copied().unwrap_or("?");
+    let dir = if k.direction == 1 { "dl" } else { "ul" };
+    serde_json::json!({"direction": dir, "plane": plane, "eaxc": k.eaxc, "vlan": if k.vlan == 0xFFFF { None } else { Some(k.vlan) }})
+}
+
+fn flow_text(k: &fhgate::classify::FlowKey) -> String {
+    format!(
+        "{} {} eAxC 0x{:04x} vlan {}",
+        ["U", "C", "other"].get(k.plane as usize).unwrap_or(&"?"),
+        super::dir_name(k.direction),
+        k.eaxc,
+        if k.vlan == 0xFFFF { "-".to_string() } else { k.vlan.to_string() }
+    )
+}
+
+/// The summary lines that `replay` and `run` share: egress errors by
+/// kind, field and flow with how to fix them, the oversize policy and what
+/// it did, and every translator's counters.
+pub fn print_report(s: &Stats, r: &Report) {
+    for ((kind, field, flow), n) in &s.egress_error_flows {
+        let flow = flow.as_ref().map_or("not eCPRI".to_string(), flow_text);
+        println!("  egress error: {n} × {kind} in {field}, flow {flow}");
+    }
+    for k in EgressErrorKind::ALL {
+        if let (Some(h), true) = (k.hint(), s.egress_errors.contains_key(k.name())) {
+            println!("    fix ({}): {h}", k.name());
+        }
+    }
+    for (dir, p) in &r.oversize {
+        let handled: u64 = s.oversize.values().sum();
+        println!(
+            "  oversize ({dir}): policy {} (--oversize, or the receiving side's oversize key); {handled} frames past the MTU that could not be split: {}",
+            p.name(),
+            OversizePolicy::ALL.iter().map(|o| format!("{} {}", o.outcome(), s.oversize.get(o.outcome()).unwrap_or(&0))).collect::<Vec<_>>().join(", ")
+        );
+    }
+    for t in &r.translators {
+        println!("{}", t.text());
+    }
+}
+
 /// The end-of-replay counters as JSON.
-pub fn stats_json(s: &Stats, frames_in: usize, secs: f64) -> serde_json::Value {
+pub fn stats_json(s: &Stats, frames_in: usize, secs: f64, r: &Report) -> serde_json::Value {
     use serde_json::json;
     let flows: Vec<_> = s
         .flows
         .iter()
         .map(|(k, c)| {
-            let plane = ["u", "c", "other"].get(k.plane as usize).copied().unwrap_or("?");
-            let dir = if k.direction == 1 { "dl" } else { "ul" };
-            json!({"direction": dir, "plane": plane,
-                   "eaxc": k.eaxc, "vlan": if k.vlan == 0xFFFF { None } else { Some(k.vlan) },
-                   "packets_in": c.packets_in, "bytes_in": c.bytes_in, "packets_out": c.packets_out, "bytes_out": c.bytes_out,
-                   "seq_gaps": c.seq_gaps, "seq_reorders": c.seq_reorders})
+            let mut f = flow_json(k);
+            for (n, v) in [
+                ("packets_in", c.packets_in),
+                ("bytes_in", c.bytes_in),
+                ("packets_out", c.packets_out),
+                ("bytes_out", c.bytes_out),
+                ("seq_gaps", c.seq_gaps),
+                ("seq_reorders", c.seq_reorders),
+            ] {
+                f[n] = v.into();
+            }
+            f
         })
         .collect();
+    let error_flows: Vec<_> = s
+        .egress_error_flows
+        .iter()
+        .map(|((kind, field, flow), n)| json!({"kind": kind, "field": field, "flow": flow.as_ref().map(flow_json), "count": n}))
+        .collect();
+    let hints: serde_json::Map<_, _> =
+        EgressErrorKind::ALL.iter().filter(|k| s.egress_errors.contains_key(k.name())).filter_map(|k| Some((k.name().to_string(), json!(k.hint()?)))).collect();
+    let mut oversize = json!({"policy": r.oversize.iter().map(|(d, p)| (d.to_string(), json!(p.name()))).collect::<serde_json::Map<_, _>>()});
+    for o in OversizePolicy::ALL {
+        oversize[o.outcome()] = json!(s.oversize.get(o.outcome()).copied().unwrap_or(0));
+    }
     json!({
-        "frames_in": frames_in, "seconds": secs, "flows": flows,
+        "frames_in": frames_in, "frames_out": s.frames_out, "seconds": secs, "flows": flows,
         "malformed": s.malformed.iter().map(|((k, f), n)| json!({"kind": k, "field": f, "count": n})).collect::<Vec<_>>(),
         "unknown_flows": s.unknown_flows,
         "other_ethertypes": s.other.iter().map(|(t, n)| (format!("0x{t:04x}"), json!(n))).collect::<serde_json::Map<_, _>>(),
         "egress_errors": s.egress_errors,
+        "egress_error_flows": error_flows,
+        "egress_error_hints": hints,
+        "oversize": oversize,
+        "translators": summary::json(&r.translators),
+        "translators_disabled": r.translators.iter().filter(|t| t.disabled > 0).map(|t| t.name.clone()).collect::<Vec<_>>(),
         "latency_ns": {"p50": s.latency.value_at_quantile(0.5), "p99": s.latency.value_at_quantile(0.99), "max": s.latency.max()},
     })
 }
 
-fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path) {
-    let (pin, pout) = s.totals();
-    let other: u64 = s.other.values().sum();
-    let malformed: u64 = s.malformed.values().sum();
-    println!("replay: {frames_in} frames in, {} out, in {:.3} s -> {}", pout + other + malformed + s.unknown_flows, secs, out.display());
+fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path, r: &Report) {
+    println!("replay: {frames_in} frames in, {} out, in {:.3} s -> {}", s.frames_out, secs, out.display());
     println!("  {:<5} {:<3} {:>6} {:>5} {:>9} {:>9} {:>12} {:>12} {:>5} {:>5}", "plane", "dir", "eAxC", "vlan", "pkts in", "pkts out", "bytes in", "bytes out", "gaps", "reord");
     for (k, c) in &s.flows {
         println!(
@@ -233,7 +317,6 @@ fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path) {
             c.seq_reorders
         );
     }
-    let _ = pin;
     for (t, n) in &s.other {
         println!("  ethertype 0x{t:04x}: {n} frames forwarded untouched");
     }
@@ -243,9 +326,7 @@ fn print_stats(s: &Stats, frames_in: usize, secs: f64, out: &std::path::Path) {
     if s.unknown_flows > 0 {
         println!("  unknown flows: {} frames forwarded untouched", s.unknown_flows);
     }
-    for (k, n) in &s.egress_errors {
-        println!("  egress errors: {n} × {k}");
-    }
+    print_report(s, r);
     println!(
         "  added latency: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
         s.latency.value_at_quantile(0.5) as f64 / 1e3,

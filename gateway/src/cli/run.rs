@@ -315,7 +315,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             tap: None,
             decode: from.decode,
             port_direction,
-            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: to.decode },
+            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: to.decode, oversize: to.oversize },
             chains: chains.clone(),
             workers: p.workers,
             cores: p.cores.clone(),
@@ -375,22 +375,29 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     let mut total = Stats::default();
     let frames_in: usize = running.iter().map(|(_, r)| r.frames_received() as usize).sum();
-    for (name, r) in running {
+    // The controls hold the translators' statistics; they outlive the workers.
+    let mut controls = Vec::new();
+    let mut oversize = Vec::new();
+    for (name, mut r) in running {
+        controls.append(&mut r.controls);
+        oversize.push((name, if name == "dl" { cfg.ru.oversize } else { cfg.du.oversize }));
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
         total.merge(&s);
     }
     // A side no traffic flows to still holds its (empty) capture writer.
     drop((du, ru));
     fhgate::io::output::commit_all(commits)?;
+    let report = super::replay::Report { translators: fhgate::translate::summary::summarize(&controls), oversize };
     // The ports' halves are dropped with their pipelines, so their final
     // counts (kernel counters included) are in.
     if a.json {
-        let mut j = super::replay::stats_json(&total, frames_in, t.elapsed().as_secs_f64());
+        let mut j = super::replay::stats_json(&total, frames_in, t.elapsed().as_secs_f64(), &report);
         j["ports"] = ports.json();
         println!("{j}");
     } else {
         let (pin, pout) = total.totals();
-        println!("run: {pin} eCPRI packets in, {pout} out, {:.3} s", t.elapsed().as_secs_f64());
+        println!("run: {pin} eCPRI packets in, {pout} out, {} frames in, {} out, {:.3} s", frames_in, total.frames_out, t.elapsed().as_secs_f64());
+        super::replay::print_report(&total, &report);
         for e in ports.entries() {
             println!("port {} {}", e.side, e.counters);
         }

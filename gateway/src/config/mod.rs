@@ -145,6 +145,9 @@ pub struct Side {
     pub vlan: Option<u16>,
     /// Egress MTU (largest Ethernet payload) towards this side.
     pub mtu: usize,
+    /// What egress does with a frame towards this side that is larger than
+    /// `mtu` and cannot be split (key `oversize`: drop, forward or cut).
+    pub oversize: crate::pipeline::egress::OversizePolicy,
 }
 
 /// One translator as configured.

@@ -50,6 +50,8 @@ pub(super) struct RawSide {
     vlan: Option<u16>,
     #[serde(default = "default_mtu")]
     mtu: usize,
+    #[serde(default = "default_oversize")]
+    oversize: String,
 }
 
 fn default_eaxc() -> String {
@@ -69,6 +71,9 @@ fn default_comp_hdr() -> String {
 }
 fn default_mtu() -> usize {
     9000
+}
+fn default_oversize() -> String {
+    "drop".into()
 }
 pub(super) fn default_auto() -> String {
     "auto".into()
@@ -179,6 +184,8 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
     if !(128..=16_000).contains(&r.mtu) {
         return err(k("mtu"), format!("{} is outside 128-16000", r.mtu));
     }
+    let oversize = crate::pipeline::egress::OversizePolicy::from_name(&r.oversize)
+        .map_or_else(|| err(k("oversize"), format!("`{}`: expected drop, forward or cut", r.oversize)), Ok)?;
     let udp_port = r.udp_port.or(match &backend {
         Backend::Udp(u) => Some(u.bind.port()),
         _ => None,
@@ -198,6 +205,7 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
         numerology: r.numerology,
         vlan: r.vlan,
         mtu: r.mtu,
+        oversize,
     })
 }
 

@@ -57,6 +57,7 @@ fn parses_a_full_config() {
     assert_eq!(c.translators[2].config[2], ("map.0x0001".into(), "\"0x0101\"".into()));
     assert_eq!(c.chains[0].translators, vec!["widen", "remap"]);
     assert_eq!(c.pipeline.workers, 2);
+    assert_eq!(c.du.oversize, crate::pipeline::egress::OversizePolicy::Drop, "the default");
     assert_eq!(c.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
 }
 
@@ -70,6 +71,7 @@ fn every_error_names_its_key() {
         (("dl_comp = \"bfp:8\"", "dl_comp = \"bfp:17\""), "du.dl_comp", "METHOD:WIDTH"),
         (("eaxc_bits = \"2,6,4,4\"", "eaxc_bits = \"2,6,4\""), "ru.eaxc_bits", "adding up to 16"),
         (("vlan = 2", "vlan = 5000"), "du.vlan", "12 bits"),
+        (("vlan = 2", "vlan = 2\noversize = \"truncate\""), "du.oversize", "drop, forward or cut"),
         (("translators = [\"widen\", \"remap\"]", "translators = [\"widen\", \"nope\"]"), "chain[0].translators[1]", "no translator named `nope`"),
         (("select = \"dir=dl,plane=u\"", "select = \"dir=up\""), "chain[0].select", "expected dl or ul"),
         (("fault_policy = \"fallback:pass\"", "fault_policy = \"retry\""), "translator[0].fault_policy", "pass, drop or fallback"),

@@ -2,16 +2,28 @@
 //! passes [`Egress::process_frame`] (per burst: [`Egress::process`]), which
 //!
 //! 1. checks every eCPRI message's ecpriPayload against its content (the
-//!    U-plane sections or C-plane sections it carries) and fixes it, sets
-//!    the C bits of concatenated messages, and trims bytes after the last
-//!    message (Ethernet padding, an FCS);
+//!    U-plane sections or C-plane sections it carries) and fixes it where
+//!    the content is unambiguous (a translator appended or removed whole
+//!    sections), and sets the C bits of concatenated messages. Bytes after
+//!    the last message (Ethernet padding) stay; a frame shorter than 60
+//!    bytes is padded with zeros to 60;
 //! 2. enforces the egress MTU: a frame whose Ethernet payload (the bytes
 //!    after the Ethernet header and VLAN tags, IP and UDP included) is
 //!    larger is re-packed, splitting U-plane messages at PRB boundaries
-//!    into whole messages with their own startPrbu and numPrbu;
-//! 3. renumbers ecpriSeqid per flow ([`SeqIdMode`]), so sequence IDs run
-//!    on however many packets splits and translators added or dropped;
+//!    into whole messages with their own startPrbu and numPrbu; what it
+//!    cannot split is handled by [`OversizePolicy`];
+//! 3. keeps each flow's ecpriSeqid as the sender numbered it until a split
+//!    adds packets, then moves the flow's later IDs by the number added
+//!    ([`SeqIdMode`]);
 //! 4. fixes IP and UDP lengths and checksums when eCPRI runs over UDP.
+//!
+//! A packet the translators produced that does not decode under the
+//! egress format ([`EgressConfig::decode`]: a translator changed the
+//! compression, and egress was not told) is never split or rewritten: it
+//! is a [`EgressErrorKind::FormatMismatch`], counted with its flow, and
+//! forwarded as it is. Frames that did not decode on ingress (or are not
+//! eCPRI) bypass the translators and leave as they came, in their place,
+//! subject only to the MTU.
 //!
 //! It runs on the hot path: frames that fit are edited in place, pieces
 //! are written into caller-provided buffers ([`PieceSink`]), and nothing
@@ -29,20 +41,20 @@
 //! ecpriSeqid untouched.
 
 mod frame;
+mod report;
 mod seq;
 mod split;
 #[cfg(test)]
 mod tests;
-
-use core::fmt;
 
 use ecpri::bits::be16;
 use ecpri::ethernet::EthernetFrame;
 use ecpri::frame::DecodeConfig;
 use ecpri::header::message_type;
 use ecpri::uplane::{self, UplaneConfig};
-use ecpri::Error;
 
+pub use frame::header_flow;
+pub use report::{EgressError, EgressErrorKind, EgressStats, OversizePolicy};
 pub use seq::{FlowSeqTable, SeqIdMode};
 
 use frame::{fix_transport, layout, transport_lengths_ok};
@@ -67,6 +79,8 @@ const SEQ_WHOLE: u8 = 0x80;
 
 /// Most flows the sequence table of one [`Egress`] tracks.
 pub const MAX_FLOWS: usize = 4096;
+/// The shortest frame egress sends, without FCS (IEEE 802.3 minimum).
+pub const MIN_FRAME: usize = 60;
 
 /// How egress treats packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +95,14 @@ pub struct EgressConfig {
     /// compression, udCompHdr presence, the carrier width numPrbu = 0
     /// stands for, the eCPRI UDP port.
     pub decode: DecodeConfig,
+    /// What becomes of a frame larger than the MTU that egress cannot split.
+    pub oversize: OversizePolicy,
 }
 
 impl EgressConfig {
-    /// An MTU and decoding options, renumbering on.
+    /// An MTU and decoding options, renumbering on, oversize frames dropped.
     pub fn new(mtu: usize, decode: DecodeConfig) -> Self {
-        EgressConfig { mtu, renumber_seq_id: true, decode }
+        EgressConfig { mtu, renumber_seq_id: true, decode, oversize: OversizePolicy::Drop }
     }
 
     /// The renumbering mode.
@@ -101,132 +117,6 @@ impl EgressConfig {
     /// This configuration with renumbering `mode`.
     pub fn with_seq_id_mode(self, mode: SeqIdMode) -> Self {
         EgressConfig { renumber_seq_id: mode == SeqIdMode::Always, ..self }
-    }
-}
-
-/// Why a packet could not be sent as asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EgressErrorKind {
-    /// The frame does not decode.
-    Malformed,
-    /// Larger than the MTU and not splittable: a C-plane or other
-    /// non-U-plane message, a radio-transport fragment, non-eCPRI traffic,
-    /// or a U-plane section using symInc or whose pieces' startPrbu would
-    /// not fit 10 bits.
-    NotSplittable,
-    /// One PRB with the headers it needs is larger than the MTU.
-    PrbTooLarge,
-    /// ecpriPayload disagrees with the content and cannot be repaired.
-    PayloadSize,
-    /// More concatenated messages than [`MAX_MESSAGES`].
-    TooManyMessages,
-    /// More pieces than [`MAX_PIECES`], or the sink has no buffers.
-    NoBuffers,
-}
-
-impl EgressErrorKind {
-    /// Number of kinds (the length of [`EgressStats::errors`]).
-    pub const COUNT: usize = 6;
-    /// Every kind, in counter order.
-    pub const ALL: [EgressErrorKind; Self::COUNT] = [
-        EgressErrorKind::Malformed,
-        EgressErrorKind::NotSplittable,
-        EgressErrorKind::PrbTooLarge,
-        EgressErrorKind::PayloadSize,
-        EgressErrorKind::TooManyMessages,
-        EgressErrorKind::NoBuffers,
-    ];
-
-    /// A short, stable name, used as a counter label.
-    pub fn name(self) -> &'static str {
-        match self {
-            EgressErrorKind::Malformed => "malformed",
-            EgressErrorKind::NotSplittable => "not_splittable",
-            EgressErrorKind::PrbTooLarge => "prb_too_large",
-            EgressErrorKind::PayloadSize => "payload_size",
-            EgressErrorKind::TooManyMessages => "too_many_messages",
-            EgressErrorKind::NoBuffers => "no_buffers",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// A packet egress could not send as asked: the kind, the field at fault
-/// (Wireshark's name where one exists) and its byte offset in the frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EgressError {
-    /// What went wrong.
-    pub kind: EgressErrorKind,
-    /// The field at fault.
-    pub field: &'static str,
-    /// Its offset in the frame.
-    pub offset: usize,
-    /// The codec's error, when the frame did not decode.
-    pub cause: Option<Error>,
-}
-
-impl EgressError {
-    fn new(kind: EgressErrorKind, field: &'static str, offset: usize) -> Self {
-        EgressError { kind, field, offset, cause: None }
-    }
-
-    fn malformed(e: Error) -> Self {
-        EgressError { kind: EgressErrorKind::Malformed, field: e.field(), offset: e.offset().unwrap_or(0), cause: Some(e) }
-    }
-}
-
-impl fmt::Display for EgressError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cause {
-            Some(e) => write!(f, "{}: {e}", self.kind.name()),
-            None => write!(f, "{}: {} at offset {}", self.kind.name(), self.field, self.offset),
-        }
-    }
-}
-
-impl std::error::Error for EgressError {}
-
-/// Counters of one [`Egress`]; plain integers, read by the metrics thread
-/// from snapshots the worker publishes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EgressStats {
-    /// Packets handed to [`Egress::process_frame`].
-    pub packets_in: u64,
-    /// Packets that left (in place or as pieces).
-    pub packets_out: u64,
-    /// Packets split because they exceeded the MTU.
-    pub split: u64,
-    /// Packets those splits produced.
-    pub pieces: u64,
-    /// Messages whose ecpriPayload was corrected.
-    pub sizes_fixed: u64,
-    /// Messages whose C bit was corrected.
-    pub cbits_fixed: u64,
-    /// Bytes trimmed after the last message.
-    pub bytes_trimmed: u64,
-    /// Messages whose ecpriSeqid was rewritten.
-    pub renumbered: u64,
-    /// Radio-transport fragments (E bit 0 or subsequence ID set), whose
-    /// ecpriSeqid is left as it is.
-    pub fragments_kept: u64,
-    /// Messages of flows the full sequence table could not take.
-    pub flows_untracked: u64,
-    /// Errors by [`EgressErrorKind`], in [`EgressErrorKind::ALL`] order.
-    pub errors: [u64; EgressErrorKind::COUNT],
-}
-
-impl EgressStats {
-    /// Errors of one kind.
-    pub fn errors_of(&self, k: EgressErrorKind) -> u64 {
-        self.errors[k.index()]
-    }
-
-    /// Errors of every kind.
-    pub fn error_total(&self) -> u64 {
-        self.errors.iter().sum()
     }
 }
 
@@ -332,7 +222,10 @@ pub struct BurstEgress {
     pub split: usize,
     /// Packets with an error that still fit the MTU, forwarded as they were.
     pub forwarded_with_error: usize,
-    /// Packets with an error that do not fit the MTU, given back to the pool.
+    /// Packets larger than the MTU that could not be split (an error, or
+    /// not decoded on ingress), handled by [`OversizePolicy`].
+    pub oversize: usize,
+    /// Of those, the ones not sent.
     pub dropped: usize,
 }
 
@@ -349,7 +242,7 @@ struct Msg {
 
 /// What becomes of a packet of the burst: kept (edited in place),
 /// replaced by the pieces `pieces[a..b]`, or dropped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Keep,
     Replace(usize, usize),
@@ -379,6 +272,9 @@ pub struct Egress {
     /// Ingress and egress decode alike, so a pristine packet may take the
     /// fast path ([`Egress::pass_pristine`]).
     pristine_ok: bool,
+    /// Some flow's sequence IDs have moved (a split added packets): until
+    /// then no message needs a table lookup.
+    moved: bool,
     stats: EgressStats,
     last_error: Option<EgressError>,
 }
@@ -402,6 +298,7 @@ impl Egress {
             pieces: Vec::with_capacity(BURST_CAPACITY),
             fates: Vec::with_capacity(BURST_CAPACITY),
             pristine_ok: classify_decode == cfg.decode,
+            moved: false,
             stats: EgressStats::default(),
             last_error: None,
         }
@@ -459,9 +356,12 @@ impl Egress {
     /// this once per burst, after the translators). Pieces of split packets
     /// take buffers from `pool`, take their parent's place in the burst and
     /// its timestamps; the parent's buffer goes back to `pool`. A packet
-    /// with an error is counted in `stats.egress_errors` by kind, then
-    /// forwarded unchanged if it fits the MTU, or returned to the pool if
-    /// it does not (it could not be sent).
+    /// with an error is counted in `stats` by kind, field and flow, then
+    /// forwarded unchanged; one larger than the MTU that cannot be split is
+    /// handled by [`OversizePolicy`] and counted in `stats.oversize`.
+    /// Packets that did not decode on ingress ([`Packet::passthrough`])
+    /// keep their place and their bytes. Frames shorter than
+    /// [`MIN_FRAME`] are padded with zeros.
     pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats) -> BurstEgress {
         // Packets are edited where they lie: moving them (a buffer and a
         // descriptor image each) twice per burst cost more than the checks.
@@ -475,7 +375,14 @@ impl Egress {
         for i in 0..n {
             let p = &mut burst.pkts[i];
             let len = p.len;
+            if p.passthrough {
+                let fate = self.untouched(p, stats, &mut r);
+                out += (fate == Fate::Keep) as usize;
+                fates.push(fate);
+                continue;
+            }
             if p.pristine && self.pristine_ok && self.pass_pristine(&mut p.buf.bytes_mut()[..len]) {
+                pad(p, &mut self.stats);
                 fates.push(Fate::Keep);
                 out += 1;
                 continue;
@@ -497,6 +404,7 @@ impl Egress {
             let fate = match res {
                 Ok(Emitted::InPlace { len }) => {
                     p.len = len;
+                    pad(p, &mut self.stats);
                     Fate::Keep
                 }
                 Ok(Emitted::Split { .. }) => {
@@ -504,16 +412,18 @@ impl Egress {
                     Fate::Replace(start, pieces.len())
                 }
                 Err(e) => {
-                    // The map has an entry per kind after the first error of
-                    // that kind, so counting allocates only then.
+                    // The maps have an entry after the first error of that
+                    // kind (and field and flow), so counting allocates only then.
                     *stats.egress_errors.entry(e.kind.name()).or_default() += 1;
-                    if self.fits_mtu(p.data()) {
+                    let flow = p.desc.as_ref().map(FlowKey::of).or_else(|| header_flow(p.data(), self.cfg.decode.udp_port, p.port_direction));
+                    *stats.egress_error_flows.entry((e.kind.name(), e.field, flow)).or_default() += 1;
+                    self.shift_untouched(p);
+                    let fate = self.oversize(p, stats, &mut r);
+                    if fate == Fate::Keep {
                         r.forwarded_with_error += 1;
-                        Fate::Keep
-                    } else {
-                        r.dropped += 1;
-                        Fate::Drop
+                        pad(p, &mut self.stats);
                     }
+                    fate
                 }
             };
             out += match fate {
@@ -549,6 +459,63 @@ impl Egress {
         r
     }
 
+    /// A packet that did not decode on ingress, or is not eCPRI: counted,
+    /// its sequence ID moved with its flow's (when it can be read), sent
+    /// as it is within the MTU, else as [`OversizePolicy`] says.
+    fn untouched(&mut self, p: &mut Packet, stats: &mut Stats, r: &mut BurstEgress) -> Fate {
+        self.stats.packets_in += 1;
+        self.stats.untouched += 1;
+        self.shift_untouched(p);
+        let fate = self.oversize(p, stats, r);
+        if fate == Fate::Keep {
+            self.stats.packets_out += 1;
+            pad(p, &mut self.stats);
+        }
+        fate
+    }
+
+    /// Applies the oversize policy to a packet egress leaves as it is:
+    /// `Keep` when it fits the MTU (or is forwarded or cut), `Drop` when
+    /// the policy drops it.
+    fn oversize(&mut self, p: &mut Packet, stats: &mut Stats, r: &mut BurstEgress) -> Fate {
+        // Shorter than an Ethernet header: fits any MTU (and is padded).
+        let Ok(eth) = EthernetFrame::new_checked(p.data()).map(|e| e.header_len()) else { return Fate::Keep };
+        if p.len - eth <= self.cfg.mtu {
+            return Fate::Keep;
+        }
+        r.oversize += 1;
+        *stats.oversize.entry(self.cfg.oversize.outcome()).or_default() += 1;
+        match self.cfg.oversize {
+            OversizePolicy::Drop => {
+                r.dropped += 1;
+                Fate::Drop
+            }
+            OversizePolicy::Forward => Fate::Keep,
+            OversizePolicy::Cut => {
+                p.len = eth + self.cfg.mtu;
+                Fate::Keep
+            }
+        }
+    }
+
+    /// Moves the sequence ID of a frame egress does not otherwise touch by
+    /// its flow's offset, so that the flow's IDs neither repeat nor skip
+    /// after a split. Only a whole U- or C-plane message directly over
+    /// Ethernet (over UDP its checksum would need the message to decode).
+    fn shift_untouched(&mut self, p: &mut Packet) {
+        if !self.moved || !self.cfg.renumber_seq_id {
+            return;
+        }
+        let len = p.len;
+        let frame = &mut p.buf.bytes_mut()[..len];
+        let Ok(Some(lay)) = layout(frame, self.cfg.decode.udp_port) else { return };
+        let at = lay.ecpri_at;
+        if lay.ip.is_some() || frame.len() <= at + ECPRI_PREFIX {
+            return;
+        }
+        self.renumber(&mut frame[at..], lay.vlan, true);
+    }
+
     /// The fast path for a pristine frame (as received, classified with
     /// the decoding egress uses): one whole eCPRI message over Ethernet
     /// that ends the frame and fits the MTU is already what egress would
@@ -565,7 +532,7 @@ impl Egress {
         if end != frame.len() || end - lay.eth_len > self.cfg.mtu {
             return false;
         }
-        self.renumber(&mut frame[at..end], lay.vlan);
+        self.renumber(&mut frame[at..end], lay.vlan, true);
         self.stats.packets_in += 1;
         self.stats.packets_out += 1;
         true
@@ -582,29 +549,32 @@ impl Egress {
         };
         let end = self.scan(frame, &lay)?;
         let mut dirty = self.fix_headers(frame)?;
-        if end < frame.len() {
-            self.stats.bytes_trimmed += (frame.len() - end) as u64;
-            dirty = true;
-        }
-        let frame = &mut frame[..end];
         if end - lay.eth_len > self.cfg.mtu {
-            return self.split(frame, &lay, sink);
+            return self.split(&frame[..end], &lay, sink);
         }
+        // Bytes after the last message are padding: they stay, as far as
+        // the MTU allows.
+        let len = frame.len().min(lay.eth_len + self.cfg.mtu);
+        self.stats.bytes_trimmed += (frame.len() - len) as u64;
+        let content = &mut frame[..end];
         for i in 0..self.msgs.len() {
             let m = self.msgs[i];
-            dirty |= self.renumber(&mut frame[m.at..m.at + m.len], lay.vlan);
+            dirty |= self.renumber(&mut content[m.at..m.at + m.len], lay.vlan, true);
         }
-        if lay.ip.is_some() && (dirty || !transport_lengths_ok(frame, &lay)) {
-            fix_transport(frame, &lay)?;
+        if lay.ip.is_some() && (dirty || !transport_lengths_ok(content, &lay)) {
+            fix_transport(content, &lay)?;
         }
-        Ok(Emitted::InPlace { len: end })
+        Ok(Emitted::InPlace { len })
     }
 
-    /// Rewrites ecpriSeqid of a whole U-plane or C-plane message with its
-    /// flow's next sequence ID; returns whether it wrote.
+    /// Moves ecpriSeqid of a whole U-plane or C-plane message by its
+    /// flow's offset; `first` is false for the second and later pieces of
+    /// a split message, each of which adds one to the offset first.
+    /// Returns whether it wrote.
     #[inline]
-    fn renumber(&mut self, msg: &mut [u8], vlan: u16) -> bool {
-        if !self.cfg.renumber_seq_id || msg.len() <= ECPRI_PREFIX {
+    fn renumber(&mut self, msg: &mut [u8], vlan: u16, first: bool) -> bool {
+        // Until a split adds packets, every ID passes as it is: no lookup.
+        if !self.cfg.renumber_seq_id || (first && !self.moved) || msg.len() <= ECPRI_PREFIX {
             return false;
         }
         let plane = match msg[1] {
@@ -617,19 +587,32 @@ impl Egress {
             return false;
         }
         let key = FlowKey { direction: msg[ECPRI_PREFIX] >> 7, plane, eaxc: be16(msg, 4), vlan };
-        match self.flows.next(key) {
-            Some(s) => {
-                msg[6] = s;
-                self.stats.renumbered += 1;
-                true
-            }
-            None => {
-                self.stats.flows_untracked += 1;
-                false
-            }
+        let Some(offset) = self.flows.offset(key) else {
+            self.stats.flows_untracked += 1;
+            return false;
+        };
+        if !first {
+            *offset = offset.wrapping_add(1);
+            self.moved = true;
         }
+        if *offset == 0 {
+            return false;
+        }
+        msg[6] = msg[6].wrapping_add(*offset);
+        self.stats.renumbered += 1;
+        true
     }
+}
 
+/// Pads a frame shorter than [`MIN_FRAME`] with zeros (its buffer holds
+/// [`PACKET_CAPACITY`] bytes).
+#[inline]
+fn pad(p: &mut Packet, stats: &mut EgressStats) {
+    if p.len < MIN_FRAME {
+        p.buf.bytes_mut()[p.len..MIN_FRAME].fill(0);
+        p.len = MIN_FRAME;
+        stats.padded += 1;
+    }
 }
 
 /// Hands out pool buffers for pieces and pushes each finished piece into
@@ -652,6 +635,8 @@ impl PoolSink<'_> {
         if let Some((buf, len)) = self.cur.take() {
             let mut p = Packet::new(buf, len, &self.decode, self.port_direction);
             (p.time_ns, p.arrival_ns) = self.times;
+            // A piece egress made is sent as it is, whatever classify says.
+            p.passthrough = false;
             self.pieces.push(p);
         }
     }

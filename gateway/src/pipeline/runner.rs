@@ -16,9 +16,13 @@
 //! ```
 //!
 //! RX classifies each frame once and sends all packets of one eAxC to the
-//! same worker, so a flow stays in order. Frames that are not eCPRI
-//! (S-plane PTP, M-plane, LLDP) and malformed eCPRI frames skip the
-//! workers on a priority ring and leave untouched, ahead of bulk U-plane.
+//! same worker, so a flow stays in order (C-plane and U-plane of an eAxC
+//! included). Malformed eCPRI frames go the same way, by the eAxC their
+//! headers carry, and leave untouched in their place. Frames that are not
+//! eCPRI (S-plane PTP, M-plane, LLDP) skip the workers on a priority ring,
+//! ahead of bulk U-plane. Either way, the timestamps TX writes never go
+//! backwards: a frame that overtook later ones (another flow's, or a
+//! priority frame) is stamped with the latest time written so far.
 //! Workers are pinned and busy-poll in bounded bursts. Buffers come from
 //! one lock-free pool per direction, and TX hands the ones it sent back
 //! to RX on a ring of their own (pool.rs); stages move packets between
@@ -35,7 +39,7 @@ use anyhow::{anyhow, Result};
 use ecpri::frame::{DecodeConfig, FrameRepr};
 use rtrb::{Consumer, Producer, RingBuffer};
 
-use super::egress::Egress;
+use super::egress::{header_flow, Egress};
 use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
 use crate::classify::FlowKey;
@@ -255,7 +259,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0 };
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.egress.decode.udp_port };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
     Ok(Running { received, metrics, controls, threads, stop })
 }
@@ -290,11 +294,12 @@ impl Ingress {
     }
 
     /// Receives into the front of `bufs` (the rest stay for the next call)
-    /// and hands each frame to `each` as a classified, timestamped packet,
-    /// counted in `flows` when it belongs to a flow and in `stats` when not
-    /// (not eCPRI, or malformed).
+    /// and hands each frame to `each` as a classified, timestamped packet
+    /// with its flow, counted in `flows` when it belongs to one (malformed
+    /// frames by the flow their headers name) and in `stats` when it did
+    /// not classify (not eCPRI, or malformed).
     #[inline]
-    fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet)) -> Result<Polled> {
+    fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet, Option<FlowKey>)) -> Result<Polled> {
         let k = bufs.len().min(self.lens.len());
         let n = match self.port.recv(&mut bufs[..k], &mut self.lens[..k], &mut self.times[..k])? {
             RxPoll::Frames(n) => n,
@@ -317,9 +322,10 @@ impl Ingress {
             let mut pkt = Packet::new(buf, self.lens[i], &self.decode, self.port_direction);
             pkt.time_ns = self.times[i];
             pkt.arrival_ns = arrival;
-            match &pkt.desc {
+            let flow = match &pkt.desc {
                 Some(d) => {
-                    let f = flows.entry(FlowKey::of(d));
+                    let key = FlowKey::of(d);
+                    let f = flows.entry(key);
                     f.counters.packets_in += 1;
                     f.counters.bytes_in += pkt.len as u64;
                     if let Some(s) = seq_of(&pkt) {
@@ -327,10 +333,20 @@ impl Ingress {
                         f.counters.seq_gaps += gaps;
                         f.counters.seq_reorders += reord as u64;
                     }
+                    Some(key)
                 }
-                None => count_unclassified(&pkt, &self.decode, stats),
-            }
-            each(pkt);
+                None => {
+                    count_unclassified(&pkt, &self.decode, stats);
+                    let key = header_flow(pkt.data(), self.decode.udp_port, self.port_direction);
+                    if let Some(k) = key {
+                        let f = flows.entry(k);
+                        f.counters.packets_in += 1;
+                        f.counters.bytes_in += pkt.len as u64;
+                    }
+                    key
+                }
+            };
+            each(pkt, flow);
         }
         Ok(Polled::Frames { now, arrival })
     }
@@ -376,10 +392,11 @@ impl Rx {
             }
             let (to_workers, prio) = (&mut self.to_workers, &mut self.prio);
             let workers = to_workers.len();
-            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt| {
+            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, flow| {
                 // One at a time, so that the worker can start on the first.
-                let ring = match &pkt.desc {
-                    Some(d) => &mut to_workers[d.eaxc() as usize % workers],
+                // A flow's frames, malformed ones too, go to one worker.
+                let ring = match flow {
+                    Some(k) => &mut to_workers[k.eaxc as usize % workers],
                     None => &mut *prio,
                 };
                 push_blocking(ring, pkt);
@@ -541,6 +558,8 @@ struct Tx {
     burst: usize,
     worker_done: Vec<Arc<AtomicBool>>,
     t0: Instant,
+    /// The eCPRI UDP port, to find the flow of frames that do not classify.
+    udp_port: Option<u16>,
 }
 
 impl Tx {
@@ -550,6 +569,7 @@ impl Tx {
         let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
         let mut idle = 0;
         let mut next = 0;
+        let mut last_time = 0;
         loop {
             let finished = self.worker_done.iter().all(|d| d.load(Ordering::Acquire));
             // Priority traffic first (S-plane, M-plane, untouched frames).
@@ -573,7 +593,7 @@ impl Tx {
             }
             idle = 0;
             for p in &out {
-                self.port.send(p.data(), p.time_ns)?;
+                self.port.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
             self.port.flush()?;
             let at = Instant::now();
@@ -587,13 +607,10 @@ impl Tx {
                     run = (p.arrival_ns, 0);
                 }
                 run.1 += 1;
-                if let Some(d) = &p.desc {
-                    let c = &mut flows.entry(FlowKey::of(d)).counters;
-                    c.packets_out += 1;
-                    c.bytes_out += p.len as u64;
-                }
+                count_out(&mut flows, p, self.udp_port);
             }
             record_latency(&mut stats, now, run);
+            stats.frames_out += out.len() as u64;
             self.bufs.put_all(out.drain(..).map(|p| p.buf));
             if self.publish.due(at) {
                 flows.write_to(&mut stats.flows);
@@ -655,9 +672,9 @@ impl RunToCompletion {
         let mut flows = FlowTable::default();
         let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
         let mut burst = Burst::new();
-        // Frames no chain sees (not eCPRI, malformed): sent first, untouched.
-        let mut passthrough: Vec<Packet> = Vec::with_capacity(self.burst);
         let mut idle = 0;
+        let mut last_time = 0;
+        let udp_port = self.egress.config().decode.udp_port;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -668,14 +685,17 @@ impl RunToCompletion {
                     None => break,
                 }
             }
-            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt| {
-                if pkt.desc.is_none() {
-                    passthrough.push(pkt);
-                } else if let Err(p) = burst.push(pkt) {
+            // Every frame keeps its place: those that did not classify
+            // bypass the translators and leave as they came (egress).
+            let mut lost = 0u64;
+            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, _| {
+                if let Err(p) = burst.push(pkt) {
                     // Cannot happen: a poll takes at most BURST_MAX_IN.
-                    passthrough.push(p);
+                    lost += 1;
+                    drop(p);
                 }
             })?;
+            stats.no_buffer += lost;
             let arrival = match polled {
                 Polled::Frames { arrival, .. } => arrival,
                 Polled::Idle => {
@@ -700,22 +720,17 @@ impl RunToCompletion {
                 }
                 self.egress.process(&mut burst, &mut self.pool, &mut stats);
             }
-            for p in passthrough.iter().chain(burst.packets()) {
-                self.tx.send(p.data(), p.time_ns)?;
+            for p in burst.packets() {
+                self.tx.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
             self.tx.flush()?;
             let at = Instant::now();
-            let mut sent = 0u64;
-            for p in passthrough.iter().chain(burst.packets()) {
-                sent += 1;
-                if let Some(d) = &p.desc {
-                    let c = &mut flows.entry(FlowKey::of(d)).counters;
-                    c.packets_out += 1;
-                    c.bytes_out += p.len as u64;
-                }
+            for p in burst.packets() {
+                count_out(&mut flows, p, udp_port);
             }
-            record_latency(&mut stats, ns_since(self.t0, at), (arrival, sent));
-            for p in passthrough.drain(..).chain(burst.drain()) {
+            record_latency(&mut stats, ns_since(self.t0, at), (arrival, burst.len() as u64));
+            stats.frames_out += burst.len() as u64;
+            for p in burst.drain() {
                 self.pool.put(p.buf);
             }
             publish_due(&mut self.publish, at, &flows, &mut stats);
@@ -723,6 +738,31 @@ impl RunToCompletion {
         self.tx.flush()?;
         flows.write_to(&mut stats.flows);
         Ok(stats)
+    }
+}
+
+/// The timestamp to write for a frame stamped `t`: never earlier than the
+/// last one written (`last`, updated). Frames of one flow leave in order;
+/// one that overtook another flow's keeps the time order of the output.
+#[inline]
+fn monotonic(last: &mut u64, t: u64) -> u64 {
+    *last = (*last).max(t);
+    *last
+}
+
+/// Counts a packet sent in its flow: the one it classified as, else the
+/// one its headers name (a translator's output that egress's decoding does
+/// not read, a malformed frame forwarded untouched).
+#[inline]
+fn count_out(flows: &mut FlowTable, p: &Packet, udp_port: Option<u16>) {
+    let key = match &p.desc {
+        Some(d) => Some(FlowKey::of(d)),
+        None => header_flow(p.data(), udp_port, p.port_direction),
+    };
+    if let Some(k) = key {
+        let c = &mut flows.entry(k).counters;
+        c.packets_out += 1;
+        c.bytes_out += p.len as u64;
     }
 }
 

@@ -202,10 +202,19 @@ pub struct Stats {
     pub unknown_flows: u64,
     /// Non-eCPRI frames by ethertype (forwarded untouched).
     pub other: BTreeMap<u16, u64>,
-    /// Frames the egress could not make valid (e.g. a PRB larger than the MTU).
+    /// Frames the egress could not make valid (e.g. a PRB larger than the
+    /// MTU), by error kind.
     pub egress_errors: BTreeMap<&'static str, u64>,
+    /// The same by (kind, field, flow); the flow is `None` for frames
+    /// that are not eCPRI.
+    pub egress_error_flows: BTreeMap<(&'static str, &'static str, Option<FlowKey>), u64>,
+    /// Frames larger than the MTU that egress could not split, by what the
+    /// oversize policy did with them (`dropped`, `forwarded`, `cut`).
+    pub oversize: BTreeMap<&'static str, u64>,
     /// Packets lost for want of a free buffer (never expected).
     pub no_buffer: u64,
+    /// Frames sent (every plane, eCPRI or not).
+    pub frames_out: u64,
     /// Added latency, ns.
     pub latency: Histogram<u64>,
 }
@@ -218,7 +227,10 @@ impl Default for Stats {
             unknown_flows: 0,
             other: BTreeMap::new(),
             egress_errors: BTreeMap::new(),
+            egress_error_flows: BTreeMap::new(),
+            oversize: BTreeMap::new(),
             no_buffer: 0,
+            frames_out: 0,
             // 1 ns to 10 s at 3 significant digits.
             latency: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
         }
@@ -246,8 +258,15 @@ impl Stats {
         for (k, n) in &o.egress_errors {
             *self.egress_errors.entry(*k).or_default() += n;
         }
+        for (k, n) in &o.egress_error_flows {
+            *self.egress_error_flows.entry(*k).or_default() += n;
+        }
+        for (k, n) in &o.oversize {
+            *self.oversize.entry(*k).or_default() += n;
+        }
         self.unknown_flows += o.unknown_flows;
         self.no_buffer += o.no_buffer;
+        self.frames_out += o.frames_out;
         let _ = self.latency.add(&o.latency);
     }
 
@@ -293,6 +312,10 @@ impl Stats {
         let _ = writeln!(s, "# HELP fhgate_egress_errors_total Frames egress could not make valid.\n# TYPE fhgate_egress_errors_total counter");
         for (k, n) in &self.egress_errors {
             let _ = writeln!(s, "fhgate_egress_errors_total{{kind=\"{k}\"}} {n}");
+        }
+        let _ = writeln!(s, "# HELP fhgate_oversize_total Frames past the MTU egress could not split, by what the oversize policy did.\n# TYPE fhgate_oversize_total counter");
+        for (k, n) in &self.oversize {
+            let _ = writeln!(s, "fhgate_oversize_total{{outcome=\"{k}\"}} {n}");
         }
         let _ = writeln!(s, "# HELP fhgate_added_latency_ns Added latency per packet.\n# TYPE fhgate_added_latency_ns summary");
         for q in [0.5, 0.9, 0.99, 0.999] {

@@ -109,6 +109,9 @@ pub struct Packet {
     /// As received and classified: no translator has rewritten it (so
     /// egress, decoding as ingress did, need not walk it again).
     pub pristine: bool,
+    /// Did not classify on ingress (not eCPRI, or malformed): no
+    /// translator sees it, and egress sends it as it came, in its place.
+    pub passthrough: bool,
 }
 
 /// `route` of a packet no chain selects.
@@ -120,7 +123,7 @@ impl Packet {
         let len = len.min(PACKET_CAPACITY);
         let desc = classify(&buf.bytes()[..len], cfg, port_direction);
         let pristine = desc.is_some();
-        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0, pristine }
+        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0, pristine, passthrough: !pristine }
     }
 
     /// Copies `frame` into a buffer from `pool` and classifies it; `None`
@@ -140,10 +143,12 @@ impl Packet {
         &self.buf.bytes()[..self.len]
     }
 
-    /// Classifies the frame again (after a translator changed it).
+    /// Classifies the frame again (after a translator changed it). A
+    /// translator's output goes through egress, whatever classify says.
     pub fn reclassify(&mut self, cfg: &DecodeConfig) {
         self.desc = classify(&self.buf.bytes()[..self.len], cfg, self.port_direction);
         self.pristine = false;
+        self.passthrough = false;
     }
 }
 

@@ -126,7 +126,7 @@ pub(crate) fn bump(c: &AtomicU64, v: u64) {
 /// by the control plane (metrics, `translator check`).
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Calls to `fhgate_process`.
+    /// Calls to `fhgate_process`, those that faulted included.
     pub calls: AtomicU64,
     /// Packets handed to the translator.
     pub packets_in: AtomicU64,

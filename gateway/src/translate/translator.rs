@@ -244,6 +244,10 @@ impl Translator {
             return self.apply_policy(io, chunk);
         }
         let n = chunk.len();
+        // Every call counts, those that fault too.
+        let stats = &self.shared.stats;
+        bump(&stats.calls, 1);
+        bump(&stats.packets_in, n as u64);
         let outcome = match self.inst.as_mut() {
             Some(inst) => call(inst, io, chunk, &mut self.verdicts),
             None => Err(FaultKind::Trap(None)),
@@ -253,8 +257,6 @@ impl Translator {
             Err(kind) => return self.fault(io, chunk, kind),
         };
         let stats = &self.shared.stats;
-        bump(&stats.calls, 1);
-        bump(&stats.packets_in, n as u64);
         if out.extras > io.room || out.extras > io.pool.available() {
             // The host has no room for the extras: all of the output or none.
             bump(&stats.no_room, out.result as u64);
@@ -494,7 +496,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
         let (off, len) = (d.offset() as usize, d.len() as usize);
         buf.bytes_mut()[..len].copy_from_slice(&region[off..off + len]);
         let from = &io.pkts[origin as usize];
-        let mut pkt = Packet { buf, len, desc: None, port_direction: from.port_direction, route: from.route, time_ns: from.time_ns, arrival_ns: from.arrival_ns, pristine: false };
+        let mut pkt = Packet { buf, len, desc: None, port_direction: from.port_direction, route: from.route, time_ns: from.time_ns, arrival_ns: from.arrival_ns, pristine: false, passthrough: false };
         pkt.reclassify(io.decode);
         let seq = io.extras.len() as u16;
         io.extras.push(Extra { after: origin, seq, pkt });

@@ -11,7 +11,8 @@ use ecpri::uplane::{self, CompHdrMode, SectionRepr, UplaneConfig};
 use ecpri::{ip, Error};
 
 use super::{Egress, EgressError, EgressErrorKind, Msg, ECPRI_PREFIX, MAX_MESSAGES, SEQ_WHOLE};
-use crate::translate::abi::VLAN_NONE;
+use crate::classify::FlowKey;
+use crate::translate::abi::{plane, VLAN_NONE};
 
 /// IP under UDP, when eCPRI runs over it.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +73,9 @@ impl Egress {
     /// messages keep a declared length their content agrees with; the last
     /// message's U-plane sections are walked to the end of the frame, so a
     /// section a translator appended without fixing ecpriPayload is kept.
+    /// A U-plane message whose sections neither fill the declared length
+    /// nor tile the rest of the frame is read with the wrong format (or is
+    /// broken): a [`EgressErrorKind::FormatMismatch`], never rewritten.
     fn payload_len(&self, frame: &[u8], at: usize, concat: bool) -> Result<(usize, Option<UplaneConfig>), EgressError> {
         let rest = &frame[at + 4..];
         let declared = be16(frame, at + 2) as usize;
@@ -106,22 +110,26 @@ impl Egress {
                 let hint = declared_body.filter(|_| exact == Some(true));
                 match uplane_walk(&rest[4..], hint, &ucfg) {
                     Some(w) if concat && next_ok(4 + 4 + w) => Ok((4 + w, Some(ucfg))),
-                    // As the last message. One that claims more than the
-                    // frame holds is repaired only if its sections tile the
-                    // rest exactly (a translator shrank it): a partial
-                    // section means the frame was truncated.
-                    Some(w) if fits || 4 + w == rest.len() => Ok((4 + w, Some(ucfg))),
+                    // As the last message, repaired only if its sections
+                    // tile the rest of the frame exactly (a translator
+                    // appended or removed sections): a partial section means
+                    // the frame was truncated or is read with another format.
+                    Some(w) if 4 + w == rest.len() => Ok((4 + w, Some(ucfg))),
+                    // The declared length is right; what follows is padding.
+                    _ if exact == Some(true) => Ok((declared, Some(ucfg))),
                     _ if fits && exact.is_none() => Ok((declared, None)),
+                    _ if fits => Err(EgressError::mismatch(at + 2)),
                     _ => Err(size_err),
                 }
             }
             message_type::RT_CONTROL => {
                 id_seq_present(rest, at)?;
-                let exact = (fits && declared >= 4).then(|| cplane_end(&rest[4..declared]).map(|e| e + 4 == declared)).flatten();
+                let carrier = self.cfg.decode.carrier_prbs;
+                let exact = (fits && declared >= 4).then(|| cplane_end(&rest[4..declared], carrier).map(|e| e + 4 == declared)).flatten();
                 if exact == Some(true) {
                     return Ok((declared, None));
                 }
-                match cplane_end(&rest[4..]) {
+                match cplane_end(&rest[4..], carrier) {
                     Some(e) if concat && next_ok(4 + 4 + e) => Ok((4 + e, None)),
                     Some(e) if fits || 4 + e == rest.len() => Ok((4 + e, None)),
                     _ if fits && exact.is_none() => Ok((declared, None)),
@@ -229,13 +237,34 @@ fn uplane_walk(body: &[u8], hint: Option<&[u8]>, cfg: &UplaneConfig) -> Option<u
 
 /// Where the last declared section of the C-plane message in `body` ends,
 /// or `None` when its sections do not walk.
-fn cplane_end(body: &[u8]) -> Option<usize> {
+fn cplane_end(body: &[u8], carrier_prbs: u16) -> Option<usize> {
     let p = CplanePacket::new_checked(body).ok()?;
-    let mut it = p.sections(ParseOptions::default());
+    let mut it = p.sections(ParseOptions { carrier_prbs: Some(carrier_prbs), ..ParseOptions::default() });
     for s in it.by_ref() {
         s.ok()?;
     }
     Some(body.len() - it.trailer().len())
+}
+
+/// The flow of a frame read from its headers alone (VLAN, message type,
+/// ecpriPcid/ecpriRtcid, dataDirection), for frames that do not decode:
+/// the pipeline keeps their place in their flow and counts them there.
+/// `port_direction` is the direction of messages other than U/C-plane
+/// (as classify gives it). `None` when the frame is not eCPRI.
+pub fn header_flow(frame: &[u8], udp_port: Option<u16>, port_direction: u8) -> Option<FlowKey> {
+    let lay = layout(frame, udp_port).ok()??;
+    let m = frame.get(lay.ecpri_at..)?;
+    let t = *m.get(1)?;
+    let (plane, direction) = match t {
+        message_type::IQ_DATA => (plane::U, m.get(ECPRI_PREFIX)? >> 7),
+        message_type::RT_CONTROL => (plane::C, m.get(ECPRI_PREFIX)? >> 7),
+        _ => (plane::OTHER, port_direction.min(1)),
+    };
+    let eaxc = match t {
+        message_type::IQ_DATA | message_type::RT_CONTROL | message_type::BIT_SEQUENCE if m.len() >= 6 => be16(m, 4),
+        _ => 0,
+    };
+    Some(FlowKey { direction, plane, eaxc, vlan: lay.vlan })
 }
 
 /// Finds the Ethernet header, IP/UDP when eCPRI runs over UDP, and the

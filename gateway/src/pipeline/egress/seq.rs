@@ -1,4 +1,4 @@
-//! Per-flow ecpriSeqid counters for egress renumbering: a fixed-capacity
+//! Per-flow ecpriSeqid offsets for egress renumbering: a fixed-capacity
 //! open-addressing table keyed by [`FlowKey`], sized once at construction
 //! so that a lookup never allocates.
 
@@ -7,17 +7,17 @@ use crate::classify::FlowKey;
 /// Whether egress rewrites ecpriSeqid (O-RAN's sequence ID, the first byte
 /// of ecpriSeqid; E bit 1 and subsequence ID 0 on whole messages).
 ///
-/// - `Always`: every whole U-plane and C-plane message leaving the gateway
-///   gets the next sequence ID of its flow, so IDs run on per flow however
-///   many packets splitting or translators added or dropped. Needed
-///   whenever the egress MTU is smaller than the ingress one or any
-///   translator may drop or add packets; the default.
+/// - `Always`: sequence IDs pass as the sender numbered them until egress
+///   splits a message of the flow; a message split into k pieces numbers
+///   them ID, ID+1, ..., ID+k-1, and every later message of the flow moves
+///   by the k-1 packets added. So the receiver sees the sender's own IDs
+///   where nothing split, and IDs that run on without gaps or repeats
+///   where something did. The default.
 /// - `Off`: sequence IDs pass as they arrive (pieces of a split message
-///   repeat its ID). Only for one-in-one-out pipelines, where the
-///   receiver should see the sender's own numbering.
+///   repeat its ID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SeqIdMode {
-    /// Renumber every egress message per flow.
+    /// Shift a flow's IDs by the packets egress splits added to it.
     #[default]
     Always,
     /// Leave ecpriSeqid as it is.
@@ -52,10 +52,10 @@ const EMPTY: u64 = 0;
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     key: u64,
-    next: u8,
+    offset: u8,
 }
 
-/// The next sequence ID of each flow, for up to `max_flows` flows.
+/// How far each flow's sequence IDs are moved, for up to `max_flows` flows.
 ///
 /// Linear probing over a power-of-two table at most half full; flows are
 /// never removed (a flow is an eAxC on a VLAN in one direction and plane,
@@ -74,7 +74,7 @@ impl FlowSeqTable {
     pub fn with_capacity(max_flows: usize) -> Self {
         let max = max_flows.max(1);
         let n = (max * 2).next_power_of_two();
-        FlowSeqTable { slots: vec![Slot { key: EMPTY, next: 0 }; n].into_boxed_slice(), mask: n - 1, len: 0, max }
+        FlowSeqTable { slots: vec![Slot { key: EMPTY, offset: 0 }; n].into_boxed_slice(), mask: n - 1, len: 0, max }
     }
 
     fn pack(k: FlowKey) -> u64 {
@@ -87,26 +87,23 @@ impl FlowSeqTable {
         (h >> 32) as usize & self.mask
     }
 
-    /// Returns the flow's next sequence ID and advances it (wrapping at
-    /// 256); a new flow starts at 0. `None` when the table is full.
+    /// The flow's offset (added to every sequence ID it sends), made 0 on
+    /// first sight. `None` when the table is full.
     #[inline]
-    pub fn next(&mut self, flow: FlowKey) -> Option<u8> {
+    pub fn offset(&mut self, flow: FlowKey) -> Option<&mut u8> {
         let key = Self::pack(flow);
         let mut i = self.slot_of(key);
         loop {
-            let s = &mut self.slots[i];
-            if s.key == key {
-                let v = s.next;
-                s.next = v.wrapping_add(1);
-                return Some(v);
+            if self.slots[i].key == key {
+                return Some(&mut self.slots[i].offset);
             }
-            if s.key == EMPTY {
+            if self.slots[i].key == EMPTY {
                 if self.len >= self.max {
                     return None;
                 }
                 self.len += 1;
-                *s = Slot { key, next: 1 };
-                return Some(0);
+                self.slots[i] = Slot { key, offset: 0 };
+                return Some(&mut self.slots[i].offset);
             }
             i = (i + 1) & self.mask;
         }
@@ -137,20 +134,20 @@ mod tests {
     }
 
     #[test]
-    fn counters_run_on_per_flow_and_wrap() {
+    fn offsets_are_per_flow_and_wrap() {
         let mut t = FlowSeqTable::with_capacity(4);
-        for i in 0..300u32 {
-            assert_eq!(t.next(key(1, 5)), Some(i as u8));
-            if i % 2 == 0 {
-                assert_eq!(t.next(key(2, 5)), Some((i / 2) as u8));
-            }
+        assert_eq!(t.offset(key(1, 5)).copied(), Some(0), "a new flow starts unmoved");
+        for _ in 0..300 {
+            *t.offset(key(1, 5)).unwrap() = t.offset(key(1, 5)).copied().unwrap().wrapping_add(1);
         }
+        assert_eq!(t.offset(key(1, 5)).copied(), Some(300u32 as u8), "wraps at 256");
+        assert_eq!(t.offset(key(2, 5)).copied(), Some(0));
         // Direction, plane and VLAN each make another flow.
-        assert_eq!(t.next(FlowKey { direction: 0, ..key(1, 5) }), Some(0));
-        assert_eq!(t.next(FlowKey { plane: 1, ..key(1, 5) }), Some(0));
+        assert_eq!(t.offset(FlowKey { direction: 0, ..key(1, 5) }).copied(), Some(0));
+        assert_eq!(t.offset(FlowKey { plane: 1, ..key(1, 5) }).copied(), Some(0));
         assert_eq!(t.len(), 4);
-        assert_eq!(t.next(key(1, 6)), None, "full: refused, not grown");
-        assert_eq!(t.next(key(1, 5)), Some(300u32 as u8), "known flows still count");
+        assert_eq!(t.offset(key(1, 6)), None, "full: refused, not grown");
+        assert_eq!(t.offset(key(1, 5)).copied(), Some(300u32 as u8), "known flows still count");
     }
 
     #[test]
@@ -158,7 +155,9 @@ mod tests {
         let mut t = FlowSeqTable::with_capacity(4096);
         for round in 0..3u8 {
             for e in 0..4096u16 {
-                assert_eq!(t.next(key(e, 0xFFFF)), Some(round), "eAxC {e}");
+                let o = t.offset(key(e, 0xFFFF)).unwrap();
+                assert_eq!(*o, round, "eAxC {e}");
+                *o += 1;
             }
         }
         assert_eq!(t.len(), 4096);

@@ -9,7 +9,7 @@ use ecpri::header::{concat_padding, message_type};
 use ecpri::uplane::{self, SectionHeader, SectionRepr, UplaneConfig};
 
 use super::frame::{fix_transport, Layout};
-use super::{Egress, EgressError, EgressErrorKind, Emitted, Msg, PieceSink, ECPRI_PREFIX, MAX_PIECES, UPLANE_PREFIX};
+use super::{Egress, EgressError, EgressErrorKind, Emitted, Msg, PieceSink, ECPRI_PREFIX, MAX_PIECES, MIN_FRAME, UPLANE_PREFIX};
 
 /// How far a split has got: the message, and within a U-plane message
 /// being split, the section (frame offset, 0 before the first) and PRB.
@@ -41,9 +41,12 @@ impl Egress {
         let mut cur = Cursor::default();
         for i in 0..pieces {
             let len = self.plan[i];
-            let Some(out) = sink.frame(len) else {
+            // A short piece is padded with zeros to the Ethernet minimum.
+            let Some(out) = sink.frame(len.max(MIN_FRAME)) else {
                 return Err(EgressError::new(EgressErrorKind::NoBuffers, "egress.buffers", 0));
             };
+            out[len..].fill(0);
+            let out = &mut out[..len];
             out[..lay.ecpri_at].copy_from_slice(&frame[..lay.ecpri_at]);
             let n = self.pack(frame, room, &mut cur, Some((&mut out[lay.ecpri_at..], lay.vlan)))?;
             debug_assert_eq!(lay.ecpri_at + n, len);
@@ -67,6 +70,8 @@ impl Egress {
             let pad = prev.map_or(0, |(_, len)| concat_padding(len));
             let at = used + pad;
             let left = room.saturating_sub(at);
+            // Whether this begins the message (a whole one, or its first piece).
+            let first = cur.sec_at == 0;
             let wrote = if m.len <= room && cur.sec_at == 0 {
                 if m.len > left {
                     break;
@@ -94,7 +99,7 @@ impl Egress {
                     o[p] |= 1;
                 }
                 o[at] &= !1;
-                self.renumber(&mut o[at..at + wrote], *vlan);
+                self.renumber(&mut o[at..at + wrote], *vlan, first);
             }
             prev = Some((at, wrote));
             used = at + wrote;

@@ -298,15 +298,12 @@ fn frames_that_fit_pass_in_place() {
     let f = build(&spec, Net::V4, Some(5));
     let mut off = Egress::new(EgressConfig::new(1500, d).with_seq_id_mode(SeqIdMode::Off), d);
     assert_eq!(run(&mut off, &f).unwrap(), vec![f.clone()], "unchanged, byte for byte");
+    // Renumbering on: nothing split, so the sender's sequence IDs stay too.
     let mut on = egress(1500, d);
-    let out = run(&mut on, &f).unwrap();
-    assert_eq!(out.len(), 1);
-    // Only ecpriSeqid (now 0, the flow's first) and the UDP checksum changed.
-    let seq_at = 18 + 20 + 8 + 6;
-    assert_eq!(out[0][seq_at], 0);
-    let diff: Vec<usize> = (0..f.len()).filter(|&i| f[i] != out[0][i]).collect();
-    assert!(diff.iter().all(|&i| i == seq_at || (18 + 26..18 + 28).contains(&i)), "{diff:?}");
-    check_split(&f, &out, &d, 1500);
+    for _ in 0..3 {
+        assert_eq!(run(&mut on, &f).unwrap(), vec![f.clone()], "unchanged, byte for byte");
+    }
+    assert_eq!(on.stats().renumbered, 0);
 }
 
 /// Per flow (direction, plane, eAxC): the sequence IDs of `frames` in order.
@@ -323,38 +320,68 @@ fn seq_ids(frames: &[Vec<u8>], d: &DecodeConfig) -> BTreeMap<(u8, u8, u16), Vec<
 }
 
 #[test]
-fn sequence_ids_run_on_per_flow_across_splits_and_drops() {
+fn sequence_ids_pass_until_a_split_and_then_move_by_the_packets_added() {
     let d = Spec::new(BFP8, true, &[]).decode(Net::Eth);
     let cplane = ecpri::samples::cplane_type1_frame(2).unwrap();
+    // Per flow (eAxC 1 and 2 U-plane, the C-plane flow): the sender's IDs
+    // in order, and for each message how many pieces it leaves as.
     let mut input = Vec::new();
+    let mut sent: BTreeMap<(u8, u8, u16), Vec<(u8, usize)>> = BTreeMap::new();
     for sym in 0..60u8 {
         for eaxc in [1u16, 2] {
-            // Symbols 5 and 6 of eAxC 2 were dropped by a translator.
+            // Symbols 5 and 6 of eAxC 2 were dropped upstream: a gap the
+            // receiver must still see.
             if eaxc == 2 && (5..7).contains(&sym) {
                 continue;
             }
-            let mut s = Spec::new(BFP8, true, &[(0, 0)]);
-            (s.eaxc, s.symbol, s.seq) = (eaxc, sym % 14, sym.wrapping_mul(3));
+            // The DU numbers from 9; eAxC 1 sends a whole carrier (split
+            // under 1500) every 10th symbol, 40 PRBs (no split) otherwise.
+            let whole = eaxc == 1 && sym % 10 == 0;
+            let mut s = Spec::new(BFP8, true, &[(0, if whole { 0 } else { 40 })]);
+            (s.eaxc, s.symbol, s.seq) = (eaxc, sym % 14, sym.wrapping_add(9));
             input.push(build(&s, Net::Eth, None));
+            sent.entry((1, message_type::IQ_DATA, eaxc)).or_default().push((s.seq, input.len() - 1));
         }
         if sym % 10 == 0 {
-            input.push(cplane.clone());
+            let mut c = cplane.clone();
+            c[14 + 6] = sym / 10 + 200;
+            input.push(c);
+            sent.entry((1, message_type::RT_CONTROL, 0)).or_default().push((sym / 10 + 200, input.len() - 1));
         }
     }
     let mut e = egress(1500, d);
     let mut out = Vec::new();
+    let mut pieces_of = Vec::new();
     for f in &input {
-        out.extend(run(&mut e, f).unwrap());
-    }
-    let flows = seq_ids(&out, &d);
-    assert_eq!(flows.len(), 3, "two U-plane flows and one C-plane flow");
-    for (k, ids) in &flows {
-        for (i, s) in ids.iter().enumerate() {
-            assert_eq!(*s, i as u8, "flow {k:?}: sequence IDs run on, wrapping at 256");
+        let o = run(&mut e, f).unwrap();
+        if o.len() > 1 {
+            check_split(f, &o, &d, 1500);
         }
+        pieces_of.push(o.len());
+        out.extend(o);
     }
-    assert!(flows[&(1, 0, 1)].len() > 256);
-    assert_eq!(e.flows(), 3);
+    let got = seq_ids(&out, &d);
+    // The reference: a message with ID s split into k pieces leaves as
+    // s+o, ..., s+o+k-1, and o (the flow's offset, 0 at first) grows by k-1.
+    for (k, msgs) in &sent {
+        let mut want = Vec::new();
+        let mut o = 0u8;
+        for &(s, i) in msgs {
+            let pieces = pieces_of[i];
+            for j in 0..pieces {
+                want.push(s.wrapping_add(o).wrapping_add(j as u8));
+            }
+            o = o.wrapping_add(pieces as u8 - 1);
+        }
+        let k = (k.0, k.1, if k.1 == message_type::RT_CONTROL { got.keys().find(|g| g.1 == k.1).unwrap().2 } else { k.2 });
+        assert_eq!(got[&k], want, "flow {k:?}");
+    }
+    assert_eq!(got.len(), 3, "two U-plane flows and one C-plane flow");
+    // eAxC 2 never split: its IDs, gap included, are the DU's own.
+    assert_eq!(got[&(1, 0, 2)][..6], [9, 10, 11, 12, 13, 16]);
+    // eAxC 1: the first symbol split into 5 pieces (9..=13), then 10 -> 14.
+    assert_eq!(pieces_of[0], 5);
+    assert_eq!(got[&(1, 0, 1)][..7], [9, 10, 11, 12, 13, 14, 15]);
 
     // Off: every piece keeps its message's sequence ID.
     let mut off = Egress::new(EgressConfig::new(1500, d).with_seq_id_mode(SeqIdMode::Off), d);
@@ -386,12 +413,14 @@ fn ecpri_payload_is_made_to_match_the_content() {
     let mut long = good.clone();
     set_be16(&mut long, ecpri_at + 2, 9999);
     assert_eq!(run(&mut off, &long).unwrap(), vec![good.clone()]);
-    // Trailing Ethernet padding, and a C bit on the last message.
+    // Trailing Ethernet padding (kept), and a C bit on the last message (cleared).
     let mut padded = good.clone();
     padded[ecpri_at] |= 1;
     padded.extend_from_slice(&[0; 20]);
-    assert_eq!(run(&mut off, &padded).unwrap(), vec![good.clone()]);
-    assert_eq!((off.stats().sizes_fixed, off.stats().cbits_fixed, off.stats().bytes_trimmed), (2, 1, 20));
+    let mut want = good.clone();
+    want.extend_from_slice(&[0; 20]);
+    assert_eq!(run(&mut off, &padded).unwrap(), vec![want]);
+    assert_eq!((off.stats().sizes_fixed, off.stats().cbits_fixed, off.stats().bytes_trimmed), (2, 1, 0));
     // A truncated frame is not "repaired" into a shorter one.
     let cut = &good[..good.len() - 7];
     let err = run(&mut e, cut).unwrap_err();
@@ -495,9 +524,12 @@ fn a_burst_is_processed_in_order_with_pieces_in_place_of_their_parent() {
     let mut e = egress(1500, d);
     let mut stats = Stats::default();
     let r = e.process(&mut burst, &mut pool, &mut stats);
-    assert_eq!((r.packets_in, r.split, r.dropped, r.forwarded_with_error), (4, 1, 1, 0));
+    assert_eq!((r.packets_in, r.split, r.oversize, r.dropped, r.forwarded_with_error), (4, 1, 1, 1, 0));
     assert_eq!(r.packets_out, 2 + 5);
-    assert_eq!(stats.egress_errors.get("not_splittable"), Some(&1));
+    // The jumbo frame did not classify: it bypassed everything, and the
+    // oversize policy (drop, the default) took it.
+    assert_eq!(stats.oversize.get("dropped"), Some(&1));
+    assert!(stats.egress_errors.is_empty());
     let times: Vec<u64> = burst.packets().iter().map(|p| p.time_ns).collect();
     assert_eq!(times, [1000, 1001, 1001, 1001, 1001, 1001, 1003]);
     let frames: Vec<Vec<u8>> = burst.packets().iter().map(|p| p.data().to_vec()).collect();
@@ -505,6 +537,122 @@ fn a_burst_is_processed_in_order_with_pieces_in_place_of_their_parent() {
     assert!(burst.packets()[1].desc.is_some(), "pieces are classified");
     burst.recycle(&mut pool);
     assert_eq!(pool.available(), 32, "every buffer is back");
+}
+
+/// Runs `frames` through `e` as one burst; returns the frames that leave.
+fn run_burst(e: &mut Egress, frames: &[Vec<u8>], d: &DecodeConfig, translated: bool, stats: &mut Stats) -> Vec<Vec<u8>> {
+    let mut pool = BufPool::new(64);
+    let mut burst = Burst::new();
+    for f in frames {
+        let mut p = Packet::from_frame(&mut pool, f, d, 1).unwrap();
+        if translated {
+            // As a translator's output: reclassified, not pristine.
+            p.reclassify(d);
+        }
+        burst.push(p).map_err(|_| ()).unwrap();
+    }
+    e.process(&mut burst, &mut pool, stats);
+    burst.packets().iter().map(|p| p.data().to_vec()).collect()
+}
+
+/// A translator widened static BFP 9 to 12, and egress was not told: it
+/// must not read the 12-bit sections as 9-bit ones and "repair",
+/// split or renumber the message, but forward it as it is, counted with
+/// its flow and the field; too large for the MTU, the oversize policy
+/// decides.
+#[test]
+fn output_in_another_format_is_never_rewritten() {
+    let wide = Spec::new(UdCompHdr::new(CompMethod::Bfp, 12), false, &[(0, 10)]);
+    let big = Spec::new(UdCompHdr::new(CompMethod::Bfp, 12), false, &[(0, 100)]);
+    // Egress reads U-plane as the ingress did: BFP 9, no udCompHdr.
+    let d = Spec::new(UdCompHdr::new(CompMethod::Bfp, 9), false, &[]).decode(Net::Eth);
+    let (small_f, big_f) = (build(&wide, Net::Eth, None), build(&big, Net::Eth, None));
+    assert!(big_f.len() > 1500 + 14);
+    let mut e = egress(1500, d);
+    for f in [&small_f, &big_f] {
+        let err = run(&mut e, f).unwrap_err();
+        assert_eq!((err.kind, err.field, err.offset), (EgressErrorKind::FormatMismatch, "ecpri.size", 14 + 2), "{err}");
+        assert!(err.to_string().contains("egress format"), "{err}");
+    }
+    assert!(EgressErrorKind::FormatMismatch.hint().unwrap().contains("--egress-dl-comp"));
+    for (policy, want) in [(OversizePolicy::Forward, vec![small_f.clone(), big_f.clone()]), (OversizePolicy::Drop, vec![small_f.clone()])] {
+        let mut e = Egress::new(EgressConfig { oversize: policy, ..EgressConfig::new(1500, d) }, d);
+        let mut stats = Stats::default();
+        let out = run_burst(&mut e, &[small_f.clone(), big_f.clone()], &d, true, &mut stats);
+        assert_eq!(out, want, "{policy:?}: unchanged, byte for byte, never split");
+        assert_eq!(stats.egress_errors.get("format_mismatch"), Some(&2));
+        let flow = FlowKey { direction: 1, plane: 0, eaxc: 1, vlan: 0xFFFF };
+        assert_eq!(stats.egress_error_flows.get(&("format_mismatch", "ecpri.size", Some(flow))), Some(&2), "{:?}", stats.egress_error_flows);
+        assert_eq!(stats.oversize.get(policy.outcome()), Some(&1));
+        assert_eq!(e.stats().split, 0);
+    }
+    // Told the format, egress splits the same frame into valid pieces.
+    let told = DecodeConfig { dl_comp: UdCompHdr::new(CompMethod::Bfp, 12), ..d };
+    let mut e = Egress::new(EgressConfig::new(1500, told), d);
+    let out = run_burst(&mut e, &[big_f.clone()], &d, true, &mut Stats::default());
+    check_split(&big_f, &out, &told, 1500);
+}
+
+/// Frames keep their Ethernet padding; none leaves shorter than 60 bytes,
+/// split pieces included.
+#[test]
+fn padding_is_kept_and_short_frames_are_padded() {
+    let c = ecpri::samples::cplane_type1_frame(1).unwrap();
+    assert!(c.len() < 60, "the sample is a runt: {}", c.len());
+    let mut padded = c.clone();
+    padded.resize(64, 0);
+    let d = Spec::new(BFP8, true, &[]).decode(Net::Eth);
+    let mut e = egress(1500, d);
+    let mut stats = Stats::default();
+    for translated in [false, true] {
+        let out = run_burst(&mut e, &[padded.clone(), c.clone()], &d, translated, &mut stats);
+        assert_eq!(out[0], padded, "64 bytes in, the same 64 out");
+        assert_eq!(out[1].len(), 60);
+        assert_eq!(&out[1][..c.len()], &c[..]);
+        assert!(out[1][c.len()..].iter().all(|&b| b == 0));
+    }
+    // Pieces of 57 bytes are padded to 60, and still decode.
+    let spec = Spec::new(BFP8, true, &[(0, 4)]);
+    let f = build(&spec, Net::Eth, None);
+    let out = run(&mut egress(43, d), &f).unwrap();
+    assert_eq!(out.len(), 4);
+    for p in &out {
+        assert_eq!(p.len(), 60);
+        assert!(FrameRepr::parse(p, &d).is_ok());
+    }
+    let unpadded: Vec<Vec<u8>> = out.iter().map(|p| p[..57].to_vec()).collect();
+    check_split(&f, &unpadded, &d, 43);
+}
+
+/// Frames that did not classify on ingress keep their place and bytes;
+/// past the MTU, the oversize policy drops, forwards or cuts them.
+#[test]
+fn unclassified_frames_keep_their_place_and_meet_the_oversize_policy() {
+    let spec = Spec::new(BFP8, true, &[(0, 10)]);
+    let d = spec.decode(Net::Eth);
+    let good = build(&spec, Net::Eth, None);
+    // Truncated inside its section: does not classify.
+    let bad = good[..good.len() - 30].to_vec();
+    let mut jumbo = good.clone();
+    jumbo.resize(9600, 0xA5);
+    set_be16(&mut jumbo, 14 + 2, 9000);
+    for (policy, jumbo_out) in [(OversizePolicy::Drop, None), (OversizePolicy::Forward, Some(9600)), (OversizePolicy::Cut, Some(14 + 1500))] {
+        let mut e = Egress::new(EgressConfig { oversize: policy, ..EgressConfig::new(1500, d) }, d);
+        let mut stats = Stats::default();
+        let out = run_burst(&mut e, &[good.clone(), bad.clone(), jumbo.clone(), good.clone()], &d, false, &mut stats);
+        assert_eq!(out[0], good);
+        assert_eq!(out[1], bad, "in its place, untouched");
+        match jumbo_out {
+            None => assert_eq!(out.len(), 3),
+            Some(n) => {
+                assert_eq!(out[2].len(), n);
+                assert_eq!(&out[2][..], &jumbo[..n]);
+            }
+        }
+        assert_eq!(out.last(), Some(&good));
+        assert_eq!(stats.oversize.get(policy.outcome()), Some(&1), "{policy:?}");
+        assert_eq!(e.stats().untouched, 2);
+    }
 }
 
 prop_compose! {
@@ -520,13 +668,15 @@ prop_compose! {
         let comp = UdCompHdr::new(if bfp { CompMethod::Bfp } else { CompMethod::None }, width);
         let mut ranges = Vec::new();
         let mut start = 0u16;
+        let step = if rb { 2 } else { 1 };
         for n in counts {
             let prbs = uplane::prb_count(n, carrier) as u16;
-            if start + prbs * if rb { 2 } else { 1 } > 1023 {
+            // Every section within the carrier (its last PRB below carrier_prbs).
+            if start + (prbs - 1) * step >= carrier {
                 break;
             }
             ranges.push((start, n));
-            start += prbs * if rb { 2 } else { 1 } + gap;
+            start += prbs * step + gap;
         }
         if ranges.is_empty() {
             ranges.push((0, 1));
