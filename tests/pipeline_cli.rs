@@ -28,10 +28,12 @@ fn translators() -> PathBuf {
 }
 
 fn write(path: &Path, frames: &[Captured]) {
-    let mut w = PcapOut::create(path).unwrap();
+    let (mut w, commit) = PcapOut::create(path).unwrap();
     for f in frames {
         w.write(f.timestamp, &f.data).unwrap();
     }
+    drop(w);
+    commit.commit().unwrap();
 }
 
 /// `fhgate gen -o` into `dir/name` with `args`; returns the frames.
