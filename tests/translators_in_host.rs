@@ -166,7 +166,7 @@ fn metadata_of_every_module() {
         let p = &m.meta().planes;
         let want = |plane: u8| planes == "any" || planes.split(',').any(|x| x == ["u", "c", "other"][plane as usize]);
         assert!((0..3).all(|i| p.contains(i) == want(i)), "{name}: planes {planes}");
-        let abi = ["log", "counter_define", "counter_add", "now_ns"];
+        let abi = ["log", "counter_define", "counter_add", "now_ns", "config_read"];
         assert!(m.imports().iter().all(|i| abi.contains(&i.as_str())), "{name}: {:?}", m.imports());
     }
 }
