@@ -24,6 +24,9 @@ use ecpri::UdCompHdr;
 
 use crate::io::pcap::Captured;
 
+mod iq;
+pub use iq::{IqError, QuantBound};
+
 /// How B's eAxC IDs correspond to A's (after an eAxC remap).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum EaxcMatch {
@@ -110,59 +113,6 @@ pub struct FlowId {
     pub eaxc_a: Option<u16>,
 }
 
-/// IQ error of B against A over the matched PRBs of a flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct IqError {
-    /// PRBs compared.
-    pub prbs: u64,
-    /// PRBs with at least one sample that differs.
-    pub differing_prbs: u64,
-    /// Σ|b−a|² over every I and Q sample.
-    pub error_energy: f64,
-    /// Σ|a|².
-    pub reference_energy: f64,
-    /// Largest |b−a| of any sample.
-    pub max_abs_error: u32,
-    /// Matched PRBs whose IQ could not be decompressed on either side.
-    pub undecodable: u64,
-}
-
-impl IqError {
-    /// Whether every compared sample is identical.
-    pub fn exact(&self) -> bool {
-        self.differing_prbs == 0 && self.undecodable == 0
-    }
-
-    /// EVM in dB, `None` when there is no error (or no reference power).
-    pub fn evm_db(&self) -> Option<f64> {
-        (self.error_energy > 0.0 && self.reference_energy > 0.0).then(|| 10.0 * (self.error_energy / self.reference_energy).log10())
-    }
-
-    /// EVM in percent: 100 · √(Σ|error|² / Σ|reference|²); `None` without reference power.
-    pub fn evm_pct(&self) -> Option<f64> {
-        (self.reference_energy > 0.0).then(|| 100.0 * (self.error_energy / self.reference_energy).sqrt())
-    }
-
-    /// Adds one PRB: reference `a`, received `b`, both decompressed into
-    /// `i32` (exact for every BFP exponent) and compared in `i64`/`f64`, so
-    /// nothing wraps.
-    pub fn add_prb(&mut self, a: &[i32; SAMPLES_PER_PRB], b: &[i32; SAMPLES_PER_PRB]) {
-        self.prbs += 1;
-        let mut differs = false;
-        for (x, y) in a.iter().zip(b) {
-            let (x, y) = (*x as i64, *y as i64);
-            let d = y - x;
-            if d != 0 {
-                differs = true;
-                self.error_energy += (d as f64) * (d as f64);
-                self.max_abs_error = self.max_abs_error.max(d.unsigned_abs().min(u32::MAX as u64) as u32);
-            }
-            self.reference_energy += (x as f64) * (x as f64);
-        }
-        self.differing_prbs += differs as u64;
-    }
-}
-
 /// Most examples of missing or extra data kept per flow.
 pub const MAX_EXAMPLES: usize = 5;
 
@@ -190,6 +140,8 @@ pub struct FlowReport {
     pub fields: BTreeMap<FieldDiff, u64>,
     /// IQ error (U-plane).
     pub iq: IqError,
+    /// The quantisation bound at B's compression over the same PRBs.
+    pub bound: QuantBound,
 }
 
 /// The whole comparison.
@@ -581,7 +533,10 @@ pub fn diff(a: &[Captured], b: &[Captured], opts: &DiffOptions) -> Report {
                         let da = prb_bytes(a, x, ca);
                         let db = prb_bytes(b, y, cb);
                         match (da.and_then(|d| ecpri::iq::decompress(ca, d, &mut xa).ok()), db.and_then(|d| ecpri::iq::decompress(cb, d, &mut xb).ok())) {
-                            (Some(1), Some(1)) => fr.iq.add_prb(&xa, &xb),
+                            (Some(1), Some(1)) => {
+                                fr.iq.add_prb(&xa, &xb);
+                                fr.bound.add_prb(&xa, cb);
+                            }
                             _ => fr.iq.undecodable += 1,
                         }
                         i += 1;
@@ -658,95 +613,4 @@ fn prb_bytes<'a>(frames: &'a [Captured], p: &PrbRef, comp: UdCompHdr) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn eaxc_match_parses() {
-        assert_eq!(EaxcMatch::parse("order"), Ok(EaxcMatch::Order));
-        assert_eq!(EaxcMatch::parse("same"), Ok(EaxcMatch::Same));
-        let m = EaxcMatch::parse("1=0x10, 0x2=32").unwrap();
-        assert_eq!(m, EaxcMatch::Map(BTreeMap::from([(1, 16), (2, 32)])));
-        assert!(EaxcMatch::parse("1=2,1=3").unwrap_err().contains("twice"));
-        assert!(EaxcMatch::parse("1-2").is_err());
-        assert!(EaxcMatch::parse("x=2").is_err());
-        assert!(EaxcMatch::parse("").is_err());
-    }
-
-    #[test]
-    fn pairs_occurrences_by_time() {
-        let p = pair_by_time(&[0.0, 2.56, 5.12], &[0.001, 5.121], 1.28);
-        assert_eq!(p, vec![(Some(0), Some(0)), (Some(1), None), (Some(2), Some(1))]);
-        let p = pair_by_time(&[], &[1.0], 1.28);
-        assert_eq!(p, vec![(None, Some(0))]);
-    }
-
-    #[test]
-    fn iq_error_and_evm() {
-        let mut e = IqError::default();
-        let a = [1000i32; SAMPLES_PER_PRB];
-        e.add_prb(&a, &a);
-        assert!(e.exact());
-        assert_eq!(e.evm_db(), None);
-        let mut b = a;
-        b[0] = 1100;
-        e.add_prb(&a, &b);
-        assert!(!e.exact());
-        assert_eq!((e.prbs, e.differing_prbs, e.max_abs_error), (2, 1, 100));
-        // 100² / (48 × 1000²) = 1/4800.
-        let want = 10.0 * (1.0f64 / 4800.0).log10();
-        assert!((e.evm_db().unwrap() - want).abs() < 1e-9);
-    }
-
-    #[test]
-    fn high_exponents_are_not_called_exact() {
-        // Issue 17: A's last PRB is BFP 9 at exponent 8 with mantissa 255
-        // (65 280); B's is exponent 0, mantissa -256. Through a wrapping
-        // i16 both were -256 and diff called them exact.
-        let frame = ecpri::samples::catalog().unwrap().into_iter().find(|s| s.name == "uplane-bfp-9-hdr").unwrap().frame;
-        let last = frame.len() - 28;
-        let (mut a, mut b) = (frame.clone(), frame);
-        a[last..].copy_from_slice(&[[0x08, 0x7F, 0x80].as_slice(), &[0; 25]].concat());
-        b[last..].copy_from_slice(&[[0x00, 0x80, 0x00].as_slice(), &[0; 25]].concat());
-        let cap = |data: Vec<u8>| vec![Captured { timestamp: Duration::ZERO, orig_len: data.len() as u32, data }];
-        let d = DecodeConfig { dl_comp: UdCompHdr::new(ecpri::CompMethod::Bfp, 9), ..DecodeConfig::default() };
-        let r = diff(&cap(a), &cap(b), &DiffOptions::new(d, d));
-        let iq = r.flows.values().find(|f| f.iq.prbs > 0).expect("a U-plane flow").iq;
-        assert!(!iq.exact(), "{iq:?}");
-        assert_eq!((iq.differing_prbs, iq.max_abs_error), (1, 65_280 + 256));
-    }
-
-    #[test]
-    fn prb_ranges_read_well() {
-        assert_eq!(prb_ranges(&[0, 1, 2, 5, 7, 8]), "PRBs 0-2, 5, 7-8");
-        assert_eq!(prb_ranges(&[3]), "PRB 3");
-    }
-
-    #[test]
-    fn a_capture_against_itself_is_exact() {
-        let frames: Vec<Captured> = ecpri::samples::catalog()
-            .unwrap()
-            .into_iter()
-            .filter(|s| s.name == "uplane-bfp-9-hdr" || s.name == "cplane-st1")
-            .enumerate()
-            .map(|(i, s)| Captured { timestamp: Duration::from_micros(i as u64), orig_len: s.frame.len() as u32, data: s.frame })
-            .collect();
-        let d = DecodeConfig { dl_comp: UdCompHdr::new(ecpri::CompMethod::Bfp, 9), ..DecodeConfig::default() };
-        let r = diff(&frames, &frames, &DiffOptions::new(d, d));
-        assert_eq!(r.flows.len(), 2);
-        for f in r.flows.values() {
-            assert_eq!((f.missing, f.extra), (0, 0));
-            assert!(f.fields.is_empty(), "{:?}", f.fields);
-            assert!(f.iq.exact());
-        }
-        let u = r.flows.iter().find(|(k, _)| k.plane == Plane::U).unwrap().1;
-        assert_eq!(u.matched, 7);
-        assert!(!r.iq_differs());
-        // B without its U-plane frame: every PRB is missing.
-        let r = diff(&frames, &frames[1..], &DiffOptions::new(d, d));
-        let u = r.flows.iter().find(|(k, _)| k.plane == Plane::U).unwrap().1;
-        assert_eq!((u.matched, u.missing), (0, 7));
-        assert_eq!(u.missing_examples, ["frame 17 subframe 3 slot 1 symbol 2: PRBs 0-3, 10-12"]);
-        assert!(r.iq_differs());
-    }
-}
+mod tests;

@@ -11,7 +11,12 @@ use ecpri::ethernet::{EthernetRepr, VlanTag, ETHERTYPE_ECPRI};
 use ecpri::frame::{Body, FrameRepr, MessageRepr, Payload};
 use ecpri::header::{message_type, HeaderRepr};
 use ecpri::uplane::{self, AppHeader, UplaneConfig};
+use ecpri::iq::Rounding;
 use ecpri::{EaxcId, EaxcLayout, SeqId, UdCompHdr};
+
+mod signal;
+pub use signal::{reference_iq, reference_prb, SignalLevel, FULL_SCALE, MAX_LEVEL_DBFS, MIN_LEVEL_DBFS};
+use signal::reference_iq_keyed;
 
 /// Subcarriers (resource elements) per PRB.
 pub const RES_PER_PRB: usize = 12;
@@ -38,6 +43,10 @@ pub struct CarrierSpec {
     pub antennas: u8,
     /// U-plane compression.
     pub comp: UdCompHdr,
+    /// How BFP rounds mantissas (truncation keeps the shipped captures).
+    pub rounding: Rounding,
+    /// The test signal's level.
+    pub level: SignalLevel,
     /// U-plane sections carry udCompHdr.
     pub comp_hdr: bool,
     /// eAxC bit layout.
@@ -70,6 +79,8 @@ impl Default for CarrierSpec {
             prbs: 273,
             antennas: 4,
             comp: UdCompHdr::new(ecpri::CompMethod::Bfp, 9),
+            rounding: Rounding::Truncate,
+            level: SignalLevel::Default,
             comp_hdr: true,
             eaxc: EaxcLayout::default(),
             vlan: None,
@@ -164,44 +175,6 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The known test signal: QPSK-like symbols whose power steps down by
-/// 6 dB every PRB over a cycle of 4, so BFP exponents vary across a symbol.
-/// Depends only on values that the U-plane carries (the eAxC fields, the
-/// slot, the symbol and the PRB), so a receiver can rebuild it from the
-/// frame it got, whatever eAxC layout or compression it arrives in.
-pub fn reference_iq(eaxc: EaxcId, t: SlotTime, symbol: u8, prb: usize, re: usize) -> (i16, i16) {
-    reference_iq_keyed(signal_key(eaxc), t, symbol, prb, re)
-}
-
-/// The 24 samples (I, Q interleaved) of one PRB of the test signal.
-pub fn reference_prb(eaxc: EaxcId, t: SlotTime, symbol: u8, prb: usize) -> [i16; ecpri::iq::SAMPLES_PER_PRB] {
-    let key = signal_key(eaxc);
-    let mut out = [0i16; ecpri::iq::SAMPLES_PER_PRB];
-    for re in 0..RES_PER_PRB {
-        let (i, q) = reference_iq_keyed(key, t, symbol, prb, re);
-        out[2 * re] = i;
-        out[2 * re + 1] = q;
-    }
-    out
-}
-
-fn reference_iq_keyed(key: u16, t: SlotTime, symbol: u8, prb: usize, re: usize) -> (i16, i16) {
-    let x = splitmix64(
-        (key as u64) << 48
-            ^ (t.frame as u64) << 40
-            ^ (t.subframe as u64) << 32
-            ^ (t.slot as u64) << 24
-            ^ (symbol as u64) << 16
-            ^ (prb * RES_PER_PRB + re) as u64,
-    );
-    let amp: i32 = 12_000 >> (prb % 4);
-    let lvl = |bits: u64| -> i16 {
-        let l = [-3, -1, 1, 3][(bits & 3) as usize];
-        (l * amp / 3) as i16
-    };
-    (lvl(x), lvl(x >> 2))
-}
-
 fn direction(side: Side) -> u8 {
     match side {
         Side::Du => 1,
@@ -280,9 +253,10 @@ pub struct Generator {
     /// (eAxC ID, its fields) per antenna, and the PRACH eAxC per antenna.
     ants: Vec<(u16, EaxcId, u16)>,
     seq: SeqCounters,
-    samples: Vec<i16>,
+    samples: Vec<i32>,
     iq: Vec<u8>,
     next: u64,
+    saturated: u64,
 }
 
 impl Generator {
@@ -309,9 +283,10 @@ impl Generator {
             dir: direction(spec.side),
             ants,
             seq: SeqCounters::default(),
-            samples: vec![0i16; spec.prbs as usize * RES_PER_PRB * 2],
+            samples: vec![0i32; spec.prbs as usize * RES_PER_PRB * 2],
             iq: vec![0u8; spec.prbs as usize * prb_len],
             next: 0,
+            saturated: 0,
             spec: spec.clone(),
         })
     }
@@ -319,6 +294,12 @@ impl Generator {
     /// The index of the slot [`Generator::next_slot`] produces next.
     pub fn slot_index(&self) -> u64 {
         self.next
+    }
+
+    /// Samples the compression could not carry and clipped so far (a
+    /// level beyond what the wire holds).
+    pub fn saturated_samples(&self) -> u64 {
+        self.saturated
     }
 
     /// Duration of one slot.
@@ -357,16 +338,16 @@ impl Generator {
                 let key = signal_key(id);
                 for prb in 0..spec.prbs as usize {
                     for re in 0..RES_PER_PRB {
-                        let (i, q) = reference_iq_keyed(key, t, sym, prb, re);
+                        let (i, q) = reference_iq_keyed(spec.level, key, t, sym, prb, re);
                         self.samples[(prb * RES_PER_PRB + re) * 2] = i;
                         self.samples[(prb * RES_PER_PRB + re) * 2 + 1] = q;
                     }
                 }
-                // Truncating, as Annex A.1 writes it, so captures stay byte-exact.
-                let written = ecpri::iq::compress(spec.comp, ecpri::iq::Rounding::Truncate, &self.samples, &mut self.iq)
-                    .with_context(|| format!("compressing {}", spec.comp))?
-                    .len;
-                debug_assert_eq!(written, self.iq.len());
+                // Truncating by default, as Annex A.1 writes it, so captures stay byte-exact.
+                let enc = ecpri::iq::compress(spec.comp, spec.rounding, &self.samples, &mut self.iq)
+                    .with_context(|| format!("compressing {}", spec.comp))?;
+                debug_assert_eq!(enc.len, self.iq.len());
+                self.saturated += enc.saturated as u64;
                 let mut start = 0usize;
                 while start < spec.prbs as usize {
                     let n_prb = per_frame.min(spec.prbs as usize - start);
@@ -472,142 +453,4 @@ fn cplane_type3_prach(spec: &CarrierSpec, t: SlotTime, ant: u8) -> Result<cplane
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ecpri::frame::DecodeConfig;
-
-    #[test]
-    fn slot_time_numbering() {
-        assert_eq!(SlotTime::of(0, 1), SlotTime { frame: 0, subframe: 0, slot: 0 });
-        assert_eq!(SlotTime::of(21, 1), SlotTime { frame: 1, subframe: 0, slot: 1 });
-        assert_eq!(SlotTime::of(10 * 256, 0), SlotTime { frame: 0, subframe: 0, slot: 0 }, "frameId wraps at 256");
-    }
-
-    #[test]
-    fn splits_symbols_at_prb_boundaries_under_the_mtu() {
-        let spec = CarrierSpec { prbs: 273, antennas: 1, slots: 1, mtu: 1500, comp: UdCompHdr::new(ecpri::CompMethod::Bfp, 8), ..Default::default() };
-        let frames = generate(&spec).unwrap();
-        let per = prbs_per_frame(&spec).unwrap();
-        assert_eq!(per, (1500 - 18) / 25);
-        let d = DecodeConfig { dl_comp: spec.comp, ..DecodeConfig::default() };
-        let mut covered = vec![0u32; 273];
-        for f in &frames {
-            assert!(f.data.len() - 14 <= 1500, "Ethernet payload within the MTU");
-            let fr = FrameRepr::parse(&f.data, &d).unwrap();
-            if let Body::IqData { uplane, .. } = &fr.messages()[0].body {
-                if uplane.header.symbol_id == 0 {
-                    for s in &uplane.sections {
-                        let start = s.start_prbu as usize;
-                        for c in &mut covered[start..start + s.num_prbu as usize] {
-                            *c += 1;
-                        }
-                    }
-                }
-            }
-        }
-        assert!(covered.iter().all(|&c| c == 1), "every PRB of a symbol is sent exactly once");
-    }
-
-    #[test]
-    fn iq_decodes_back_to_the_reference_signal() {
-        let spec = CarrierSpec { prbs: 10, antennas: 2, slots: 1, comp: UdCompHdr::new(ecpri::CompMethod::None, 16), ..Default::default() };
-        let d = DecodeConfig::default();
-        let mut checked = 0;
-        for f in generate(&spec).unwrap() {
-            let fr = FrameRepr::parse(&f.data, &d).unwrap();
-            if let Body::IqData { pc_id, uplane, .. } = &fr.messages()[0].body {
-                let h = uplane.header;
-                let t = SlotTime { frame: h.frame_id, subframe: h.subframe_id, slot: h.slot_id };
-                let s = &uplane.sections[0];
-                let mut out = vec![0i32; 10 * 24];
-                ecpri::iq::decompress(spec.comp, s.iq_data, &mut out).unwrap();
-                for prb in 0..10 {
-                    for re in 0..12 {
-                        let (i, q) = reference_iq(d.eaxc.split(*pc_id), t, h.symbol_id, prb, re);
-                        assert_eq!((out[(prb * 12 + re) * 2], out[(prb * 12 + re) * 2 + 1]), (i as i32, q as i32));
-                    }
-                }
-                checked += 1;
-            }
-        }
-        assert_eq!(checked, 2 * 14);
-    }
-
-    #[test]
-    fn signal_key_is_the_eaxc_fields_not_their_packing() {
-        let l4444 = EaxcLayout::default();
-        let l2644 = EaxcLayout::from_spec("2,6,4,4").unwrap();
-        let id = EaxcId { du_port: 1, band_sector: 0, cc: 0, ru_port: 3 };
-        // Under the default layout the key is the raw ID (captures keep their bytes).
-        assert_eq!(signal_key(id), l4444.join(id).unwrap());
-        let (a, b) = (l4444.join(id).unwrap(), l2644.join(id).unwrap());
-        assert_ne!(a, b, "the remap changes the raw ID");
-        let t = SlotTime::of(7, 1);
-        assert_eq!(reference_prb(l4444.split(a), t, 3, 5), reference_prb(l2644.split(b), t, 3, 5));
-        // Wide fields still give distinct keys.
-        let wide = |bs| signal_key(EaxcId { du_port: 0, band_sector: bs, cc: 0, ru_port: 0 });
-        assert_ne!(wide(20), wide(21));
-    }
-
-    #[test]
-    fn slot_by_slot_is_the_same_stream_as_generate() {
-        let spec = CarrierSpec { prbs: 30, antennas: 2, slots: 3, prach: true, ..Default::default() };
-        let all = generate(&spec).unwrap();
-        let mut g = Generator::new(&spec).unwrap();
-        let mut parts = Vec::new();
-        for n in 0..3 {
-            assert_eq!(g.slot_index(), n);
-            let before = parts.len();
-            g.next_slot(&mut parts).unwrap();
-            assert!(parts[before..].iter().all(|f| f.at >= g.slot_duration() * n as u32));
-        }
-        assert_eq!(all.len(), parts.len());
-        assert!(all.iter().zip(&parts).all(|(a, b)| a.data == b.data && a.at == b.at && a.kind == b.kind));
-        let kinds = |k| all.iter().filter(|f| f.kind == k).count();
-        assert_eq!((kinds(FrameKind::CplaneType1), kinds(FrameKind::CplaneType3)), (3 * 2 * 2, 3 * 2));
-        assert_eq!(kinds(FrameKind::Uplane), 3 * 14 * 2);
-    }
-
-    #[test]
-    fn frame_id_wraps_and_seq_ids_run_on_in_a_long_stream() {
-        // µ = 4: 160 slots per radio frame; 256 frames later frameId is 0 again.
-        let spec = CarrierSpec { numerology: 4, prbs: 1, antennas: 1, side: Side::Ru, ..Default::default() };
-        let d = DecodeConfig { ul_comp: spec.comp, ..DecodeConfig::default() };
-        let mut g = Generator::new(&spec).unwrap();
-        let mut out = Vec::new();
-        let mut seq = 0u8;
-        for n in 0..256 * 160 + 1u64 {
-            out.clear();
-            g.next_slot(&mut out).unwrap();
-            if n % 160 != 0 {
-                seq = seq.wrapping_add(14);
-                continue;
-            }
-            let fr = FrameRepr::parse(&out[0].data, &d).unwrap();
-            let Body::IqData { uplane, seq_id, .. } = &fr.messages()[0].body else { panic!() };
-            assert_eq!(uplane.header.frame_id, (n / 160) as u8);
-            assert_eq!(seq_id.seq_id, seq);
-            seq = seq.wrapping_add(14);
-        }
-    }
-
-    #[test]
-    fn sequence_ids_run_on_per_eaxc_and_plane() {
-        let spec = CarrierSpec { prbs: 273, antennas: 2, slots: 2, ..Default::default() };
-        let d = DecodeConfig { dl_comp: spec.comp, ..DecodeConfig::default() };
-        let mut next: std::collections::HashMap<(u8, u8, u16), u8> = Default::default();
-        for f in generate(&spec).unwrap() {
-            let fr = FrameRepr::parse(&f.data, &d).unwrap();
-            let m = &fr.messages()[0];
-            let (id, s) = m.body.eaxc_and_seq().unwrap();
-            let dir = match &m.body {
-                Body::IqData { uplane, .. } => uplane.header.data_direction,
-                Body::RtControl { cplane, .. } => cplane.header.app.data_direction,
-                _ => unreachable!(),
-            };
-            let e = next.entry((m.header.message_type, dir, id)).or_insert(s.seq_id);
-            assert_eq!(s.seq_id, *e);
-            *e = e.wrapping_add(1);
-        }
-    }
-}
+mod tests;

@@ -134,6 +134,25 @@ fn iq_text(f: &FlowReport) -> String {
     s
 }
 
+/// The quantisation bound at B's compression, and how far B is from it.
+fn bound_text(f: &FlowReport) -> Option<String> {
+    let b = &f.bound;
+    if b.prbs == 0 {
+        return (b.unavailable > 0).then(|| format!("n/a ({} PRBs in a compression that needs the C-plane to quantise)", b.unavailable));
+    }
+    let what = format!("A quantised per PRB as B's {} with rounding to nearest", b.comp_name());
+    let mut s = match (b.evm_db(), f.iq.evm_db()) {
+        (None, _) if b.lossless() => format!("lossless: B's {} carries A exactly", b.comp_name()),
+        (None, _) => format!("n/a (no reference power; {what})"),
+        (Some(bd), Some(e)) => format!("EVM {bd:.2} dB ({what}); B is {:.2} dB above it", e - bd),
+        (Some(bd), None) => format!("EVM {bd:.2} dB ({what})"),
+    };
+    if b.unavailable > 0 {
+        s.push_str(&format!(", {} PRBs not quantisable here", b.unavailable));
+    }
+    Some(s)
+}
+
 fn write_text<W: Write>(out: &mut W, r: &Report, names: &(String, String), opts: &DiffOptions) -> Result<()> {
     writeln!(out, "A: {} ({} frames)", names.0, r.frames_a)?;
     writeln!(out, "B: {} ({} frames)", names.1, r.frames_b)?;
@@ -163,6 +182,9 @@ fn write_text<W: Write>(out: &mut W, r: &Report, names: &(String, String), opts:
         }
         if k.plane == Plane::U {
             writeln!(out, "  IQ        {}", iq_text(f))?;
+            if let Some(b) = bound_text(f) {
+                writeln!(out, "  bound     {b}")?;
+            }
         }
     }
     let (matched, missing, extra) = r
@@ -178,6 +200,20 @@ fn write_text<W: Write>(out: &mut W, r: &Report, names: &(String, String), opts:
     };
     writeln!(out, "\nsummary: {} flows; PRBs matched {matched}, missing {missing}, extra {extra}; IQ {iq}", r.flows.len())?;
     Ok(())
+}
+
+/// The bound as JSON: B's compression, its EVM, and B's distance from it.
+fn bound_json(f: &FlowReport) -> Value {
+    let b = &f.bound;
+    json!({
+        "comp": b.comp.filter(|_| !b.mixed).map(|c| c.to_string()),
+        "rounding": "nearest",
+        "prbs": b.prbs,
+        "lossless": b.lossless(),
+        "evm_db": b.evm_db(),
+        "above_bound_db": b.evm_db().zip(f.iq.evm_db()).map(|(bd, e)| e - bd),
+        "unavailable": b.unavailable,
+    })
 }
 
 fn to_json(r: &Report, names: &(String, String), opts: &DiffOptions) -> Value {
@@ -215,6 +251,7 @@ fn to_json(r: &Report, names: &(String, String), opts: &DiffOptions) -> Value {
                     "prbs": q.prbs,
                     "differing_prbs": q.differing_prbs,
                     "undecodable": q.undecodable,
+                    "bound": bound_json(f),
                 });
             }
             v

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use ecpri::ethernet::VlanTag;
+use ecpri::iq::Rounding;
 use ecpri::{EaxcLayout, UdCompHdr};
 use serde_json::json;
 
 use fhgate::io::pcap::PcapOut;
 use fhgate::io::{live, TxPort};
-use fhgate::traffic::{CarrierSpec, GenFrame, Generator, Side};
+use fhgate::traffic::{CarrierSpec, GenFrame, Generator, Side, SignalLevel};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SideArg {
@@ -53,6 +54,44 @@ pub(super) fn parse_seconds(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v)),
         _ => Err(format!("`{s}`: expected a number of seconds")),
+    }
+}
+
+/// The test signal's level and rounding: `gen` makes the signal with
+/// them, and `sink` rebuilds it from the same flags.
+#[derive(Args, Debug, Clone)]
+pub struct SignalArgs {
+    /// Peak of the loudest PRB in dB relative to int16 full scale (32768),
+    /// e.g. +40; above 0 the samples exceed int16, which BFP carries with
+    /// exponents up to 15. Default: -8.7 dBFS (the shipped captures).
+    #[arg(long, value_name = "DBFS", allow_hyphen_values = true, conflicts_with = "exponents")]
+    pub level_dbfs: Option<f64>,
+    /// Give PRB p the level at which BFP (at gen's width) takes exponent
+    /// LO + p mod (HI - LO + 1), so a symbol sweeps the exponents LO-HI.
+    #[arg(long, value_name = "LO-HI", value_parser = SignalLevel::parse_range)]
+    pub exponents: Option<(u8, u8)>,
+    /// How BFP rounds mantissas: truncate (Annex A.1 as written; the
+    /// shipped captures) or nearest.
+    #[arg(long, value_name = "truncate|nearest", default_value = "truncate", value_parser = parse_rounding)]
+    pub rounding: Rounding,
+}
+
+fn parse_rounding(s: &str) -> Result<Rounding, String> {
+    Rounding::from_name(s).ok_or_else(|| format!("`{s}`: expected truncate or nearest"))
+}
+
+impl SignalArgs {
+    /// The level, with `comp` the compression gen uses (`--exponents` is
+    /// meant at its BFP width).
+    pub fn level(&self, comp: Option<UdCompHdr>, comp_flag: &str) -> Result<SignalLevel> {
+        match (self.level_dbfs, self.exponents) {
+            (Some(db), _) => SignalLevel::peak_dbfs(db),
+            (None, Some((lo, hi))) => {
+                let comp = comp.with_context(|| format!("--exponents needs {comp_flag} bfp:WIDTH, the width the exponents are meant at"))?;
+                SignalLevel::exponents(lo, hi, comp)
+            }
+            (None, None) => Ok(SignalLevel::Default),
+        }
     }
 }
 
@@ -118,6 +157,8 @@ pub struct GenArgs {
     /// Print the summary as one JSON object on standard output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    signal: SignalArgs,
 }
 
 /// Frames sent per `flush`.
@@ -133,6 +174,8 @@ struct Sent {
     by_kind: std::collections::BTreeMap<&'static str, u64>,
     elapsed: Duration,
     interrupted: bool,
+    /// Samples the compression clipped (a level beyond what it carries).
+    saturated: u64,
 }
 
 pub fn run(a: GenArgs) -> Result<ExitCode> {
@@ -147,6 +190,8 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         prbs: a.prbs,
         antennas: a.antennas,
         comp: a.comp,
+        rounding: a.signal.rounding,
+        level: a.signal.level(Some(a.comp), "--comp")?,
         comp_hdr: !a.no_comp_hdr,
         eaxc: a.eaxc_bits,
         vlan: a.vlan.map(|v| VlanTag::c_tag(v, a.pcp)),
@@ -266,6 +311,7 @@ fn send(
         sleep_until(t0 + slots_time(slot_dur, s.slots), stop);
     }
     s.elapsed = start.map_or(Duration::ZERO, |t| t.elapsed());
+    s.saturated = gen.saturated_samples();
     Ok(s)
 }
 
@@ -307,6 +353,7 @@ fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
             "mbit_per_second": mbps,
             "late_slots": (rate == Rate::Slot).then_some(s.late_slots),
             "interrupted": s.interrupted,
+            "saturated_samples": s.saturated,
         });
         let mut out = std::io::stdout().lock();
         writeln!(out, "{v}")?;
@@ -322,6 +369,9 @@ fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
             s.slots,
             if s.interrupted { "; stopped by signal" } else { "" }
         );
+    }
+    if s.saturated > 0 {
+        eprintln!("fhgate gen: warning: {} samples saturated: the level is beyond what the compression carries", s.saturated);
     }
     Ok(())
 }

@@ -32,7 +32,8 @@ use fhgate::config::Backend;
 use fhgate::diff::IqError;
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
 use fhgate::io::{live, RxPoll, RxPort};
-use fhgate::traffic::{reference_prb, SlotTime};
+use ecpri::iq::Rounding;
+use fhgate::traffic::{reference_prb, SignalLevel, SlotTime};
 use fhgate::translate::PacketBuf;
 use serde_json::{json, Value};
 
@@ -79,6 +80,9 @@ pub struct SinkArgs {
     /// The report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The signal's level and rounding, as gen was given them.
+    #[command(flatten)]
+    pub signal: super::gen::SignalArgs,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -116,7 +120,8 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     let (mut pcap_out, commit) = a.output.as_deref().map(PcapOut::create).transpose()?.unzip();
     // Scripts and tests wait for this line before they start sending.
     tracing::info!(source = %source, "sink receiving");
-    let mut sink = Sink::new(cfg, a.signal_comp, !a.no_iq);
+    let level = a.signal.level(a.signal_comp, "--signal-comp")?;
+    let mut sink = Sink::new(cfg, Reference { level, comp: a.signal_comp, rounding: a.signal.rounding }, !a.no_iq);
     let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
     let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
     let start = Instant::now();
@@ -185,10 +190,19 @@ struct FlowStats {
     iq: IqError,
 }
 
+/// What the IQ is checked against: gen's signal at `level`, as `comp`
+/// (rounding as `rounding`) carries it, or ideal when `comp` is `None`.
+#[derive(Debug, Clone, Copy)]
+struct Reference {
+    level: SignalLevel,
+    comp: Option<UdCompHdr>,
+    rounding: Rounding,
+}
+
 /// Everything counted so far.
 struct Sink {
     cfg: DecodeConfig,
-    signal_comp: Option<UdCompHdr>,
+    reference: Reference,
     check_iq: bool,
     frames: u64,
     bytes: u64,
@@ -206,10 +220,10 @@ struct Sink {
 }
 
 impl Sink {
-    fn new(cfg: DecodeConfig, signal_comp: Option<UdCompHdr>, check_iq: bool) -> Self {
+    fn new(cfg: DecodeConfig, reference: Reference, check_iq: bool) -> Self {
         Sink {
             cfg,
-            signal_comp,
+            reference,
             check_iq,
             frames: 0,
             bytes: 0,
@@ -261,10 +275,11 @@ impl Sink {
                     st.prbs += sec.prb_count(cfg.carrier_prbs) as u64;
                     if self.check_iq {
                         check_section(&mut st.iq, sec, comp, cfg.carrier_prbs, |prb| {
-                            let r = reference_prb(id, t, h.symbol_id, prb);
-                            match self.signal_comp {
-                                Some(sc) => carry(sc, &r, &mut self.scratch),
-                                None => r.map(|v| v as i32),
+                            let rf = self.reference;
+                            let r = reference_prb(rf.level, id, t, h.symbol_id, prb);
+                            match rf.comp {
+                                Some(sc) => carry(sc, rf.rounding, &r, &mut self.scratch),
+                                None => r,
                             }
                         });
                     }
@@ -315,6 +330,13 @@ impl Sink {
         if let Some((plane, dir, eaxc, _)) = super::raw_flow(frame, self.cfg.udp_port) {
             self.flows.entry((plane, dir, eaxc)).or_default().invalid += 1;
         }
+    }
+
+    /// What the IQ was checked against, in words.
+    fn reference_text(&self) -> String {
+        let r = &self.reference;
+        let carried = r.comp.map_or(String::new(), |c| format!(" as {c} ({}) carries it", r.rounding.name()));
+        format!("signal at {}{carried}", r.level.describe())
     }
 
     fn iq_total(&self) -> IqError {
@@ -399,7 +421,7 @@ impl Sink {
             "cplane_ud_comp_hdr": self.cplane_comp,
             "eaxc_ids": eaxc_ids.iter().map(|&id| self.eaxc_json(id)).collect::<Vec<_>>(),
             "iq": if self.check_iq { iq_json(&self.iq_total()) } else { Value::Null },
-            "iq_reference": self.signal_comp.map_or("signal".to_string(), |c| format!("signal as {c} carries it")),
+            "iq_reference": self.reference_text(),
             "flows": flows,
             "seconds": secs,
             "frames_per_second": if secs > 0.0 { self.frames as f64 / secs } else { 0.0 },
@@ -429,7 +451,7 @@ impl Sink {
         let ccomp: Vec<String> = self.cplane_comp.iter().map(|(c, n)| format!("{c} × {n}")).collect();
         writeln!(out, "  compression: U-plane sections {}; C-plane udCompHdr {}", join_or_none(&comp), join_or_none(&ccomp))?;
         if self.check_iq {
-            writeln!(out, "  IQ: {}", iq_text(&self.iq_total()))?;
+            writeln!(out, "  IQ: {} (against the {})", iq_text(&self.iq_total()), self.reference_text())?;
         }
         writeln!(out, "  {:<5} {:<3} {:<18} {:>8} {:>8} {:>10} {:>6} {:>6} {:>6} {:>7}  IQ", "plane", "dir", "eAxC", "frames", "sections", "PRBs", "gaps", "reord", "dups", "invalid")?;
         for (&(plane, dir, eaxc), s) in &self.flows {
@@ -486,12 +508,12 @@ fn check_section(
     }
 }
 
-/// `r` as it comes out of compression `c` (truncating, as `fhgate gen`
-/// compresses) and back.
-fn carry(c: UdCompHdr, r: &[i16; SAMPLES_PER_PRB], bytes: &mut Vec<i32>) -> [i32; SAMPLES_PER_PRB] {
+/// `r` as it comes out of compression `c` (rounding as gen did) and back,
+/// in `i32`, so a level beyond `i16` stays what the wire carries.
+fn carry(c: UdCompHdr, rounding: Rounding, r: &[i32; SAMPLES_PER_PRB], bytes: &mut Vec<i32>) -> [i32; SAMPLES_PER_PRB] {
     let mut wire = [0u8; 1 + 3 * 16];
-    let mut out = r.map(|v| v as i32);
-    if ecpri::iq::compress(c, ecpri::iq::Rounding::Truncate, r, &mut wire).is_ok() {
+    let mut out = *r;
+    if ecpri::iq::compress(c, rounding, r, &mut wire).is_ok() {
         bytes.resize(SAMPLES_PER_PRB, 0);
         if ecpri::iq::decompress(c, &wire, bytes).is_ok() {
             out.copy_from_slice(bytes);
@@ -536,8 +558,8 @@ mod tests {
     #[test]
     fn carried_reference_is_what_the_compression_keeps() {
         let t = SlotTime { frame: 1, subframe: 2, slot: 0 };
-        let ideal = reference_prb(ecpri::EaxcId::default(), t, 3, 1).map(|v| v as i32);
-        let r = carry(UdCompHdr::new(ecpri::CompMethod::Bfp, 8), &reference_prb(ecpri::EaxcId::default(), t, 3, 1), &mut Vec::new());
+        let ideal = reference_prb(SignalLevel::Default, ecpri::EaxcId::default(), t, 3, 1);
+        let r = carry(UdCompHdr::new(ecpri::CompMethod::Bfp, 8), Rounding::Truncate, &ideal, &mut Vec::new());
         assert_ne!(r, ideal, "BFP 8 loses precision on this signal");
         let mut e = IqError::default();
         e.add_prb(&ideal, &r);
