@@ -3,7 +3,6 @@
 //! udCompHdr rewritten, split again under another MTU by the gateway's
 //! egress), then the real binary comparing the two files.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -14,6 +13,9 @@ use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::pcap::{self, Captured, PcapOut};
 use fhgate::pipeline::egress::{Egress, EgressConfig, Emitted, SplitBuf};
 use serde_json::Value;
+
+#[path = "support/bfp_oracle.rs"]
+mod bfp_oracle;
 
 fn fhgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
@@ -115,40 +117,6 @@ fn u_flows(v: &Value) -> Vec<&Value> {
     v["flows"].as_array().unwrap().iter().filter(|f| f["plane"] == "U").collect()
 }
 
-/// EVM of `b` against `a` on eAxC `eaxc`, computed here, independently of
-/// `fhgate diff`.
-fn evm_db(a: &[Captured], da: &DecodeConfig, b: &[Captured], db: &DecodeConfig, eaxc: u16) -> f64 {
-    let samples = |frames: &[Captured], d: &DecodeConfig| {
-        let mut m: HashMap<(u16, u8, usize), [i32; 24]> = HashMap::new();
-        for f in frames {
-            let fr = FrameRepr::parse(&f.data, d).unwrap();
-            for msg in fr.messages() {
-                if let Body::IqData { pc_id, uplane, cfg, .. } = &msg.body {
-                    for s in &uplane.sections {
-                        let comp = s.comp(cfg.static_comp);
-                        for (i, prb) in s.iq_data.chunks_exact(comp.prb_len().unwrap()).enumerate() {
-                            let mut x = [0i32; 24];
-                            ecpri::iq::decompress(comp, prb, &mut x).unwrap();
-                            m.insert((*pc_id, uplane.header.symbol_id, s.start_prbu as usize + i), x);
-                        }
-                    }
-                }
-            }
-        }
-        m
-    };
-    let (sa, sb) = (samples(a, da), samples(b, db));
-    assert_eq!(sa.len(), sb.len());
-    let (mut err, mut reference) = (0f64, 0f64);
-    for (k, x) in sa.iter().filter(|(k, _)| k.0 == eaxc) {
-        for (p, q) in x.iter().zip(&sb[k]) {
-            err += ((*q as f64) - (*p as f64)).powi(2);
-            reference += (*p as f64).powi(2);
-        }
-    }
-    10.0 * (err / reference).log10()
-}
-
 #[test]
 fn widening_8_to_12_adds_no_error_even_when_split_differently() {
     let dir = tempfile::tempdir().unwrap();
@@ -182,6 +150,7 @@ fn widening_8_to_12_adds_no_error_even_when_split_differently() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(text.contains("exact (no IQ error)"), "{text}");
+    assert!(text.contains("  bound     lossless: B's bfp:12 carries A exactly"), "{text}");
     assert!(text.contains("oran_fh_cus.udCompHdrWidth 8→12"), "{text}");
     assert!(text.contains("missing 0  extra 0"), "{text}");
 }
@@ -198,11 +167,19 @@ fn narrowing_12_to_8_shows_the_quantisation_error() {
     assert_eq!(code, Some(0), "differences are the report, not an error");
     for f in u_flows(&v) {
         let evm = f["iq"]["evm_db"].as_f64().expect("an EVM");
-        let want = evm_db(&a, &decode(12), &b, &decode(8), f["eaxc_a"].as_u64().unwrap() as u16);
+        // Decoded from the bytes by the spec oracle, not by `ecpri`.
+        let want = bfp_oracle::evm_db(&a_path, &b_path, f["eaxc_a"].as_u64().unwrap() as u16);
         eprintln!("{}: EVM {evm:.2} dB (computed here: {want:.2} dB)", f["title"]);
         // An 8-bit BFP mantissa: roughly 6 dB a bit below full scale of each PRB.
         assert!((-55.0..-35.0).contains(&evm), "EVM {evm} dB");
         assert!((evm - want).abs() < 0.01, "{evm} vs {want} computed here");
+        // The bound: A quantised per PRB at 8 bits to nearest, as the oracle quantises it.
+        let bound = f["iq"]["bound"]["evm_db"].as_f64().expect("a bound");
+        let want_bound = bfp_oracle::bound_db(&a_path, 8, f["eaxc_a"].as_u64().unwrap() as u16);
+        assert!((bound - want_bound).abs() < 0.01, "bound {bound} vs {want_bound} computed here");
+        assert_eq!(f["iq"]["bound"]["comp"], "bfp:8");
+        let above = f["iq"]["bound"]["above_bound_db"].as_f64().unwrap();
+        assert!((above - (evm - bound)).abs() < 1e-9 && above.abs() < 0.5, "B rounds to nearest: {above} dB above the bound");
         assert_eq!(f["iq"]["exact"], false);
         assert!(f["iq"]["max_abs_error"].as_u64().unwrap() > 0);
         assert_eq!(f["missing"], 0);
@@ -213,6 +190,7 @@ fn narrowing_12_to_8_shows_the_quantisation_error() {
     let o = fhgate(&["diff", ap, bp, "--dl-comp", "bfp:12", "--b-dl-comp", "bfp:8"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("EVM -") && text.contains("worst EVM"), "{text}");
+    assert!(text.contains("  bound     EVM -") && text.contains("as B's bfp:8 with rounding to nearest"), "{text}");
 }
 
 #[test]

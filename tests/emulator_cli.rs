@@ -115,6 +115,51 @@ fn every_generated_frame_arrives_valid_with_the_test_signal() {
 }
 
 #[test]
+fn sink_checks_levels_beyond_int16_without_wrapping() {
+    let dir = tempfile::tempdir().unwrap();
+    // +40 dBFS: PRB 0 peaks at 3 276 800, 100 times int16 full scale. BFP
+    // 9 carries it with exponents 14 down to 11; a wrapping int16 decode
+    // would make every PRB noise.
+    let p = dir.path().join("loud.pcap");
+    let g = gen(&p, &["--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--slots", "1", "--level-dbfs", "+40", "--rounding", "nearest"]);
+    assert_eq!(g["saturated_samples"], 0, "BFP 9 carries +40 dBFS");
+    let (code, r) = sink(&p, &["--dl-comp", "bfp:9", "--level-dbfs", "+40", "--max-evm", "1"]);
+    assert_eq!(code, 0, "{r}");
+    let e = evm(&r);
+    assert!(e > 0.0 && e < 1.0, "only BFP 9's quantisation: {e} %");
+    // Against the signal as BFP 9 rounded to nearest carries it: exact.
+    let (code, r) = sink(&p, &["--dl-comp", "bfp:9", "--level-dbfs", "+40", "--signal-comp", "bfp:9", "--rounding", "nearest", "--max-evm", "0"]);
+    assert_eq!((code, &r["iq"]["exact"]), (0, &Value::Bool(true)), "{r}");
+    assert!(r["iq_reference"].as_str().unwrap().contains("+40.0 dBFS"), "{}", r["iq_reference"]);
+    // Truncation is not what gen did: the carried reference differs.
+    let (_, r) = sink(&p, &["--dl-comp", "bfp:9", "--level-dbfs", "+40", "--signal-comp", "bfp:9"]);
+    assert_eq!(r["iq"]["exact"], false);
+    // Told the wrong level, the sink sees the stream is not the signal.
+    let (code, r) = sink(&p, &["--dl-comp", "bfp:9", "--max-evm", "1"]);
+    assert_eq!(code, 1, "{r}");
+
+    // Exponents 0-15 at BFP 12: exact against the carried signal.
+    let p = dir.path().join("sweep.pcap");
+    gen(&p, &["--prbs", "32", "--antennas", "1", "--comp", "bfp:12", "--slots", "1", "--exponents", "0-15"]);
+    let (code, r) = sink(&p, &["--dl-comp", "bfp:12", "--exponents", "0-15", "--signal-comp", "bfp:12", "--max-evm", "0"]);
+    assert_eq!((code, &r["iq"]["exact"]), (0, &Value::Bool(true)), "{r}");
+    let o = fhgate(&["sink", "--input", p.to_str().unwrap(), "--exponents", "0-15"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--exponents needs --signal-comp"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Uncompressed 16-bit cannot carry +40 dBFS: gen clips and says so.
+    let p = dir.path().join("clipped.pcap");
+    let g = gen(&p, &["--prbs", "4", "--antennas", "1", "--comp", "none:16", "--slots", "1", "--level-dbfs", "40"]);
+    assert!(g["saturated_samples"].as_u64().unwrap() > 0, "{g}");
+    let o = fhgate(&["gen", "-o", p.to_str().unwrap(), "--level-dbfs", "100"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--level-dbfs 100"));
+    let o = fhgate(&["gen", "-o", p.to_str().unwrap(), "--exponents", "0-15", "--comp", "none:16"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--exponents needs BFP"));
+}
+
+#[test]
 fn translated_stream_still_measures_iq_error_against_the_signal() {
     let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
     assert!(st.success(), "scripts/build-translators failed");

@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "support/bfp_oracle.rs"]
+mod bfp_oracle;
+
 fn fhgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
 }
@@ -210,4 +213,57 @@ fn text_summary_rows_line_up_with_the_header() {
     for r in rows {
         assert_eq!(r.split_whitespace().count(), cols.len(), "{r}");
     }
+}
+
+#[test]
+fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
+    // The shipped sweeps: every BFP exponent 0-15 at 8, 9, 12 and 14 bits,
+    // most of them far beyond int16 full scale.
+    for w in [8u32, 9, 12, 14] {
+        let p = repo().join(format!("captures/du_16prb_bfp{w}_exp0-15.pcap"));
+        let comp = format!("bfp:{w}");
+        let o = fhgate(&["inspect", p.to_str().unwrap(), "--iq", "--json", "--dl-comp", &comp, "--ul-comp", &comp]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let lines = json_lines(&o);
+        let flows = lines.last().unwrap()["summary"]["flows"].as_array().unwrap().clone();
+        let u: Vec<&Value> = flows.iter().filter(|f| f["plane"] == "U").collect();
+        assert_eq!(u.len(), 1);
+        let iq = &u[0]["iq"];
+        // The oracle, from the bytes.
+        let prbs = bfp_oracle::oracle_decode(&p);
+        let mut hist = [0u64; 16];
+        let (mut peak, mut beyond, mut energy) = (0u64, 0u64, 0f64);
+        for prb in prbs.values() {
+            hist[prb.exponent as usize] += 1;
+            for &x in &prb.samples {
+                peak = peak.max(x.unsigned_abs());
+                beyond += !(-32768..=32767).contains(&x) as u64;
+                energy += (x as f64).powi(2);
+            }
+        }
+        assert_eq!(hist, [14; 16], "{w} bits: one PRB per exponent per symbol");
+        assert_eq!(iq["prbs"].as_u64(), Some(prbs.len() as u64));
+        for (e, n) in hist.iter().enumerate() {
+            assert_eq!(iq["exponents"][e.to_string()].as_u64(), Some(*n), "{w} bits, exponent {e}");
+        }
+        assert_eq!(iq["peak"].as_u64(), Some(peak));
+        assert_eq!(iq["beyond_int16"].as_u64(), Some(beyond));
+        assert!(beyond > 0, "{w} bits at exponent 15 is beyond int16");
+        let want_peak = 20.0 * (peak as f64 / 32768.0).log10();
+        let want_rms = 10.0 * (energy / (prbs.len() * 24) as f64 / (32768.0f64 * 32768.0)).log10();
+        assert!((iq["peak_dbfs"].as_f64().unwrap() - want_peak).abs() < 1e-9);
+        assert!((iq["rms_dbfs"].as_f64().unwrap() - want_rms).abs() < 1e-6);
+        assert!(want_peak > 40.0, "{w} bits at exponent 15: {want_peak} dBFS");
+    }
+    // The text summary shows the same table.
+    let p = repo().join("captures/du_16prb_bfp12_exp0-15.pcap");
+    let o = fhgate(&["inspect", p.to_str().unwrap(), "--iq", "--summary-only", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("IQ per U-plane flow (0 dBFS = int16 full scale, 32768)"), "{text}");
+    assert!(text.contains("0:14 1:14 2:14") && text.contains("15:14"), "{text}");
+    // Without --iq the summary has no IQ statistics.
+    let o = fhgate(&["inspect", p.to_str().unwrap(), "--json", "--dl-comp", "bfp:12"]);
+    let lines = json_lines(&o);
+    assert!(lines.last().unwrap()["summary"]["flows"].as_array().unwrap().iter().all(|f| f.get("iq").is_none()));
 }

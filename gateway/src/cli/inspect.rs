@@ -14,6 +14,7 @@ use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::header::message_type;
 use serde_json::{json, Map, Value};
 
+use super::inspect_iq::IqStats;
 use super::seq_report::SeqReport;
 use super::DecodeArgs;
 use fhgate::io::pcap;
@@ -26,7 +27,9 @@ pub struct InspectArgs {
     /// One JSON object per frame, then one summary object.
     #[arg(long)]
     pub json: bool,
-    /// Include every PRB (udCompParam and IQ bytes) in the output.
+    /// Include every PRB (udCompParam and IQ bytes) in the output, and
+    /// per-flow IQ statistics in the summary: the BFP exponent histogram,
+    /// peak and RMS level in dBFS, and samples beyond int16 full scale.
     #[arg(long)]
     pub iq: bool,
     /// Only the summary.
@@ -42,7 +45,7 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
     let frames = &capture.frames;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut summary = Summary::default();
+    let mut summary = Summary { iq: a.iq, ..Summary::default() };
     let t0 = frames.first().map(|f| f.timestamp).unwrap_or_default();
     for (i, f) in frames.iter().enumerate() {
         let n = i + 1;
@@ -331,10 +334,13 @@ struct FlowStats {
     comp: BTreeMap<String, u64>,
     seq: SeqReport,
     errors: u64,
+    iq: IqStats,
 }
 
 #[derive(Default)]
 struct Summary {
+    /// Whether to measure IQ (`--iq`).
+    iq: bool,
     flows: BTreeMap<FlowKey, FlowStats>,
     other: BTreeMap<u16, u64>,
     errors: BTreeMap<(&'static str, &'static str), u64>,
@@ -410,6 +416,9 @@ impl Summary {
                         sv.begin("section");
                         s.visit(&mut sv, ucfg);
                         sv.end();
+                        if self.iq {
+                            sv.st.iq.add_section(s, s.comp(ucfg.static_comp), cfg.carrier_prbs);
+                        }
                     }
                 }
                 Body::RtControl { cplane, .. } => {
@@ -435,10 +444,14 @@ impl Summary {
             .flows
             .iter()
             .map(|(k, s)| {
-                json!({"plane": k.plane, "direction": k.dir, "eaxc": k.eaxc, "vlan": k.vid,
+                let mut v = json!({"plane": k.plane, "direction": k.dir, "eaxc": k.eaxc, "vlan": k.vid,
                        "frames": s.frames, "sections": s.sections, "prbs": s.prbs, "compression": s.comp,
                        "seq_gaps": s.seq.gaps, "seq_reorders": s.seq.reorders,
-                       "seq_duplicates": s.seq.duplicates, "errors": s.errors})
+                       "seq_duplicates": s.seq.duplicates, "errors": s.errors});
+                if self.iq && k.plane == "U" {
+                    v["iq"] = s.iq.to_json();
+                }
+                v
             })
             .collect();
         let errors: Vec<Value> =
@@ -469,6 +482,13 @@ impl Summary {
                 s.errors,
                 if comp.is_empty() { "-".to_string() } else { comp.join(",") }
             )?;
+        }
+        if self.iq {
+            writeln!(out, "  IQ per U-plane flow (0 dBFS = int16 full scale, 32768):")?;
+            writeln!(out, "  {:<3} {:>6} {:>5}{}", "dir", "eAxC", "vlan", IqStats::TEXT_HEADER)?;
+            for (k, s) in self.flows.iter().filter(|(k, s)| k.plane == "U" && !s.iq.is_empty()) {
+                writeln!(out, "  {:<3} 0x{:04x} {:>5}{}", k.dir, k.eaxc, k.vid.map_or("-".into(), |v| v.to_string()), s.iq.text_row())?;
+            }
         }
         for (t, n) in &self.other {
             writeln!(out, "  other ethertype 0x{t:04x}: {n} frames (not eCPRI)")?;

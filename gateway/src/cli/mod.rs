@@ -25,6 +25,7 @@ mod decode_args;
 mod diff;
 mod gen;
 mod inspect;
+mod inspect_iq;
 mod replay;
 mod run;
 mod seq_report;
