@@ -241,7 +241,7 @@ fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
                 energy += (x as f64).powi(2);
             }
         }
-        assert_eq!(hist, [14; 16], "{w} bits: one PRB per exponent per symbol");
+        assert_eq!(hist, [28; 16], "{w} bits: one PRB per exponent per symbol, 2 slots");
         assert_eq!(iq["prbs"].as_u64(), Some(prbs.len() as u64));
         for (e, n) in hist.iter().enumerate() {
             assert_eq!(iq["exponents"][e.to_string()].as_u64(), Some(*n), "{w} bits, exponent {e}");
@@ -261,7 +261,7 @@ fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("IQ per U-plane flow (0 dBFS = int16 full scale, 32768)"), "{text}");
-    assert!(text.contains("0:14 1:14 2:14") && text.contains("15:14"), "{text}");
+    assert!(text.contains("0:28 1:28 2:28") && text.contains("15:28"), "{text}");
     // Without --iq the summary has no IQ statistics.
     let o = fhgate(&["inspect", p.to_str().unwrap(), "--json", "--dl-comp", "bfp:12"]);
     let lines = json_lines(&o);
