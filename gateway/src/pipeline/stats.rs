@@ -313,6 +313,11 @@ impl Stats {
         for (k, n) in &self.egress_errors {
             let _ = writeln!(s, "fhgate_egress_errors_total{{kind=\"{k}\"}} {n}");
         }
+        let _ = writeln!(s, "# HELP fhgate_egress_error_flows_total Frames egress could not make valid, by kind, field and flow.\n# TYPE fhgate_egress_error_flows_total counter");
+        for ((k, f, fl), n) in &self.egress_error_flows {
+            let labels = fl.as_ref().map_or_else(|| "plane=\"not_ecpri\"".to_string(), flow);
+            let _ = writeln!(s, "fhgate_egress_error_flows_total{{kind=\"{k}\",field=\"{f}\",{labels}}} {n}");
+        }
         let _ = writeln!(s, "# HELP fhgate_oversize_total Frames past the MTU egress could not split, by what the oversize policy did.\n# TYPE fhgate_oversize_total counter");
         for (k, n) in &self.oversize {
             let _ = writeln!(s, "fhgate_oversize_total{{outcome=\"{k}\"}} {n}");
@@ -379,8 +384,12 @@ mod tests {
         let k = FlowKey { direction: 1, plane: 0, eaxc: 0x0102, vlan: 2 };
         s.flows.insert(k, FlowCounters { packets_in: 3, packets_out: 4, ..Default::default() });
         s.malformed.insert(("truncated", "ecpri.size"), 1);
+        s.egress_error_flows.insert(("format_mismatch", "ecpri.size", Some(k)), 7);
+        s.oversize.insert("dropped", 2);
         s.latency.record(1500).unwrap();
         let text = s.prometheus();
+        assert!(text.contains("fhgate_egress_error_flows_total{kind=\"format_mismatch\",field=\"ecpri.size\",direction=\"dl\",plane=\"u\",eaxc=\"0x0102\",vlan=\"2\"} 7"), "{text}");
+        assert!(text.contains("fhgate_oversize_total{outcome=\"dropped\"} 2"), "{text}");
         assert!(text.contains("fhgate_packets_in_total{direction=\"dl\",plane=\"u\",eaxc=\"0x0102\",vlan=\"2\"} 3"), "{text}");
         assert!(text.contains("fhgate_malformed_total{kind=\"truncated\",field=\"ecpri.size\"} 1"));
         assert!(text.contains("fhgate_added_latency_ns_count 1"));
