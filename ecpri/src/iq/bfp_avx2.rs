@@ -1,5 +1,6 @@
-//! AVX2 fast paths for BFP: compress, decompress, and the fused
-//! decompress-then-compress used by the width converter.
+//! AVX2 fast paths for BFP: compress, decompress (widened to `i32` and
+//! shifted by the exponent in 32 bits), and, in [`requant`], compression
+//! rounded to nearest and the fused re-compression in both modes.
 //!
 //! Each step handles two PRBs, one in each 128-bit lane of a `__m256i`, so
 //! every per-PRB quantity (exponent, shift) is per lane and no instruction
@@ -26,13 +27,15 @@
 //!
 //! The exponent's `bitlen` comes from converting the PRB maximum to `f32`
 //! and reading its exponent field, which is exact for values below 2^24.
-//! The udCompParam byte never leaves the vector registers: the exponent
-//! multiplier `2^e` is built from it with `sllv`, and the output byte is
-//! OR-ed in front of the first packed group.
+//! The udCompParam byte never leaves the vector registers: it is OR-ed in
+//! front of the first packed group.
 //!
-//! Compress and the fused path are software-pipelined ([`pipelined`]): the
-//! chain from load to exponent and the chain from shift to store are long,
-//! and issuing them for different pairs side by side keeps both in flight.
+//! Truncating compression of `i16` (exponent at most 15, so the shift by
+//! the exponent can be logical, as above) keeps its own kernel; the rest
+//! work in the exponent domain ([`requant`]). Compression is
+//! software-pipelined ([`pipelined`]): the chain from load to exponent and
+//! the chain from shift to store are long, and issuing them for different
+//! pairs side by side keeps both in flight.
 //!
 //! Stores are 16 bytes per group and overlap the next group, so the loops
 //! stop while a whole step still lands inside the output; the callers

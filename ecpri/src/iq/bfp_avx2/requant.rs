@@ -20,9 +20,11 @@
 //!    infinity) has bias `2^r - 1` for negative `v` and 0 otherwise.
 //!    `|v| + bias < 2^16` always, as `|v| <= 2^15`.
 //!
-//! A PRB whose exponent would exceed 15 needs saturation: that step goes
-//! to the scalar reference (rare: only samples beyond the `i16` range, or
-//! width 1 rounded to nearest).
+//! The exponent work is per PRB on values broadcast in 32-bit elements, so
+//! four pairs share one pass (eight PRBs, one per element) while four fit;
+//! the rest go a pair at a time. A group whose exponent would exceed 15
+//! needs saturation and goes to the scalar reference (rare: only samples
+//! beyond the `i16` range, or width 1 rounded to nearest).
 
 use core::arch::x86_64::*;
 
@@ -55,15 +57,12 @@ fn pow2x2(c: __m256i) -> __m256i {
     _mm256_sllv_epi32(_mm256_set1_epi32(0x0001_0001), c)
 }
 
-/// The first half of a step: the output exponent of each lane of `v` (at
-/// exponents `e_in`, one per 32-bit element of the lane) and the shift
-/// multipliers; `param` holds the input udCompParam whose reserved nibble
-/// is kept (zero when compressing).
+/// The lane maximum `P` and `~min` (= -min - 1) of `v` as 32-bit values,
+/// `[P, P, ~min, ~min]` in each lane: fold 8 to 4 each, join them, fold
+/// the rest together.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn front<const NEAREST: bool>(v: [__m256i; 3], e_in: __m256i, param: __m256i, w: u32) -> Step {
-    // Lane maximum P and ~minimum (-min - 1), broadcast to every 32-bit
-    // element: fold 8 to 4 each, join them, fold the rest together.
+fn reduce(v: &[__m256i; 3]) -> __m256i {
     let mx = _mm256_max_epi16(v[0], _mm256_max_epi16(v[1], v[2]));
     let nm = _mm256_xor_si256(_mm256_min_epi16(v[0], _mm256_min_epi16(v[1], v[2])), _mm256_set1_epi32(-1));
     let mx = _mm256_max_epi16(mx, _mm256_shuffle_epi32::<0x4E>(mx));
@@ -71,10 +70,20 @@ fn front<const NEAREST: bool>(v: [__m256i; 3], e_in: __m256i, param: __m256i, w:
     let y = _mm256_unpacklo_epi64(mx, nm);
     let y = _mm256_max_epi16(y, _mm256_shuffle_epi32::<0xB1>(y));
     let swap16 = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-    let y = _mm256_srai_epi32::<16>(_mm256_max_epi16(y, _mm256_shuffle_epi8(y, swap16)));
-    let (p, nm) = (_mm256_shuffle_epi32::<0x00>(y), _mm256_shuffle_epi32::<0xAA>(y));
+    _mm256_srai_epi32::<16>(_mm256_max_epi16(y, _mm256_shuffle_epi8(y, swap16)))
+}
+
+/// The per-PRB exponent work, one PRB per 32-bit element: from its
+/// maximum `p`, `~min` `nm`, and its input udCompParam byte `param`, the
+/// shift multipliers `[l, h, b]` (module docs, step 2; in both 16-bit
+/// halves), the output udCompParam and whether every exponent is at most
+/// 15.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn exponents<const NEAREST: bool>(p: __m256i, nm: __m256i, param: __m256i, w: u32) -> ([__m256i; 3], __m256i, bool) {
     let zero = _mm256_setzero_si256();
     let one = _mm256_set1_epi32(1);
+    let e_in = _mm256_and_si256(param, _mm256_set1_epi32(0x0F));
     // Truncation's exponent: bitlen(maxValue) + e_in + 1 - w, from the f32
     // exponent field of 2·maxValue + 1 (bitlen + 127, exact below 2^24),
     // and 0 for an all-zero PRB (the only case bitlen(x) is not
@@ -114,8 +123,52 @@ fn front<const NEAREST: bool>(v: [__m256i; 3], e_in: __m256i, param: __m256i, w:
     } else {
         _mm256_sub_epi32(pow2x2(_mm256_max_epi32(r, zero)), _mm256_set1_epi32(0x0001_0001))
     };
-    let param = _mm256_or_si256(byte0(param, 0xF0), byte0(e, 0xFF));
-    Step { v, l, h, b, param, vector }
+    let param = _mm256_or_si256(_mm256_and_si256(param, _mm256_set1_epi32(0xF0)), e);
+    ([l, h, b], param, vector)
+}
+
+/// The udCompParam byte at byte 0 of each lane of `param`, in every 32-bit
+/// element of the lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn param_bytes(param: __m256i) -> __m256i {
+    _mm256_shuffle_epi8(param, _mm256_set1_epi32(0x8080_8000u32 as i32))
+}
+
+/// The first half of a step for one pair: `v` with input udCompParam bytes
+/// `param` (one per 32-bit element, the lane's; zero when compressing).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn front<const NEAREST: bool>(v: [__m256i; 3], param: __m256i, w: u32) -> Step {
+    let y = reduce(&v);
+    let ([l, h, b], param, vector) = exponents::<NEAREST>(_mm256_shuffle_epi32::<0x00>(y), _mm256_shuffle_epi32::<0xAA>(y), param, w);
+    Step { v, l, h, b, param: byte0(param, 0xFF), vector }
+}
+
+/// The exponent work of four pairs at once (PRBs 0, 2, 4, 6 in lane 0 and
+/// 1, 3, 5, 7 in lane 1) from their [`reduce`]d values and input
+/// udCompParam bytes: as [`exponents`], pair k's values in element k of
+/// each lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn exponents4<const NEAREST: bool>(y: [__m256i; 4], param: [__m256i; 4], w: u32) -> ([__m256i; 3], __m256i, bool) {
+    let (lo01, lo23) = (_mm256_unpacklo_epi32(y[0], y[1]), _mm256_unpacklo_epi32(y[2], y[3]));
+    let (hi01, hi23) = (_mm256_unpackhi_epi32(y[0], y[1]), _mm256_unpackhi_epi32(y[2], y[3]));
+    let (p, nm) = (_mm256_unpacklo_epi64(lo01, lo23), _mm256_unpacklo_epi64(hi01, hi23));
+    let pr = _mm256_unpacklo_epi64(_mm256_unpacklo_epi32(param[0], param[1]), _mm256_unpacklo_epi32(param[2], param[3]));
+    exponents::<NEAREST>(p, nm, pr, w)
+}
+
+/// Element `K` of each lane of `x` in every element of the lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn element<const K: usize>(x: __m256i) -> __m256i {
+    match K {
+        0 => _mm256_shuffle_epi32::<0x00>(x),
+        1 => _mm256_shuffle_epi32::<0x55>(x),
+        2 => _mm256_shuffle_epi32::<0xAA>(x),
+        _ => _mm256_shuffle_epi32::<0xFF>(x),
+    }
 }
 
 /// One group of each lane shifted into mantissas (module docs, step 2).
@@ -164,36 +217,96 @@ pub(in crate::iq) fn compress<const NEAREST: bool>(w: u32, src: &[i16], dst: &mu
 fn compress_k<const K: u8, const NEAREST: bool>(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     let (len, wb) = (prb_len(w), w as usize);
     let n = (src.len() / 24).min(dst.len() / len);
-    let p = Pack::new(w);
     let dst_len = dst.len();
     let out = dst.as_mut_ptr();
     let rounding = if NEAREST { Rounding::Nearest } else { Rounding::Truncate };
-    let mut saturated = 0;
-    let done = pipelined(
+    drive::<K, NEAREST>(
         |i| i + 2 <= n && (i + 2) * len + 16 - wb <= dst_len,
         |i| {
             let s = src[24 * i..24 * (i + 2)].as_ptr();
             // SAFETY: `s` points at 48 samples (two PRBs); the six 16-byte
             // reads are at samples 0, 8, 16, 24, 32 and 40.
             let x = unsafe { [load2(s, s.add(24)), load2(s.add(8), s.add(32)), load2(s.add(16), s.add(40))] };
-            front::<NEAREST>(x, _mm256_setzero_si256(), _mm256_setzero_si256(), w)
+            (x, _mm256_setzero_si256())
         },
-        |i, st| {
+        &Pack::new(w),
+        (out, len, w),
+        |j| {
+            // SAFETY: PRB j < n lies within `dst`, which `out` points at;
+            // no other reference to it is alive.
+            let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * len), len) };
+            compress_prb(w, rounding, prb(src, j), o)
+        },
+    )
+}
+
+/// Runs the kernel over pairs of PRBs: four pairs at a time while they
+/// fit, then one at a time ([`pipelined`]), the scalar reference for any
+/// group with an exponent above 15. `fits(i)`: pair i may be read and
+/// written; `load(i)`: its values and input udCompParam bytes;
+/// `(out, len, w)`: the output, its PRB length and width; `scalar(j)`:
+/// the reference for PRB j, returning the samples it saturated. Returns
+/// the PRBs done and the samples saturated.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn drive<const K: u8, const NEAREST: bool>(
+    fits: impl Fn(usize) -> bool,
+    load: impl Fn(usize) -> ([__m256i; 3], __m256i),
+    p: &Pack,
+    (out, len, w): (*mut u8, usize, u32),
+    mut scalar: impl FnMut(usize) -> u32,
+) -> (usize, u32) {
+    let wb = w as usize;
+    let mut saturated = 0;
+    let mut i = 0;
+    while fits(i + 6) {
+        let ld = [load(i), load(i + 2), load(i + 4), load(i + 6)];
+        let ([l, h, b], param, vector) = exponents4::<NEAREST>(ld.map(|l| reduce(&l.0)), ld.map(|l| l.1), w);
+        if vector {
+            macro_rules! pair {
+                ($k:literal) => {
+                    let st = Step {
+                        v: ld[$k].0,
+                        l: element::<$k>(l),
+                        h: element::<$k>(h),
+                        b: element::<$k>(b),
+                        param: byte0(element::<$k>(param), 0xFF),
+                        vector,
+                    };
+                    // SAFETY: pair i + 2k fits, so the end of its writes,
+                    // (i + 2k + 2) * len + 16 - w, is within the output.
+                    unsafe { back::<K, NEAREST>(&st, p, out.wrapping_add((i + 2 * $k) * len), wb) };
+                };
+            }
+            pair!(0);
+            pair!(1);
+            pair!(2);
+            pair!(3);
+        } else {
+            for j in i..i + 8 {
+                saturated += scalar(j);
+            }
+        }
+        i += 8;
+    }
+    let rest = pipelined(
+        |j| fits(i + j),
+        |j| {
+            let (v, param) = load(i + j);
+            front::<NEAREST>(v, param, w)
+        },
+        |j, st| {
             if st.vector {
-                // SAFETY: pair i fits, so the end of the writes,
-                // i * len + 2 * len + 16 - w, is within `dst`.
-                unsafe { back::<K, NEAREST>(&st, &p, out.wrapping_add(i * len), wb) };
+                // SAFETY: as above, for pair i + j.
+                unsafe { back::<K, NEAREST>(&st, p, out.wrapping_add((i + j) * len), wb) };
             } else {
-                for j in i..i + 2 {
-                    // SAFETY: PRB j < n lies within `dst`, which `out`
-                    // points at; no other reference to it is alive.
-                    let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * len), len) };
-                    saturated += compress_prb(w, rounding, prb(src, j), o);
+                for m in i + j..i + j + 2 {
+                    saturated += scalar(m);
                 }
             }
         },
     );
-    (done, saturated)
+    (i + rest, saturated)
 }
 
 /// Re-compresses a leading run of the first `n` BFP PRBs of `src` at width
@@ -234,37 +347,26 @@ fn recompress_k<const U: u8, const K: u8, const NEAREST: bool>(a: u32, n: usize,
     let (lb, wb) = (prb_len(b), b as usize);
     let n = n.min(dst.len() / lb);
     let u = Unpack::new(a);
-    let p = Pack::new(b);
     let dst_len = dst.len();
     let out = dst.as_mut_ptr();
     let rounding = if NEAREST { Rounding::Nearest } else { Rounding::Truncate };
-    let mut saturated = 0;
-    let done = pipelined(
+    drive::<K, NEAREST>(
         |i| i + 2 <= n && (i + 1) * la + 2 * wa + 17 <= src.len() && (i + 2) * lb + 16 - wb <= dst_len,
         |i| {
             // SAFETY: pair i fits, so its reads end at (i+1)*la + 2a + 17,
             // inside `src`.
             let (param, g) = unsafe { load_prb_pair(src.as_ptr().add(i * la), la, wa) };
-            // The exponent nibble of byte 0 of each lane, in every 32-bit element.
-            let e_in = _mm256_and_si256(_mm256_shuffle_epi8(param, _mm256_set1_epi32(0x8080_8000u32 as i32)), _mm256_set1_epi32(0x0F));
-            front::<NEAREST>(g.map(|g| unpack::<U>(g, &u)), e_in, param, b)
+            (g.map(|g| unpack::<U>(g, &u)), param_bytes(param))
         },
-        |i, st| {
-            if st.vector {
-                // SAFETY: pair i fits, so the end of the writes,
-                // i*lb + 2*lb + 16 - b, is within `dst`.
-                unsafe { back::<K, NEAREST>(&st, &p, out.wrapping_add(i * lb), wb) };
-            } else {
-                for j in i..i + 2 {
-                    // SAFETY: PRB j < n lies within `dst`, which `out`
-                    // points at; no other reference to it is alive.
-                    let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * lb), lb) };
-                    saturated += recompress_prb(a, &src[j * la..(j + 1) * la], b, rounding, o);
-                }
-            }
+        &Pack::new(b),
+        (out, lb, b),
+        |j| {
+            // SAFETY: PRB j < n lies within `dst`, which `out` points at;
+            // no other reference to it is alive.
+            let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * lb), lb) };
+            recompress_prb(a, &src[j * la..(j + 1) * la], b, rounding, o)
         },
-    );
-    (done, saturated)
+    )
 }
 
 #[cfg(test)]
@@ -282,11 +384,10 @@ mod tests {
         // SAFETY: AVX2 was checked above.
         unsafe {
             let v0 = _mm256_setr_epi16(1000, -3000, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-            let e_in = _mm256_setr_epi32(2, 2, 2, 2, 9, 9, 9, 9);
-            let param = _mm256_setr_epi32(0xA2, 0, 0, 0, 0x09, 0, 0, 0);
+            let param = param_bytes(_mm256_setr_epi32(0xA2, 0, 0, 0, 0x09, 0, 0, 0));
             let z = _mm256_setzero_si256();
             for nearest in [true, false] {
-                let st = if nearest { front::<true>([v0, z, z], e_in, param, 9) } else { front::<false>([v0, z, z], e_in, param, 9) };
+                let st = if nearest { front::<true>([v0, z, z], param, 9) } else { front::<false>([v0, z, z], param, 9) };
                 assert!(st.vector);
                 assert_eq!((_mm256_cvtsi256_si32(st.param), _mm256_extract_epi32::<4>(st.param)), (0xA6, 0));
                 // r = 4: mulhi by 2^12, bias 8 (nearest) or 15 (truncating).
