@@ -16,7 +16,7 @@ use serde_json::Value;
 
 #[path = "support/bfp_oracle.rs"]
 mod bfp_oracle;
-use bfp_oracle::{oracle_decode, quantise_nearest, signed_bits, Prb, PrbKey};
+use bfp_oracle::{nearest_exponent, oracle_decode, quantise_nearest, signed_bits, Prb, PrbKey};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -37,6 +37,8 @@ fn translators() -> PathBuf {
 struct Measure {
     prbs: u64,
     identical: u64,
+    /// PRBs no exponent 0–15 carries at the output width.
+    clipped: u64,
     error: f64,
     bound_error: f64,
     reference: f64,
@@ -64,6 +66,7 @@ fn measure(a: &BTreeMap<PrbKey, Prb>, b: &BTreeMap<PrbKey, Prb>, out_width: u32,
         for m in [&mut all].into_iter().chain(fits.then_some(&mut fit)) {
             m.prbs += 1;
             m.identical += (pa.samples == pb.samples) as u64;
+            m.clipped += nearest_exponent(&pa.samples, out_width).is_none() as u64;
             for i in 0..24 {
                 let x = pa.samples[i] as f64;
                 m.error += (pb.samples[i] as f64 - x).powi(2);
@@ -117,6 +120,8 @@ fn run_case(t: &Path, dir: &Path, a: u8, b: u8) -> Vec<(Measure, Measure)> {
         assert_eq!(q["prbs"].as_u64(), Some(m.prbs));
         assert_eq!(q["differing_prbs"].as_u64(), Some(m.prbs - m.identical), "{a} → {b}: diff counts the PRBs the oracle does");
         assert_eq!(q["undecodable"], 0);
+        assert_eq!(q["bound"]["clipped_prbs"].as_u64(), Some(m.clipped), "{a} → {b}: PRBs beyond exponent 15");
+        assert_eq!(m.clipped, m.prbs - fit.prbs, "{a} → {b}: exactly the PRBs whose exponent does not fit");
         if m.error == 0.0 {
             assert_eq!(q["exact"], true);
             assert_eq!(q["evm_db"], Value::Null);

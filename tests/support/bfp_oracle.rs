@@ -111,15 +111,24 @@ pub fn oracle_decode(path: &Path) -> BTreeMap<PrbKey, Prb> {
 /// reach at that width.
 pub fn quantise_nearest(x: &[i64; 24], width: u32) -> [i64; 24] {
     let (lo, hi) = (-(1i64 << (width - 1)), (1i64 << (width - 1)) - 1);
-    let round = |v: i64, e: u32| -> i64 {
-        if e == 0 {
-            return v;
-        }
-        let half = 1i64 << (e - 1);
-        if v >= 0 { (v + half) >> e } else { -((-v + half) >> e) }
-    };
-    let e = (0..=15).find(|&e| x.iter().all(|&v| (lo..=hi).contains(&round(v, e)))).unwrap_or(15);
-    x.map(|v| round(v, e).clamp(lo, hi) << e)
+    let e = nearest_exponent(x, width).unwrap_or(15);
+    x.map(|v| round_at(v, e).clamp(lo, hi) << e)
+}
+
+/// The smallest exponent 0–15 at which every sample rounded to nearest
+/// fits `width` bits; `None` when none does (the PRB is clipped).
+pub fn nearest_exponent(x: &[i64; 24], width: u32) -> Option<u32> {
+    let (lo, hi) = (-(1i64 << (width - 1)), (1i64 << (width - 1)) - 1);
+    (0..=15).find(|&e| x.iter().all(|&v| (lo..=hi).contains(&round_at(v, e))))
+}
+
+/// `v / 2^e` rounded to nearest, halves away from zero.
+fn round_at(v: i64, e: u32) -> i64 {
+    if e == 0 {
+        return v;
+    }
+    let half = 1i64 << (e - 1);
+    if v >= 0 { (v + half) >> e } else { -((-v + half) >> e) }
 }
 
 /// EVM in dB of B against A over the PRBs of eAxC `eaxc` (every one of

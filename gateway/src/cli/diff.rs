@@ -147,6 +147,9 @@ fn bound_text(f: &FlowReport) -> Option<String> {
         (Some(bd), Some(e)) => format!("EVM {bd:.2} dB ({what}); B is {:.2} dB above it", e - bd),
         (Some(bd), None) => format!("EVM {bd:.2} dB ({what})"),
     };
+    if b.clipped_prbs > 0 {
+        s.push_str(&format!("; {} PRBs of A exceed what B's {} carries at exponent 15 (clipped)", b.clipped_prbs, b.comp_name()));
+    }
     if b.unavailable > 0 {
         s.push_str(&format!(", {} PRBs not quantisable here", b.unavailable));
     }
@@ -212,6 +215,7 @@ fn bound_json(f: &FlowReport) -> Value {
         "lossless": b.lossless(),
         "evm_db": b.evm_db(),
         "above_bound_db": b.evm_db().zip(f.iq.evm_db()).map(|(bd, e)| e - bd),
+        "clipped_prbs": b.clipped_prbs,
         "unavailable": b.unavailable,
     })
 }

@@ -73,6 +73,9 @@ pub struct QuantBound {
     pub comp: Option<UdCompHdr>,
     /// Whether B's PRBs came in more than one compression.
     pub mixed: bool,
+    /// PRBs of A that B's width cannot carry even at the largest exponent
+    /// (BFP 15): quantising them clipped samples.
+    pub clipped_prbs: u64,
     /// PRBs whose compression cannot be applied here (modulation
     /// compression needs the C-plane's csf and modCompScaler).
     pub unavailable: u64,
@@ -88,11 +91,16 @@ impl QuantBound {
         }
         let mut wire = [0u8; 1 + 3 * 16];
         let mut q = [0i32; SAMPLES_PER_PRB];
-        let ok = ecpri::iq::compress(comp, Rounding::Nearest, a, &mut wire).is_ok() && ecpri::iq::decompress(comp, &wire, &mut q) == Ok(1);
-        if !ok {
+        let enc = ecpri::iq::compress(comp, Rounding::Nearest, a, &mut wire);
+        let Ok(enc) = enc.and_then(|e| ecpri::iq::decompress(comp, &wire, &mut q).map(|n| (e, n))) else {
+            self.unavailable += 1;
+            return;
+        };
+        if enc.1 != 1 {
             self.unavailable += 1;
             return;
         }
+        self.clipped_prbs += (enc.0.saturated > 0) as u64;
         self.prbs += 1;
         for (x, y) in a.iter().zip(&q) {
             let d = (*y as i64 - *x as i64) as f64;

@@ -113,3 +113,13 @@ fn the_bound_is_a_quantised_to_nearest_at_b_s_width() {
     assert!(q.mixed);
     assert_eq!(q.comp_name(), "compression");
 }
+
+#[test]
+fn the_bound_counts_prbs_beyond_exponent_15() {
+    // 2^30 at BFP 8 needs exponent 23: clipped at 15.
+    let a = [1i32 << 30; SAMPLES_PER_PRB];
+    let mut q = QuantBound::default();
+    q.add_prb(&a, UdCompHdr::new(ecpri::CompMethod::Bfp, 8));
+    q.add_prb(&[1000; SAMPLES_PER_PRB], UdCompHdr::new(ecpri::CompMethod::Bfp, 8));
+    assert_eq!((q.prbs, q.clipped_prbs), (2, 1));
+}
