@@ -1,7 +1,9 @@
 //! `fhgate gen`: the DU/RU emulator's sending half. Generates a 7.2x
 //! stream for a carrier slot by slot (so a stream of any length runs in
 //! the memory of one slot) and writes it to a pcap file or sends it on a
-//! live port, at slot timing, flat out, or at a fixed frame rate.
+//! live port, at slot timing, flat out, or at a fixed frame rate. The
+//! test signal's level (`--level-dbfs`, `--exponents`) and BFP rounding
+//! (`--rounding`) are [`SignalArgs`], which `sink` shares.
 //!
 //! Exit codes: 0 done (also when stopped by SIGINT/SIGTERM), 2 usage or I/O.
 

@@ -10,7 +10,9 @@
 //! receiver's layout (`--eaxc-bits 2,6,4,4`); a stream recompressed on the
 //! way is decompressed as it arrives (udCompHdr, or `--dl-comp`), and
 //! `--signal-comp` names the compression gen used, so that a lossless
-//! translation (BFP 8 → 12) measures exactly zero error.
+//! translation (BFP 8 → 12) measures exactly zero error. `--level-dbfs`,
+//! `--exponents` and `--rounding` are gen's, so the signal is rebuilt at
+//! gen's level (in `i32`: beyond int16 full scale nothing wraps).
 //!
 //! Exit codes: 0 all good; 1 an invalid frame, EVM above `--max-evm`, or
 //! fewer than `--expect` frames; 2 usage or I/O errors.
