@@ -191,6 +191,7 @@ fn narrowing_12_to_8_shows_the_quantisation_error() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("EVM -") && text.contains("worst EVM"), "{text}");
     assert!(text.contains("  bound     EVM -") && text.contains("as B's bfp:8 with rounding to nearest"), "{text}");
+    assert!(text.contains("; its bound -"), "the summary names the worst flow's bound: {text}");
 }
 
 #[test]

@@ -195,9 +195,12 @@ fn write_text<W: Write>(out: &mut W, r: &Report, names: &(String, String), opts:
         .iter()
         .filter(|(k, _)| k.plane == Plane::U)
         .fold((0, 0, 0), |(a, b, c), (_, f)| (a + f.matched, b + f.missing, c + f.extra));
-    let worst = r.flows.iter().filter_map(|(k, f)| f.iq.evm_db().map(|e| (e, k))).max_by(|x, y| x.0.total_cmp(&y.0));
+    let worst = r.flows.iter().filter_map(|(k, f)| f.iq.evm_db().map(|e| (e, k, f))).max_by(|x, y| x.0.total_cmp(&y.0));
     let iq = match worst {
-        Some((e, k)) => format!("worst EVM {e:.2} dB ({})", flow_title(k, opts)),
+        Some((e, k, f)) => {
+            let bound = f.bound.evm_db().map_or(String::new(), |b| format!("; its bound {b:.2} dB"));
+            format!("worst EVM {e:.2} dB ({}{bound})", flow_title(k, opts))
+        }
         None if r.flows.values().all(|f| f.iq.exact()) => "exact (no IQ error) on matched PRBs".into(),
         None => "differs".into(),
     };
