@@ -36,15 +36,21 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use ecpri::frame::{DecodeConfig, FrameRepr};
+use ecpri::frame::DecodeConfig;
 use rtrb::{Consumer, Producer, RingBuffer};
+
+mod ingress;
+mod rtc;
+
+use ingress::{Ingress, Polled};
+use rtc::start_run_to_completion;
 
 use super::egress::{header_flow, Egress};
 use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
 use crate::classify::FlowKey;
-use crate::io::{RxPoll, RxPort, TxPort};
-use crate::translate::{BufPool, Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
+use crate::io::{RxPort, TxPort};
+use crate::translate::{Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
 
 /// Everything one direction needs.
 pub struct DirectionSpec {
@@ -264,94 +270,6 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     Ok(Running { received, metrics, controls, threads, stop })
 }
 
-/// The receive half both threadings share: the port and its tap, the
-/// ingress decoding, and per frame its classification, timestamps and
-/// ingress counters.
-struct Ingress {
-    port: Box<dyn RxPort>,
-    tap: Option<Box<dyn TxPort>>,
-    decode: DecodeConfig,
-    port_direction: u8,
-    /// Frames received, for progress reports (one relaxed store per burst).
-    received: Arc<std::sync::atomic::AtomicU64>,
-    lens: Vec<usize>,
-    times: Vec<u64>,
-    t0: Instant,
-}
-
-/// What one poll of the port found.
-enum Polled {
-    /// Frames, received at `now` (`arrival` ns after the pipeline's start).
-    Frames { now: Instant, arrival: u64 },
-    Idle,
-    Closed,
-}
-
-impl Ingress {
-    fn new(port: Box<dyn RxPort>, tap: Option<Box<dyn TxPort>>, decode: DecodeConfig, port_direction: u8, burst: usize, t0: Instant) -> Self {
-        let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0 }
-    }
-
-    /// Receives into the front of `bufs` (the rest stay for the next call)
-    /// and hands each frame to `each` as a classified, timestamped packet
-    /// with its flow, counted in `flows` when it belongs to one (malformed
-    /// frames by the flow their headers name) and in `stats` when it did
-    /// not classify (not eCPRI, or malformed).
-    #[inline]
-    fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet, Option<FlowKey>)) -> Result<Polled> {
-        let k = bufs.len().min(self.lens.len());
-        let n = match self.port.recv(&mut bufs[..k], &mut self.lens[..k], &mut self.times[..k])? {
-            RxPoll::Frames(n) => n,
-            RxPoll::Idle => return Ok(Polled::Idle),
-            RxPoll::Closed => return Ok(Polled::Closed),
-        };
-        // The only writer: a load and a store, no locked instruction
-        // (which would wait here for the copies' stores to drain).
-        self.received.store(self.received.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
-        if let Some(tap) = &mut self.tap {
-            for (i, b) in bufs[..n].iter().enumerate() {
-                tap.send(&b.bytes()[..self.lens[i]], self.times[i])?;
-            }
-            tap.flush()?;
-        }
-        // One clock read per burst, for the arrival stamp and the publisher.
-        let now = Instant::now();
-        let arrival = ns_since(self.t0, now);
-        for (i, buf) in bufs.drain(..n).enumerate() {
-            let mut pkt = Packet::new(buf, self.lens[i], &self.decode, self.port_direction);
-            pkt.time_ns = self.times[i];
-            pkt.arrival_ns = arrival;
-            let flow = match &pkt.desc {
-                Some(d) => {
-                    let key = FlowKey::of(d);
-                    let f = flows.entry(key);
-                    f.counters.packets_in += 1;
-                    f.counters.bytes_in += pkt.len as u64;
-                    if let Some(s) = seq_of(&pkt) {
-                        let (gaps, reord) = f.seq.note(s);
-                        f.counters.seq_gaps += gaps;
-                        f.counters.seq_reorders += reord as u64;
-                    }
-                    Some(key)
-                }
-                None => {
-                    count_unclassified(&pkt, &self.decode, stats);
-                    let key = header_flow(pkt.data(), self.decode.udp_port, self.port_direction);
-                    if let Some(k) = key {
-                        let f = flows.entry(k);
-                        f.counters.packets_in += 1;
-                        f.counters.bytes_in += pkt.len as u64;
-                    }
-                    key
-                }
-            };
-            each(pkt, flow);
-        }
-        Ok(Polled::Frames { now, arrival })
-    }
-}
-
 /// Publishes `stats` with `flows` folded in, when due at `now`.
 #[inline]
 fn publish_due(publish: &mut Publisher, now: Instant, flows: &FlowTable, stats: &mut Stats) {
@@ -418,29 +336,6 @@ impl Rx {
         }
         flows.write_to(&mut stats.flows);
         Ok(stats)
-    }
-}
-
-/// ecpriSeqid's sequence ID of the first message, for U- and C-plane.
-fn seq_of(p: &Packet) -> Option<u8> {
-    let d = p.desc.as_ref()?;
-    if d.plane() > 1 {
-        return None;
-    }
-    p.data().get(d.ecpri_offset() as usize + 6).copied()
-}
-
-/// Counts a frame classify could not describe: not eCPRI (by ethertype),
-/// or malformed eCPRI (by error kind, found by a full decode on this slow path).
-fn count_unclassified(p: &Packet, decode: &DecodeConfig, stats: &mut Stats) {
-    match ecpri::frame::locate(p.data(), decode.udp_port) {
-        Ok(loc) if loc.ecpri.is_none() => *stats.other.entry(loc.ethertype).or_default() += 1,
-        Ok(_) => match FrameRepr::parse(p.data(), decode) {
-            Err(e) => *stats.malformed.entry((e.kind(), e.field())).or_default() += 1,
-            // Decodes, but classify found no U/C-plane flow in it.
-            Ok(_) => stats.unknown_flows += 1,
-        },
-        Err(e) => *stats.malformed.entry((e.kind(), e.field())).or_default() += 1,
     }
 }
 
@@ -618,124 +513,6 @@ impl Tx {
             }
         }
         self.port.flush()?;
-        flows.write_to(&mut stats.flows);
-        Ok(stats)
-    }
-}
-
-/// Starts the one thread of a run-to-completion direction.
-fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
-    let burst = spec.burst.clamp(1, BURST_MAX_IN);
-    let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
-    let (publish, m) = publisher();
-    let stop = Arc::new(AtomicBool::new(false));
-    let t0 = Instant::now();
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
-    let received = ingress.received.clone();
-    let r = RunToCompletion {
-        publish,
-        host,
-        ingress,
-        tx: spec.tx,
-        egress: Egress::new(spec.egress, spec.decode),
-        // A burst, its extras and egress splits, with room to spare.
-        pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
-        burst,
-        stop: stop.clone(),
-        core: spec.cores.first().copied(),
-        t0,
-    };
-    let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
-    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
-}
-
-/// The single stage of a run-to-completion direction.
-struct RunToCompletion {
-    publish: Publisher,
-    host: WorkerHost,
-    ingress: Ingress,
-    tx: Box<dyn TxPort>,
-    egress: Egress,
-    pool: BufPool,
-    burst: usize,
-    stop: Arc<AtomicBool>,
-    core: Option<usize>,
-    t0: Instant,
-}
-
-impl RunToCompletion {
-    fn run(mut self) -> Result<Stats> {
-        if let Some(c) = self.core {
-            core_affinity::set_for_current(core_affinity::CoreId { id: c });
-        }
-        let mut stats = Stats::default();
-        let mut flows = FlowTable::default();
-        let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
-        let mut burst = Burst::new();
-        let mut idle = 0;
-        let mut last_time = 0;
-        let udp_port = self.egress.config().decode.udp_port;
-        loop {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            while bufs.len() < self.burst {
-                match self.pool.get() {
-                    Some(b) => bufs.push(b),
-                    None => break,
-                }
-            }
-            // Every frame keeps its place: those that did not classify
-            // bypass the translators and leave as they came (egress).
-            let mut lost = 0u64;
-            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, _| {
-                if let Err(p) = burst.push(pkt) {
-                    // Cannot happen: a poll takes at most BURST_MAX_IN.
-                    lost += 1;
-                    drop(p);
-                }
-            })?;
-            stats.no_buffer += lost;
-            let arrival = match polled {
-                Polled::Frames { arrival, .. } => arrival,
-                Polled::Idle => {
-                    // A quiet port still publishes, so metrics show the last burst.
-                    if idle % 1024 == 0 {
-                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
-                    }
-                    backoff(&mut idle);
-                    continue;
-                }
-                Polled::Closed => break,
-            };
-            idle = 0;
-            if !burst.is_empty() {
-                self.host.process(&mut burst, &mut self.pool);
-                let mut last = (0, 0);
-                for p in burst.packets_mut() {
-                    if p.time_ns == 0 && p.arrival_ns == 0 {
-                        (p.time_ns, p.arrival_ns) = last;
-                    }
-                    last = (p.time_ns, p.arrival_ns);
-                }
-                self.egress.process(&mut burst, &mut self.pool, &mut stats);
-            }
-            for p in burst.packets() {
-                self.tx.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
-            }
-            self.tx.flush()?;
-            let at = Instant::now();
-            for p in burst.packets() {
-                count_out(&mut flows, p, udp_port);
-            }
-            record_latency(&mut stats, ns_since(self.t0, at), (arrival, burst.len() as u64));
-            stats.frames_out += burst.len() as u64;
-            for p in burst.drain() {
-                self.pool.put(p.buf);
-            }
-            publish_due(&mut self.publish, at, &flows, &mut stats);
-        }
-        self.tx.flush()?;
         flows.write_to(&mut stats.flows);
         Ok(stats)
     }

@@ -1,0 +1,134 @@
+//! Run to completion: one thread receives a burst, runs the chains and
+//! egress on it and sends it, before taking the next.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+
+use super::ingress::{Ingress, Polled};
+use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running};
+use crate::io::TxPort;
+use crate::pipeline::egress::Egress;
+use crate::pipeline::stats::{FlowTable, Stats};
+use crate::translate::{BufPool, Burst, PacketBuf, WorkerHost, BURST_MAX_IN};
+
+/// Starts the one thread of a run-to-completion direction.
+pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
+    let burst = spec.burst.clamp(1, BURST_MAX_IN);
+    let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
+    let (publish, m) = publisher();
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
+    let received = ingress.received.clone();
+    let r = RunToCompletion {
+        publish,
+        host,
+        ingress,
+        tx: spec.tx,
+        egress: Egress::new(spec.egress, spec.decode),
+        // A burst, its extras and egress splits, with room to spare.
+        pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
+        burst,
+        stop: stop.clone(),
+        core: spec.cores.first().copied(),
+        t0,
+    };
+    let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
+    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
+}
+
+/// The single stage of a run-to-completion direction.
+struct RunToCompletion {
+    publish: Publisher,
+    host: WorkerHost,
+    ingress: Ingress,
+    tx: Box<dyn TxPort>,
+    egress: Egress,
+    pool: BufPool,
+    burst: usize,
+    stop: Arc<AtomicBool>,
+    core: Option<usize>,
+    t0: Instant,
+}
+
+impl RunToCompletion {
+    fn run(mut self) -> Result<Stats> {
+        if let Some(c) = self.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        let mut stats = Stats::default();
+        let mut flows = FlowTable::default();
+        let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
+        let mut burst = Burst::new();
+        let mut idle = 0;
+        let mut last_time = 0;
+        let udp_port = self.egress.config().decode.udp_port;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            while bufs.len() < self.burst {
+                match self.pool.get() {
+                    Some(b) => bufs.push(b),
+                    None => break,
+                }
+            }
+            // Every frame keeps its place: those that did not classify
+            // bypass the translators and leave as they came (egress).
+            let mut lost = 0u64;
+            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, _| {
+                if let Err(p) = burst.push(pkt) {
+                    // Cannot happen: a poll takes at most BURST_MAX_IN.
+                    lost += 1;
+                    drop(p);
+                }
+            })?;
+            stats.no_buffer += lost;
+            let arrival = match polled {
+                Polled::Frames { arrival, .. } => arrival,
+                Polled::Idle => {
+                    // A quiet port still publishes, so metrics show the last burst.
+                    if idle % 1024 == 0 {
+                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
+                    }
+                    backoff(&mut idle);
+                    continue;
+                }
+                Polled::Closed => break,
+            };
+            idle = 0;
+            if !burst.is_empty() {
+                self.host.process(&mut burst, &mut self.pool);
+                let mut last = (0, 0);
+                for p in burst.packets_mut() {
+                    if p.time_ns == 0 && p.arrival_ns == 0 {
+                        (p.time_ns, p.arrival_ns) = last;
+                    }
+                    last = (p.time_ns, p.arrival_ns);
+                }
+                self.egress.process(&mut burst, &mut self.pool, &mut stats);
+            }
+            for p in burst.packets() {
+                self.tx.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
+            }
+            self.tx.flush()?;
+            let at = Instant::now();
+            for p in burst.packets() {
+                count_out(&mut flows, p, udp_port);
+            }
+            record_latency(&mut stats, ns_since(self.t0, at), (arrival, burst.len() as u64));
+            stats.frames_out += burst.len() as u64;
+            for p in burst.drain() {
+                self.pool.put(p.buf);
+            }
+            publish_due(&mut self.publish, at, &flows, &mut stats);
+        }
+        self.tx.flush()?;
+        flows.write_to(&mut stats.flows);
+        Ok(stats)
+    }
+}
