@@ -214,10 +214,13 @@ fn fast_compress(w: u32, rounding: Rounding, src: &[i16], dst: &mut [u8]) -> (us
         // SAFETY: `available()` has just confirmed the CPU has AVX2.
         return unsafe { super::bfp_avx2::compress(w, rounding, src, dst) };
     }
-    // TODO(simd128 rewrite, another engineer's task): wasm32 goes through
-    // the scalar reference until `bfp_simd128` has the i32/rounding API.
-    let _ = (w, rounding, src, dst);
-    (0, 0)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return super::bfp_simd128::compress(w, rounding, src, dst);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = (w, rounding, src, dst);
+        (0, 0)
+    }
 }
 
 /// Runs the fast decompressor, if any, over a leading run of the `n`
@@ -229,9 +232,13 @@ fn fast_decompress(w: u32, n: usize, src: &[u8], dst: &mut [i32]) -> usize {
         // SAFETY: `available()` has just confirmed the CPU has AVX2.
         return unsafe { super::bfp_avx2::decompress(w, n, src, dst) };
     }
-    // TODO(simd128 rewrite): scalar on wasm32 for now, as above.
-    let _ = (w, n, src, dst);
-    0
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return super::bfp_simd128::decompress(w, n, src, dst);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = (w, n, src, dst);
+        0
+    }
 }
 
 #[cfg(test)]

@@ -112,10 +112,13 @@ fn fast_recompress(a: u32, n: usize, src: &[u8], b: u32, rounding: Rounding, dst
         // SAFETY: `available()` has just confirmed the CPU has AVX2.
         return unsafe { super::bfp_avx2::recompress(a, n, src, b, rounding, dst) };
     }
-    // TODO(simd128 rewrite, another engineer's task): wasm32 takes the
-    // scalar reference until the simd128 kernels work in the exponent domain.
-    let _ = (a, n, src, b, rounding, dst);
-    (0, 0)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return super::bfp_simd128::recompress(a, n, src, b, rounding, dst);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = (a, n, src, b, rounding, dst);
+        (0, 0)
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub mod uncompressed;
 #[doc(hidden)]
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128_kernels {
-    pub use super::bfp_simd128::{compress, decompress, recompress, recompress_chunked, recompress_fused_any};
+    pub use super::bfp_simd128::{compress, decompress, recompress, recompress_fused_any};
 }
 
 /// Resource elements in one PRB.

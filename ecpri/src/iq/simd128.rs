@@ -180,6 +180,21 @@ mod portable {
         a.zip16(b, |x, y| x.wrapping_mul(y))
     }
 
+    /// `i16x8.add`, wrapping.
+    pub fn i16x8_add(a: v128, b: v128) -> v128 {
+        a.zip16(b, |x, y| x.wrapping_add(y))
+    }
+
+    /// `i16x8.sub`, wrapping.
+    pub fn i16x8_sub(a: v128, b: v128) -> v128 {
+        a.zip16(b, |x, y| x.wrapping_sub(y))
+    }
+
+    /// `i16x8.abs`: -32768 stays -32768 (32768 read unsigned).
+    pub fn i16x8_abs(a: v128) -> v128 {
+        a.map16(|x| x.wrapping_abs())
+    }
+
     /// `i16x8.max_s`.
     pub fn i16x8_max(a: v128, b: v128) -> v128 {
         a.zip16(b, |x, y| x.max(y))
@@ -258,6 +273,23 @@ mod portable {
             let p = |j: usize| (a[j] as i16 as i32).wrapping_mul(b[j] as i16 as i32);
             p(2 * i).wrapping_add(p(2 * i + 1)) as u32
         }))
+    }
+
+    /// `i32x4.extend_low_i16x8_s`: lanes 0-3, sign-extended.
+    pub fn i32x4_extend_low_i16x8(a: v128) -> v128 {
+        let h = a.u16s();
+        v128::from_u32s(core::array::from_fn(|i| h[i] as i16 as i32 as u32))
+    }
+
+    /// `i32x4.extend_high_i16x8_s`: lanes 4-7, sign-extended.
+    pub fn i32x4_extend_high_i16x8(a: v128) -> v128 {
+        let h = a.u16s();
+        v128::from_u32s(core::array::from_fn(|i| h[4 + i] as i16 as i32 as u32))
+    }
+
+    /// `i64x2.extract_lane`.
+    pub fn i64x2_extract_lane<const N: usize>(a: v128) -> i64 {
+        a.u64s()[N] as i64
     }
 
     /// `i64x2.splat`.

@@ -25,6 +25,11 @@ pub fn config(in_width: u8, out_width: u8) -> String {
     std::format!("in_width={in_width}\nout_width={out_width}\n")
 }
 
+/// [`config`] with `rounding` (`nearest` or `truncate`) set.
+pub fn config_rounding(in_width: u8, out_width: u8, rounding: &str) -> String {
+    std::format!("{}rounding=\"{rounding}\"\n", config(in_width, out_width))
+}
+
 /// A full 100 MHz carrier symbol: a DL U-plane frame of 273 PRBs of BFP
 /// at `in_width` in two sections, udCompHdr present (6.8 KB at 8 bits).
 pub fn frame(in_width: u8) -> Vec<u8> {
@@ -47,7 +52,13 @@ pub struct Bench {
 impl Bench {
     /// `in_width` → `out_width` over bursts of `burst` (1–64) copies of [`frame`].
     pub fn new(in_width: u8, out_width: u8, burst: usize) -> Self {
-        let mut harness = Harness::with_decode(&config(in_width, out_width), decode(in_width)).expect("config");
+        Self::with_config(&config(in_width, out_width), in_width, burst)
+    }
+
+    /// [`Bench::new`] with the configuration text `config` (its
+    /// `in_width` must be `in_width`).
+    pub fn with_config(config: &str, in_width: u8, burst: usize) -> Self {
+        let mut harness = Harness::with_decode(config, decode(in_width)).expect("config");
         let frames: Vec<Vec<u8>> = (0..burst).map(|_| frame(in_width)).collect();
         let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
         harness.load(&refs);

@@ -8,8 +8,9 @@
 //! | export | does |
 //! |---|---|
 //! | `run() -> i32` | every check below; returns the number of mismatching cases (0: all agree) |
-//! | `first_mismatch() -> i32` | the first failing case of the last `run` as `check << 16 \| a << 8 \| b`, or -1 |
+//! | `first_mismatch() -> i32` | the first failing case of the last `run` as `nearest << 24 \| check << 16 \| a << 8 \| b`, or -1 |
 //! | `bench_prepare(a, b) -> i32` | makes one 273-PRB symbol, compressed at `a` bits, for the three below |
+//! | `bench_rounding(nearest) -> i32` | the three below round to nearest if `nearest` is 1 (the default), else truncate |
 //! | `bench_compress(iters) -> i32` | `bfp::compress` of the symbol at `a` bits, `iters` times |
 //! | `bench_decompress(iters) -> i32` | `bfp::decompress` of it at `a` bits likewise |
 //! | `bench_recompress(iters) -> i32` | `convert::bfp_recompress` of it from `a` to `b` bits likewise |
@@ -17,30 +18,30 @@
 //! The bench exports return a byte of their output so the work is kept;
 //! the translators benchmark times them in wasmtime and natively.
 //!
-//! The checks, each over widths 1–16 (and every pair for re-compression),
-//! on 103 extreme PRBs (zeros, full scale both ways, -32768 alone,
-//! alternating extremes, powers of two around every exponent boundary)
-//! and 197 pseudo-random ones of random amplitude, plus, for the
-//! decoders, 60 PRBs of random bytes (every exponent and reserved nibble),
-//! at lengths 0–3 PRBs and the whole signal (so tails are covered):
+//! The checks, each over widths 1–16 (and every pair for re-compression)
+//! and both rounding modes, on 103 extreme PRBs (zeros, full scale both
+//! ways, -32768 alone, alternating extremes, powers of two around every
+//! exponent boundary) and 197 pseudo-random ones of random amplitude,
+//! plus, for the decoders, every third of those PRBs with a random
+//! exponent (small mantissas at high exponents) and 60 PRBs of random
+//! bytes (every exponent and reserved nibble), at lengths 0–3 PRBs and the
+//! whole signal (so tails are covered):
 //!
-//! 1. `bfp::compress` equals `bfp::compress_scalar`, and writes nothing
-//!    past its output;
-//! 2. `bfp::decompress` equals `bfp::decompress_scalar`;
-//! 3. `convert::bfp_recompress`, and on wasm32 both simd128 re-compression
-//!    kernels for every pair (the fused one and the chunked one), equal
-//!    `compress_scalar(b, decompress_scalar(a, x))` with each reserved
-//!    nibble copied from the input, and write nothing past their output.
+//! 1. `bfp::compress` equals `bfp::compress_scalar`, saturation count
+//!    included, and writes nothing past its output;
+//! 2. `bfp::decompress` (into `i32`) equals `bfp::decompress_scalar`;
+//! 3. `convert::bfp_recompress`, and on wasm32 the fused simd128 kernel
+//!    of every pair, equal the reference definition (`recompress_scalar`
+//!    below: decompress, compress, reserved nibble copied), saturation
+//!    count included, and write nothing past their output.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use core::sync::atomic::{AtomicI32, Ordering};
 
-use ecpri::iq::{bfp, convert, Encoded, Rounding};
+use ecpri::iq::{bfp, convert, Rounding};
 
-/// The rounding every check uses. TODO(simd128 rewrite, another
-/// engineer's task after issue 17's first landing): check both modes and
-/// the `i32` domain on the rewritten simd128 kernels.
-const R: Rounding = Rounding::Truncate;
+/// Both rounding modes, checked alike.
+const MODES: [Rounding; 2] = [Rounding::Truncate, Rounding::Nearest];
 
 /// PRBs in the test signal: more than a 273-PRB symbol.
 const N: usize = 300;
@@ -63,8 +64,6 @@ const CHECK_DECOMPRESS: i32 = 2;
 const CHECK_RECOMPRESS: i32 = 3;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const CHECK_FUSED: i32 = 4;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-const CHECK_CHUNKED: i32 = 5;
 
 static FIRST: AtomicI32 = AtomicI32::new(-1);
 
@@ -125,16 +124,46 @@ fn signal(x: &mut [i16; N * 24], rng: &mut Rng) {
 struct Tally(i32);
 
 impl Tally {
-    fn check(&mut self, ok: bool, check: i32, a: u32, b: u32) {
+    fn check(&mut self, ok: bool, check: i32, r: Rounding, a: u32, b: u32) {
         if !ok {
             self.0 += 1;
-            let _ = FIRST.compare_exchange(-1, check << 16 | (a as i32) << 8 | b as i32, Ordering::Relaxed, Ordering::Relaxed);
+            let case = ((r == Rounding::Nearest) as i32) << 24 | check << 16 | (a as i32) << 8 | b as i32;
+            let _ = FIRST.compare_exchange(-1, case, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 }
 
 fn guarded(buf: &[u8]) -> bool {
     buf.iter().all(|&b| b == GUARD_BYTE)
+}
+
+/// Compresses the signal at `w` bits into `wire`, gives every third PRB a
+/// random exponent and reserved nibble, and appends [`NOISE`] PRBs of
+/// random bytes.
+fn make_wire(w: u32, r: Rounding, x: &[i16; N * 24], rng: &mut Rng, wire: &mut [u8]) {
+    let len = prb_len(w);
+    bfp::compress_scalar(w as u8, r, &x[..], &mut wire[..N * len]).unwrap();
+    for p in wire[..N * len].chunks_exact_mut(len).step_by(3) {
+        p[0] = rng.next() as u8;
+    }
+    for b in wire[N * len..ALL * len].iter_mut() {
+        *b = rng.next() as u8;
+    }
+}
+
+/// The definition of re-compression, PRB by PRB on the scalar reference:
+/// decompress at `a`, compress at `b`, keep the reserved nibble. Returns
+/// the samples saturated.
+fn recompress_scalar(a: u32, src: &[u8], b: u32, r: Rounding, dst: &mut [u8]) -> u32 {
+    let (la, lb) = (prb_len(a), prb_len(b));
+    let mut saturated = 0;
+    for (i, o) in src.chunks_exact(la).zip(dst.chunks_exact_mut(lb)) {
+        let mut x = [0i32; 24];
+        bfp::decompress_scalar(a as u8, i, &mut x).unwrap();
+        saturated += bfp::compress_scalar(b as u8, r, &x[..], o).unwrap().saturated;
+        o[0] |= i[0] & 0xF0;
+    }
+    saturated
 }
 
 /// Runs every check; returns the number of mismatching cases.
@@ -149,80 +178,69 @@ pub extern "C" fn run() -> i32 {
     let mut got = [0u8; ALL * MAX_LEN + GUARD];
     let mut mid = [0i32; ALL * 24];
     let mut back = [0i32; ALL * 24 + 8];
-    for w in 1..=16u32 {
-        let len = prb_len(w);
-        // 1. Compress, and keep the reference wire plus noise for later.
-        let wa = &mut wire[(w % 2) as usize];
-        bfp::compress_scalar(w as u8, R, &x[..], &mut wa[..N * len]).unwrap();
-        for b in wa[N * len..ALL * len].iter_mut() {
-            *b = rng.next() as u8;
-        }
-        for k in [0, 1, 2, 3, N] {
-            got.fill(GUARD_BYTE);
-            let ok = bfp::compress(w as u8, R, &x[..k * 24], &mut got[..k * len]) == Ok(Encoded { len: k * len, saturated: 0 });
-            t.check(ok && got[..k * len] == wa[..k * len] && guarded(&got[k * len..]), CHECK_COMPRESS, w, k as u32);
-        }
-        // 2. Decompress the wire and the noise.
-        bfp::decompress_scalar(w as u8, &wa[..ALL * len], &mut mid).unwrap();
-        for (from, k) in [(0, 0), (0, 1), (0, 3), (N - 2, 2), (N - 2, NOISE + 2), (0, ALL)] {
-            back.fill(0x5A5A);
-            let ok = bfp::decompress(w as u8, &wa[from * len..(from + k) * len], &mut back[..k * 24]) == Ok(k);
-            let same = back[..k * 24] == mid[from * 24..(from + k) * 24];
-            t.check(ok && same && back[k * 24..].iter().all(|&s| s == 0x5A5A), CHECK_DECOMPRESS, w, k as u32);
-        }
-    }
-    // 3. Re-compress every pair, from the signal and noise at `a` bits.
-    let [wa, want] = &mut wire;
-    for a in 1..=16u32 {
-        let la = prb_len(a);
-        bfp::compress_scalar(a as u8, R, &x[..], &mut wa[..N * la]).unwrap();
-        for b in wa[N * la..ALL * la].iter_mut() {
-            *b = rng.next() as u8;
-        }
-        bfp::decompress_scalar(a as u8, &wa[..ALL * la], &mut mid).unwrap();
-        for b in 1..=16u32 {
-            let lb = prb_len(b);
-            let saturated = bfp::compress_scalar(b as u8, R, &mid[..], &mut want[..ALL * lb]).unwrap().saturated;
-            for i in 0..ALL {
-                want[i * lb] |= wa[i * la] & 0xF0;
-            }
-            for (from, k) in [(0, 1), (0, 2), (N - 1, 3), (0, ALL)] {
+    for r in MODES {
+        for w in 1..=16u32 {
+            let len = prb_len(w);
+            // 1. Compress.
+            let want = &mut wire[0];
+            for k in [0, 1, 2, 3, N] {
+                let e = bfp::compress_scalar(w as u8, r, &x[..k * 24], &mut want[..k * len]);
                 got.fill(GUARD_BYTE);
-                let src = &wa[from * la..(from + k) * la];
-                let ok = convert::bfp_recompress(a as u8, src, b as u8, R, &mut got[..k * lb]).map(|e| e.len) == Ok(k * lb);
-                let same = got[..k * lb] == want[from * lb..(from + k) * lb];
-                t.check(ok && same && guarded(&got[k * lb..]), CHECK_RECOMPRESS, a, b);
+                let ok = bfp::compress(w as u8, r, &x[..k * 24], &mut got[..k * len]) == e;
+                t.check(ok && got[..k * len] == want[..k * len] && guarded(&got[k * len..]), CHECK_COMPRESS, r, w, k as u32);
             }
-            let _ = saturated;
-            // TODO(simd128 rewrite): the old kernels wrap through i16, so
-            // they are checked on the conforming signal only, where the
-            // exponents cannot wrap, not on the random-byte PRBs.
-            kernels(&mut t, a, &wa[..N * la], b, &want[..N * lb], &mut got);
+            // 2. Decompress the wire, high exponents and noise included.
+            let wa = &mut wire[1];
+            make_wire(w, r, &x, &mut rng, wa);
+            bfp::decompress_scalar(w as u8, &wa[..ALL * len], &mut mid).unwrap();
+            for (from, k) in [(0, 0), (0, 1), (0, 3), (N - 2, 2), (N - 2, NOISE + 2), (0, ALL)] {
+                back.fill(0x5A5A);
+                let ok = bfp::decompress(w as u8, &wa[from * len..(from + k) * len], &mut back[..k * 24]) == Ok(k);
+                let same = back[..k * 24] == mid[from * 24..(from + k) * 24];
+                t.check(ok && same && back[k * 24..].iter().all(|&s| s == 0x5A5A), CHECK_DECOMPRESS, r, w, k as u32);
+            }
+        }
+        // 3. Re-compress every pair, from the wire at `a` bits.
+        let [wa, want] = &mut wire;
+        for a in 1..=16u32 {
+            let la = prb_len(a);
+            make_wire(a, r, &x, &mut rng, wa);
+            for b in 1..=16u32 {
+                let lb = prb_len(b);
+                let saturated = recompress_scalar(a, &wa[..ALL * la], b, r, &mut want[..ALL * lb]);
+                for (from, k) in [(0, 1), (0, 2), (N - 1, 3), (0, ALL)] {
+                    got.fill(GUARD_BYTE);
+                    let src = &wa[from * la..(from + k) * la];
+                    let e = convert::bfp_recompress(a as u8, src, b as u8, r, &mut got[..k * lb]);
+                    let sat = if k == ALL { Some(saturated) } else { e.ok().map(|e| e.saturated) };
+                    let ok = e.ok().map(|e| (e.len, Some(e.saturated))) == Some((k * lb, sat));
+                    let same = got[..k * lb] == want[from * lb..(from + k) * lb];
+                    t.check(ok && same && guarded(&got[k * lb..]), CHECK_RECOMPRESS, r, a, b);
+                }
+                kernels(&mut t, a, &wa[..ALL * la], b, r, (&want[..ALL * lb], saturated), &mut got);
+            }
         }
     }
     t.0
 }
 
-/// Check 3 on the simd128 kernels themselves, whichever path the public
+/// Check 3 on the fused simd128 kernel itself, whichever path the public
 /// entry point takes for this pair.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn kernels(t: &mut Tally, a: u32, src: &[u8], b: u32, want: &[u8], got: &mut [u8]) {
-    use ecpri::iq::simd128_kernels::{recompress_chunked, recompress_fused_any};
-    type Kernel = fn(u32, usize, &[u8], u32, &mut [u8]) -> usize;
-    let kernels: [(i32, Kernel); 2] = [(CHECK_FUSED, recompress_fused_any), (CHECK_CHUNKED, recompress_chunked)];
-    for (check, kernel) in kernels {
-        got.fill(GUARD_BYTE);
-        let n = src.len() / prb_len(a);
-        let ok = kernel(a, n, src, b, &mut got[..want.len()]) == n;
-        t.check(ok && got[..want.len()] == *want && guarded(&got[want.len()..]), check, a, b);
-    }
+fn kernels(t: &mut Tally, a: u32, src: &[u8], b: u32, r: Rounding, (want, sat): (&[u8], u32), got: &mut [u8]) {
+    use ecpri::iq::simd128_kernels::recompress_fused_any;
+    got.fill(GUARD_BYTE);
+    let n = src.len() / prb_len(a);
+    let ok = recompress_fused_any(a, n, src, b, r, &mut got[..want.len()]) == (n, sat);
+    t.check(ok && got[..want.len()] == *want && guarded(&got[want.len()..]), CHECK_FUSED, r, a, b);
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn kernels(_: &mut Tally, _: u32, _: &[u8], _: u32, _: &[u8], _: &mut [u8]) {}
+fn kernels(_: &mut Tally, _: u32, _: &[u8], _: u32, _: Rounding, _: (&[u8], u32), _: &mut [u8]) {}
 
-/// The first failing case of the last [`run`], `check << 16 | a << 8 | b`
-/// (for compress and decompress, `b` is the PRB count), or -1.
+/// The first failing case of the last [`run`], `nearest << 24 | check <<
+/// 16 | a << 8 | b` (for compress and decompress, `b` is the PRB count),
+/// or -1.
 #[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub extern "C" fn first_mismatch() -> i32 {
     FIRST.load(Ordering::Relaxed)
@@ -233,6 +251,7 @@ pub extern "C" fn first_mismatch() -> i32 {
 struct BenchState {
     a: u8,
     b: u8,
+    rounding: Rounding,
     x: [i16; SYMBOL * 24],
     y: [i32; SYMBOL * 24],
     wire: [u8; SYMBOL * MAX_LEN],
@@ -251,6 +270,7 @@ unsafe impl Sync for BenchCell {}
 static BENCH: BenchCell = BenchCell(core::cell::UnsafeCell::new(BenchState {
     a: 0,
     b: 0,
+    rounding: Rounding::Nearest,
     x: [0; SYMBOL * 24],
     y: [0; SYMBOL * 24],
     wire: [0; SYMBOL * MAX_LEN],
@@ -268,8 +288,8 @@ unsafe fn bench_state() -> &'static mut BenchState {
 
 /// Prepares the `bench_*` exports: one 273-PRB symbol like an OFDM symbol
 /// with power variation (0 to 4 bits of headroom per PRB), compressed at
-/// `a` bits, to be converted to `b`. Returns 0, or -1 for a width outside
-/// 1–16.
+/// `a` bits (truncating, as a DU would), to be converted to `b`. Returns
+/// 0, or -1 for a width outside 1–16.
 #[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub extern "C" fn bench_prepare(a: i32, b: i32) -> i32 {
     if !(1..=16).contains(&a) || !(1..=16).contains(&b) {
@@ -285,7 +305,17 @@ pub extern "C" fn bench_prepare(a: i32, b: i32) -> i32 {
         }
     }
     (s.a, s.b) = (a as u8, b as u8);
-    bfp::compress_scalar(s.a, R, &s.x[..], &mut s.wire[..SYMBOL * prb_len(a as u32)]).unwrap();
+    bfp::compress_scalar(s.a, Rounding::Truncate, &s.x[..], &mut s.wire[..SYMBOL * prb_len(a as u32)]).unwrap();
+    0
+}
+
+/// Sets the rounding of the `bench_*` exports: to nearest if `nearest` is
+/// 1, else truncation. Returns 0.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn bench_rounding(nearest: i32) -> i32 {
+    // SAFETY: the exports run one at a time and keep no reference.
+    let s = unsafe { bench_state() };
+    s.rounding = if nearest == 1 { Rounding::Nearest } else { Rounding::Truncate };
     0
 }
 
@@ -297,7 +327,7 @@ pub extern "C" fn bench_compress(iters: i32) -> i32 {
     let s = unsafe { bench_state() };
     let len = SYMBOL * prb_len(s.a as u32);
     for _ in 0..iters {
-        bfp::compress(s.a, R, core::hint::black_box(&s.x[..]), core::hint::black_box(&mut s.out[..len])).unwrap();
+        bfp::compress(s.a, s.rounding, core::hint::black_box(&s.x[..]), core::hint::black_box(&mut s.out[..len])).unwrap();
     }
     s.out[len - 1] as i32
 }
@@ -324,7 +354,7 @@ pub extern "C" fn bench_recompress(iters: i32) -> i32 {
     let (la, lb) = (SYMBOL * prb_len(s.a as u32), SYMBOL * prb_len(s.b as u32));
     for _ in 0..iters {
         let src = core::hint::black_box(&s.wire[..la]);
-        convert::bfp_recompress(s.a, src, s.b, R, core::hint::black_box(&mut s.out[..lb])).unwrap();
+        convert::bfp_recompress(s.a, src, s.b, s.rounding, core::hint::black_box(&mut s.out[..lb])).unwrap();
     }
     s.out[lb - 1] as i32
 }
@@ -346,6 +376,9 @@ mod tests {
     fn bench_exports_run() {
         assert_eq!(super::bench_prepare(9, 17), -1);
         assert_eq!(super::bench_prepare(9, 12), 0);
+        assert_eq!(super::bench_rounding(0), 0);
+        super::bench_compress(1);
+        assert_eq!(super::bench_rounding(1), 0);
         assert_eq!(super::bench_recompress(2), super::bench_recompress(1));
         super::bench_compress(1);
         super::bench_decompress(1);
