@@ -303,3 +303,82 @@ fn other_link_types_are_refused_by_name() {
         }
     }
 }
+
+/// A network namespace with a veth pair `v0`–`v1`, removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "capturing on a veth pair needs root (CI runs as root)");
+        let n = Netns(format!("fhio-cap-{}", std::process::id()));
+        let ip = |a: &[&str]| assert!(Command::new("ip").args(a).status().unwrap().success(), "ip {a:?}");
+        ip(&["netns", "add", &n.0]);
+        ip(&["-n", &n.0, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        ip(&["-n", &n.0, "link", "set", "v0", "up"]);
+        ip(&["-n", &n.0, "link", "set", "v1", "up"]);
+        n
+    }
+
+    fn exec(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, prog]);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_real_any_capture_by_dumpcap_reads_as_tshark_reads_it() {
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (dlt, cooked_len) in [("LINUX_SLL", 16u64), ("LINUX_SLL2", 20)] {
+        // What `tcpdump -i any` does: capture on every interface, cooked.
+        let file = dir.path().join(format!("{dlt}.pcapng"));
+        let mut cap = ns.exec("dumpcap").args(["-i", "any", "-y", dlt, "-q", "-w", s(&file)]).stderr(std::process::Stdio::null()).spawn().expect("dumpcap runs");
+        let t0 = std::time::Instant::now();
+        while std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "dumpcap did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let gen = ns
+            .exec(env!("CARGO_BIN_EXE_fhgate"))
+            .args(["gen", "--port", "af_packet:v0", "--slots", "2", "--prbs", "51", "--antennas", "2", "--comp", "bfp:9"])
+            .output()
+            .unwrap();
+        assert!(gen.status.success(), "{}", stderr(&gen));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(cap.id() as i32, libc::SIGINT) };
+        cap.wait().unwrap();
+        let want: Vec<Vec<String>> = tshark(&file, &["frame.encap_type", "frame.len", "sll.etype", "ecpri.type", "ecpri.size"])
+            .iter()
+            .map(|l| l.split('|').map(String::from).collect())
+            .collect();
+        let o = fhgate(&["inspect", s(&file), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9"]);
+        assert!(o.status.success(), "{dlt}: {}", stderr(&o));
+        let mut got: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        got.pop();
+        assert_eq!(got.len(), want.len(), "{dlt}: frames");
+        let mut ecpri = 0;
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(w[0], if dlt == "LINUX_SLL" { "25" } else { "210" }, "tshark's encapsulation");
+            let wire: u64 = w[1].parse().unwrap();
+            assert_eq!(g["len"].as_u64(), Some(wire - cooked_len + 14), "{dlt}: {g} vs {w:?}");
+            let etype = u64::from_str_radix(w[2].trim_start_matches("0x"), 16).unwrap();
+            assert_eq!(g["eth.type"].as_u64(), Some(etype), "{dlt}: {g} vs {w:?}");
+            if !w[3].is_empty() {
+                ecpri += 1;
+                assert_eq!(g["ecpri.type"].as_u64(), Some(u64::from_str_radix(w[3].trim_start_matches("0x"), 16).unwrap()), "{g}");
+                assert_eq!(g["ecpri.size"].as_u64(), Some(w[4].parse().unwrap()), "{g}");
+            }
+        }
+        assert!(ecpri >= 64, "{dlt}: {ecpri} eCPRI frames captured of the 64 sent");
+    }
+}

@@ -318,3 +318,52 @@ fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
     assert!(stderr(&o).contains("replay finished"), "{}", stderr(&o));
     assert!(!o.stderr.contains(&0x1b), "ANSI escape in piped logs: {:?}", stderr(&o));
 }
+
+#[test]
+fn run_names_the_key_of_a_capture_it_cannot_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = config(dir.path(), "in_width = 8, out_width = 12");
+    let missing = format!("{}/missing.pcap", s(dir.path()));
+    let not_a_dir = format!("{}/gw.toml/ru_out.pcap", s(dir.path()));
+    for (text, key, why) in [
+        (good.replace(s(&input()), &missing), "du.input", "No such file"),
+        (good.replace(&format!("{}/ru_out.pcap", s(dir.path())), &not_a_dir), "ru.output", "cannot create"),
+    ] {
+        let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text))]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(key) && stderr(&o).contains(why), "{key}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn an_interrupted_replay_leaves_its_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pcap");
+    std::fs::write(&out, PRECIOUS).unwrap();
+    // 864 frames at 100 frames/s: about 9 s, interrupted after 1.
+    let child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .args(["replay", s(&input()), "-o", s(&out), "--pace", "rate:100"])
+        .current_dir(repo())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), PRECIOUS);
+    only(dir.path(), &["out.pcap"]);
+}
+
+#[test]
+fn a_side_vlan_nothing_acts_on_is_said_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(dir.path(), "in_width = 8, out_width = 12").replacen("mtu = 1500", "mtu = 1500\nvlan = 7", 1);
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("du.vlan = 7"), "{}", stderr(&o));
+}

@@ -167,24 +167,39 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         From::Du => "dl",
         From::Ru => "ul",
     };
+    // SIGINT/SIGTERM stop the replay; its outputs are then not put in place.
+    fhgate::signals::install();
     let t = Instant::now();
     let mut running = runner::start(spec).context("starting the pipeline")?;
     // A progress bar on long replays, when someone is watching.
-    if n_in >= 50_000 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    let bar = (n_in >= 50_000 && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
         let bar = indicatif::ProgressBar::new(n_in as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} frames ({per_sec})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        while !running.is_finished() {
-            bar.set_position(running.frames_received());
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        bar
+    });
+    let mut interrupted = false;
+    while !running.is_finished() {
+        if fhgate::signals::stop_requested() && !interrupted {
+            running.stop();
+            interrupted = true;
         }
-        bar.finish_and_clear();
+        if let Some(b) = &bar {
+            b.set_position(running.frames_received());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     // The controls hold the translators' statistics; they outlive the workers.
     let controls = std::mem::take(&mut running.controls);
     let stats = running.join()?;
+    if interrupted {
+        bail!("interrupted: {} is left as it was", a.output.display());
+    }
     output::commit_all([Some(out_commit), tap_commit].into_iter().flatten().collect())?;
     tracing::info!(frames = n_in, seconds = t.elapsed().as_secs_f64(), "replay finished");
     let secs = t.elapsed().as_secs_f64();

@@ -183,12 +183,12 @@ fn open_side(side: &Side, name: &str, ports: &mut PortBoard, commits: &mut Vec<C
     match &side.backend {
         Backend::Pcap { input, output } => Ok(SidePort {
             rx: match input {
-                Some(p) => Some(Box::new(PcapRx::open(p, Pace::Recorded)?)),
+                Some(p) => Some(Box::new(PcapRx::open(p, Pace::Recorded).with_context(|| format!("{name}.input"))?)),
                 None => None,
             },
             tx: match output {
                 Some(p) => {
-                    let (out, commit) = PcapOut::create(p)?;
+                    let (out, commit) = PcapOut::create(p).with_context(|| format!("{name}.output"))?;
                     commits.push(commit);
                     Some(Box::new(out))
                 }
@@ -277,6 +277,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut modules = Modules::new(runtime_for(&cfg)?);
     let chains = build_chains(&mut modules, &cfg)?;
     check_flow(&cfg)?;
+    for (name, side) in [("du", &cfg.du), ("ru", &cfg.ru)] {
+        if let Some(v) = side.vlan {
+            // Said, not silently ignored: the key describes the side, nothing acts on it.
+            tracing::warn!("{name}.vlan = {v} describes the side only: fhgate neither checks nor sets VLAN tags itself (a vlan_retag translator changes them)");
+        }
+    }
     if a.check {
         check_translators(&mut modules, &cfg)?;
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());

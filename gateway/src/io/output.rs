@@ -12,7 +12,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -23,14 +23,13 @@ struct Stage {
     target: PathBuf,
     /// The temporary file; `None` when writing straight into a device or FIFO.
     tmp: Option<PathBuf>,
-    committed: Mutex<bool>,
+    committed: AtomicBool,
     write_error: Mutex<Option<String>>,
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        let committed = self.committed.lock().map(|c| *c).unwrap_or(false);
-        if let (Some(tmp), false) = (&self.tmp, committed) {
+        if let (Some(tmp), false) = (&self.tmp, self.committed.load(Ordering::Acquire)) {
             let _ = fs::remove_file(tmp);
         }
     }
@@ -74,9 +73,7 @@ impl Commit {
         if let Some(tmp) = &s.tmp {
             fs::rename(tmp, &s.target).with_context(|| format!("cannot move {} into place as {}", tmp.display(), s.target.display()))?;
         }
-        if let Ok(mut c) = s.committed.lock() {
-            *c = true;
-        }
+        s.committed.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -97,13 +94,13 @@ pub fn commit_all(commits: Vec<Commit>) -> Result<()> {
 /// target's permissions. Devices and FIFOs are opened directly.
 pub fn create(target: &Path) -> Result<(File, Staged, Commit)> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let (real, tmp) = match fs::metadata(target) {
+    let (real, staged) = match fs::metadata(target) {
         Ok(m) if m.is_dir() => bail!("cannot write {}: it is a directory", target.display()),
-        Ok(m) if !m.is_file() => (target.to_path_buf(), None),
-        Ok(_) => (fs::canonicalize(target).with_context(|| format!("cannot resolve {}", target.display()))?, Some(())),
-        Err(_) => (target.to_path_buf(), Some(())),
+        Ok(m) if !m.is_file() => (target.to_path_buf(), false),
+        Ok(_) => (fs::canonicalize(target).with_context(|| format!("cannot resolve {}", target.display()))?, true),
+        Err(_) => (target.to_path_buf(), true),
     };
-    let tmp = tmp.map(|()| {
+    let tmp = staged.then(|| {
         let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         real.with_file_name(format!(".{name}.fhgate-{}-{n}.tmp", std::process::id()))
@@ -118,7 +115,7 @@ pub fn create(target: &Path) -> Result<(File, Staged, Commit)> {
         }
         None => OpenOptions::new().write(true).open(&real).with_context(|| format!("cannot open {}", real.display()))?,
     };
-    let stage = Arc::new(Stage { target: real, tmp, committed: Mutex::new(false), write_error: Mutex::new(None) });
+    let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None) });
     Ok((file, Staged(stage.clone()), Commit(stage)))
 }
 
