@@ -11,6 +11,7 @@ pub mod io;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod profile;
 pub mod signals;
 pub mod traffic;
 pub mod translate;

@@ -26,6 +26,7 @@ mod diff;
 mod gen;
 mod inspect;
 mod inspect_iq;
+mod profile;
 mod replay;
 mod run;
 mod seq_report;
@@ -96,6 +97,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Work with WebAssembly translators (`translator check X.wasm`).
     Translator(translator::TranslatorArgs),
+    /// Interop profiles: `profile learn CAPTURE...` infers one side's keys from its traffic.
+    Profile(profile::ProfileArgs),
 }
 
 /// Exit codes: 0 success, 1 the input had errors (inspect found bad
@@ -114,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
         Command::Translator(a) => translator::run(a),
+        Command::Profile(a) => profile::run(a),
     };
     let flushed = out::finish();
     match (r, flushed) {

@@ -15,6 +15,7 @@ use ecpri::frame::DecodeConfig;
 use serde::Deserialize;
 
 mod side;
+pub mod profile;
 
 use side::{default_auto, side, RawSide};
 pub use side::{parse_comp, parse_port_spec};
@@ -355,6 +356,8 @@ pub fn flatten_table(t: &toml::Table) -> Vec<(String, String)> {
 impl GatewayConfig {
     /// Parses and validates a configuration file's text.
     pub fn from_toml(text: &str) -> Result<GatewayConfig, ConfigError> {
+        let merged = profile::merge_profiles(text)?;
+        let text = merged.as_deref().unwrap_or(text);
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             // toml reports the span; turn it into a line number and keep its message.
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));

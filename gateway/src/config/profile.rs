@@ -1,0 +1,168 @@
+//! Interop profiles: one side of the fronthaul as a TOML file (the keys of
+//! a `[du]`/`[ru]` section plus a `[learned]` table of facts), written by
+//! `fhgate profile learn` and loaded by `[du] profile = "FILE"`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// The side keys a profile may give; each merges into `[du]`/`[ru]`.
+/// `vlan_pcp` is informational: the gateway does not re-mark PCP.
+pub const SIDE_KEYS: [&str; 8] = ["eaxc_bits", "dl_comp", "ul_comp", "comp_hdr", "carrier_prbs", "numerology", "vlan", "mtu"];
+
+/// One side of the fronthaul. A key left out is one the sample could not
+/// decide (the learner says why in a comment beside where it would be).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// eAxC bit widths `DU,BS,CC,RU` (the most likely split).
+    pub eaxc_bits: Option<String>,
+    /// DL U-plane compression `METHOD:WIDTH`.
+    pub dl_comp: Option<String>,
+    /// UL U-plane compression `METHOD:WIDTH`.
+    pub ul_comp: Option<String>,
+    /// Whether U-plane sections carry udCompHdr: `present` or `absent`.
+    pub comp_hdr: Option<String>,
+    /// Carrier width in PRBs.
+    pub carrier_prbs: Option<u16>,
+    /// Numerology µ.
+    pub numerology: Option<u8>,
+    /// VLAN ID (absent: untagged).
+    pub vlan: Option<u16>,
+    /// VLAN PCP the side marks its frames with.
+    pub vlan_pcp: Option<u8>,
+    /// Largest Ethernet payload the side needs.
+    pub mtu: Option<usize>,
+    /// What the learner saw, for the integrator to read.
+    pub learned: Option<Learned>,
+}
+
+/// Facts the learner saw that have no `[du]`/`[ru]` key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Learned {
+    /// Frames read, over all captures.
+    pub frames: u64,
+    /// Frames that were eCPRI.
+    pub ecpri_frames: u64,
+    /// Frames skipped: not eCPRI, or malformed (reasons in `warnings`).
+    pub skipped_frames: u64,
+    /// Largest frame, bytes (Ethernet header included).
+    pub largest_frame: usize,
+    /// Largest Ethernet payload, bytes.
+    pub largest_payload: usize,
+    /// eAxC IDs in use by `PLANE_DIR` (`u_dl`, `c_ul`, ...), as hex.
+    pub eaxc_ids: BTreeMap<String, Vec<String>>,
+    /// eAxC splits consistent with the IDs, most likely first.
+    pub eaxc_bits_candidates: Vec<String>,
+    /// C-plane section types and how many sections of each.
+    pub section_types: BTreeMap<String, u64>,
+    /// C-plane section extensions (by extType) and how many of each.
+    pub section_extensions: BTreeMap<String, u64>,
+    /// Distinct section type 3 (PRACH) parameter sets.
+    pub prach: Vec<Prach>,
+    /// seqId behaviour per flow.
+    pub seq_id: Vec<SeqFlow>,
+    /// C-plane udCompHdr against U-plane compression, per direction:
+    /// `consistent` or what disagrees.
+    pub cu_consistency: BTreeMap<String, String>,
+    /// Anything the integrator should know: short samples, bad frames, undecided keys.
+    pub warnings: Vec<String>,
+}
+
+/// One distinct set of section type 3 parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prach {
+    /// frameStructure byte as `fft=N,scs=N`.
+    pub frame_structure: String,
+    /// cpLength in samples.
+    pub cp_length: u16,
+    /// freqOffset in subcarrier spacings.
+    pub freq_offset: i32,
+    /// startSymbolId.
+    pub start_symbol: u8,
+    /// Sections seen with these parameters.
+    pub count: u64,
+}
+
+/// seqId behaviour of one flow (plane, direction, eAxC).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqFlow {
+    /// `u_dl`, `c_ul`, ...
+    pub flow: String,
+    /// eAxC ID, hex.
+    pub eaxc: String,
+    /// Messages.
+    pub messages: u64,
+    /// Times seqId did not follow the previous one by 1 (mod 256).
+    pub jumps: u64,
+    /// Messages with the E bit clear (radio-transport fragmentation).
+    pub e_bit_clear: u64,
+    /// Messages with a non-zero subsequence ID.
+    pub subseq_nonzero: u64,
+}
+
+/// A profile file's errors: the file and key.
+fn perr(file: &Path, key: &str, why: impl Into<String>) -> ConfigError {
+    ConfigError { key: format!("{} ({key})", file.display()), why: why.into() }
+}
+
+impl Profile {
+    /// Parses a profile's text; an unknown key is an error naming it.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Profile, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            perr(file, &format!("line {line}"), e.message())
+        })
+    }
+}
+
+/// If `[du]` or `[ru]` of a configuration names a `profile`, returns the
+/// text with the profile's keys merged in (inline keys win); else `None`.
+pub(super) fn merge_profiles(text: &str) -> Result<Option<String>, ConfigError> {
+    let Ok(mut top) = text.parse::<toml::Table>() else {
+        return Ok(None); // the ordinary parse reports the syntax error with its line
+    };
+    let mut changed = false;
+    for side in ["du", "ru"] {
+        let Some(toml::Value::Table(t)) = top.get_mut(side) else { continue };
+        let Some(v) = t.remove("profile") else { continue };
+        let key = format!("{side}.profile");
+        let toml::Value::String(path) = v else {
+            return Err(ConfigError { key, why: format!("expected a file name, found {}", v.type_str()) });
+        };
+        merge_one(side, t, Path::new(&path))?;
+        changed = true;
+    }
+    Ok(changed.then(|| top.to_string()))
+}
+
+fn merge_one(side: &str, inline: &mut toml::Table, file: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError { key: format!("{side}.profile"), why: format!("cannot read {}: {e}", file.display()) })?;
+    Profile::from_toml(&text, file)?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| perr(file, "(file)", e.message()))?;
+    for (k, pv) in table {
+        if !SIDE_KEYS.contains(&k.as_str()) {
+            continue; // learned facts and vlan_pcp have no side key
+        }
+        match inline.get(&k) {
+            Some(iv) if iv.type_str() != pv.type_str() => {
+                return Err(ConfigError {
+                    key: format!("{side}.{k}"),
+                    why: format!("inline {side}.{k} is {} but profile {} gives {k} as {}", iv.type_str(), file.display(), pv.type_str()),
+                });
+            }
+            Some(_) => {}
+            None => {
+                inline.insert(k, pv);
+            }
+        }
+    }
+    Ok(())
+}
