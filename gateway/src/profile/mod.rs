@@ -206,7 +206,7 @@ impl Learner {
                 continue;
             }
             if samples.len() < SHORT_SAMPLE {
-                l.warnings.push(format!("only {} {name} U-plane messages (fewer than one slot of 14 symbols): inferences are weak", samples.len()));
+                l.warnings.push(format!("only {} {name} U-plane messages (fewer than two slots of 14 symbols): inferences are weak", samples.len()));
             }
             match uplane::infer(samples) {
                 Ok(u) => {

@@ -124,7 +124,7 @@ pub fn infer(samples: &[Vec<u8>]) -> Result<Inferred, String> {
     let (meth, why) = if !param {
         (CompMethod::None, "no udCompParam: 3w bytes per PRB".to_string())
     } else {
-        method_from_params(&w.params)?
+        method_from_params(&w.params, *width)?
     };
     let comp = UdCompHdr::new(meth, *width);
     let evidence = format!("{}: {hdr_evidence}; {why}", comp.spec());
@@ -132,17 +132,26 @@ pub fn infer(samples: &[Vec<u8>]) -> Result<Inferred, String> {
 }
 
 /// BFP, block scaling or µ-law, from udCompParam statistics.
-fn method_from_params(p: &[u8]) -> Result<(CompMethod, String), String> {
+fn method_from_params(p: &[u8], width: u8) -> Result<(CompMethod, String), String> {
     let max = p.iter().copied().max().unwrap_or(0);
     let distinct = p.iter().collect::<std::collections::BTreeSet<_>>().len();
+    if max <= 15 && width == 16 {
+        return Err(format!("udCompParam all ≤ 15 at 16-bit IQ: BFP's exponent or µ-law's compBitWidth 0 (= 16) with compShift; candidates bfp:16 and mu-law:16"));
+    }
     if max <= 15 {
         // BFP: 4 reserved bits (0) then the exponent (0-15).
         return Ok((CompMethod::Bfp, format!("udCompParam of {} PRBs all ≤ 15 ({distinct} distinct, max {max}): reserved nibble 0 and an exponent, as BFP writes it", p.len())));
     }
     // µ-law: compBitWidth (high nibble) is the IQ width, one value; block scaling's sblockScaler spreads over the byte.
     let high: std::collections::BTreeSet<u8> = p.iter().map(|b| b >> 4).collect();
+    if high.len() == 1 && high.contains(&(width & 0xF)) {
+        return Ok((CompMethod::MuLaw, format!("udCompParam of {} PRBs all have compBitWidth (high nibble) {width}, the IQ width, as µ-law writes it", p.len())));
+    }
+    if high.len() > 1 {
+        return Ok((CompMethod::BlockScaling, format!("udCompParam of {} PRBs spread over the byte (max {max}, {} high-nibble values): a block scaler, not BFP's exponent or µ-law's fixed compBitWidth", p.len(), high.len())));
+    }
     Err(format!(
-        "udCompParam reaches {max} (high nibble takes {} values): not BFP; candidates block-scaling and mu-law, which the parameters alone do not separate",
-        high.len()
+        "udCompParam reaches {max}: not BFP; its high nibble {} is one value but not the width {width}: candidates block-scaling and mu-law",
+        high.first().copied().unwrap_or(0)
     ))
 }
