@@ -210,14 +210,19 @@ impl Learner {
             }
             match uplane::infer(samples) {
                 Ok(u) => {
-                    p_set(&mut p, dir, u.comp);
                     ev.insert(key, u.evidence.clone());
                     hdr_votes.push((name, u.comp_hdr, u.hdr_evidence.clone()));
                     uplane_edge = uplane_edge.max(u.prb_edge);
+                    let Some(comp) = u.comp else {
+                        l.warnings.push(format!("{key} {}", u.evidence));
+                        l.cu_consistency.insert(name.to_lowercase(), "undecided: the U-plane method is undecided".into());
+                        continue;
+                    };
+                    p_set(&mut p, dir, comp);
                     let verdict = match c {
                         None => "no C-plane in the sample to compare".to_string(),
-                        Some(c) if c == u.comp => "consistent".to_string(),
-                        Some(c) => format!("C-plane udCompHdr says {} but the U-plane is {}", c.spec(), u.comp.spec()),
+                        Some(c) if c == comp => "consistent".to_string(),
+                        Some(c) => format!("C-plane udCompHdr says {} but the U-plane is {}", c.spec(), comp.spec()),
                     };
                     if verdict != "consistent" && c.is_some() {
                         l.warnings.push(format!("{name}: {verdict}"));

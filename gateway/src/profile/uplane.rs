@@ -8,8 +8,8 @@ use super::{has_param, Spec};
 
 /// What the U-plane of one direction says.
 pub struct Inferred {
-    /// Compression method and width.
-    pub comp: UdCompHdr,
+    /// Compression method and width (`None`: the layout is known but not the method; `evidence` lists candidates).
+    pub comp: Option<UdCompHdr>,
     /// Whether sections carry udCompHdr.
     pub comp_hdr: bool,
     /// Largest startPrbu + numPrbu.
@@ -111,7 +111,7 @@ pub fn infer(samples: &[Vec<u8>]) -> Result<Inferred, String> {
         if !absent.is_empty() {
             hdr_evidence.push_str(&format!(" (also with it {}; present is taken as its udCompHdr bytes are valid and their reserved byte is 0)", absent.join(", ")));
         }
-        return Ok(Inferred { comp, comp_hdr: true, prb_edge: w.edge, evidence, hdr_evidence });
+        return Ok(Inferred { comp: Some(comp), comp_hdr: true, prb_edge: w.edge, evidence, hdr_evidence });
     }
     let [(Layout::Absent { width, param }, w)] = fits.as_slice() else {
         return Err(if fits.is_empty() {
@@ -121,13 +121,14 @@ pub fn infer(samples: &[Vec<u8>]) -> Result<Inferred, String> {
         });
     };
     let hdr_evidence = format!("all {n} messages tile exactly only with udCompHdr absent and {} bytes/PRB", 3 * width + u8::from(*param));
-    let (meth, why) = if !param {
-        (CompMethod::None, "no udCompParam: 3w bytes per PRB".to_string())
-    } else {
-        method_from_params(&w.params, *width)?
+    let meth = if !param { Ok((CompMethod::None, "no udCompParam: 3w bytes per PRB".to_string())) } else { method_from_params(&w.params, *width) };
+    let (comp, evidence) = match meth {
+        Ok((m, why)) => {
+            let comp = UdCompHdr::new(m, *width);
+            (Some(comp), format!("{}: {hdr_evidence}; {why}", comp.spec()))
+        }
+        Err(why) => (None, format!("undecided: {why}")),
     };
-    let comp = UdCompHdr::new(meth, *width);
-    let evidence = format!("{}: {hdr_evidence}; {why}", comp.spec());
     Ok(Inferred { comp, comp_hdr: false, prb_edge: w.edge, evidence, hdr_evidence })
 }
 
