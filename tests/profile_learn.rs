@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 use fhgate::config::profile::Profile;
 use fhgate::config::GatewayConfig;
 
+#[path = "support/write_pcap.rs"]
+mod write_pcap;
+use write_pcap::write_pcap;
+
 fn fhgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
 }
@@ -199,27 +203,6 @@ fn a_cplane_udcomphdr_that_disagrees_with_the_uplane_is_flagged() {
     assert_eq!(p.dl_comp.as_deref(), Some("bfp:9"), "the U-plane is what the side sends");
 }
 
-/// A pcap file of raw frames, 1 ms apart.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut b = Vec::new();
-    for v in [0xA1B2_C3D4u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&(i as u32 * 1000).to_le_bytes());
-        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        b.extend_from_slice(f);
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 fn ipv4_frame() -> Vec<u8> {
     let mut f = vec![0xff; 12];
     f.extend_from_slice(&[0x08, 0x00]);
@@ -341,7 +324,7 @@ fn profile_errors_name_the_key_and_file() {
     std::fs::write(dir.path().join("du.toml"), "carrier_prbs = 51\ndl_compression = \"bfp:9\"\n").unwrap();
     let o = run_check(dir.path(), &gw(dir.path(), ""));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("du.toml (line") && stderr(&o).contains("unknown field `dl_compression`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("du.toml (line 2): unknown field `dl_compression`"), "{}", stderr(&o));
     std::fs::remove_file(dir.path().join("du.toml")).unwrap();
     let o = run_check(dir.path(), &gw(dir.path(), ""));
     assert!(stderr(&o).contains("du.profile: cannot read du.toml"), "{}", stderr(&o));

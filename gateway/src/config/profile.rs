@@ -116,7 +116,14 @@ impl Profile {
     /// Parses a profile's text; an unknown key is an error naming it.
     pub fn from_toml(text: &str, file: &Path) -> Result<Profile, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            let mut line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            // serde points an unknown key at its table's start: find the key's own line.
+            if let Some(key) = e.message().strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+                let from = line.saturating_sub(1);
+                if let Some(i) = text.lines().skip(from).position(|l| l.trim_start().split(['=', ' ']).next() == Some(key)) {
+                    line = from + i + 1;
+                }
+            }
             perr(file, &format!("line {line}"), e.message())
         })
     }
