@@ -251,7 +251,7 @@ fn bench(c: &mut Criterion) {
 
 /// Same-run ratio lines of rounding to nearest against truncation, per
 /// pair: bfp_width in Wasm and natively, and the kernel alone.
-fn rounding(rt: &Runtime, dir: &Path, kernel: &mut WasmKernel) {
+fn rounding(rt: &Arc<Runtime>, dir: &Path, kernel: &mut WasmKernel) {
     for (a, b) in PAIRS {
         let [mut wn, mut wt] = ["nearest", "truncate"].map(|r| Wasm::new(rt, &dir.join("bfp_width.wasm"), &pairs(&config_rounding(a, b, r)), a));
         let [mut nn, mut nt] = ["nearest", "truncate"].map(|r| Bench::with_config(&config_rounding(a, b, r), a, BURST));
