@@ -203,7 +203,8 @@ pub struct PipelineConfig {
     pub burst: usize,
     /// Slots in each ring between stages.
     pub ring_size: usize,
-    /// Renumber eCPRI sequence IDs per flow on egress.
+    /// Move a flow's eCPRI sequence IDs by the packets egress splits add
+    /// to it (they pass as sent until then); false leaves them as they are.
     pub renumber_seq_id: bool,
     /// How stages map onto threads (`threading = "auto"`: run to
     /// completion with one worker, pipelined with more).

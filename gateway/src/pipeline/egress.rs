@@ -88,8 +88,9 @@ pub struct EgressConfig {
     /// Largest Ethernet payload: bytes after the Ethernet header and VLAN
     /// tags, IP and UDP headers included (like an IP MTU).
     pub mtu: usize,
-    /// The renumbering mode: `true` is [`SeqIdMode::Always`] (renumber
-    /// ecpriSeqid per flow), `false` is [`SeqIdMode::Off`].
+    /// The renumbering mode: `true` is [`SeqIdMode::Always`] (a flow's
+    /// sequence IDs move by the packets splits add to it, and pass as sent
+    /// until then), `false` is [`SeqIdMode::Off`].
     pub renumber_seq_id: bool,
     /// How to read the messages as they leave (after translation): U-plane
     /// compression, udCompHdr presence, the carrier width numPrbu = 0
