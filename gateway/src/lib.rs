@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod profile;
 pub mod signals;
+pub mod timing;
 pub mod traffic;
 pub mod translate;
