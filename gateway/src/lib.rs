@@ -10,6 +10,7 @@ pub mod config;
 pub mod io;
 pub mod logging;
 pub mod metrics;
+pub mod packet;
 pub mod pipeline;
 pub mod profile;
 pub mod signals;

@@ -13,7 +13,7 @@ use ecpri::frame::{DecodeConfig, FrameRepr};
 use hdrhistogram::Histogram;
 
 use super::{RxPoll, RxPort, TxPort};
-use crate::translate::PacketBuf;
+use crate::packet::PacketBuf;
 
 /// Wall-clock time, ns since the Unix epoch (what `times` carries).
 fn unix_ns() -> u64 {
@@ -90,7 +90,7 @@ impl RxPort for MemoryRx {
         }
         for i in 0..n {
             let f = &self.frames[self.next];
-            let len = f.len().min(crate::translate::PACKET_CAPACITY);
+            let len = f.len().min(crate::packet::PACKET_CAPACITY);
             bufs[i].bytes_mut()[..len].copy_from_slice(&f[..len]);
             lens[i] = len;
             times[i] = match self.rate {

@@ -13,7 +13,7 @@ pub mod udp;
 
 use std::io;
 
-use crate::translate::PacketBuf;
+use crate::packet::PacketBuf;
 
 /// What a receive call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

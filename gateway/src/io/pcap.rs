@@ -113,9 +113,9 @@ impl PcapRx {
     /// Replays frames already read. A frame longer than a packet buffer
     /// goes through cut to it, and is said so here, once.
     pub fn from_frames(frames: Vec<Captured>, pace: Pace) -> Self {
-        let long = frames.iter().filter(|f| f.data.len() > crate::translate::PACKET_CAPACITY).count();
+        let long = frames.iter().filter(|f| f.data.len() > crate::packet::PACKET_CAPACITY).count();
         if long > 0 {
-            tracing::warn!("{long} frames are longer than the {}-byte packet buffer: they go through cut to it", crate::translate::PACKET_CAPACITY);
+            tracing::warn!("{long} frames are longer than the {}-byte packet buffer: they go through cut to it", crate::packet::PACKET_CAPACITY);
         }
         PcapRx { frames: frames.into_iter(), pace, start: None, sent: 0 }
     }
@@ -139,7 +139,7 @@ impl PcapRx {
 }
 
 impl super::RxPort for PcapRx {
-    fn recv(&mut self, bufs: &mut [crate::translate::PacketBuf], lens: &mut [usize], times: &mut [u64]) -> std::io::Result<super::RxPoll> {
+    fn recv(&mut self, bufs: &mut [crate::packet::PacketBuf], lens: &mut [usize], times: &mut [u64]) -> std::io::Result<super::RxPoll> {
         let mut n = 0;
         while n < bufs.len() {
             let Some(next) = self.frames.as_slice().first() else { break };

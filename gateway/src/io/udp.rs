@@ -29,7 +29,7 @@ use super::port_stats::PortCounters;
 use super::port_stats::PortEvent::{self, *};
 use super::{RxPoll, RxPort, TxPort};
 use crate::config::UdpConfig;
-use crate::translate::{PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
+use crate::packet::{PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
 
 /// Socket buffers asked for each way (FORCE as root, else capped by rmem_max/wmem_max).
 const SOCKET_BUFFER: libc::c_int = 32 << 20;

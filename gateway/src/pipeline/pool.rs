@@ -15,7 +15,7 @@ use crossbeam_queue::ArrayQueue;
 use rtrb::chunks::ChunkError;
 use rtrb::{Consumer, Producer, RingBuffer};
 
-use crate::translate::{BufPool, PacketBuf};
+use crate::packet::{BufPool, PacketBuf};
 
 /// Buffers shared by RX, the workers and TX of one direction.
 #[derive(Clone)]

@@ -1,91 +1,19 @@
-//! What the pipeline hands the translator host: packet buffers recycled
-//! from a pool, each with its classified metadata, gathered in a
+//! What the pipeline hands the translator host: packet buffers
+//! ([`crate::packet`]) each with its classified metadata, gathered in a
 //! [`Burst`]. Nothing here allocates once the pool and the burst exist.
 
 use ecpri::frame::DecodeConfig;
 
 use super::abi::{DescriptorImage, SLOT_SIZE};
 use crate::classify::classify;
+pub use crate::packet::{BufPool, PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
 
-/// Bytes every packet buffer holds: a packet may grow up to this (ABI.md
-/// §3 `capacity`).
-pub const PACKET_CAPACITY: usize = SLOT_SIZE;
-/// Most packets a burst holds: 64 received, plus room for extras.
-pub const BURST_CAPACITY: usize = 256;
+// The ABI's slot is a packet buffer: a translator may grow a packet to
+// its buffer's capacity and no further (ABI.md §3 `capacity`).
+const _: () = assert!(PACKET_CAPACITY == SLOT_SIZE);
+
 /// Most packets the pipeline should put in a burst.
 pub const BURST_MAX_IN: usize = 64;
-
-/// One packet buffer of [`PACKET_CAPACITY`] bytes.
-pub struct PacketBuf(Box<[u8; PACKET_CAPACITY]>);
-
-impl PacketBuf {
-    /// A zeroed buffer (allocates: call when filling a pool). Its pages
-    /// are touched now: a zeroed allocation is mapped lazily, and the page
-    /// faults would otherwise land on the hot path, at first use.
-    pub fn new() -> PacketBuf {
-        let mut b: Box<[u8]> = vec![0u8; PACKET_CAPACITY].into_boxed_slice();
-        for i in (0..b.len()).step_by(4096) {
-            // SAFETY: `i` is within the slice; a volatile write is not
-            // elided, so the page is really faulted in here.
-            unsafe { std::ptr::write_volatile(b.as_mut_ptr().add(i), 0) };
-        }
-        // The slice has exactly PACKET_CAPACITY bytes, so the conversion cannot fail.
-        PacketBuf(b.try_into().unwrap_or_else(|_| unreachable!()))
-    }
-
-    /// All of its bytes.
-    #[inline]
-    pub fn bytes(&self) -> &[u8; PACKET_CAPACITY] {
-        &self.0
-    }
-
-    /// All of its bytes, writable.
-    #[inline]
-    pub fn bytes_mut(&mut self) -> &mut [u8; PACKET_CAPACITY] {
-        &mut self.0
-    }
-}
-
-impl Default for PacketBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A free list of packet buffers. The pipeline fills it once; the host
-/// takes buffers for extra packets and gives back those of dropped ones.
-#[derive(Default)]
-pub struct BufPool {
-    free: Vec<PacketBuf>,
-}
-
-impl BufPool {
-    /// A pool of `n` buffers (allocates them all now).
-    pub fn new(n: usize) -> BufPool {
-        BufPool { free: (0..n).map(|_| PacketBuf::new()).collect() }
-    }
-
-    /// A buffer, if one is free.
-    #[inline]
-    pub fn get(&mut self) -> Option<PacketBuf> {
-        self.free.pop()
-    }
-
-    /// Gives a buffer back. Never allocates: the pool's vector was sized
-    /// for every buffer it made; a buffer that did not come from it and
-    /// finds no room is freed instead.
-    #[inline]
-    pub fn put(&mut self, b: PacketBuf) {
-        if self.free.len() < self.free.capacity() {
-            self.free.push(b)
-        }
-    }
-
-    /// Buffers free now.
-    pub fn available(&self) -> usize {
-        self.free.len()
-    }
-}
 
 /// A packet: its buffer, its length and its classified metadata.
 pub struct Packet {

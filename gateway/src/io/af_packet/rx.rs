@@ -15,7 +15,7 @@ use crate::io::live::OpenError;
 use crate::io::port_stats::PortCounters;
 use crate::io::port_stats::PortEvent::{self, *};
 use crate::io::{RxPoll, RxPort};
-use crate::translate::{PacketBuf, PACKET_CAPACITY};
+use crate::packet::{PacketBuf, PACKET_CAPACITY};
 
 /// Room an RX block needs besides the frame: block descriptor, frame header, alignment.
 const RX_BLOCK_OVERHEAD: usize = 256;

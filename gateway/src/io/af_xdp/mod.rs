@@ -33,7 +33,7 @@ use self::xsk::{StepError, UmemPart, Xsk, CHUNK};
 use super::live::{self, Capability, OpenError};
 use super::port_stats::PortCounters;
 use crate::config::{AfXdpConfig, XdpCopy, XdpMode};
-use crate::translate::PACKET_CAPACITY;
+use crate::packet::PACKET_CAPACITY;
 
 /// Bytes the kernel keeps in front of a received frame in its UMEM frame.
 const RX_HEADROOM: usize = 256;

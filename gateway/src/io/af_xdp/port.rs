@@ -15,7 +15,7 @@ use crate::io::live;
 use crate::io::port_stats::PortEvent::{self, *};
 use crate::io::port_stats::{Pace, PortCounters};
 use crate::io::{RxPoll, RxPort, TxPort};
-use crate::translate::{PacketBuf, PACKET_CAPACITY};
+use crate::packet::{PacketBuf, PACKET_CAPACITY};
 
 /// How long `send` waits for room in a full TX ring before dropping the frame.
 const TX_WAIT: Duration = Duration::from_millis(100);
