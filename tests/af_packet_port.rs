@@ -38,10 +38,32 @@ struct Netns {
 impl Netns {
     fn new() -> Netns {
         static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("fhg-afp-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "fhg-afp-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
         run(&["netns", "add", &name]);
         let ns = Netns { name };
-        ns.ip(&["link", "add", "name", A, "numtxqueues", "1", "numrxqueues", "1", "type", "veth", "peer", "name", B, "numtxqueues", "1", "numrxqueues", "1"]);
+        ns.ip(&[
+            "link",
+            "add",
+            "name",
+            A,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            B,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
+        ]);
         for dev in [A, B] {
             ns.ip(&["link", "set", "dev", dev, "mtu", "9000", "up"]);
         }
@@ -60,30 +82,78 @@ impl Netns {
         let path = format!("/var/run/netns/{}", self.name);
         let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         // SAFETY: a valid namespace descriptor; affects the calling thread only.
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
+            0,
+            "setns: {}",
+            std::io::Error::last_os_error()
+        );
         // SAFETY: unsharing the mount namespace gives this thread private mounts (CLONE_FS is implied and per-thread).
-        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0, "unshare: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            unsafe { libc::unshare(libc::CLONE_NEWNS) },
+            0,
+            "unshare: {}",
+            std::io::Error::last_os_error()
+        );
         let c = |s: &str| CString::new(s).unwrap();
         let (root, sys, sysfs) = (c("/"), c("/sys"), c("sysfs"));
         // SAFETY: NUL-terminated strings that outlive the calls; only this thread's mount namespace changes.
         unsafe {
-            assert_eq!(libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null()), 0);
-            assert_eq!(libc::umount2(sys.as_ptr(), libc::MNT_DETACH), 0, "umount /sys: {}", std::io::Error::last_os_error());
-            assert_eq!(libc::mount(sysfs.as_ptr(), sys.as_ptr(), sysfs.as_ptr(), 0, std::ptr::null()), 0, "mount sysfs: {}", std::io::Error::last_os_error());
+            assert_eq!(
+                libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null()
+                ),
+                0
+            );
+            assert_eq!(
+                libc::umount2(sys.as_ptr(), libc::MNT_DETACH),
+                0,
+                "umount /sys: {}",
+                std::io::Error::last_os_error()
+            );
+            assert_eq!(
+                libc::mount(
+                    sysfs.as_ptr(),
+                    sys.as_ptr(),
+                    sysfs.as_ptr(),
+                    0,
+                    std::ptr::null()
+                ),
+                0,
+                "mount sysfs: {}",
+                std::io::Error::last_os_error()
+            );
         }
-        assert!(std::path::Path::new("/sys/class/net/A").exists(), "sysfs shows the namespace");
+        assert!(
+            std::path::Path::new("/sys/class/net/A").exists(),
+            "sysfs shows the namespace"
+        );
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 fn run(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("the `ip` tool");
-    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("the `ip` tool");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs `f` on a thread inside a fresh namespace (threads it spawns are inside too).
@@ -123,9 +193,20 @@ impl Raw {
             r.opt(libc::SOL_PACKET, libc::PACKET_AUXDATA, 1);
             r.opt(libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1);
             r.opt(libc::SOL_SOCKET, libc::SO_RCVBUF, 8 << 20);
-            let tv = libc::timeval { tv_sec: 2, tv_usec: 0 };
+            let tv = libc::timeval {
+                tv_sec: 2,
+                tv_usec: 0,
+            };
             // SAFETY: a live timeval of the size passed.
-            unsafe { libc::setsockopt(r.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&tv as *const libc::timeval).cast(), size_of::<libc::timeval>() as u32) };
+            unsafe {
+                libc::setsockopt(
+                    r.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    size_of::<libc::timeval>() as u32,
+                )
+            };
         }
         // SAFETY: all-zero sockaddr_ll is valid.
         let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -133,7 +214,13 @@ impl Raw {
         sa.sll_protocol = protocol.to_be();
         sa.sll_ifindex = index as i32;
         // SAFETY: a valid sockaddr_ll of the size passed.
-        let b = unsafe { libc::bind(r.fd.as_raw_fd(), (&sa as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as u32) };
+        let b = unsafe {
+            libc::bind(
+                r.fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
         assert_eq!(b, 0, "bind: {}", std::io::Error::last_os_error());
         r
     }
@@ -150,14 +237,33 @@ impl Raw {
 
     fn opt(&self, level: i32, name: i32, v: i32) {
         // SAFETY: a live c_int of the size passed.
-        let r = unsafe { libc::setsockopt(self.fd.as_raw_fd(), level, name, (&v as *const i32).cast(), 4) };
-        assert_eq!(r, 0, "setsockopt {name}: {}", std::io::Error::last_os_error());
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                level,
+                name,
+                (&v as *const i32).cast(),
+                4,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "setsockopt {name}: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     fn send(&self, frame: &[u8]) {
         // SAFETY: `frame` is valid for reads of its length.
         let r = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(r, frame.len() as isize, "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
+        assert_eq!(
+            r,
+            frame.len() as isize,
+            "send {} bytes: {}",
+            frame.len(),
+            std::io::Error::last_os_error()
+        );
     }
 
     /// The next frame as it was on the wire (the stripped tag put back
@@ -165,7 +271,10 @@ impl Raw {
     fn recv(&self) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; 65536];
         let mut ctrl = [0u64; 32];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: all-zero msghdr is valid; pointers are set below.
         let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
         m.msg_iov = &mut iov;
@@ -183,9 +292,15 @@ impl Raw {
             let mut c = libc::CMSG_FIRSTHDR(&m);
             while !c.is_null() {
                 if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
-                    let aux = libc::CMSG_DATA(c).cast::<libc::tpacket_auxdata>().read_unaligned();
+                    let aux = libc::CMSG_DATA(c)
+                        .cast::<libc::tpacket_auxdata>()
+                        .read_unaligned();
                     if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
-                        let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { TPID_8021Q };
+                        let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                            aux.tp_vlan_tpid
+                        } else {
+                            TPID_8021Q
+                        };
                         let mut tag = tpid.to_be_bytes().to_vec();
                         tag.extend(aux.tp_vlan_tci.to_be_bytes());
                         buf.splice(12..12, tag);
@@ -211,7 +326,11 @@ impl Raw {
 // ---------------------------------------------------------------- frames
 
 fn config(block_size: u32, blocks: u32) -> AfPacketConfig {
-    AfPacketConfig { interface: A.into(), block_size, blocks }
+    AfPacketConfig {
+        interface: A.into(),
+        block_size,
+        blocks,
+    }
 }
 
 fn default_config() -> AfPacketConfig {
@@ -235,14 +354,25 @@ fn tci(pcp: u16, dei: bool, vid: u16) -> u16 {
 
 /// Real 7.2x frames (C-plane and U-plane of one slot), untagged.
 fn oran_frames() -> Vec<Vec<u8>> {
-    let spec = fhgate::traffic::CarrierSpec { prbs: 51, antennas: 2, slots: 1, ..Default::default() };
-    fhgate::traffic::generate(&spec).expect("a valid carrier").into_iter().map(|f| f.data).collect()
+    let spec = fhgate::traffic::CarrierSpec {
+        prbs: 51,
+        antennas: 2,
+        slots: 1,
+        ..Default::default()
+    };
+    fhgate::traffic::generate(&spec)
+        .expect("a valid carrier")
+        .into_iter()
+        .map(|f| f.data)
+        .collect()
 }
 
 /// An untagged eCPRI frame of exactly `len` bytes (an IQ-data message
 /// whose payload fills it), the payload a counting pattern from `seed`.
 fn ecpri_frame(len: usize, seed: u8) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0xA, 0x02, 0, 0, 0, 0, 0xB, 0xAE, 0xFE, 0x10, 0x00];
+    let mut f = vec![
+        0x02, 0, 0, 0, 0, 0xA, 0x02, 0, 0, 0, 0, 0xB, 0xAE, 0xFE, 0x10, 0x00,
+    ];
     f.extend(((len - 18) as u16).to_be_bytes());
     f.extend((0..len - 18).map(|i| (i as u8).wrapping_add(seed)));
     f
@@ -253,9 +383,17 @@ fn non_ecpri_frames() -> Vec<Vec<u8>> {
     arp.extend([0x02, 0, 0, 0, 0, 0xB, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
     arp.extend([0; 28]);
     let mut ipv4 = vec![0x02, 0, 0, 0, 0, 0xA, 0x02, 0, 0, 0, 0, 0xB, 0x08, 0x00];
-    ipv4.extend([0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1, 0xAE, 0xFE, 0xAE, 0xFE, 0, 8, 0, 0]);
+    ipv4.extend([
+        0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1, 0xAE, 0xFE, 0xAE,
+        0xFE, 0, 8, 0, 0,
+    ]);
     ipv4.extend([0; 18]);
-    vec![arp.clone(), ipv4.clone(), tagged(&ipv4, &[(TPID_8021Q, tci(7, false, 2))]), tagged(&arp, &[(TPID_8021AD, 100), (TPID_8021Q, 2)])]
+    vec![
+        arp.clone(),
+        ipv4.clone(),
+        tagged(&ipv4, &[(TPID_8021Q, tci(7, false, 2))]),
+        tagged(&arp, &[(TPID_8021AD, 100), (TPID_8021Q, 2)]),
+    ]
 }
 
 // ---------------------------------------------------------------- receiving on A
@@ -268,7 +406,11 @@ struct Bufs {
 
 impl Bufs {
     fn new() -> Bufs {
-        Bufs { bufs: (0..64).map(|_| PacketBuf::new()).collect(), lens: vec![0; 64], times: vec![0; 64] }
+        Bufs {
+            bufs: (0..64).map(|_| PacketBuf::new()).collect(),
+            lens: vec![0; 64],
+            times: vec![0; 64],
+        }
     }
 }
 
@@ -279,8 +421,13 @@ fn collect(rx: &mut impl RxPort, want: usize, wait: Duration) -> Vec<(Vec<u8>, u
     let deadline = Instant::now() + wait;
     let mut out = Vec::new();
     while out.len() < want && Instant::now() < deadline {
-        match rx.recv(&mut b.bufs, &mut b.lens, &mut b.times).expect("recv") {
-            RxPoll::Frames(n) => out.extend((0..n).map(|i| (b.bufs[i].bytes()[..b.lens[i]].to_vec(), b.times[i]))),
+        match rx
+            .recv(&mut b.bufs, &mut b.lens, &mut b.times)
+            .expect("recv")
+        {
+            RxPoll::Frames(n) => {
+                out.extend((0..n).map(|i| (b.bufs[i].bytes()[..b.lens[i]].to_vec(), b.times[i])))
+            }
             RxPoll::Idle => std::thread::sleep(Duration::from_micros(200)),
             RxPoll::Closed => break,
         }
@@ -293,7 +440,10 @@ fn frames_of(v: Vec<(Vec<u8>, u64)>) -> Vec<Vec<u8>> {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 // ---------------------------------------------------------------- tests
@@ -305,15 +455,33 @@ fn ecpri_frames_arrive_byte_exact_with_their_vlan_tags_restored() {
         let b = Raw::sender(B);
         let oran = oran_frames();
         let samples = ecpri::samples::transport_samples().unwrap();
-        let qinq_sample = samples.iter().find(|s| s.name == "vlan-qinq").unwrap().frame.clone();
+        let qinq_sample = samples
+            .iter()
+            .find(|s| s.name == "vlan-qinq")
+            .unwrap()
+            .frame
+            .clone();
         let mut want = Vec::new();
         for (i, f) in oran.iter().enumerate().take(12) {
             want.push(f.clone());
             // 802.1Q with several PCP/DEI/VID values, VID 0 (priority tag) included.
-            let (pcp, dei, vid) = [(0, false, 0), (5, false, 0), (7, false, 2), (3, true, 100), (6, false, 4094), (1, false, 1)][i % 6];
+            let (pcp, dei, vid) = [
+                (0, false, 0),
+                (5, false, 0),
+                (7, false, 2),
+                (3, true, 100),
+                (6, false, 4094),
+                (1, false, 1),
+            ][i % 6];
             want.push(tagged(f, &[(TPID_8021Q, tci(pcp, dei, vid))]));
             // QinQ: an 802.1ad S-tag outside the C-tag.
-            want.push(tagged(f, &[(TPID_8021AD, tci(pcp, !dei, 300 + vid)), (TPID_8021Q, tci(7 - pcp, dei, vid))]));
+            want.push(tagged(
+                f,
+                &[
+                    (TPID_8021AD, tci(pcp, !dei, 300 + vid)),
+                    (TPID_8021Q, tci(7 - pcp, dei, vid)),
+                ],
+            ));
         }
         want.push(qinq_sample);
         // Not eCPRI: interleaved, must never show up.
@@ -328,12 +496,24 @@ fn ecpri_frames_arrive_byte_exact_with_their_vlan_tags_restored() {
         assert_eq!(got.len(), want.len(), "every eCPRI frame arrives");
         for (i, ((g, t), w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(g, w, "frame {i} byte for byte");
-            assert!((t0..=t1).contains(t), "frame {i}: kernel time {t} within the test ({t0}..{t1})");
+            assert!(
+                (t0..=t1).contains(t),
+                "frame {i}: kernel time {t} within the test ({t0}..{t1})"
+            );
         }
-        assert!(collect(&mut rx, 1, Duration::from_millis(50)).is_empty(), "nothing else");
+        assert!(
+            collect(&mut rx, 1, Duration::from_millis(50)).is_empty(),
+            "nothing else"
+        );
         let s = rx.stats();
-        assert_eq!((s.frames, s.bytes), (want.len() as u64, want.iter().map(|f| f.len() as u64).sum()));
-        assert_eq!((s.too_long, s.truncated, s.malformed, s.ring_full), (0, 0, 0, 0));
+        assert_eq!(
+            (s.frames, s.bytes),
+            (want.len() as u64, want.iter().map(|f| f.len() as u64).sum())
+        );
+        assert_eq!(
+            (s.too_long, s.truncated, s.malformed, s.ring_full),
+            (0, 0, 0, 0)
+        );
     });
 }
 
@@ -367,7 +547,13 @@ fn sent_frames_arrive_unchanged_and_are_not_looped_back() {
             want.push(match i % 3 {
                 0 => f.clone(),
                 1 => tagged(f, &[(TPID_8021Q, tci(i as u16 % 8, false, 2))]),
-                _ => tagged(f, &[(TPID_8021AD, tci(5, true, 100)), (TPID_8021Q, tci(7, false, 2))]),
+                _ => tagged(
+                    f,
+                    &[
+                        (TPID_8021AD, tci(5, true, 100)),
+                        (TPID_8021Q, tci(7, false, 2)),
+                    ],
+                ),
             });
         }
         // Two bursts, each queued frame by frame and kicked once.
@@ -381,15 +567,25 @@ fn sent_frames_arrive_unchanged_and_are_not_looped_back() {
             assert_eq!(b.recv_ecpri().as_ref(), Some(w), "frame {i} at B");
         }
         let s = tx.stats();
-        assert_eq!((s.frames, s.bytes), (want.len() as u64, want.iter().map(|f| f.len() as u64).sum()));
+        assert_eq!(
+            (s.frames, s.bytes),
+            (want.len() as u64, want.iter().map(|f| f.len() as u64).sum())
+        );
         assert_eq!((s.too_long, s.runt, s.ring_full), (0, 0, 0));
         // The port's own RX saw none of it (the qdisc bypass already keeps
         // it from packet taps), nor an eCPRI frame another socket sends out
         // of A through the stack (PACKET_IGNORE_OUTGOING), which B does get.
         let other = ecpri_frame(100, 42);
         Raw::sender(A).send(&other);
-        assert_eq!(b.recv_ecpri(), Some(other), "B gets the other socket's frame");
-        assert!(collect(&mut rx, 1, Duration::from_millis(100)).is_empty(), "no loopback");
+        assert_eq!(
+            b.recv_ecpri(),
+            Some(other),
+            "B gets the other socket's frame"
+        );
+        assert!(
+            collect(&mut rx, 1, Duration::from_millis(100)).is_empty(),
+            "no loopback"
+        );
         // A frame longer than the interface carries, and a runt, are counted, not sent.
         tx.send(&ecpri_frame(9000 + 14 + 4 + 1, 0), 0).unwrap();
         tx.send(&[0u8; 10], 0).unwrap();
@@ -397,7 +593,15 @@ fn sent_frames_arrive_unchanged_and_are_not_looped_back() {
         let s = tx.stats();
         assert_eq!((s.frames, s.too_long, s.runt), (want.len() as u64, 1, 1));
         let c = tx.counters();
-        assert_eq!((c.get(PortEvent::DropTooLong), c.get(PortEvent::DropRunt), c.drops()), (1, 1, 2), "{c}");
+        assert_eq!(
+            (
+                c.get(PortEvent::DropTooLong),
+                c.get(PortEvent::DropRunt),
+                c.drops()
+            ),
+            (1, 1, 2),
+            "{c}"
+        );
         assert_eq!((c.backend(), c.interface()), ("af_packet", A));
     });
 }
@@ -415,7 +619,11 @@ fn jumbo_frames_up_to_mtu_9000_go_both_ways() {
         for f in &want {
             bs.send(f);
         }
-        assert_eq!(frames_of(collect(&mut rx, 3, Duration::from_secs(2))), want, "B to A");
+        assert_eq!(
+            frames_of(collect(&mut rx, 3, Duration::from_secs(2))),
+            want,
+            "B to A"
+        );
         for f in &want {
             tx.send(f, 0).unwrap();
         }
@@ -437,7 +645,13 @@ fn a_hundred_thousand_frames_arrive_in_order_with_none_lost() {
         let base: Vec<Vec<u8>> = oran_frames()
             .iter()
             .enumerate()
-            .map(|(i, f)| if i % 2 == 0 { tagged(f, &[(TPID_8021Q, tci(7, false, 2))]) } else { f.clone() })
+            .map(|(i, f)| {
+                if i % 2 == 0 {
+                    tagged(f, &[(TPID_8021Q, tci(7, false, 2))])
+                } else {
+                    f.clone()
+                }
+            })
             .collect();
         // Frame k is base[k % len] with k in its last four bytes (IQ data).
         let frame = move |k: u64| {
@@ -455,7 +669,10 @@ fn a_hundred_thousand_frames_arrive_in_order_with_none_lost() {
                 let deadline = Instant::now() + Duration::from_secs(60);
                 let mut k = 0u64;
                 while k < N && Instant::now() < deadline {
-                    match rx.recv(&mut b.bufs, &mut b.lens, &mut b.times).expect("recv") {
+                    match rx
+                        .recv(&mut b.bufs, &mut b.lens, &mut b.times)
+                        .expect("recv")
+                    {
                         RxPoll::Frames(n) => {
                             for i in 0..n {
                                 let got = &b.bufs[i].bytes()[..b.lens[i]];
@@ -479,7 +696,11 @@ fn a_hundred_thousand_frames_arrive_in_order_with_none_lost() {
             }
             assert_eq!(reader.join().expect("reader"), N, "all frames arrived");
         });
-        assert_eq!((counters.get(PortEvent::Frames), counters.drops()), (N, 0), "{counters}");
+        assert_eq!(
+            (counters.get(PortEvent::Frames), counters.drops()),
+            (N, 0),
+            "{counters}"
+        );
         assert_eq!(counters.get(PortEvent::DropRingFull), 0, "{counters}");
     });
 }
@@ -493,11 +714,22 @@ fn frames_cut_by_the_ring_or_too_long_for_a_buffer_are_counted_and_dropped() {
         let ok = ecpri_frame(200, 4);
         b.send(&ecpri_frame(5000, 5));
         b.send(&ok);
-        assert_eq!(frames_of(collect(&mut rx, 1, Duration::from_secs(2))), vec![ok.clone()]);
+        assert_eq!(
+            frames_of(collect(&mut rx, 1, Duration::from_secs(2))),
+            vec![ok.clone()]
+        );
         let s = rx.stats();
         assert_eq!((s.frames, s.truncated, s.too_long), (1, 1, 0));
         let c = rx.counters();
-        assert_eq!((c.get(PortEvent::DropTruncated), c.get(PortEvent::DropTooLong), c.drops()), (1, 0, 1), "{c}");
+        assert_eq!(
+            (
+                c.get(PortEvent::DropTruncated),
+                c.get(PortEvent::DropTooLong),
+                c.drops()
+            ),
+            (1, 0, 1),
+            "{c}"
+        );
         drop(rx);
 
         // With a 20 000-byte MTU a frame longer than a packet buffer can arrive.
@@ -512,11 +744,22 @@ fn frames_cut_by_the_ring_or_too_long_for_a_buffer_are_counted_and_dropped() {
         b.send(&tagged_long);
         b.send(&longest);
         b.send(&ok);
-        assert_eq!(frames_of(collect(&mut rx, 2, Duration::from_secs(2))), vec![longest, ok]);
+        assert_eq!(
+            frames_of(collect(&mut rx, 2, Duration::from_secs(2))),
+            vec![longest, ok]
+        );
         let s = rx.stats();
         assert_eq!((s.frames, s.truncated, s.too_long), (2, 0, 2), "{s:?}");
         let c = rx.counters();
-        assert_eq!((c.get(PortEvent::Frames), c.get(PortEvent::DropTooLong), c.drops()), (2, 2, 2), "{c}");
+        assert_eq!(
+            (
+                c.get(PortEvent::Frames),
+                c.get(PortEvent::DropTooLong),
+                c.drops()
+            ),
+            (2, 2, 2),
+            "{c}"
+        );
     });
 }
 
@@ -527,15 +770,33 @@ fn open_errors_say_what_is_wrong() {
             Ok(_) => panic!("opened {c:?} with MTU {mtu}"),
             Err(e) => e.to_string(),
         };
-        let e = err(&AfPacketConfig { interface: "nope0".into(), ..default_config() }, 1500);
-        assert!(e.contains("af_packet nope0") && e.contains("no interface named `nope0`"), "{e}");
+        let e = err(
+            &AfPacketConfig {
+                interface: "nope0".into(),
+                ..default_config()
+            },
+            1500,
+        );
+        assert!(
+            e.contains("af_packet nope0") && e.contains("no interface named `nope0`"),
+            "{e}"
+        );
         let e = err(&default_config(), 9001);
-        assert!(e.contains("has MTU 9000") && e.contains("ip link set A mtu 9001"), "{e}");
+        assert!(
+            e.contains("has MTU 9000") && e.contains("ip link set A mtu 9001"),
+            "{e}"
+        );
         let e = err(&config(4096, 8), 9000);
-        assert!(e.contains("cannot hold a frame of MTU 9000") && e.contains("packet_block_kib"), "{e}");
+        assert!(
+            e.contains("cannot hold a frame of MTU 9000") && e.contains("packet_block_kib"),
+            "{e}"
+        );
         ns.ip(&["link", "set", "dev", A, "down"]);
         let e = err(&default_config(), 1500);
-        assert!(e.contains("interface `A` is down") && e.contains("ip link set A up"), "{e}");
+        assert!(
+            e.contains("interface `A` is down") && e.contains("ip link set A up"),
+            "{e}"
+        );
         ns.ip(&["link", "set", "dev", A, "up"]);
         af_packet::open(&default_config(), 9000).expect("opens once up again");
     });

@@ -10,13 +10,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -27,7 +23,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn tool(name: &str, args: &[&str]) -> Output {
-    let o = Command::new(name).args(args).output().unwrap_or_else(|e| panic!("{name} is installed (scripts/setup): {e}"));
+    let o = Command::new(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} is installed (scripts/setup): {e}"));
     assert!(o.status.success(), "{name} {args:?}: {}", stderr(&o));
     o
 }
@@ -38,11 +37,25 @@ fn tshark(file: &Path, fields: &[&str]) -> Vec<String> {
     for f in fields {
         a.extend(["-e", f]);
     }
-    String::from_utf8(tool("tshark", &a).stdout).unwrap().lines().map(String::from).collect()
+    String::from_utf8(tool("tshark", &a).stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 /// The eCPRI and O-RAN fields tshark decodes, which no link layer changes.
-const ECPRI: &[&str] = &["ecpri.type", "ecpri.size", "ecpri.pcid", "ecpri.rtcid", "ecpri.seqid", "oran_fh_cus.sectionId", "oran_fh_cus.startPrbu", "oran_fh_cus.numPrbu", "vlan.id"];
+const ECPRI: &[&str] = &[
+    "ecpri.type",
+    "ecpri.size",
+    "ecpri.pcid",
+    "ecpri.rtcid",
+    "ecpri.seqid",
+    "oran_fh_cus.sectionId",
+    "oran_fh_cus.startPrbu",
+    "oran_fh_cus.numPrbu",
+    "vlan.id",
+];
 
 /// A record of a classic little-endian nanosecond pcap: header fields and data.
 struct Record {
@@ -58,13 +71,22 @@ struct Record {
 /// writes) per the libpcap file format: the test's own reader, not fhgate's.
 fn records(path: &Path) -> (Vec<u8>, Vec<Record>) {
     let b = std::fs::read(path).unwrap();
-    assert_eq!(&b[..4], &[0x4D, 0x3C, 0xB2, 0xA1][..], "little-endian nanosecond pcap");
+    assert_eq!(
+        &b[..4],
+        &[0x4D, 0x3C, 0xB2, 0xA1][..],
+        "little-endian nanosecond pcap"
+    );
     let u32at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
     let mut out = Vec::new();
     let mut at = 24;
     while at + 16 <= b.len() {
         let incl = u32at(at + 8) as usize;
-        out.push(Record { ts: (u32at(at), u32at(at + 4)), data: b[at + 16..at + 16 + incl].to_vec(), orig: u32at(at + 12), offset: at });
+        out.push(Record {
+            ts: (u32at(at), u32at(at + 4)),
+            data: b[at + 16..at + 16 + incl].to_vec(),
+            orig: u32at(at + 12),
+            offset: at,
+        });
         at += 16 + incl;
     }
     (b[..24].to_vec(), out)
@@ -147,8 +169,16 @@ fn inspect(file: &Path, extra: &[&str]) -> (Vec<Value>, Value) {
     let mut a = vec!["inspect", s(file), "--json"];
     a.extend_from_slice(extra);
     let o = fhgate(&a);
-    assert!(o.status.success(), "inspect {}: {}", file.display(), stderr(&o));
-    let mut lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        o.status.success(),
+        "inspect {}: {}",
+        file.display(),
+        stderr(&o)
+    );
+    let mut lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let summary = lines.pop().unwrap()["summary"].clone();
     for l in &mut lines {
         let m = l.as_object_mut().unwrap();
@@ -168,23 +198,48 @@ fn shipped(name: &str) -> PathBuf {
 #[test]
 fn linux_cooked_captures_decode_like_the_ethernet_original() {
     let dir = tempfile::tempdir().unwrap();
-    for cap in ["du_20mhz_2ant_bfp9_vlan_prach.pcap", "du_100mhz_4ant_bfp8_mtu1500.pcap"] {
+    for cap in [
+        "du_20mhz_2ant_bfp9_vlan_prach.pcap",
+        "du_100mhz_4ant_bfp8_mtu1500.pcap",
+    ] {
         let orig = shipped(cap);
         let (_, recs) = records(&orig);
         let flags = ["--dl-comp", "bfp:9", "--ul-comp", "bfp:9"];
         let (want_frames, want_summary) = inspect(&orig, &flags);
         let want_tshark = tshark(&orig, ECPRI);
         for lt in [113u32, 276] {
-            let cooked_recs: Vec<_> = recs.iter().map(|r| (r.ts.0, r.ts.1, cooked(lt, &r.data), r.orig - 14 + if lt == 113 { 16 } else { 20 })).collect();
+            let cooked_recs: Vec<_> = recs
+                .iter()
+                .map(|r| {
+                    (
+                        r.ts.0,
+                        r.ts.1,
+                        cooked(lt, &r.data),
+                        r.orig - 14 + if lt == 113 { 16 } else { 20 },
+                    )
+                })
+                .collect();
             let pcap = dir.path().join(format!("{lt}.pcap"));
             write_pcap(&pcap, lt, &cooked_recs);
             let ng = dir.path().join(format!("{lt}.pcapng"));
-            let packets: Vec<_> = cooked_recs.iter().map(|(sec, ns, d, o)| (0, *sec as u64 * 1_000_000_000 + *ns as u64, d.clone(), *o)).collect();
+            let packets: Vec<_> = cooked_recs
+                .iter()
+                .map(|(sec, ns, d, o)| (0, *sec as u64 * 1_000_000_000 + *ns as u64, d.clone(), *o))
+                .collect();
             write_pcapng(&ng, &[lt as u16], &packets);
             for f in [&pcap, &ng] {
                 // tshark reads the cooked file as the same eCPRI traffic, from the same senders.
                 assert_eq!(tshark(f, ECPRI), want_tshark, "{cap} as {}", f.display());
-                let src: Vec<String> = recs.iter().map(|r| r.data[6..12].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")).collect();
+                let src: Vec<String> = recs
+                    .iter()
+                    .map(|r| {
+                        r.data[6..12]
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":")
+                    })
+                    .collect();
                 assert_eq!(tshark(f, &["sll.src.eth"]), src, "{}", f.display());
                 let (frames, summary) = inspect(f, &flags);
                 assert_eq!(summary, want_summary, "{cap} as {}", f.display());
@@ -202,18 +257,53 @@ fn pcapng_input_inspects_and_replays_like_the_pcap_it_came_from() {
     tool("editcap", &["-F", "pcapng", s(&orig), s(&ng)]);
     assert_eq!(&std::fs::read(&ng).unwrap()[..4], &[0x0A, 0x0D, 0x0D, 0x0A]);
     assert_eq!(tshark(&ng, ECPRI), tshark(&orig, ECPRI));
-    assert_eq!(tshark(&ng, &["frame.time_epoch"]), tshark(&orig, &["frame.time_epoch"]));
+    assert_eq!(
+        tshark(&ng, &["frame.time_epoch"]),
+        tshark(&orig, &["frame.time_epoch"])
+    );
     let flags = ["--dl-comp", "bfp:8", "--ul-comp", "bfp:8"];
-    let o = fhgate(&["inspect", s(&ng), "--json", flags[0], flags[1], flags[2], flags[3]]);
-    let p = fhgate(&["inspect", s(&orig), "--json", flags[0], flags[1], flags[2], flags[3]]);
+    let o = fhgate(&[
+        "inspect",
+        s(&ng),
+        "--json",
+        flags[0],
+        flags[1],
+        flags[2],
+        flags[3],
+    ]);
+    let p = fhgate(&[
+        "inspect",
+        s(&orig),
+        "--json",
+        flags[0],
+        flags[1],
+        flags[2],
+        flags[3],
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(o.stdout, p.stdout, "inspect reads the pcapng exactly as the pcap (times included)");
+    assert_eq!(
+        o.stdout, p.stdout,
+        "inspect reads the pcapng exactly as the pcap (times included)"
+    );
     let (a, b) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
     for (input, out) in [(&ng, &a), (&orig, &b)] {
-        let o = fhgate(&["replay", s(input), "-o", s(out), "--mtu", "1500", flags[0], flags[1]]);
+        let o = fhgate(&[
+            "replay",
+            s(input),
+            "-o",
+            s(out),
+            "--mtu",
+            "1500",
+            flags[0],
+            flags[1],
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "replay of the pcapng writes the same bytes");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "replay of the pcapng writes the same bytes"
+    );
 }
 
 #[test]
@@ -230,24 +320,56 @@ fn frames_cut_by_the_snap_length_are_read_with_both_lengths() {
         })
         .collect();
     let cut = lens.iter().filter(|(w, c)| w > c).count();
-    assert!(cut > 0 && cut < lens.len(), "the capture has frames above and below 100 bytes");
-    let o = fhgate(&["inspect", s(&snapped), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9"]);
+    assert!(
+        cut > 0 && cut < lens.len(),
+        "the capture has frames above and below 100 bytes"
+    );
+    let o = fhgate(&[
+        "inspect",
+        s(&snapped),
+        "--json",
+        "--dl-comp",
+        "bfp:9",
+        "--ul-comp",
+        "bfp:9",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let (summary, frames) = lines.split_last().unwrap();
     assert_eq!(frames.len(), lens.len());
     for (f, (wire, cap)) in frames.iter().zip(&lens) {
         assert_eq!(f["len"].as_u64(), Some(*cap), "{f}");
         if wire > cap {
-            assert_eq!(f["cut"], serde_json::json!({"captured": cap, "on_wire": wire}), "{f}");
+            assert_eq!(
+                f["cut"],
+                serde_json::json!({"captured": cap, "on_wire": wire}),
+                "{f}"
+            );
         } else {
             assert!(f.get("cut").is_none(), "{f}");
         }
     }
     assert_eq!(summary["summary"]["cut_frames"].as_u64(), Some(cut as u64));
-    assert_eq!(summary["summary"]["error_frames"].as_u64(), Some(0), "a cut frame is not a malformed one");
+    assert_eq!(
+        summary["summary"]["error_frames"].as_u64(),
+        Some(0),
+        "a cut frame is not a malformed one"
+    );
     let out = dir.path().join("o.pcap");
-    let o = fhgate(&["replay", s(&snapped), "-o", s(&out), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9"]);
+    let o = fhgate(&[
+        "replay",
+        s(&snapped),
+        "-o",
+        s(&out),
+        "--json",
+        "--dl-comp",
+        "bfp:9",
+        "--ul-comp",
+        "bfp:9",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["frames_cut"].as_u64(), Some(cut as u64));
@@ -264,15 +386,43 @@ fn a_file_cut_mid_record_keeps_the_frames_before_the_cut() {
     for cut in [last.offset + 16 + last.data.len() / 2, last.offset + 7] {
         let f = dir.path().join("cut.pcap");
         std::fs::write(&f, &bytes[..cut]).unwrap();
-        let o = fhgate(&["inspect", s(&f), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--comp-hdr", "absent"]);
+        let o = fhgate(&[
+            "inspect",
+            s(&f),
+            "--json",
+            "--dl-comp",
+            "bfp:9",
+            "--ul-comp",
+            "bfp:9",
+            "--comp-hdr",
+            "absent",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(stderr(&o).contains(&format!("byte offset {}", last.offset)), "{}", stderr(&o));
-        let summary: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
-        assert_eq!(summary["summary"]["frames"].as_u64(), Some(recs.len() as u64 - 1));
-        assert_eq!(summary["summary"]["file_cut_at"].as_u64(), Some(last.offset as u64));
+        assert!(
+            stderr(&o).contains(&format!("byte offset {}", last.offset)),
+            "{}",
+            stderr(&o)
+        );
+        let summary: Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap())
+                .unwrap();
+        assert_eq!(
+            summary["summary"]["frames"].as_u64(),
+            Some(recs.len() as u64 - 1)
+        );
+        assert_eq!(
+            summary["summary"]["file_cut_at"].as_u64(),
+            Some(last.offset as u64)
+        );
         // tshark keeps the same frames (and says the file was cut short).
-        let t = Command::new("tshark").args(["-r", s(&f), "-T", "fields", "-e", "frame.number"]).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&t.stdout).lines().count(), recs.len() - 1);
+        let t = Command::new("tshark")
+            .args(["-r", s(&f), "-T", "fields", "-e", "frame.number"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&t.stdout).lines().count(),
+            recs.len() - 1
+        );
     }
 }
 
@@ -281,7 +431,9 @@ fn other_link_types_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     // An IPv4/UDP packet as LINKTYPE_RAW writes it: no link-layer header.
     let ip = {
-        let mut p = vec![0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut p = vec![
+            0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         p.extend_from_slice(&[0x12, 0x34, 0xAE, 0xFE, 0, 12, 0, 0]);
         p.extend_from_slice(&[0x10, 0, 0, 0]);
         p
@@ -289,17 +441,45 @@ fn other_link_types_are_refused_by_name() {
     let raw_pcap = dir.path().join("raw.pcap");
     write_pcap(&raw_pcap, 101, &[(0, 0, ip.clone(), ip.len() as u32)]);
     let raw_ng = dir.path().join("raw.pcapng");
-    let eth = records(&shipped("ru_40mhz_2ant_bfp9_static.pcap")).1.remove(0).data;
-    write_pcapng(&raw_ng, &[1, 101], &[(0, 0, eth.clone(), eth.len() as u32), (1, 1, ip.clone(), ip.len() as u32)]);
+    let eth = records(&shipped("ru_40mhz_2ant_bfp9_static.pcap"))
+        .1
+        .remove(0)
+        .data;
+    write_pcapng(
+        &raw_ng,
+        &[1, 101],
+        &[
+            (0, 0, eth.clone(), eth.len() as u32),
+            (1, 1, ip.clone(), ip.len() as u32),
+        ],
+    );
     // tshark reads both as raw IP, not Ethernet.
     assert_eq!(tshark(&raw_pcap, &["ip.dst"]), ["10.0.0.2"]);
     assert_eq!(tshark(&raw_ng, &["ip.dst"]), ["", "10.0.0.2"]);
-    for (f, want) in [(&raw_pcap, "link type 101 (RAW)"), (&raw_ng, "interface 1 has link type 101 (RAW)")] {
+    for (f, want) in [
+        (&raw_pcap, "link type 101 (RAW)"),
+        (&raw_ng, "interface 1 has link type 101 (RAW)"),
+    ] {
         for cmd in ["inspect", "replay"] {
             let out = dir.path().join("o.pcap");
-            let o = if cmd == "inspect" { fhgate(&["inspect", s(f)]) } else { fhgate(&["replay", s(f), "-o", s(&out)]) };
-            assert_eq!(o.status.code(), Some(2), "{cmd} {}: {}", f.display(), stderr(&o));
-            assert!(stderr(&o).contains(want), "{cmd} {}: {}", f.display(), stderr(&o));
+            let o = if cmd == "inspect" {
+                fhgate(&["inspect", s(f)])
+            } else {
+                fhgate(&["replay", s(f), "-o", s(&out)])
+            };
+            assert_eq!(
+                o.status.code(),
+                Some(2),
+                "{cmd} {}: {}",
+                f.display(),
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains(want),
+                "{cmd} {}: {}",
+                f.display(),
+                stderr(&o)
+            );
         }
     }
 }
@@ -310,11 +490,22 @@ struct Netns(String);
 impl Netns {
     fn new() -> Netns {
         // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "capturing on a veth pair needs root (CI runs as root)");
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "capturing on a veth pair needs root (CI runs as root)"
+        );
         let n = Netns(format!("fhio-cap-{}", std::process::id()));
-        let ip = |a: &[&str]| assert!(Command::new("ip").args(a).status().unwrap().success(), "ip {a:?}");
+        let ip = |a: &[&str]| {
+            assert!(
+                Command::new("ip").args(a).status().unwrap().success(),
+                "ip {a:?}"
+            )
+        };
         ip(&["netns", "add", &n.0]);
-        ip(&["-n", &n.0, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        ip(&[
+            "-n", &n.0, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+        ]);
         ip(&["-n", &n.0, "link", "set", "v0", "up"]);
         ip(&["-n", &n.0, "link", "set", "v1", "up"]);
         n
@@ -340,16 +531,36 @@ fn a_real_any_capture_by_dumpcap_reads_as_tshark_reads_it() {
     for (dlt, cooked_len) in [("LINUX_SLL", 16u64), ("LINUX_SLL2", 20)] {
         // What `tcpdump -i any` does: capture on every interface, cooked.
         let file = dir.path().join(format!("{dlt}.pcapng"));
-        let mut cap = ns.exec("dumpcap").args(["-i", "any", "-y", dlt, "-q", "-w", s(&file)]).stderr(std::process::Stdio::null()).spawn().expect("dumpcap runs");
+        let mut cap = ns
+            .exec("dumpcap")
+            .args(["-i", "any", "-y", dlt, "-q", "-w", s(&file)])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dumpcap runs");
         let t0 = std::time::Instant::now();
         while std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
-            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "dumpcap did not start");
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(10),
+                "dumpcap did not start"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
         let gen = ns
             .exec(env!("CARGO_BIN_EXE_fhgate"))
-            .args(["gen", "--port", "af_packet:v0", "--slots", "2", "--prbs", "51", "--antennas", "2", "--comp", "bfp:9"])
+            .args([
+                "gen",
+                "--port",
+                "af_packet:v0",
+                "--slots",
+                "2",
+                "--prbs",
+                "51",
+                "--antennas",
+                "2",
+                "--comp",
+                "bfp:9",
+            ])
             .output()
             .unwrap();
         assert!(gen.status.success(), "{}", stderr(&gen));
@@ -357,28 +568,63 @@ fn a_real_any_capture_by_dumpcap_reads_as_tshark_reads_it() {
         // SAFETY: kill has no memory preconditions; the pid is our child's.
         unsafe { libc::kill(cap.id() as i32, libc::SIGINT) };
         cap.wait().unwrap();
-        let want: Vec<Vec<String>> = tshark(&file, &["frame.encap_type", "frame.len", "sll.etype", "ecpri.type", "ecpri.size"])
-            .iter()
-            .map(|l| l.split('|').map(String::from).collect())
-            .collect();
-        let o = fhgate(&["inspect", s(&file), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9"]);
+        let want: Vec<Vec<String>> = tshark(
+            &file,
+            &[
+                "frame.encap_type",
+                "frame.len",
+                "sll.etype",
+                "ecpri.type",
+                "ecpri.size",
+            ],
+        )
+        .iter()
+        .map(|l| l.split('|').map(String::from).collect())
+        .collect();
+        let o = fhgate(&[
+            "inspect",
+            s(&file),
+            "--json",
+            "--dl-comp",
+            "bfp:9",
+            "--ul-comp",
+            "bfp:9",
+        ]);
         assert!(o.status.success(), "{dlt}: {}", stderr(&o));
-        let mut got: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut got: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         got.pop();
         assert_eq!(got.len(), want.len(), "{dlt}: frames");
         let mut ecpri = 0;
         for (g, w) in got.iter().zip(&want) {
-            assert_eq!(w[0], if dlt == "LINUX_SLL" { "25" } else { "210" }, "tshark's encapsulation");
+            assert_eq!(
+                w[0],
+                if dlt == "LINUX_SLL" { "25" } else { "210" },
+                "tshark's encapsulation"
+            );
             let wire: u64 = w[1].parse().unwrap();
-            assert_eq!(g["len"].as_u64(), Some(wire - cooked_len + 14), "{dlt}: {g} vs {w:?}");
+            assert_eq!(
+                g["len"].as_u64(),
+                Some(wire - cooked_len + 14),
+                "{dlt}: {g} vs {w:?}"
+            );
             let etype = u64::from_str_radix(w[2].trim_start_matches("0x"), 16).unwrap();
             assert_eq!(g["eth.type"].as_u64(), Some(etype), "{dlt}: {g} vs {w:?}");
             if !w[3].is_empty() {
                 ecpri += 1;
-                assert_eq!(g["ecpri.type"].as_u64(), Some(u64::from_str_radix(w[3].trim_start_matches("0x"), 16).unwrap()), "{g}");
+                assert_eq!(
+                    g["ecpri.type"].as_u64(),
+                    Some(u64::from_str_radix(w[3].trim_start_matches("0x"), 16).unwrap()),
+                    "{g}"
+                );
                 assert_eq!(g["ecpri.size"].as_u64(), Some(w[4].parse().unwrap()), "{g}");
             }
         }
-        assert!(ecpri >= 64, "{dlt}: {ecpri} eCPRI frames captured of the 64 sent");
+        assert!(
+            ecpri >= 64,
+            "{dlt}: {ecpri} eCPRI frames captured of the 64 sent"
+        );
     }
 }

@@ -9,19 +9,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
-}
-
-fn translators() -> PathBuf {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
-    assert!(st.success(), "scripts/build-translators failed");
-    repo().join("target/translators")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo, translators};
 
 fn input() -> PathBuf {
     repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap")
@@ -38,12 +28,18 @@ fn stderr(o: &Output) -> String {
 /// Fails with the output when fhgate panicked (exit 101 or a panic message).
 fn no_panic(o: &Output) {
     let e = stderr(o);
-    assert!(o.status.code() != Some(101) && !e.contains("panicked"), "fhgate panicked: {e}");
+    assert!(
+        o.status.code() != Some(101) && !e.contains("panicked"),
+        "fhgate panicked: {e}"
+    );
 }
 
 /// The directory holds exactly these names (no temporary file left behind).
 fn only(dir: &Path, names: &[&str]) {
-    let mut got: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut got: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     got.sort();
     let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     want.sort();
@@ -104,7 +100,16 @@ fn a_refused_replay_leaves_existing_outputs_as_they_were() {
     std::fs::write(&tap, PRECIOUS).unwrap();
     // fhgate_init refuses out_width = 99.
     let bad = format!("{}:in_width=8,out_width=99", s(&t.join("bfp_width.wasm")));
-    let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--tap", s(&tap), "--translator", &bad]);
+    let o = fhgate(&[
+        "replay",
+        s(&input()),
+        "-o",
+        s(&out),
+        "--tap",
+        s(&tap),
+        "--translator",
+        &bad,
+    ]);
     no_panic(&o);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).unwrap(), PRECIOUS);
@@ -112,10 +117,27 @@ fn a_refused_replay_leaves_existing_outputs_as_they_were() {
     only(dir.path(), &["out.pcap", "tap.pcap"]);
     // A replay that succeeds replaces them.
     let good = format!("{}:in_width=8,out_width=12", s(&t.join("bfp_width.wasm")));
-    let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--tap", s(&tap), "--translator", &good, "--dl-comp", "bfp:8", "--mtu", "1500"]);
+    let o = fhgate(&[
+        "replay",
+        s(&input()),
+        "-o",
+        s(&out),
+        "--tap",
+        s(&tap),
+        "--translator",
+        &good,
+        "--dl-comp",
+        "bfp:8",
+        "--mtu",
+        "1500",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let frames = |p: &Path| fhgate::io::pcap::read_all(p).unwrap().len();
-    assert_eq!(frames(&tap), frames(&input()), "the tap holds every ingress frame");
+    assert_eq!(
+        frames(&tap),
+        frames(&input()),
+        "the tap holds every ingress frame"
+    );
     assert!(frames(&out) >= frames(&input()));
     only(dir.path(), &["out.pcap", "tap.pcap"]);
 }
@@ -123,13 +145,23 @@ fn a_refused_replay_leaves_existing_outputs_as_they_were() {
 #[test]
 fn a_refused_run_leaves_existing_outputs_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
-    let (du, ru) = (dir.path().join("du_out.pcap"), dir.path().join("ru_out.pcap"));
+    let (du, ru) = (
+        dir.path().join("du_out.pcap"),
+        dir.path().join("ru_out.pcap"),
+    );
     // A translator whose fhgate_init fails, then a metrics port already in use.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let cases = [
-        (config(dir.path(), "in_width = 8, out_width = 99"), "out_width".to_string()),
-        (config(dir.path(), "in_width = 8, out_width = 12") + &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"), format!("metrics.listen: cannot listen on 127.0.0.1:{port}")),
+        (
+            config(dir.path(), "in_width = 8, out_width = 99"),
+            "out_width".to_string(),
+        ),
+        (
+            config(dir.path(), "in_width = 8, out_width = 12")
+                + &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+            format!("metrics.listen: cannot listen on 127.0.0.1:{port}"),
+        ),
     ];
     for (text, why) in cases {
         std::fs::write(&du, PRECIOUS).unwrap();
@@ -210,15 +242,25 @@ fn run_and_its_check_refuse_clashing_files_naming_the_keys() {
 #[test]
 fn run_check_loads_and_initialises_every_translator() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 12"));
+    let cfg = write_config(
+        dir.path(),
+        &config(dir.path(), "in_width = 8, out_width = 12"),
+    );
     let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
     // fhgate_init refuses out_width = 99: --check must say so, naming the translator.
-    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 99"));
+    let cfg = write_config(
+        dir.path(),
+        &config(dir.path(), "in_width = 8, out_width = 99"),
+    );
     let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("translator[0] (widen)") && stderr(&o).contains("out_width"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("translator[0] (widen)") && stderr(&o).contains("out_width"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -230,10 +272,15 @@ fn a_chain_an_earlier_one_hides_is_refused() {
         let cfg = write_config(dir.path(), &text);
         let o = fhgate(&["run", "-c", s(&cfg), "--check"]);
         assert_eq!(o.status.code(), Some(2), "{second}: {}", stderr(&o));
-        assert!(stderr(&o).contains("chain[1].select") && stderr(&o).contains("chain[0]"), "{second}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("chain[1].select") && stderr(&o).contains("chain[0]"),
+            "{second}: {}",
+            stderr(&o)
+        );
     }
     // A narrower chain first, then a broader one: both run.
-    let text = base.replace("select = \"dir=dl\"", "select = \"dir=dl,plane=u\"") + "\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n";
+    let text = base.replace("select = \"dir=dl\"", "select = \"dir=dl,plane=u\"")
+        + "\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n";
     let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -243,19 +290,43 @@ fn keys_given_twice_are_refused_by_name() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.pcap");
-    let twice = format!("{}:in_width=8,out_width=12,in_width=9", s(&t.join("bfp_width.wasm")));
+    let twice = format!(
+        "{}:in_width=8,out_width=12,in_width=9",
+        s(&t.join("bfp_width.wasm"))
+    );
     let o = fhgate(&["replay", s(&input()), "-o", s(&out), "--translator", &twice]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("`in_width` is given twice"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`in_width` is given twice"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
-    let o = fhgate(&["translator", "check", s(&t.join("bfp_width.wasm")), "--config", "in_width=8,out_width=12,out_width=16"]);
+    let o = fhgate(&[
+        "translator",
+        "check",
+        s(&t.join("bfp_width.wasm")),
+        "--config",
+        "in_width=8,out_width=12,out_width=16",
+    ]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("`out_width` is given twice"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`out_width` is given twice"),
+        "{}",
+        stderr(&o)
+    );
     // In TOML: a nested table and a dotted key that flatten to one key.
-    let text = config(dir.path(), "in_width = 8, out_width = 12, map = { x = 1 }, \"map.x\" = 2");
+    let text = config(
+        dir.path(),
+        "in_width = 8, out_width = 12, map = { x = 1 }, \"map.x\" = 2",
+    );
     let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("translator[0].config.map.x"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("translator[0].config.map.x"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Runs fhgate with standard output to a pipe whose reading end is closed
@@ -270,15 +341,32 @@ fn to_closed_pipe(args: &[&str]) -> Output {
         .unwrap();
     drop(child.stdout.take());
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
-    Output { status, stdout: Vec::new(), stderr: err.into_bytes() }
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: err.into_bytes(),
+    }
 }
 
 /// Runs fhgate with standard output to `/dev/full`.
 fn to_full_disk(args: &[&str]) -> Output {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full is there on Linux");
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).stdout(full).output().unwrap()
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full is there on Linux");
+    Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .args(args)
+        .current_dir(repo())
+        .stdout(full)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -286,25 +374,53 @@ fn a_closed_pipe_ends_every_command_quietly_and_a_full_disk_is_an_error() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.pcap");
-    let cfg = write_config(dir.path(), &config(dir.path(), "in_width = 8, out_width = 12"));
+    let cfg = write_config(
+        dir.path(),
+        &config(dir.path(), "in_width = 8, out_width = 12"),
+    );
     let check = t.join("bfp_width.wasm");
     let input = input();
     let commands: [Vec<&str>; 5] = [
         vec!["replay", s(&input), "-o", s(&out)],
         vec!["run", "-c", s(&cfg)],
-        vec!["translator", "check", s(&check), "--config", "in_width=8,out_width=12", "-v"],
+        vec![
+            "translator",
+            "check",
+            s(&check),
+            "--config",
+            "in_width=8,out_width=12",
+            "-v",
+        ],
         vec!["inspect", s(&input)],
         vec!["diff", s(&input), s(&input)],
     ];
     for a in &commands {
         let o = to_closed_pipe(a);
         no_panic(&o);
-        assert_eq!(o.status.code(), Some(0), "{a:?} to a closed pipe: {}", stderr(&o));
-        assert!(!stderr(&o).contains("error"), "{a:?} to a closed pipe is quiet: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{a:?} to a closed pipe: {}",
+            stderr(&o)
+        );
+        assert!(
+            !stderr(&o).contains("error"),
+            "{a:?} to a closed pipe is quiet: {}",
+            stderr(&o)
+        );
         let o = to_full_disk(a);
         no_panic(&o);
-        assert_eq!(o.status.code(), Some(2), "{a:?} to /dev/full: {}", stderr(&o));
-        assert!(stderr(&o).contains("No space left on device"), "{a:?} to /dev/full: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{a:?} to /dev/full: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("No space left on device"),
+            "{a:?} to /dev/full: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -316,7 +432,11 @@ fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
     let o = fhgate(&["replay", s(&input()), "-o", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("replay finished"), "{}", stderr(&o));
-    assert!(!o.stderr.contains(&0x1b), "ANSI escape in piped logs: {:?}", stderr(&o));
+    assert!(
+        !o.stderr.contains(&0x1b),
+        "ANSI escape in piped logs: {:?}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -326,13 +446,25 @@ fn run_names_the_key_of_a_capture_it_cannot_open() {
     let missing = format!("{}/missing.pcap", s(dir.path()));
     let not_a_dir = format!("{}/gw.toml/ru_out.pcap", s(dir.path()));
     for (text, key, why) in [
-        (good.replace(s(&input()), &missing), "du.input", "No such file"),
-        (good.replace(&format!("{}/ru_out.pcap", s(dir.path())), &not_a_dir), "ru.output", "cannot create"),
+        (
+            good.replace(s(&input()), &missing),
+            "du.input",
+            "No such file",
+        ),
+        (
+            good.replace(&format!("{}/ru_out.pcap", s(dir.path())), &not_a_dir),
+            "ru.output",
+            "cannot create",
+        ),
     ] {
         let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text))]);
         no_panic(&o);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains(key) && stderr(&o).contains(why), "{key}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(key) && stderr(&o).contains(why),
+            "{key}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -362,7 +494,11 @@ fn an_interrupted_replay_leaves_its_output_as_it_was() {
 #[test]
 fn a_side_vlan_nothing_acts_on_is_said_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let text = config(dir.path(), "in_width = 8, out_width = 12").replacen("mtu = 1500", "mtu = 1500\nvlan = 7", 1);
+    let text = config(dir.path(), "in_width = 8, out_width = 12").replacen(
+        "mtu = 1500",
+        "mtu = 1500\nvlan = 7",
+        1,
+    );
     let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("du.vlan = 7"), "{}", stderr(&o));

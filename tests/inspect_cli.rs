@@ -1,43 +1,33 @@
 //! `fhgate gen` and `fhgate inspect`, run as a user would: real binary,
 //! real files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::repo;
+#[path = "support/write_pcap.rs"]
+mod write_pcap;
+use write_pcap::write_pcap;
 
 #[path = "support/bfp_oracle.rs"]
 mod bfp_oracle;
 
 fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .args(args)
+        .output()
+        .expect("fhgate runs")
 }
 
 fn json_lines(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
-}
-
-/// Writes a pcap file from raw frames (little-endian, microseconds).
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        b.extend_from_slice(&(i as u32).to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        b.extend_from_slice(f);
-    }
-    std::fs::write(path, b).unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
 }
 
 #[test]
@@ -45,7 +35,21 @@ fn gen_then_inspect_json_accounts_for_every_frame() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("du.pcap");
     let p = pcap.to_str().unwrap();
-    let o = fhgate(&["gen", "-o", p, "--prbs", "51", "--antennas", "2", "--comp", "bfp:9", "--slots", "1", "--vlan", "5"]);
+    let o = fhgate(&[
+        "gen",
+        "-o",
+        p,
+        "--prbs",
+        "51",
+        "--antennas",
+        "2",
+        "--comp",
+        "bfp:9",
+        "--slots",
+        "1",
+        "--vlan",
+        "5",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = fhgate(&["inspect", p, "--json", "--dl-comp", "bfp:9"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -54,7 +58,11 @@ fn gen_then_inspect_json_accounts_for_every_frame() {
     // 2 antennas × (DL + UL C-plane) + 2 antennas × 14 symbols of U-plane (51 PRBs fit one frame).
     assert_eq!(frames.len(), 4 + 28);
     for (i, f) in frames.iter().enumerate() {
-        assert_eq!(f["frame"], i + 1, "frame numbers are 1-based like Wireshark's");
+        assert_eq!(
+            f["frame"],
+            i + 1,
+            "frame numbers are 1-based like Wireshark's"
+        );
         assert_eq!(f["vlan"][0]["vlan.id"], 5);
         assert!(f.get("error").is_none(), "{f}");
     }
@@ -84,7 +92,17 @@ fn gen_then_inspect_json_accounts_for_every_frame() {
 fn bad_frames_are_reported_counted_and_do_not_stop_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.pcap");
-    let o = fhgate(&["gen", "-o", good.to_str().unwrap(), "--prbs", "20", "--antennas", "1", "--slots", "1"]);
+    let o = fhgate(&[
+        "gen",
+        "-o",
+        good.to_str().unwrap(),
+        "--prbs",
+        "20",
+        "--antennas",
+        "1",
+        "--slots",
+        "1",
+    ]);
     assert!(o.status.success());
     let frames = read_pcap(&good);
     let mut mixed = frames[..3].to_vec();
@@ -97,7 +115,13 @@ fn bad_frames_are_reported_counted_and_do_not_stop_the_file() {
     mixed.push(frames[4].clone());
     let bad = dir.path().join("bad.pcap");
     write_pcap(&bad, &mixed);
-    let o = fhgate(&["inspect", bad.to_str().unwrap(), "--json", "--dl-comp", "bfp:9"]);
+    let o = fhgate(&[
+        "inspect",
+        bad.to_str().unwrap(),
+        "--json",
+        "--dl-comp",
+        "bfp:9",
+    ]);
     assert_eq!(o.status.code(), Some(1), "bad frames make inspect exit 1");
     let lines = json_lines(&o);
     assert_eq!(lines.len(), 7);
@@ -106,15 +130,27 @@ fn bad_frames_are_reported_counted_and_do_not_stop_the_file() {
     assert_eq!(lines[3]["error"]["offset"], 16);
     assert_eq!(lines[4]["error"]["kind"], "unsupported_revision");
     assert_eq!(lines[4]["error"]["offset"], 14);
-    assert!(lines[5].get("error").is_none(), "the frame after a bad one decodes");
+    assert!(
+        lines[5].get("error").is_none(),
+        "the frame after a bad one decodes"
+    );
     assert_eq!(lines[6]["summary"]["error_frames"], 2);
     // Both bad frames still show their flow (type and eAxC ID are readable).
     let flows = lines[6]["summary"]["flows"].as_array().unwrap();
-    assert_eq!(flows.iter().map(|f| f["errors"].as_u64().unwrap()).sum::<u64>(), 2);
+    assert_eq!(
+        flows
+            .iter()
+            .map(|f| f["errors"].as_u64().unwrap())
+            .sum::<u64>(),
+        2
+    );
     // The text view says the same.
     let o = fhgate(&["inspect", bad.to_str().unwrap(), "--dl-comp", "bfp:9"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("ERROR length_mismatch: ecpri.size at offset 16"), "{text}");
+    assert!(
+        text.contains("ERROR length_mismatch: ecpri.size at offset 16"),
+        "{text}"
+    );
     assert!(text.contains("2 bad frames"), "{text}");
 }
 
@@ -138,7 +174,11 @@ fn manifest() -> Vec<(String, Vec<String>, Vec<String>)> {
             let name = words.next().unwrap();
             let rest: Vec<String> = words.collect();
             let cut = rest.iter().position(|w| w == "--").unwrap_or(rest.len());
-            (name, rest[..cut].to_vec(), rest.get(cut + 1..).unwrap_or(&[]).to_vec())
+            (
+                name,
+                rest[..cut].to_vec(),
+                rest.get(cut + 1..).unwrap_or(&[]).to_vec(),
+            )
         })
         .collect()
 }
@@ -151,14 +191,25 @@ fn every_shipped_capture_is_listed_and_decodes_without_error() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
             let name = p.file_name().unwrap().to_str().unwrap().to_string();
-            assert!(listed.contains(&name), "{name} is not in captures/MANIFEST, so nothing says how it was made");
+            assert!(
+                listed.contains(&name),
+                "{name} is not in captures/MANIFEST, so nothing says how it was made"
+            );
             on_disk += 1;
         }
     }
-    assert_eq!(on_disk, listed.len(), "every file in captures/MANIFEST exists");
+    assert_eq!(
+        on_disk,
+        listed.len(),
+        "every file in captures/MANIFEST exists"
+    );
     for (name, _, decode) in manifest() {
         let p = repo().join("captures").join(&name);
-        let mut a = vec!["inspect".to_string(), p.to_str().unwrap().to_string(), "--json".into()];
+        let mut a = vec![
+            "inspect".to_string(),
+            p.to_str().unwrap().to_string(),
+            "--json".into(),
+        ];
         a.extend(decode);
         let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
         let o = fhgate(&a);
@@ -175,13 +226,24 @@ fn shipped_captures_are_reproduced_byte_for_byte_by_gen() {
     let dir = tempfile::tempdir().unwrap();
     for (name, gen, _) in manifest() {
         let out = dir.path().join(&name);
-        let mut a = vec!["gen".to_string(), "-o".into(), out.to_str().unwrap().to_string()];
+        let mut a = vec![
+            "gen".to_string(),
+            "-o".into(),
+            out.to_str().unwrap().to_string(),
+        ];
         a.extend(gen);
         let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
         let o = fhgate(&a);
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let shipped = std::fs::read(repo().join("captures").join(&name)).unwrap();
-        assert!(std::fs::read(&out).unwrap() == shipped, "{name} differs from what `fhgate gen` makes now: run scripts/regen-captures");
+        assert!(
+            std::fs::read(&out).unwrap() == shipped,
+            "{name} differs from what `fhgate gen` makes now: run scripts/regen-captures"
+        );
     }
 }
 
@@ -205,11 +267,36 @@ fn text_summary_rows_line_up_with_the_header() {
     let cap = repo().join("captures/ru_40mhz_2ant_bfp9_static.pcap");
     let o = fhgate(&["inspect", cap.to_str().unwrap(), "--summary-only"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    let header = text.lines().find(|l| l.trim_start().starts_with("plane")).expect("header");
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("plane"))
+        .expect("header");
     let cols: Vec<&str> = header.split_whitespace().collect();
-    assert_eq!(cols, ["plane", "dir", "eAxC", "vlan", "frames", "sections", "PRBs", "gaps", "reord", "dup", "errors", "compression"]);
-    let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("U ") || l.trim_start().starts_with("C ")).collect();
-    assert!(rows.iter().any(|r| r.ends_with(" -")), "a flow without compression: {text}");
+    assert_eq!(
+        cols,
+        [
+            "plane",
+            "dir",
+            "eAxC",
+            "vlan",
+            "frames",
+            "sections",
+            "PRBs",
+            "gaps",
+            "reord",
+            "dup",
+            "errors",
+            "compression"
+        ]
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("U ") || l.trim_start().starts_with("C "))
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.ends_with(" -")),
+        "a flow without compression: {text}"
+    );
     for r in rows {
         assert_eq!(r.split_whitespace().count(), cols.len(), "{r}");
     }
@@ -222,10 +309,22 @@ fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
     for w in [8u32, 9, 12, 14] {
         let p = repo().join(format!("captures/du_16prb_bfp{w}_exp0-15.pcap"));
         let comp = format!("bfp:{w}");
-        let o = fhgate(&["inspect", p.to_str().unwrap(), "--iq", "--json", "--dl-comp", &comp, "--ul-comp", &comp]);
+        let o = fhgate(&[
+            "inspect",
+            p.to_str().unwrap(),
+            "--iq",
+            "--json",
+            "--dl-comp",
+            &comp,
+            "--ul-comp",
+            &comp,
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let lines = json_lines(&o);
-        let flows = lines.last().unwrap()["summary"]["flows"].as_array().unwrap().clone();
+        let flows = lines.last().unwrap()["summary"]["flows"]
+            .as_array()
+            .unwrap()
+            .clone();
         let u: Vec<&Value> = flows.iter().filter(|f| f["plane"] == "U").collect();
         assert_eq!(u.len(), 1);
         let iq = &u[0]["iq"];
@@ -241,10 +340,17 @@ fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
                 energy += (x as f64).powi(2);
             }
         }
-        assert_eq!(hist, [28; 16], "{w} bits: one PRB per exponent per symbol, 2 slots");
+        assert_eq!(
+            hist, [28; 16],
+            "{w} bits: one PRB per exponent per symbol, 2 slots"
+        );
         assert_eq!(iq["prbs"].as_u64(), Some(prbs.len() as u64));
         for (e, n) in hist.iter().enumerate() {
-            assert_eq!(iq["exponents"][e.to_string()].as_u64(), Some(*n), "{w} bits, exponent {e}");
+            assert_eq!(
+                iq["exponents"][e.to_string()].as_u64(),
+                Some(*n),
+                "{w} bits, exponent {e}"
+            );
         }
         assert_eq!(iq["peak"].as_u64(), Some(peak));
         assert_eq!(iq["beyond_int16"].as_u64(), Some(beyond));
@@ -253,17 +359,45 @@ fn iq_statistics_in_the_wide_domain_agree_with_the_spec_oracle() {
         let want_rms = 10.0 * (energy / (prbs.len() * 24) as f64 / (32768.0f64 * 32768.0)).log10();
         assert!((iq["peak_dbfs"].as_f64().unwrap() - want_peak).abs() < 1e-9);
         assert!((iq["rms_dbfs"].as_f64().unwrap() - want_rms).abs() < 1e-6);
-        assert!(want_peak > 40.0, "{w} bits at exponent 15: {want_peak} dBFS");
+        assert!(
+            want_peak > 40.0,
+            "{w} bits at exponent 15: {want_peak} dBFS"
+        );
     }
     // The text summary shows the same table.
     let p = repo().join("captures/du_16prb_bfp12_exp0-15.pcap");
-    let o = fhgate(&["inspect", p.to_str().unwrap(), "--iq", "--summary-only", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12"]);
+    let o = fhgate(&[
+        "inspect",
+        p.to_str().unwrap(),
+        "--iq",
+        "--summary-only",
+        "--dl-comp",
+        "bfp:12",
+        "--ul-comp",
+        "bfp:12",
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
-    assert!(text.contains("IQ per U-plane flow (0 dBFS = int16 full scale, 32768)"), "{text}");
-    assert!(text.contains("0:28 1:28 2:28") && text.contains("15:28"), "{text}");
+    assert!(
+        text.contains("IQ per U-plane flow (0 dBFS = int16 full scale, 32768)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0:28 1:28 2:28") && text.contains("15:28"),
+        "{text}"
+    );
     // Without --iq the summary has no IQ statistics.
-    let o = fhgate(&["inspect", p.to_str().unwrap(), "--json", "--dl-comp", "bfp:12"]);
+    let o = fhgate(&[
+        "inspect",
+        p.to_str().unwrap(),
+        "--json",
+        "--dl-comp",
+        "bfp:12",
+    ]);
     let lines = json_lines(&o);
-    assert!(lines.last().unwrap()["summary"]["flows"].as_array().unwrap().iter().all(|f| f.get("iq").is_none()));
+    assert!(lines.last().unwrap()["summary"]["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f.get("iq").is_none()));
 }

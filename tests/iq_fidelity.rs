@@ -9,8 +9,7 @@
 //! the same PRBs.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -18,19 +17,9 @@ use serde_json::Value;
 mod bfp_oracle;
 use bfp_oracle::{nearest_exponent, oracle_decode, quantise_nearest, signed_bits, Prb, PrbKey};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
-}
-
-fn translators() -> PathBuf {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
-    assert!(st.success(), "scripts/build-translators failed");
-    repo().join("target/translators")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, translators};
 
 /// What the oracle measures of B against A, over the PRBs both have.
 #[derive(Debug, Default)]
@@ -57,10 +46,18 @@ impl Measure {
 /// and over those whose exponent still fits 4 bits after narrowing
 /// `cut` bits (A's exponent + cut <= 15; the others are clipped at
 /// exponent 15 by any translator, and by the bound too).
-fn measure(a: &BTreeMap<PrbKey, Prb>, b: &BTreeMap<PrbKey, Prb>, out_width: u32, cut: i32, eaxc: u16) -> (Measure, Measure) {
+fn measure(
+    a: &BTreeMap<PrbKey, Prb>,
+    b: &BTreeMap<PrbKey, Prb>,
+    out_width: u32,
+    cut: i32,
+    eaxc: u16,
+) -> (Measure, Measure) {
     let (mut all, mut fit) = (Measure::default(), Measure::default());
     for (k, pa) in a.iter().filter(|(k, _)| k.0 == eaxc) {
-        let pb = b.get(k).unwrap_or_else(|| panic!("PRB {k:?} is missing in B"));
+        let pb = b
+            .get(k)
+            .unwrap_or_else(|| panic!("PRB {k:?} is missing in B"));
         let q = quantise_nearest(&pa.samples, out_width);
         let fits = pa.exponent as i32 + cut <= 15;
         for m in [&mut all].into_iter().chain(fits.then_some(&mut fit)) {
@@ -82,16 +79,46 @@ fn measure(a: &BTreeMap<PrbKey, Prb>, b: &BTreeMap<PrbKey, Prb>, out_width: u32,
 /// then the oracle and `fhgate diff` on both files. Returns, per eAxC,
 /// the oracle's figures.
 fn run_case(t: &Path, dir: &Path, a: u8, b: u8) -> Vec<(Measure, Measure)> {
-    let (pa, pb) = (dir.join(format!("a{a}.pcap")), dir.join(format!("b{a}-{b}.pcap")));
+    let (pa, pb) = (
+        dir.join(format!("a{a}.pcap")),
+        dir.join(format!("b{a}-{b}.pcap")),
+    );
     let (ca, cb) = (format!("bfp:{a}"), format!("bfp:{b}"));
     let o = fhgate(&[
-        "gen", "-o", pa.to_str().unwrap(), "--prbs", "48", "--antennas", "2", "--slots", "1", "--comp", &ca, "--exponents", "0-15",
+        "gen",
+        "-o",
+        pa.to_str().unwrap(),
+        "--prbs",
+        "48",
+        "--antennas",
+        "2",
+        "--slots",
+        "1",
+        "--comp",
+        &ca,
+        "--exponents",
+        "0-15",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let tr = format!("{}:in_width={a},out_width={b}", t.join("bfp_width.wasm").display());
+    let tr = format!(
+        "{}:in_width={a},out_width={b}",
+        t.join("bfp_width.wasm").display()
+    );
     let o = fhgate(&[
-        "replay", pa.to_str().unwrap(), "-o", pb.to_str().unwrap(), "--dl-comp", &ca, "--ul-comp", &ca,
-        "--egress-dl-comp", &cb, "--egress-ul-comp", &cb, "--translator", &tr,
+        "replay",
+        pa.to_str().unwrap(),
+        "-o",
+        pb.to_str().unwrap(),
+        "--dl-comp",
+        &ca,
+        "--ul-comp",
+        &ca,
+        "--egress-dl-comp",
+        &cb,
+        "--egress-ul-comp",
+        &cb,
+        "--translator",
+        &tr,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (xa, xb) = (oracle_decode(&pa), oracle_decode(&pb));
@@ -99,10 +126,28 @@ fn run_case(t: &Path, dir: &Path, a: u8, b: u8) -> Vec<(Measure, Measure)> {
     assert_eq!(exps, (0..=15).collect(), "{a}-bit A sweeps every exponent");
     assert_eq!(xa.len(), xb.len(), "{a} → {b}: as many PRBs out as in");
 
-    let o = fhgate(&["diff", pa.to_str().unwrap(), pb.to_str().unwrap(), "--dl-comp", &ca, "--ul-comp", &ca, "--b-dl-comp", &cb, "--b-ul-comp", &cb, "--json"]);
+    let o = fhgate(&[
+        "diff",
+        pa.to_str().unwrap(),
+        pb.to_str().unwrap(),
+        "--dl-comp",
+        &ca,
+        "--ul-comp",
+        &ca,
+        "--b-dl-comp",
+        &cb,
+        "--b-ul-comp",
+        &cb,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let flows: Vec<&Value> = v["flows"].as_array().unwrap().iter().filter(|f| f["plane"] == "U").collect();
+    let flows: Vec<&Value> = v["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["plane"] == "U")
+        .collect();
     assert_eq!(flows.len(), 2, "{v}");
     let mut out = Vec::new();
     for f in flows {
@@ -116,24 +161,51 @@ fn run_case(t: &Path, dir: &Path, a: u8, b: u8) -> Vec<(Measure, Measure)> {
             q["prbs"], q["differing_prbs"], q["evm_db"], q["bound"]["evm_db"]
         );
         assert_eq!(m.prbs, 14 * 48);
-        assert_eq!((f["matched"].as_u64(), f["missing"].as_u64(), f["extra"].as_u64()), (Some(m.prbs), Some(0), Some(0)));
+        assert_eq!(
+            (
+                f["matched"].as_u64(),
+                f["missing"].as_u64(),
+                f["extra"].as_u64()
+            ),
+            (Some(m.prbs), Some(0), Some(0))
+        );
         assert_eq!(q["prbs"].as_u64(), Some(m.prbs));
-        assert_eq!(q["differing_prbs"].as_u64(), Some(m.prbs - m.identical), "{a} → {b}: diff counts the PRBs the oracle does");
+        assert_eq!(
+            q["differing_prbs"].as_u64(),
+            Some(m.prbs - m.identical),
+            "{a} → {b}: diff counts the PRBs the oracle does"
+        );
         assert_eq!(q["undecodable"], 0);
-        assert_eq!(q["bound"]["clipped_prbs"].as_u64(), Some(m.clipped), "{a} → {b}: PRBs beyond exponent 15");
-        assert_eq!(m.clipped, m.prbs - fit.prbs, "{a} → {b}: exactly the PRBs whose exponent does not fit");
+        assert_eq!(
+            q["bound"]["clipped_prbs"].as_u64(),
+            Some(m.clipped),
+            "{a} → {b}: PRBs beyond exponent 15"
+        );
+        assert_eq!(
+            m.clipped,
+            m.prbs - fit.prbs,
+            "{a} → {b}: exactly the PRBs whose exponent does not fit"
+        );
         if m.error == 0.0 {
             assert_eq!(q["exact"], true);
             assert_eq!(q["evm_db"], Value::Null);
         } else {
             let evm = q["evm_db"].as_f64().expect("an EVM");
-            assert!((evm - m.evm_db()).abs() < 0.01, "{a} → {b}: diff says {evm} dB, the oracle {}", m.evm_db());
+            assert!(
+                (evm - m.evm_db()).abs() < 0.01,
+                "{a} → {b}: diff says {evm} dB, the oracle {}",
+                m.evm_db()
+            );
         }
         if m.bound_error == 0.0 {
             assert_eq!(q["bound"]["lossless"], true);
         } else {
             let bound = q["bound"]["evm_db"].as_f64().expect("a bound");
-            assert!((bound - m.bound_db()).abs() < 0.01, "{a} → {b}: diff's bound {bound} dB, the oracle's {}", m.bound_db());
+            assert!(
+                (bound - m.bound_db()).abs() < 0.01,
+                "{a} → {b}: diff's bound {bound} dB, the oracle's {}",
+                m.bound_db()
+            );
         }
         out.push((m, fit));
     }
@@ -161,7 +233,11 @@ fn narrowing_at_every_exponent_lands_on_the_nearest_rounding_bound() {
             assert!(m.error > 0.0, "{a} → {b} loses bits");
             let near = |x: &Measure| {
                 let (evm, bound) = (x.evm_db(), x.bound_db());
-                assert!((evm - bound).abs() < 0.5, "{a} → {b}: EVM {evm:.2} dB, bound {bound:.2} dB over {} PRBs", x.prbs);
+                assert!(
+                    (evm - bound).abs() < 0.5,
+                    "{a} → {b}: EVM {evm:.2} dB, bound {bound:.2} dB over {} PRBs",
+                    x.prbs
+                );
             };
             // Every PRB, including those whose exponent would pass 15 and
             // are clipped (by the bound as by the translator).
@@ -169,9 +245,18 @@ fn narrowing_at_every_exponent_lands_on_the_nearest_rounding_bound() {
             // The PRBs that fit: a cut of a PRB at its own exponent, tens
             // of dB down, never a wrap.
             let cut = (a - b) as u64;
-            assert_eq!(fit.prbs, m.prbs / 16 * (16 - cut), "{a} → {b}: exponents 0-{} fit", 15 - cut);
+            assert_eq!(
+                fit.prbs,
+                m.prbs / 16 * (16 - cut),
+                "{a} → {b}: exponents 0-{} fit",
+                15 - cut
+            );
             near(&fit);
-            assert!(fit.evm_db() < -30.0, "{a} → {b}: EVM {:.2} dB", fit.evm_db());
+            assert!(
+                fit.evm_db() < -30.0,
+                "{a} → {b}: EVM {:.2} dB",
+                fit.evm_db()
+            );
         }
     }
 }

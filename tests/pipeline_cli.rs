@@ -8,24 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use fhgate::io::pcap::{read_all, Captured, PcapOut};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
-}
-
-fn translators() -> PathBuf {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
-    assert!(st.success(), "scripts/build-translators failed");
-    repo().join("target/translators")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo, translators};
 
 fn write(path: &Path, frames: &[Captured]) {
     let (mut w, commit) = PcapOut::create(path).unwrap();
@@ -42,7 +32,11 @@ fn gen(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Vec<Captured>) {
     let mut a = vec!["gen", "-o", p.to_str().unwrap()];
     a.extend_from_slice(args);
     let o = fhgate(&a);
-    assert!(o.status.success(), "gen: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "gen: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let frames = read_all(&p).unwrap();
     (p, frames)
 }
@@ -50,11 +44,22 @@ fn gen(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Vec<Captured>) {
 /// Replays `input` to `dir/out.pcap` with `args`; returns the JSON
 /// summary and the frames written.
 fn replay(input: &Path, out: &Path, args: &[&str]) -> (serde_json::Value, Vec<Captured>) {
-    let mut a = vec!["replay", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"];
+    let mut a = vec![
+        "replay",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ];
     a.extend_from_slice(args);
     let o = fhgate(&a);
-    assert!(o.status.success(), "replay {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    assert!(
+        o.status.success(),
+        "replay {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     (j, read_all(out).unwrap())
 }
 
@@ -67,7 +72,11 @@ fn flow(f: &[u8]) -> Option<(u8, u16, u8)> {
         0x8100 if u16::from_be_bytes([f[16], f[17]]) == 0xAEFE => 18,
         _ => return None,
     };
-    Some((f[at + 1], u16::from_be_bytes([f[at + 4], f[at + 5]]), f.get(at + 8).map_or(2, |b| b >> 7)))
+    Some((
+        f[at + 1],
+        u16::from_be_bytes([f[at + 4], f[at + 5]]),
+        f.get(at + 8).map_or(2, |b| b >> 7),
+    ))
 }
 
 /// Frames per flow, in order.
@@ -82,7 +91,10 @@ fn per_flow(frames: &[Captured]) -> BTreeMap<Option<(u8, u16, u8)>, Vec<Vec<u8>>
 /// `got` is `want`, frame for frame and timestamp for timestamp; on a
 /// difference, says where (without printing whole frames).
 fn assert_same(got: &[Captured], want: &[Captured], what: &str) {
-    let first = got.iter().zip(want).position(|(g, w)| (g.timestamp, &g.data) != (w.timestamp, &w.data));
+    let first = got
+        .iter()
+        .zip(want)
+        .position(|(g, w)| (g.timestamp, &g.data) != (w.timestamp, &w.data));
     if let Some(i) = first {
         let (g, w) = (&got[i], &want[i]);
         let byte = g.data.iter().zip(&w.data).position(|(a, b)| a != b);
@@ -119,19 +131,39 @@ fn padded(frames: &[Captured]) -> Vec<Captured> {
 
 fn assert_monotonic(frames: &[Captured], what: &str) {
     for w in frames.windows(2) {
-        assert!(w[1].timestamp >= w[0].timestamp, "{what}: a timestamp goes backwards: {:?} then {:?}", w[0].timestamp, w[1].timestamp);
+        assert!(
+            w[1].timestamp >= w[0].timestamp,
+            "{what}: a timestamp goes backwards: {:?} then {:?}",
+            w[0].timestamp,
+            w[1].timestamp
+        );
     }
 }
 
 /// tshark's malformed and expert messages per frame, decoding as `prefs`.
 fn tshark_complaints(path: &Path, prefs: &[&str]) -> Vec<(usize, String)> {
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(path).args(["-T", "fields", "-E", "separator=/t", "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.message"]);
+    cmd.arg("-r").arg(path).args([
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.malformed",
+        "-e",
+        "_ws.expert.message",
+    ]);
     for p in prefs {
         cmd.args(["-o", p]);
     }
     let o = cmd.output().expect("tshark is installed (scripts/setup)");
-    assert!(o.status.success(), "tshark: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .filter_map(|l| {
@@ -163,39 +195,145 @@ const STATIC_BFP12_DL: [&str; 7] = [
 fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
-    let (input, frames) = gen(dir.path(), "du_static.pcap", &["--side", "du", "--prbs", "51", "--antennas", "2", "--comp", "bfp:9", "--no-comp-hdr", "--slots", "2", "--mtu", "9000"]);
-    let u_in = frames.iter().filter(|f| flow(&f.data).is_some_and(|k| k.0 == 0)).count();
+    let (input, frames) = gen(
+        dir.path(),
+        "du_static.pcap",
+        &[
+            "--side",
+            "du",
+            "--prbs",
+            "51",
+            "--antennas",
+            "2",
+            "--comp",
+            "bfp:9",
+            "--no-comp-hdr",
+            "--slots",
+            "2",
+            "--mtu",
+            "9000",
+        ],
+    );
+    let u_in = frames
+        .iter()
+        .filter(|f| flow(&f.data).is_some_and(|k| k.0 == 0))
+        .count();
     assert!(u_in > 50);
-    let bfp = format!("{}:in_width=9,out_width=12,carrier_prbs=51", t.join("bfp_width.wasm").display());
-    let decode = ["--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--comp-hdr", "absent", "--carrier-prbs", "51", "--translator", bfp.as_str()];
+    let bfp = format!(
+        "{}:in_width=9,out_width=12,carrier_prbs=51",
+        t.join("bfp_width.wasm").display()
+    );
+    let decode = [
+        "--dl-comp",
+        "bfp:9",
+        "--ul-comp",
+        "bfp:9",
+        "--comp-hdr",
+        "absent",
+        "--carrier-prbs",
+        "51",
+        "--translator",
+        bfp.as_str(),
+    ];
     let out = dir.path().join("out.pcap");
     let (j, written) = replay(&input, &out, &decode);
-    assert_eq!(written.len(), frames.len(), "every frame sent, none split or lost: {j}");
+    assert_eq!(
+        written.len(),
+        frames.len(),
+        "every frame sent, none split or lost: {j}"
+    );
     assert_eq!(j["frames_out"].as_u64(), Some(frames.len() as u64));
-    assert_eq!(j["egress_errors"]["format_mismatch"].as_u64(), Some(u_in as u64), "{j}");
+    assert_eq!(
+        j["egress_errors"]["format_mismatch"].as_u64(),
+        Some(u_in as u64),
+        "{j}"
+    );
     let ef = j["egress_error_flows"].as_array().unwrap();
     assert_eq!(ef.len(), 2, "one entry per U-plane flow: {j}");
     for e in ef {
-        assert_eq!((e["kind"].as_str(), e["field"].as_str(), e["flow"]["plane"].as_str(), e["flow"]["direction"].as_str()), (Some("format_mismatch"), Some("ecpri.size"), Some("u"), Some("dl")), "{e}");
+        assert_eq!(
+            (
+                e["kind"].as_str(),
+                e["field"].as_str(),
+                e["flow"]["plane"].as_str(),
+                e["flow"]["direction"].as_str()
+            ),
+            (
+                Some("format_mismatch"),
+                Some("ecpri.size"),
+                Some("u"),
+                Some("dl")
+            ),
+            "{e}"
+        );
     }
-    assert!(j["egress_error_hints"]["format_mismatch"].as_str().unwrap().contains("--egress-dl-comp"), "{j}");
+    assert!(
+        j["egress_error_hints"]["format_mismatch"]
+            .as_str()
+            .unwrap()
+            .contains("--egress-dl-comp"),
+        "{j}"
+    );
     // packets_out counts what was written, per flow.
     for f in j["flows"].as_array().unwrap() {
         assert_eq!(f["packets_out"], f["packets_in"], "{f}");
     }
-    assert!(tshark_complaints(&out, &STATIC_BFP12_DL).is_empty(), "{:?}", tshark_complaints(&out, &STATIC_BFP12_DL));
-    let o = fhgate(&["inspect", out.to_str().unwrap(), "--json", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12", "--comp-hdr", "absent", "--carrier-prbs", "51"]);
-    let last: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    assert!(
+        tshark_complaints(&out, &STATIC_BFP12_DL).is_empty(),
+        "{:?}",
+        tshark_complaints(&out, &STATIC_BFP12_DL)
+    );
+    let o = fhgate(&[
+        "inspect",
+        out.to_str().unwrap(),
+        "--json",
+        "--dl-comp",
+        "bfp:12",
+        "--ul-comp",
+        "bfp:12",
+        "--comp-hdr",
+        "absent",
+        "--carrier-prbs",
+        "51",
+    ]);
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["error_frames"], 0, "{last}");
     // The text summary says the same, with the fix.
-    let o = fhgate(&[&["replay", input.to_str().unwrap(), "-o", out.to_str().unwrap()][..], &decode[..]].concat());
+    let o = fhgate(
+        &[
+            &[
+                "replay",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ][..],
+            &decode[..],
+        ]
+        .concat(),
+    );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("format_mismatch in ecpri.size, flow U DL") && text.contains("--egress-dl-comp"), "{text}");
+    assert!(
+        text.contains("format_mismatch in ecpri.size, flow U DL")
+            && text.contains("--egress-dl-comp"),
+        "{text}"
+    );
 
     // Told the format, egress reads it: no errors, the same frames.
-    let (j, told) = replay(&input, &out, &[&decode[..], &["--egress-dl-comp", "bfp:12", "--egress-ul-comp", "bfp:12"]].concat());
+    let (j, told) = replay(
+        &input,
+        &out,
+        &[
+            &decode[..],
+            &["--egress-dl-comp", "bfp:12", "--egress-ul-comp", "bfp:12"],
+        ]
+        .concat(),
+    );
     assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
-    assert_eq!(told.iter().map(|f| &f.data).collect::<Vec<_>>(), written.iter().map(|f| &f.data).collect::<Vec<_>>());
+    assert_eq!(
+        told.iter().map(|f| &f.data).collect::<Vec<_>>(),
+        written.iter().map(|f| &f.data).collect::<Vec<_>>()
+    );
 }
 
 /// The 20 MHz DU capture with a malformed frame (a U-plane frame cut
@@ -203,7 +341,9 @@ fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
 fn with_malformed(dir: &Path) -> (PathBuf, Vec<Captured>) {
     let mut frames = read_all(&repo().join("captures/du_20mhz_2ant_bfp9_vlan_prach.pcap")).unwrap();
     let at = frames.len() / 2;
-    let victim = (at..frames.len()).find(|&i| flow(&frames[i].data).is_some_and(|k| k.0 == 0)).unwrap();
+    let victim = (at..frames.len())
+        .find(|&i| flow(&frames[i].data).is_some_and(|k| k.0 == 0))
+        .unwrap();
     let mut bad = frames[victim].clone();
     bad.data.truncate(bad.data.len() - 40);
     frames.insert(victim, bad);
@@ -231,17 +371,34 @@ fn frames_keep_their_place_per_flow_with_any_number_of_workers() {
     let decode = ["--dl-comp", "bfp:9", "--ul-comp", "bfp:9"];
     let out = dir.path().join("out.pcap");
     let (j, one) = replay(&input, &out, &decode);
-    assert_same(&one, &padded(&frames), "one worker: the same frames, in the same order, with the same timestamps");
+    assert_same(
+        &one,
+        &padded(&frames),
+        "one worker: the same frames, in the same order, with the same timestamps",
+    );
     assert_eq!(j["malformed"].as_array().unwrap().len(), 1, "{j}");
     assert_eq!(j["malformed"][0]["count"], 1, "{j}");
     let want = per_flow(&padded(&frames));
     for workers in ["2", "3"] {
-        let (j, got) = replay(&input, &out, &[&decode[..], &["--workers", workers]].concat());
+        let (j, got) = replay(
+            &input,
+            &out,
+            &[&decode[..], &["--workers", workers]].concat(),
+        );
         assert_monotonic(&got, &format!("--workers {workers}"));
         let got = per_flow(&got);
-        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "--workers {workers}: the same flows");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "--workers {workers}: the same flows"
+        );
         for (k, frames) in &want {
-            assert!(got[k] == *frames, "--workers {workers}: flow {k:?} in order, the same frames ({} vs {})", got[k].len(), frames.len());
+            assert!(
+                got[k] == *frames,
+                "--workers {workers}: flow {k:?} in order, the same frames ({} vs {})",
+                got[k].len(),
+                frames.len()
+            );
         }
         assert_eq!(j["frames_out"].as_u64(), Some(frames.len() as u64));
     }
@@ -254,7 +411,11 @@ fn frames_keep_their_place_per_flow_with_any_number_of_workers() {
 fn oversize_frames_meet_the_configured_policy() {
     let dir = tempfile::tempdir().unwrap();
     let mut frames = read_all(&repo().join("captures/du_20mhz_2ant_bfp9_vlan_prach.pcap")).unwrap();
-    let mut jumbo = frames.iter().find(|f| flow(&f.data).is_some_and(|k| k.0 == 0)).unwrap().clone();
+    let mut jumbo = frames
+        .iter()
+        .find(|f| flow(&f.data).is_some_and(|k| k.0 == 0))
+        .unwrap()
+        .clone();
     jumbo.data.resize(9600, 0xA5);
     // ecpriPayload claims it all: the bytes past the first section do not
     // decode as sections, so the frame is malformed.
@@ -264,7 +425,12 @@ fn oversize_frames_meet_the_configured_policy() {
     write(&input, &frames);
     let out = dir.path().join("out.pcap");
     let decode = ["--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--mtu", "1500"];
-    for (policy, len) in [(None, None), (Some("drop"), None), (Some("forward"), Some(9600)), (Some("cut"), Some(18 + 1500))] {
+    for (policy, len) in [
+        (None, None),
+        (Some("drop"), None),
+        (Some("forward"), Some(9600)),
+        (Some("cut"), Some(18 + 1500)),
+    ] {
         let mut args = decode.to_vec();
         if let Some(p) = policy {
             args.extend(["--oversize", p]);
@@ -286,11 +452,28 @@ fn oversize_frames_meet_the_configured_policy() {
                 assert_eq!(got[3].data[..], frames[3].data[..n]);
             }
         }
-        assert!(got.iter().enumerate().all(|(i, f)| i == 3 || f.data.len() - 18 <= 1500 || policy == Some("forward")));
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, f)| i == 3 || f.data.len() - 18 <= 1500 || policy == Some("forward")));
     }
-    let o = fhgate(&[&["replay", input.to_str().unwrap(), "-o", out.to_str().unwrap()][..], &decode[..]].concat());
+    let o = fhgate(
+        &[
+            &[
+                "replay",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ][..],
+            &decode[..],
+        ]
+        .concat(),
+    );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("oversize (dl): policy drop") && text.contains("dropped 1"), "{text}");
+    assert!(
+        text.contains("oversize (dl): policy drop") && text.contains("dropped 1"),
+        "{text}"
+    );
 }
 
 /// When nothing splits, every flow's sequence IDs pass as the DU numbered
@@ -302,7 +485,9 @@ fn sequence_ids_and_padding_pass_through() {
     let mut frames = read_all(&repo().join("captures/du_20mhz_2ant_bfp9_vlan_prach.pcap")).unwrap();
     let mut n_padded = 0;
     for f in &mut frames {
-        let Some((t, ..)) = flow(&f.data) else { continue };
+        let Some((t, ..)) = flow(&f.data) else {
+            continue;
+        };
         f.data[18 + 6] = f.data[18 + 6].wrapping_add(9);
         if t == 2 && f.data.len() < 60 {
             f.data.resize(64, 0);
@@ -311,7 +496,10 @@ fn sequence_ids_and_padding_pass_through() {
     }
     assert!(n_padded > 0, "the capture has short C-plane frames");
     // And a C-plane frame shorter than 60 bytes, which leaves padded to 60.
-    let runt = frames.iter().position(|f| flow(&f.data).is_some_and(|k| k.0 == 2)).unwrap();
+    let runt = frames
+        .iter()
+        .position(|f| flow(&f.data).is_some_and(|k| k.0 == 2))
+        .unwrap();
     let mut short = frames[runt].clone();
     let content = 18 + 4 + u16::from_be_bytes([short.data[18 + 2], short.data[18 + 3]]) as usize;
     short.data.truncate(content);
@@ -324,7 +512,14 @@ fn sequence_ids_and_padding_pass_through() {
     let (j, got) = replay(&input, &out, &["--dl-comp", "bfp:9", "--ul-comp", "bfp:9"]);
     assert_same(&got, &padded(&frames), "sequence IDs and padding");
     assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
-    assert!(tshark_complaints(&out, &["oran_fh_cus.oran.iq_bitwidth_down:9", "oran_fh_cus.oran.ud_comp_hdr_down:TRUE"]).is_empty());
+    assert!(tshark_complaints(
+        &out,
+        &[
+            "oran_fh_cus.oran.iq_bitwidth_down:9",
+            "oran_fh_cus.oran.ud_comp_hdr_down:TRUE"
+        ]
+    )
+    .is_empty());
 }
 
 /// --pace recorded keeps the capture's timing (the replay takes as long as
@@ -343,16 +538,23 @@ fn pacing_follows_the_capture_or_the_rate() {
     write(&input, &frames);
     let out = dir.path().join("out.pcap");
     let decode = ["--dl-comp", "bfp:9", "--ul-comp", "bfp:9"];
-    let run = |input: &Path, pace: &str| replay(input, &out, &[&decode[..], &["--pace", pace]].concat());
+    let run =
+        |input: &Path, pace: &str| replay(input, &out, &[&decode[..], &["--pace", pace]].concat());
     // Lower bounds are what pacing guarantees; the upper ones only catch a
     // replay that waits for something else (the machine may be loaded).
     let (j, got) = run(&input, "recorded");
     assert_same(&got, &padded(&frames), "recorded: the capture's timestamps");
     let secs = j["seconds"].as_f64().unwrap();
-    assert!((0.55..20.0).contains(&secs), "recorded pace took {secs} s for a 0.59 s capture");
+    assert!(
+        (0.55..20.0).contains(&secs),
+        "recorded pace took {secs} s for a 0.59 s capture"
+    );
     let (j, got) = run(&input, "rate:100");
     let secs = j["seconds"].as_f64().unwrap();
-    assert!((0.55..20.0).contains(&secs), "60 frames at 100/s took {secs} s");
+    assert!(
+        (0.55..20.0).contains(&secs),
+        "60 frames at 100/s took {secs} s"
+    );
     assert_eq!(got.len(), 60);
     // Fast ignores the capture's timing: 60 frames a second apart (59 s
     // recorded) go through at once.
@@ -363,7 +565,11 @@ fn pacing_follows_the_capture_or_the_rate() {
     write(&slow, &frames);
     let (j, got) = run(&slow, "fast");
     assert!(j["seconds"].as_f64().unwrap() < 20.0, "fast: {j}");
-    assert_same(&got, &padded(&frames), "fast: the capture's timestamps all the same");
+    assert_same(
+        &got,
+        &padded(&frames),
+        "fast: the capture's timestamps all the same",
+    );
 }
 
 /// --tap writes every ingress frame as it came, with its timestamp, even
@@ -375,11 +581,27 @@ fn the_tap_gets_every_ingress_frame() {
     let (input, frames) = with_malformed(dir.path());
     let out = dir.path().join("out.pcap");
     let tap = dir.path().join("tap.pcap");
-    let bfp = format!("{}:in_width=9,out_width=12", t.join("bfp_width.wasm").display());
+    let bfp = format!(
+        "{}:in_width=9,out_width=12",
+        t.join("bfp_width.wasm").display()
+    );
     let (_, got) = replay(
         &input,
         &out,
-        &["--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--egress-dl-comp", "bfp:12", "--egress-ul-comp", "bfp:12", "--translator", bfp.as_str(), "--tap", tap.to_str().unwrap()],
+        &[
+            "--dl-comp",
+            "bfp:9",
+            "--ul-comp",
+            "bfp:9",
+            "--egress-dl-comp",
+            "bfp:12",
+            "--egress-ul-comp",
+            "bfp:12",
+            "--translator",
+            bfp.as_str(),
+            "--tap",
+            tap.to_str().unwrap(),
+        ],
     );
     assert_same(&read_all(&tap).unwrap(), &frames, "the tap");
     assert_ne!(got, frames, "the output was translated");
@@ -396,8 +618,26 @@ fn translator_faults_and_counters_reach_the_summary() {
     let input = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
     let out = dir.path().join("out.pcap");
     let hostile = repo().join("translators/hostile/unreachable.wat");
-    let bfp = format!("{}:in_width=8,out_width=12", t.join("bfp_width.wasm").display());
-    let args = ["--dl-comp", "bfp:8", "--ul-comp", "bfp:8", "--egress-dl-comp", "bfp:12", "--egress-ul-comp", "bfp:12", "--mtu", "1500", "--translator", bfp.as_str(), "--translator", hostile.to_str().unwrap()];
+    let bfp = format!(
+        "{}:in_width=8,out_width=12",
+        t.join("bfp_width.wasm").display()
+    );
+    let args = [
+        "--dl-comp",
+        "bfp:8",
+        "--ul-comp",
+        "bfp:8",
+        "--egress-dl-comp",
+        "bfp:12",
+        "--egress-ul-comp",
+        "bfp:12",
+        "--mtu",
+        "1500",
+        "--translator",
+        bfp.as_str(),
+        "--translator",
+        hostile.to_str().unwrap(),
+    ];
     let (j, _) = replay(&input, &out, &args);
     let ts = j["translators"].as_array().unwrap();
     assert_eq!(ts.len(), 2, "{j}");
@@ -405,21 +645,56 @@ fn translator_faults_and_counters_reach_the_summary() {
     assert_eq!(w["name"], "bfp_width");
     assert_eq!(w["disabled"], false);
     assert_eq!(w["faults"]["total"], 0);
-    assert!(w["counters"]["converted_sections"].as_u64().unwrap() > 0, "{w}");
+    assert!(
+        w["counters"]["converted_sections"].as_u64().unwrap() > 0,
+        "{w}"
+    );
     assert!(w["packets"]["modified"].as_u64().unwrap() > 0, "{w}");
     assert_eq!(h["disabled"], true, "{h}");
-    assert_eq!(h["faults"]["trap"], 5, "5 faults within 10 s disable it: {h}");
+    assert_eq!(
+        h["faults"]["trap"], 5,
+        "5 faults within 10 s disable it: {h}"
+    );
     assert_eq!(h["calls"], 5, "{h}");
     assert!(h["packets"]["fault_policy"].as_u64().unwrap() > 0, "{h}");
     assert_eq!(j["translators_disabled"], serde_json::json!([h["name"]]));
-    let o = fhgate(&[&["replay", input.to_str().unwrap(), "-o", out.to_str().unwrap()][..], &args[..]].concat());
+    let o = fhgate(
+        &[
+            &[
+                "replay",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ][..],
+            &args[..],
+        ]
+        .concat(),
+    );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("disabled YES") && text.contains("converted_sections"), "{text}");
+    assert!(
+        text.contains("disabled YES") && text.contains("converted_sections"),
+        "{text}"
+    );
     // A deadline fault is counted as one.
     let looping = repo().join("translators/hostile/infinite_loop.wat");
-    let (j, _) = replay(&input, &out, &["--dl-comp", "bfp:8", "--ul-comp", "bfp:8", "--translator", looping.to_str().unwrap()]);
+    let (j, _) = replay(
+        &input,
+        &out,
+        &[
+            "--dl-comp",
+            "bfp:8",
+            "--ul-comp",
+            "bfp:8",
+            "--translator",
+            looping.to_str().unwrap(),
+        ],
+    );
     let l = &j["translators"][0];
-    assert_eq!((l["disabled"].as_bool(), l["faults"]["deadline"].as_u64()), (Some(true), Some(5)), "{l}");
+    assert_eq!(
+        (l["disabled"].as_bool(), l["faults"]["deadline"].as_u64()),
+        (Some(true), Some(5)),
+        "{l}"
+    );
 }
 
 /// A U-plane section with startPrbu + numPrbu past the carrier, and a
@@ -432,8 +707,14 @@ fn prbs_outside_the_carrier_are_malformed() {
     let mut frames = read_all(&repo().join("captures/du_20mhz_2ant_bfp9_vlan_prach.pcap")).unwrap();
     // VLAN-tagged: eCPRI at 18; the U-plane section at 18 + 8 + 4, the
     // C-plane type 1 section at 18 + 8 + 8.
-    let u = frames.iter().position(|f| flow(&f.data).is_some_and(|k| k.0 == 0)).unwrap();
-    let c = frames.iter().position(|f| flow(&f.data).is_some_and(|k| k.0 == 2) && f.data[18 + 8 + 5] == 1).unwrap();
+    let u = frames
+        .iter()
+        .position(|f| flow(&f.data).is_some_and(|k| k.0 == 0))
+        .unwrap();
+    let c = frames
+        .iter()
+        .position(|f| flow(&f.data).is_some_and(|k| k.0 == 2) && f.data[18 + 8 + 5] == 1)
+        .unwrap();
     assert_eq!(frames[u].data[30 + 3], 51, "a whole 51-PRB carrier");
     frames[u].data[31] &= 0xFC;
     frames[u].data[32] = 10;
@@ -443,15 +724,86 @@ fn prbs_outside_the_carrier_are_malformed() {
     let input = dir.path().join("in.pcap");
     write(&input, &frames);
     let out = dir.path().join("out.pcap");
-    let (j, got) = replay(&input, &out, &["--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--carrier-prbs", "51"]);
-    let m: BTreeMap<String, u64> = j["malformed"].as_array().unwrap().iter().map(|e| (format!("{} {}", e["kind"].as_str().unwrap(), e["field"].as_str().unwrap()), e["count"].as_u64().unwrap())).collect();
-    assert_eq!(m, BTreeMap::from([("beyond_carrier oran_fh_cus.numPrbu".to_string(), 1), ("beyond_carrier oran_fh_cus.numPrbc".to_string(), 1)]), "{j}");
+    let (j, got) = replay(
+        &input,
+        &out,
+        &[
+            "--dl-comp",
+            "bfp:9",
+            "--ul-comp",
+            "bfp:9",
+            "--carrier-prbs",
+            "51",
+        ],
+    );
+    let m: BTreeMap<String, u64> = j["malformed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                format!(
+                    "{} {}",
+                    e["kind"].as_str().unwrap(),
+                    e["field"].as_str().unwrap()
+                ),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        m,
+        BTreeMap::from([
+            ("beyond_carrier oran_fh_cus.numPrbu".to_string(), 1),
+            ("beyond_carrier oran_fh_cus.numPrbc".to_string(), 1)
+        ]),
+        "{j}"
+    );
     assert_same(&got, &padded(&frames), "forwarded untouched, in place");
-    let o = fhgate(&["inspect", input.to_str().unwrap(), "--json", "--dl-comp", "bfp:9", "--ul-comp", "bfp:9", "--carrier-prbs", "51"]);
+    let o = fhgate(&[
+        "inspect",
+        input.to_str().unwrap(),
+        "--json",
+        "--dl-comp",
+        "bfp:9",
+        "--ul-comp",
+        "bfp:9",
+        "--carrier-prbs",
+        "51",
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    let errors: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v.get("error").is_some()).collect();
+    let errors: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("error").is_some())
+        .collect();
     assert_eq!(errors.len(), 2, "{text}");
-    for (e, (frame, field)) in errors.iter().zip([(c.min(u), if c < u { "oran_fh_cus.numPrbc" } else { "oran_fh_cus.numPrbu" }), (c.max(u), if c < u { "oran_fh_cus.numPrbu" } else { "oran_fh_cus.numPrbc" })]) {
-        assert_eq!((e["frame"].as_u64(), e["error"]["kind"].as_str(), e["error"]["field"].as_str()), (Some(frame as u64 + 1), Some("beyond_carrier"), Some(field)), "{e}");
+    for (e, (frame, field)) in errors.iter().zip([
+        (
+            c.min(u),
+            if c < u {
+                "oran_fh_cus.numPrbc"
+            } else {
+                "oran_fh_cus.numPrbu"
+            },
+        ),
+        (
+            c.max(u),
+            if c < u {
+                "oran_fh_cus.numPrbu"
+            } else {
+                "oran_fh_cus.numPrbc"
+            },
+        ),
+    ]) {
+        assert_eq!(
+            (
+                e["frame"].as_u64(),
+                e["error"]["kind"].as_str(),
+                e["error"]["field"].as_str()
+            ),
+            (Some(frame as u64 + 1), Some("beyond_carrier"), Some(field)),
+            "{e}"
+        );
     }
 }

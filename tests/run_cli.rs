@@ -5,29 +5,34 @@
 //! at fault.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).current_dir(repo()).output().expect("fhgate runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo};
 
 fn example(dir: &Path) -> String {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().unwrap();
+    let st = Command::new(repo().join("scripts/build-translators"))
+        .current_dir(repo())
+        .status()
+        .unwrap();
     assert!(st.success());
     let text = std::fs::read_to_string(repo().join("gateway/gw.example.toml")).unwrap();
-    text.replace("target/gw-du-side.pcap", dir.join("du.pcap").to_str().unwrap())
-        .replace("target/gw-ru-side.pcap", dir.join("ru.pcap").to_str().unwrap())
-        // A free port per test run.
-        .replace("127.0.0.1:9100", "127.0.0.1:0")
-        // Deadlines are wall-clock: a loaded CI machine must not turn
-        // descheduling into deadline faults (whose policy forwards unchanged).
-        .replace("deadline_us = 1000", "deadline_us = 200000")
-        .replace("name = \"remap\"", "name = \"remap\"\ndeadline_us = 200000")
+    text.replace(
+        "target/gw-du-side.pcap",
+        dir.join("du.pcap").to_str().unwrap(),
+    )
+    .replace(
+        "target/gw-ru-side.pcap",
+        dir.join("ru.pcap").to_str().unwrap(),
+    )
+    // A free port per test run.
+    .replace("127.0.0.1:9100", "127.0.0.1:0")
+    // Deadlines are wall-clock: a loaded CI machine must not turn
+    // descheduling into deadline faults (whose policy forwards unchanged).
+    .replace("deadline_us = 1000", "deadline_us = 200000")
+    .replace("name = \"remap\"", "name = \"remap\"\ndeadline_us = 200000")
 }
 
 /// Frames per (message type, ecpriPcid/Rtcid, dataDirection), read from
@@ -36,8 +41,13 @@ fn flows_of(path: &Path) -> BTreeMap<(u8, u16, u8), u64> {
     let mut m = BTreeMap::new();
     for f in fhgate::io::pcap::read_all(path).unwrap() {
         let d = &f.data;
-        assert_eq!(u16::from_be_bytes([d[12], d[13]]), 0xAEFE, "untagged eCPRI only");
-        *m.entry((d[15], u16::from_be_bytes([d[18], d[19]]), d[22] >> 7)).or_default() += 1;
+        assert_eq!(
+            u16::from_be_bytes([d[12], d[13]]),
+            0xAEFE,
+            "untagged eCPRI only"
+        );
+        *m.entry((d[15], u16::from_be_bytes([d[18], d[19]]), d[22] >> 7))
+            .or_default() += 1;
     }
     m
 }
@@ -76,32 +86,85 @@ fn example_config_runs_both_translators_end_to_end() {
         }
     }
     let json_flows = r["flows"].as_array().unwrap();
-    let sum = |k: &str| json_flows.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
-    assert_eq!((sum("packets_in"), sum("packets_out")), (frames_in, written), "{r}");
+    let sum = |k: &str| {
+        json_flows
+            .iter()
+            .map(|f| f[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("packets_in"), sum("packets_out")),
+        (frames_in, written),
+        "{r}"
+    );
     // The translators' own counters are in the summary.
     let t = r["translators"].as_array().unwrap();
-    let widen = t.iter().find(|x| x["chain"] == 0 && x["stage"] == 0).unwrap();
-    assert!(widen["counters"]["converted_sections"].as_u64().unwrap() > 0, "{widen}");
+    let widen = t
+        .iter()
+        .find(|x| x["chain"] == 0 && x["stage"] == 0)
+        .unwrap();
+    assert!(
+        widen["counters"]["converted_sections"].as_u64().unwrap() > 0,
+        "{widen}"
+    );
     assert_eq!(r["translators_disabled"], serde_json::json!([]));
     // IQ: exactly what the DU sent (8 -> 12 bit is lossless), every PRB there.
     let o = fhgate(&[
-        "diff", input.to_str().unwrap(), ru.to_str().unwrap(), "--dl-comp", "bfp:8", "--ul-comp", "bfp:8", "--b-dl-comp", "bfp:12",
-        "--b-ul-comp", "bfp:12", "--b-eaxc-bits", "2,6,4,4", "--match-eaxc", "order", "--fail-on-iq-error", "--json",
+        "diff",
+        input.to_str().unwrap(),
+        ru.to_str().unwrap(),
+        "--dl-comp",
+        "bfp:8",
+        "--ul-comp",
+        "bfp:8",
+        "--b-dl-comp",
+        "bfp:12",
+        "--b-ul-comp",
+        "bfp:12",
+        "--b-eaxc-bits",
+        "2,6,4,4",
+        "--match-eaxc",
+        "order",
+        "--fail-on-iq-error",
+        "--json",
     ]);
-    assert!(o.status.success(), "diff: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.status.success(),
+        "diff: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(d["iq_differs"], false);
     let dflows = d["flows"].as_array().unwrap();
     assert_eq!(dflows.len(), 12);
     for f in dflows {
-        assert_eq!((f["missing"].as_u64(), f["extra"].as_u64()), (Some(0), Some(0)), "{f}");
+        assert_eq!(
+            (f["missing"].as_u64(), f["extra"].as_u64()),
+            (Some(0), Some(0)),
+            "{f}"
+        );
         if f["plane"] == "U" {
-            assert_eq!((f["iq"]["exact"].as_bool(), f["matched"].as_u64()), (Some(true), Some(3 * 14 * 273)), "{f}");
+            assert_eq!(
+                (f["iq"]["exact"].as_bool(), f["matched"].as_u64()),
+                (Some(true), Some(3 * 14 * 273)),
+                "{f}"
+            );
         }
     }
-    let o = fhgate(&["inspect", ru.to_str().unwrap(), "--json", "--eaxc-bits", "2,6,4,4", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12"]);
+    let o = fhgate(&[
+        "inspect",
+        ru.to_str().unwrap(),
+        "--json",
+        "--eaxc-bits",
+        "2,6,4,4",
+        "--dl-comp",
+        "bfp:12",
+        "--ul-comp",
+        "bfp:12",
+    ]);
     assert!(o.status.success());
-    let last: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["error_frames"], 0);
 }
 
@@ -114,11 +177,31 @@ fn ul_uplane_runs_from_the_ru_side_to_the_du_side() {
     let dir = tempfile::tempdir().unwrap();
     let ru_in = dir.path().join("ru_in.pcap");
     let o = fhgate(&[
-        "gen", "-o", ru_in.to_str().unwrap(), "--side", "ru", "--prbs", "273", "--antennas", "4", "--comp", "bfp:12", "--eaxc-bits", "2,6,4,4",
-        "--du-port", "1", "--slots", "2", "--mtu", "1500",
+        "gen",
+        "-o",
+        ru_in.to_str().unwrap(),
+        "--side",
+        "ru",
+        "--prbs",
+        "273",
+        "--antennas",
+        "4",
+        "--comp",
+        "bfp:12",
+        "--eaxc-bits",
+        "2,6,4,4",
+        "--du-port",
+        "1",
+        "--slots",
+        "2",
+        "--mtu",
+        "1500",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let base = example(dir.path()).replace("input = \"captures/du_100mhz_4ant_bfp8_mtu1500.pcap\"\n", "");
+    let base = example(dir.path()).replace(
+        "input = \"captures/du_100mhz_4ant_bfp8_mtu1500.pcap\"\n",
+        "",
+    );
     let (du_part, ru_part) = base.split_once("[ru]").unwrap();
     let text = format!("{du_part}[ru]{}", ru_part.replacen("backend = \"pcap\"\n", &format!("backend = \"pcap\"\ninput = \"{}\"\n", ru_in.display()), 1))
         + "\n[[translator]]\nname = \"narrow\"\npath = \"target/translators/bfp_width.wasm\"\nconfig = { in_width = 12, out_width = 8, direction = \"ul\", cplane = false }\ndeadline_us = 200000\n"
@@ -139,20 +222,54 @@ fn ul_uplane_runs_from_the_ru_side_to_the_du_side() {
     for ((t, eaxc, dir), n) in &fin {
         assert_eq!((*t, *dir, eaxc & 0xFFF0), (0, 0, 0x4000));
         // Back to 4/4/4/4: DU port 1 in the top four bits.
-        assert_eq!(fout[&(0, 0x1000 | (eaxc & 0xF), 0)], *n, "flow {eaxc:#06x}: every frame arrives");
+        assert_eq!(
+            fout[&(0, 0x1000 | (eaxc & 0xF), 0)],
+            *n,
+            "flow {eaxc:#06x}: every frame arrives"
+        );
     }
     let frames: u64 = fin.values().sum();
-    assert_eq!((r["frames_in"].as_u64(), r["frames_out"].as_u64()), (Some(frames), Some(frames)), "{r}");
+    assert_eq!(
+        (r["frames_in"].as_u64(), r["frames_out"].as_u64()),
+        (Some(frames), Some(frames)),
+        "{r}"
+    );
     let o = fhgate(&[
-        "sink", "--input", du.to_str().unwrap(), "--eaxc-bits", "4,4,4,4", "--ul-comp", "bfp:8", "--dl-comp", "bfp:8", "--comp-hdr", "present",
-        "--signal-comp", "bfp:12", "--max-evm", "2", "--json",
+        "sink",
+        "--input",
+        du.to_str().unwrap(),
+        "--eaxc-bits",
+        "4,4,4,4",
+        "--ul-comp",
+        "bfp:8",
+        "--dl-comp",
+        "bfp:8",
+        "--comp-hdr",
+        "present",
+        "--signal-comp",
+        "bfp:12",
+        "--max-evm",
+        "2",
+        "--json",
     ]);
-    let s: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     assert!(o.status.success(), "sink: {s}");
     assert_eq!(s["frames"].as_u64(), Some(frames), "{s}");
     assert_eq!(s["invalid"], 0, "{s}");
-    assert_eq!(s["compression"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["bfp:8"], "{s}");
-    assert!(s["iq"]["prbs"].as_u64().unwrap() >= 4 * 2 * 14 * 273, "every PRB's IQ checked: {s}");
+    assert_eq!(
+        s["compression"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["bfp:8"],
+        "{s}"
+    );
+    assert!(
+        s["iq"]["prbs"].as_u64().unwrap() >= 4 * 2 * 14 * 273,
+        "every PRB's IQ checked: {s}"
+    );
     assert!(s["iq"]["evm_pct"].as_f64().unwrap() < 2.0, "{s}");
 }
 
@@ -162,8 +279,16 @@ fn bad_configs_name_the_key() {
     let good = example(dir.path());
     for (from, to, key) in [
         ("dl_comp = \"bfp:12\"", "dl_comp = \"bfp:20\"", "ru.dl_comp"),
-        ("translators = [\"widen\", \"remap\"]", "translators = [\"widen\", \"nope\"]", "chain[0].translators[1]"),
-        ("backend = \"pcap\"\noutput = ", "backend = \"af_xdp\"\noutput = ", "ru.interface"),
+        (
+            "translators = [\"widen\", \"remap\"]",
+            "translators = [\"widen\", \"nope\"]",
+            "chain[0].translators[1]",
+        ),
+        (
+            "backend = \"pcap\"\noutput = ",
+            "backend = \"af_xdp\"\noutput = ",
+            "ru.interface",
+        ),
     ] {
         let cfg = dir.path().join("bad.toml");
         std::fs::write(&cfg, good.replacen(from, to, 1)).unwrap();

@@ -12,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{repo, translators};
 
 fn fhgate() -> &'static str {
     env!("CARGO_BIN_EXE_fhgate")
@@ -34,7 +34,10 @@ impl Testbed {
         let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         // Short and unique per process and test: namespaces are global.
         let prefix = format!("t{}{}-", std::process::id() % 100_000, name);
-        let st = Command::new(repo().join("scripts/testbed")).args(["up", &prefix]).status().expect("scripts/testbed runs");
+        let st = Command::new(repo().join("scripts/testbed"))
+            .args(["up", &prefix])
+            .status()
+            .expect("scripts/testbed runs");
         assert!(st.success(), "scripts/testbed up {prefix} failed");
         (Testbed { prefix }, serial)
     }
@@ -46,14 +49,18 @@ impl Testbed {
     /// `fhgate ARGS` inside namespace `which`.
     fn fhgate(&self, which: &str, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns(which), fhgate()]).args(args).current_dir(repo());
+        c.args(["netns", "exec", &self.ns(which), fhgate()])
+            .args(args)
+            .current_dir(repo());
         c
     }
 }
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/testbed")).args(["down", &self.prefix]).status();
+        let _ = Command::new(repo().join("scripts/testbed"))
+            .args(["down", &self.prefix])
+            .status();
     }
 }
 
@@ -67,7 +74,11 @@ struct Proc {
 
 impl Proc {
     fn spawn(mut c: Command) -> Proc {
-        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawns");
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
         let err = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -77,7 +88,11 @@ impl Proc {
                 }
             }
         });
-        Proc { child: Some(child), stderr: rx, seen: Vec::new() }
+        Proc {
+            child: Some(child),
+            stderr: rx,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits until a stderr line contains `what`.
@@ -93,7 +108,10 @@ impl Proc {
             }
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 self.drain();
-                panic!("exited ({st}) before saying `{what}`:\n{}", self.seen.join("\n"));
+                panic!(
+                    "exited ({st}) before saying `{what}`:\n{}",
+                    self.seen.join("\n")
+                );
             }
         }
         self.drain();
@@ -131,7 +149,11 @@ impl Proc {
         let mut out = String::new();
         std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
         self.drain();
-        let json = out.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(serde_json::Value::Null);
+        let json = out
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null);
         (st, json, self.seen.join("\n"))
     }
 }
@@ -143,12 +165,6 @@ impl Drop for Proc {
             let _ = c.wait();
         }
     }
-}
-
-fn translators() -> PathBuf {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
-    assert!(st.success(), "scripts/build-translators failed");
-    repo().join("target/translators")
 }
 
 /// The gateway configuration: gateway/gw.testbed.toml with `backend`,
@@ -171,7 +187,21 @@ fn gateway_config(dir: &Path, backend: &str) -> PathBuf {
 /// BFP 8-bit with udCompHdr, VLAN 5, DU port 1 (so the eAxC remap shows),
 /// PRACH (section type 3) in every slot.
 const GEN: &[&str] = &[
-    "gen", "--prbs", "51", "--antennas", "2", "--comp", "bfp:8", "--mtu", "9000", "--vlan", "5", "--du-port", "1", "--prach", "--json",
+    "gen",
+    "--prbs",
+    "51",
+    "--antennas",
+    "2",
+    "--comp",
+    "bfp:8",
+    "--mtu",
+    "9000",
+    "--vlan",
+    "5",
+    "--du-port",
+    "1",
+    "--prach",
+    "--json",
 ];
 
 /// The RU emulator: decodes as the RU does (2/6/4/4, BFP 12, udCompHdr
@@ -181,8 +211,22 @@ fn sink(tb: &Testbed, port: &str) -> Proc {
     let mut p = Proc::spawn(tb.fhgate(
         "ru",
         &[
-            "sink", "--port", port, "--eaxc-bits", "2,6,4,4", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12", "--comp-hdr", "present",
-            "--signal-comp", "bfp:8", "--idle-timeout", "3", "--json",
+            "sink",
+            "--port",
+            port,
+            "--eaxc-bits",
+            "2,6,4,4",
+            "--dl-comp",
+            "bfp:12",
+            "--ul-comp",
+            "bfp:12",
+            "--comp-hdr",
+            "present",
+            "--signal-comp",
+            "bfp:8",
+            "--idle-timeout",
+            "3",
+            "--json",
         ],
     ));
     p.wait_for("sink receiving", Duration::from_secs(30));
@@ -210,37 +254,78 @@ fn gen(tb: &Testbed, port: &str, rate: &str, slots: &str) -> serde_json::Value {
     let mut args = GEN.to_vec();
     args.extend(["--port", port, "--rate", rate, "--slots", slots]);
     let o = tb.fhgate("du", &args).output().expect("gen runs");
-    assert!(o.status.success(), "gen: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("gen --json: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+    assert!(
+        o.status.success(),
+        "gen: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("gen --json: {e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 /// Every frame gen sent arrived at the sink, valid, in sequence, with the
 /// RU's eAxC layout and the IQ exactly as BFP 8 carried it; returns the
 /// sink's compression counts.
-fn assert_all_arrived_translated(sent: &serde_json::Value, got: &serde_json::Value, log: &str) -> serde_json::Map<String, serde_json::Value> {
+fn assert_all_arrived_translated(
+    sent: &serde_json::Value,
+    got: &serde_json::Value,
+    log: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let frames = sent["frames"].as_u64().unwrap();
     assert!(frames > 0);
-    assert_eq!(got["frames"], frames, "every frame arrives: sent {sent}\ngot {got}\n{log}");
+    assert_eq!(
+        got["frames"], frames,
+        "every frame arrives: sent {sent}\ngot {got}\n{log}"
+    );
     assert_eq!(got["invalid"], 0, "{got}");
-    assert_eq!(got["by_type"], sent["by_type"], "C1, C3 and U frames all arrive");
-    assert_eq!((got["seq_gaps"].as_u64(), got["seq_reorders"].as_u64(), got["seq_duplicates"].as_u64()), (Some(0), Some(0), Some(0)), "{got}");
+    assert_eq!(
+        got["by_type"], sent["by_type"],
+        "C1, C3 and U frames all arrive"
+    );
+    assert_eq!(
+        (
+            got["seq_gaps"].as_u64(),
+            got["seq_reorders"].as_u64(),
+            got["seq_duplicates"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{got}"
+    );
     // eaxc_remap 4/4/4/4 → 2/6/4/4: DU port 1 now sits in the top two bits.
     for e in got["eaxc_ids"].as_array().unwrap() {
-        assert_eq!((e["du_port"].as_u64(), e["band_sector"].as_u64(), e["cc"].as_u64()), (Some(1), Some(0), Some(0)), "{e}");
+        assert_eq!(
+            (
+                e["du_port"].as_u64(),
+                e["band_sector"].as_u64(),
+                e["cc"].as_u64()
+            ),
+            (Some(1), Some(0), Some(0)),
+            "{e}"
+        );
         assert_eq!(e["id"].as_u64().unwrap() & 0xFFF0, 0x4000, "{e}");
     }
     let iq = &got["iq"];
-    assert!(iq["prbs"].as_u64().unwrap() > 0 && iq["exact"] == true, "8 → 12 bit is lossless: {iq}");
+    assert!(
+        iq["prbs"].as_u64().unwrap() > 0 && iq["exact"] == true,
+        "8 → 12 bit is lossless: {iq}"
+    );
     got["compression"].as_object().unwrap().clone()
 }
 
 /// The gateway's own counters at exit: nothing malformed, nothing lost.
 fn assert_gateway_clean(run: &serde_json::Value, sent_frames: u64) {
     assert!(run["malformed"].as_array().unwrap().is_empty(), "{run}");
-    assert!(run["egress_errors"].as_object().unwrap().is_empty(), "{run}");
+    assert!(
+        run["egress_errors"].as_object().unwrap().is_empty(),
+        "{run}"
+    );
     let flows = run["flows"].as_array().unwrap();
     let sum = |k: &str| flows.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
-    assert_eq!((sum("packets_in"), sum("packets_out")), (sent_frames, sent_frames), "{run}");
+    assert_eq!(
+        (sum("packets_in"), sum("packets_out")),
+        (sent_frames, sent_frames),
+        "{run}"
+    );
 }
 
 fn end_to_end(backend: &str, name: &str) {
@@ -254,7 +339,15 @@ fn end_to_end(backend: &str, name: &str) {
     assert!(st.success(), "sink: {got}\n{log}");
     let comp = assert_all_arrived_translated(&sent, &got, &log);
     assert_eq!(comp.keys().collect::<Vec<_>>(), vec!["bfp:12"], "{got}");
-    assert_eq!(got["cplane_ud_comp_hdr"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["bfp:12"], "{got}");
+    assert_eq!(
+        got["cplane_ud_comp_hdr"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["bfp:12"],
+        "{got}"
+    );
     gw.signal(libc::SIGINT);
     let (st, run, log) = gw.finish(Duration::from_secs(30));
     assert!(st.success(), "run: {log}");
@@ -284,8 +377,24 @@ fn af_xdp_gateway_translates_ul_uplane_from_ru_to_du() {
     let mut rx = Proc::spawn(tb.fhgate(
         "du",
         &[
-            "sink", "--port", &format!("af_xdp:du0{}", deep_rx("af_xdp")), "--eaxc-bits", "4,4,4,4", "--dl-comp", "bfp:8", "--ul-comp",
-            "bfp:8", "--comp-hdr", "present", "--signal-comp", "bfp:12", "--max-evm", "2", "--idle-timeout", "3", "--json",
+            "sink",
+            "--port",
+            &format!("af_xdp:du0{}", deep_rx("af_xdp")),
+            "--eaxc-bits",
+            "4,4,4,4",
+            "--dl-comp",
+            "bfp:8",
+            "--ul-comp",
+            "bfp:8",
+            "--comp-hdr",
+            "present",
+            "--signal-comp",
+            "bfp:12",
+            "--max-evm",
+            "2",
+            "--idle-timeout",
+            "3",
+            "--json",
         ],
     ));
     rx.wait_for("sink receiving", Duration::from_secs(30));
@@ -294,37 +403,105 @@ fn af_xdp_gateway_translates_ul_uplane_from_ru_to_du() {
         .fhgate(
             "ru",
             &[
-                "gen", "--side", "ru", "--prbs", "51", "--antennas", "2", "--comp", "bfp:12", "--eaxc-bits", "2,6,4,4", "--du-port", "1",
-                "--mtu", "9000", "--vlan", "5", "--json", "--port", "af_xdp:ru0", "--rate", "10000", "--slots", "100",
+                "gen",
+                "--side",
+                "ru",
+                "--prbs",
+                "51",
+                "--antennas",
+                "2",
+                "--comp",
+                "bfp:12",
+                "--eaxc-bits",
+                "2,6,4,4",
+                "--du-port",
+                "1",
+                "--mtu",
+                "9000",
+                "--vlan",
+                "5",
+                "--json",
+                "--port",
+                "af_xdp:ru0",
+                "--rate",
+                "10000",
+                "--slots",
+                "100",
             ],
         )
         .output()
         .expect("gen runs");
-    assert!(o.status.success(), "gen: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "gen: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let sent: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let (st, got, log) = rx.finish(Duration::from_secs(60));
-    assert!(st.success(), "sink (EVM within 2 %, every frame valid): {got}\n{log}");
+    assert!(
+        st.success(),
+        "sink (EVM within 2 %, every frame valid): {got}\n{log}"
+    );
     let frames = sent["frames"].as_u64().unwrap();
     assert!(frames > 0);
-    assert_eq!(got["frames"], frames, "every frame arrives: sent {sent}\ngot {got}");
+    assert_eq!(
+        got["frames"], frames,
+        "every frame arrives: sent {sent}\ngot {got}"
+    );
     assert_eq!(got["invalid"], 0, "{got}");
-    assert_eq!((got["seq_gaps"].as_u64(), got["seq_reorders"].as_u64(), got["seq_duplicates"].as_u64()), (Some(0), Some(0), Some(0)), "{got}");
+    assert_eq!(
+        (
+            got["seq_gaps"].as_u64(),
+            got["seq_reorders"].as_u64(),
+            got["seq_duplicates"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{got}"
+    );
     // Back in the DU's 4/4/4/4 layout: DU port 1 in the top four bits.
     for e in got["eaxc_ids"].as_array().unwrap() {
-        assert_eq!((e["du_port"].as_u64(), e["band_sector"].as_u64(), e["cc"].as_u64()), (Some(1), Some(0), Some(0)), "{e}");
+        assert_eq!(
+            (
+                e["du_port"].as_u64(),
+                e["band_sector"].as_u64(),
+                e["cc"].as_u64()
+            ),
+            (Some(1), Some(0), Some(0)),
+            "{e}"
+        );
         assert_eq!(e["id"].as_u64().unwrap() & 0xFFF0, 0x1000, "{e}");
     }
-    assert_eq!(got["compression"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["bfp:8"], "{got}");
+    assert_eq!(
+        got["compression"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["bfp:8"],
+        "{got}"
+    );
     let iq = &got["iq"];
     assert!(iq["prbs"].as_u64().unwrap() > 0, "IQ checked: {iq}");
-    assert!(iq["evm_pct"].as_f64().unwrap() < 2.0, "12 -> 8 bit keeps the signal: {iq}");
+    assert!(
+        iq["evm_pct"].as_f64().unwrap() < 2.0,
+        "12 -> 8 bit keeps the signal: {iq}"
+    );
     gw.signal(libc::SIGINT);
     let (st, run, log) = gw.finish(Duration::from_secs(30));
     assert!(st.success(), "run: {log}");
     assert_gateway_clean(&run, frames);
     let t = run["translators"].as_array().unwrap();
-    let narrow = t.iter().find(|t| t["chain"] == 2 && t["stage"] == 0).unwrap();
-    assert_eq!(narrow["counters"]["converted_sections"].as_u64().map(|n| n > 0), Some(true), "{narrow}");
+    let narrow = t
+        .iter()
+        .find(|t| t["chain"] == 2 && t["stage"] == 0)
+        .unwrap();
+    assert_eq!(
+        narrow["counters"]["converted_sections"]
+            .as_u64()
+            .map(|n| n > 0),
+        Some(true),
+        "{narrow}"
+    );
 }
 
 /// A translator hot-swapped mid-stream (SIGHUP after editing the
@@ -342,7 +519,11 @@ fn hot_swap_mid_stream_loses_no_frame() {
     let cfg2 = cfg.clone();
     let swapper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1200));
-        let text = std::fs::read_to_string(&cfg2).unwrap().replacen("config = { in_width = 8, out_width = 12 }", "config = { in_width = 8, out_width = 9 }", 1);
+        let text = std::fs::read_to_string(&cfg2).unwrap().replacen(
+            "config = { in_width = 8, out_width = 12 }",
+            "config = { in_width = 8, out_width = 9 }",
+            1,
+        );
         std::fs::write(&cfg2, text).unwrap();
         // SAFETY: signalling the gateway process this test started.
         unsafe { libc::kill(pid, libc::SIGHUP) };
@@ -355,10 +536,16 @@ fn hot_swap_mid_stream_loses_no_frame() {
     let (st, got, log) = rx.finish(Duration::from_secs(60));
     gw.signal(libc::SIGINT);
     let (gw_st, run, gw_log) = gw.finish(Duration::from_secs(30));
-    assert!(gw_log.contains("hot-swapped"), "the gateway swapped: {gw_log}");
+    assert!(
+        gw_log.contains("hot-swapped"),
+        "the gateway swapped: {gw_log}"
+    );
     assert!(st.success(), "sink: {got}\n{log}");
     let comp = assert_all_arrived_translated(&sent, &got, &format!("{log}\n{gw_log}"));
-    let (w12, w9) = (comp.get("bfp:12").and_then(|v| v.as_u64()).unwrap_or(0), comp.get("bfp:9").and_then(|v| v.as_u64()).unwrap_or(0));
+    let (w12, w9) = (
+        comp.get("bfp:12").and_then(|v| v.as_u64()).unwrap_or(0),
+        comp.get("bfp:9").and_then(|v| v.as_u64()).unwrap_or(0),
+    );
     assert!(w12 > 0 && w9 > 0, "both widths seen: {comp:?}\n{gw_log}");
     assert_eq!(comp.len(), 2, "{comp:?}");
     assert!(gw_st.success(), "run: {gw_log}");
@@ -375,8 +562,14 @@ fn udp_gateway_translates_every_datagram_between_du_and_ru() {
     let cfg = gateway_config(dir.path(), "af_xdp");
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("backend = \"af_xdp\"\ninterface = \"gw-du\"", "backend = \"udp\"\nbind = \"10.77.1.2:5000\"\npeer = \"10.77.1.1:5000\"")
-        .replace("backend = \"af_xdp\"\ninterface = \"gw-ru\"", "backend = \"udp\"\nbind = \"10.77.2.2:5000\"\npeer = \"10.77.2.1:5000\"");
+        .replace(
+            "backend = \"af_xdp\"\ninterface = \"gw-du\"",
+            "backend = \"udp\"\nbind = \"10.77.1.2:5000\"\npeer = \"10.77.1.1:5000\"",
+        )
+        .replace(
+            "backend = \"af_xdp\"\ninterface = \"gw-ru\"",
+            "backend = \"udp\"\nbind = \"10.77.2.2:5000\"\npeer = \"10.77.2.1:5000\"",
+        );
     assert_eq!(text.matches("backend = \"udp\"").count(), 2);
     std::fs::write(&cfg, text).unwrap();
     let rx = sink(&tb, "udp:10.77.2.1:5000,10.77.2.2:5000");
@@ -399,14 +592,43 @@ fn live_ports_name_the_missing_capability() {
     for port in ["af_xdp:du0", "af_packet:du0"] {
         // setpriv drops to nobody with no capabilities, inside namespace du.
         let o = Command::new("ip")
-            .args(["netns", "exec", &tb.ns("du"), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
-            .args([fhgate(), "gen", "--port", port, "--slots", "1", "--prbs", "51", "--antennas", "1"])
+            .args([
+                "netns",
+                "exec",
+                &tb.ns("du"),
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .args([
+                fhgate(),
+                "gen",
+                "--port",
+                port,
+                "--slots",
+                "1",
+                "--prbs",
+                "51",
+                "--antennas",
+                "1",
+            ])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{port}");
         let e = String::from_utf8_lossy(&o.stderr);
-        assert!(e.contains("lacks") && e.contains("CAP_NET_RAW") && e.contains("run fhgate as root"), "{port}: {e}");
+        assert!(
+            e.contains("lacks") && e.contains("CAP_NET_RAW") && e.contains("run fhgate as root"),
+            "{port}: {e}"
+        );
     }
-    let link = Command::new("ip").args(["-n", &tb.ns("du"), "link", "show", "du0"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&link.stdout).contains("xdp"), "no program left attached");
+    let link = Command::new("ip")
+        .args(["-n", &tb.ns("du"), "link", "show", "du0"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains("xdp"),
+        "no program left attached"
+    );
 }

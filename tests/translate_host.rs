@@ -54,7 +54,9 @@ fn runtime() -> &'static Arc<Runtime> {
 }
 
 fn hostile(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../translators/hostile").join(format!("{name}.wat"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../translators/hostile")
+        .join(format!("{name}.wat"))
 }
 
 fn load(wat: &str) -> Arc<TranslatorModule> {
@@ -67,11 +69,16 @@ fn load_hostile(name: &str) -> Arc<TranslatorModule> {
 
 /// Generous deadlines for well-behaved translators: tests share two cores.
 fn relaxed() -> Limits {
-    Limits { deadline: Duration::from_millis(500), ..Limits::default() }
+    Limits {
+        deadline: Duration::from_millis(500),
+        ..Limits::default()
+    }
 }
 
 fn spec(m: Arc<TranslatorModule>) -> TranslatorSpec {
-    TranslatorSpec::new(m).with_limits(relaxed()).with_sink(Arc::new(MemoryLog::default()))
+    TranslatorSpec::new(m)
+        .with_limits(relaxed())
+        .with_sink(Arc::new(MemoryLog::default()))
 }
 
 /// A module skeleton with the region at 65 536; `body` is the body of
@@ -170,7 +177,11 @@ fn decode() -> DecodeConfig {
 /// A DL U-plane frame (BFP 9, 40 PRBs, 1 152 bytes) on `eaxc`, carrying `id` in its IQ bytes.
 fn frame(eaxc: u16, id: u32) -> Vec<u8> {
     static BASE: OnceLock<Vec<u8>> = OnceLock::new();
-    let mut f = BASE.get_or_init(|| samples::uplane_frame(UdCompHdr::new(CompMethod::Bfp, 9), true, &[(0, 40)]).unwrap()).clone();
+    let mut f = BASE
+        .get_or_init(|| {
+            samples::uplane_frame(UdCompHdr::new(CompMethod::Bfp, 9), true, &[(0, 40)]).unwrap()
+        })
+        .clone();
     f[18..20].copy_from_slice(&eaxc.to_be_bytes());
     f[ID_AT..ID_AT + 4].copy_from_slice(&id.to_le_bytes());
     // Markers are written over the last byte: start from 0.
@@ -185,23 +196,43 @@ fn id_of(p: &[u8]) -> u32 {
 fn burst_of(pool: &mut BufPool, frames: &[Vec<u8>]) -> Burst {
     let mut b = Burst::new();
     for f in frames {
-        b.push(Packet::from_frame(pool, f, &decode(), 1).expect("pool")).ok().expect("room");
+        b.push(Packet::from_frame(pool, f, &decode(), 1).expect("pool"))
+            .ok()
+            .expect("room");
     }
     b
 }
 
 /// 32 frames, every fourth on `BAD_EAXC`, the others on eAxC 1..4.
 fn mixed_frames(first_id: u32) -> Vec<Vec<u8>> {
-    (0..32u32).map(|i| frame(if i % 4 == 1 { BAD_EAXC } else { (i % 4) as u16 + 1 }, first_id + i)).collect()
+    (0..32u32)
+        .map(|i| {
+            frame(
+                if i % 4 == 1 {
+                    BAD_EAXC
+                } else {
+                    (i % 4) as u16 + 1
+                },
+                first_id + i,
+            )
+        })
+        .collect()
 }
 
 fn single_chain(t: TranslatorSpec) -> Vec<ChainSpec> {
-    vec![ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(t)] }]
+    vec![ChainSpec {
+        selector: Selector::ALL,
+        translators: vec![Arc::new(t)],
+    }]
 }
 
 #[test]
 fn noop_forwards_every_packet_unchanged_and_in_order() {
-    let (mut host, _c) = WorkerHost::new(&single_chain(spec(load(&wat("name=noop\\nversion=1\\n", NOOP)))), decode()).unwrap();
+    let (mut host, _c) = WorkerHost::new(
+        &single_chain(spec(load(&wat("name=noop\\nversion=1\\n", NOOP)))),
+        decode(),
+    )
+    .unwrap();
     let mut pool = BufPool::new(256);
     let frames: Vec<_> = (0..64).map(|i| frame(i as u16, i)).collect();
     let mut b = burst_of(&mut pool, &frames);
@@ -211,7 +242,14 @@ fn noop_forwards_every_packet_unchanged_and_in_order() {
         assert_eq!(p.data(), &f[..]);
     }
     let s = &host.translator(0, 0).unwrap().shared().stats;
-    assert_eq!((s.calls.load(Relaxed), s.packets_in.load(Relaxed), s.forwarded.load(Relaxed)), (1, 64, 64));
+    assert_eq!(
+        (
+            s.calls.load(Relaxed),
+            s.packets_in.load(Relaxed),
+            s.forwarded.load(Relaxed)
+        ),
+        (1, 64, 64)
+    );
     b.recycle(&mut pool);
     assert_eq!(pool.available(), 256);
 }
@@ -223,7 +261,10 @@ fn steady_state_bursts_do_not_allocate() {
     let split = wat("name=split\\nversion=1\\n", SPLIT);
     let chains = vec![ChainSpec {
         selector: Selector::ALL,
-        translators: vec![Arc::new(spec(load(&marker_wat(3, "m")))), Arc::new(spec(load(&split)))],
+        translators: vec![
+            Arc::new(spec(load(&marker_wat(3, "m")))),
+            Arc::new(spec(load(&split))),
+        ],
     }];
     let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(256);
@@ -244,7 +285,10 @@ fn steady_state_bursts_do_not_allocate() {
 fn a_chain_runs_its_translators_in_order() {
     let t1 = spec(load(&wat("name=one\\nversion=1\\n", &stamp_body(1))));
     let t2 = spec(load(&wat("name=two\\nversion=1\\n", &stamp_body(2))));
-    let chains = vec![ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(t1), Arc::new(t2)] }];
+    let chains = vec![ChainSpec {
+        selector: Selector::ALL,
+        translators: vec![Arc::new(t1), Arc::new(t2)],
+    }];
     let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(64);
     let mut f = frame(1, 7);
@@ -261,10 +305,18 @@ fn a_chain_runs_its_translators_in_order() {
 fn chains_are_selected_by_eaxc_and_metadata_bypasses() {
     // Chain 0: eAxC 2 only, marker 2. Chain 1: everything else, a
     // translator that wants only the C-plane (so U-plane bypasses it).
-    let c_only = spec(load(&marker_wat(9, "c_only").replace("version=9\\n", "version=9\\nplanes=c\\n")));
+    let c_only = spec(load(
+        &marker_wat(9, "c_only").replace("version=9\\n", "version=9\\nplanes=c\\n"),
+    ));
     let chains = vec![
-        ChainSpec { selector: Selector::parse("eaxc=2").unwrap(), translators: vec![Arc::new(spec(load(&marker_wat(2, "two"))))] },
-        ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(c_only)] },
+        ChainSpec {
+            selector: Selector::parse("eaxc=2").unwrap(),
+            translators: vec![Arc::new(spec(load(&marker_wat(2, "two"))))],
+        },
+        ChainSpec {
+            selector: Selector::ALL,
+            translators: vec![Arc::new(c_only)],
+        },
     ];
     let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(64);
@@ -280,17 +332,31 @@ fn chains_are_selected_by_eaxc_and_metadata_bypasses() {
         }
     }
     let c = &host.translator(1, 0).unwrap().shared().stats;
-    assert_eq!((c.packets_in.load(Relaxed), c.bypassed.load(Relaxed)), (0, 6));
+    assert_eq!(
+        (c.packets_in.load(Relaxed), c.bypassed.load(Relaxed)),
+        (0, 6)
+    );
 }
 
 #[test]
 fn the_first_matching_chain_takes_a_packet_and_a_short_chain_stops_early() {
     // Chain 0: eAxC 1, stamps 1 then 2. Chain 1: odd eAxCs, stamps 3; it
     // never sees eAxC 1, which chain 0 took. eAxCs 0 and 2: no chain.
-    let stamp = |digit, name: &str| Arc::new(spec(load(&wat(&format!("name={name}\\nversion=1\\n"), &stamp_body(digit)))));
+    let stamp = |digit, name: &str| {
+        Arc::new(spec(load(&wat(
+            &format!("name={name}\\nversion=1\\n"),
+            &stamp_body(digit),
+        ))))
+    };
     let chains = vec![
-        ChainSpec { selector: Selector::parse("eaxc=1").unwrap(), translators: vec![stamp(1, "a"), stamp(2, "b")] },
-        ChainSpec { selector: Selector::parse("eaxc=1/1").unwrap(), translators: vec![stamp(3, "c")] },
+        ChainSpec {
+            selector: Selector::parse("eaxc=1").unwrap(),
+            translators: vec![stamp(1, "a"), stamp(2, "b")],
+        },
+        ChainSpec {
+            selector: Selector::parse("eaxc=1/1").unwrap(),
+            translators: vec![stamp(3, "c")],
+        },
     ];
     let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(64);
@@ -303,14 +369,34 @@ fn the_first_matching_chain_takes_a_packet_and_a_short_chain_stops_early() {
         let want = [0, 12, 0, 3][i % 4];
         assert_eq!(*p.data().last().unwrap(), want, "eAxC {}", i % 4);
     }
-    assert_eq!(host.translator(1, 0).unwrap().shared().stats.packets_in.load(Relaxed), 3);
+    assert_eq!(
+        host.translator(1, 0)
+            .unwrap()
+            .shared()
+            .stats
+            .packets_in
+            .load(Relaxed),
+        3
+    );
 }
 
 #[test]
 fn a_worker_refuses_more_chains_than_it_can_route() {
-    let chains = vec![ChainSpec { selector: Selector::ALL, translators: vec![] }; 1024];
-    let e = WorkerHost::new(&chains, decode()).err().expect("1024 chains refused").to_string();
-    assert!(e.contains("1024 chains") && e.contains("at most 1023"), "{e}");
+    let chains = vec![
+        ChainSpec {
+            selector: Selector::ALL,
+            translators: vec![]
+        };
+        1024
+    ];
+    let e = WorkerHost::new(&chains, decode())
+        .err()
+        .expect("1024 chains refused")
+        .to_string();
+    assert!(
+        e.contains("1024 chains") && e.contains("at most 1023"),
+        "{e}"
+    );
     assert!(WorkerHost::new(&chains[..1023], decode()).is_ok());
 }
 
@@ -325,9 +411,16 @@ fn drops_and_extras_keep_the_order() {
     let mut b = burst_of(&mut pool, &frames);
     let r = host.process(&mut b, &mut pool);
     assert_eq!(r.packets_out, 10);
-    let got: Vec<(u32, u8)> = b.packets().iter().map(|p| (id_of(p.data()), *p.data().last().unwrap())).collect();
+    let got: Vec<(u32, u8)> = b
+        .packets()
+        .iter()
+        .map(|p| (id_of(p.data()), *p.data().last().unwrap()))
+        .collect();
     let orig_last = 0;
-    let want: Vec<(u32, u8)> = (0..10u32).filter(|i| i % 2 == 1).flat_map(|i| [(i, orig_last), (i, 0xEE)]).collect();
+    let want: Vec<(u32, u8)> = (0..10u32)
+        .filter(|i| i % 2 == 1)
+        .flat_map(|i| [(i, orig_last), (i, 0xEE)])
+        .collect();
     assert_eq!(got, want);
     // Extras are classified like any packet.
     assert!(b.packets().iter().all(|p| p.desc.is_some()));
@@ -340,10 +433,19 @@ fn drops_and_extras_keep_the_order() {
 /// flow's per `policy`, the others marked. Returns the hostile stats.
 fn contain(hostile: TranslatorSpec, policy: FaultPolicy) -> Arc<Shared> {
     let fallback = Arc::new(spec(load(&marker_wat(7, "fallback"))));
-    let hostile = hostile.with_policy(policy, (policy == FaultPolicy::Fallback).then_some(fallback));
+    let hostile = hostile.with_policy(
+        policy,
+        (policy == FaultPolicy::Fallback).then_some(fallback),
+    );
     let chains = vec![
-        ChainSpec { selector: Selector::parse(&format!("eaxc={BAD_EAXC}")).unwrap(), translators: vec![Arc::new(hostile)] },
-        ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(spec(load(&marker_wat(5, "good"))))] },
+        ChainSpec {
+            selector: Selector::parse(&format!("eaxc={BAD_EAXC}")).unwrap(),
+            translators: vec![Arc::new(hostile)],
+        },
+        ChainSpec {
+            selector: Selector::ALL,
+            translators: vec![Arc::new(spec(load(&marker_wat(5, "good"))))],
+        },
     ];
     let (mut host, mut control) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(256);
@@ -388,17 +490,27 @@ fn contain(hostile: TranslatorSpec, policy: FaultPolicy) -> Arc<Shared> {
 
 fn faults(s: &Shared) -> (u64, u64, u64) {
     let st = &s.stats;
-    (st.faults_trap.load(Relaxed), st.faults_deadline.load(Relaxed), st.faults_bad_output.load(Relaxed))
+    (
+        st.faults_trap.load(Relaxed),
+        st.faults_deadline.load(Relaxed),
+        st.faults_bad_output.load(Relaxed),
+    )
 }
 
 #[test]
 fn infinite_loop_misses_its_deadline_and_is_contained() {
     let t0 = Instant::now();
-    let h = spec(load_hostile("infinite_loop")).with_limits(Limits { deadline: Duration::from_millis(5), ..Limits::default() });
+    let h = spec(load_hostile("infinite_loop")).with_limits(Limits {
+        deadline: Duration::from_millis(5),
+        ..Limits::default()
+    });
     let s = contain(h, FaultPolicy::Pass);
     assert_eq!(faults(&s), (0, 2, 0));
     assert_eq!(s.stats.replaced.load(Relaxed), 2);
-    assert!(t0.elapsed() < Duration::from_secs(20), "the deadline stopped the loop");
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "the deadline stopped the loop"
+    );
 }
 
 #[test]
@@ -413,10 +525,18 @@ fn out_of_bounds_store_traps_and_is_contained() {
 #[test]
 fn unreachable_traps_and_is_contained() {
     let log = Arc::new(MemoryLog::default());
-    let s = contain(spec(load_hostile("unreachable")).with_sink(log.clone()), FaultPolicy::Drop);
+    let s = contain(
+        spec(load_hostile("unreachable")).with_sink(log.clone()),
+        FaultPolicy::Drop,
+    );
     assert_eq!(faults(&s), (2, 0, 0));
     let lines = log.lines();
-    assert!(lines.iter().any(|(l, m)| *l == Level::Warn && m.contains("unreachable") && m.contains("instance replaced")), "{lines:?}");
+    assert!(
+        lines.iter().any(|(l, m)| *l == Level::Warn
+            && m.contains("unreachable")
+            && m.contains("instance replaced")),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -431,23 +551,43 @@ fn garbage_output_of_every_kind_is_a_fault() {
 #[test]
 fn memory_grow_stops_at_the_cap_and_the_store_past_it_traps() {
     let cap = 4 << 20;
-    let h = spec(load_hostile("memory_grow")).with_limits(Limits { memory: cap, ..relaxed() });
+    let h = spec(load_hostile("memory_grow")).with_limits(Limits {
+        memory: cap,
+        ..relaxed()
+    });
     let s = contain(h, FaultPolicy::Pass);
     assert_eq!(faults(&s), (2, 0, 0));
-    let pages: u64 = s.counters.snapshot().iter().find(|c| c.0 == "pages").map(|c| c.1).unwrap();
+    let pages: u64 = s
+        .counters
+        .snapshot()
+        .iter()
+        .find(|c| c.0 == "pages")
+        .map(|c| c.1)
+        .unwrap();
     // Two faulting bursts, each reaching at most cap / 64 KiB pages (34 + 16k ≤ 64 → 50).
-    assert_eq!(pages, 2 * 50, "grew to 50 pages each time, never past the 64-page cap");
+    assert_eq!(
+        pages,
+        2 * 50,
+        "grew to 50 pages each time, never past the 64-page cap"
+    );
 }
 
 #[test]
 fn chains_without_translators_still_route_and_only_unmatched_packets_count_as_unrouted() {
-    let chains = vec![ChainSpec { selector: Selector::parse("eaxc=1").unwrap(), translators: vec![] }];
+    let chains = vec![ChainSpec {
+        selector: Selector::parse("eaxc=1").unwrap(),
+        translators: vec![],
+    }];
     let (mut host, _c) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(64);
     let frames: Vec<_> = (0..8u32).map(|i| frame(i as u16 % 4, i)).collect();
     let mut b = burst_of(&mut pool, &frames);
     let r = host.process(&mut b, &mut pool);
-    assert_eq!((r.packets_in, r.packets_out, r.unrouted), (8, 8, 6), "eAxC 1 is routed (2 of 8), the rest not");
+    assert_eq!(
+        (r.packets_in, r.packets_out, r.unrouted),
+        (8, 8, 6),
+        "eAxC 1 is routed (2 of 8), the rest not"
+    );
     for (p, f) in b.packets().iter().zip(&frames) {
         assert_eq!(p.data(), &f[..], "forwarded untouched");
     }
@@ -467,8 +607,16 @@ fn outputs_written_after_the_guest_grew_its_memory_are_read_from_the_right_place
         let mut b = burst_of(&mut pool, &frames);
         assert_eq!(host.process(&mut b, &mut pool).packets_out, 4);
         for (p, f) in b.packets().iter().zip(&frames) {
-            assert_eq!(p.data()[..f.len() - 1], f[..f.len() - 1], "round {round}: only the last byte changes");
-            assert_eq!(*p.data().last().unwrap(), 7, "round {round}: the stamp written after memory.grow");
+            assert_eq!(
+                p.data()[..f.len() - 1],
+                f[..f.len() - 1],
+                "round {round}: only the last byte changes"
+            );
+            assert_eq!(
+                *p.data().last().unwrap(),
+                7,
+                "round {round}: the stamp written after memory.grow"
+            );
         }
         b.recycle(&mut pool);
     }
@@ -480,12 +628,22 @@ fn outputs_written_after_the_guest_grew_its_memory_are_read_from_the_right_place
 #[test]
 fn a_module_whose_memory_exceeds_the_cap_does_not_load() {
     // oob_store declares 34 pages (2 176 KiB) of memory; the cap is 1 MiB.
-    let h = Arc::new(spec(load_hostile("oob_store")).with_limits(Limits { memory: 1 << 20, ..relaxed() }));
+    let h = Arc::new(spec(load_hostile("oob_store")).with_limits(Limits {
+        memory: 1 << 20,
+        ..relaxed()
+    }));
     let e = Translator::new(&h).unwrap_err().to_string();
-    let want = InstanceError::MemoryCap { minimum: 34 * 65536, cap: 1 << 20 }.to_string();
+    let want = InstanceError::MemoryCap {
+        minimum: 34 * 65536,
+        cap: 1 << 20,
+    }
+    .to_string();
     assert!(e.ends_with(&want), "refused by the memory cap itself: {e}");
     // With the cap above its memory, the same module loads.
-    let h = Arc::new(spec(load_hostile("oob_store")).with_limits(Limits { memory: 4 << 20, ..relaxed() }));
+    let h = Arc::new(spec(load_hostile("oob_store")).with_limits(Limits {
+        memory: 4 << 20,
+        ..relaxed()
+    }));
     assert!(Translator::new(&h).is_ok());
 }
 
@@ -512,10 +670,21 @@ fn log_flood_is_rate_limited_and_counted() {
 #[test]
 fn the_fault_window_disables_and_says_so() {
     let log = Arc::new(MemoryLog::default());
-    let h = spec(load_hostile("unreachable")).with_sink(log.clone()).with_fault_limit(FaultLimit { faults: 3, within: Duration::from_secs(10) });
+    let h = spec(load_hostile("unreachable"))
+        .with_sink(log.clone())
+        .with_fault_limit(FaultLimit {
+            faults: 3,
+            within: Duration::from_secs(10),
+        });
     let chains = vec![
-        ChainSpec { selector: Selector::parse(&format!("eaxc={BAD_EAXC}")).unwrap(), translators: vec![Arc::new(h)] },
-        ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(spec(load(&marker_wat(5, "good"))))] },
+        ChainSpec {
+            selector: Selector::parse(&format!("eaxc={BAD_EAXC}")).unwrap(),
+            translators: vec![Arc::new(h)],
+        },
+        ChainSpec {
+            selector: Selector::ALL,
+            translators: vec![Arc::new(spec(load(&marker_wat(5, "good"))))],
+        },
     ];
     let (mut host, mut control) = WorkerHost::new(&chains, decode()).unwrap();
     let mut pool = BufPool::new(256);
@@ -535,10 +704,22 @@ fn the_fault_window_disables_and_says_so() {
     assert_eq!(s.faults_trap.load(Relaxed), 3, "not called once disabled");
     assert_eq!(s.policy_packets.load(Relaxed), 6 * 8);
     assert!(s.disabled.load(Relaxed));
-    let errors: Vec<_> = log.lines().into_iter().filter(|l| l.0 == Level::Error).collect();
+    let errors: Vec<_> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.0 == Level::Error)
+        .collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].1.contains("translator unreachable: DISABLED after 3 faults within 10s"), "{errors:?}");
-    assert!(errors[0].1.contains("policy pass until it is reloaded"), "{errors:?}");
+    assert!(
+        errors[0]
+            .1
+            .contains("translator unreachable: DISABLED after 3 faults within 10s"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[0].1.contains("policy pass until it is reloaded"),
+        "{errors:?}"
+    );
     // Reloading (a swap) brings it back.
     let again = Arc::new(spec(load_hostile("unreachable")));
     control.swap(0, 0, &again).unwrap();
@@ -550,31 +731,66 @@ fn the_fault_window_disables_and_says_so() {
 #[test]
 fn load_time_problems_are_refused_with_a_name() {
     let e = TranslatorModule::load_file(runtime(), &hostile("forbidden_import")).unwrap_err();
-    assert!(matches!(&e, LoadError::ForbiddenImport { module, name, .. } if module == "wasi_snapshot_preview1" && name == "fd_write"), "{e}");
+    assert!(
+        matches!(&e, LoadError::ForbiddenImport { module, name, .. } if module == "wasi_snapshot_preview1" && name == "fd_write"),
+        "{e}"
+    );
     assert!(e.to_string().contains("`wasi_snapshot_preview1.fd_write`"));
     let e = TranslatorModule::load_file(runtime(), &hostile("wrong_signature")).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(&e, LoadError::ExportSignature { name, .. } if name == "fhgate_process"), "{msg}");
-    assert!(msg.contains("(func (param i64) (result i32))") && msg.contains("wants (func (param i32) (result i32))"), "{msg}");
+    assert!(
+        matches!(&e, LoadError::ExportSignature { name, .. } if name == "fhgate_process"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("(func (param i64) (result i32))")
+            && msg.contains("wants (func (param i32) (result i32))"),
+        "{msg}"
+    );
     let m = load_hostile("wrong_abi_version");
     let e = Translator::new(&Arc::new(spec(m))).unwrap_err().to_string();
-    assert!(e.contains("fhgate_abi_version returned 1") && e.contains("rebuild it with the current SDK"), "{e}");
+    assert!(
+        e.contains("fhgate_abi_version returned 1")
+            && e.contains("rebuild it with the current SDK"),
+        "{e}"
+    );
     let future = wat("name=a\\nversion=1", NOOP).replace("(i32.const 2))", "(i32.const 7))");
     let m = TranslatorModule::load(runtime(), future.as_bytes(), "t").unwrap();
     let e = Translator::new(&Arc::new(spec(m))).unwrap_err().to_string();
-    assert!(e.contains("fhgate_abi_version returned 7; this host speaks ABI version 2"), "{e}");
+    assert!(
+        e.contains("fhgate_abi_version returned 7; this host speaks ABI version 2"),
+        "{e}"
+    );
     // No metadata; a bad import signature; a missing export; native code; a component.
     let no_meta = wat("x", NOOP).replace(r#"(@custom "fhgate.meta" "x")"#, "");
-    assert!(matches!(TranslatorModule::load(runtime(), no_meta.as_bytes(), "t"), Err(LoadError::Meta(_))));
-    let bad_import = wat("name=a\\nversion=1", NOOP).replace("(func $now_ns (result i64))", "(func $now_ns (result i32))");
-    let e = TranslatorModule::load(runtime(), bad_import.as_bytes(), "t").unwrap_err().to_string();
+    assert!(matches!(
+        TranslatorModule::load(runtime(), no_meta.as_bytes(), "t"),
+        Err(LoadError::Meta(_))
+    ));
+    let bad_import = wat("name=a\\nversion=1", NOOP)
+        .replace("(func $now_ns (result i64))", "(func $now_ns (result i32))");
+    let e = TranslatorModule::load(runtime(), bad_import.as_bytes(), "t")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("import `fhgate.now_ns` has signature (func (result i32)), ABI v2 wants (func (result i64))"), "{e}");
-    let no_init = wat("name=a\\nversion=1", NOOP).replace(r#"(func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))"#, "");
-    assert_eq!(TranslatorModule::load(runtime(), no_init.as_bytes(), "t").unwrap_err(), LoadError::MissingExport("fhgate_init"));
+    let no_init = wat("name=a\\nversion=1", NOOP).replace(
+        r#"(func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))"#,
+        "",
+    );
+    assert_eq!(
+        TranslatorModule::load(runtime(), no_init.as_bytes(), "t").unwrap_err(),
+        LoadError::MissingExport("fhgate_init")
+    );
     let elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0";
-    assert!(TranslatorModule::load(runtime(), elf, "t").unwrap_err().to_string().contains("precompiled modules are never accepted"));
+    assert!(TranslatorModule::load(runtime(), elf, "t")
+        .unwrap_err()
+        .to_string()
+        .contains("precompiled modules are never accepted"));
     let component = b"\0asm\x0d\0\x01\0";
-    assert!(TranslatorModule::load(runtime(), component, "t").unwrap_err().to_string().contains("component"));
+    assert!(TranslatorModule::load(runtime(), component, "t")
+        .unwrap_err()
+        .to_string()
+        .contains("component"));
 }
 
 #[test]
@@ -600,13 +816,16 @@ fn configuration_reaches_init_and_init_errors_fail_the_load() {
 #[test]
 fn counters_and_now_ns() {
     // Defines counter "seen" at init, adds n per call; traps if now_ns goes backwards.
-    let w = wat("name=count\\nversion=1\\n", r#"(if (i64.lt_u (call $now_ns) (global.get $last)) (then unreachable))
+    let w = wat(
+        "name=count\\nversion=1\\n",
+        r#"(if (i64.lt_u (call $now_ns) (global.get $last)) (then unreachable))
     (global.set $last (call $now_ns))
     (call $counter_add (global.get $seen) (i64.extend_i32_u (local.get $n)))
     ;; An unknown id is counted as an error, not a trap.
     (call $counter_add (i32.const 63) (i64.const 1))
     (drop (call $counter_define (i32.const 16) (i32.const 4)))
-    (local.get $n)"#)
+    (local.get $n)"#,
+    )
     .replace(
         r#"(func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))"#,
         r#"(data (i32.const 16) "seen")
@@ -671,8 +890,16 @@ fn hot_swap_1000_times_under_traffic_loses_nothing() {
         let mut b = burst_of(&mut pool, &frames);
         let r = host.process(&mut b, &mut pool);
         assert_eq!(r.packets_out, 32);
-        let versions: BTreeSet<u8> = b.packets().iter().map(|p| *p.data().last().unwrap()).collect();
-        assert_eq!(versions.len(), 1, "a burst handled by one version only: {versions:?}");
+        let versions: BTreeSet<u8> = b
+            .packets()
+            .iter()
+            .map(|p| *p.data().last().unwrap())
+            .collect();
+        assert_eq!(
+            versions.len(),
+            1,
+            "a burst handled by one version only: {versions:?}"
+        );
         bursts_by_version[*versions.first().unwrap() as usize] += 1;
         out_ids.extend(b.packets().iter().map(|p| id_of(p.data())));
         b.recycle(&mut pool);
@@ -680,8 +907,15 @@ fn hot_swap_1000_times_under_traffic_loses_nothing() {
     let mut control = swapper.join().unwrap();
     control.reap();
     assert_eq!(host.swaps(), SWAPS as u64);
-    assert_eq!(out_ids, (0..next_id).collect::<Vec<_>>(), "every packet once, in order");
-    assert!(bursts_by_version[1] > 0 && bursts_by_version[2] > 0, "{bursts_by_version:?}");
+    assert_eq!(
+        out_ids,
+        (0..next_id).collect::<Vec<_>>(),
+        "every packet once, in order"
+    );
+    assert!(
+        bursts_by_version[1] > 0 && bursts_by_version[2] > 0,
+        "{bursts_by_version:?}"
+    );
     assert_eq!(pool.available(), 256);
     // SWAPS is even: the last installed is v1 again.
     assert_eq!(host.translator(0, 0).unwrap().version(), "1");
@@ -710,15 +944,28 @@ fn unload_is_called_on_swap_and_shutdown_but_not_after_a_fault() {
     let v1 = Arc::new(spec(load(&w(1))).with_sink(log.clone()));
     let (mut host, mut control) = WorkerHost::new(&single_chain((*v1).clone()), decode()).unwrap();
     let mut pool = BufPool::new(64);
-    let byes = || log.lines().iter().filter(|l| l.1.ends_with("says: bye")).count();
+    let byes = || {
+        log.lines()
+            .iter()
+            .filter(|l| l.1.ends_with("says: bye"))
+            .count()
+    };
     // A fault: the instance is replaced without unload.
     let mut b = burst_of(&mut pool, &[frame(BAD_EAXC, 0)]);
     host.process(&mut b, &mut pool);
     b.recycle(&mut pool);
     control.reap();
-    assert_eq!((host.translator(0, 0).unwrap().shared().stats.faults(), byes()), (1, 0));
+    assert_eq!(
+        (
+            host.translator(0, 0).unwrap().shared().stats.faults(),
+            byes()
+        ),
+        (1, 0)
+    );
     // A swap: the old one is unloaded on the control thread.
-    control.swap(0, 0, &Arc::new(spec(load(&w(2))).with_sink(log.clone()))).unwrap();
+    control
+        .swap(0, 0, &Arc::new(spec(load(&w(2))).with_sink(log.clone())))
+        .unwrap();
     let mut b = burst_of(&mut pool, &[frame(1, 1)]);
     host.process(&mut b, &mut pool);
     assert_eq!(control.reap(), 1);

@@ -15,11 +15,16 @@ fn check(file: &Path, extra: &[&str]) -> Output {
 }
 
 fn hostile(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../translators/hostile").join(format!("{name}.wat"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../translators/hostile")
+        .join(format!("{name}.wat"))
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Sets the last byte of every U-plane DL packet to 0x5A; init fails with
@@ -58,15 +63,33 @@ fn a_good_module_passes_as_wat_and_as_wasm() {
         let o = check(p, &["--config", "mark=0x5a"]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{out}\n{err}");
-        assert!(out.contains("ABI v2: exports ok (with fhgate_unload), imports: none"), "{out}");
-        assert!(out.contains("metadata: name=stamp version=0.1.0 planes=u directions=dl types=any"), "{out}");
+        assert!(
+            out.contains("ABI v2: exports ok (with fhgate_unload), imports: none"),
+            "{out}"
+        );
+        assert!(
+            out.contains("metadata: name=stamp version=0.1.0 planes=u directions=dl types=any"),
+            "{out}"
+        );
         // Only the DL U-plane samples run; the rest bypass it.
-        assert!(out.contains("samples: ") && out.contains(" bypass it)"), "{out}");
-        assert!(out.contains("uplane-bfp-9-hdr") && out.contains("MODIFIED"), "{out}");
-        assert!(!out.contains("cplane-st1 "), "C-plane samples bypass: {out}");
+        assert!(
+            out.contains("samples: ") && out.contains(" bypass it)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("uplane-bfp-9-hdr") && out.contains("MODIFIED"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("cplane-st1 "),
+            "C-plane samples bypass: {out}"
+        );
         assert!(out.contains("faults: 0"), "{out}");
         assert!(out.contains("time per packet: "), "{out}");
-        assert!(out.ends_with("ok: stamp 0.1.0 passes the ABI v2 check\n"), "{out}");
+        assert!(
+            out.ends_with("ok: stamp 0.1.0 passes the ABI v2 check\n"),
+            "{out}"
+        );
     }
 }
 
@@ -84,9 +107,24 @@ fn init_failure_with_the_wrong_config_is_named() {
 #[test]
 fn load_time_hostiles_fail_naming_the_problem() {
     for (name, want) in [
-        ("forbidden_import", vec!["forbidden import `wasi_snapshot_preview1.fd_write`"]),
-        ("wrong_signature", vec!["export `fhgate_process` has signature (func (param i64) (result i32))", "ABI v2 wants (func (param i32) (result i32))"]),
-        ("wrong_abi_version", vec!["fhgate_abi_version returned 1", "rebuild it with the current SDK"]),
+        (
+            "forbidden_import",
+            vec!["forbidden import `wasi_snapshot_preview1.fd_write`"],
+        ),
+        (
+            "wrong_signature",
+            vec![
+                "export `fhgate_process` has signature (func (param i64) (result i32))",
+                "ABI v2 wants (func (param i32) (result i32))",
+            ],
+        ),
+        (
+            "wrong_abi_version",
+            vec![
+                "fhgate_abi_version returned 1",
+                "rebuild it with the current SDK",
+            ],
+        ),
     ] {
         let o = check(&hostile(name), &[]);
         let (out, err) = text(&o);
@@ -104,13 +142,23 @@ fn runtime_hostiles_fail_with_the_fault() {
         ("unreachable", "", "wasm `unreachable` instruction executed"),
         ("oob_store", "", "out of bounds memory access"),
         ("infinite_loop", "", "missed its deadline"),
-        ("garbage_output", "mode=verdict", "bad output: descriptor 0 has verdict 9"),
+        (
+            "garbage_output",
+            "mode=verdict",
+            "bad output: descriptor 0 has verdict 9",
+        ),
         ("memory_grow", "", "out of bounds memory access"),
     ] {
-        let o = check(&hostile(name), &["--config", config, "--deadline-us", "2000"]);
+        let o = check(
+            &hostile(name),
+            &["--config", config, "--deadline-us", "2000"],
+        );
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{name}: {out}\n{err}");
-        assert!(err.contains("faulted on ") && err.contains(want), "{name}: {err}");
+        assert!(
+            err.contains("faulted on ") && err.contains(want),
+            "{name}: {err}"
+        );
         assert!(out.contains("FAULT"), "{name}: {out}");
     }
 }
@@ -122,15 +170,23 @@ fn native_code_and_missing_files_are_refused() {
     std::fs::write(&p, b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").unwrap();
     let o = check(&p, &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).1.contains("precompiled modules are never accepted"));
+    assert!(text(&o)
+        .1
+        .contains("precompiled modules are never accepted"));
     let o = check(&dir.path().join("missing.wasm"), &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("cannot read"));
 }
 
 fn built(name: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let st = Command::new(repo.join("scripts/build-translators")).current_dir(&repo).status().expect("build-translators runs");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let st = Command::new(repo.join("scripts/build-translators"))
+        .current_dir(&repo)
+        .status()
+        .expect("build-translators runs");
     assert!(st.success(), "scripts/build-translators failed");
     repo.join("target/translators").join(format!("{name}.wasm"))
 }
@@ -141,19 +197,32 @@ fn a_failed_init_says_why_as_replay_does() {
     let o = check(&built("bfp_width"), &[]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("fhgate_init returned error code 1") && err.contains("config key `in_width`: missing"), "{err}");
-    let o = check(&built("bfp_width"), &["--config", "in_width=8,out_width=99"]);
+    assert!(
+        err.contains("fhgate_init returned error code 1")
+            && err.contains("config key `in_width`: missing"),
+        "{err}"
+    );
+    let o = check(
+        &built("bfp_width"),
+        &["--config", "in_width=8,out_width=99"],
+    );
     let (_, err) = text(&o);
     assert!(err.contains("config key `out_width`"), "{err}");
 }
 
 #[test]
 fn the_config_keys_a_translator_reads_are_listed() {
-    let o = check(&built("bfp_width"), &["--config", "in_width=8,out_width=12"]);
+    let o = check(
+        &built("bfp_width"),
+        &["--config", "in_width=8,out_width=12"],
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     // Given and defaulted keys alike, in the order init looked them up.
-    let line = out.lines().find(|l| l.contains("config keys it reads:")).unwrap_or_else(|| panic!("{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("config keys it reads:"))
+        .unwrap_or_else(|| panic!("{out}"));
     for k in ["in_width", "out_width", "on_error", "direction"] {
         assert!(line.contains(k), "{line}");
     }
@@ -171,7 +240,11 @@ fn limits_outside_their_range_are_refused_naming_the_flag() {
     let p = dir.path().join("stamp.wat");
     std::fs::write(&p, STAMP).unwrap();
     // 2^44 MiB would wrap to a cap of 0 bytes; a 0 µs deadline faults every sample.
-    for (flag, v) in [("--memory-mib", "0"), ("--memory-mib", "17592186044416"), ("--deadline-us", "0")] {
+    for (flag, v) in [
+        ("--memory-mib", "0"),
+        ("--memory-mib", "17592186044416"),
+        ("--deadline-us", "0"),
+    ] {
         let o = check(&p, &["--config", "mark=0x5a", flag, v]);
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{flag} {v}: {err}");

@@ -45,7 +45,10 @@ fn runtime() -> &'static Arc<Runtime> {
 /// The module `name`, compiled once per test process.
 fn module(name: &str) -> Arc<TranslatorModule> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<TranslatorModule>>>> = OnceLock::new();
-    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     cache
         .entry(name.to_string())
         .or_insert_with(|| {
@@ -67,12 +70,26 @@ impl One {
     fn new(name: &str, config: &[(&str, &str)], decode: DecodeConfig) -> Result<One, LoadError> {
         let log = Arc::new(MemoryLog::default());
         // Generous deadlines: tests share two cores.
-        let limits =
-            Limits { deadline: Duration::from_millis(500), init_deadline: Duration::from_secs(5), ..Limits::default() };
-        let spec = TranslatorSpec::new(module(name)).with_config(config).with_limits(limits).with_sink(log.clone());
-        let chain = ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(spec)] };
+        let limits = Limits {
+            deadline: Duration::from_millis(500),
+            init_deadline: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let spec = TranslatorSpec::new(module(name))
+            .with_config(config)
+            .with_limits(limits)
+            .with_sink(log.clone());
+        let chain = ChainSpec {
+            selector: Selector::ALL,
+            translators: vec![Arc::new(spec)],
+        };
         let (host, _control) = WorkerHost::new(&[chain], decode)?;
-        Ok(One { host, pool: BufPool::new(256), decode, log })
+        Ok(One {
+            host,
+            pool: BufPool::new(256),
+            decode,
+            log,
+        })
     }
 
     /// One burst; returns the frames sent, in order.
@@ -99,7 +116,12 @@ impl One {
     }
 
     fn counter(&self, name: &str) -> u64 {
-        self.shared().counters.snapshot().into_iter().find(|c| c.0 == name).map_or(0, |c| c.1)
+        self.shared()
+            .counters
+            .snapshot()
+            .into_iter()
+            .find(|c| c.0 == name)
+            .map_or(0, |c| c.1)
     }
 
     fn faults(&self) -> u64 {
@@ -115,14 +137,22 @@ fn decode(c: UdCompHdr, present: bool) -> DecodeConfig {
     DecodeConfig {
         dl_comp: c,
         ul_comp: c,
-        comp_hdr: if present { CompHdrMode::Present } else { CompHdrMode::Absent },
+        comp_hdr: if present {
+            CompHdrMode::Present
+        } else {
+            CompHdrMode::Absent
+        },
         udp_port: Some(SAMPLE_UDP_PORT),
         ..DecodeConfig::default()
     }
 }
 
 fn sample(name: &str) -> Sample {
-    samples::catalog().unwrap().into_iter().find(|s| s.name == name).unwrap()
+    samples::catalog()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap()
 }
 
 /// Decompressed samples of every U-plane section, with its compression.
@@ -162,12 +192,33 @@ fn metadata_of_every_module() {
         ("noop", "any"),
     ] {
         let m = module(name);
-        assert_eq!((m.meta().name.as_str(), m.meta().version.as_str()), (name, "1.0.0"));
+        assert_eq!(
+            (m.meta().name.as_str(), m.meta().version.as_str()),
+            (name, "1.0.0")
+        );
         let p = &m.meta().planes;
-        let want = |plane: u8| planes == "any" || planes.split(',').any(|x| x == ["u", "c", "other"][plane as usize]);
-        assert!((0..3).all(|i| p.contains(i) == want(i)), "{name}: planes {planes}");
-        let abi = ["log", "counter_define", "counter_add", "now_ns", "config_read"];
-        assert!(m.imports().iter().all(|i| abi.contains(&i.as_str())), "{name}: {:?}", m.imports());
+        let want = |plane: u8| {
+            planes == "any"
+                || planes
+                    .split(',')
+                    .any(|x| x == ["u", "c", "other"][plane as usize])
+        };
+        assert!(
+            (0..3).all(|i| p.contains(i) == want(i)),
+            "{name}: planes {planes}"
+        );
+        let abi = [
+            "log",
+            "counter_define",
+            "counter_add",
+            "now_ns",
+            "config_read",
+        ];
+        assert!(
+            m.imports().iter().all(|i| abi.contains(&i.as_str())),
+            "{name}: {:?}",
+            m.imports()
+        );
     }
 }
 
@@ -180,7 +231,10 @@ fn bfp_width_widens_exactly() {
         let mut t = One::new("bfp_width", &cfg, decode(bfp(a), present)).unwrap();
         let out = t.run1(&input);
         assert_eq!(out.len(), input.len() + 273 * 3 * (b - a) as usize);
-        let (x, y) = (iq(&input, &decode(bfp(a), present)), iq(&out, &decode(bfp(b), present)));
+        let (x, y) = (
+            iq(&input, &decode(bfp(a), present)),
+            iq(&out, &decode(bfp(b), present)),
+        );
         assert_eq!(x.len(), 2);
         for (s, r) in x.iter().zip(&y) {
             assert_eq!(r.0, bfp(b));
@@ -193,13 +247,21 @@ fn bfp_width_widens_exactly() {
 
 #[test]
 fn bfp_width_over_udp_and_cplane() {
-    let mut t = One::new("bfp_width", &[("in_width", "9"), ("out_width", "12")], decode(bfp(9), true)).unwrap();
+    let mut t = One::new(
+        "bfp_width",
+        &[("in_width", "9"), ("out_width", "12")],
+        decode(bfp(9), true),
+    )
+    .unwrap();
     for name in ["udp-ipv4", "udp-ipv6", "concatenated"] {
         let s = sample(name);
         let out = t.run1(&s.frame);
         let d12 = decode(bfp(12), true);
         assert_eq!(
-            iq(&s.frame, &s.decode).into_iter().map(|v| v.1).collect::<Vec<_>>(),
+            iq(&s.frame, &s.decode)
+                .into_iter()
+                .map(|v| v.1)
+                .collect::<Vec<_>>(),
             iq(&out, &d12).into_iter().map(|v| v.1).collect::<Vec<_>>()
         );
         if name.starts_with("udp") {
@@ -209,7 +271,9 @@ fn bfp_width_over_udp_and_cplane() {
     let s = sample("cplane-st1");
     let out = t.run1(&s.frame);
     let f = FrameRepr::parse(&out, &s.decode).unwrap();
-    let Body::RtControl { cplane, .. } = &f.messages()[0].body else { panic!() };
+    let Body::RtControl { cplane, .. } = &f.messages()[0].body else {
+        panic!()
+    };
     assert_eq!(cplane.header.fields.ud_comp_hdr(), Some(bfp(12)));
 }
 
@@ -229,27 +293,64 @@ fn bfp_width_errors_follow_on_error() {
     assert_eq!(t.run1(&two), two, "forwarded as received");
     assert_eq!(t.counter("errors"), 1);
     assert_eq!(t.faults(), 0, "an error is not a fault");
-    assert!(t.log.lines().iter().any(|(_, l)| l.contains("capacity")), "{:?}", t.log.lines());
-    let mut t = One::new("bfp_width", &[("in_width", "8"), ("out_width", "16"), ("on_error", "\"drop\"")], d).unwrap();
+    assert!(
+        t.log.lines().iter().any(|(_, l)| l.contains("capacity")),
+        "{:?}",
+        t.log.lines()
+    );
+    let mut t = One::new(
+        "bfp_width",
+        &[
+            ("in_width", "8"),
+            ("out_width", "16"),
+            ("on_error", "\"drop\""),
+        ],
+        d,
+    )
+    .unwrap();
     assert!(t.run(&[&two]).is_empty());
 }
 
 /// Loads `name` with `config`, expecting init to fail; returns the log.
 fn refused(name: &str, config: &[(&str, &str)]) -> Vec<String> {
     let log = Arc::new(MemoryLog::default());
-    let spec = TranslatorSpec::new(module(name)).with_config(config).with_sink(log.clone());
-    let chain = ChainSpec { selector: Selector::ALL, translators: vec![Arc::new(spec)] };
-    assert!(WorkerHost::new(&[chain], DecodeConfig::default()).is_err(), "{name} {config:?}: loaded");
+    let spec = TranslatorSpec::new(module(name))
+        .with_config(config)
+        .with_sink(log.clone());
+    let chain = ChainSpec {
+        selector: Selector::ALL,
+        translators: vec![Arc::new(spec)],
+    };
+    assert!(
+        WorkerHost::new(&[chain], DecodeConfig::default()).is_err(),
+        "{name} {config:?}: loaded"
+    );
     log.lines().into_iter().map(|l| l.1).collect()
 }
 
 #[test]
 fn config_errors_fail_the_load_naming_the_key() {
     for (name, config, want) in [
-        ("bfp_width", &[("in_width", "8")][..], "config key `out_width`: missing"),
-        ("iq_gain", &[("gain_db", "3"), ("gian", "1")][..], "config key `gian`: unknown key"),
-        ("eaxc_remap", &[("to", "\"4,4,4\"")][..], "config key `to`: expected four widths"),
-        ("seqid_renumber", &[("start", "1")][..], "config key `start`: unknown key"),
+        (
+            "bfp_width",
+            &[("in_width", "8")][..],
+            "config key `out_width`: missing",
+        ),
+        (
+            "iq_gain",
+            &[("gain_db", "3"), ("gian", "1")][..],
+            "config key `gian`: unknown key",
+        ),
+        (
+            "eaxc_remap",
+            &[("to", "\"4,4,4\"")][..],
+            "config key `to`: expected four widths",
+        ),
+        (
+            "seqid_renumber",
+            &[("start", "1")][..],
+            "config key `start`: unknown key",
+        ),
     ] {
         let lines = refused(name, config);
         assert!(lines.iter().any(|l| l.contains(want)), "{name}: {lines:?}");
@@ -260,21 +361,41 @@ fn config_errors_fail_the_load_naming_the_key() {
 fn eaxc_remap_maps_and_learns_prach() {
     let c = sample("cplane-st3-prach"); // rtcid 0x0002
     let ul = sample("vlan-8021q"); // UL U-plane
-    let mut t =
-        One::new("eaxc_remap", &[("prach_offset", "4"), ("from", "\"4,4,4,4\""), ("to", "\"2,6,4,4\"")], ul.decode)
-            .unwrap();
+    let mut t = One::new(
+        "eaxc_remap",
+        &[
+            ("prach_offset", "4"),
+            ("from", "\"4,4,4,4\""),
+            ("to", "\"2,6,4,4\""),
+        ],
+        ul.decode,
+    )
+    .unwrap();
     let mut ul_frame = ul.frame.clone();
     let at = 22; // 14 + 4 (tag) + 4 (common header): ecpriPcid
     ul_frame[at..at + 2].copy_from_slice(&6u16.to_be_bytes());
     let out = t.run(&[&c.frame, &ul_frame]);
-    let id = |f: &[u8], d: &DecodeConfig| FrameRepr::parse(f, d).unwrap().messages()[0].body.eaxc_and_seq().unwrap().0;
+    let id = |f: &[u8], d: &DecodeConfig| {
+        FrameRepr::parse(f, d).unwrap().messages()[0]
+            .body
+            .eaxc_and_seq()
+            .unwrap()
+            .0
+    };
     assert_eq!(id(&out[0], &c.decode), 0x0006, "PRACH on RU port 2 + 4");
-    assert_eq!(id(&out[1], &ul.decode), 0x0002, "and back for the UL PRACH data");
+    assert_eq!(
+        id(&out[1], &ul.decode),
+        0x0002,
+        "and back for the UL PRACH data"
+    );
     assert_eq!(t.counter("prach_learned"), 1);
     let mut dl = samples::uplane_frame(bfp(9), true, &[(0, 4)]).unwrap();
     dl[18..20].copy_from_slice(&0x1234u16.to_be_bytes());
     let out = t.run1(&dl);
-    assert_eq!(id(&out, &decode(bfp(9), true)), (1 << 14) | (2 << 8) | (3 << 4) | 4);
+    assert_eq!(
+        id(&out, &decode(bfp(9), true)),
+        (1 << 14) | (2 << 8) | (3 << 4) | 4
+    );
 }
 
 #[test]
@@ -282,10 +403,26 @@ fn comphdr_static_strips_to_the_static_form() {
     let c = bfp(9);
     let ranges = [(0u16, 10u8), (10, 5)];
     let dynamic = samples::uplane_frame(c, true, &ranges).unwrap();
-    let mut t = One::new("comphdr_static", &[("mode", "\"strip\""), ("width", "9")], decode(c, true)).unwrap();
-    assert_eq!(t.run1(&dynamic), samples::uplane_frame(c, false, &ranges).unwrap());
-    let mut t = One::new("comphdr_static", &[("mode", "\"insert\""), ("width", "9")], decode(c, false)).unwrap();
-    assert_eq!(t.run1(&samples::uplane_frame(c, false, &ranges).unwrap()), dynamic);
+    let mut t = One::new(
+        "comphdr_static",
+        &[("mode", "\"strip\""), ("width", "9")],
+        decode(c, true),
+    )
+    .unwrap();
+    assert_eq!(
+        t.run1(&dynamic),
+        samples::uplane_frame(c, false, &ranges).unwrap()
+    );
+    let mut t = One::new(
+        "comphdr_static",
+        &[("mode", "\"insert\""), ("width", "9")],
+        decode(c, false),
+    )
+    .unwrap();
+    assert_eq!(
+        t.run1(&samples::uplane_frame(c, false, &ranges).unwrap()),
+        dynamic
+    );
     assert_eq!(t.counter("sections"), 2);
 }
 
@@ -313,11 +450,19 @@ fn iq_gain_requantises() {
 #[test]
 fn vlan_retag_adds_and_strips() {
     let s = sample("udp-ipv4");
-    let mut add = One::new("vlan_retag", &[("mode", "\"add\""), ("u_vlan", "100"), ("u_pcp", "7")], s.decode).unwrap();
+    let mut add = One::new(
+        "vlan_retag",
+        &[("mode", "\"add\""), ("u_vlan", "100"), ("u_pcp", "7")],
+        s.decode,
+    )
+    .unwrap();
     let tagged = add.run1(&s.frame);
     let f = FrameRepr::parse(&tagged, &s.decode).unwrap();
     assert_eq!((f.eth.vid(), f.eth.vlan_tags()[0].pcp), (Some(100), 7));
-    assert_eq!(f.payload, FrameRepr::parse(&s.frame, &s.decode).unwrap().payload);
+    assert_eq!(
+        f.payload,
+        FrameRepr::parse(&s.frame, &s.decode).unwrap().payload
+    );
     let mut strip = One::new("vlan_retag", &[("mode", "\"strip\"")], s.decode).unwrap();
     assert_eq!(strip.run1(&tagged), s.frame);
 }
@@ -335,8 +480,9 @@ fn seq_frame(eaxc: u16, seq: u8, whole: bool) -> Vec<u8> {
 fn seqid_renumber_counts_per_eaxc() {
     let mut t = One::new("seqid_renumber", &[], decode(bfp(9), true)).unwrap();
     // A DU with one counter for every eAxC.
-    let frames: Vec<Vec<u8>> =
-        (0..12u8).map(|i| seq_frame(if i % 3 == 0 { 0x0001 } else { 0x0002 }, 40 + i, true)).collect();
+    let frames: Vec<Vec<u8>> = (0..12u8)
+        .map(|i| seq_frame(if i % 3 == 0 { 0x0001 } else { 0x0002 }, 40 + i, true))
+        .collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
     let out = t.run(&refs);
     let seq = |f: &[u8]| SeqId::from_bytes([f[20], f[21]]);
@@ -349,8 +495,15 @@ fn seqid_renumber_counts_per_eaxc() {
     }
     assert_eq!(t.counter("flows"), 2);
     // The next burst goes on; a fragment without the E bit shares its message's number.
-    let out = t.run(&[&seq_frame(0x0001, 7, false), &seq_frame(0x0001, 7, true), &seq_frame(0x0001, 8, true)]);
-    assert_eq!(out.iter().map(|f| (f[20], f[21])).collect::<Vec<_>>(), [(4, 0x01), (4, 0x80), (5, 0x80)]);
+    let out = t.run(&[
+        &seq_frame(0x0001, 7, false),
+        &seq_frame(0x0001, 7, true),
+        &seq_frame(0x0001, 8, true),
+    ]);
+    assert_eq!(
+        out.iter().map(|f| (f[20], f[21])).collect::<Vec<_>>(),
+        [(4, 0x01), (4, 0x80), (5, 0x80)]
+    );
 }
 
 #[test]
@@ -368,13 +521,35 @@ fn seqid_renumber_keeps_udp_checksums() {
 
 #[test]
 fn noop_forwards_everything() {
-    let frames: Vec<Vec<u8>> = samples::catalog().unwrap().into_iter().map(|s| s.frame).take(64).collect();
+    let frames: Vec<Vec<u8>> = samples::catalog()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.frame)
+        .take(64)
+        .collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-    let mut t =
-        One::new("noop", &[], DecodeConfig { udp_port: Some(SAMPLE_UDP_PORT), ..DecodeConfig::default() }).unwrap();
+    let mut t = One::new(
+        "noop",
+        &[],
+        DecodeConfig {
+            udp_port: Some(SAMPLE_UDP_PORT),
+            ..DecodeConfig::default()
+        },
+    )
+    .unwrap();
     assert_eq!(t.run(&refs), frames);
     let stats = &t.shared().stats;
-    assert_eq!(stats.forwarded.load(Relaxed), stats.packets_in.load(Relaxed));
+    assert_eq!(
+        stats.forwarded.load(Relaxed),
+        stats.packets_in.load(Relaxed)
+    );
     assert!(stats.packets_in.load(Relaxed) > 0);
-    assert_eq!((stats.modified.load(Relaxed), stats.dropped.load(Relaxed), t.faults()), (0, 0, 0));
+    assert_eq!(
+        (
+            stats.modified.load(Relaxed),
+            stats.dropped.load(Relaxed),
+            t.faults()
+        ),
+        (0, 0, 0)
+    );
 }

@@ -32,6 +32,9 @@ use ecpri::frame::{DecodeConfig, FrameRepr};
 use ecpri::samples::{self, Sample};
 use ecpri::uplane::CompHdrMode;
 use ecpri::{CompMethod, UdCompHdr};
+#[path = "support/write_pcap.rs"]
+mod write_pcap;
+use write_pcap::write_pcap;
 
 /// One field as tshark registers it.
 #[derive(Debug, Clone)]
@@ -43,31 +46,46 @@ struct FieldInfo {
 
 /// `tshark -G fields`, restricted to the protocols under test.
 fn wireshark_fields() -> BTreeMap<String, FieldInfo> {
-    let out = Command::new("tshark").args(["-G", "fields"]).output().expect("tshark is installed (scripts/setup)");
+    let out = Command::new("tshark")
+        .args(["-G", "fields"])
+        .output()
+        .expect("tshark is installed (scripts/setup)");
     let mut m = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let c: Vec<&str> = line.split('\t').collect();
         if c.len() >= 6 && c[0] == "F" && (c[4] == "ecpri" || c[4] == "oran_fh_cus") {
-            m.insert(c[2].to_string(), FieldInfo { ftype: c[3].to_string(), base: c[5].to_string(), abbrev_starts_ecpri: c[4] == "ecpri" });
+            m.insert(
+                c[2].to_string(),
+                FieldInfo {
+                    ftype: c[3].to_string(),
+                    base: c[5].to_string(),
+                    abbrev_starts_ecpri: c[4] == "ecpri",
+                },
+            );
         }
     }
-    assert!(m.contains_key("oran_fh_cus.startPrbu"), "this tshark has the O-RAN dissector");
+    assert!(
+        m.contains_key("oran_fh_cus.startPrbu"),
+        "this tshark has the O-RAN dissector"
+    );
     m
 }
 
 /// Fields tshark reports that are not wire fields of their own, so there
 /// is nothing for `ecpri` to report:
 fn not_compared(name: &str, info: &FieldInfo) -> bool {
-    matches!(info.ftype.as_str(), "FT_NONE" | "FT_STRING" | "FT_PROTOCOL" | "FT_FLOAT")
-        || matches!(
-            name,
-            // derived by Wireshark from subframe and slot
-            "oran_fh_cus.slot-within-frame"
+    matches!(
+        info.ftype.as_str(),
+        "FT_NONE" | "FT_STRING" | "FT_PROTOCOL" | "FT_FLOAT"
+    ) || matches!(
+        name,
+        // derived by Wireshark from subframe and slot
+        "oran_fh_cus.slot-within-frame"
             // the eCPRI payload as a whole, and the 10-byte timestamp as a whole
             | "ecpri.payload" | "ecpri.timestamp"
             // Wireshark's count of weights, computed from its preferences
             | "oran_fh_cus.num_bf_weights" | "oran_fh_cus.num_weights_per_bundle"
-        )
+    )
 }
 
 /// Formats a value the way `tshark -T fields` prints that field.
@@ -88,7 +106,11 @@ fn tshark_format(v: &FieldValue<'_>, info: &FieldInfo) -> String {
         FieldValue::I(x) => x.to_string(),
         FieldValue::Bool(b) => (b as u8).to_string(),
         // The eCPRI dissector adds its byte fields with colons, the O-RAN one without.
-        FieldValue::Bytes(b) if info.abbrev_starts_ecpri => b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"),
+        FieldValue::Bytes(b) if info.abbrev_starts_ecpri => b
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
         FieldValue::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
         FieldValue::Str(s) => s.to_string(),
     }
@@ -111,10 +133,17 @@ impl<'a> FieldVisitor<'a> for Collect<'_> {
             if !not_compared(name, info) {
                 let value = match value {
                     // Wireshark 4.0's unsigned freqOffset (module comment): its bit pattern.
-                    FieldValue::I(x) if name == "oran_fh_cus.freqOffset" && info.ftype == "FT_UINT24" => FieldValue::U(x as u64 & 0xFF_FFFF),
+                    FieldValue::I(x)
+                        if name == "oran_fh_cus.freqOffset" && info.ftype == "FT_UINT24" =>
+                    {
+                        FieldValue::U(x as u64 & 0xFF_FFFF)
+                    }
                     v => v,
                 };
-                self.fields.entry(name.to_string()).or_default().push(tshark_format(&value, info));
+                self.fields
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(tshark_format(&value, info));
             }
         }
     }
@@ -144,40 +173,49 @@ fn comp_name(m: CompMethod) -> &'static str {
 fn prefs(d: &DecodeConfig) -> Vec<String> {
     let mut p = vec![
         format!("oran_fh_cus.oran.du_port_id_bits:{}", d.eaxc.du_port_bits),
-        format!("oran_fh_cus.oran.bandsector_id_bits:{}", d.eaxc.band_sector_bits),
+        format!(
+            "oran_fh_cus.oran.bandsector_id_bits:{}",
+            d.eaxc.band_sector_bits
+        ),
         format!("oran_fh_cus.oran.cc_id_bits:{}", d.eaxc.cc_bits),
         format!("oran_fh_cus.oran.ru_port_id_bits:{}", d.eaxc.ru_port_bits),
         format!("oran_fh_cus.oran.rbs_in_uplane_section:{}", d.carrier_prbs),
     ];
     for (dir, c) in [("down", d.dl_comp), ("up", d.ul_comp)] {
         p.push(format!("oran_fh_cus.oran.iq_bitwidth_{dir}:{}", c.iq_width));
-        p.push(format!("oran_fh_cus.oran.ud_comp_{dir}:{}", comp_name(c.comp_meth)));
-        p.push(format!("oran_fh_cus.oran.ud_comp_hdr_{dir}:{}", if d.comp_hdr == CompHdrMode::Present { "TRUE" } else { "FALSE" }));
+        p.push(format!(
+            "oran_fh_cus.oran.ud_comp_{dir}:{}",
+            comp_name(c.comp_meth)
+        ));
+        p.push(format!(
+            "oran_fh_cus.oran.ud_comp_hdr_{dir}:{}",
+            if d.comp_hdr == CompHdrMode::Present {
+                "TRUE"
+            } else {
+                "FALSE"
+            }
+        ));
     }
     p
 }
 
-fn write_pcap(path: &Path, frames: &[&[u8]]) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        for w in [i as u32, 0, f.len() as u32, f.len() as u32] {
-            b.extend_from_slice(&w.to_le_bytes());
-        }
-        b.extend_from_slice(f);
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 /// Runs tshark on `path` and returns, per frame, each field's occurrences.
-fn tshark_decode(path: &Path, d: &DecodeConfig, names: &[String]) -> Vec<HashMap<String, Vec<String>>> {
+fn tshark_decode(
+    path: &Path,
+    d: &DecodeConfig,
+    names: &[String],
+) -> Vec<HashMap<String, Vec<String>>> {
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(path).args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=/t"]);
+    cmd.arg("-r").arg(path).args([
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=|",
+        "-E",
+        "separator=/t",
+    ]);
     if let Some(port) = d.udp_port {
         cmd.args(["-d", &format!("udp.port=={port},ecpri")]);
     }
@@ -189,8 +227,15 @@ fn tshark_decode(path: &Path, d: &DecodeConfig, names: &[String]) -> Vec<HashMap
         cmd.args(["-e", n]);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    let mut all = vec!["_ws.malformed".to_string(), "_ws.expert.message".to_string()];
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut all = vec![
+        "_ws.malformed".to_string(),
+        "_ws.expert.message".to_string(),
+    ];
     all.extend(names.iter().cloned());
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -205,7 +250,13 @@ fn tshark_decode(path: &Path, d: &DecodeConfig, names: &[String]) -> Vec<HashMap
 }
 
 /// Fields of the eCPRI common header.
-const ECPRI_COMMON_HEADER: [&str; 5] = ["ecpri.revision", "ecpri.reserved", "ecpri.cbit", "ecpri.type", "ecpri.size"];
+const ECPRI_COMMON_HEADER: [&str; 5] = [
+    "ecpri.revision",
+    "ecpri.reserved",
+    "ecpri.cbit",
+    "ecpri.type",
+    "ecpri.size",
+];
 
 /// Where tshark 4.0 is known to decode a valid sample wrongly or not at
 /// all: what is wrong, and the narrowest exclusion that lets the rest of
@@ -258,7 +309,11 @@ fn known_fault(name: &str) -> Option<Fault> {
 
 fn check(samples: &[Sample]) -> Vec<String> {
     let known = wireshark_fields();
-    let names: Vec<String> = known.iter().filter(|(n, i)| !not_compared(n, i)).map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = known
+        .iter()
+        .filter(|(n, i)| !not_compared(n, i))
+        .map(|(n, _)| n.clone())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let mut groups: Vec<(DecodeConfig, Vec<&Sample>)> = Vec::new();
     for s in samples {
@@ -273,10 +328,19 @@ fn check(samples: &[Sample]) -> Vec<String> {
         let frames: Vec<&[u8]> = group.iter().map(|s| s.frame.as_slice()).collect();
         write_pcap(&path, &frames);
         let decoded = tshark_decode(&path, d, &names);
-        assert_eq!(decoded.len(), group.len(), "tshark printed one line per frame");
+        assert_eq!(
+            decoded.len(),
+            group.len(),
+            "tshark printed one line per frame"
+        );
         for (s, ws) in group.iter().zip(&decoded) {
-            let fr = FrameRepr::parse(&s.frame, &s.decode).unwrap_or_else(|e| panic!("{}: ecpri cannot parse its own frame: {e}", s.name));
-            let mut c = Collect { known: &known, fields: BTreeMap::new(), stop: false };
+            let fr = FrameRepr::parse(&s.frame, &s.decode)
+                .unwrap_or_else(|e| panic!("{}: ecpri cannot parse its own frame: {e}", s.name));
+            let mut c = Collect {
+                known: &known,
+                fields: BTreeMap::new(),
+                stop: false,
+            };
             fr.visit(&mut c, &s.decode);
             let mut ws = ws.clone();
             let first = &fr.messages()[0];
@@ -285,7 +349,10 @@ fn check(samples: &[Sample]) -> Vec<String> {
                 ws.remove("oran_fh_cus.numberOfSections");
                 if let Some(v) = ws.remove("oran_fh_cus.startSymbolId") {
                     let info = &known["oran_fh_cus.symbolId"];
-                    let v = v.iter().map(|x| tshark_format(&FieldValue::U(x.parse().unwrap()), info)).collect();
+                    let v = v
+                        .iter()
+                        .map(|x| tshark_format(&FieldValue::U(x.parse().unwrap()), info))
+                        .collect();
                     ws.insert("oran_fh_cus.symbolId".into(), v);
                 }
             }
@@ -298,7 +365,8 @@ fn check(samples: &[Sample]) -> Vec<String> {
                 // ecpri decodes other message types to their common header
                 // only; tshark goes on into their payloads.
                 ws.retain(|k, _| k.starts_with("_ws") || ECPRI_COMMON_HEADER.contains(&k.as_str()));
-                c.fields.retain(|k, _| ECPRI_COMMON_HEADER.contains(&k.as_str()));
+                c.fields
+                    .retain(|k, _| ECPRI_COMMON_HEADER.contains(&k.as_str()));
             }
             if let ecpri::frame::Body::RtControl { cplane, .. } = &first.body {
                 if cplane.header.section_type() == 0 {
@@ -309,13 +377,21 @@ fn check(samples: &[Sample]) -> Vec<String> {
                 }
             }
             if fr.messages().len() > 1 {
-                ws.retain(|k, v| !(k == "_ws.expert.message" && v.iter().all(|m| m.contains("Concatenation Bit"))));
+                ws.retain(|k, v| {
+                    !(k == "_ws.expert.message"
+                        && v.iter().all(|m| m.contains("Concatenation Bit")))
+                });
             }
             if let Some(f) = known_fault(&s.name) {
-                eprintln!("{}: {}; excluded: {:?} {:?}", s.name, f.why, f.drop_last, f.drop_all);
+                eprintln!(
+                    "{}: {}; excluded: {:?} {:?}",
+                    s.name, f.why, f.drop_last, f.drop_all
+                );
                 if f.extlen_malformed {
                     ws.remove("_ws.malformed");
-                    ws.retain(|k, v| !(k == "_ws.expert.message" && v.iter().all(|m| m.contains("extlen"))));
+                    ws.retain(|k, v| {
+                        !(k == "_ws.expert.message" && v.iter().all(|m| m.contains("extlen")))
+                    });
                 }
                 for n in f.drop_last {
                     if let Some(v) = c.fields.get_mut(*n) {
@@ -336,7 +412,10 @@ fn check(samples: &[Sample]) -> Vec<String> {
                 let ours = c.fields.get(n).cloned().unwrap_or_default();
                 let theirs = ws.get(n).cloned().unwrap_or_default();
                 if ours != theirs {
-                    failures.push(format!("{}: {n}: ecpri {:?} vs tshark {:?}", s.name, ours, theirs));
+                    failures.push(format!(
+                        "{}: {n}: ecpri {:?} vs tshark {:?}",
+                        s.name, ours, theirs
+                    ));
                 }
             }
         }
@@ -347,7 +426,12 @@ fn check(samples: &[Sample]) -> Vec<String> {
 fn assert_oracle(samples: Vec<Sample>) {
     assert!(!samples.is_empty());
     let failures = check(&samples);
-    assert!(failures.is_empty(), "{} disagreements with tshark:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements with tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -380,7 +464,10 @@ fn cplane_every_section_type_and_extension() {
         }
     }
     assert_eq!(types, BTreeSet::from([0, 1, 3, 5, 6, 7]));
-    assert!(exts.is_superset(&BTreeSet::from([1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13])), "{exts:?}");
+    assert!(
+        exts.is_superset(&BTreeSet::from([1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13])),
+        "{exts:?}"
+    );
     assert_oracle(s);
 }
 
@@ -391,9 +478,16 @@ fn shipped_captures_agree_with_tshark() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let manifest = std::fs::read_to_string(repo.join("captures/MANIFEST")).unwrap();
     let mut checked = Vec::new();
-    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (name, rest) = line.split_once(char::is_whitespace).unwrap();
-        let flags: Vec<&str> = rest.split_once(" -- ").map_or("", |(_, d)| d).split_whitespace().collect();
+        let flags: Vec<&str> = rest
+            .split_once(" -- ")
+            .map_or("", |(_, d)| d)
+            .split_whitespace()
+            .collect();
         let mut d = DecodeConfig::default();
         for kv in flags.chunks(2) {
             let v = kv[1];
@@ -415,14 +509,22 @@ fn shipped_captures_agree_with_tshark() {
         let mut at = 24;
         while at + 16 <= b.len() {
             let n = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
-            frames.push(Sample { name: format!("{name} frame {}", frames.len() + 1), frame: b[at + 16..at + 16 + n].to_vec(), decode: d });
+            frames.push(Sample {
+                name: format!("{name} frame {}", frames.len() + 1),
+                frame: b[at + 16..at + 16 + n].to_vec(),
+                decode: d,
+            });
             at += 16 + n;
         }
         assert!(frames.len() > 20, "{name}");
         assert_oracle(frames);
         checked.push(name.to_string());
     }
-    assert_eq!(checked.len(), 7, "every capture the manifest lists: {checked:?}");
+    assert_eq!(
+        checked.len(),
+        7,
+        "every capture the manifest lists: {checked:?}"
+    );
 }
 
 /// Signed fields (O-RAN.WG4.CUS: freqOffset, 24-bit two's complement;
@@ -447,28 +549,59 @@ fn signed_fields_are_signed() {
     let samples = samples::cplane_samples().unwrap();
     let mut all = Signed(Vec::new(), Vec::new());
     for s in &samples {
-        FrameRepr::parse(&s.frame, &s.decode).unwrap().visit(&mut all, &s.decode);
+        FrameRepr::parse(&s.frame, &s.decode)
+            .unwrap()
+            .visit(&mut all, &s.decode);
     }
     let signed: BTreeSet<&str> = all.0.iter().map(|(n, _)| *n).collect();
-    assert_eq!(signed, BTreeSet::from(["oran_fh_cus.freqOffset", "oran_fh_cus.regularizationFactor"]), "the spec's signed fields, and only those");
+    assert_eq!(
+        signed,
+        BTreeSet::from(["oran_fh_cus.freqOffset", "oran_fh_cus.regularizationFactor"]),
+        "the spec's signed fields, and only those"
+    );
     for (n, i) in &known {
         if i.ftype.starts_with("FT_INT") && all.1.contains(&n.as_str()) {
-            panic!("tshark registers {n} as {}, ecpri reports it unsigned", i.ftype);
+            panic!(
+                "tshark registers {n} as {}, ecpri reports it unsigned",
+                i.ftype
+            );
         }
     }
     // The PRACH sample's freqOffset is negative.
-    let st3 = samples.iter().find(|s| s.name.contains("st3")).expect("a section type 3 sample");
+    let st3 = samples
+        .iter()
+        .find(|s| s.name.contains("st3"))
+        .expect("a section type 3 sample");
     let mut one = Signed(Vec::new(), Vec::new());
-    FrameRepr::parse(&st3.frame, &st3.decode).unwrap().visit(&mut one, &st3.decode);
-    let fo = one.0.iter().find(|(n, _)| *n == "oran_fh_cus.freqOffset").unwrap().1;
+    FrameRepr::parse(&st3.frame, &st3.decode)
+        .unwrap()
+        .visit(&mut one, &st3.decode);
+    let fo = one
+        .0
+        .iter()
+        .find(|(n, _)| *n == "oran_fh_cus.freqOffset")
+        .unwrap()
+        .1;
     assert_eq!(fo, -2448);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("st3.pcap");
     write_pcap(&path, &[&st3.frame]);
     let ws = tshark_decode(&path, &st3.decode, &["oran_fh_cus.freqOffset".to_string()]);
-    assert_eq!(ws[0]["oran_fh_cus.freqOffset"], vec![((1i64 << 24) + fo).to_string()], "tshark 4.0 prints the 24-bit pattern");
-    let o = Command::new(env!("CARGO_BIN_EXE_fhgate")).arg("inspect").arg(&path).arg("--json").output().unwrap();
+    assert_eq!(
+        ws[0]["oran_fh_cus.freqOffset"],
+        vec![((1i64 << 24) + fo).to_string()],
+        "tshark 4.0 prints the 24-bit pattern"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .arg("inspect")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("\"oran_fh_cus.freqOffset\":-2448"), "inspect prints the signed value: {text}");
+    assert!(
+        text.contains("\"oran_fh_cus.freqOffset\":-2448"),
+        "inspect prints the signed value: {text}"
+    );
     assert!(!text.contains("16774768"), "{text}");
 }

@@ -24,8 +24,19 @@ fn open(host: &str) -> (UdpRx, UdpTx, UdpSocket) {
     // Room for whole bursts at the peer too.
     let size: libc::c_int = 16 << 20;
     // SAFETY: a live c_int of the size passed, on a valid socket.
-    unsafe { libc::setsockopt(peer.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&size as *const libc::c_int).cast(), 4) };
-    let c = UdpConfig { bind: format!("{host}:0").parse().unwrap(), peer: peer.local_addr().unwrap() };
+    unsafe {
+        libc::setsockopt(
+            peer.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            4,
+        )
+    };
+    let c = UdpConfig {
+        bind: format!("{host}:0").parse().unwrap(),
+        peer: peer.local_addr().unwrap(),
+    };
     let (rx, tx) = udp::open(&c, 1500).expect("open");
     assert_ne!(rx.local_addr().port(), 0, "the chosen port is known");
     (rx, tx, peer)
@@ -38,7 +49,10 @@ fn payloads() -> Vec<(Vec<u8>, DecodeConfig)> {
     all.iter()
         .step_by(step.max(1))
         .map(|s| {
-            let r = locate(&s.frame, s.decode.udp_port).unwrap().ecpri.expect("eCPRI");
+            let r = locate(&s.frame, s.decode.udp_port)
+                .unwrap()
+                .ecpri
+                .expect("eCPRI");
             (s.frame[r].to_vec(), s.decode)
         })
         .collect()
@@ -57,7 +71,10 @@ fn collect(rx: &mut UdpRx, want: usize) -> (Vec<Vec<u8>>, usize) {
                 calls += 1;
                 let now = fhgate::io::live::unix_ns();
                 for i in 0..n {
-                    assert!(times[i] <= now && now - times[i] < 5_000_000_000, "a Unix time in ns");
+                    assert!(
+                        times[i] <= now && now - times[i] < 5_000_000_000,
+                        "a Unix time in ns"
+                    );
                     out.push(bufs[i].bytes()[..lens[i]].to_vec());
                 }
             }
@@ -87,16 +104,37 @@ fn datagrams_arrive_as_frames_that_decode_on_the_bind_port() {
         let (got, _) = collect(&mut rx, want.len());
         assert_eq!(got.len(), want.len(), "{host}");
         for (i, (f, (p, decode))) in got.iter().zip(&want).enumerate() {
-            let decode = DecodeConfig { udp_port: Some(local.port()), ..*decode };
-            let frame = FrameRepr::parse(f, &decode).unwrap_or_else(|e| panic!("{host} frame {i}: {e}"));
-            assert!(matches!(frame.payload, Payload::Ecpri(ref m) if !m.is_empty()), "{host} frame {i} is eCPRI");
-            assert_eq!(&f[locate(f, decode.udp_port).unwrap().ecpri.unwrap()], &p[..], "{host} frame {i}: the same eCPRI bytes");
+            let decode = DecodeConfig {
+                udp_port: Some(local.port()),
+                ..*decode
+            };
+            let frame =
+                FrameRepr::parse(f, &decode).unwrap_or_else(|e| panic!("{host} frame {i}: {e}"));
+            assert!(
+                matches!(frame.payload, Payload::Ecpri(ref m) if !m.is_empty()),
+                "{host} frame {i} is eCPRI"
+            );
+            assert_eq!(
+                &f[locate(f, decode.udp_port).unwrap().ecpri.unwrap()],
+                &p[..],
+                "{host} frame {i}: the same eCPRI bytes"
+            );
             let t = frame.transport.expect("IP and UDP");
             let (src, dst): (SocketAddr, SocketAddr) = match t.ip {
-                IpRepr::V4(ip) => ((ip.src, t.udp.src_port).into(), (ip.dst, t.udp.dst_port).into()),
-                IpRepr::V6(ip) => ((ip.src, t.udp.src_port).into(), (ip.dst, t.udp.dst_port).into()),
+                IpRepr::V4(ip) => (
+                    (ip.src, t.udp.src_port).into(),
+                    (ip.dst, t.udp.dst_port).into(),
+                ),
+                IpRepr::V6(ip) => (
+                    (ip.src, t.udp.src_port).into(),
+                    (ip.dst, t.udp.dst_port).into(),
+                ),
             };
-            assert_eq!((src, dst), (peer.local_addr().unwrap(), local), "{host}: sender to bound address");
+            assert_eq!(
+                (src, dst),
+                (peer.local_addr().unwrap(), local),
+                "{host}: sender to bound address"
+            );
             // Lengths and checksums are right: recomputing changes nothing.
             let mut again = f.clone();
             ecpri::ip::fill_checksums(&mut again[14..]).unwrap();
@@ -116,7 +154,14 @@ fn udp_frames_and_ecpri_over_ethernet_frames_are_sent_as_their_ecpri_bytes() {
         let (mut rx, mut tx, peer) = open(host);
         let local = rx.local_addr();
         let samples = ecpri::samples::transport_samples().unwrap();
-        let frame = |name: &str| samples.iter().find(|s| s.name == name).unwrap().frame.clone();
+        let frame = |name: &str| {
+            samples
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .frame
+                .clone()
+        };
         // A UDP frame as the port itself produced it.
         let (p0, _) = &payloads()[0];
         peer.send_to(p0, local).unwrap();
@@ -157,13 +202,24 @@ fn udp_frames_and_ecpri_over_ethernet_frames_are_sent_as_their_ecpri_bytes() {
             assert_eq!(from, local, "{host}: sent from the bound address");
         }
         let s = tx.stats();
-        assert_eq!((s.frames, s.not_ecpri, s.too_long, s.buffer_full, s.refused), (cases.len() as u64, 1, 0, 0, 0), "{host}");
+        assert_eq!(
+            (s.frames, s.not_ecpri, s.too_long, s.buffer_full, s.refused),
+            (cases.len() as u64, 1, 0, 0, 0),
+            "{host}"
+        );
         let c = tx.counters();
         assert_eq!((c.get(PortEvent::DropNotEcpri), c.drops()), (1, 1), "{c}");
-        assert_eq!((c.backend(), c.interface()), ("udp", local.to_string().as_str()));
+        assert_eq!(
+            (c.backend(), c.interface()),
+            ("udp", local.to_string().as_str())
+        );
         assert_eq!(s.bytes, cases.iter().map(|c| c.1.len() as u64).sum::<u64>());
-        peer.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        assert!(recv_from(&peer).is_none(), "{host}: the ARP frame was not sent");
+        peer.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        assert!(
+            recv_from(&peer).is_none(),
+            "{host}: the ARP frame was not sent"
+        );
     }
 }
 
@@ -187,9 +243,16 @@ fn bursts_of_many_datagrams_move_in_few_calls() {
         let (got, calls) = collect(&mut rx, N);
         assert_eq!(got.len(), N, "{host}");
         for (k, f) in got.iter().enumerate() {
-            assert_eq!(udp::datagram_payload(f).map(|r| f[r].to_vec()), Some(numbered(k)), "{host}: datagram {k} in order");
+            assert_eq!(
+                udp::datagram_payload(f).map(|r| f[r].to_vec()),
+                Some(numbered(k)),
+                "{host}: datagram {k} in order"
+            );
         }
-        assert!(calls <= N / 64 + 2, "{host}: {calls} recv calls for {N} datagrams (recvmmsg moves a burst per call)");
+        assert!(
+            calls <= N / 64 + 2,
+            "{host}: {calls} recv calls for {N} datagrams (recvmmsg moves a burst per call)"
+        );
         // Out: bursts of 200 frames, one flush each.
         let hl = udp::header_len(local.is_ipv6());
         for burst in 0..N / 200 {
@@ -197,7 +260,8 @@ fn bursts_of_many_datagrams_move_in_few_calls() {
                 let p = numbered(k);
                 let mut f = vec![0u8; hl + p.len()];
                 f[hl..].copy_from_slice(&p);
-                let n = udp::wrap_datagram(&mut f, p.len(), local, peer.local_addr().unwrap()).unwrap();
+                let n =
+                    udp::wrap_datagram(&mut f, p.len(), local, peer.local_addr().unwrap()).unwrap();
                 tx.send(&f[..n], 0).unwrap();
             }
             tx.flush().unwrap();
@@ -228,25 +292,54 @@ fn datagrams_too_large_for_a_buffer_are_counted_and_dropped() {
         peer.send_to(&p, local).unwrap();
         let (got, _) = collect(&mut rx, 2);
         assert_eq!(got.len(), 2, "{host}");
-        assert_eq!(got[0].len(), PACKET_CAPACITY, "{host}: the largest that fits, whole");
-        assert_eq!(udp::datagram_payload(&got[0]).map(|r| got[0][r].to_vec()), Some(fits));
-        assert_eq!(udp::datagram_payload(&got[1]).map(|r| got[1][r].to_vec()), Some(p));
+        assert_eq!(
+            got[0].len(),
+            PACKET_CAPACITY,
+            "{host}: the largest that fits, whole"
+        );
+        assert_eq!(
+            udp::datagram_payload(&got[0]).map(|r| got[0][r].to_vec()),
+            Some(fits)
+        );
+        assert_eq!(
+            udp::datagram_payload(&got[1]).map(|r| got[1][r].to_vec()),
+            Some(p)
+        );
         let s = rx.stats();
         assert_eq!((s.frames, s.truncated), (2, 2), "{host}");
         let c = rx.counters();
-        assert_eq!((c.get(PortEvent::Frames), c.get(PortEvent::DropTruncated), c.drops()), (2, 2, 2), "{c}");
+        assert_eq!(
+            (
+                c.get(PortEvent::Frames),
+                c.get(PortEvent::DropTruncated),
+                c.drops()
+            ),
+            (2, 2, 2),
+            "{c}"
+        );
     }
 }
 
 #[test]
 fn bad_addresses_are_clear_errors() {
-    let err = |bind: &str, peer: &str| match udp::open(&UdpConfig { bind: bind.parse().unwrap(), peer: peer.parse().unwrap() }, 1500) {
+    let err = |bind: &str, peer: &str| match udp::open(
+        &UdpConfig {
+            bind: bind.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+        },
+        1500,
+    ) {
         Ok(_) => panic!("opened {bind}"),
         Err(e) => e.to_string(),
     };
     // TEST-NET-1 and documentation IPv6 addresses are on no interface here.
     let e = err("192.0.2.1:5000", "127.0.0.1:5001");
-    assert!(e.contains("udp 192.0.2.1:5000") && e.contains("no interface has that address") && e.contains("ip addr"), "{e}");
+    assert!(
+        e.contains("udp 192.0.2.1:5000")
+            && e.contains("no interface has that address")
+            && e.contains("ip addr"),
+        "{e}"
+    );
     let e = err("[2001:db8::1]:5000", "[::1]:5001");
     assert!(e.contains("no interface has that address"), "{e}");
     let held = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -23,7 +23,11 @@ pub struct Prb {
 pub fn pcap_records(path: &Path) -> Vec<Vec<u8>> {
     let b = std::fs::read(path).unwrap();
     let magic = u32::from_le_bytes(b[..4].try_into().unwrap());
-    assert!(magic == 0xA1B2_C3D4 || magic == 0xA1B2_3C4D, "{}: a little-endian pcap", path.display());
+    assert!(
+        magic == 0xA1B2_C3D4 || magic == 0xA1B2_3C4D,
+        "{}: a little-endian pcap",
+        path.display()
+    );
     let (mut at, mut out) = (24, Vec::new());
     while at + 16 <= b.len() {
         let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
@@ -97,7 +101,18 @@ pub fn oracle_decode(path: &Path) -> BTreeMap<PrbKey, Prb> {
                 for x in &mut samples {
                     *x = signed_bits(&f, &mut pos, width) << exponent;
                 }
-                out.insert((eaxc, dir, frame_id, subframe, slot, symbol, start_prbu + i as u16), Prb { exponent, samples });
+                out.insert(
+                    (
+                        eaxc,
+                        dir,
+                        frame_id,
+                        subframe,
+                        slot,
+                        symbol,
+                        start_prbu + i as u16,
+                    ),
+                    Prb { exponent, samples },
+                );
                 s += 1 + 3 * width;
             }
         }
@@ -128,7 +143,11 @@ fn round_at(v: i64, e: u32) -> i64 {
         return v;
     }
     let half = 1i64 << (e - 1);
-    if v >= 0 { (v + half) >> e } else { -((-v + half) >> e) }
+    if v >= 0 {
+        (v + half) >> e
+    } else {
+        -((-v + half) >> e)
+    }
 }
 
 /// EVM in dB of B against A over the PRBs of eAxC `eaxc` (every one of
@@ -137,7 +156,9 @@ pub fn evm_db(a: &Path, b: &Path, eaxc: u16) -> f64 {
     let (xa, xb) = (oracle_decode(a), oracle_decode(b));
     let (mut err, mut reference) = (0f64, 0f64);
     for (k, pa) in xa.iter().filter(|(k, _)| k.0 == eaxc) {
-        let pb = xb.get(k).unwrap_or_else(|| panic!("PRB {k:?} is missing in B"));
+        let pb = xb
+            .get(k)
+            .unwrap_or_else(|| panic!("PRB {k:?} is missing in B"));
         for (x, y) in pa.samples.iter().zip(&pb.samples) {
             err += (*y as f64 - *x as f64).powi(2);
             reference += (*x as f64).powi(2);
