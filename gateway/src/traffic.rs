@@ -291,6 +291,12 @@ impl Generator {
         })
     }
 
+    /// Makes slot `n` the next one (its frameId, subframeId and slotId
+    /// are slot `n`'s, counted from a frameId-0 frame); sequence IDs run on.
+    pub fn start_at(&mut self, n: u64) {
+        self.next = n;
+    }
+
     /// The index of the slot [`Generator::next_slot`] produces next.
     pub fn slot_index(&self) -> u64 {
         self.next

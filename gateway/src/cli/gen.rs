@@ -24,6 +24,8 @@ use fhgate::io::pcap::PcapOut;
 use fhgate::io::{live, TxPort};
 use fhgate::traffic::{CarrierSpec, GenFrame, Generator, Side, SignalLevel};
 
+mod ota;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SideArg {
     Du,
@@ -161,6 +163,17 @@ pub struct GenArgs {
     json: bool,
     #[command(flatten)]
     signal: SignalArgs,
+    /// Send every message this many µs before its symbol's OTA time
+    /// (negative: after it), by the host clock (see --utc-offset, --tai);
+    /// into a file, timestamps are exactly that.
+    #[arg(long, value_name = "US", allow_hyphen_values = true, conflicts_with = "rate", value_parser = clap::value_parser!(i64).range(-1_000_000..=1_000_000))]
+    advance_us: Option<i64>,
+    /// C-plane messages leave this many µs before OTA instead (default:
+    /// --advance-us); the U-plane keeps --advance-us.
+    #[arg(long, value_name = "US", allow_hyphen_values = true, requires = "advance_us", value_parser = clap::value_parser!(i64).range(-1_000_000..=1_000_000))]
+    cp_advance_us: Option<i64>,
+    #[command(flatten)]
+    clock: super::timing::ClockArgs,
 }
 
 /// Frames sent per `flush`.
@@ -228,7 +241,13 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give -o FILE.pcap or --port SPEC"),
     };
     let rate = a.rate.unwrap_or(if live { Rate::Slot } else { Rate::Max });
-    let sent = send(gen, tx.as_mut(), rate, slots, a.duration, live, stop)?;
+    let sent = match a.advance_us {
+        Some(adv) => {
+            let plan = ota::OtaPlan { clock: a.clock.clock(), numerology: a.numerology, advance_ns: adv * 1000, cp_advance_ns: a.cp_advance_us.unwrap_or(adv) * 1000 };
+            ota::send(gen, tx.as_mut(), &plan, slots, a.duration, live, stop)?
+        }
+        None => send(gen, tx.as_mut(), rate, slots, a.duration, live, stop)?,
+    };
     drop(tx);
     commit.map(|c| c.commit()).transpose()?;
     report(&sent, rate, &target, a.json)?;

@@ -31,6 +31,7 @@ mod replay;
 mod run;
 mod seq_report;
 mod sink;
+mod timing;
 mod translator;
 
 use std::process::ExitCode;
@@ -91,6 +92,8 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Compare two captures flow by flow: PRBs matched, field differences, IQ error (EVM).
     Diff(diff::DiffArgs),
+    /// Arrival of every C/U-plane message against its OTA time, from a site capture: per flow, windows, C-to-U advance.
+    Timing(timing::TimingArgs),
     /// Run the gateway as a configuration file describes it.
     Run(run::RunArgs),
     /// Replay a capture through translators and the pipeline into a new capture.
@@ -116,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
+        Command::Timing(a) => timing::run(a),
         Command::Translator(a) => translator::run(a),
         Command::Profile(a) => profile::run(a),
     };

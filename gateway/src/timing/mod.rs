@@ -2,6 +2,11 @@
 //! messages against the GPS epoch ([`ota`]), and where each message
 //! arrives against its receive window.
 
+pub mod extract;
 pub mod ota;
+pub mod report;
+pub mod window;
 
+pub use extract::{message_timing, MsgTiming, NoTiming, Plane};
 pub use ota::{AirTime, OtaClock, OtaError, Reference};
+pub use window::{Bounds, Class, WindowKind, Windows};
