@@ -4,13 +4,13 @@
 //! neither `ecpri` nor the gateway's timing code).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn fhgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fhgate")).args(args).output().expect("fhgate runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::fhgate;
 
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
