@@ -6,166 +6,17 @@
 //! veth path sustains. Each test builds its own namespaces (a unique
 //! prefix) and tears them down on drop, even when it fails.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/live.rs"]
+mod live;
 use cli::{repo, translators};
+use live::{fhgate, Proc, Testbed};
 
-fn fhgate() -> &'static str {
-    env!("CARGO_BIN_EXE_fhgate")
-}
-
-/// Three namespaces from `scripts/testbed up PREFIX`, removed on drop.
-struct Testbed {
-    prefix: String,
-}
-
-/// One testbed at a time: each runs three busy processes, and the rates
-/// below are what a loaded 2-core machine's veth path sustains for one.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-impl Testbed {
-    fn up(name: &str) -> (Testbed, std::sync::MutexGuard<'static, ()>) {
-        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        // Short and unique per process and test: namespaces are global.
-        let prefix = format!("t{}{}-", std::process::id() % 100_000, name);
-        let st = Command::new(repo().join("scripts/testbed"))
-            .args(["up", &prefix])
-            .status()
-            .expect("scripts/testbed runs");
-        assert!(st.success(), "scripts/testbed up {prefix} failed");
-        (Testbed { prefix }, serial)
-    }
-
-    fn ns(&self, which: &str) -> String {
-        format!("{}{which}", self.prefix)
-    }
-
-    /// `fhgate ARGS` inside namespace `which`.
-    fn fhgate(&self, which: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns(which), fhgate()])
-            .args(args)
-            .current_dir(repo());
-        c
-    }
-}
-
-impl Drop for Testbed {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/testbed"))
-            .args(["down", &self.prefix])
-            .status();
-    }
-}
-
-/// A background process, killed on drop; its stderr lines are forwarded
-/// to a channel so a test can wait for a readiness line.
-struct Proc {
-    child: Option<Child>,
-    stderr: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(mut c: Command) -> Proc {
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            child: Some(child),
-            stderr: rx,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits until a stderr line contains `what`.
-    fn wait_for(&mut self, what: &str, within: Duration) {
-        let t = Instant::now();
-        while t.elapsed() < within {
-            if let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(50)) {
-                let hit = l.contains(what);
-                self.seen.push(l);
-                if hit {
-                    return;
-                }
-            }
-            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                self.drain();
-                panic!(
-                    "exited ({st}) before saying `{what}`:\n{}",
-                    self.seen.join("\n")
-                );
-            }
-        }
-        self.drain();
-        panic!("no `{what}` within {within:?}:\n{}", self.seen.join("\n"));
-    }
-
-    fn drain(&mut self) {
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(100)) {
-            self.seen.push(l);
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        if let Some(c) = &self.child {
-            // SAFETY: signalling a child we own.
-            unsafe { libc::kill(c.id() as i32, sig) };
-        }
-    }
-
-    /// Waits for exit (at most `within`); returns stdout parsed as JSON.
-    fn finish(mut self, within: Duration) -> (std::process::ExitStatus, serde_json::Value, String) {
-        let mut child = self.child.take().unwrap();
-        let t = Instant::now();
-        let st = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if t.elapsed() > within {
-                let _ = child.kill();
-                self.drain();
-                panic!("still running after {within:?}:\n{}", self.seen.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = String::new();
-        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        self.drain();
-        let json = out
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .unwrap_or(serde_json::Value::Null);
-        (st, json, self.seen.join("\n"))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// The gateway configuration: gateway/gw.testbed.toml with `backend`,
 /// the translators' absolute paths, a free metrics port and generous

@@ -190,6 +190,7 @@ impl Case {
             burst: 32,
             ring_size: ring_size(),
             threading,
+            bridge: Default::default(),
         };
         let watch = CpuWatch::start();
         let stats = start(spec).expect("start").join().expect("join");

@@ -4,6 +4,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod classify;
 pub mod diff;
 pub mod config;

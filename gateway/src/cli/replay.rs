@@ -162,6 +162,8 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         burst: 32,
         ring_size: 4096,
         threading: Threading::for_workers(a.workers as usize),
+        // Everything crosses; capture timestamps give no residence time.
+        bridge: fhgate::bridge::BridgeSpec::default(),
     };
     let direction = match a.from {
         From::Du => "dl",

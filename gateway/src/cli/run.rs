@@ -272,6 +272,26 @@ fn post_translators(board: &fhgate::metrics::TranslatorBoard, running: &[(&str, 
     }
 }
 
+/// Says what crosses besides fronthaul and how PTP is timestamped.
+fn log_bridge(cfg: &GatewayConfig) {
+    use fhgate::config::Backend;
+    let live = |s: &fhgate::config::Side| !matches!(s.backend, Backend::Pcap { .. });
+    let stamps = |s: &fhgate::config::Side| match s.backend {
+        Backend::AfPacket(_) => "software: the kernel's receive timestamp",
+        Backend::AfXdp(_) | Backend::Udp(_) => "software: a clock read at receive",
+        Backend::Pcap { .. } => "capture timestamps: no transparent clock",
+    };
+    tracing::info!(
+        passthrough = %cfg.passthrough.describe(),
+        transparent_clock = cfg.ptp_tc.name(),
+        du_rx_timestamps = stamps(&cfg.du),
+        ru_rx_timestamps = stamps(&cfg.ru),
+        tx_timestamps = "software: a clock read just before the send",
+        "bridge: non-fronthaul frames cross as the passthrough policy says; PTP residence time from {} timestamps",
+        if live(&cfg.du) || live(&cfg.ru) { "software (no hardware timestamping yet)" } else { "no" }
+    );
+}
+
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut cfg = GatewayConfig::load(&a.config)?;
     let mut modules = Modules::new(runtime_for(&cfg)?);
@@ -328,6 +348,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             burst: p.burst,
             ring_size: p.ring_size,
             threading: p.threading,
+            bridge: fhgate::bridge::BridgeSpec {
+                passthrough: cfg.passthrough,
+                tc: cfg.ptp_tc,
+                // Capture timestamps are not this host's clock: no residence time from them.
+                live_clock: !matches!(from.backend, fhgate::config::Backend::Pcap { .. }),
+            },
         };
         let mut r = match runner::start(spec) {
             Ok(r) => r,
@@ -352,6 +378,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         }
         tracing::info!("metrics on http://{addr}/metrics");
     }
+    log_bridge(&cfg);
     tracing::info!(config = %a.config.display(), "running; SIGHUP reloads translators, SIGINT stops");
     let t = Instant::now();
     let mut stopping = false;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use ecpri::frame::DecodeConfig;
 use serde::Deserialize;
 
+mod bridge;
 mod side;
 pub mod profile;
 
@@ -226,6 +227,10 @@ pub struct GatewayConfig {
     pub pipeline: PipelineConfig,
     /// Where Prometheus metrics are served (loopback only).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Which non-fronthaul classes cross (`[passthrough]`).
+    pub passthrough: crate::bridge::Passthrough,
+    /// The PTP transparent clock (`[ptp] transparent_clock`).
+    pub ptp_tc: crate::bridge::tc::TcMode,
 }
 
 // ---- the file as written ----------------------------------------------
@@ -243,6 +248,10 @@ struct RawFile {
     pipeline: RawPipeline,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    passthrough: bridge::RawPassthrough,
+    #[serde(default)]
+    ptp: bridge::RawPtp,
 }
 
 #[derive(Deserialize)]
@@ -487,6 +496,8 @@ impl GatewayConfig {
                 threading,
             },
             metrics_listen,
+            passthrough: bridge::passthrough(raw.passthrough)?,
+            ptp_tc: bridge::ptp(raw.ptp)?,
         })
     }
 

@@ -409,6 +409,7 @@ mod tests {
                 burst: 32,
                 ring_size: 64,
                 threading,
+                bridge: Default::default(),
             };
             let stats = start(spec).unwrap().join().unwrap();
             assert_eq!(stats.totals(), (1000, 1000), "{threading:?}");

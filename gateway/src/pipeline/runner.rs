@@ -48,6 +48,8 @@ use rtc::start_run_to_completion;
 use super::egress::{header_flow, Egress};
 use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
+use crate::bridge::direction::{BridgeRx, BridgeTx};
+use crate::bridge::BridgeSpec;
 use crate::classify::FlowKey;
 use crate::io::{RxPort, TxPort};
 use crate::translate::{Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
@@ -80,6 +82,8 @@ pub struct DirectionSpec {
     pub ring_size: usize,
     /// How the stages map onto threads.
     pub threading: Threading,
+    /// What crosses besides fronthaul, and the PTP transparent clock.
+    pub bridge: BridgeSpec,
 }
 
 /// How a direction's stages map onto threads.
@@ -259,13 +263,14 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     }
     let (publish, m) = publisher();
     metrics.push(m);
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction));
     let received = ingress.received.clone();
     let rx = Rx { publish, ingress, to_workers, prio: prio_tx, bufs: recycle_take, burst, stop: stop.clone(), done: Done(rx_done) };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.egress.decode.udp_port };
+    let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.egress.decode.udp_port, bridge };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
     Ok(Running { received, metrics, controls, threads, stop })
 }
@@ -455,11 +460,14 @@ struct Tx {
     t0: Instant,
     /// The eCPRI UDP port, to find the flow of frames that do not classify.
     udp_port: Option<u16>,
+    /// Counters and the transparent clock for frames that are not fronthaul.
+    bridge: BridgeTx,
 }
 
 impl Tx {
     fn run(mut self) -> Result<Stats> {
         let mut stats = Stats::default();
+        self.bridge.announce(&mut stats.bridge);
         let mut flows = FlowTable::default();
         let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
         let mut idle = 0;
@@ -487,7 +495,10 @@ impl Tx {
                 continue;
             }
             idle = 0;
-            for p in &out {
+            for p in &mut out {
+                if p.desc.is_none() {
+                    self.bridge.before_send(&mut p.buf.bytes_mut()[..p.len], p.time_ns, p.arrival_ns, &mut stats.bridge);
+                }
                 self.port.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
             self.port.flush()?;

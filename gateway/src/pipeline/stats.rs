@@ -217,6 +217,8 @@ pub struct Stats {
     pub frames_out: u64,
     /// Added latency, ns.
     pub latency: Histogram<u64>,
+    /// Non-fronthaul frames by class, and the PTP transparent clock.
+    pub bridge: crate::bridge::stats::BridgeStats,
 }
 
 impl Default for Stats {
@@ -233,6 +235,7 @@ impl Default for Stats {
             frames_out: 0,
             // 1 ns to 10 s at 3 significant digits.
             latency: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
+            bridge: Default::default(),
         }
     }
 }
@@ -268,6 +271,7 @@ impl Stats {
         self.no_buffer += o.no_buffer;
         self.frames_out += o.frames_out;
         let _ = self.latency.add(&o.latency);
+        self.bridge.merge(&o.bridge);
     }
 
     /// Totals over all flows: (packets in, packets out).
@@ -327,6 +331,7 @@ impl Stats {
             let _ = writeln!(s, "fhgate_added_latency_ns{{quantile=\"{q}\"}} {}", self.latency.value_at_quantile(q));
         }
         let _ = writeln!(s, "fhgate_added_latency_ns_count {}", self.latency.len());
+        s.push_str(&self.bridge.prometheus());
         s
     }
 }

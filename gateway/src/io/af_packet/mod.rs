@@ -3,8 +3,10 @@
 //!
 //! - RX is a TPACKET_V3 ring on its own socket. The kernel fills a block
 //!   with frames and hands the whole block over when it is full, or after
-//!   [`RETIRE_TIMEOUT_MS`] so that a trickle is not held back. A classic
-//!   BPF filter lets only eCPRI frames in, and the outer VLAN tag that
+//!   [`RETIRE_TIMEOUT_MS`] so that a trickle is not held back. Every frame
+//!   comes in, eCPRI or not (the pipeline's `[passthrough]` policy
+//!   decides what crosses; frames this host sends are left out by
+//!   PACKET_IGNORE_OUTGOING), and the outer VLAN tag that
 //!   the kernel strips on receive is put back from the ring's metadata,
 //!   so the pipeline sees the frame exactly as it was on the wire.
 //! - TX is a TPACKET_V2 ring on a second socket that bypasses the qdisc:
@@ -15,11 +17,10 @@
 //! Layouts are those of `linux/if_packet.h` (see the kernel's
 //! `Documentation/networking/packet_mmap.rst`).
 //!
-//! `filter` holds the classic BPF program, `rx` and `tx` the two halves;
+//! `rx` and `tx` are the two halves;
 //! this file opens a port, maps its rings and turns each failure into an
 //! [`OpenError`] that says what to do.
 
-mod filter;
 mod rx;
 mod tx;
 
@@ -31,7 +32,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-pub use self::filter::ECPRI_FILTER;
 pub use self::rx::{AfPacketRx, AfPacketRxStats};
 pub use self::tx::{AfPacketTx, AfPacketTxStats};
 use super::live::{self, Capability, OpenError};
@@ -132,7 +132,7 @@ fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: &T) -> 
 
 fn packet_socket() -> io::Result<OwnedFd> {
     // Protocol 0: the socket receives nothing until it is bound with a
-    // protocol, which is after the filter is in place.
+    // protocol, which is after its ring is in place.
     // SAFETY: plain socket creation.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {

@@ -1,5 +1,6 @@
-//! The receive half of an AF_PACKET port: a TPACKET_V3 ring behind the
-//! eCPRI filter, read a block at a time.
+//! The receive half of an AF_PACKET port: a TPACKET_V3 ring of every frame
+//! the interface receives (the port is one end of a bridge), read a block
+//! at a time.
 
 use std::io;
 use std::mem::size_of;
@@ -8,7 +9,6 @@ use std::sync::atomic::Ordering;
 
 use ecpri::ethernet::TPID_8021Q;
 
-use super::filter::ECPRI_FILTER;
 use super::{bind, field, packet_socket, setsockopt, sys_error, Ring, ETH_HEADER_LEN, RETIRE_TIMEOUT_MS, TAG_AT, TAG_LEN};
 use crate::config::AfPacketConfig;
 use crate::io::live::OpenError;
@@ -40,7 +40,7 @@ pub struct AfPacketRxStats {
     pub ring_full: u64,
 }
 
-/// The receive half: a TPACKET_V3 ring of eCPRI frames.
+/// The receive half: a TPACKET_V3 ring of the interface's frames.
 pub struct AfPacketRx {
     ring: Ring,
     block_size: usize,
@@ -68,9 +68,6 @@ impl AfPacketRx {
         let fd = packet_socket().map_err(|e| sys_error(port, "cannot open a packet socket", e))?;
         let v3 = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &v3).map_err(|e| sys_error(port, "PACKET_VERSION 3", e))?;
-        let prog = libc::sock_fprog { len: ECPRI_FILTER.len() as u16, filter: ECPRI_FILTER.as_ptr().cast_mut() };
-        // The kernel copies the program; `prog` only has to live for the call.
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog).map_err(|e| sys_error(port, "attaching the eCPRI filter", e))?;
         let one: libc::c_int = 1;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one).map_err(|e| sys_error(port, "PACKET_IGNORE_OUTGOING", e))?;
         // In V3 the frame size only has to divide the block; frames are packed.

@@ -1,7 +1,7 @@
-//! AF_XDP ports: our own XDP program steers eCPRI frames (untagged, 802.1Q
-//! or QinQ) of one interface queue into an AF_XDP socket and lets every
-//! other frame go to the kernel; the socket's receive half and transmit
-//! half serve two pipeline threads.
+//! AF_XDP ports: our own XDP program steers every frame of one interface
+//! queue into an AF_XDP socket (eCPRI and everything else: the port is one
+//! end of a bridge, DEVELOPERS.md "Passthrough"); the socket's receive
+//! half and transmit half serve two pipeline threads.
 //!
 //! The program is attached with a BPF link, so it detaches when the port
 //! is dropped and when the process dies. Frames larger than one 4 KiB UMEM
@@ -106,7 +106,7 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
 
     // The program and its map.
     let map = program::create_xsk_map(c.queue.saturating_add(1)).map_err(|e| bpf_error(&port, "creating the XSKMAP", e))?;
-    let insns = program::ecpri_redirect(std::os::fd::AsRawFd::as_raw_fd(&map)).map_err(|e| bpf_error(&port, "assembling the XDP program", e))?;
+    let insns = program::redirect_all(std::os::fd::AsRawFd::as_raw_fd(&map)).map_err(|e| bpf_error(&port, "assembling the XDP program", e))?;
     let prog = program::load_xdp(&insns).map_err(|e| {
         let problem = if e.log.is_empty() {
             "the kernel refused the XDP program".to_string()

@@ -2,13 +2,11 @@
 //! so that no clang or BPF toolchain is needed to build fhgate, and the
 //! raw `bpf()` calls that load it and attach it with a BPF link.
 //!
-//! The program redirects a frame to the XSKMAP entry of the queue it
-//! arrived on when its ethertype is 0xAEFE, untagged, behind one 802.1Q
-//! tag, or behind an 802.1ad tag and an 802.1Q tag. Every other frame
-//! (PTP, ARP, IP, ...) gets `XDP_PASS` and goes to the kernel, and so does
-//! an eCPRI frame when no socket is in the map (the redirect's flags).
-//! Only the first buffer of a multi-buffer frame is read, so the headers
-//! must lie in it; every driver puts at least 22 bytes there.
+//! The program redirects every frame to the XSKMAP entry of the queue it
+//! arrived on: eCPRI, PTP, ARP, IP, LLDP alike, since a gateway port is
+//! one end of a bridge (DEVELOPERS.md, "Passthrough"). A frame that
+//! arrives while no socket is in the map goes to the kernel (the
+//! redirect's flags).
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -31,22 +29,8 @@ pub struct Insn {
 mod op {
     /// BPF_LDX | BPF_MEM | BPF_W: `dst = *(u32 *)(src + off)`.
     pub const LDX_W: u8 = 0x61;
-    /// BPF_LDX | BPF_MEM | BPF_H: `dst = *(u16 *)(src + off)`.
-    pub const LDX_H: u8 = 0x69;
-    /// BPF_ALU64 | BPF_MOV | BPF_X: `dst = src`.
-    pub const MOV64_X: u8 = 0xbf;
     /// BPF_ALU64 | BPF_MOV | BPF_K: `dst = imm`.
     pub const MOV64_K: u8 = 0xb7;
-    /// BPF_ALU64 | BPF_ADD | BPF_K: `dst += imm`.
-    pub const ADD64_K: u8 = 0x07;
-    /// BPF_JMP | BPF_JGT | BPF_X: `if dst > src goto +off`.
-    pub const JGT_X: u8 = 0x2d;
-    /// BPF_JMP | BPF_JEQ | BPF_K: `if dst == imm goto +off`.
-    pub const JEQ_K: u8 = 0x15;
-    /// BPF_JMP | BPF_JNE | BPF_K: `if dst != imm goto +off`.
-    pub const JNE_K: u8 = 0x55;
-    /// BPF_JMP | BPF_JA: `goto +off`.
-    pub const JA: u8 = 0x05;
     /// BPF_LD | BPF_IMM | BPF_DW: a 64-bit immediate over two slots.
     pub const LD_DW_IMM: u8 = 0x18;
     /// BPF_JMP | BPF_CALL: call helper `imm`.
@@ -64,25 +48,12 @@ pub const XDP_PASS: i32 = 2;
 
 /// Offsets in `struct xdp_md`, the program's context.
 mod xdp_md {
-    pub const DATA: i16 = 0;
-    pub const DATA_END: i16 = 4;
     pub const RX_QUEUE_INDEX: i16 = 16;
 }
 
-const R0: u8 = 0;
 const R1: u8 = 1;
 const R2: u8 = 2;
 const R3: u8 = 3;
-const R4: u8 = 4;
-const R5: u8 = 5;
-
-/// Ethertypes as a 16-bit load from the packet sees them (network order in memory).
-const fn wire16(v: u16) -> i32 {
-    u16::from_ne_bytes(v.to_be_bytes()) as i32
-}
-const ECPRI: i32 = wire16(0xAEFE);
-const DOT1Q: i32 = wire16(0x8100);
-const DOT1AD: i32 = wire16(0x88A8);
 
 fn regs(dst: u8, src: u8) -> u8 {
     if cfg!(target_endian = "little") {
@@ -92,79 +63,34 @@ fn regs(dst: u8, src: u8) -> u8 {
     }
 }
 
-/// A tiny assembler: instructions plus named jump targets resolved at the end.
+/// A tiny assembler: straight-line instructions.
 #[derive(Default)]
 struct Asm {
     insns: Vec<Insn>,
-    labels: Vec<(&'static str, usize)>,
-    jumps: Vec<(usize, &'static str)>,
 }
 
 impl Asm {
     fn emit(&mut self, code: u8, dst: u8, src: u8, off: i16, imm: i32) {
         self.insns.push(Insn { code, regs: regs(dst, src), off, imm });
     }
-    fn jump(&mut self, code: u8, dst: u8, src: u8, imm: i32, to: &'static str) {
-        self.jumps.push((self.insns.len(), to));
-        self.emit(code, dst, src, 0, imm);
-    }
-    fn label(&mut self, name: &'static str) {
-        self.labels.push((name, self.insns.len()));
-    }
-    /// `if data + len > data_end goto pass` (r2 = data, r3 = data_end, r4 scratch).
-    fn need(&mut self, len: i32) {
-        self.emit(op::MOV64_X, R4, R2, 0, 0);
-        self.emit(op::ADD64_K, R4, 0, 0, len);
-        self.jump(op::JGT_X, R4, R3, 0, "pass");
-    }
-    /// Resolves the jumps: an offset counts from the next instruction.
-    fn finish(mut self) -> io::Result<Vec<Insn>> {
-        for &(at, to) in &self.jumps {
-            let target = self.labels.iter().find(|l| l.0 == to).map(|l| l.1);
-            let off = target.and_then(|t| i16::try_from(t as isize - at as isize - 1).ok());
-            match off {
-                Some(off) => self.insns[at].off = off,
-                None => return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("XDP program: bad jump to `{to}`"))),
-            }
-        }
+    fn finish(self) -> io::Result<Vec<Insn>> {
         Ok(self.insns)
     }
 }
 
-/// The eCPRI steering program, redirecting to `xsks_map` (an XSKMAP fd).
-pub fn ecpri_redirect(xsks_map: RawFd) -> io::Result<Vec<Insn>> {
+/// The bridge program: every frame of the queue goes to the socket in
+/// `xsks_map` (an XSKMAP fd), eCPRI or not, since the gateway's ports are
+/// the two ends of a bridge and fhgate decides what crosses (the
+/// `[passthrough]` policy). A frame arriving while no socket is in the
+/// map goes to the kernel (the redirect's fallback flag).
+pub fn redirect_all(xsks_map: RawFd) -> io::Result<Vec<Insn>> {
     let mut a = Asm::default();
-    // r1 = ctx, kept until the redirect; r2 = data, r3 = data_end.
-    a.emit(op::LDX_W, R2, R1, xdp_md::DATA, 0);
-    a.emit(op::LDX_W, R3, R1, xdp_md::DATA_END, 0);
-    // Untagged: the ethertype at 12.
-    a.need(14);
-    a.emit(op::LDX_H, R5, R2, 12, 0);
-    a.jump(op::JEQ_K, R5, 0, ECPRI, "redirect");
-    a.jump(op::JEQ_K, R5, 0, DOT1AD, "qinq");
-    a.jump(op::JNE_K, R5, 0, DOT1Q, "pass");
-    // One 802.1Q tag: the ethertype at 16.
-    a.need(18);
-    a.emit(op::LDX_H, R5, R2, 16, 0);
-    a.jump(op::JEQ_K, R5, 0, ECPRI, "redirect");
-    a.jump(op::JA, 0, 0, 0, "pass");
-    // 802.1ad then 802.1Q: the inner TPID at 16, the ethertype at 20.
-    a.label("qinq");
-    a.need(22);
-    a.emit(op::LDX_H, R5, R2, 16, 0);
-    a.jump(op::JNE_K, R5, 0, DOT1Q, "pass");
-    a.emit(op::LDX_H, R5, R2, 20, 0);
-    a.jump(op::JNE_K, R5, 0, ECPRI, "pass");
     // return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS)
-    a.label("redirect");
     a.emit(op::LDX_W, R2, R1, xdp_md::RX_QUEUE_INDEX, 0);
     a.emit(op::LD_DW_IMM, R1, PSEUDO_MAP_FD, 0, xsks_map);
     a.emit(0, 0, 0, 0, 0);
     a.emit(op::MOV64_K, R3, 0, 0, XDP_PASS);
     a.emit(op::CALL, 0, 0, 0, FUNC_REDIRECT_MAP);
-    a.emit(op::EXIT, 0, 0, 0, 0);
-    a.label("pass");
-    a.emit(op::MOV64_K, R0, 0, 0, XDP_PASS);
     a.emit(op::EXIT, 0, 0, 0, 0);
     a.finish()
 }
@@ -363,47 +289,15 @@ mod tests {
     #[test]
     #[cfg(target_endian = "little")]
     fn instructions_are_encoded_as_the_kernel_reads_them() {
-        let p = ecpri_redirect(7).unwrap();
-        // r2 = *(u32 *)(r1 + 0): dst 2 in the low nibble, src 1 in the high.
-        assert_eq!(p[0], Insn { code: 0x61, regs: 0x12, off: 0, imm: 0 });
-        assert_eq!(p[1], Insn { code: 0x61, regs: 0x13, off: 4, imm: 0 });
-        // r4 = r2; r4 += 14; if r4 > r3 goto pass
-        assert_eq!(p[2], Insn { code: 0xbf, regs: 0x24, off: 0, imm: 0 });
-        assert_eq!(p[3], Insn { code: 0x07, regs: 0x04, off: 0, imm: 14 });
-        assert_eq!((p[4].code, p[4].regs), (0x2d, 0x34));
-        // r5 = *(u16 *)(r2 + 12); if r5 == 0xAEFE (as loaded: bytes AE FE) goto redirect
-        assert_eq!(p[5], Insn { code: 0x69, regs: 0x25, off: 12, imm: 0 });
-        assert_eq!((p[6].code, p[6].imm), (0x15, 0xFEAE));
-        assert_eq!((p[7].imm, p[8].code, p[8].imm), (0xA888, 0x55, 0x0081));
+        let p = redirect_all(7).unwrap();
+        // r2 = *(u32 *)(r1 + 16): ctx->rx_queue_index; dst 2 in the low nibble, src 1 in the high.
+        assert_eq!(p[0], Insn { code: 0x61, regs: 0x12, off: 16, imm: 0 });
         // The map fd load takes two slots and is flagged as a pseudo map fd.
-        let ld = p.iter().position(|i| i.code == 0x18).unwrap();
-        assert_eq!((p[ld].regs, p[ld].imm, p[ld + 1]), (0x11, 7, Insn { code: 0, regs: 0, off: 0, imm: 0 }));
-        assert_eq!((p[ld + 2].code, p[ld + 2].regs, p[ld + 2].imm), (0xb7, 0x03, XDP_PASS));
-        assert_eq!((p[ld + 3].code, p[ld + 3].imm), (0x85, 51));
-        // Both exits; pass returns XDP_PASS.
-        let n = p.len();
-        assert_eq!((p[n - 3].code, p[n - 2], p[n - 1].code), (0x95, Insn { code: 0xb7, regs: 0, off: 0, imm: 2 }, 0x95));
-    }
-
-    #[test]
-    fn every_jump_lands_inside_the_program() {
-        let p = ecpri_redirect(3).unwrap();
-        let pass = p.len() as isize - 2;
-        let redirect = p.iter().position(|i| i.code == 0x69 && i.off == 20).unwrap() as isize + 2;
-        for (i, insn) in p.iter().enumerate() {
-            let jmp = matches!(insn.code, 0x2d | 0x15 | 0x55 | 0x05);
-            if jmp {
-                let to = i as isize + 1 + insn.off as isize;
-                assert!(to > i as isize && to < p.len() as isize, "insn {i} jumps to {to}");
-                // Bounds checks and non-matching ethertypes go to pass.
-                if matches!(insn.code, 0x2d | 0x05) {
-                    assert_eq!(to, pass, "insn {i}");
-                }
-            }
-        }
-        // The last QinQ check falls through to the redirect.
-        assert_eq!(p[redirect as usize].code, 0x61);
-        assert_eq!(p[redirect as usize].off, xdp_md::RX_QUEUE_INDEX);
+        assert_eq!((p[1].code, p[1].regs, p[1].imm, p[2]), (0x18, 0x11, 7, Insn { code: 0, regs: 0, off: 0, imm: 0 }));
+        // r3 = XDP_PASS (no socket: the kernel), call bpf_redirect_map, return its verdict.
+        assert_eq!(p[3], Insn { code: 0xb7, regs: 0x03, off: 0, imm: XDP_PASS });
+        assert_eq!((p[4].code, p[4].imm), (0x85, 51));
+        assert_eq!((p.len(), p[5].code), (6, 0x95));
     }
 
     #[test]
@@ -418,13 +312,6 @@ mod tests {
         assert_eq!(e.error.raw_os_error(), Some(libc::EACCES));
         // Ours loads.
         let map = create_xsk_map(1).unwrap();
-        load_xdp(&ecpri_redirect(map.as_raw_fd()).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn unresolved_labels_are_errors() {
-        let mut a = Asm::default();
-        a.jump(op::JA, 0, 0, 0, "nowhere");
-        assert!(a.finish().is_err());
+        load_xdp(&redirect_all(map.as_raw_fd()).unwrap()).unwrap();
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Result;
 use ecpri::frame::{DecodeConfig, FrameRepr};
 
 use super::{header_flow, ns_since};
+use crate::bridge::direction::BridgeRx;
 use crate::classify::FlowKey;
 use crate::io::{RxPoll, RxPort, TxPort};
 use crate::pipeline::stats::{FlowTable, Stats};
@@ -27,6 +28,10 @@ pub(super) struct Ingress {
     lens: Vec<usize>,
     times: Vec<u64>,
     t0: Instant,
+    /// The passthrough policy and its counters.
+    bridge: BridgeRx,
+    /// Buffers of frames the policy blocked, given back after the burst.
+    spare: Vec<PacketBuf>,
 }
 
 /// What one poll of the port found.
@@ -38,16 +43,17 @@ pub(super) enum Polled {
 }
 
 impl Ingress {
-    pub(super) fn new(port: Box<dyn RxPort>, tap: Option<Box<dyn TxPort>>, decode: DecodeConfig, port_direction: u8, burst: usize, t0: Instant) -> Self {
+    pub(super) fn new(port: Box<dyn RxPort>, tap: Option<Box<dyn TxPort>>, decode: DecodeConfig, port_direction: u8, burst: usize, t0: Instant, bridge: BridgeRx) -> Self {
         let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0 }
+        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst) }
     }
 
     /// Receives into the front of `bufs` (the rest stay for the next call)
     /// and hands each frame to `each` as a classified, timestamped packet
     /// with its flow, counted in `flows` when it belongs to one (malformed
     /// frames by the flow their headers name) and in `stats` when it did
-    /// not classify (not eCPRI, or malformed).
+    /// not classify (not eCPRI, or malformed). Frames the passthrough
+    /// policy blocks are counted and their buffers go back into `bufs`.
     #[inline]
     pub(super) fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet, Option<FlowKey>)) -> Result<Polled> {
         let k = bufs.len().min(self.lens.len());
@@ -86,6 +92,10 @@ impl Ingress {
                     Some(key)
                 }
                 None => {
+                    if !self.bridge.admit(pkt.data(), &mut stats.bridge) {
+                        self.spare.push(pkt.buf);
+                        continue;
+                    }
                     count_unclassified(&pkt, &self.decode, stats);
                     let key = header_flow(pkt.data(), self.decode.udp_port, self.port_direction);
                     if let Some(k) = key {
@@ -98,6 +108,7 @@ impl Ingress {
             };
             each(pkt, flow);
         }
+        bufs.append(&mut self.spare);
         Ok(Polled::Frames { now, arrival })
     }
 }

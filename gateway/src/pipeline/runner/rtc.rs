@@ -10,6 +10,7 @@ use anyhow::{anyhow, Result};
 
 use super::ingress::{Ingress, Polled};
 use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running};
+use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
 use crate::pipeline::stats::{FlowTable, Stats};
@@ -22,7 +23,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let (publish, m) = publisher();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0);
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction));
     let received = ingress.received.clone();
     let r = RunToCompletion {
         publish,
@@ -36,6 +37,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
         stop: stop.clone(),
         core: spec.cores.first().copied(),
         t0,
+        bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
     };
     let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
     Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
@@ -53,6 +55,8 @@ struct RunToCompletion {
     stop: Arc<AtomicBool>,
     core: Option<usize>,
     t0: Instant,
+    /// Counters and the transparent clock for frames that are not fronthaul.
+    bridge: BridgeTx,
 }
 
 impl RunToCompletion {
@@ -61,6 +65,7 @@ impl RunToCompletion {
             core_affinity::set_for_current(core_affinity::CoreId { id: c });
         }
         let mut stats = Stats::default();
+        self.bridge.announce(&mut stats.bridge);
         let mut flows = FlowTable::default();
         let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
         let mut burst = Burst::new();
@@ -112,7 +117,10 @@ impl RunToCompletion {
                 }
                 self.egress.process(&mut burst, &mut self.pool, &mut stats);
             }
-            for p in burst.packets() {
+            for p in burst.packets_mut() {
+                if p.desc.is_none() {
+                    self.bridge.before_send(&mut p.buf.bytes_mut()[..p.len], p.time_ns, p.arrival_ns, &mut stats.bridge);
+                }
                 self.tx.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
             self.tx.flush()?;
