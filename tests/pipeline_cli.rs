@@ -186,13 +186,15 @@ const STATIC_BFP12_DL: [&str; 7] = [
 ];
 
 /// A static-compression (no udCompHdr) DU capture through bfp_width
-/// 9 → 12 without --egress-dl-comp: egress cannot read the 12-bit
-/// sections as 9-bit ones, so it forwards them as they are, counts a
-/// format mismatch per frame with its flow and field, says how to fix it,
-/// and counts them sent. Told the format, there are no errors. tshark
-/// finds nothing malformed either way.
+/// 9 → 12 with an egress override that says 9 bits (before issue 13 this
+/// was the default: egress read with --dl-comp): egress cannot read the
+/// 12-bit sections as 9-bit ones, so it forwards them as they are, counts
+/// a format mismatch per frame with its flow and field, says how to fix
+/// it, and counts them sent. With the format from the chain's declared
+/// effects (no flag) or told it, there are no errors. tshark finds
+/// nothing malformed either way.
 #[test]
-fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
+fn widened_static_bfp_read_with_a_wrong_egress_format_is_forwarded_unchanged() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
     let (input, frames) = gen(
@@ -235,8 +237,13 @@ fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
         "--translator",
         bfp.as_str(),
     ];
+    let wrong = [
+        &decode[..],
+        &["--egress-dl-comp", "bfp:9", "--egress-ul-comp", "bfp:9"],
+    ]
+    .concat();
     let out = dir.path().join("out.pcap");
-    let (j, written) = replay(&input, &out, &decode);
+    let (j, written) = replay(&input, &out, &wrong);
     assert_eq!(
         written.len(),
         frames.len(),
@@ -308,7 +315,7 @@ fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
                 "-o",
                 out.to_str().unwrap(),
             ][..],
-            &decode[..],
+            &wrong[..],
         ]
         .concat(),
     );
@@ -332,6 +339,15 @@ fn widened_static_bfp_without_the_egress_format_is_forwarded_unchanged() {
     assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
     assert_eq!(
         told.iter().map(|f| &f.data).collect::<Vec<_>>(),
+        written.iter().map(|f| &f.data).collect::<Vec<_>>()
+    );
+    let (j, derived) = replay(&input, &out, &decode);
+    assert!(
+        j["egress_errors"].as_object().unwrap().is_empty(),
+        "the chain declares bfp:12: {j}"
+    );
+    assert_eq!(
+        derived.iter().map(|f| &f.data).collect::<Vec<_>>(),
         written.iter().map(|f| &f.data).collect::<Vec<_>>()
     );
 }

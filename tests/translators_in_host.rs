@@ -213,9 +213,18 @@ fn metadata_of_every_module() {
             "counter_add",
             "now_ns",
             "config_read",
+            "effect",
         ];
         assert!(
             m.imports().iter().all(|i| abi.contains(&i.as_str())),
+            "{name}: {:?}",
+            m.imports()
+        );
+        // Every example declares its effects (issue 13); noop, an ABI v2
+        // module from before effects, declares none and still loads.
+        assert_eq!(
+            m.imports().iter().any(|i| i == "effect"),
+            name != "noop",
             "{name}: {:?}",
             m.imports()
         );

@@ -12,6 +12,7 @@ pub mod io;
 pub mod logging;
 pub mod metrics;
 pub mod packet;
+pub mod plan;
 pub mod pipeline;
 pub mod profile;
 pub mod signals;

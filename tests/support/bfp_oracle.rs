@@ -60,6 +60,17 @@ pub fn signed_bits(data: &[u8], pos: &mut usize, bits: usize) -> i64 {
 /// U-plane application header and sections (§7.4), udCompParam (reserved
 /// 4 bits, exponent 4 bits) and 24 mantissas of udIqWidth bits each.
 pub fn oracle_decode(path: &Path) -> BTreeMap<PrbKey, Prb> {
+    oracle_decode_with(path, None)
+}
+
+/// As [`oracle_decode`], for sections without udCompHdr (static
+/// compression, O-RAN.WG4.CUS §7.4, section header 4 bytes): BFP at
+/// `width` bits.
+pub fn oracle_decode_static(path: &Path, width: usize) -> BTreeMap<PrbKey, Prb> {
+    oracle_decode_with(path, Some(width))
+}
+
+fn oracle_decode_with(path: &Path, static_width: Option<usize>) -> BTreeMap<PrbKey, Prb> {
     let mut out = BTreeMap::new();
     for f in pcap_records(path) {
         let mut at = 12;
@@ -85,15 +96,21 @@ pub fn oracle_decode(path: &Path) -> BTreeMap<PrbKey, Prb> {
         let slot = ((f[h + 2] & 0x0F) << 2) | (f[h + 3] >> 6);
         let symbol = f[h + 3] & 0x3F;
         let mut s = h + 4;
-        while s + 6 <= end {
+        let head = if static_width.is_some() { 4 } else { 6 };
+        while s + head <= end {
             let start_prbu = (((f[s + 1] & 0x03) as u16) << 8) | f[s + 2] as u16;
             let num_prbu = f[s + 3] as usize;
             assert_ne!(num_prbu, 0, "the captures here name their PRBs");
-            let ud_comp_hdr = f[s + 4];
-            let (width, meth) = ((ud_comp_hdr >> 4) as usize, ud_comp_hdr & 0x0F);
-            assert_eq!(meth, 1, "BFP");
-            let width = if width == 0 { 16 } else { width };
-            s += 6;
+            let width = match static_width {
+                Some(w) => w,
+                None => {
+                    let ud_comp_hdr = f[s + 4];
+                    let (width, meth) = ((ud_comp_hdr >> 4) as usize, ud_comp_hdr & 0x0F);
+                    assert_eq!(meth, 1, "BFP");
+                    if width == 0 { 16 } else { width }
+                }
+            };
+            s += head;
             for i in 0..num_prbu {
                 let exponent = f[s] & 0x0F;
                 let mut pos = (s + 1) * 8;

@@ -16,6 +16,9 @@ use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
 use fhgate::pipeline::egress::{EgressConfig, EgressErrorKind, OversizePolicy};
 use fhgate::pipeline::runner::{self, DirectionSpec, Threading};
 use fhgate::pipeline::stats::Stats;
+use fhgate::plan::{direction_format, format_of_decode, Declarations, FoldError};
+use fhgate::translate::effect::Scope;
+use ecpri::frame::DecodeConfig;
 use fhgate::translate::summary::{self, TranslatorSummary};
 use fhgate::translate::{parse_config_pairs, ChainSpec, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
 
@@ -59,10 +62,10 @@ pub struct ReplayArgs {
     /// Leave eCPRI sequence IDs as the translators left them.
     #[arg(long)]
     pub no_renumber: bool,
-    /// Static DL compression after translation, when it differs from `--dl-comp` (for egress splitting).
+    /// Override of the DL compression after translation (default: what the chain declares, else `--dl-comp`).
     #[arg(long, value_name = "METHOD:WIDTH")]
     pub egress_dl_comp: Option<String>,
-    /// Static UL compression after translation, when it differs from `--ul-comp`.
+    /// Override of the UL compression after translation (default: what the chain declares, else `--ul-comp`).
     #[arg(long, value_name = "METHOD:WIDTH")]
     pub egress_ul_comp: Option<String>,
     /// Print the counters as JSON.
@@ -132,12 +135,23 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let cut = capture.cut_frames();
     let frames = capture.frames;
     let n_in = frames.len();
-    let mut egress_decode = decode;
-    if let Some(c) = &a.egress_dl_comp {
-        egress_decode.dl_comp = fhgate::config::parse_comp("--egress-dl-comp", c).map_err(|e| anyhow!("{e}"))?;
-    }
-    if let Some(c) = &a.egress_ul_comp {
-        egress_decode.ul_comp = fhgate::config::parse_comp("--egress-ul-comp", c).map_err(|e| anyhow!("{e}"))?;
+    let dir = match a.from {
+        From::Du => Scope::Dl,
+        From::Ru => Scope::Ul,
+    };
+    let (mut egress_decode, mut declared) = egress_format(&chains, &decode, dir)?;
+    for (flag, given, slot) in [
+        ("--egress-dl-comp", &a.egress_dl_comp, &mut egress_decode.dl_comp),
+        ("--egress-ul-comp", &a.egress_ul_comp, &mut egress_decode.ul_comp),
+    ] {
+        if let Some(c) = given {
+            let c = fhgate::config::parse_comp(flag, c).map_err(|e| anyhow!("{e}"))?;
+            if declared && c != *slot {
+                tracing::warn!("{flag} {c} overrides the chain's declared {slot}: a U-plane message that does not read with it counts as format_mismatch");
+                declared = false;
+            }
+            *slot = c;
+        }
     }
     // Outputs are staged: they replace existing files only once the replay has succeeded.
     let (tx, out_commit) = PcapOut::create(&a.output)?;
@@ -155,7 +169,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             From::Du => 1,
             From::Ru => 0,
         },
-        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize },
+        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared },
         chains,
         workers: a.workers as usize,
         cores: Vec::new(),
@@ -217,6 +231,39 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The egress format of direction `dir`: `decode` folded through what the
+/// chain's translators declare (ABI.md §6 `effect`), and whether it was
+/// (`false`: no chain, or a translator that declares nothing, so egress
+/// reads with `decode` as before).
+pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, dir: Scope) -> Result<(DecodeConfig, bool)> {
+    if chains.is_empty() {
+        return Ok((*decode, false));
+    }
+    let decl = Declarations::read(chains)?;
+    match direction_format(chains, &decl, &format_of_decode(decode), dir) {
+        Ok(f) => {
+            for (t, s) in &f.skipped {
+                tracing::warn!("{t} declares `{}` but {} here: it passes that traffic unchanged", s.effect, s.had);
+            }
+            let out = f.format.decode_over(decode);
+            tracing::info!(
+                "egress format ({}, from the chain's declared effects): comp_hdr {:?}, dl_comp {}, ul_comp {}, eaxc_bits {}",
+                fhgate::plan::fold::flow_name(dir),
+                out.comp_hdr,
+                out.dl_comp,
+                out.ul_comp,
+                out.eaxc
+            );
+            Ok((out, true))
+        }
+        Err(e @ FoldError::Undeclared { .. }) => {
+            tracing::warn!("{e}: egress reads the decoding flags (give --egress-dl-comp/--egress-ul-comp if it changes them)");
+            Ok((*decode, false))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a summary shows besides the pipeline's counters.

@@ -341,7 +341,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             tap: None,
             decode: from.decode,
             port_direction,
-            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: to.decode, oversize: to.oversize },
+            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: to.decode, oversize: to.oversize, declared: false },
             chains: chains.clone(),
             workers: p.workers,
             cores: p.cores.clone(),

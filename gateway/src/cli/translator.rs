@@ -140,6 +140,19 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     } else {
         println!("  config keys it reads: not reported (the module does not import fhgate.config_read)");
     }
+    let declared = stats.effects.lock().map(|d| d.clone()).unwrap_or_default();
+    if module.imports().iter().any(|i| i == "effect") {
+        let list: Vec<String> = declared.effects.iter().map(|e| e.to_string()).collect();
+        println!("  effects it declares: {}", if list.is_empty() { "none (it changes no format)".to_string() } else { list.join("; ") });
+        if !declared.errors.is_empty() {
+            return fail(&a.file, format!("declared effects the host refuses: {}", declared.errors.join("; ")));
+        }
+    } else {
+        println!("  effects it declares: not reported (the module does not import fhgate.effect: its changes are unknown to plan and checks)");
+    }
+    for p in &module.meta().plans {
+        println!("  plan: {p}");
+    }
     let filter = module.meta().filter();
     let wanted: Vec<&ecpri::samples::Sample> = catalog
         .iter()

@@ -98,12 +98,16 @@ pub struct EgressConfig {
     pub decode: DecodeConfig,
     /// What becomes of a frame larger than the MTU that egress cannot split.
     pub oversize: OversizePolicy,
+    /// `decode` is what the chain's translators declared they produce
+    /// (ABI.md §6 `effect`): a U-plane message that does not read with it
+    /// is the translator's [`EgressErrorKind::BadOutput`].
+    pub declared: bool,
 }
 
 impl EgressConfig {
     /// An MTU and decoding options, renumbering on, oversize frames dropped.
     pub fn new(mtu: usize, decode: DecodeConfig) -> Self {
-        EgressConfig { mtu, renumber_seq_id: true, decode, oversize: OversizePolicy::Drop }
+        EgressConfig { mtu, renumber_seq_id: true, decode, oversize: OversizePolicy::Drop, declared: false }
     }
 
     /// The renumbering mode.

@@ -21,11 +21,14 @@ pub const IMPORTS: &[(&str, &[wasmtime::ValType], &[wasmtime::ValType])] = {
         ("counter_add", &[I32, I64], &[]),
         ("now_ns", &[], &[I64]),
         ("config_read", &[I32, I32], &[]),
+        ("effect", &[I32, I32], &[I32]),
     ]
 };
 
 /// Most distinct config keys `config_read` records.
 pub const MAX_CONFIG_READ: usize = 256;
+/// Most effects one translator may declare.
+pub const MAX_EFFECTS: usize = 64;
 /// Most counters one translator may define.
 pub const MAX_COUNTERS: usize = 64;
 /// Longest log message kept; longer ones are cut.
@@ -216,6 +219,9 @@ pub struct Shared {
     pub sink: Arc<dyn LogSink>,
     /// The config keys its `fhgate_init` looked up (`config_read`), in first-read order.
     pub config_read: Mutex<Vec<String>>,
+    /// What its `fhgate_init` declared it changes (`effect`), in order,
+    /// each once; and the declarations that did not parse.
+    pub effects: Mutex<Declared>,
     defined: AtomicU64,
 }
 
@@ -228,6 +234,7 @@ impl Shared {
             counters: Counters::default(),
             sink,
             config_read: Mutex::new(Vec::new()),
+            effects: Mutex::new(Declared::default()),
             defined: AtomicU64::new(0),
         })
     }
@@ -236,6 +243,15 @@ impl Shared {
     pub fn log(&self, level: Level, msg: fmt::Arguments<'_>) {
         self.sink.log(level, &self.name, false, &msg.to_string())
     }
+}
+
+/// A translator's declared effects (ABI.md §6 `effect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// The effects, in declaration order, each once.
+    pub effects: Vec<super::effect::Effect>,
+    /// Declarations refused: bad text, outside init, or past [`MAX_EFFECTS`].
+    pub errors: Vec<String>,
 }
 
 /// Which call the guest is in, for `counter_define`.
@@ -366,6 +382,29 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 keys.push(key.to_string());
             }
         }
+    })?;
+    linker.func_wrap(IMPORT_MODULE, "effect", |caller: Caller<'_, HostState>, ptr: i32, len: i32| -> i32 {
+        let mut buf = [0u8; 256];
+        let text = guest_bytes(&caller, ptr, len, &mut buf).map(|b| String::from_utf8_lossy(b).into_owned());
+        let st = caller.data();
+        let Ok(mut d) = st.shared.effects.lock() else { return -1 };
+        let refused = match (st.phase, text) {
+            (Phase::Process, _) => "declared outside fhgate_init".to_string(),
+            (_, None) => "the text lies outside the module's memory".to_string(),
+            (_, Some(t)) => match super::effect::Effect::parse(&t) {
+                Ok(e) if d.effects.contains(&e) => return 0,
+                Ok(_) if d.effects.len() >= MAX_EFFECTS => format!("`{t}`: more than {MAX_EFFECTS} effects"),
+                Ok(e) => {
+                    d.effects.push(e);
+                    return 0;
+                }
+                Err(e) => e.to_string(),
+            },
+        };
+        if d.errors.len() < MAX_EFFECTS {
+            d.errors.push(refused);
+        }
+        -1
     })?;
     linker.func_wrap(IMPORT_MODULE, "now_ns", |caller: Caller<'_, HostState>| -> i64 {
         caller.data().epoch.elapsed().as_nanos().min(i64::MAX as u128) as i64

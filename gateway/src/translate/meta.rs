@@ -118,6 +118,10 @@ pub struct Metadata {
     pub directions: Set,
     /// `types`: eCPRI message types.
     pub types: Set,
+    /// `plan` lines, `FIELD:CONFIG`: a configuration that makes it bridge a
+    /// difference in FIELD, with `{du.KEY}`/`{ru.KEY}` placeholders
+    /// (`fhgate plan` fills them, then checks the declared effects).
+    pub plans: Vec<String>,
     /// Keys the host does not know, kept for `translator check` to show.
     pub unknown_keys: Vec<String>,
 }
@@ -145,6 +149,7 @@ impl Metadata {
             planes: Set::ANY,
             directions: Set::ANY,
             types: Set::ANY,
+            plans: Vec::new(),
             unknown_keys: Vec::new(),
         };
         for (i, line) in text.lines().enumerate() {
@@ -180,6 +185,10 @@ impl Metadata {
                 "types" => {
                     m.types = parse_set(v, |w| w.parse::<u8>().ok()).ok_or_else(|| bad("expected eCPRI message types 0-255 or any"))?
                 }
+                "plan" => match v.split_once(':') {
+                    Some((f, _)) if super::effect::Field::from_name(f).is_some_and(super::effect::Field::is_format) => m.plans.push(v.to_string()),
+                    _ => return Err(bad("expected FIELD:CONFIG with FIELD dl_comp, ul_comp, comp_hdr, eaxc_bits or vlan")),
+                },
                 "name" | "version" => return Err(bad("must not be empty")),
                 _ => m.unknown_keys.push(k.to_string()),
             }

@@ -27,6 +27,7 @@
 pub mod abi;
 pub mod burst;
 pub mod chain;
+pub mod effect;
 pub mod engine;
 pub mod fault;
 pub mod host;
@@ -42,7 +43,8 @@ pub use burst::{BufPool, Burst, Packet, PacketBuf, BURST_CAPACITY, BURST_MAX_IN,
 pub use chain::{ChainSpec, FlowMask, Selector};
 pub use engine::{Runtime, RuntimeConfig};
 pub use fault::{FaultLimit, FaultPolicy};
-pub use host::{Level, LogSink, MemoryLog, Shared, Stats, StderrLog};
+pub use effect::{Effect, Field, Format, Scope};
+pub use host::{Declared, Level, LogSink, MemoryLog, Shared, Stats, StderrLog};
 pub use instance::{BadOutput, FaultKind, Instance, InstanceError, Limits};
 pub use meta::Metadata;
 pub use module::{LoadError, TranslatorModule};

@@ -72,7 +72,7 @@ impl fmt::Display for LoadError {
             LoadError::Invalid(e) => write!(f, "invalid WebAssembly: {e}"),
             LoadError::Meta(e) => write!(f, "metadata: {e}"),
             LoadError::ForbiddenImport { module, name, kind } => {
-                write!(f, "forbidden import `{module}.{name}` ({kind}): ABI v2 allows only the {IMPORT_MODULE} functions log, counter_define, counter_add, now_ns and config_read")
+                write!(f, "forbidden import `{module}.{name}` ({kind}): ABI v2 allows only the {IMPORT_MODULE} functions log, counter_define, counter_add, now_ns, config_read and effect")
             }
             LoadError::ImportSignature { name, found, want } => {
                 write!(f, "import `{IMPORT_MODULE}.{name}` has signature {found}, ABI v2 wants {want}")

@@ -87,6 +87,23 @@ impl TranslatorSpec {
     pub fn name(&self) -> &str {
         &self.module.meta().name
     }
+
+    /// What it declares it changes with this configuration: instantiates
+    /// and initialises it once (off the hot path) and reads its `effect`
+    /// calls. `None` for a module that does not import `fhgate.effect`
+    /// (ABI v2 before effects: it changes something unknown). A
+    /// declaration that does not parse fails it, naming the line.
+    pub fn declared_effects(self: &Arc<Self>) -> Result<Option<Vec<super::effect::Effect>>, LoadError> {
+        if !self.module.imports().iter().any(|i| i == "effect") {
+            return Ok(None);
+        }
+        let t = Translator::new(self)?;
+        let d = t.shared.effects.lock().map(|d| d.clone()).unwrap_or_default();
+        if let Some(e) = d.errors.first() {
+            return Err(LoadError::Instance(format!("{}: declares an effect the host refuses: {e}", self.name())));
+        }
+        Ok(Some(d.effects))
+    }
 }
 
 /// Serialises `key=value` pairs as ABI.md §4 lines, in the order given.
@@ -187,8 +204,12 @@ impl Translator {
             _ => None,
         };
         let shared = Shared::new(spec.name(), spec.sink.clone());
-        let inst = Instance::new(&spec.module, &spec.limits, shared.clone(), &spec.config)
-            .map_err(|e| LoadError::Instance(format!("{}: {e}", spec.name())))?;
+        let inst = Instance::new(&spec.module, &spec.limits, shared.clone(), &spec.config).map_err(|e| {
+            // An effect the host refused is often why init failed: say which.
+            let refused = shared.effects.lock().map(|d| d.errors.join("; ")).unwrap_or_default();
+            let also = if refused.is_empty() { String::new() } else { format!(" (the host refused a declared {refused})") };
+            LoadError::Instance(format!("{}: {e}{also}", spec.name()))
+        })?;
         Ok(Translator {
             spec: spec.clone(),
             shared,

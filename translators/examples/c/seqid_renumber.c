@@ -17,6 +17,7 @@
  * show that any language that follows the ABI works. No libc.
  * Build: clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry -o seqid_renumber.wasm seqid_renumber.c
  * Configuration: none (any key is refused, naming it).
+ * Effects (ABI.md section 6): "seq_id * -> renumbered"; the format is unchanged.
  * Counters: renumbered (messages whose ecpriSeqid changed), flows,
  * table_full (messages of flows beyond the table's capacity, left as they are).
  */
@@ -74,6 +75,8 @@ __attribute__((import_module("fhgate"), import_name("counter_define")))
 int fh_counter_define(const char *ptr, int len);
 __attribute__((import_module("fhgate"), import_name("counter_add")))
 void fh_counter_add(int id, i64 delta);
+__attribute__((import_module("fhgate"), import_name("effect")))
+int fh_effect(const char *ptr, int len);
 
 /* The compiler may emit calls to these for copies and clears. */
 void *memset(void *d, int c, unsigned long n) {
@@ -160,6 +163,14 @@ __attribute__((export_name("fhgate_init"))) int fhgate_init(int cfg_ptr, int cfg
     }
     for (int i = 0; i < TABLE_SIZE; i++) table_key[i] = 0;
     table_len = 0;
+    /* What it changes: sequence numbering, nothing of the format. */
+    {
+        const char *effect = "seq_id * -> renumbered";
+        if (fh_effect(effect, (int)cstrlen(effect)) < 0) {
+            log_msg(0, "init failed: the host refused the declared effect");
+            return 4;
+        }
+    }
     c_renumbered = fh_counter_define("renumbered", 10);
     c_flows = fh_counter_define("flows", 5);
     c_table_full = fh_counter_define("table_full", 10);

@@ -90,17 +90,21 @@ pub enum InitError {
     Config(ConfigError),
     /// The host refused to define a counter.
     Counter(Name),
+    /// The host refused a declared effect (its text, cut to 63 bytes).
+    Effect(Name),
     /// Any other reason.
     Other(&'static str),
 }
 
 impl InitError {
-    /// The non-zero code `fhgate_init` returns: 1 config, 2 counter, 3 other.
+    /// The non-zero code `fhgate_init` returns: 1 config, 2 counter, 3
+    /// other, 4 effect.
     pub const fn code(&self) -> i32 {
         match self {
             InitError::Config(_) => 1,
             InitError::Counter(_) => 2,
             InitError::Other(_) => 3,
+            InitError::Effect(_) => 4,
         }
     }
 }
@@ -116,6 +120,7 @@ impl fmt::Display for InitError {
         match self {
             InitError::Config(e) => write!(f, "{e}"),
             InitError::Counter(n) => write!(f, "the host refused to define counter `{n}`"),
+            InitError::Effect(n) => write!(f, "the host refused the declared effect `{n}`"),
             InitError::Other(m) => f.write_str(m),
         }
     }

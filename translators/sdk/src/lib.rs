@@ -45,6 +45,7 @@ extern crate std;
 pub mod abi;
 pub mod config;
 pub mod ctx;
+pub mod effect;
 pub mod error;
 pub mod flow;
 pub mod frame;

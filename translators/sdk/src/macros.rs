@@ -10,6 +10,7 @@
 ///     planes: "u,c",        // optional, default "any"
 ///     directions: "any",    // optional
 ///     types: "0,2",         // optional
+///     plan: ["dl_comp:in_width={du.dl_comp.width},out_width={ru.dl_comp.width}"], // optional
 ///     translator: BfpWidth,
 /// }
 /// ```
@@ -24,6 +25,7 @@ macro_rules! translator {
         $(planes: $planes:literal,)?
         $(directions: $directions:literal,)?
         $(types: $types:literal,)?
+        $(plan: [$($plan:literal),* $(,)?],)?
         translator: $ty:ty $(,)?
     ) => {
         /// This translator's `fhgate.meta` text (ABI.md §5).
@@ -33,6 +35,7 @@ macro_rules! translator {
             $("planes=", $planes, "\n",)?
             $("directions=", $directions, "\n",)?
             $("types=", $types, "\n",)?
+            $($("plan=", $plan, "\n",)*)?
         );
 
         #[cfg(target_arch = "wasm32")]

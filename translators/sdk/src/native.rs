@@ -136,6 +136,7 @@ impl<T: Translator> Harness<T> {
         RECORDER.with(|r| {
             let mut r = r.borrow_mut();
             r.counters.clear();
+            r.effects.clear();
             r.defining = true;
         });
         let data = &mut region.slots[0].bytes[..];
@@ -254,6 +255,11 @@ pub fn clear_logs() {
 /// The value of the counter `name` of the last harness created on this thread.
 pub fn counter(name: &str) -> Option<i64> {
     RECORDER.with(|r| r.borrow().counters.iter().find(|c| c.0 == name).map(|c| c.1))
+}
+
+/// The effects declared on this thread so far (`effect`), as their text.
+pub fn effects() -> Vec<String> {
+    RECORDER.with(|r| r.borrow().effects.clone())
 }
 
 /// The config keys looked up on this thread so far (`config_read`), in order.

@@ -16,6 +16,8 @@ mod imp {
         fn fhgate_now_ns() -> i64;
         #[link_name = "config_read"]
         fn fhgate_config_read(ptr: *const u8, len: i32);
+        #[link_name = "effect"]
+        fn fhgate_effect(ptr: *const u8, len: i32) -> i32;
     }
 
     pub fn log(level: i32, msg: &[u8]) {
@@ -43,6 +45,11 @@ mod imp {
         // SAFETY: as for `log`.
         unsafe { fhgate_config_read(key.as_ptr(), key.len() as i32) }
     }
+
+    pub fn effect(text: &[u8]) -> i32 {
+        // SAFETY: as for `log`.
+        unsafe { fhgate_effect(text.as_ptr(), text.len() as i32) }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -58,6 +65,7 @@ mod imp {
         pub counters: Vec<(String, i64)>,
         pub defining: bool,
         pub config_read: Vec<String>,
+        pub effects: Vec<String>,
     }
 
     std::thread_local! {
@@ -89,6 +97,18 @@ mod imp {
 
     pub fn config_read(key: &[u8]) {
         RECORDER.with(|r| r.borrow_mut().config_read.push(String::from_utf8_lossy(key).into_owned()));
+    }
+
+    /// Records the declaration; refuses it (-1) outside init, as the host does.
+    pub fn effect(text: &[u8]) -> i32 {
+        RECORDER.with(|r| {
+            let mut r = r.borrow_mut();
+            if !r.defining {
+                return -1;
+            }
+            r.effects.push(String::from_utf8_lossy(text).into_owned());
+            0
+        })
     }
 
     pub fn now_ns() -> i64 {

@@ -102,6 +102,16 @@ impl Egress {
                     }));
                 }
                 let ucfg = self.cfg.decode.uplane(rest[4] >> 7);
+                // A declared format with udCompHdr: the first section's
+                // header must say it (its IQ would tile at any width).
+                const HDR: usize = 4 + uplane::field::APP_HEADER_LEN + 4;
+                if self.cfg.declared && ucfg.comp_hdr == CompHdrMode::Present {
+                    if let Some(&b) = rest.get(HDR).filter(|_| declared > HDR) {
+                        if ecpri::UdCompHdr::from_byte(b) != ucfg.static_comp {
+                            return Err(EgressError::new(EgressErrorKind::BadOutput, "oran_fh_cus.udCompHdr", at + 4 + HDR));
+                        }
+                    }
+                }
                 let declared_body = (fits && declared >= 4 + uplane::field::APP_HEADER_LEN).then(|| &rest[4..declared]);
                 let exact = declared_body.map_or(Some(false), |b| uplane_tiles(b, &ucfg));
                 if concat && exact == Some(true) {
@@ -118,7 +128,7 @@ impl Egress {
                     // The declared length is right; what follows is padding.
                     _ if exact == Some(true) => Ok((declared, Some(ucfg))),
                     _ if fits && exact.is_none() => Ok((declared, None)),
-                    _ if fits => Err(EgressError::mismatch(at + 2)),
+                    _ if fits => Err(EgressError::mismatch(at + 2, self.cfg.declared)),
                     _ => Err(size_err),
                 }
             }

@@ -72,11 +72,15 @@ pub enum EgressErrorKind {
     /// format (compression, udCompHdr), do not fill its ecpriPayload: the
     /// translators emit another format than egress was given.
     FormatMismatch,
+    /// As [`EgressErrorKind::FormatMismatch`], where the egress format is
+    /// what the chain's translators declared (ABI.md §6 `effect`): a
+    /// translator's output contradicts its declaration.
+    BadOutput,
 }
 
 impl EgressErrorKind {
     /// Number of kinds (the length of [`EgressStats::errors`]).
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     /// Every kind, in counter order.
     pub const ALL: [EgressErrorKind; Self::COUNT] = [
         EgressErrorKind::Malformed,
@@ -86,6 +90,7 @@ impl EgressErrorKind {
         EgressErrorKind::TooManyMessages,
         EgressErrorKind::NoBuffers,
         EgressErrorKind::FormatMismatch,
+        EgressErrorKind::BadOutput,
     ];
 
     /// A short, stable name, used as a counter label.
@@ -98,6 +103,7 @@ impl EgressErrorKind {
             EgressErrorKind::TooManyMessages => "too_many_messages",
             EgressErrorKind::NoBuffers => "no_buffers",
             EgressErrorKind::FormatMismatch => "format_mismatch",
+            EgressErrorKind::BadOutput => "bad_output",
         }
     }
 
@@ -108,6 +114,10 @@ impl EgressErrorKind {
                 "the translators emit a U-plane format egress was not told about: give it with \
                  --egress-dl-comp/--egress-ul-comp (replay) or the receiving side's dl_comp, ul_comp \
                  and comp_hdr keys (run); the frames were forwarded unchanged",
+            ),
+            EgressErrorKind::BadOutput => Some(
+                "a translator wrote another U-plane format than it declared (`fhgate translator check` lists its \
+                 effects): the frames were forwarded unchanged; fix the translator or its configuration",
             ),
             EgressErrorKind::PrbTooLarge => Some("raise the egress MTU (--mtu, or the receiving side's mtu key)"),
             _ => None,
@@ -138,8 +148,9 @@ impl EgressError {
         EgressError { kind, field, offset, cause: None }
     }
 
-    pub(super) fn mismatch(offset: usize) -> Self {
-        EgressError::new(EgressErrorKind::FormatMismatch, "ecpri.size", offset)
+    pub(super) fn mismatch(offset: usize, declared: bool) -> Self {
+        let kind = if declared { EgressErrorKind::BadOutput } else { EgressErrorKind::FormatMismatch };
+        EgressError::new(kind, "ecpri.size", offset)
     }
 
     pub(super) fn malformed(e: Error) -> Self {

@@ -143,6 +143,14 @@ impl Translator for BfpWidth {
             2 => Some(Direction::Ul),
             _ => None,
         };
+        let (a, b) = (UdCompHdr::new(CompMethod::Bfp, in_width), UdCompHdr::new(CompMethod::Bfp, out_width));
+        // What it does to the format: BFP at in_width becomes out_width in
+        // the directions it converts (ABI.md §6 `effect`).
+        for d in [Direction::Dl, Direction::Ul] {
+            if direction.is_none_or(|x| x == d) {
+                ctx.declare_comp(d, Some(a), b)?;
+            }
+        }
         Ok(BfpWidth {
             in_hdr: UdCompHdr::new(CompMethod::Bfp, in_width),
             out_hdr: UdCompHdr::new(CompMethod::Bfp, out_width),
@@ -210,6 +218,10 @@ translator! {
     version: "1.0.0",
     planes: "u,c",
     types: "0,2",
+    plan: [
+        "dl_comp:in_width={du.dl_comp.width},out_width={ru.dl_comp.width},direction=\"dl\"",
+        "ul_comp:in_width={ru.ul_comp.width},out_width={du.ul_comp.width},direction=\"ul\",cplane=false",
+    ],
     translator: BfpWidth,
 }
 

@@ -90,6 +90,18 @@ impl Translator for ComphdrStatic {
             2 => Some(Direction::Ul),
             _ => None,
         };
+        let comp = width.map(|w| UdCompHdr::new(method, w as u8));
+        // udCompHdr comes or goes; a given width is the static compression
+        // the sections must (strip) or will (insert) say.
+        let strip = mode == Mode::Strip;
+        ctx.declare_comp_hdr(direction, Some(strip), !strip)?;
+        if let Some(c) = comp {
+            for d in [Direction::Dl, Direction::Ul] {
+                if direction.is_none_or(|x| x == d) {
+                    ctx.declare_comp(d, Some(c), c)?;
+                }
+            }
+        }
         Ok(ComphdrStatic {
             mode,
             comp: width.map(|w| UdCompHdr::new(method, w as u8)),
@@ -131,6 +143,12 @@ translator! {
     version: "1.0.0",
     planes: "u",
     types: "0",
+    plan: [
+        "comp_hdr:mode=\"strip\",direction=\"dl\"",
+        "comp_hdr:mode=\"strip\",direction=\"ul\"",
+        "comp_hdr:mode=\"insert\",direction=\"dl\",method=\"{du.dl_comp.method}\",width={du.dl_comp.width}",
+        "comp_hdr:mode=\"insert\",direction=\"ul\",method=\"{ru.ul_comp.method}\",width={ru.ul_comp.width}",
+    ],
     translator: ComphdrStatic,
 }
 

@@ -130,6 +130,14 @@ impl Translator for EaxcRemap {
             remapped: ctx.counter("remapped")?,
             learned: ctx.counter("prach_learned")?,
         };
+        // DU -> RU traffic goes from `from` to `to`; UL U-plane back, or
+        // forward again with `ul = "forward"`.
+        ctx.declare_eaxc_bits(Some(Direction::Dl), Some(t.from), t.to)?;
+        if t.ul_inverse {
+            ctx.declare_eaxc_bits(Some(Direction::Ul), Some(t.to), t.from)?;
+        } else {
+            ctx.declare_eaxc_bits(Some(Direction::Ul), Some(t.from), t.to)?;
+        }
         let mut n = 0;
         for (k, v) in cfg.prefixed("map.") {
             let key_err = || ConfigError::invalid("map", "keys are eAxC IDs: map.0x0001=0x0101");
@@ -198,6 +206,7 @@ translator! {
     version: "1.0.0",
     planes: "u,c",
     types: "0,2",
+    plan: ["eaxc_bits:from=\"{du.eaxc_bits}\",to=\"{ru.eaxc_bits}\""],
     translator: EaxcRemap,
 }
 

@@ -139,6 +139,7 @@ impl Translator for IqGain {
             2 => Some(Direction::Ul),
             _ => None,
         };
+        ctx.declare_note("iq", format_args!("gain:{db}dB"))?;
         Ok(IqGain {
             gain,
             static_comp,

@@ -88,9 +88,18 @@ impl Translator for VlanRetag {
             Some(t) if t as u16 == TPID_8021Q || t as u16 == TPID_8021AD => t as u16,
             Some(_) => return Err(ConfigError::invalid("tpid", "must be 0x8100 or 0x88A8").into()),
         };
+        let (u, c) = (rule(cfg, "u", default)?, rule(cfg, "c", default)?);
+        // The innermost VLAN ID (what flows are keyed on), from the
+        // U-plane rule, or the C-plane's when only it is set.
+        match u.or(c) {
+            Some(PlaneRule { mode: Mode::Set, vid: Some(v), .. }) => ctx.declare_vlan(None, None, Some(v))?,
+            Some(PlaneRule { mode: Mode::Add, vid: Some(v), .. }) => ctx.declare_vlan(None, Some(None), Some(v))?,
+            Some(PlaneRule { mode: Mode::Strip, .. }) => ctx.declare_vlan(None, None, None)?,
+            _ => {}
+        }
         Ok(VlanRetag {
-            u: rule(cfg, "u", default)?,
-            c: rule(cfg, "c", default)?,
+            u,
+            c,
             tpid,
             retagged: ctx.counter("retagged")?,
             added: ctx.counter("added")?,
@@ -138,6 +147,7 @@ translator! {
     name: "vlan_retag",
     version: "1.0.0",
     planes: "u,c",
+    plan: ["vlan:u_vlan={ru.vlan},c_vlan={ru.vlan}", "vlan:mode=\"strip\""],
     translator: VlanRetag,
 }
 
