@@ -19,8 +19,9 @@
 //! same worker, so a flow stays in order (C-plane and U-plane of an eAxC
 //! included). Malformed eCPRI frames go the same way, by the eAxC their
 //! headers carry, and leave untouched in their place. Frames that are not
-//! eCPRI (S-plane PTP, M-plane, LLDP) skip the workers on a priority ring,
-//! ahead of bulk U-plane. Either way, the timestamps TX writes never go
+//! eCPRI (S-plane PTP, M-plane, LLDP) from a live port skip the workers on
+//! a priority ring, ahead of bulk U-plane; from a capture they ride worker
+//! 0's ring and keep their place. Either way, the timestamps TX writes never go
 //! backwards: a frame that overtook later ones (another flow's, or a
 //! priority frame) is stamped with the latest time written so far.
 //! Workers are pinned and busy-poll in bounded bursts. Buffers come from
@@ -265,7 +266,17 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     metrics.push(m);
     let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction));
     let received = ingress.received.clone();
-    let rx = Rx { publish, ingress, to_workers, prio: prio_tx, bufs: recycle_take, burst, stop: stop.clone(), done: Done(rx_done) };
+    let rx = Rx {
+        publish,
+        ingress,
+        to_workers,
+        prio: prio_tx,
+        priority: spec.bridge.live_clock,
+        bufs: recycle_take,
+        burst,
+        stop: stop.clone(),
+        done: Done(rx_done),
+    };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
@@ -289,6 +300,10 @@ struct Rx {
     ingress: Ingress,
     to_workers: Vec<Producer<Packet>>,
     prio: Producer<Packet>,
+    /// Frames without a flow take the priority ring (live ports); from a
+    /// capture they ride worker 0's ring, so they keep their place and
+    /// their timestamp instead of overtaking what the workers hold.
+    priority: bool,
     /// Free buffers: those TX sent last, then the shared pool.
     bufs: BufTake,
     burst: usize,
@@ -313,14 +328,15 @@ impl Rx {
                 backoff(&mut idle);
                 continue;
             }
-            let (to_workers, prio) = (&mut self.to_workers, &mut self.prio);
+            let (to_workers, prio, priority) = (&mut self.to_workers, &mut self.prio, self.priority);
             let workers = to_workers.len();
             let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, flow| {
                 // One at a time, so that the worker can start on the first.
                 // A flow's frames, malformed ones too, go to one worker.
                 let ring = match flow {
                     Some(k) => &mut to_workers[k.eaxc as usize % workers],
-                    None => &mut *prio,
+                    None if priority => &mut *prio,
+                    None => &mut to_workers[0],
                 };
                 push_blocking(ring, pkt);
             })?;
