@@ -210,3 +210,100 @@ fn bad_input_is_named() {
     assert_eq!(r["out_of_range"]["oran_fh_cus.slotId 3 is outside 0-1 at numerology 1"], 1);
     assert_eq!(r["timed"].as_u64().unwrap(), frames.len() as u64 - 2);
 }
+
+/// Writes `frames` (time-ordered) to `path`.
+fn write(path: &Path, frames: &[fhgate::io::pcap::Captured]) {
+    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(path).unwrap();
+    for f in frames {
+        out.write(f.timestamp, &f.data).unwrap();
+    }
+    drop(out);
+    commit.commit().unwrap();
+}
+
+/// A pcap-to-pcap gateway for gen's DU stream, with `[timing]` windows:
+/// T1a_up 100-300 µs and T1a_cp_dl 300-500 µs for what enters from the DU.
+fn run_config(dir: &Path, input: &Path) -> PathBuf {
+    let cfg = dir.join("gw.toml");
+    let text = format!(
+        "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\ncarrier_prbs = 51\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\n\
+         [ru]\nbackend = \"pcap\"\noutput = \"{}\"\ncarrier_prbs = 51\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\n\
+         [timing]\nutc_offset_s = 37\n[timing.du]\nt1a_min_up = 100\nt1a_max_up = 300\nt1a_min_cp_dl = 300\nt1a_max_cp_dl = 500\n",
+        input.display(),
+        dir.join("du-out.pcap").display(),
+        dir.join("ru-out.pcap").display()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+#[test]
+fn run_counts_each_class_from_the_ports_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    // Capture ports hand the pipeline the capture's timestamps, so the
+    // counters follow gen's advances exactly: U-plane 500 µs ahead (early),
+    // 200 (on time), -50 (late); C-plane always 400 µs ahead (on time).
+    let mut frames = Vec::new();
+    for adv in ["500", "200", "-50"] {
+        let p = gen(dir.path(), &format!("du{adv}.pcap"), &["--advance-us", adv, "--cp-advance-us", "400", "--slots", "10"]);
+        frames.extend(fhgate::io::pcap::read_all(&p).unwrap());
+    }
+    frames.sort_by_key(|f| f.timestamp);
+    // Three generators each count ecpriSeqid from 0: number each flow
+    // afresh, as one DU would, so that only the repeat below repeats.
+    let mut next = std::collections::HashMap::new();
+    for f in &mut frames {
+        let seq = next.entry((f.data[15], f.data[18], f.data[19], f.data[22] >> 7)).or_insert(0u8);
+        f.data[20] = *seq;
+        *seq = seq.wrapping_add(1);
+    }
+    // One U-plane frame (the first, 500 µs early) sent twice (the same ecpriSeqid), one with slotId 3
+    // at µ 1, one cut inside its IQ data.
+    let u0 = frames.iter().position(|f| f.data[15] == 0 && f.data[18] == 0 && f.data[19] == 0 && f.data[22] >> 7 == 1).unwrap();
+    let dup = frames[u0].clone();
+    frames.insert(u0 + 1, dup);
+    let mut bad_slot = frames[u0].clone();
+    bad_slot.data[24] &= 0xF0;
+    bad_slot.data[25] = (bad_slot.data[25] & 0x3F) | 0xC0;
+    bad_slot.data[20] = bad_slot.data[20].wrapping_add(100); // another seqId: not a repeat
+    frames.insert(u0 + 2, bad_slot);
+    let mut cut = frames[u0].clone();
+    cut.data.truncate(40);
+    cut.data[20] = cut.data[20].wrapping_add(101);
+    frames.insert(u0 + 3, cut);
+    let input = dir.path().join("mixed.pcap");
+    write(&input, &frames);
+    let cfg = run_config(dir.path(), &input);
+    let o = ok(fhgate(&["run", "-c", cfg.to_str().unwrap(), "--json"]));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = j["timing"].as_array().unwrap_or_else(|| panic!("no timing in {j}"));
+    let row = |dir: &str, plane: &str, eaxc: u64| rows.iter().find(|r| r["direction"] == dir && r["plane"] == plane && r["eaxc"] == eaxc).unwrap();
+    // 10 slots x 14 symbols per class and eAxC; eAxC 0 also got the
+    // repeat (early, counted as a duplicate), the bad slotId and the cut frame.
+    let u0 = row("dl", "u", 0);
+    assert_eq!((u0["Rx_early"].as_u64(), u0["Rx_on_time"].as_u64(), u0["Rx_late"].as_u64()), (Some(141), Some(140), Some(140)), "{u0}");
+    assert_eq!((u0["Rx_dupl"].as_u64(), u0["Rx_corrupt"].as_u64()), (Some(1), Some(2)), "{u0}");
+    assert_eq!(u0["broken_time"], true);
+    assert_eq!(u0["side"], "du");
+    let u1 = row("dl", "u", 1);
+    assert_eq!((u1["Rx_early"].as_u64(), u1["Rx_on_time"].as_u64(), u1["Rx_late"].as_u64(), u1["Rx_dupl"].as_u64()), (Some(140), Some(140), Some(140), Some(0)));
+    let c = row("dl", "c", 0);
+    assert_eq!((c["Rx_on_time"].as_u64(), c["Rx_early"].as_u64(), c["broken_time"].as_bool()), (Some(30), Some(0), Some(false)));
+    assert_eq!(row("ul", "c", 0)["unclassified"], 30, "no t1a_cp_ul window: timed, not classified");
+    // The broken-time signature is said.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DL U-plane eAxC 0x0000: 141 early, 140 on time, 140 late at once"), "{}", String::from_utf8_lossy(&o.stderr));
+    // The Prometheus text has the xran names and the histogram.
+    let o = ok(fhgate(&["run", "-c", cfg.to_str().unwrap()]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for line in [
+        "fhgate_Rx_late_total{side=\"du\",direction=\"dl\",plane=\"u\",eaxc=\"0x0001\",vlan=\"none\"} 140",
+        "fhgate_side_Rx_on_time_total{side=\"du\"} 340",
+        "fhgate_side_Rx_corrupt_total{side=\"du\"} 2",
+        "fhgate_arrival_offset_ns_bucket{side=\"du\",window=\"t1a_up\",le=\"-500000\"} 281",
+        "fhgate_arrival_offset_ns_bucket{side=\"du\",window=\"t1a_up\",le=\"-200000\"} 561",
+        "fhgate_arrival_offset_ns_count{side=\"du\",window=\"t1a_up\"} 841",
+        "fhgate_timing_broken_time{side=\"du\",direction=\"dl\",plane=\"u\",eaxc=\"0x0001\",vlan=\"none\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}");
+    }
+}

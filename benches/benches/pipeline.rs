@@ -49,6 +49,8 @@ use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::memory::{MemoryRx, MemoryTx};
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::runner::{start, DirectionSpec, Threading};
+use fhgate::timing::live::{IngressTiming, Side};
+use fhgate::timing::{Bounds, OtaClock};
 use fhgate::traffic::{self, CarrierSpec};
 use fhgate::translate::{parse_config_pairs, ChainSpec, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
 
@@ -81,6 +83,8 @@ struct Case {
     chains: Vec<ChainSpec>,
     /// Length every output frame must have.
     out_len: usize,
+    /// Receive-window classification on ingress (`[timing]`), if any.
+    timing: Option<IngressTiming>,
 }
 
 /// Latency quantiles of one run, µs: p50, p90, p99, p99.9.
@@ -191,6 +195,7 @@ impl Case {
             ring_size: ring_size(),
             threading,
             bridge: Default::default(),
+            timing: self.timing,
         };
         let watch = CpuWatch::start();
         let stats = start(spec).expect("start").join().expect("join");
@@ -299,6 +304,19 @@ fn passthrough() -> Case {
         decode: d,
         egress: EgressConfig::new(1500, d),
         chains: Vec::new(),
+        timing: None,
+    }
+}
+
+/// The passthrough case with every message timed against its OTA symbol
+/// and classified (`[timing]`): its cost beside `passthrough` in one run.
+fn passthrough_timed() -> Case {
+    let b = |min_us, max_us| Some(Bounds { min_us, max_us });
+    let windows = [b(258, 470), b(285, 429), b(50, 196), b(25, 300)];
+    Case {
+        name: "passthrough_timed/1488B",
+        timing: Some(IngressTiming::new(OtaClock::default(), 1, Side::Du, windows)),
+        ..passthrough()
     }
 }
 
@@ -342,6 +360,7 @@ fn bfp_width() -> Case {
         decode: d,
         egress: EgressConfig::new(16_000, carrier(decode(12))),
         chains,
+        timing: None,
     }
 }
 
@@ -349,7 +368,7 @@ fn bench(c: &mut Criterion) {
     let mut results = Vec::new();
     // One case at a time: bfp_width's runtime (and its epoch ticker
     // thread, which wakes every 100 µs) exists only while its case runs.
-    for make in [passthrough as fn() -> Case, bfp_width] {
+    for make in [passthrough as fn() -> Case, passthrough_timed, bfp_width] {
         let case = make();
         for (group, paced, threading) in [
             ("pipeline", false, Threading::RunToCompletion),

@@ -178,6 +178,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         threading: Threading::for_workers(a.workers as usize),
         // Everything crosses; capture timestamps give no residence time.
         bridge: fhgate::bridge::BridgeSpec::default(),
+        timing: None,
     };
     let direction = match a.from {
         From::Du => "dl",

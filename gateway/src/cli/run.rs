@@ -24,6 +24,7 @@ use fhgate::metrics::PortBoard;
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::runner::{self, DirectionSpec, Running};
 use fhgate::pipeline::stats::Stats;
+use fhgate::timing::live::{IngressTiming, Side as TimingSide};
 use fhgate::translate::{
     ChainSpec, FaultLimit, FaultPolicy, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec,
 };
@@ -354,6 +355,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 // Capture timestamps are not this host's clock: no residence time from them.
                 live_clock: !matches!(from.backend, fhgate::config::Backend::Pcap { .. }),
             },
+            timing: cfg.timing.map(|t| {
+                let (side, bounds) = if port_direction == 1 { (TimingSide::Du, t.du) } else { (TimingSide::Ru, t.ru) };
+                IngressTiming::new(t.clock, from.numerology, side, bounds)
+            }),
         };
         let mut r = match runner::start(spec) {
             Ok(r) => r,
@@ -417,6 +422,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
         total.merge(&s);
     }
+    for (k, c) in total.flows.iter().filter(|(_, c)| c.timing.broken_time()) {
+        tracing::warn!(
+            "flow {} {} eAxC 0x{:04x}: {} early, {} on time, {} late at once: the signature of broken time (check PTP/phc2sys), not of a wrong window",
+            super::dir_name(k.direction), if k.plane == 0 { "U-plane" } else { "C-plane" }, k.eaxc, c.timing.early, c.timing.on_time, c.timing.late
+        );
+    }
     // A side no traffic flows to still holds its (empty) capture writer.
     drop((du, ru));
     fhgate::io::output::commit_all(commits)?;
@@ -426,6 +437,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if a.json {
         let mut j = super::replay::stats_json(&total, frames_in, t.elapsed().as_secs_f64(), &report);
         j["ports"] = ports.json();
+        if cfg.timing.is_some() {
+            j["timing"] = fhgate::timing::live::json(total.flows.iter().map(|(k, c)| (k, &c.timing)));
+        }
         println!("{j}");
     } else {
         let (pin, pout) = total.totals();

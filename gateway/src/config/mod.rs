@@ -17,9 +17,11 @@ use serde::Deserialize;
 mod bridge;
 mod side;
 pub mod profile;
+mod timing;
 
 use side::{default_auto, side, RawSide};
 pub use side::{parse_comp, parse_port_spec};
+pub use timing::TimingConfig;
 
 /// A configuration error: the key at fault and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +233,8 @@ pub struct GatewayConfig {
     pub passthrough: crate::bridge::Passthrough,
     /// The PTP transparent clock (`[ptp] transparent_clock`).
     pub ptp_tc: crate::bridge::tc::TcMode,
+    /// Receive-window measurement (`[timing]`), if configured.
+    pub timing: Option<TimingConfig>,
 }
 
 // ---- the file as written ----------------------------------------------
@@ -252,6 +256,7 @@ struct RawFile {
     passthrough: bridge::RawPassthrough,
     #[serde(default)]
     ptp: bridge::RawPtp,
+    timing: Option<timing::RawTiming>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +503,7 @@ impl GatewayConfig {
             metrics_listen,
             passthrough: bridge::passthrough(raw.passthrough)?,
             ptp_tc: bridge::ptp(raw.ptp)?,
+            timing: raw.timing.map(timing::RawTiming::validate).transpose()?,
         })
     }
 

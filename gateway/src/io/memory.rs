@@ -410,6 +410,7 @@ mod tests {
                 ring_size: 64,
                 threading,
                 bridge: Default::default(),
+                timing: None,
             };
             let stats = start(spec).unwrap().join().unwrap();
             assert_eq!(stats.totals(), (1000, 1000), "{threading:?}");

@@ -85,6 +85,8 @@ pub struct DirectionSpec {
     pub threading: Threading,
     /// What crosses besides fronthaul, and the PTP transparent clock.
     pub bridge: BridgeSpec,
+    /// Receive-window classification of ingress messages (`[timing]`), if any.
+    pub timing: Option<crate::timing::live::IngressTiming>,
 }
 
 /// How a direction's stages map onto threads.
@@ -264,7 +266,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     }
     let (publish, m) = publisher();
     metrics.push(m);
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction));
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing);
     let received = ingress.received.clone();
     let rx = Rx {
         publish,

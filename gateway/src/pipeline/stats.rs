@@ -26,15 +26,25 @@ pub struct FlowCounters {
     pub seq_gaps: u64,
     /// Sequence IDs that went backwards on ingress.
     pub seq_reorders: u64,
+    /// Receive-window counters (timing/live.rs), when `[timing]` is set.
+    pub timing: crate::timing::live::TimingCounters,
 }
 
 /// Sequence-ID tracking of one flow.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SeqTrack {
     next: Option<u8>,
+    /// The previous message's sequence ID, for [`SeqTrack::is_repeat`].
+    last: Option<u8>,
 }
 
 impl SeqTrack {
+    /// Whether `seq` is the previous message's sequence ID again (xran's Rx_dupl).
+    #[inline]
+    pub fn is_repeat(&self, seq: u8) -> bool {
+        self.last == Some(seq)
+    }
+
     /// Notes `seq` and returns (gaps, reordered).
     #[inline]
     pub fn note(&mut self, seq: u8) -> (u64, bool) {
@@ -54,6 +64,7 @@ impl SeqTrack {
         if !r.1 {
             self.next = Some(seq.wrapping_add(1));
         }
+        self.last = Some(seq);
         r
     }
 }
@@ -219,6 +230,8 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Non-fronthaul frames by class, and the PTP transparent clock.
     pub bridge: crate::bridge::stats::BridgeStats,
+    /// Arrival offsets against OTA per side and window (timing/live.rs).
+    pub timing: crate::timing::live::TimingStats,
 }
 
 impl Default for Stats {
@@ -236,6 +249,7 @@ impl Default for Stats {
             // 1 ns to 10 s at 3 significant digits.
             latency: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
             bridge: Default::default(),
+            timing: Default::default(),
         }
     }
 }
@@ -251,6 +265,7 @@ impl Stats {
             m.bytes_out += c.bytes_out;
             m.seq_gaps += c.seq_gaps;
             m.seq_reorders += c.seq_reorders;
+            m.timing.merge(&c.timing);
         }
         for (k, n) in &o.malformed {
             *self.malformed.entry(*k).or_default() += n;
@@ -272,6 +287,7 @@ impl Stats {
         self.frames_out += o.frames_out;
         let _ = self.latency.add(&o.latency);
         self.bridge.merge(&o.bridge);
+        self.timing.merge(&o.timing);
     }
 
     /// Totals over all flows: (packets in, packets out).
@@ -332,6 +348,9 @@ impl Stats {
         }
         let _ = writeln!(s, "fhgate_added_latency_ns_count {}", self.latency.len());
         s.push_str(&self.bridge.prometheus());
+        if !self.timing.is_empty() || self.flows.values().any(|c| c.timing.sides != 0) {
+            s.push_str(&crate::timing::live::prometheus(self.flows.iter().map(|(k, c)| (k, &c.timing)), &self.timing));
+        }
         s
     }
 }
@@ -354,6 +373,10 @@ mod tests {
         assert_eq!(t.note(200), (99, false));
         assert_eq!(t.note(255), (54, false));
         assert_eq!(t.note(0), (0, false), "wraps at 256");
+        // A repeat is the previous ID again, even after a reorder.
+        assert!(t.is_repeat(0) && !t.is_repeat(1));
+        t.note(200);
+        assert!(t.is_repeat(200) && !t.is_repeat(1) && !t.is_repeat(0));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! arrives against its receive window.
 
 pub mod extract;
+pub mod live;
 pub mod ota;
 pub mod report;
 pub mod window;

@@ -96,8 +96,9 @@ impl Bounds {
     }
 }
 
+/// The class of `offset_ns` in the window `(lo, hi)` of arrival offsets (ns, inclusive).
 #[inline]
-fn class_in((lo, hi): (i64, i64), offset_ns: i64) -> Class {
+pub fn class_in((lo, hi): (i64, i64), offset_ns: i64) -> Class {
     if offset_ns < lo {
         Class::Early
     } else if offset_ns > hi {

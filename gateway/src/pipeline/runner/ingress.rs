@@ -13,6 +13,8 @@ use crate::bridge::direction::BridgeRx;
 use crate::classify::FlowKey;
 use crate::io::{RxPoll, RxPort, TxPort};
 use crate::pipeline::stats::{FlowTable, Stats};
+use crate::timing::live::IngressTiming;
+use crate::timing::AirTime;
 use crate::translate::{Packet, PacketBuf};
 
 /// The receive half both threadings share: the port and its tap, the
@@ -32,6 +34,8 @@ pub(super) struct Ingress {
     bridge: BridgeRx,
     /// Buffers of frames the policy blocked, given back after the burst.
     spare: Vec<PacketBuf>,
+    /// Receive-window classification, when `[timing]` is configured.
+    timing: Option<IngressTiming>,
 }
 
 /// What one poll of the port found.
@@ -43,9 +47,19 @@ pub(super) enum Polled {
 }
 
 impl Ingress {
-    pub(super) fn new(port: Box<dyn RxPort>, tap: Option<Box<dyn TxPort>>, decode: DecodeConfig, port_direction: u8, burst: usize, t0: Instant, bridge: BridgeRx) -> Self {
+    #[allow(clippy::too_many_arguments, reason = "one call site per threading; a struct would only rename them")]
+    pub(super) fn new(
+        port: Box<dyn RxPort>,
+        tap: Option<Box<dyn TxPort>>,
+        decode: DecodeConfig,
+        port_direction: u8,
+        burst: usize,
+        t0: Instant,
+        bridge: BridgeRx,
+        timing: Option<IngressTiming>,
+    ) -> Self {
         let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst) }
+        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst), timing }
     }
 
     /// Receives into the front of `bufs` (the rest stay for the next call)
@@ -84,7 +98,13 @@ impl Ingress {
                     let f = flows.entry(key);
                     f.counters.packets_in += 1;
                     f.counters.bytes_in += pkt.len as u64;
-                    if let Some(s) = seq_of(&pkt) {
+                    let seq = seq_of(&pkt);
+                    if let (Some(t), true) = (&self.timing, d.plane() <= 1) {
+                        let air = AirTime { frame_id: d.frame_id(), subframe_id: d.subframe_id(), slot_id: d.slot_id(), symbol_id: d.symbol_id() };
+                        let repeat = seq.is_some_and(|s| f.seq.is_repeat(s));
+                        t.note(&mut f.counters.timing, &mut stats.timing, pkt.time_ns, d.plane() == 0, d.direction(), air, repeat);
+                    }
+                    if let Some(s) = seq {
                         let (gaps, reord) = f.seq.note(s);
                         f.counters.seq_gaps += gaps;
                         f.counters.seq_reorders += reord as u64;
@@ -102,6 +122,9 @@ impl Ingress {
                         let f = flows.entry(k);
                         f.counters.packets_in += 1;
                         f.counters.bytes_in += pkt.len as u64;
+                        if let (Some(t), true) = (&self.timing, k.plane <= 1) {
+                            t.note_corrupt(&mut f.counters.timing);
+                        }
                     }
                     key
                 }

@@ -23,7 +23,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let (publish, m) = publisher();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction));
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing);
     let received = ingress.received.clone();
     let r = RunToCompletion {
         publish,
