@@ -21,6 +21,7 @@ macro_rules! eprintln {
 
 mod out;
 
+mod bench;
 mod decode_args;
 mod diff;
 mod gen;
@@ -102,6 +103,8 @@ enum Command {
     Translator(translator::TranslatorArgs),
     /// Interop profiles: `profile learn CAPTURE...` infers one side's keys from its traffic.
     Profile(profile::ProfileArgs),
+    /// Benchmark a device (RFC 2544 throughput, latency, integrity): `bench --tx PORT --rx PORT`, `bench compare A.json B.json`.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit codes: 0 success, 1 the input had errors (inspect found bad
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Timing(a) => timing::run(a),
         Command::Translator(a) => translator::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     let flushed = out::finish();
     match (r, flushed) {

@@ -483,7 +483,7 @@ impl Sink {
 }
 
 /// Compares every PRB of a U-plane section with `reference(prb)`.
-fn check_section(
+pub(super) fn check_section(
     iq: &mut IqError,
     sec: &SectionRepr<'_>,
     comp: UdCompHdr,
@@ -512,7 +512,7 @@ fn check_section(
 
 /// `r` as it comes out of compression `c` (rounding as gen did) and back,
 /// in `i32`, so a level beyond `i16` stays what the wire carries.
-fn carry(c: UdCompHdr, rounding: Rounding, r: &[i32; SAMPLES_PER_PRB], bytes: &mut Vec<i32>) -> [i32; SAMPLES_PER_PRB] {
+pub(super) fn carry(c: UdCompHdr, rounding: Rounding, r: &[i32; SAMPLES_PER_PRB], bytes: &mut Vec<i32>) -> [i32; SAMPLES_PER_PRB] {
     let mut wire = [0u8; 1 + 3 * 16];
     let mut out = *r;
     if ecpri::iq::compress(c, rounding, r, &mut wire).is_ok() {

@@ -1,0 +1,228 @@
+//! `bench`'s flags and presets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use ecpri::uplane::CompHdrMode;
+use ecpri::{EaxcLayout, UdCompHdr};
+use fhgate::traffic::CarrierSpec;
+
+use super::super::gen::{parse_seconds, SignalArgs};
+
+/// Arguments of `bench`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub cmd: Option<BenchCmd>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `bench` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Show two runs (`--json` files) side by side.
+    Compare {
+        /// The run before.
+        a: PathBuf,
+        /// The run after.
+        b: PathBuf,
+    },
+}
+
+/// A bench run.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Send on this port: af_xdp:IFACE[,k=v], af_packet:IFACE or udp:BIND,PEER.
+    #[arg(long, value_name = "SPEC", required = true)]
+    pub tx: Option<String>,
+    /// Receive on this port.
+    #[arg(long, value_name = "SPEC", required = true)]
+    pub rx: Option<String>,
+    /// Network namespace of the tx port (`ip netns` name).
+    #[arg(long, value_name = "NS")]
+    pub tx_netns: Option<String>,
+    /// Network namespace of the rx port.
+    #[arg(long, value_name = "NS")]
+    pub rx_netns: Option<String>,
+    /// Start the device: `fhgate run -c FILE`, in this namespace.
+    #[arg(long, value_name = "NS", requires = "dut_config")]
+    pub dut_netns: Option<String>,
+    /// Start the device under test from this gateway configuration.
+    #[arg(long, value_name = "FILE")]
+    pub dut_config: Option<PathBuf>,
+    /// Traffic preset: 4t4r-100mhz-bfp9 (default), 4t4r-100mhz-bfp9-prach, 2t2r-20mhz-bfp9, 2t2r-20mhz-bfp8, 1t1r-10mhz-u16; the flags below override it.
+    #[arg(long, value_name = "NAME", default_value = "4t4r-100mhz-bfp9")]
+    pub preset: String,
+    /// Numerology µ.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub numerology: Option<u8>,
+    /// Carrier width in PRBs.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1023))]
+    pub prbs: Option<u16>,
+    /// Antennas (one eAxC each).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub antennas: Option<u8>,
+    /// U-plane compression sent, METHOD:WIDTH.
+    #[arg(long, value_parser = parse_comp)]
+    pub comp: Option<UdCompHdr>,
+    /// eAxC bit widths sent.
+    #[arg(long, value_parser = parse_eaxc)]
+    pub eaxc_bits: Option<EaxcLayout>,
+    /// Largest Ethernet payload sent.
+    #[arg(long)]
+    pub mtu: Option<usize>,
+    /// Add PRACH (section type 3) C-plane.
+    #[arg(long)]
+    pub prach: bool,
+    /// DU_port_ID of every eAxC.
+    #[arg(long, default_value_t = 0)]
+    pub du_port: u16,
+    /// eAxC bit widths as the receive side reads them (default: as sent).
+    #[arg(long, value_parser = parse_eaxc)]
+    pub rx_eaxc_bits: Option<EaxcLayout>,
+    /// Compression as the receive side reads it without udCompHdr (default: as sent).
+    #[arg(long, value_parser = parse_comp)]
+    pub rx_comp: Option<UdCompHdr>,
+    /// Largest Ethernet payload the rx port must carry (default: --mtu).
+    #[arg(long)]
+    pub rx_mtu: Option<usize>,
+    /// The signal's level and rounding.
+    #[command(flatten)]
+    pub signal: SignalArgs,
+    /// Seconds of each trial's measured part.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    pub trial: Duration,
+    /// Seconds of traffic before each measured part, not counted.
+    #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = parse_seconds)]
+    pub warmup: Duration,
+    /// Seconds the receiver waits for stragglers after sending ends.
+    #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = parse_seconds)]
+    pub drain: Duration,
+    /// After each trial, wait up to this long for the device to go quiet (50 ms without a frame).
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    pub settle: Duration,
+    /// Search resolution: frames per second, or a percentage of the ceiling (`2%`).
+    #[arg(long, default_value = "1%", value_parser = Resolution::parse)]
+    pub resolution: Resolution,
+    /// Loss tolerated in the search, percent (RFC 2544: 0).
+    #[arg(long, value_name = "PCT", default_value_t = 0.0)]
+    pub loss_tolerance: f64,
+    /// Ceiling of the search, frames per second (default: as fast as the tx port goes).
+    #[arg(long, value_name = "FPS")]
+    pub max_rate: Option<f64>,
+    /// Sweep points, percent of the found rate (`none` for no sweep).
+    #[arg(long, value_name = "PCT,...", default_value = "10,20,30,40,50,60,70,80,90,100,110,120", value_parser = parse_sweep)]
+    pub sweep: Sweep,
+    /// Confirm the found rate with a trial this many seconds long.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub confirm: Option<Duration>,
+    /// Check IQ on one U-plane frame in N.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub iq_every: u32,
+    /// Write the result as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the HTML report here (a directory gets index.html).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+/// The search resolution.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolution {
+    /// Frames per second.
+    Fps(f64),
+    /// Percent of the ceiling.
+    Percent(f64),
+}
+
+impl Resolution {
+    fn parse(s: &str) -> Result<Resolution, String> {
+        let bad = || format!("`{s}`: expected frames per second (1000) or a percentage of the ceiling (1%)");
+        match s.strip_suffix('%') {
+            Some(p) => p.parse::<f64>().ok().filter(|v| *v > 0.0 && *v < 100.0).map(Resolution::Percent).ok_or_else(bad),
+            None => s.parse::<f64>().ok().filter(|v| *v > 0.0 && v.is_finite()).map(Resolution::Fps).ok_or_else(bad),
+        }
+    }
+
+    /// In frames per second, given the ceiling.
+    pub fn fps(self, ceiling: f64) -> f64 {
+        match self {
+            Resolution::Fps(f) => f,
+            Resolution::Percent(p) => ceiling * p / 100.0,
+        }
+    }
+}
+
+/// Sweep points in percent.
+#[derive(Debug, Clone)]
+pub struct Sweep(pub Vec<f64>);
+
+fn parse_sweep(s: &str) -> Result<Sweep, String> {
+    if s == "none" {
+        return Ok(Sweep(Vec::new()));
+    }
+    s.split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|v| *v > 0.0 && *v <= 1000.0).ok_or_else(|| format!("`{p}` in --sweep: expected a percentage in (0, 1000]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Sweep)
+}
+
+fn parse_comp(s: &str) -> Result<UdCompHdr, String> {
+    UdCompHdr::from_spec(s).ok_or_else(|| format!("`{s}`: expected METHOD:WIDTH like bfp:9"))
+}
+
+fn parse_eaxc(s: &str) -> Result<EaxcLayout, String> {
+    EaxcLayout::from_spec(s).ok_or_else(|| format!("`{s}`: expected four widths adding up to 16"))
+}
+
+/// The named presets: (name, µ, PRBs, antennas, compression, MTU, PRACH).
+const PRESETS: &[(&str, u8, u16, u8, &str, usize, bool)] = &[
+    ("4t4r-100mhz-bfp9", 1, 273, 4, "bfp:9", 9000, false),
+    ("4t4r-100mhz-bfp9-prach", 1, 273, 4, "bfp:9", 9000, true),
+    ("2t2r-20mhz-bfp9", 1, 51, 2, "bfp:9", 9000, false),
+    ("2t2r-20mhz-bfp8", 1, 51, 2, "bfp:8", 9000, false),
+    ("1t1r-10mhz-u16", 1, 24, 1, "none:16", 1500, false),
+];
+
+impl RunArgs {
+    /// The carrier: the preset, with any flag given overriding it.
+    pub fn carrier(&self) -> Result<CarrierSpec> {
+        let Some(&(_, mu, prbs, ants, comp, mtu, prach)) = PRESETS.iter().find(|p| p.0 == self.preset) else {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            bail!("--preset {}: no such preset (there are {})", self.preset, names.join(", "));
+        };
+        let comp = self.comp.unwrap_or(UdCompHdr::from_spec(comp).expect("presets name valid compressions"));
+        Ok(CarrierSpec {
+            numerology: self.numerology.unwrap_or(mu),
+            prbs: self.prbs.unwrap_or(prbs),
+            antennas: self.antennas.unwrap_or(ants),
+            comp,
+            rounding: self.signal.rounding,
+            level: self.signal.level(Some(comp), "--comp")?,
+            comp_hdr: true,
+            eaxc: self.eaxc_bits.unwrap_or_default(),
+            mtu: self.mtu.unwrap_or(mtu),
+            prach: self.prach || prach,
+            du_port: self.du_port,
+            ..CarrierSpec::default()
+        })
+    }
+
+    /// The receive side's decoding: as sent unless told otherwise.
+    pub fn rx_decode(&self, spec: &CarrierSpec) -> ecpri::frame::DecodeConfig {
+        let comp = self.rx_comp.unwrap_or(spec.comp);
+        ecpri::frame::DecodeConfig {
+            eaxc: self.rx_eaxc_bits.unwrap_or(spec.eaxc),
+            dl_comp: comp,
+            ul_comp: comp,
+            comp_hdr: CompHdrMode::Auto,
+            udp_port: None,
+            carrier_prbs: spec.prbs,
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! One trial: the transmit thread sends the pool at a rate for a warm-up
+//! and a measured part; the receiving thread (the caller's) matches each
+//! frame that comes back to the time it was sent and counts it per flow.
+//!
+//! Every trial is bounded in time: the transmitter stops at 1.5 × its
+//! planned length (+0.5 s) however slow the port, and the receiver at the
+//! end of sending plus the drain time, or earlier once every measured
+//! frame is in.
+//!
+//! Timestamps: the send time is CLOCK_REALTIME read just before a frame
+//! is queued on the port; the receive time is the port's (AF_PACKET: the
+//! kernel's software receive timestamp; AF_XDP and UDP: CLOCK_REALTIME
+//! when the frame is taken off the ring). Both ends are in this process,
+//! so they share one clock.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ecpri::frame::{Body, DecodeConfig, FrameRepr};
+use ecpri::iq::Rounding;
+use ecpri::UdCompHdr;
+use fhgate::io::live::unix_ns;
+use fhgate::io::port_stats::{PortCounters, PortEvent};
+use fhgate::io::{RxPoll, RxPort, TxPort};
+use fhgate::traffic::{reference_prb, SignalLevel, SlotTime};
+use fhgate::translate::PacketBuf;
+
+use super::pool::{key_of, FlowKey, Pool, LAPS, RADIO_FRAMES};
+use super::report;
+use super::stats::FlowStats;
+
+/// The received bit of a table entry.
+const RECEIVED: u64 = 1 << 63;
+/// The send time bits of a table entry: ns since the bench's epoch, + 1.
+const TIME: u64 = (1 << 48) - 1;
+/// Frames per send or receive call.
+const BURST: usize = 32;
+
+/// How to run a trial.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Frames per second, `None` flat out.
+    pub rate: Option<f64>,
+    /// Traffic before the measured part.
+    pub warmup: Duration,
+    /// The measured part.
+    pub duration: Duration,
+    /// How long the receiver waits for stragglers after the last frame.
+    pub drain: Duration,
+    /// After the trial, how long at most to wait for the device to go
+    /// quiet (no frame for [`QUIET`]), so a backlog never spills into
+    /// the next trial.
+    pub settle: Duration,
+}
+
+/// How long without a frame counts as quiet.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// The signal gen put in the IQ, to measure EVM against.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    /// Its level.
+    pub level: SignalLevel,
+    /// The compression it was sent with.
+    pub comp: UdCompHdr,
+    /// Its BFP rounding.
+    pub rounding: Rounding,
+}
+
+/// Both ends of the measured path, and their counters.
+pub struct Ports {
+    /// Where bench sends.
+    pub tx: Box<dyn TxPort>,
+    /// Where bench receives.
+    pub rx: Box<dyn RxPort>,
+    /// The transmit half's counters (its own drops).
+    pub tx_counters: PortCounters,
+    /// The receive half's counters (kernel and ring drops).
+    pub rx_counters: PortCounters,
+}
+
+/// The state that lives across trials.
+pub struct Engine {
+    /// What is sent.
+    pub pool: Pool,
+    /// Per pool frame and lap (mod [`LAPS`]): send time, seqId and whether it came back.
+    table: Vec<AtomicU64>,
+    epoch_ns: u64,
+    /// Where sending resumes: lap and position in the pool.
+    lap: u64,
+    pos: usize,
+    /// How received frames are decoded.
+    pub rx_cfg: DecodeConfig,
+    /// What IQ is checked against.
+    pub reference: Reference,
+    /// IQ is checked on one U-plane frame in this many.
+    pub iq_every: u32,
+    /// Loss tolerated, as a ratio.
+    pub tolerance: f64,
+}
+
+/// What the transmit thread did.
+#[derive(Default)]
+struct Sent {
+    per_flow: Vec<u64>,
+    warmup: u64,
+    measured: u64,
+    tx_dropped: u64,
+    seconds: f64,
+}
+
+impl Engine {
+    /// Ready to send `pool`.
+    pub fn new(pool: Pool, rx_cfg: DecodeConfig, reference: Reference, iq_every: u32, tolerance: f64) -> Engine {
+        let table = (0..pool.frames.len() * LAPS as usize).map(|_| AtomicU64::new(0)).collect();
+        Engine { pool, table, epoch_ns: unix_ns(), lap: 0, pos: 0, rx_cfg, reference, iq_every: iq_every.max(1), tolerance }
+    }
+
+    /// Runs one trial of `plan` through `ports`.
+    pub fn trial(&mut self, ports: &mut Ports, plan: Plan, kind: &str) -> report::Trial {
+        let trial_start = unix_ns();
+        let measure_start = AtomicU64::new(u64::MAX);
+        let done = AtomicBool::new(false);
+        let offered = AtomicU64::new(0);
+        let rx_drops0 = ports.rx_counters.drops() + kernel_drops(&ports.rx_counters);
+        let mut flows: Vec<FlowStats> = self.pool.flows.iter().map(|_| FlowStats::default()).collect();
+        let mut totals = FlowStats::default();
+        let (tx, rx, txc) = (&mut ports.tx, &mut ports.rx, &ports.tx_counters);
+        let (mut lap, mut pos) = (self.lap, self.pos);
+        let this = &*self;
+        let sent = std::thread::scope(|s| {
+            let sender = s.spawn(|| {
+                let r = this.transmit(tx.as_mut(), txc, plan, &mut lap, &mut pos, &measure_start);
+                offered.store(r.measured, Ordering::Release);
+                done.store(true, Ordering::Release);
+                r
+            });
+            this.receive(rx.as_mut(), plan, trial_start, &measure_start, &done, &offered, &mut flows, &mut totals);
+            sender.join().unwrap_or_default()
+        });
+        (self.lap, self.pos) = (lap, pos);
+        let late = settle(ports.rx.as_mut(), plan.settle);
+        let rx_port_drops = (ports.rx_counters.drops() + kernel_drops(&ports.rx_counters)).saturating_sub(rx_drops0);
+        for (f, &n) in flows.iter_mut().zip(&sent.per_flow) {
+            f.sent = n;
+        }
+        let flows_out: Vec<report::Flow> = self.pool.flows.iter().zip(&flows).map(|(k, f)| f.to_report(k, k.plane == "U")).collect();
+        let mut all = FlowStats::default();
+        for f in &flows {
+            all.merge(f);
+        }
+        all.malformed += totals.malformed;
+        all.unmatched += totals.unmatched;
+        let received = all.received;
+        let lost = sent.measured.saturating_sub(received);
+        let loss_ratio = if sent.measured > 0 { lost as f64 / sent.measured as f64 } else { 1.0 };
+        let (latency, latency_cdf, latency_histogram) = all.latency_report();
+        report::Trial {
+            kind: kind.to_string(),
+            percent: None,
+            target_fps: plan.rate,
+            offered_fps: if sent.seconds > 0.0 { sent.measured as f64 / sent.seconds } else { 0.0 },
+            sent: sent.measured,
+            received,
+            lost,
+            loss_ratio,
+            pass: sent.measured > 0 && loss_ratio <= self.tolerance,
+            duplicates: all.duplicates,
+            reordered: all.seq.reorders,
+            seq_gaps: all.seq.gaps,
+            malformed: all.malformed,
+            unmatched: all.unmatched,
+            stale: totals.stale,
+            late,
+            tx_dropped: sent.tx_dropped,
+            rx_port_drops,
+            warmup_sent: sent.warmup,
+            seconds: sent.seconds,
+            latency,
+            latency_cdf,
+            latency_histogram,
+            flows: flows_out,
+        }
+    }
+
+    /// Sends the warm-up and the measured part, paced burst by burst.
+    fn transmit(&self, tx: &mut dyn TxPort, counters: &PortCounters, plan: Plan, lap: &mut u64, pos: &mut usize, measure_start: &AtomicU64) -> Sent {
+        let n = self.pool.frames.len();
+        let mut s = Sent { per_flow: vec![0; self.pool.flows.len()], ..Sent::default() };
+        let total = plan.warmup + plan.duration;
+        let hard_stop = total.mul_f64(1.5) + Duration::from_millis(500);
+        let (warm_n, meas_n) = match plan.rate {
+            Some(r) => ((r * plan.warmup.as_secs_f64()).round() as u64, (r * plan.duration.as_secs_f64()).round().max(1.0) as u64),
+            None => (u64::MAX, u64::MAX),
+        };
+        let t0 = Instant::now();
+        let mut measuring = false;
+        let mut t_meas = t0;
+        let mut i: u64 = 0;
+        let mut dropped_before = counters.get(PortEvent::DropRingFull);
+        let mut patch: Vec<u8> = Vec::with_capacity(self.pool.frames.iter().map(|f| f.data.len()).max().unwrap_or(0));
+        loop {
+            let el = t0.elapsed();
+            if el >= hard_stop {
+                break;
+            }
+            if !measuring {
+                let warm_over = match plan.rate {
+                    Some(_) => i >= warm_n,
+                    None => el >= plan.warmup,
+                };
+                if warm_over {
+                    measuring = true;
+                    t_meas = Instant::now();
+                    measure_start.store(unix_ns() - self.epoch_ns + 1, Ordering::Release);
+                }
+            }
+            if measuring {
+                let over = match plan.rate {
+                    Some(_) => s.measured >= meas_n,
+                    None => t_meas.elapsed() >= plan.duration,
+                };
+                if over {
+                    break;
+                }
+            }
+            if let Some(r) = plan.rate {
+                let due = t0 + Duration::from_secs_f64(i as f64 / r);
+                let now = Instant::now();
+                if now < due {
+                    std::thread::sleep(due - now);
+                }
+            }
+            // One burst (never across the warm-up's end or the measured count).
+            let room = match (plan.rate, measuring) {
+                (Some(_), false) => warm_n - i,
+                (Some(_), true) => meas_n - s.measured,
+                _ => BURST as u64,
+            };
+            let burst = room.min(BURST as u64).max(1);
+            for _ in 0..burst {
+                let f = &self.pool.frames[*pos];
+                let seq = f.seq(*lap);
+                let slot = (*lap % LAPS) as usize * n + *pos;
+                let t = unix_ns();
+                self.table[slot].store((t - self.epoch_ns + 1) & TIME | (seq as u64) << 48, Ordering::Release);
+                // The pool's bytes are lap 0's: other laps send a copy with
+                // their seqId and frameId (the buffer keeps its capacity).
+                let ok = if *lap == 0 {
+                    tx.send(&f.data, t).is_ok()
+                } else {
+                    patch.clear();
+                    patch.extend_from_slice(&f.data);
+                    patch[f.seq_at] = seq;
+                    patch[f.frame_at()] = f.frame_id(*lap);
+                    tx.send(&patch, t).is_ok()
+                };
+                let d = counters.get(PortEvent::DropRingFull);
+                if !ok || d != dropped_before {
+                    dropped_before = d;
+                    s.tx_dropped += 1;
+                    self.table[slot].store(0, Ordering::Release);
+                } else {
+                    s.per_flow[f.flow as usize] += measuring as u64;
+                    if measuring {
+                        s.measured += 1;
+                    } else {
+                        s.warmup += 1;
+                    }
+                }
+                i += 1;
+                *pos += 1;
+                if *pos == n {
+                    *pos = 0;
+                    *lap += 1;
+                }
+            }
+            let _ = tx.flush();
+        }
+        let _ = tx.flush();
+        s.seconds = if measuring { t_meas.elapsed().as_secs_f64() } else { 0.0 };
+        s
+    }
+
+    /// Receives until every measured frame is in, or the drain time after
+    /// the last was sent has passed.
+    #[allow(clippy::too_many_arguments)]
+    fn receive(
+        &self,
+        rx: &mut dyn RxPort,
+        plan: Plan,
+        trial_start: u64,
+        measure_start: &AtomicU64,
+        done: &AtomicBool,
+        offered: &AtomicU64,
+        flows: &mut [FlowStats],
+        totals: &mut FlowStats,
+    ) {
+        let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
+        let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
+        let t0 = Instant::now();
+        let hard_stop = (plan.warmup + plan.duration).mul_f64(1.5) + Duration::from_millis(500) + plan.drain;
+        let mut tx_end: Option<Instant> = None;
+        let mut scratch = Vec::new();
+        loop {
+            if t0.elapsed() >= hard_stop {
+                break;
+            }
+            if tx_end.is_none() && done.load(Ordering::Acquire) {
+                tx_end = Some(Instant::now());
+            }
+            if let Some(end) = tx_end {
+                let all_in = flows.iter().map(|f| f.received).sum::<u64>() >= offered.load(Ordering::Acquire);
+                if all_in || end.elapsed() >= plan.drain {
+                    break;
+                }
+            }
+            match rx.recv(&mut bufs, &mut lens, &mut times) {
+                Ok(RxPoll::Frames(k)) => {
+                    let ms = measure_start.load(Ordering::Acquire);
+                    for i in 0..k {
+                        let data = &bufs[i].bytes()[..lens[i]];
+                        self.account(data, times[i], trial_start, ms, flows, totals, &mut scratch);
+                    }
+                }
+                Ok(RxPoll::Idle) => std::thread::sleep(Duration::from_micros(100)),
+                Ok(RxPoll::Closed) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!("bench: receiving: {e}");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    /// Matches one received frame and counts it.
+    #[allow(clippy::too_many_arguments)]
+    fn account(&self, data: &[u8], rx_ns: u64, trial_start: u64, measure_start: u64, flows: &mut [FlowStats], totals: &mut FlowStats, scratch: &mut Vec<i32>) {
+        let layout = self.rx_cfg.eaxc;
+        let fr = match FrameRepr::parse(data, &self.rx_cfg) {
+            Ok(fr) => fr,
+            Err(_) => {
+                match super::super::raw_flow(data, self.rx_cfg.udp_port).and_then(|(p, d, e, _)| self.flow_index(FlowKey::of(p, d, e, &layout))) {
+                    Some(f) => flows[f].malformed += 1,
+                    None => totals.malformed += 1,
+                }
+                return;
+            }
+        };
+        let Some((key, seq)) = key_of(&fr, &layout) else {
+            totals.unmatched += 1;
+            return;
+        };
+        let Some((pos, lap)) = self.pool.find(&key) else {
+            match self.flow_index(key.flow) {
+                Some(f) => flows[f].unmatched += 1,
+                None => totals.unmatched += 1,
+            }
+            return;
+        };
+        let idx = lap as usize * self.pool.frames.len() + pos;
+        let entry = self.table[idx].load(Ordering::Acquire);
+        let send_rel = entry & TIME;
+        let send_ns = (self.epoch_ns + send_rel).saturating_sub(1);
+        if send_rel == 0 || ((entry >> 48) & 0xFF) as u8 != seq || send_ns < trial_start || rx_ns < send_ns {
+            // Sent in an earlier trial, or LAPS laps ago (its seqId differs,
+            // or it arrived before the frame now in its place was sent).
+            totals.stale += 1;
+            return;
+        }
+        let prev = self.table[idx].fetch_or(RECEIVED, Ordering::AcqRel);
+        let pf = &self.pool.frames[pos];
+        let st = &mut flows[pf.flow as usize];
+        if prev & RECEIVED != 0 {
+            st.duplicates += 1;
+            return;
+        }
+        if send_rel < measure_start {
+            return; // a warm-up frame
+        }
+        st.received += 1;
+        st.seq.add(seq);
+        st.latency(rx_ns.saturating_sub(send_ns));
+        // Each flow's first frame and every iq_every-th after it (flows
+        // alternate, so a count over all of them would check only some).
+        if pf.uplane && (st.received - 1) % self.iq_every as u64 == 0 {
+            self.check_iq(&fr, st, scratch);
+        }
+    }
+
+    fn flow_index(&self, k: FlowKey) -> Option<usize> {
+        self.pool.flows.iter().position(|f| *f == k)
+    }
+
+    /// Measures the IQ of a U-plane frame against gen's signal as its compression carries it.
+    fn check_iq(&self, fr: &FrameRepr<'_>, st: &mut FlowStats, scratch: &mut Vec<i32>) {
+        let cfg = self.rx_cfg;
+        let rf = self.reference;
+        for m in fr.messages() {
+            let Body::IqData { pc_id, uplane, cfg: ucfg, .. } = &m.body else { continue };
+            let h = uplane.header;
+            // Laps move frameId on; the IQ is that of frameId mod RADIO_FRAMES.
+            let t = SlotTime { frame: (h.frame_id as u64 % RADIO_FRAMES) as u8, subframe: h.subframe_id, slot: h.slot_id };
+            let id = cfg.eaxc.split(*pc_id);
+            for sec in &uplane.sections {
+                let comp = sec.comp(ucfg.static_comp);
+                super::super::sink::check_section(&mut st.iq, sec, comp, cfg.carrier_prbs, |prb| {
+                    let r = reference_prb(rf.level, id, t, h.symbol_id, prb);
+                    super::super::sink::carry(rf.comp, rf.rounding, &r, scratch)
+                });
+            }
+        }
+    }
+}
+
+/// Receives and discards until nothing has come for [`QUIET`] or `max`
+/// has passed; returns how many frames came.
+fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
+    let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
+    let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
+    let (t0, mut last, mut n) = (Instant::now(), Instant::now(), 0u64);
+    while t0.elapsed() < max && last.elapsed() < QUIET {
+        match rx.recv(&mut bufs, &mut lens, &mut times) {
+            Ok(RxPoll::Frames(k)) => {
+                n += k as u64;
+                last = Instant::now();
+            }
+            Ok(RxPoll::Closed) => break,
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    n
+}
+
+/// Frames the kernel dropped on the receive side (not counted by `drops`).
+fn kernel_drops(c: &PortCounters) -> u64 {
+    c.get(PortEvent::KernelRxDropped) + c.get(PortEvent::KernelRxRingFull)
+}

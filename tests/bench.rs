@@ -1,0 +1,448 @@
+//! `fhgate bench` on the namespace testbed (scripts/testbed): bench sends
+//! from du0 (namespace du) and receives on ru0 (namespace ru) around a
+//! device in gw — `fhgate run` started by bench itself (pass-through, BFP
+//! 9 → 12, a translator dropping every 1000th packet), a reordering
+//! forwarder written here, or nothing at all. Trials are short (0.3–1 s)
+//! and the resolution coarse (10 %), so the file runs in well under two
+//! minutes; every run is bounded by a timeout, so a hang fails the test.
+//! Independent checks: the device's own counters (`run --json`), the
+//! translator's drop counter, and the report rendered by Chromium.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Three namespaces from `scripts/testbed up PREFIX`, removed on drop.
+struct Testbed {
+    prefix: String,
+}
+
+/// One testbed at a time: bench, the device and the machine's two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Testbed {
+    fn up(name: &str) -> (Testbed, std::sync::MutexGuard<'static, ()>) {
+        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let prefix = format!("b{}{}-", std::process::id() % 100_000, name);
+        let st = Command::new(repo().join("scripts/testbed")).args(["up", &prefix]).status().expect("scripts/testbed runs");
+        assert!(st.success(), "scripts/testbed up {prefix} failed");
+        (Testbed { prefix }, serial)
+    }
+
+    fn ns(&self, which: &str) -> String {
+        format!("{}{which}", self.prefix)
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/testbed")).args(["down", &self.prefix]).status();
+    }
+}
+
+/// A gateway configuration for the gw namespace, with shallow rings (a
+/// deep backlog would hide overload from short trials, the very thing the
+/// plausibility test checks): `backend` on both
+/// sides, BFP `du_width` from the DU and `ru_width` to the RU, and the
+/// chain `translators` for every frame (TOML of [[translator]] tables; names listed).
+fn dut_config(dir: &Path, backend: &str, du_width: u8, ru_width: u8, translators: &str, chain: &[&str]) -> PathBuf {
+    let side = |name: &str, iface: &str, w: u8| {
+        format!(
+            "[{name}]\nbackend = \"{backend}\"\ninterface = \"{iface}\"\ncarrier_prbs = 51\ndl_comp = \"bfp:{w}\"\nul_comp = \"bfp:{w}\"\ncomp_hdr = \"present\"\nmtu = 9000\n{}\n",
+            if backend == "af_xdp" { "umem_frames = 4096\nxdp_ring_size = 1024" } else { "packet_blocks = 16" }
+        )
+    };
+    let mut t = side("du", "gw-du", du_width) + &side("ru", "gw-ru", ru_width);
+    t += &translators.replace("target/translators/", &format!("{}/target/translators/", repo().display()));
+    if !chain.is_empty() {
+        let names: Vec<String> = chain.iter().map(|n| format!("\"{n}\"")).collect();
+        t += &format!("\n[[chain]]\nselect = \"\"\ntranslators = [{}]\n", names.join(", "));
+    }
+    t += "\n[pipeline]\nworkers = 1\nburst = 32\nring_size = 1024\n";
+    let p = dir.join("gw.toml");
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+fn translators() {
+    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
+    assert!(st.success(), "scripts/build-translators failed");
+}
+
+/// Short trials, coarse resolution, the 20 MHz 2T2R BFP 9 preset.
+/// The ceiling keeps a debug-build device on a loaded machine out of a
+/// deep backlog (flat out is several times what it forwards).
+const FAST: &[&str] = &["--preset", "2t2r-20mhz-bfp9", "--trial", "0.3", "--warmup", "0.1", "--drain", "0.3", "--settle", "1", "--resolution", "10%", "--max-rate", "40000"];
+
+/// Runs `fhgate bench ARGS` (killed after `within`: a hang fails);
+/// returns its exit code, the JSON it wrote (if any) and its stderr.
+fn bench(args: &[String], json: Option<&Path>, within: Duration) -> (i32, Value, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fhgate"));
+    c.arg("bench").args(args).current_dir(repo()).stdout(Stdio::null()).stderr(Stdio::piped());
+    if let Some(j) = json {
+        c.arg("--json").arg(j);
+    }
+    let mut child = c.spawn().expect("fhgate runs");
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let t = Instant::now();
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fhgate bench {args:?} still ran after {within:?}: a hang\n{}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = reader.join().unwrap();
+    let v = json.and_then(|j| std::fs::read_to_string(j).ok()).map_or(Value::Null, |s| serde_json::from_str(&s).expect("--json writes JSON"));
+    (st.code().unwrap_or(-1), v, stderr)
+}
+
+/// The testbed's ports and the device (`fhgate run -c cfg` in gw), with
+/// `extra` flags, and [`FAST`]'s for the flags `extra` does not give.
+fn around(tb: &Testbed, backend: &str, cfg: Option<&Path>, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--tx".into(),
+        format!("{backend}:du0"),
+        "--tx-netns".into(),
+        tb.ns("du"),
+        "--rx".into(),
+        format!("{backend}:ru0"),
+        "--rx-netns".into(),
+        tb.ns("ru"),
+    ];
+    if let Some(c) = cfg {
+        a.extend(["--dut-config".into(), c.display().to_string(), "--dut-netns".into(), tb.ns("gw")]);
+    }
+    for kv in FAST.chunks(2) {
+        if !extra.contains(&kv[0]) {
+            a.extend(kv.iter().map(|s| s.to_string()));
+        }
+    }
+    a.extend(strs(extra));
+    a
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Every trial of a run: search, confirmation, sweep.
+fn trials(r: &Value) -> Vec<&Value> {
+    let t = &r["throughput"];
+    t["trials"].as_array().unwrap().iter().chain(t["confirmation"].as_object().map(|_| &t["confirmation"])).chain(r["sweep"].as_array().unwrap()).collect()
+}
+
+/// Checks what every run must hold whatever the device: schema, latency
+/// order, counts that add up, and the device's own counters (when bench
+/// started it) against bench's.
+fn check_run(r: &Value) {
+    assert_eq!(r["schema"], "fhgate-bench/1");
+    for t in trials(r) {
+        let (sent, recv, lost) = (t["sent"].as_u64().unwrap(), t["received"].as_u64().unwrap(), t["lost"].as_u64().unwrap());
+        assert_eq!(sent, recv + lost, "sent = received + lost: {t}");
+        let flow_sent: u64 = t["flows"].as_array().unwrap().iter().map(|f| f["sent"].as_u64().unwrap()).sum();
+        assert_eq!(flow_sent, sent, "the flows' sent add up to the trial's");
+        if let Some(l) = t["latency"].as_object() {
+            let v = |k: &str| l[k].as_f64().unwrap();
+            assert!(v("min_ns") <= v("p50_ns") && v("p50_ns") <= v("p99_ns") && v("p99_ns") <= v("p999_ns") && v("p999_ns") <= v("max_ns"), "latency order: {l:?}");
+            assert_eq!(l["frames"].as_u64().unwrap(), recv, "every received frame has a latency");
+        }
+    }
+    if let Some(d) = r["dut"].as_object() {
+        // The device counted on its own: it cannot have forwarded fewer
+        // frames than bench received, nor taken more than bench sent.
+        let all = trials(r);
+        let received: u64 = all.iter().map(|t| t["received"].as_u64().unwrap()).sum();
+        let sent: u64 = all.iter().map(|t| t["sent"].as_u64().unwrap() + t["warmup_sent"].as_u64().unwrap()).sum();
+        let (din, dout) = (d["frames_in"].as_u64().unwrap(), d["frames_out"].as_u64().unwrap());
+        assert!(dout >= received, "device sent {dout}, bench received {received}");
+        assert!(din <= sent, "device took {din}, bench sent {sent}");
+    }
+}
+
+fn percents(r: &Value) -> Vec<f64> {
+    r["sweep"].as_array().unwrap().iter().map(|t| t["percent"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn af_xdp_pass_through_found_rate_is_confirmed_and_the_report_renders() {
+    let (tb, _serial) = Testbed::up("x");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dut_config(dir.path(), "af_xdp", 9, 9, "", &[]);
+    let mut args = around(&tb, "af_xdp", Some(&cfg), &["--sweep", "10,50,90,100", "--confirm", "1"]);
+    let report = repo().join("target/bench-report");
+    args.extend(["--report".into(), report.display().to_string()]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(90));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    let found = r["throughput"]["found_fps"].as_f64().unwrap();
+    assert!(found > 0.0, "a zero-loss rate above 0: {err}");
+    // Plausibility: a longer trial at the found rate (or one resolution
+    // step below it) loses nothing.
+    let res = r["settings"]["resolution_fps"].as_f64().unwrap();
+    let c = &r["throughput"]["confirmation"];
+    assert_eq!(c["pass"], true, "the confirmation lost frames even stepped down: {c}");
+    assert_eq!(c["lost"], 0);
+    assert!(found - c["target_fps"].as_f64().unwrap() <= res + 1e-6, "confirmed within one resolution step ({res}) of {found}: {c}");
+    assert!(c["seconds"].as_f64().unwrap() >= 0.9, "the confirmation is the longer trial");
+    assert_eq!(percents(&r), [10.0, 50.0, 90.0, 100.0]);
+    for t in r["sweep"].as_array().unwrap() {
+        for f in t["flows"].as_array().unwrap().iter().filter(|f| f["flow"].as_str().unwrap().starts_with('U')) {
+            if f["received"].as_u64().unwrap() >= 16 {
+                assert_eq!(f["iq"]["exact"], true, "pass-through keeps the IQ: {f}");
+            }
+        }
+    }
+    assert!(r["host"]["tx_nic"].as_str().unwrap().contains("veth"), "ethtool names the driver: {}", r["host"]["tx_nic"]);
+    render_and_check(&report.join("index.html"), &r);
+}
+
+#[test]
+fn af_packet_pass_through_finds_a_zero_loss_rate() {
+    let (tb, _serial) = Testbed::up("p");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dut_config(dir.path(), "af_packet", 9, 9, "", &[]);
+    let args = around(&tb, "af_packet", Some(&cfg), &["--sweep", "50,100"]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "{err}");
+    assert!(r["host"]["timestamping"].as_str().unwrap().contains("kernel's software timestamp"));
+    assert_eq!(percents(&r), [50.0, 100.0]);
+}
+
+#[test]
+fn bfp_width_9_to_12_is_measured_with_the_ru_side_decode() {
+    translators();
+    let (tb, _serial) = Testbed::up("w");
+    let dir = tempfile::tempdir().unwrap();
+    let widen = "[[translator]]\nname = \"widen\"\npath = \"target/translators/bfp_width.wasm\"\nconfig = { in_width = 9, out_width = 12 }\ndeadline_us = 200000\n";
+    let cfg = dut_config(dir.path(), "af_xdp", 9, 12, widen, &["widen"]);
+    let args = around(&tb, "af_xdp", Some(&cfg), &["--sweep", "50", "--rx-comp", "bfp:12", "--iq-every", "4"]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "{err}");
+    // Widening 9 -> 12 is lossless: the IQ the RU decodes at 12 bits is
+    // exactly what gen sent at 9.
+    let t = &r["sweep"][0];
+    let u: Vec<&Value> = t["flows"].as_array().unwrap().iter().filter(|f| f["flow"].as_str().unwrap().starts_with('U')).collect();
+    assert_eq!(u.len(), 2);
+    for f in u {
+        assert!(f["iq"]["prbs"].as_u64().unwrap() > 0, "{f}");
+        assert_eq!(f["iq"]["exact"], true, "{f}");
+    }
+    // The device really widened every frame (its own counters).
+    let w = &r["dut"]["translators"][0];
+    assert_eq!(w["name"], "bfp_width", "{}", r["dut"]);
+    assert!(w["packets"]["in"].as_u64().unwrap() > 0 && w["packets"]["modified"] == w["packets"]["in"], "{w}");
+    assert!(w["counters"]["converted_sections"].as_u64().unwrap() > 0, "{w}");
+}
+
+#[test]
+fn a_device_dropping_every_1000th_frame_is_lossy_at_every_rate_with_the_right_ratio() {
+    translators();
+    let (tb, _serial) = Testbed::up("d");
+    let dir = tempfile::tempdir().unwrap();
+    let drop = "[[translator]]\nname = \"faulty\"\npath = \"target/translators/drop_nth.wasm\"\nconfig = { every = 1000 }\ndeadline_us = 200000\n";
+    let cfg = dut_config(dir.path(), "af_xdp", 9, 9, drop, &["faulty"]);
+    // 0.5 % tolerated, so that the search finds a rate and the sweep runs.
+    let args = around(&tb, "af_xdp", Some(&cfg), &["--trial", "1", "--loss-tolerance", "0.5", "--sweep", "20,50"]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(90));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    for t in trials(&r) {
+        let sent = t["sent"].as_u64().unwrap();
+        assert!(sent >= 1000, "a trial long enough to see a drop: {t}");
+        assert!(t["lost"].as_u64().unwrap() >= 1, "lossy at every rate: {t}");
+    }
+    // Below the device's own limit the loss is the translator's: one in 1000.
+    for t in r["sweep"].as_array().unwrap() {
+        let (sent, lost) = (t["sent"].as_u64().unwrap() as f64, t["lost"].as_u64().unwrap() as f64);
+        assert!((lost - sent / 1000.0).abs() <= 2.0, "{lost} lost of {sent} at {}: expected about {}", t["percent"], sent / 1000.0);
+    }
+    // The translator's own count is every 1000th of what it was given.
+    let t = r["dut"]["translators"].as_array().unwrap().iter().find(|t| t["name"] == "drop_nth").unwrap().clone();
+    let (given, dropped) = (t["packets"]["in"].as_u64().unwrap(), t["packets"]["dropped"].as_u64().unwrap());
+    assert_eq!(dropped, given / 1000, "{t}");
+    assert!(given >= r["dut"]["frames_in"].as_u64().unwrap() * 99 / 100, "the chain takes every frame: {t}");
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_or_result_and_never_hangs() {
+    let (tb, _serial) = Testbed::up("e");
+    let dir = tempfile::tempdir().unwrap();
+    // An interface that is not there.
+    let mut a = around(&tb, "af_xdp", None, &[]);
+    a[1] = "af_xdp:nope0".into();
+    let t = Instant::now();
+    let (code, _, err) = bench(&a, None, Duration::from_secs(30));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tx") && err.contains("nope0"), "names the flag and the interface: {err}");
+    assert!(t.elapsed() < Duration::from_secs(15));
+    // A namespace that is not there.
+    let mut a = around(&tb, "af_xdp", None, &[]);
+    a[3] = "no-such-ns".into();
+    let (code, _, err) = bench(&a, None, Duration::from_secs(30));
+    assert_eq!(code, 2);
+    assert!(err.contains("no-such-ns") && err.contains("ip netns add"), "{err}");
+    // Nothing forwards du -> ru: rx sees nothing. A result, bounded in time.
+    let json = dir.path().join("nothing.json");
+    let a = around(&tb, "af_xdp", None, &["--sweep", "50"]);
+    let t = Instant::now();
+    let (code, r, err) = bench(&a, Some(&json), Duration::from_secs(45));
+    assert_eq!(code, 2, "nothing measured is exit 2: {err}");
+    assert!(t.elapsed() < Duration::from_secs(30), "every trial is bounded: {:?}", t.elapsed());
+    assert_eq!(r["throughput"]["found_fps"], 0.0);
+    assert!(r["warnings"].to_string().contains("received none"), "{}", r["warnings"]);
+    assert!(err.contains("received none"), "{err}");
+    assert!(r["sweep"].as_array().unwrap().is_empty(), "nothing to sweep");
+}
+
+#[test]
+fn a_reordering_device_is_reported_as_reordering() {
+    let (tb, _serial) = Testbed::up("r");
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fwd = reordering_forwarder(&tb.ns("gw"), "gw-du", "gw-ru", stop.clone());
+    let a = around(&tb, "af_packet", None, &["--sweep", "50", "--max-rate", "20000"]);
+    let (code, r, err) = bench(&a, Some(&dir.path().join("r.json")), Duration::from_secs(60));
+    stop.store(true, Ordering::Relaxed);
+    let forwarded = fwd.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    assert!(forwarded > 0);
+    let reordered: u64 = trials(&r).iter().map(|t| t["reordered"].as_u64().unwrap()).sum();
+    assert!(reordered > 0, "the device holds back every 10th frame: {err}");
+    assert!(r["warnings"].to_string().contains("out of order"), "{}", r["warnings"]);
+}
+
+/// A device written here: forwards every frame from `from` to `to` in
+/// namespace `ns` over raw AF_PACKET sockets, holding back every 10th
+/// frame until 4 more have passed (or 20 ms), so it lands behind a later
+/// frame of its own flow. Returns the frames forwarded.
+fn reordering_forwarder(ns: &str, from: &'static str, to: &'static str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("the testbed's gw namespace");
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        // SAFETY: plain system calls on sockets this thread owns; buffers outlive them.
+        unsafe {
+            assert_eq!(libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns");
+            let sock = |name: &str| {
+                let s = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32);
+                assert!(s >= 0);
+                let c = std::ffi::CString::new(name).unwrap();
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                sll.sll_family = libc::AF_PACKET as u16;
+                sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+                sll.sll_ifindex = libc::if_nametoindex(c.as_ptr()) as i32;
+                assert!(sll.sll_ifindex > 0, "{name}");
+                assert_eq!(libc::bind(s, (&sll as *const libc::sockaddr_ll).cast(), std::mem::size_of::<libc::sockaddr_ll>() as u32), 0);
+                s
+            };
+            let (rx, tx) = (sock(from), sock(to));
+            let tv = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
+            libc::setsockopt(rx, libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&tv as *const libc::timeval).cast(), std::mem::size_of::<libc::timeval>() as u32);
+            let mut held: Option<(Vec<u8>, u32)> = None;
+            let mut buf = vec![0u8; 10_000];
+            let (mut seen, mut n_fwd) = (0u64, 0u64);
+            let send = |b: &[u8]| libc::send(tx, b.as_ptr().cast(), b.len(), 0);
+            while !stop.load(Ordering::Relaxed) {
+                let n = libc::recv(rx, buf.as_mut_ptr().cast(), buf.len(), 0);
+                if n <= 0 {
+                    if let Some((h, _)) = held.take() {
+                        send(&h);
+                        n_fwd += 1;
+                    }
+                    continue;
+                }
+                let frame = &buf[..n as usize];
+                if frame.len() < 14 || frame[12..14] != [0xAE, 0xFE] {
+                    continue;
+                }
+                seen += 1;
+                if held.is_none() && seen % 10 == 0 {
+                    held = Some((frame.to_vec(), 4));
+                    continue;
+                }
+                send(frame);
+                n_fwd += 1;
+                if let Some((h, left)) = held.as_mut() {
+                    *left -= 1;
+                    if *left == 0 {
+                        send(h);
+                        n_fwd += 1;
+                        held = None;
+                    }
+                }
+            }
+            libc::close(rx);
+            libc::close(tx);
+            n_fwd
+        }
+    })
+}
+
+/// Opens the report in headless Chromium: the DOM must hold the plots
+/// with their data (one point per sweep trial on the loss plot, a CDF
+/// line per rate, a histogram per rate), and a screenshot is taken
+/// (target/bench-report/screenshot.png; the README's copy is docs/bench-report.png).
+fn render_and_check(html: &Path, r: &Value) {
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let chromium = chromium.expect("headless Chromium is needed to check the report: scripts/setup installs the Debian package `chromium`");
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: &[String]| {
+        let out = Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("chromium runs");
+        assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = run(&["--dump-dom".into()]);
+    let sweep = r["sweep"].as_array().unwrap();
+    let section = |id: &str| {
+        let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("the DOM has no #{id} plot"));
+        let end = dom[at..].find("</svg>").expect("the plot is an SVG") + at;
+        dom[at..end].to_string()
+    };
+    let loss = section("loss");
+    assert!(loss.contains("<svg"), "inline SVG");
+    assert_eq!(loss.matches("<circle").count(), sweep.len(), "one point per sweep trial on the loss plot");
+    let cdf = section("cdf");
+    let lines: Vec<&str> = cdf.split("<polyline").skip(1).collect();
+    assert!(lines.len() >= sweep.len(), "a CDF line per rate (plus the legend's): {}", lines.len());
+    let longest = lines.iter().map(|l| l.split("points=\"").nth(1).map_or(0, |p| p.split('"').next().unwrap().split(' ').filter(|s| !s.is_empty()).count())).max().unwrap();
+    assert!(longest >= 50, "the CDF lines carry data points: {longest}");
+    let hists = dom.matches("class=\"plot hist\"").count();
+    assert_eq!(hists, sweep.len(), "a histogram per rate");
+    for fetch in ["<script", "<link", "<img", "src=\"http", "href=\"http", "url("] {
+        assert!(!dom.contains(fetch), "self-contained: the page holds `{fetch}`");
+    }
+    let png = html.with_file_name("screenshot.png");
+    let _ = std::fs::remove_file(&png);
+    run(&["--window-size=1200,2400".into(), format!("--screenshot={}", png.display()), "--hide-scrollbars".into()]);
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "a real screenshot: {} bytes", bytes.len());
+}
