@@ -227,6 +227,18 @@ fn af_packet_pass_through_finds_a_zero_loss_rate() {
     assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "{err}");
     assert!(r["host"]["timestamping"].as_str().unwrap().contains("kernel's software timestamp"));
     assert_eq!(percents(&r), [50.0, 100.0]);
+    // compare: the run against itself shows its own figures, unchanged.
+    let j = dir.path().join("r.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_fhgate")).arg("bench").arg("compare").arg(&j).arg(&j).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let found = format!("{:.0}", r["throughput"]["found_fps"].as_f64().unwrap());
+    let line = text.lines().find(|l| l.starts_with("throughput (frames/s)")).expect("a throughput line");
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[2..5], [found.as_str(), found.as_str(), "+0.0"], "{text}");
+    assert!(text.contains("at 50 % of each run's rate") && text.contains("at 100 % of each run's rate"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fhgate")).args(["bench", "compare", "no-such.json"]).arg(&j).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such.json"));
 }
 
 #[test]
