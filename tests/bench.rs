@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{repo, translators};
 
 /// Three namespaces from `scripts/testbed up PREFIX`, removed on drop.
 struct Testbed {
@@ -71,11 +71,6 @@ fn dut_config(dir: &Path, backend: &str, du_width: u8, ru_width: u8, translators
     let p = dir.join("gw.toml");
     std::fs::write(&p, t).unwrap();
     p
-}
-
-fn translators() {
-    let st = Command::new(repo().join("scripts/build-translators")).current_dir(repo()).status().expect("build-translators runs");
-    assert!(st.success(), "scripts/build-translators failed");
 }
 
 /// Short trials, coarse resolution, the 20 MHz 2T2R BFP 9 preset.

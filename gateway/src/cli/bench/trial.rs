@@ -23,7 +23,7 @@ use fhgate::io::live::unix_ns;
 use fhgate::io::port_stats::{PortCounters, PortEvent};
 use fhgate::io::{RxPoll, RxPort, TxPort};
 use fhgate::traffic::{reference_prb, SignalLevel, SlotTime};
-use fhgate::translate::PacketBuf;
+use fhgate::packet::PacketBuf;
 
 use super::pool::{key_of, FlowKey, Pool, LAPS, RADIO_FRAMES};
 use super::report;
