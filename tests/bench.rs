@@ -76,7 +76,7 @@ fn dut_config(dir: &Path, backend: &str, du_width: u8, ru_width: u8, translators
 /// Short trials, coarse resolution, the 20 MHz 2T2R BFP 9 preset.
 /// The ceiling keeps a debug-build device on a loaded machine out of a
 /// deep backlog (flat out is several times what it forwards).
-const FAST: &[&str] = &["--preset", "2t2r-20mhz-bfp9", "--trial", "0.3", "--warmup", "0.1", "--drain", "0.3", "--settle", "1", "--resolution", "10%", "--max-rate", "40000"];
+const FAST: &[&str] = &["--preset", "2t2r-20mhz-bfp9", "--trial", "0.3", "--warmup", "0.1", "--drain", "0.3", "--settle", "1", "--resolution", "10%", "--max-rate", "20000"];
 
 /// Runs `fhgate bench ARGS` (killed after `within`: a hang fails);
 /// returns its exit code, the JSON it wrote (if any) and its stderr.
