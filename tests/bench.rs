@@ -272,7 +272,9 @@ fn a_device_dropping_every_1000th_frame_is_lossy_at_every_rate_with_the_right_ra
     let drop = "[[translator]]\nname = \"faulty\"\npath = \"target/translators/drop_nth.wasm\"\nconfig = { every = 1000 }\ndeadline_us = 200000\n";
     let cfg = dut_config(dir.path(), "af_xdp", 9, 9, drop, &["faulty"]);
     // 0.5 % tolerated, so that the search finds a rate and the sweep runs.
-    let args = around(&tb, "af_xdp", Some(&cfg), &["--trial", "1", "--loss-tolerance", "0.5", "--sweep", "20,50"]);
+    // The sweep stays at low rates, where a debug-build device on a
+    // loaded machine loses nothing of its own.
+    let args = around(&tb, "af_xdp", Some(&cfg), &["--trial", "1", "--loss-tolerance", "0.5", "--sweep", "10,25"]);
     let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(90));
     assert_eq!(code, 0, "{err}");
     check_run(&r);
