@@ -2,7 +2,9 @@
 //! OTA time (negative: after it), on a live port by the host clock, into
 //! a file with exactly that timestamp. A file starts at the first slot
 //! after [`PCAP_EPOCH`](super::PCAP_EPOCH), a live port at the first one
-//! it can still make.
+//! it can still make. A live run of at most 4096 slots is made before
+//! the first send; a longer one is made as it goes, which a debug build
+//! may not do in real time (its sends are then late, and counted).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use fhgate::io::{live, TxPort};
-use fhgate::timing::ota::{slot_ns, symbol_start_ns, SlotCount};
+use fhgate::timing::ota::{slot_ns, symbol_start_ns, SlotCount, FRAME_ID_PERIOD_NS};
 use fhgate::timing::{message_timing, OtaClock, Plane};
 use fhgate::traffic::{GenFrame, Generator};
 
@@ -18,6 +20,10 @@ use super::{sleep_until, Sent, BURST, PCAP_EPOCH};
 
 /// Lead time a live port gets before its first slot.
 const LIVE_LEAD_NS: i64 = 5_000_000;
+/// The last stretch before a send that is spun rather than slept.
+const SPIN: Duration = Duration::from_micros(200);
+/// Most slots a live run makes before it starts sending.
+const PREGEN_SLOTS: u64 = 4096;
 
 /// What the OTA-aligned run needs besides the generator and the port.
 pub(super) struct OtaPlan {
@@ -47,10 +53,26 @@ pub(super) fn send(
     let (t_inst0, t_unix0) = (Instant::now(), live::unix_ns() as i64);
     let start = if live { t_unix0 + LIVE_LEAD_NS } else { PCAP_EPOCH.as_nanos() as i64 };
     // The first slot whose earliest message (symbol 0, the larger advance ahead) is not in the past.
-    let (ota0, n0) = plan.clock.next_slot(start + plan.advance_ns.max(plan.cp_advance_ns), mu);
+    let (mut ota0, n0) = plan.clock.next_slot(start + plan.advance_ns.max(plan.cp_advance_ns), mu);
     gen.start_at(n0);
     let mut s = Sent::default();
     let mut frames: Vec<GenFrame> = Vec::new();
+    // A bounded live run is made before the clock starts, so that making
+    // a slot (slow in a debug build) never delays a send; the IDs recur
+    // every 2.56 s, so the run moves by whole periods until it is ahead.
+    let mut made: std::collections::VecDeque<Vec<GenFrame>> = Default::default();
+    if let (true, Some(n)) = (live, slots.filter(|&n| n <= PREGEN_SLOTS)) {
+        for _ in 0..n {
+            let mut f = Vec::new();
+            gen.next_slot(&mut f)?;
+            made.push_back(f);
+        }
+        let due = live::unix_ns() as i64 + LIVE_LEAD_NS;
+        let first = ota0 - plan.advance_ns.max(plan.cp_advance_ns);
+        if first < due {
+            ota0 += ((due - first + FRAME_ID_PERIOD_NS - 1) / FRAME_ID_PERIOD_NS) * FRAME_ID_PERIOD_NS;
+        }
+    }
     // Frames made but not sent, by send time: a slot's C-plane may be due
     // before the previous slot's last U-plane symbols (or after its own
     // first ones, when --cp-advance-us is the smaller).
@@ -67,7 +89,10 @@ pub(super) fn send(
             break;
         }
         frames.clear();
-        gen.next_slot(&mut frames)?;
+        match made.pop_front() {
+            Some(f) => frames = f,
+            None => gen.next_slot(&mut frames)?,
+        }
         let slot_ota = ota0 + i as i64 * slot;
         let want = SlotCount::air_time(n0 + i, mu, 0);
         for f in frames.drain(..) {
@@ -125,10 +150,18 @@ impl Out<'_> {
     /// Sends `f` at clock time `at` (live: waits for it; file: stamps it).
     fn send(&mut self, at: i64, f: &GenFrame, s: &mut Sent, stop: &AtomicBool) -> Result<()> {
         let time_ns = if self.live {
-            if at > self.last_at && self.queued > 0 {
+            let due = self.t_inst0 + Duration::from_nanos((at - self.t_unix0).max(0) as u64);
+            if Instant::now() < due {
+                // Out with what is queued, then wait: sleep while there is
+                // time (a sleep overshoots by tens of µs), spin the rest.
                 self.flush()?;
+                if let Some(d) = due.checked_duration_since(Instant::now() + SPIN) {
+                    sleep_until(Instant::now() + d, stop);
+                }
+                while Instant::now() < due && !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
             }
-            sleep_until(self.t_inst0 + Duration::from_nanos((at - self.t_unix0).max(0) as u64), stop);
             live::unix_ns()
         } else {
             at as u64
