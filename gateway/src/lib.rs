@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod classify;
 pub mod diff;
 pub mod config;
+pub mod control;
 pub mod io;
 pub mod logging;
 pub mod metrics;

@@ -174,7 +174,12 @@ impl Collector {
 
 /// Serves `GET /metrics` on `addr` (which must be loopback) until the
 /// process exits. Returns once the port is bound.
-pub fn serve(addr: SocketAddr, mut collector: Collector) -> Result<thread::JoinHandle<()>> {
+pub fn serve(addr: SocketAddr, collector: Collector) -> Result<thread::JoinHandle<()>> {
+    serve_shared(addr, Arc::new(Mutex::new(collector)))
+}
+
+/// [`serve`] for a collector the control API's `/metrics` shares.
+pub fn serve_shared(addr: SocketAddr, collector: Arc<Mutex<Collector>>) -> Result<thread::JoinHandle<()>> {
     if !addr.ip().is_loopback() {
         bail!("metrics address {addr} is not loopback; metrics are served on loopback only");
     }
@@ -196,7 +201,7 @@ pub fn serve(addr: SocketAddr, mut collector: Collector) -> Result<thread::JoinH
                 let n = sock.read(&mut req).await.unwrap_or(0);
                 let line = String::from_utf8_lossy(&req[..n]);
                 let (status, body) = if line.starts_with("GET /metrics") {
-                    ("200 OK", collector.prometheus())
+                    ("200 OK", collector.lock().map(|mut c| c.prometheus()).unwrap_or_default())
                 } else {
                     ("404 Not Found", "try /metrics\n".to_string())
                 };

@@ -22,6 +22,7 @@ macro_rules! eprintln {
 mod out;
 
 mod bench;
+mod ctl;
 mod decode_args;
 mod diff;
 mod gen;
@@ -97,6 +98,8 @@ enum Command {
     Timing(timing::TimingArgs),
     /// Run the gateway as a configuration file describes it.
     Run(run::RunArgs),
+    /// Talk to a running gateway's control API: status, load, swap, config, rollback.
+    Ctl(ctl::CtlArgs),
     /// Replay a capture through translators and the pipeline into a new capture.
     Replay(replay::ReplayArgs),
     /// Work with WebAssembly translators (`translator check X.wasm`).
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
+        Command::Ctl(a) => ctl::run(a),
         Command::Timing(a) => timing::run(a),
         Command::Translator(a) => translator::run(a),
         Command::Profile(a) => profile::run(a),

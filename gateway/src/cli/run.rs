@@ -273,6 +273,19 @@ fn post_translators(board: &fhgate::metrics::TranslatorBoard, running: &[(&str, 
     }
 }
 
+/// Waits one control-loop tick (20 ms), carrying out the control API's
+/// calls as they come; what they cut over goes on the metrics board.
+fn handle_control(control: Option<&mut fhgate::control::Endpoint>, running: &mut [(&str, Running)], board: &fhgate::metrics::TranslatorBoard) {
+    match control {
+        Some(c) => {
+            if c.wait(running, Duration::from_millis(20)) {
+                post_translators(board, running)
+            }
+        }
+        None => std::thread::sleep(Duration::from_millis(20)),
+    }
+}
+
 /// Says what crosses besides fronthaul and how PTP is timestamped.
 fn log_bridge(cfg: &GatewayConfig) {
     use fhgate::config::Backend;
@@ -295,7 +308,8 @@ fn log_bridge(cfg: &GatewayConfig) {
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut cfg = GatewayConfig::load(&a.config)?;
-    let mut modules = Modules::new(runtime_for(&cfg)?);
+    let rt = runtime_for(&cfg)?;
+    let mut modules = Modules::new(rt.clone());
     let chains = build_chains(&mut modules, &cfg)?;
     check_flow(&cfg)?;
     for (name, side) in [("du", &cfg.du), ("ru", &cfg.ru)] {
@@ -376,13 +390,22 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     let board = fhgate::metrics::TranslatorBoard::default();
     post_translators(&board, &running);
+    // One collector: `[metrics] listen` and the control API's /metrics share it.
+    let collector = Arc::new(std::sync::Mutex::new(fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone())));
     if let Some(addr) = cfg.metrics_listen {
-        if let Err(e) = fhgate::metrics::serve(addr, fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone())) {
+        if let Err(e) = fhgate::metrics::serve_shared(addr, collector.clone()) {
             abandon(running);
             return Err(e.context("metrics.listen"));
         }
         tracing::info!("metrics on http://{addr}/metrics");
     }
+    let mut control = match fhgate::control::start(&cfg, rt, &chains, collector, ports.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            abandon(running);
+            return Err(e);
+        }
+    };
     log_bridge(&cfg);
     tracing::info!(config = %a.config.display(), "running; SIGHUP reloads translators, SIGINT stops");
     let t = Instant::now();
@@ -409,7 +432,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 c.reap();
             });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        handle_control(control.as_mut(), &mut running, &board);
     }
     let mut total = Stats::default();
     let frames_in: usize = running.iter().map(|(_, r)| r.frames_received() as usize).sum();

@@ -15,11 +15,13 @@ use ecpri::frame::DecodeConfig;
 use serde::Deserialize;
 
 mod bridge;
+mod control;
 mod side;
 pub mod profile;
 mod timing;
 
 use side::{default_auto, side, RawSide};
+pub use control::{ControlConfig, ControlListen};
 pub use side::{parse_comp, parse_port_spec};
 pub use timing::TimingConfig;
 
@@ -235,6 +237,8 @@ pub struct GatewayConfig {
     pub ptp_tc: crate::bridge::tc::TcMode,
     /// Receive-window measurement (`[timing]`), if configured.
     pub timing: Option<TimingConfig>,
+    /// The control API (`[control]`), if served.
+    pub control: Option<ControlConfig>,
 }
 
 // ---- the file as written ----------------------------------------------
@@ -257,6 +261,8 @@ struct RawFile {
     #[serde(default)]
     ptp: bridge::RawPtp,
     timing: Option<timing::RawTiming>,
+    #[serde(default)]
+    control: control::RawControl,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +510,7 @@ impl GatewayConfig {
             passthrough: bridge::passthrough(raw.passthrough)?,
             ptp_tc: bridge::ptp(raw.ptp)?,
             timing: raw.timing.map(timing::RawTiming::validate).transpose()?,
+            control: control::control(raw.control)?,
         })
     }
 

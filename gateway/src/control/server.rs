@@ -1,0 +1,287 @@
+//! The control API's HTTP side: axum on a current-thread tokio runtime on
+//! its own thread, TCP or a Unix socket. It checks the bearer token,
+//! bounds and parses bodies (every refusal names the field), sends a
+//! [`Command`] to run's control loop, awaits the reply and appends every
+//! mutating call to the audit log. `/metrics` is served here too.
+
+use std::io::Write as _;
+use std::path::Path as FsPath;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use axum::body::Bytes;
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::{body, ApiError, Command, Reply, Request};
+use crate::config::{ControlConfig, ControlListen};
+use crate::metrics::{Collector, PortBoard};
+
+/// Largest uploaded module.
+pub const MAX_UPLOAD: usize = 16 << 20;
+/// Largest JSON body.
+pub const MAX_JSON: usize = 64 << 10;
+
+/// What `status` adds besides what the control loop reports.
+pub struct StatusInfo {
+    /// The live ports' counters.
+    pub ports: PortBoard,
+    /// The two sides, described.
+    pub sides: Value,
+}
+
+struct App {
+    tx: Mutex<Sender<Request>>,
+    token: Option<String>,
+    audit: Option<Mutex<std::fs::File>>,
+    collector: Arc<Mutex<Collector>>,
+    info: StatusInfo,
+    started: Instant,
+}
+
+/// Who called: a TCP peer address, or a Unix socket peer's uid and pid.
+#[derive(Clone, Debug)]
+struct Peer(String);
+
+impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(s.remote_addr().to_string())
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        Peer(match s.io().peer_cred() {
+            Ok(c) => format!("unix uid={} pid={}", c.uid(), c.pid().unwrap_or(0)),
+            Err(_) => "unix".into(),
+        })
+    }
+}
+
+/// Reads the token file: one non-empty line.
+fn read_token(path: &FsPath) -> Result<String> {
+    let t = std::fs::read_to_string(path).with_context(|| format!("control.token_file: cannot read {}", path.display()))?;
+    let t = t.trim().to_string();
+    if t.is_empty() || t.contains(char::is_whitespace) {
+        bail!("control.token_file: {} must hold one token without spaces", path.display());
+    }
+    Ok(t)
+}
+
+enum Bound {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// Binds the listener; a Unix socket path that exists is reused only if
+/// it is a stale socket (nothing answers on it), never a file.
+fn bind(listen: &ControlListen) -> Result<Bound> {
+    match listen {
+        ControlListen::Tcp(a) => {
+            let l = std::net::TcpListener::bind(a).map_err(|e| anyhow!("control.listen: cannot listen on {a}: {e}"))?;
+            l.set_nonblocking(true)?;
+            Ok(Bound::Tcp(l))
+        }
+        ControlListen::Unix(p) => {
+            use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+            if let Ok(m) = std::fs::symlink_metadata(p) {
+                if !m.file_type().is_socket() {
+                    bail!("control.listen: {} exists and is not a socket; not replacing it", p.display());
+                }
+                if std::os::unix::net::UnixStream::connect(p).is_ok() {
+                    bail!("control.listen: {} is in use by another process", p.display());
+                }
+                std::fs::remove_file(p).with_context(|| format!("control.listen: removing the stale socket {}", p.display()))?;
+            }
+            let l = std::os::unix::net::UnixListener::bind(p).map_err(|e| anyhow!("control.listen: cannot listen on {}: {e}", p.display()))?;
+            // Only this user may call it.
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
+            l.set_nonblocking(true)?;
+            Ok(Bound::Unix(l))
+        }
+    }
+}
+
+/// Starts the control API: binds `cfg.listen` (before returning, so an
+/// error is the caller's), then serves on its own thread until exit.
+/// Returns where it listens (`http://ADDR:PORT`, the port bound when 0
+/// was asked, or `unix:PATH`).
+pub fn serve(cfg: &ControlConfig, tx: Sender<Request>, collector: Arc<Mutex<Collector>>, info: StatusInfo) -> Result<String> {
+    let token = cfg.token_file.as_deref().map(read_token).transpose()?;
+    let audit = match &cfg.audit_log {
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("control.audit_log: cannot open {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let bound = bind(&cfg.listen)?;
+    let at = match &bound {
+        Bound::Tcp(l) => format!("http://{}", l.local_addr()?),
+        Bound::Unix(_) => describe(&cfg.listen),
+    };
+    let app = Arc::new(App { tx: Mutex::new(tx), token, audit, collector, info, started: Instant::now() });
+    let router = Router::new()
+        .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/v1/translators", post(load).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/v1/translators/{name}/config", post(config))
+        .route("/v1/chains/{chain}/stages/{stage}", post(swap))
+        .route("/v1/chains/{chain}/stages/{stage}/rollback", post(rollback))
+        .fallback(|| async { reply(Err(ApiError::not_found("no such endpoint; see the README's control API section"))) })
+        .layer(DefaultBodyLimit::max(MAX_JSON))
+        .with_state(app);
+    thread::Builder::new().name("fhgate-control".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!("control API: cannot start its runtime: {e}");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let r = match bound {
+                Bound::Tcp(l) => match tokio::net::TcpListener::from_std(l) {
+                    Ok(l) => axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await,
+                    Err(e) => Err(e),
+                },
+                Bound::Unix(l) => match tokio::net::UnixListener::from_std(l) {
+                    Ok(l) => axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await,
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = r {
+                tracing::error!("control API stopped: {e}");
+            }
+        });
+    })?;
+    Ok(at)
+}
+
+/// A reply as HTTP: the JSON value, or `{"error": message}` with its status.
+fn reply(r: Reply) -> Response {
+    let (code, v) = match r {
+        Ok(v) => (StatusCode::OK, v),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), json!({ "error": e.message })),
+    };
+    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], v.to_string() + "\n").into_response()
+}
+
+impl App {
+    /// Sends `cmd` to the control loop and awaits its reply.
+    async fn call(&self, cmd: Command) -> Reply {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let req = Request { cmd, received: Instant::now(), reply: tx };
+        let sent = self.tx.lock().map_err(|_| ApiError { status: 500, message: "control channel poisoned".into() })?.send(req);
+        if sent.is_err() {
+            return Err(ApiError { status: 503, message: "the gateway is stopping".into() });
+        }
+        rx.await.unwrap_or_else(|_| Err(ApiError { status: 503, message: "the gateway is stopping".into() }))
+    }
+
+    /// Checks the bearer token (when one is set), runs `cmd` (or the
+    /// refusal `parsed` carries) and appends the call to the audit log.
+    async fn mutate(&self, peer: &Peer, headers: &HeaderMap, what: &str, parsed: Result<Command, ApiError>) -> Response {
+        let action = parsed.as_ref().map(|c| c.action()).unwrap_or_else(|_| what.to_string());
+        let r = match self.authorize(headers) {
+            Err(e) => Err(e),
+            Ok(()) => match parsed {
+                Ok(cmd) => self.call(cmd).await,
+                Err(e) => Err(e),
+            },
+        };
+        let outcome = match &r {
+            Ok(_) => "200 ok".to_string(),
+            Err(e) => format!("{} {}", e.status, e.message),
+        };
+        self.audit(&peer.0, &action, &outcome);
+        reply(r)
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(token) = &self.token else { return Ok(()) };
+        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(g) if body::same(g.trim().as_bytes(), token.as_bytes()) => Ok(()),
+            Some(_) => Err(ApiError { status: 403, message: "Authorization: the bearer token is wrong".into() }),
+            None => Err(ApiError { status: 401, message: "Authorization: this call needs `Authorization: Bearer <token>`".into() }),
+        }
+    }
+
+    fn audit(&self, caller: &str, action: &str, outcome: &str) {
+        tracing::info!(caller, action, outcome, "control call");
+        let Some(f) = &self.audit else { return };
+        let line = json!({ "time": body::utc_now(), "caller": caller, "action": action, "outcome": outcome }).to_string();
+        let ok = f.lock().map(|mut f| writeln!(f, "{line}").is_ok()).unwrap_or(false);
+        if !ok {
+            tracing::error!(caller, action, outcome, "control: cannot append to the audit log");
+        }
+    }
+}
+
+async fn status(State(app): State<Arc<App>>) -> Response {
+    let r = app.call(Command::Status).await.map(|mut v| {
+        let snapshot = app.collector.lock().map(|mut c| c.snapshot()).ok();
+        v["version"] = json!(env!("CARGO_PKG_VERSION"));
+        v["uptime_s"] = json!(app.started.elapsed().as_secs_f64());
+        v["sides"] = app.info.sides.clone();
+        v["ports"] = app.info.ports.json();
+        v["flows"] = snapshot.map(|s| body::flows_json(&s)).unwrap_or(Value::Null);
+        v
+    });
+    reply(r)
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match app.collector.lock() {
+        Ok(mut c) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], c.prometheus()).into_response(),
+        Err(_) => reply(Err(ApiError { status: 500, message: "metrics collector poisoned".into() })),
+    }
+}
+
+async fn load(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, uri: Uri, headers: HeaderMap, bytes: Bytes) -> Response {
+    let ctype = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let parsed = if ctype.starts_with("application/wasm") {
+        body::upload(uri.query().unwrap_or(""), bytes.to_vec())
+    } else if bytes.len() > MAX_JSON {
+        Err(ApiError { status: 413, message: format!("body: {} bytes of JSON; at most {MAX_JSON} (upload modules as application/wasm)", bytes.len()) })
+    } else {
+        body::load_json(&bytes)
+    };
+    app.mutate(&peer, &headers, "load", parsed).await
+}
+
+async fn config(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path(name): Path<String>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::config_json(&bytes).map(|config| Command::Config { name: name.clone(), config });
+    app.mutate(&peer, &headers, &format!("config {name}"), parsed).await
+}
+
+async fn swap(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path((chain, stage)): Path<(String, String)>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::position(&chain, &stage).and_then(|(chain, stage)| {
+        let (translator, version) = body::swap_json(&bytes)?;
+        Ok(Command::Swap { chain, stage, translator, version })
+    });
+    app.mutate(&peer, &headers, &format!("swap chain {chain} stage {stage}"), parsed).await
+}
+
+async fn rollback(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path((chain, stage)): Path<(String, String)>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::position(&chain, &stage).and_then(|(chain, stage)| {
+        body::empty_json(&bytes)?;
+        Ok(Command::Rollback { chain, stage })
+    });
+    app.mutate(&peer, &headers, &format!("rollback chain {chain} stage {stage}"), parsed).await
+}
+
+fn describe(listen: &ControlListen) -> String {
+    match listen {
+        ControlListen::Tcp(a) => format!("http://{a}"),
+        ControlListen::Unix(p) => format!("unix:{}", p.display()),
+    }
+}

@@ -1,0 +1,319 @@
+//! What the control API knows and changes, on run's control thread: the
+//! loaded translators (every version of each name, with its source, the
+//! content hash of its module and its config) and, per chain stage, what
+//! runs there and what ran before (for rollback).
+//!
+//! Every change compiles and initialises first; only then is anything
+//! sent to a worker, and then to every worker of both directions, so a
+//! refused change leaves the running configuration as it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{ApiError, Command, Reply, Source};
+use crate::config::GatewayConfig;
+use crate::pipeline::runner::Running;
+use crate::translate::{ChainSpec, Limits, Runtime, Translator, TranslatorModule, TranslatorSpec};
+
+/// How long a cut-over waits for every worker to take the new version
+/// before replying (a worker takes it at its next burst; one with no
+/// traffic does not, and the reply says so).
+const CUTOVER_WAIT: Duration = Duration::from_millis(200);
+
+/// One loaded version of a translator.
+struct Version {
+    spec: Arc<TranslatorSpec>,
+    /// A path, or `upload`.
+    source: String,
+    /// FNV-1a 64 of the module bytes, hex.
+    hash: String,
+    config: Vec<(String, String)>,
+}
+
+/// What runs at one chain stage.
+struct Stage {
+    /// Translator name and version index (0-based).
+    current: (String, usize),
+    /// What ran before, most recent last.
+    history: Vec<(String, usize)>,
+}
+
+/// The control API's view of the running gateway.
+pub struct State {
+    rt: Arc<Runtime>,
+    translators: BTreeMap<String, Vec<Version>>,
+    chains: Vec<(String, Vec<Stage>)>,
+}
+
+/// FNV-1a, 64 bits: a stable content hash to tell module versions apart
+/// (not a security measure).
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+impl State {
+    /// The state of a gateway started from `cfg`, whose chains were built
+    /// as `chains` (the same specs every worker runs).
+    pub fn new(rt: Arc<Runtime>, cfg: &GatewayConfig, chains: &[ChainSpec]) -> State {
+        let mut translators = BTreeMap::new();
+        for (ci, c) in cfg.chains.iter().enumerate() {
+            for (si, name) in c.translators.iter().enumerate() {
+                let t = cfg.translators.iter().find(|t| &t.name == name);
+                translators.entry(name.clone()).or_insert_with(|| {
+                    let path = t.map(|t| t.path.clone()).unwrap_or_default();
+                    let hash = std::fs::read(&path).map(|b| content_hash(&b)).unwrap_or_else(|_| "unknown".into());
+                    let config = t.map(|t| t.config.clone()).unwrap_or_default();
+                    vec![Version { spec: chains[ci].translators[si].clone(), source: path.display().to_string(), hash, config }]
+                });
+            }
+        }
+        let chains = cfg
+            .chains
+            .iter()
+            .map(|c| (c.select.clone(), c.translators.iter().map(|n| Stage { current: (n.clone(), 0), history: Vec::new() }).collect()))
+            .collect();
+        State { rt, translators, chains }
+    }
+
+    /// Carries out `cmd` (received at `received`) on the workers of
+    /// `running`. Returns the reply and whether anything was cut over.
+    pub fn handle(&mut self, cmd: Command, received: Instant, running: &mut [(&str, Running)]) -> (Reply, bool) {
+        match cmd {
+            Command::Status => (Ok(self.status(running)), false),
+            Command::Load { name, source, config, deadline } => (self.load(name, source, config, deadline), false),
+            Command::Swap { chain, stage, translator, version } => {
+                let r = self.swap(chain, stage, &translator, version, received, running);
+                let cut = r.is_ok();
+                (r, cut)
+            }
+            Command::Config { name, config } => {
+                let r = self.config(&name, config, received, running);
+                let cut = r.as_ref().is_ok_and(|v| v["stages"].as_array().is_some_and(|s| !s.is_empty()));
+                (r, cut)
+            }
+            Command::Rollback { chain, stage } => {
+                let r = self.rollback(chain, stage, received, running);
+                let cut = r.is_ok();
+                (r, cut)
+            }
+        }
+    }
+
+    fn load(&mut self, name: String, source: Source, config: Vec<(String, String)>, deadline: Option<Duration>) -> Reply {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(ApiError::bad("name", format!("`{name}`: use letters, digits, `_` and `-`")));
+        }
+        if let Some(d) = deadline {
+            if !(Duration::from_micros(10)..=Duration::from_secs(1)).contains(&d) {
+                return Err(ApiError::bad("deadline_us", format!("{} is outside 10-1000000", d.as_micros())));
+            }
+        }
+        let (bytes, label) = match source {
+            Source::Path(p) => {
+                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if ext != "wasm" && ext != "wat" {
+                    return Err(ApiError::bad("path", format!("{}: a translator is a .wasm (or .wat) module", p.display())));
+                }
+                let b = std::fs::read(&p).map_err(|e| ApiError::bad("path", format!("{}: cannot read it: {e}", p.display())))?;
+                (b, p.display().to_string())
+            }
+            Source::Bytes(b) => (b, "upload".to_string()),
+        };
+        let hash = content_hash(&bytes);
+        // The same bytes were compiled already (under any name): share that module.
+        let known = self.translators.values().flatten().find(|v| v.hash == hash).map(|v| v.spec.module.clone());
+        let module = match known {
+            Some(m) => m,
+            None => TranslatorModule::load(&self.rt, &bytes, &label).map_err(|e| ApiError::conflict(format!("{label}: does not load: {e}")))?,
+        };
+        let mut limits = Limits::default();
+        if let Some(d) = deadline {
+            limits.deadline = d;
+        }
+        let spec = TranslatorSpec::new(module).with_config(&config).with_limits(limits).with_sink(Arc::new(crate::logging::TracingLog));
+        let spec = Arc::new(spec);
+        // Init once here, so a config fhgate_init refuses is refused now.
+        Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{label}: does not initialise with this config: {e}")))?;
+        let v = Version { spec, source: label, hash, config };
+        let versions = self.translators.entry(name.clone()).or_default();
+        versions.push(v);
+        Ok(json!({ "name": name, "version": versions.len(), "hash": versions.last().map(|v| v.hash.clone()) }))
+    }
+
+    fn stage_mut(&mut self, chain: usize, stage: usize) -> Result<&mut Stage, ApiError> {
+        let n = self.chains.len();
+        let c = self.chains.get_mut(chain).ok_or_else(|| ApiError::not_found(format!("chain {chain}: there are {n} chains")))?;
+        let m = c.1.len();
+        c.1.get_mut(stage).ok_or_else(|| ApiError::not_found(format!("chain {chain} stage {stage}: the chain has {m} stages")))
+    }
+
+    fn version(&self, name: &str, version: Option<usize>) -> Result<usize, ApiError> {
+        let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
+        match version {
+            None => Ok(vs.len() - 1),
+            Some(v) if (1..=vs.len()).contains(&v) => Ok(v - 1),
+            Some(v) => Err(ApiError::bad("version", format!("{name} has versions 1-{}, not {v}", vs.len()))),
+        }
+    }
+
+    fn swap(&mut self, chain: usize, stage: usize, name: &str, version: Option<usize>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+        self.stage_mut(chain, stage)?;
+        let v = self.version(name, version)?;
+        let spec = self.translators[name][v].spec.clone();
+        let cut = cut_over(running, chain, stage, &spec, received)?;
+        let st = self.stage_mut(chain, stage)?;
+        let prev = std::mem::replace(&mut st.current, (name.to_string(), v));
+        st.history.push(prev);
+        Ok(json!({ "chain": chain, "stage": stage, "translator": name, "version": v + 1, "cutover": cut }))
+    }
+
+    fn config(&mut self, name: &str, config: Vec<(String, String)>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+        let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
+        let last = vs.last().expect("a loaded name has a version");
+        // Same module, limits and fault policy; only the config is new.
+        let spec = Arc::new(TranslatorSpec { config: crate::translate::serialize_config(&config), ..(*last.spec).clone() });
+        Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{name}: does not initialise with this config: {e}")))?;
+        let v = Version { spec: spec.clone(), source: last.source.clone(), hash: last.hash.clone(), config };
+        let vs = self.translators.get_mut(name).expect("checked above");
+        vs.push(v);
+        let new = vs.len() - 1;
+        let mut cut = Vec::new();
+        for ci in 0..self.chains.len() {
+            for si in 0..self.chains[ci].1.len() {
+                if self.chains[ci].1[si].current.0 != name {
+                    continue;
+                }
+                let c = cut_over(running, ci, si, &spec, received)?;
+                let st = &mut self.chains[ci].1[si];
+                let prev = std::mem::replace(&mut st.current, (name.to_string(), new));
+                st.history.push(prev);
+                cut.push(json!({ "chain": ci, "stage": si, "cutover": c }));
+            }
+        }
+        Ok(json!({ "name": name, "version": new + 1, "stages": cut }))
+    }
+
+    fn rollback(&mut self, chain: usize, stage: usize, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+        let st = self.stage_mut(chain, stage)?;
+        let Some((name, v)) = st.history.last().cloned() else {
+            return Err(ApiError::conflict(format!("chain {chain} stage {stage} runs what it started with: nothing to roll back to")));
+        };
+        let spec = self.translators[&name][v].spec.clone();
+        let cut = cut_over(running, chain, stage, &spec, received)?;
+        let st = self.stage_mut(chain, stage)?;
+        st.history.pop();
+        st.current = (name.clone(), v);
+        Ok(json!({ "chain": chain, "stage": stage, "translator": name, "version": v + 1, "cutover": cut }))
+    }
+
+    /// Translators with their versions, and chains with what each stage
+    /// runs and its counters (summed over workers and directions).
+    fn status(&self, running: &[(&str, Running)]) -> Value {
+        let sums = crate::translate::summary::summarize(running.iter().flat_map(|(_, r)| r.controls.iter()));
+        let translators: Vec<Value> = self
+            .translators
+            .iter()
+            .map(|(name, vs)| {
+                let versions: Vec<Value> = vs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let meta = v.spec.module.meta();
+                        json!({
+                            "version": i + 1, "source": v.source, "hash": v.hash,
+                            "module": meta.name, "module_version": meta.version,
+                            "config": v.config.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+                        })
+                    })
+                    .collect();
+                json!({ "name": name, "versions": versions })
+            })
+            .collect();
+        let chains: Vec<Value> = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(ci, (select, stages))| {
+                let stages: Vec<Value> = stages
+                    .iter()
+                    .enumerate()
+                    .map(|(si, st)| {
+                        let s = sums.iter().find(|s| s.chain == ci && s.stage == si && !s.fallback);
+                        json!({
+                            "stage": si, "translator": st.current.0, "version": st.current.1 + 1, "rollbacks_available": st.history.len(),
+                            "counters": s.map(|s| json!({
+                                "calls": s.calls, "faults": s.faults(), "disabled": s.disabled, "packets_in": s.packets_in,
+                                "forwarded": s.forwarded, "modified": s.modified, "dropped": s.dropped, "extras": s.extras,
+                            })),
+                        })
+                    })
+                    .collect();
+                json!({ "chain": ci, "select": select, "stages": stages })
+            })
+            .collect();
+        let workers: Vec<Value> = running.iter().map(|(d, r)| json!({ "direction": d, "workers": r.controls.len(), "finished": r.is_finished() })).collect();
+        json!({ "translators": translators, "chains": chains, "pipelines": workers })
+    }
+}
+
+/// Instantiates and initialises `spec` once per worker of every direction,
+/// then (only if all succeeded and every ring has room) sends each its
+/// instance, and waits up to [`CUTOVER_WAIT`] for every worker to take it
+/// at the start of a burst. Returns the cut-over figures.
+fn cut_over(running: &mut [(&str, Running)], chain: usize, stage: usize, spec: &Arc<TranslatorSpec>, received: Instant) -> Result<Value, ApiError> {
+    // A pipeline whose input has ended runs no more bursts: nothing to cut over there.
+    let mut live: Vec<&mut (&str, Running)> = running.iter_mut().filter(|(_, r)| !r.is_finished()).collect();
+    let mut instances = Vec::new();
+    for (dir, r) in live.iter().map(|x| (&x.0, &x.1)) {
+        for w in 0..r.controls.len() {
+            let t = Translator::new(spec).map_err(|e| ApiError::conflict(format!("{dir} worker {w}: {} does not initialise: {e}", spec.name())))?;
+            instances.push(t);
+        }
+    }
+    if live.iter().flat_map(|x| x.1.controls.iter()).any(|c| c.pending() >= crate::translate::swap::RING_CAPACITY) {
+        return Err(ApiError { status: 503, message: "a worker has not taken earlier swaps (its ring is full); nothing was changed".into() });
+    }
+    let mut instances = instances.into_iter();
+    for (dir, r) in live.iter_mut().map(|x| (x.0, &mut x.1)) {
+        for (w, c) in r.controls.iter_mut().enumerate() {
+            let t = instances.next().expect("one instance per worker");
+            // The position and the room were checked: this does not fail.
+            c.install(chain, stage, t).map_err(|e| ApiError { status: 500, message: format!("{dir} worker {w}: {e}") })?;
+        }
+    }
+    let sent_us = received.elapsed().as_micros() as u64;
+    let t0 = Instant::now();
+    let taken = loop {
+        let waiting = live.iter().filter(|x| !x.1.is_finished()).flat_map(|x| x.1.controls.iter()).any(|c| c.pending() > 0);
+        if !waiting {
+            break true;
+        }
+        if t0.elapsed() >= CUTOVER_WAIT {
+            break false;
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    };
+    // Received → every live worker started a burst on the new version.
+    let cutover_us = taken.then(|| received.elapsed().as_micros() as u64);
+    Ok(json!({ "workers": live.iter().map(|x| x.1.controls.len()).sum::<usize>(), "sent_us": sent_us, "cutover_us": cutover_us, "all_workers_took_it": taken }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_hash;
+
+    #[test]
+    fn fnv1a_64_reference_values() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(content_hash(b""), "cbf29ce484222325");
+        assert_eq!(content_hash(b"a"), "af63dc4c8601ec8c");
+    }
+}

@@ -1,0 +1,415 @@
+//! The control API of `fhgate run` (`[control]`), against the real
+//! process over real sockets (TCP and Unix): every endpoint with and
+//! without the bearer token, the audit log, malformed and oversize
+//! bodies, unknown names, concurrent calls, `fhgate ctl`; and the loss
+//! test: hundreds of swaps, config changes and rollbacks under traffic,
+//! after which every packet came out exactly once and in order, byte for
+//! byte as in a run without them.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fhgate::config::ControlListen;
+use fhgate::control::client;
+use serde_json::{json, Value};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo, translators};
+
+/// A running `fhgate run` with a control API.
+struct Gateway {
+    child: Child,
+    addr: ControlListen,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gateway {
+    /// Starts `fhgate run -c cfg` and waits for its control API line.
+    fn start(cfg: &Path) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+            .args(["run", "-c", cfg.to_str().unwrap(), "--json"])
+            .current_dir(repo())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("fhgate runs");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (lines, err) = (stderr.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        });
+        let t = Instant::now();
+        loop {
+            let at = stderr.lock().unwrap().iter().find_map(|l| l.split("control API on ").nth(1).map(str::to_string));
+            if let Some(at) = at {
+                let at = at.trim().trim_start_matches("http://").to_string();
+                return Gateway { child, addr: ControlListen::parse(&at).unwrap(), stderr };
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("fhgate run exited ({st}) before its control API was up: {:?}", stderr.lock().unwrap());
+            }
+            assert!(t.elapsed() < Duration::from_secs(120), "no control API after 120 s: {:?}", stderr.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One call: status code and JSON reply.
+    fn call(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+        call_at(&self.addr, method, path, "application/json", body, token)
+    }
+
+    /// SIGINT, then the exit status and standard output.
+    fn stop(self) -> (std::process::ExitStatus, String) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.wait()
+    }
+
+    /// The exit status and standard output once it ends by itself.
+    fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        (self.child.wait().unwrap(), out)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn call_at(addr: &ControlListen, method: &str, path: &str, ctype: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+    let r = client::request(addr, method, path, ctype, body, token).unwrap();
+    let v = serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.body).into()));
+    (r.status, v)
+}
+
+/// FNV-1a 64 from its definition, to check the hash status reports.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 14695981039346656037;
+    for b in bytes {
+        h = (h ^ *b as u64).wrapping_mul(1099511628211);
+    }
+    format!("{h:016x}")
+}
+
+/// A configuration: one chain (`dir=dl`) running `widen` (bfp_width 8→12).
+/// `du_input` None: idle UDP ports (the gateway runs until stopped).
+fn config(dir: &Path, du_input: Option<&Path>, control: &str) -> PathBuf {
+    let wasm = translators().join("bfp_width.wasm");
+    let sides = match du_input {
+        Some(input) => format!(
+            "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\n{side}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{side}",
+            input.display(),
+            dir.join("du_out.pcap").display(),
+            dir.join("ru_out.pcap").display(),
+            side = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n"
+        ),
+        None => {
+            let side = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
+            format!("[du]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{side}\n[ru]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{side}")
+        }
+    };
+    let text = format!(
+        "{sides}\n[[translator]]\nname = \"widen\"\npath = \"{}\"\nconfig = {{ in_width = 8, out_width = 12 }}\ndeadline_us = 200000\n\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n\n[pipeline]\nworkers = 1\nburst = 32\nring_size = 4096\n\n{control}\n",
+        wasm.display()
+    );
+    let p = dir.join("gw.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn stage(status: &Value) -> (String, u64, u64) {
+    let s = &status["chains"][0]["stages"][0];
+    (s["translator"].as_str().unwrap().to_string(), s["version"].as_u64().unwrap(), s["rollbacks_available"].as_u64().unwrap())
+}
+
+#[test]
+fn every_endpoint_with_and_without_the_token_and_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let audit = dir.path().join("audit.log");
+    let control = format!("[control]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"{}\"\naudit_log = \"{}\"", token_file.display(), audit.display());
+    let gw = Gateway::start(&config(dir.path(), None, &control));
+    let tok = Some("s3cret-token");
+    let wasm_path = translators().join("bfp_width.wasm");
+    let wasm = std::fs::read(&wasm_path).unwrap();
+
+    // Reading needs no token.
+    let (code, st) = gw.call("GET", "/v1/status", b"", None);
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(st["version"], env!("CARGO_PKG_VERSION"));
+    assert!(st["uptime_s"].as_f64().unwrap() >= 0.0);
+    assert_eq!(st["sides"]["du"]["backend"], "udp");
+    assert_eq!(stage(&st), ("widen".into(), 1, 0));
+    assert_eq!(st["translators"][0]["versions"][0]["hash"], fnv1a(&wasm));
+    assert_eq!(st["translators"][0]["versions"][0]["module"], "bfp_width");
+    let (code, m) = gw.call("GET", "/metrics", b"", None);
+    assert_eq!(code, 200);
+    assert!(m.as_str().unwrap().contains("fhgate_translator"), "{m}");
+
+    // Every mutating call: refused without the token (401) and with a wrong one (403).
+    let load = json!({ "name": "w2", "path": wasm_path, "config": { "in_width": 8, "out_width": 12 } }).to_string();
+    let calls: [(&str, &[u8]); 4] = [
+        ("/v1/translators", load.as_bytes()),
+        ("/v1/chains/0/stages/0", br#"{"translator": "w2"}"#),
+        ("/v1/translators/w2/config", br#"{"config": {"in_width": 8, "out_width": 12}}"#),
+        ("/v1/chains/0/stages/0/rollback", b""),
+    ];
+    for (path, body) in calls {
+        let (code, v) = gw.call("POST", path, body, None);
+        assert_eq!(code, 401, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("Bearer"), "{v}");
+        assert_eq!(gw.call("POST", path, body, Some("wrong")).0, 403, "{path}");
+    }
+    assert_eq!(stage(&gw.call("GET", "/v1/status", b"", None).1), ("widen".into(), 1, 0), "refused calls changed nothing");
+
+    // With it: load, swap, config, rollback, rollback, and nothing left to roll back.
+    let (code, v) = gw.call("POST", calls[0].0, calls[0].1, tok);
+    assert_eq!((code, v["version"].as_u64()), (200, Some(1)), "{v}");
+    let (code, v) = gw.call("POST", calls[1].0, calls[1].1, tok);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(stage(&gw.call("GET", "/v1/status", b"", None).1), ("w2".into(), 1, 1));
+    let (code, v) = gw.call("POST", calls[2].0, calls[2].1, tok);
+    assert_eq!((code, v["stages"].as_array().map(Vec::len)), (200, Some(1)), "{v}");
+    assert_eq!(stage(&gw.call("GET", "/v1/status", b"", None).1), ("w2".into(), 2, 2));
+    assert_eq!(gw.call("POST", calls[3].0, b"", tok).0, 200);
+    assert_eq!(stage(&gw.call("GET", "/v1/status", b"", None).1), ("w2".into(), 1, 1));
+    assert_eq!(gw.call("POST", calls[3].0, b"{}", tok).0, 200);
+    assert_eq!(stage(&gw.call("GET", "/v1/status", b"", None).1), ("widen".into(), 1, 0));
+    let (code, v) = gw.call("POST", calls[3].0, b"", tok);
+    assert_eq!(code, 409, "{v}");
+
+    // An uploaded module: same bytes, same hash.
+    let (code, v) = call_at(&gw.addr, "POST", "/v1/translators?name=up&config=%7B%22in_width%22%3A8%2C%22out_width%22%3A12%7D", "application/wasm", &wasm, tok);
+    assert_eq!((code, v["hash"].as_str()), (200, Some(fnv1a(&wasm).as_str())), "{v}");
+    assert_eq!(call_at(&gw.addr, "POST", "/v1/translators?name=up2", "application/wasm", &wasm, None).0, 401);
+
+    // The audit log: one line per mutating call, refused ones included.
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 8 + 6 + 2, "{log}");
+    for l in &lines {
+        for k in ["time", "caller", "action", "outcome"] {
+            assert!(l[k].as_str().is_some_and(|s| !s.is_empty()), "{k} in {l}");
+        }
+        assert!(l["caller"].as_str().unwrap().starts_with("127.0.0.1:"), "{l}");
+    }
+    assert_eq!(lines.iter().filter(|l| l["outcome"].as_str().unwrap().starts_with("401")).count(), 5);
+    assert_eq!(lines.iter().filter(|l| l["outcome"].as_str().unwrap().starts_with("403")).count(), 4);
+    assert!(lines[8]["action"].as_str().unwrap().starts_with("load w2 from"), "{}", lines[8]);
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}
+
+#[test]
+fn bad_requests_get_4xx_naming_the_field_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let cases: [(&str, &[u8], u16, &str); 12] = [
+        ("/v1/chains/0/stages/0", b"{nope", 400, "body: not JSON"),
+        ("/v1/chains/0/stages/0", b"[1]", 400, "body: expected a JSON object"),
+        ("/v1/chains/0/stages/0", b"{}", 400, "translator: missing"),
+        ("/v1/chains/0/stages/0", br#"{"translator": 7}"#, 400, "translator: expected a string"),
+        ("/v1/chains/0/stages/0", br#"{"translator": "nope"}"#, 404, "no translator named `nope`"),
+        ("/v1/chains/3/stages/0", br#"{"translator": "widen"}"#, 404, "chain 3"),
+        ("/v1/chains/x/stages/0", br#"{"translator": "widen"}"#, 400, "chain: `x`"),
+        ("/v1/chains/0/stages/0", br#"{"translator": "widen", "version": 9}"#, 400, "version:"),
+        ("/v1/translators/nope/config", br#"{"config": {}}"#, 404, "no translator named `nope`"),
+        ("/v1/translators/widen/config", br#"{"config": {"in_width": null}}"#, 400, "config.in_width"),
+        ("/v1/translators", br#"{"name": "x", "path": "/nonexistent.wasm"}"#, 400, "path: /nonexistent.wasm: cannot read it"),
+        ("/v1/translators", br#"{"name": "x", "path": "Cargo.toml"}"#, 400, "path: Cargo.toml: a translator is a .wasm"),
+    ];
+    for (path, body, code, msg) in cases {
+        let (c, v) = gw.call("POST", path, body, None);
+        assert_eq!(c, code, "{path} {}: {v}", String::from_utf8_lossy(body));
+        assert!(v["error"].as_str().unwrap().starts_with(msg) || v["error"].as_str().unwrap().contains(msg), "{path}: {v} lacks `{msg}`");
+    }
+    // A config fhgate_init refuses: 409, nothing loaded, nothing changed.
+    let (c, v) = gw.call("POST", "/v1/translators/widen/config", br#"{"config": {"in_width": 99, "out_width": 12}}"#, None);
+    assert_eq!(c, 409, "{v}");
+    // Bytes that are not a module.
+    let (c, v) = call_at(&gw.addr, "POST", "/v1/translators?name=junk", "application/wasm", b"\0asm junk", None);
+    assert_eq!(c, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("does not load"), "{v}");
+    // Oversize: JSON past 64 KiB, a module past 16 MiB.
+    let big_json = format!("{{\"translator\": \"{}\"}}", "a".repeat(70 << 10));
+    assert_eq!(gw.call("POST", "/v1/chains/0/stages/0", big_json.as_bytes(), None).0, 413);
+    assert_eq!(gw.call("POST", "/v1/translators", big_json.as_bytes(), None).0, 413);
+    assert_eq!(call_at(&gw.addr, "POST", "/v1/translators?name=big", "application/wasm", &vec![0u8; 17 << 20], None).0, 413);
+    assert_eq!(gw.call("GET", "/v1/nothing", b"", None).0, 404);
+    let (c, st) = gw.call("GET", "/v1/status", b"", None);
+    assert_eq!(c, 200);
+    assert_eq!(stage(&st), ("widen".into(), 1, 0));
+    assert_eq!(st["translators"].as_array().unwrap().len(), 1, "{st}");
+    assert_eq!(st["translators"][0]["versions"].as_array().unwrap().len(), 1, "{st}");
+    assert!(!gw.stderr.lock().unwrap().iter().any(|l| l.contains("panicked")));
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}
+
+#[test]
+fn concurrent_calls_are_each_carried_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    let load = json!({ "name": "w2", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 8, "out_width": 12 } }).to_string();
+    assert_eq!(gw.call("POST", "/v1/translators", load.as_bytes(), None).0, 200);
+    let addr = gw.addr.clone();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let a = call_at(&addr, "GET", "/v1/status", "", b"", None).0;
+                let b = call_at(&addr, "POST", "/v1/chains/0/stages/0", "application/json", if i % 2 == 0 { br#"{"translator": "w2"}"# } else { br#"{"translator": "widen"}"# }, None).0;
+                (a, b)
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), (200, 200));
+    }
+    let st = gw.call("GET", "/v1/status", b"", None).1;
+    assert_eq!(stage(&st).2, 8, "eight swaps, eight steps of history: {st}");
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}
+
+#[test]
+fn non_loopback_without_a_token_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = fhgate(&["run", "-c", config(dir.path(), None, "[control]\nlisten = \"0.0.0.0:0\"").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("control.listen") && err.contains("token_file"), "{err}");
+}
+
+#[test]
+fn ctl_client_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    let connect = format!("unix:{}", sock.display());
+    let ctl = |args: &[&str]| {
+        let mut a = vec!["ctl", "--connect", &connect];
+        a.extend_from_slice(args);
+        let o = fhgate(&a);
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let wasm = translators().join("bfp_width.wasm");
+    let (c, out, err) = ctl(&["load", "w2", wasm.to_str().unwrap(), "--config", "in_width=8,out_width=12"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert!(out.starts_with("loaded w2 v1 (hash "), "{out}");
+    let (c, out, err) = ctl(&["load", "up", wasm.to_str().unwrap(), "--config", "in_width=8,out_width=12", "--upload"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert!(out.starts_with("loaded up v1"), "{out}");
+    let (c, out, _) = ctl(&["swap", "0", "0", "w2"]);
+    assert_eq!(c, Some(0));
+    assert!(out.starts_with("chain 0 stage 0: w2 v1, "), "{out}");
+    let (c, out, _) = ctl(&["--json", "config", "w2", "in_width=8,out_width=12"]);
+    assert_eq!(c, Some(0));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["version"], 2);
+    let (c, out, _) = ctl(&["rollback", "0", "0"]);
+    assert_eq!((c, out.starts_with("chain 0 stage 0: w2 v1")), (Some(0), true), "{out}");
+    let (c, out, _) = ctl(&["status"]);
+    assert_eq!(c, Some(0));
+    assert!(out.contains("stage 0: w2 v1 (rollbacks 1)"), "{out}");
+    assert!(out.contains("translator up v1: bfp_width upload hash"), "{out}");
+    let (c, out, _) = ctl(&["--json", "status"]);
+    assert_eq!(c, Some(0));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["chains"][0]["stages"][0]["translator"], "w2");
+    let (c, _, err) = ctl(&["swap", "0", "0", "nope"]);
+    assert_eq!(c, Some(1));
+    assert!(err.contains("404") && err.contains("no translator named `nope`"), "{err}");
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}
+
+/// Frames of a capture, data only.
+fn frames(p: &Path) -> Vec<Vec<u8>> {
+    fhgate::io::pcap::read_all(p).unwrap().into_iter().map(|f| f.data).collect()
+}
+
+#[test]
+fn no_packet_lost_or_reordered_under_200_reconfigurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("du.pcap");
+    // One antenna, 24 PRBs, 16 frames per 0.5 ms slot for 6 s at recorded pace.
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:8", "--eaxc-bits", "4,4,4,4", "--slots", "12000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Reference: the same run without any control call.
+    let base_dir = tempfile::tempdir().unwrap();
+    let o = fhgate(&["run", "-c", config(base_dir.path(), Some(&input), "").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = frames(&base_dir.path().join("ru_out.pcap"));
+    assert_eq!(reference.len(), frames(&input).len(), "the reference run forwards every frame");
+    // A second copy of the module: output-equivalent, loaded under another name.
+    let copy = dir.path().join("bfp_width_copy.wasm");
+    std::fs::copy(translators().join("bfp_width.wasm"), &copy).unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), Some(&input), &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    // The same deadline as `widen` in the file: a debug build on a loaded machine must not turn descheduling into deadline faults (whose policy forwards unchanged).
+    let load = json!({ "name": "w2", "path": copy, "config": { "in_width": 8, "out_width": 12 }, "deadline_us": 200000 }).to_string();
+    let (c, v) = gw.call("POST", "/v1/translators", load.as_bytes(), None);
+    assert_eq!(c, 200, "{v}");
+    let mut cutover = Vec::new();
+    let mut ops = 0;
+    let mut i = 0;
+    while ops < 200 {
+        let (path, body): (&str, &[u8]) = match i % 4 {
+            0 => ("/v1/chains/0/stages/0", br#"{"translator": "w2"}"#),
+            1 => ("/v1/translators/w2/config", br#"{"config": {"in_width": 8, "out_width": 12}}"#),
+            2 => ("/v1/chains/0/stages/0/rollback", b""),
+            _ => ("/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
+        };
+        i += 1;
+        let (c, v) = gw.call("POST", path, body, None);
+        assert_eq!(c, 200, "op {ops} {path}: {v}");
+        let cut = if v["cutover"].is_object() { v["cutover"].clone() } else { v["stages"][0]["cutover"].clone() };
+        assert!(cut["workers"].as_u64() == Some(1), "op {ops}: the traffic ended before 200 reconfigurations (make the capture longer): {v}");
+        if let Some(us) = cut["cutover_us"].as_u64() {
+            cutover.push(us);
+        }
+        ops += 1;
+    }
+    // The capture plays to its end (a SIGINT would stop the input early).
+    let (st, out) = gw.wait();
+    assert!(st.success(), "{st}");
+    let j: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let got = frames(&dir.path().join("ru_out.pcap"));
+    assert_eq!(got.len(), reference.len(), "every frame exactly once ({out})");
+    // Byte for byte and in order: the swapped translators are output-equivalent.
+    let first_diff = got.iter().zip(&reference).position(|(a, b)| a != b);
+    if let Some(i) = first_diff {
+        let (a, b) = (&got[i], &reference[i]);
+        let off = a.iter().zip(b.iter()).position(|(x, y)| x != y);
+        let n = got.iter().zip(&reference).filter(|(a, b)| a != b).count();
+        panic!("frame {i} differs from the run without reconfigurations ({n} frames differ): lengths {} vs {}, first byte offset {off:?}: {:02x?} vs {:02x?}", a.len(), b.len(), &a[..a.len().min(64)], &b[..b.len().min(64)]);
+    }
+    cutover.sort_unstable();
+    let q = |p: f64| cutover[((cutover.len() - 1) as f64 * p) as usize];
+    eprintln!(
+        "control_api: {ops} reconfigurations under traffic, {} frames out; cut-over (call received → every worker on the new version) median {} µs, p90 {} µs, max {} µs over {} cut-overs; run json translators: {}",
+        got.len(),
+        q(0.5),
+        q(0.9),
+        q(1.0),
+        cutover.len(),
+        j["translators"]
+    );
+    assert!(!cutover.is_empty());
+}
