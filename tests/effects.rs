@@ -6,12 +6,13 @@
 //! output contradicts its declaration is a `bad_output` on each flow.
 
 use std::path::Path;
-use std::process::Command;
 
 #[path = "support/bfp_oracle.rs"]
 mod oracle;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/tshark.rs"]
+mod tshark;
 
 use cli::{fhgate, repo, translators};
 
@@ -28,27 +29,10 @@ fn replay(input: &Path, out: &Path, args: &[&str]) -> (serde_json::Value, String
     (serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout))), err)
 }
 
-/// tshark's malformed and expert messages, per frame that has any.
-fn tshark_complaints(path: &Path, prefs: &[String]) -> Vec<String> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(path).args(["-T", "fields", "-E", "separator=/t", "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.message"]);
-    for p in prefs {
-        cmd.args(["-o", p]);
-    }
-    let o = cmd.output().expect("tshark is installed (scripts/setup)");
-    assert!(o.status.success(), "tshark: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.split('\t').skip(1).any(|v| !v.is_empty())).map(String::from).collect()
-}
-
 /// tshark preferences for static BFP at `width` bits, both directions.
 fn static_bfp_prefs(width: u8, prbs: u16) -> Vec<String> {
-    let mut p = vec![format!("oran_fh_cus.oran.rbs_in_uplane_section:{prbs}")];
-    for d in ["down", "up"] {
-        p.push(format!("oran_fh_cus.oran.iq_bitwidth_{d}:{width}"));
-        p.push(format!("oran_fh_cus.oran.ud_comp_{d}:Block Floating Point Compression"));
-        p.push(format!("oran_fh_cus.oran.ud_comp_hdr_{d}:FALSE"));
-    }
-    p
+    let c = format!("bfp:{width}");
+    tshark::prefs("4,4,4,4", &c, &c, false, prbs)
 }
 
 /// Ethernet payload lengths of the U-plane frames of a capture.
@@ -74,7 +58,7 @@ fn static_bfp9_through_bfp_width_gives_12_bit_frames_with_no_egress_flags() {
     assert!(n_out.len() > n_in.len(), "12-bit frames were split: {} -> {}", n_in.len(), n_out.len());
     assert!(n_out.iter().all(|&l| l <= 1500), "every piece fits the MTU: {n_out:?}");
     // tshark, told 12-bit static BFP, finds nothing malformed.
-    let complaints = tshark_complaints(&out, &static_bfp_prefs(12, 51));
+    let complaints = tshark::complaints(&out, &static_bfp_prefs(12, 51));
     assert!(complaints.is_empty(), "{complaints:?}");
     // The spec oracle: every PRB of the input (9-bit) is in the output
     // (12-bit) with the same samples (widening is exact).

@@ -28,8 +28,10 @@ mod diff;
 mod gen;
 mod inspect;
 mod inspect_iq;
+mod plan;
 mod profile;
 mod replay;
+mod replay_profiles;
 mod run;
 mod seq_report;
 mod sink;
@@ -108,6 +110,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Benchmark a device (RFC 2544 throughput, latency, integrity): `bench --tx PORT --rx PORT`, `bench compare A.json B.json`.
     Bench(bench::BenchArgs),
+    /// Derive the translator chain from a DU and an RU profile, say how each difference is bridged, write a gateway config.
+    Plan(plan::PlanArgs),
 }
 
 /// Exit codes: 0 success, 1 the input had errors (inspect found bad
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Translator(a) => translator::run(a),
         Command::Profile(a) => profile::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Plan(a) => plan::run(a),
     };
     let flushed = out::finish();
     match (r, flushed) {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 
+use super::replay_profiles::{self, Profiles};
 use super::DecodeArgs;
 use fhgate::io::output::{self, check_distinct, FileUse};
 use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
@@ -41,9 +42,9 @@ pub struct ReplayArgs {
     /// A translator and its config: `X.wasm[:key=value,...]`. Repeat to chain.
     #[arg(long = "translator", value_name = "X.wasm[:k=v,...]")]
     pub translators: Vec<String>,
-    /// Egress MTU (largest Ethernet payload); larger U-plane packets are split at PRB boundaries.
-    #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u32).range(128..=16000))]
-    pub mtu: u32,
+    /// Egress MTU (largest Ethernet payload); larger U-plane packets are split at PRB boundaries. Default: the receiving side's profile's mtu, else 9000.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(128..=16000))]
+    pub mtu: Option<u32>,
     /// What to do with a frame larger than the MTU that cannot be split (malformed, not eCPRI, C-plane): drop, forward or cut.
     #[arg(long, default_value = "drop", value_parser = parse_oversize)]
     pub oversize: OversizePolicy,
@@ -71,6 +72,15 @@ pub struct ReplayArgs {
     /// Print the counters as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The DU's profile: its keys replace the decoding flags for traffic from the DU; with --ru-profile the chain is checked (or, with no --translator, derived).
+    #[arg(long, value_name = "FILE")]
+    pub du_profile: Option<PathBuf>,
+    /// The RU's profile: what the chain must produce towards the RU.
+    #[arg(long, value_name = "FILE")]
+    pub ru_profile: Option<PathBuf>,
+    /// Where to find translators for a derived chain (profiles and no --translator); default: beside the fhgate binary.
+    #[arg(long, value_name = "DIR")]
+    pub translators_dir: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -124,21 +134,28 @@ pub fn load_chain(args: &[String]) -> Result<Vec<ChainSpec>> {
 }
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
-    let decode = a.decode.config();
+    let dir = match a.from {
+        From::Du => Scope::Dl,
+        From::Ru => Scope::Ul,
+    };
+    let profiles = Profiles::load(a.du_profile.as_deref(), a.ru_profile.as_deref())?;
+    let decode = profiles.ingress_decode(&a.decode.config(), dir);
     let mut files = vec![FileUse { key: "IN", path: &a.input, writes: false }, FileUse { key: "-o", path: &a.output, writes: true }];
     if let Some(t) = &a.tap {
         files.push(FileUse { key: "--tap", path: t, writes: true });
     }
     check_distinct(&files)?;
-    let chains = load_chain(&a.translators)?;
+    let chains = match replay_profiles::both(&a.du_profile, &a.ru_profile) {
+        Some((du, ru)) if a.translators.is_empty() => profiles.derived_chain(&du, &ru, a.translators_dir.as_deref(), dir)?,
+        _ => load_chain(&a.translators)?,
+    };
+    // Before a packet moves: the chain against the receiving side's profile.
+    profiles.check(&chains, dir)?;
+    let mtu = a.mtu.map(|m| m as usize).or(profiles.egress_mtu(dir)).unwrap_or(9000);
     let capture = pcap::read(&a.input)?;
     let cut = capture.cut_frames();
     let frames = capture.frames;
     let n_in = frames.len();
-    let dir = match a.from {
-        From::Du => Scope::Dl,
-        From::Ru => Scope::Ul,
-    };
     let (mut egress_decode, mut declared) = egress_format(&chains, &decode, dir)?;
     for (flag, given, slot) in [
         ("--egress-dl-comp", &a.egress_dl_comp, &mut egress_decode.dl_comp),
@@ -169,7 +186,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             From::Du => 1,
             From::Ru => 0,
         },
-        egress: EgressConfig { mtu: a.mtu as usize, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared },
+        egress: EgressConfig { mtu, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared },
         chains,
         workers: a.workers as usize,
         cores: Vec::new(),

@@ -172,6 +172,12 @@ fn check_flow(cfg: &GatewayConfig) -> Result<()> {
     Ok(())
 }
 
+/// The egress decoding of a direction: what its chains declare, over the
+/// receiving side's settings.
+fn decode_of(formats: &[Option<fhgate::translate::Format>; 2], port_direction: u8, to: &ecpri::frame::DecodeConfig) -> ecpri::frame::DecodeConfig {
+    formats[usize::from(port_direction == 0)].as_ref().map_or(*to, |f| f.decode_over(to))
+}
+
 /// One side's port, split into the half each direction uses.
 struct SidePort {
     rx: Option<Box<dyn RxPort>>,
@@ -320,6 +326,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     if a.check {
         check_translators(&mut modules, &cfg)?;
+    }
+    // DU profile ∘ chain = RU profile (and back), before any port opens.
+    let text = std::fs::read_to_string(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
+    let receives = |s: &Side| !matches!(&s.backend, Backend::Pcap { input: None, .. });
+    let egress_formats = fhgate::plan::check_config(&text, &chains, [receives(&cfg.du), receives(&cfg.ru)]).map_err(|e| anyhow!("{}: {e}", a.config.display()))?;
+    if a.check {
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
     }
@@ -356,7 +368,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             tap: None,
             decode: from.decode,
             port_direction,
-            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: to.decode, oversize: to.oversize, declared: false },
+            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: decode_of(&egress_formats, port_direction, &to.decode), oversize: to.oversize, declared: egress_formats[usize::from(port_direction == 0)].is_some() },
             chains: chains.clone(),
             workers: p.workers,
             cores: p.cores.clone(),

@@ -129,6 +129,45 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Reads a profile file and checks every key's value, naming the file
+    /// and key of the first that is wrong.
+    pub fn load(file: &Path) -> Result<Profile, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| perr(file, "(file)", format!("cannot read it: {e}")))?;
+        let p = Profile::from_toml(&text, file)?;
+        p.validate(file)?;
+        Ok(p)
+    }
+
+    /// Checks each key's value as a `[du]`/`[ru]` section would.
+    pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        for (k, v) in [("dl_comp", &self.dl_comp), ("ul_comp", &self.ul_comp)] {
+            if let Some(v) = v {
+                super::parse_comp(k, v).map_err(|e| perr(file, k, e.why))?;
+            }
+        }
+        if let Some(v) = &self.comp_hdr {
+            if v != "present" && v != "absent" {
+                return Err(perr(file, "comp_hdr", format!("`{v}`: expected present or absent")));
+            }
+        }
+        if let Some(v) = &self.eaxc_bits {
+            if ecpri::EaxcLayout::from_spec(v).is_none() {
+                return Err(perr(file, "eaxc_bits", format!("`{v}`: expected four widths adding up to 16, like \"4,4,4,4\"")));
+            }
+        }
+        let range = |k: &str, v: Option<u64>, lo: u64, hi: u64| match v {
+            Some(x) if !(lo..=hi).contains(&x) => Err(perr(file, k, format!("{x} is outside {lo}-{hi}"))),
+            _ => Ok(()),
+        };
+        range("carrier_prbs", self.carrier_prbs.map(u64::from), 1, 1023)?;
+        range("numerology", self.numerology.map(u64::from), 0, 4)?;
+        range("vlan", self.vlan.map(u64::from), 0, 4095)?;
+        range("vlan_pcp", self.vlan_pcp.map(u64::from), 0, 7)?;
+        range("mtu", self.mtu.map(|m| m as u64), 128, 16_000)
+    }
+}
+
 /// If `[du]` or `[ru]` of a configuration names a `profile`, returns the
 /// text with the profile's keys merged in (inline keys win); else `None`.
 pub(super) fn merge_profiles(text: &str) -> Result<Option<String>, ConfigError> {
@@ -172,4 +211,24 @@ fn merge_one(side: &str, inline: &mut toml::Table, file: &Path) -> Result<(), Co
         }
     }
     Ok(())
+}
+
+/// The side keys `[du]` and `[ru]` of a configuration give explicitly
+/// (inline or through `profile = FILE`), as profiles: what `run` checks a
+/// chain against (a key left to its default is not compared).
+pub fn side_profiles(text: &str) -> Result<(Profile, Profile), ConfigError> {
+    let merged = merge_profiles(text)?;
+    let top: toml::Table = merged.as_deref().unwrap_or(text).parse().map_err(|e: toml::de::Error| ConfigError { key: "(file)".into(), why: e.message().to_string() })?;
+    let side = |name: &str| -> Result<Profile, ConfigError> {
+        let mut t = toml::Table::new();
+        if let Some(toml::Value::Table(s)) = top.get(name) {
+            for (k, v) in s {
+                if SIDE_KEYS.contains(&k.as_str()) {
+                    t.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        t.try_into().map_err(|e: toml::de::Error| ConfigError { key: name.into(), why: e.message().to_string() })
+    };
+    Ok((side("du")?, side("ru")?))
 }

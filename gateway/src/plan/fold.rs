@@ -11,7 +11,8 @@ use crate::translate::abi::plane;
 use crate::translate::effect::{Effect, Field, Format, Scope, Skipped};
 use crate::translate::{ChainSpec, TranslatorSpec};
 
-/// A side's format from a profile: the keys it gives, unknown elsewhere.
+/// A side's format from a profile: the keys it gives, unknown elsewhere;
+/// no `vlan` is untagged (as the profile's own doc says).
 pub fn format_of_profile(p: &Profile) -> Format {
     let mut f = Format::default();
     let canon = |field, v: &str| crate::translate::effect::canonical(field, v).ok();
@@ -19,7 +20,7 @@ pub fn format_of_profile(p: &Profile) -> Format {
     f.set(Field::UlComp, p.ul_comp.as_deref().and_then(|v| canon(Field::UlComp, v)));
     f.set(Field::CompHdr, p.comp_hdr.as_deref().and_then(|v| canon(Field::CompHdr, v)));
     f.set(Field::EaxcBits, p.eaxc_bits.as_deref().and_then(|v| canon(Field::EaxcBits, v)));
-    f.set(Field::Vlan, p.vlan.map(|v| v.to_string()));
+    f.set(Field::Vlan, Some(p.vlan.map_or("none".into(), |v| v.to_string())));
     f
 }
 

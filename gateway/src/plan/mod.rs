@@ -1,8 +1,13 @@
 //! Interop plans: what a chain of translators does to a side's format
-//! (folding their declared effects, ABI.md §6 `effect`), checking DU
-//! profile ∘ chain = RU profile before a packet moves, and deriving a
-//! chain from the translators available (`fhgate plan`).
+//! (folding their declared effects, ABI.md §6.1), checking DU profile ∘
+//! chain = RU profile before a packet moves (`verify`), and deriving a
+//! chain from the translators available (`derive`, `fhgate plan`).
 
+pub mod derive;
 pub mod fold;
+pub mod render;
+pub mod verify;
 
+pub use derive::{derive, Available, How, Plan, Step};
 pub use fold::{compare, direction_format, fold, format_of_decode, format_of_profile, Declarations, FoldError, Folded, Mismatch, Stage};
+pub use verify::{check_config, refusal, verify, Verdict};

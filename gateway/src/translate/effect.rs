@@ -171,6 +171,32 @@ impl fmt::Display for Effect {
     }
 }
 
+/// How a stage's output decodes, given how its input did and what it
+/// declared: a compression it converts takes its `to`; a udCompHdr it adds
+/// or removes makes presence `auto` (decided per message). So the stages
+/// after a comphdr_static still see its output classified.
+pub fn decode_after(d: &ecpri::frame::DecodeConfig, effects: &[Effect]) -> ecpri::frame::DecodeConfig {
+    let mut out = *d;
+    for e in effects {
+        let slot = match e.field {
+            Field::DlComp => &mut out.dl_comp,
+            Field::UlComp => &mut out.ul_comp,
+            Field::CompHdr => {
+                out.comp_hdr = CompHdrMode::Auto;
+                continue;
+            }
+            _ => continue,
+        };
+        let had = slot.to_string();
+        if e.from.as_deref().is_none_or(|f| f == had) {
+            if let Some(c) = UdCompHdr::from_spec(&e.to) {
+                *slot = c;
+            }
+        }
+    }
+    out
+}
+
 /// One side's format as far as translators change it: the values of the
 /// format fields ([`Field::is_format`]), `None` where unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

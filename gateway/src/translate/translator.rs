@@ -148,7 +148,8 @@ pub(crate) struct StageIo<'a> {
     pub extras: &'a mut Vec<Extra>,
     pub pool: &'a mut BufPool,
     pub grave: &'a mut Graveyard,
-    pub decode: &'a DecodeConfig,
+    /// How the current stage's outputs are classified again.
+    pub decode: DecodeConfig,
     /// Packets the burst can still take.
     pub room: usize,
     /// Packets marked [`Fate::Drop`] so far.
@@ -505,7 +506,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
                 let p = &mut io.pkts[i as usize];
                 p.buf.bytes_mut()[..len].copy_from_slice(&region[off..off + len]);
                 p.len = len;
-                p.reclassify(io.decode);
+                p.reclassify(&io.decode);
             }
             _ => fwd += 1,
         }
@@ -518,7 +519,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
         buf.bytes_mut()[..len].copy_from_slice(&region[off..off + len]);
         let from = &io.pkts[origin as usize];
         let mut pkt = Packet { buf, len, desc: None, port_direction: from.port_direction, route: from.route, time_ns: from.time_ns, arrival_ns: from.arrival_ns, pristine: false, passthrough: false };
-        pkt.reclassify(io.decode);
+        pkt.reclassify(&io.decode);
         let seq = io.extras.len() as u16;
         io.extras.push(Extra { after: origin, seq, pkt });
     }

@@ -9,6 +9,7 @@ use ecpri::frame::DecodeConfig;
 use super::abi::MAX_IN;
 use super::burst::{BufPool, Burst, Packet, BURST_CAPACITY, NO_ROUTE};
 use super::chain::{ChainSpec, FlowMask};
+use super::effect::decode_after;
 use super::host::bump;
 use super::meta::Filter;
 use super::module::LoadError;
@@ -28,6 +29,24 @@ struct Chain {
     sel_len: usize,
     /// Routed packets the stage's translator does not want.
     bypassed: u64,
+    /// Per stage, how its outputs decode: the worker's decoding through
+    /// the declared effects of the stages up to it ([`decode_after`]).
+    decodes: Vec<DecodeConfig>,
+}
+
+impl Chain {
+    /// Recomputes `decodes` (at build and after a swap; never allocates
+    /// once built, the length is the chain's).
+    fn fold_decodes(&mut self, decode: &DecodeConfig) {
+        let mut d = *decode;
+        self.decodes.resize(self.stages.len(), d);
+        for (i, t) in self.stages.iter().enumerate() {
+            if let Ok(e) = t.shared().effects.lock() {
+                d = decode_after(&d, &e.effects);
+            }
+            self.decodes[i] = d;
+        }
+    }
 }
 
 /// Most chains a worker runs, plus one. Chain indices must stay below
@@ -72,7 +91,9 @@ impl WorkerHost {
         let mut built = Vec::with_capacity(chains.len());
         for c in chains {
             let stages = c.translators.iter().map(|t| Translator::new(t).map(Box::new)).collect::<Result<Vec<_>, _>>()?;
-            built.push(Chain { selector: c.selector.flow_mask(), stages, sel: Box::new([0; BURST_CAPACITY]), sel_len: 0, bypassed: 0 });
+            let mut chain = Chain { selector: c.selector.flow_mask(), stages, sel: Box::new([0; BURST_CAPACITY]), sel_len: 0, bypassed: 0, decodes: Vec::new() };
+            chain.fold_decodes(&decode);
+            built.push(chain);
         }
         let (control, inbox, grave) = swap::link(built.iter().map(|c| c.stages.as_slice()));
         let depth = built.iter().map(|c| c.stages.len()).max().unwrap_or(0);
@@ -125,6 +146,12 @@ impl WorkerHost {
             n += 1;
         }
         self.swaps += n as u64;
+        if n > 0 {
+            // A swapped-in translator may declare other effects.
+            for c in &mut self.chains {
+                c.fold_decodes(&self.decode);
+            }
+        }
         n
     }
 
@@ -192,12 +219,13 @@ impl WorkerHost {
             extras: &mut self.extras,
             pool: &mut *pool,
             grave: &mut self.grave,
-            decode: &self.decode,
+            decode: self.decode,
             room,
             dropped: 0,
         };
         for chain in self.chains.iter_mut() {
             let Some(t) = chain.stages.get_mut(stage) else { continue };
+            io.decode = chain.decodes[stage];
             if chain.bypassed > 0 {
                 bump(&t.shared().stats.bypassed, chain.bypassed);
             }

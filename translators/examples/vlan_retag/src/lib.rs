@@ -147,7 +147,7 @@ translator! {
     name: "vlan_retag",
     version: "1.0.0",
     planes: "u,c",
-    plan: ["vlan:u_vlan={ru.vlan},c_vlan={ru.vlan}", "vlan:mode=\"strip\""],
+    plan: ["vlan:u_vlan={ru.vlan},c_vlan={ru.vlan}", "vlan:u_vlan={du.vlan},c_vlan={du.vlan}", "vlan:mode=\"strip\""],
     translator: VlanRetag,
 }
 

@@ -1,0 +1,259 @@
+//! Deriving a chain from a DU and an RU profile (`fhgate plan`): for each
+//! direction and format field where the sides differ, try the `plan`
+//! configurations of the translators available (ABI.md §6.1), keep the
+//! first whose declared effects turn the DU's value into the RU's without
+//! breaking a field already right, and name what nothing bridges.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::profile::Profile;
+use crate::translate::effect::{Field, Format, Scope};
+use crate::translate::{parse_config_pairs, MemoryLog, Runtime, TranslatorModule, TranslatorSpec};
+
+use super::fold::{fields_of, flow_name, fold, format_of_profile, Stage};
+
+/// The translator modules a plan may use: every `.wasm` of a directory.
+pub struct Available {
+    /// (file, module), by file name.
+    pub modules: Vec<(PathBuf, Arc<TranslatorModule>)>,
+}
+
+impl Available {
+    /// Loads every `.wasm` and `.wat` file of `dir` (sorted by name); a file
+    /// that does not load is skipped and said in the returned warnings.
+    pub fn load_dir(rt: &Arc<Runtime>, dir: &Path) -> Result<(Available, Vec<String>), String> {
+        let rd = std::fs::read_dir(dir).map_err(|e| format!("--translators {}: {e}", dir.display()))?;
+        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm" || x == "wat")).collect();
+        files.sort();
+        let (mut modules, mut warnings) = (Vec::new(), Vec::new());
+        for f in files {
+            match TranslatorModule::load_file(rt, &f) {
+                Ok(m) => modules.push((f, m)),
+                // Not a translator (a self-test module has no metadata).
+                Err(crate::translate::LoadError::Meta(e)) => tracing::debug!("{}: not a translator: {e}", f.display()),
+                Err(e) => warnings.push(format!("{}: not used: {e}", f.display())),
+            }
+        }
+        Ok((Available { modules }, warnings))
+    }
+}
+
+/// One translator the plan puts in a chain.
+#[derive(Clone)]
+pub struct Step {
+    /// Its module file.
+    pub path: PathBuf,
+    /// Its configuration, `key=value` pairs with TOML values.
+    pub config: Vec<(String, String)>,
+    /// The spec it was checked with (its declared effects read).
+    pub spec: Arc<TranslatorSpec>,
+    /// What it declared.
+    pub stage: Stage,
+}
+
+impl Step {
+    /// `bfp_width (in_width=9, out_width=12)`.
+    pub fn describe(&self) -> String {
+        let cfg: Vec<String> = self.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{} ({})", self.stage.name, cfg.join(", "))
+    }
+}
+
+/// How one difference is bridged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// By the step at this index of its direction's chain.
+    Translator(usize),
+    /// By the gateway itself (egress splits at the RU's MTU).
+    Egress(String),
+    /// A side does not give the value: not compared.
+    Unknown(&'static str),
+    /// Nothing available bridges it; what would.
+    Unbridged(String),
+}
+
+/// One line of a plan: a field that differs, and how it is bridged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// `DL U-plane`, `UL U-plane`, or `carrier` for side-wide keys.
+    pub flow: &'static str,
+    /// The key.
+    pub field: &'static str,
+    /// What the traffic has where it comes in, and what the other side wants.
+    pub from: String,
+    /// What the receiving side wants.
+    pub to: String,
+    /// How.
+    pub how: How,
+}
+
+/// A derived plan: a chain per direction and one line per difference.
+pub struct Plan {
+    /// DU → RU (DL U-plane; also run on the C-plane that schedules UL).
+    pub dl: Vec<Step>,
+    /// RU → DU (UL U-plane).
+    pub ul: Vec<Step>,
+    /// Every difference, in order.
+    pub lines: Vec<Line>,
+}
+
+impl Plan {
+    /// The differences nothing bridges.
+    pub fn unbridged(&self) -> impl Iterator<Item = &Line> {
+        self.lines.iter().filter(|l| matches!(l.how, How::Unbridged(_)))
+    }
+
+    /// The text of one line: `DL U-plane dl_comp: bfp:9 -> bfp:12: bfp_width (...)`.
+    pub fn line_text(&self, l: &Line) -> String {
+        let how = match &l.how {
+            How::Translator(i) => {
+                let chain = if l.flow.starts_with("UL") { &self.ul } else { &self.dl };
+                format!("bridged by {}", chain[*i].describe())
+            }
+            How::Egress(s) => s.clone(),
+            How::Unknown(side) => format!("not compared: the {side} profile does not give it"),
+            How::Unbridged(s) => format!("NOT BRIDGED: {s}"),
+        };
+        format!("{} {}: {} -> {}: {how}", l.flow, l.field, l.from, l.to)
+    }
+}
+
+/// `{du.KEY}`, `{ru.KEY}`, `{du.KEY.width}`, `{du.KEY.method}` filled
+/// from the two formats; `None` when a value is unknown or the template
+/// names something else.
+pub fn fill(template: &str, du: &Format, ru: &Format) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let j = rest[i..].find('}')? + i;
+        let name = &rest[i + 1..j];
+        let mut parts = name.splitn(3, '.');
+        let (side, key, part) = (parts.next()?, parts.next()?, parts.next());
+        let f = match side {
+            "du" => du,
+            "ru" => ru,
+            _ => return None,
+        };
+        let v = f.get(Field::from_name(key)?)?;
+        out.push_str(match part {
+            None => v,
+            Some("method") => v.split_once(':')?.0,
+            Some("width") => v.split_once(':')?.1,
+            Some(_) => return None,
+        });
+        rest = &rest[j + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Whether `after` keeps every compared field that `before` had right.
+fn keeps(before: &Format, after: &Format, want: &Format, dir: Scope) -> bool {
+    fields_of(dir).iter().all(|&f| before.get(f) != want.get(f) || want.get(f).is_none() || after.get(f) == want.get(f))
+}
+
+/// The first `plan` configuration of an available translator that takes
+/// `field` from `state` to `want` in direction `dir`.
+fn find(avail: &Available, field: Field, state: &Format, want: &Format, du: &Format, ru: &Format, dir: Scope) -> Option<(Step, Format)> {
+    for (path, m) in &avail.modules {
+        for p in &m.meta().plans {
+            let Some((f, template)) = p.split_once(':') else { continue };
+            if f != field.name() {
+                continue;
+            }
+            let Some(cfg) = fill(template, du, ru) else { continue };
+            let Ok(pairs) = parse_config_pairs(&cfg) else { continue };
+            // Quiet: a configuration the translator refuses is just not a candidate.
+            let spec = Arc::new(TranslatorSpec::new(m.clone()).with_config(&pairs).with_sink(Arc::new(MemoryLog::default())));
+            let Ok(Some(effects)) = spec.declared_effects() else { continue };
+            let stage = Stage { name: m.meta().name.clone(), effects: Some(effects) };
+            let Ok(after) = fold(state, std::slice::from_ref(&stage), dir) else { continue };
+            if after.format.get(field) == want.get(field) && keeps(state, &after.format, want, dir) {
+                return Some((Step { path: path.clone(), config: pairs, spec, stage }, after.format));
+            }
+        }
+    }
+    None
+}
+
+/// Derives the chains that take the DU's format to the RU's (DL) and the
+/// RU's to the DU's (UL) from `avail`.
+pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
+    let (fdu, fru) = (format_of_profile(du), format_of_profile(ru));
+    let mut plan = Plan { dl: Vec::new(), ul: Vec::new(), lines: Vec::new() };
+    for dir in [Scope::Dl, Scope::Ul] {
+        let (mut state, want) = if dir == Scope::Dl { (fdu.clone(), &fru) } else { (fru.clone(), &fdu) };
+        let (from_side, to_side) = if dir == Scope::Dl { ("DU", "RU") } else { ("RU", "DU") };
+        for field in fields_of(dir) {
+            let (have, wanted) = (state.get(field).map(String::from), want.get(field).map(String::from));
+            let line = |from: &str, to: &str, how| Line { flow: flow_name(dir), field: field.name(), from: from.into(), to: to.into(), how };
+            match (have, wanted) {
+                (Some(h), Some(w)) if h == w => {}
+                (None, Some(w)) => plan.lines.push(line("?", &w, How::Unknown(from_side))),
+                (Some(h), None) => plan.lines.push(line(&h, "?", How::Unknown(to_side))),
+                (None, None) => {}
+                (Some(h), Some(w)) => {
+                    let how = match find(avail, field, &state, want, &fdu, &fru, dir) {
+                        Some((step, after)) => {
+                            state = after;
+                            let chain = if dir == Scope::Dl { &mut plan.dl } else { &mut plan.ul };
+                            chain.push(step);
+                            How::Translator(chain.len() - 1)
+                        }
+                        None => How::Unbridged(format!(
+                            "no translator available declares `{}{} {h} -> {w}` for a `plan={}:...` configuration",
+                            field.name(),
+                            if field == Field::DlComp || field == Field::UlComp { "" } else if dir == Scope::Dl { "/dl" } else { "/ul" },
+                            field.name()
+                        )),
+                    };
+                    plan.lines.push(line(&h, &w, how));
+                }
+            }
+        }
+    }
+    side_wide(du, ru, &mut plan.lines);
+    plan
+}
+
+/// Keys no translator changes: the carrier and numerology must agree; the
+/// MTU is egress's to meet.
+fn side_wide(du: &Profile, ru: &Profile, lines: &mut Vec<Line>) {
+    let line = |field, from: String, to: String, how| Line { flow: "carrier", field, from, to, how };
+    let nothing = |k: &str| How::Unbridged(format!("nothing changes {k}: the DU and the RU must be configured alike"));
+    if let (Some(a), Some(b)) = (du.carrier_prbs, ru.carrier_prbs) {
+        if a != b {
+            lines.push(line("carrier_prbs", a.to_string(), b.to_string(), nothing("the carrier width")));
+        }
+    }
+    if let (Some(a), Some(b)) = (du.numerology, ru.numerology) {
+        if a != b {
+            lines.push(line("numerology", a.to_string(), b.to_string(), nothing("the numerology")));
+        }
+    }
+    if let (Some(a), Some(b)) = (du.mtu, ru.mtu) {
+        if a != b {
+            let how = How::Egress(format!("the gateway sends each side at most its mtu (egress splits U-plane at PRB boundaries: {b} towards the RU, {a} towards the DU)"));
+            lines.push(line("mtu", a.to_string(), b.to_string(), how));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_from_both_sides_or_not_at_all() {
+        let p = |dl: &str, eaxc: &str| format_of_profile(&Profile { dl_comp: Some(dl.into()), eaxc_bits: Some(eaxc.into()), ..Profile::default() });
+        let (du, ru) = (p("bfp:9", "4,4,4,4"), p("bfp:12", "2,6,4,4"));
+        assert_eq!(fill("in_width={du.dl_comp.width},out_width={ru.dl_comp.width}", &du, &ru).as_deref(), Some("in_width=9,out_width=12"));
+        assert_eq!(fill("m=\"{du.dl_comp.method}\",from=\"{du.eaxc_bits}\"", &du, &ru).as_deref(), Some("m=\"bfp\",from=\"4,4,4,4\""));
+        assert_eq!(fill("w={du.ul_comp.width}", &du, &ru), None, "unknown value");
+        assert_eq!(fill("w={xx.dl_comp}", &du, &ru), None);
+        assert_eq!(fill("w={du.nope}", &du, &ru), None);
+        assert_eq!(fill("w={du.dl_comp", &du, &ru), None);
+    }
+}

@@ -1,0 +1,276 @@
+//! `fhgate plan` and verified chains (issue 13 §4-5): learn the DU from
+//! its capture, write the RU's datasheet values, plan, run and replay;
+//! a wrong chain is refused before a packet moves, naming flow, field,
+//! what the chain gives and what the profile wants; differences nothing
+//! bridges are named; bad profiles get clear errors. Oracles: tshark
+//! with preferences from the RU profile, and the spec BFP decoder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[path = "support/bfp_oracle.rs"]
+mod oracle;
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/tshark.rs"]
+mod tshark;
+
+use cli::{fhgate, repo, translators};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The RU of the README: its datasheet values, by hand.
+const RU_DATASHEET: &str = "eaxc_bits = \"2,6,4,4\"\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\ncarrier_prbs = 273\nnumerology = 1\nmtu = 1500\n";
+
+/// An eAxC ID split under `from` and joined under `to` (widths DU,BS,CC,RU).
+fn remap(id: u16, from: [u32; 4], to: [u32; 4]) -> u16 {
+    let mut fields = [0u32; 4];
+    let mut shift = 16;
+    for i in 0..4 {
+        shift -= from[i];
+        fields[i] = (id as u32 >> shift) & ((1 << from[i]) - 1);
+    }
+    let mut out = 0u32;
+    for i in 0..4 {
+        out = (out << to[i]) | fields[i];
+    }
+    out as u16
+}
+
+/// Every BFP PRB of `a` (read as `wa`: `Some(w)` static at w bits, `None`
+/// with udCompHdr) is in `b` (read as `wb`) at the remapped eAxC with the
+/// same samples.
+fn iq_exact(a: &Path, wa: Option<usize>, b: &Path, wb: Option<usize>, from: [u32; 4], to: [u32; 4]) {
+    let read = |p: &Path, w: Option<usize>| match w {
+        Some(w) => oracle::oracle_decode_static(p, w),
+        None => oracle::oracle_decode(p),
+    };
+    let (pa, pb) = (read(a, wa), read(b, wb));
+    assert!(!pa.is_empty());
+    assert_eq!(pa.len(), pb.len(), "PRB count");
+    let moved: BTreeMap<_, _> = pa.into_iter().map(|(k, v)| ((remap(k.0, from, to), k.1, k.2, k.3, k.4, k.5, k.6), v)).collect();
+    for (k, v) in &moved {
+        let got = pb.get(k).unwrap_or_else(|| panic!("PRB {k:?} missing"));
+        assert_eq!(v.samples, got.samples, "PRB {k:?}");
+    }
+}
+
+#[test]
+fn learn_plan_run_and_replay_the_shipped_du_capture() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
+    let du = dir.path().join("du.toml");
+    let o = fhgate(&["profile", "learn", s(&capture), "-o", s(&du)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ru = write(dir.path(), "ru.toml", RU_DATASHEET);
+    let gw = dir.path().join("gw.toml");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t), "-o", s(&gw)]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    for line in [
+        "DL U-plane dl_comp: bfp:8 -> bfp:12: bridged by bfp_width (in_width=8, out_width=12, direction=\"dl\")",
+        "DL U-plane eaxc_bits: 4,4,4,4 -> 2,6,4,4: bridged by eaxc_remap (from=\"4,4,4,4\", to=\"2,6,4,4\")",
+        "UL U-plane ul_comp: bfp:12 -> bfp:8: bridged by bfp_width (in_width=12, out_width=8, direction=\"ul\", cplane=false)",
+        "UL U-plane eaxc_bits: 2,6,4,4 -> 4,4,4,4: bridged by eaxc_remap",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    // The written configuration is complete: it checks, and runs.
+    let o = fhgate(&["run", "--check", "-c", s(&gw)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ru_out = dir.path().join("ru_run.pcap");
+    let cfg = std::fs::read_to_string(&gw).unwrap().replace("input = \"du.pcap\"", &format!("input = \"{}\"", s(&capture))).replace("output = \"ru.pcap\"", &format!("output = \"{}\"", s(&ru_out)))
+        // Deadlines are wall-clock: a loaded machine must not turn
+        // descheduling into deadline faults (whose policy passes the burst).
+        .replace("config = {", "deadline_us = 200000\nconfig = {");
+    let gw_run = write(dir.path(), "gw_run.toml", &cfg);
+    let o = fhgate(&["run", "-c", s(&gw_run), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
+
+    // Profile-only replay runs the same derived chain.
+    let replayed = dir.path().join("ru_replay.pcap");
+    let o = fhgate(&["replay", s(&capture), "-o", s(&replayed), "--du-profile", s(&du), "--ru-profile", s(&ru), "--translators-dir", s(&t), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
+    assert_eq!(std::fs::read(&replayed).unwrap(), std::fs::read(&ru_out).unwrap(), "replay and run give the same frames");
+    // Oracles: tshark decodes it under the RU profile without complaint;
+    // the IQ is exactly the DU's (8 -> 12 is lossless) at the remapped eAxC.
+    let c = tshark::complaints(&replayed, &tshark::prefs("2,6,4,4", "bfp:12", "bfp:12", true, 273));
+    assert!(c.is_empty(), "{c:?}");
+    iq_exact(&capture, None, &replayed, None, [4, 4, 4, 4], [2, 6, 4, 4]);
+}
+
+#[test]
+fn a_chain_that_misses_the_profile_is_refused_before_a_packet_moves() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
+    let du = write(dir.path(), "du.toml", "eaxc_bits = \"4,4,4,4\"\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\n");
+    let ru = write(dir.path(), "ru.toml", &RU_DATASHEET.replace("bfp:12", "bfp:14"));
+    let out = dir.path().join("ru.pcap");
+    let widen = format!("{}:in_width=8,out_width=12", s(&t.join("bfp_width.wasm")));
+    let remap = format!("{}:from=\"4,4,4,4\",to=\"2,6,4,4\"", s(&t.join("eaxc_remap.wasm")));
+    let o = fhgate(&["replay", s(&capture), "-o", s(&out), "--du-profile", s(&du), "--ru-profile", s(&ru), "--translator", &widen, "--translator", &remap]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("DL U-plane dl_comp: chain gives bfp:12, RU profile wants bfp:14"), "{err}");
+    assert!(!err.contains("eaxc_bits"), "eaxc_remap bridges the eAxC split: {err}");
+    assert!(!out.exists(), "nothing written");
+
+    // The same chain in a configuration: run and run --check refuse it.
+    let cfg = format!(
+        "[du]\nprofile = \"{}\"\nbackend = \"pcap\"\ninput = \"{}\"\n\n[ru]\nprofile = \"{}\"\nbackend = \"pcap\"\noutput = \"{}\"\n\n\
+         [[translator]]\nname = \"widen\"\npath = \"{}\"\nconfig = {{ in_width = 8, out_width = 12 }}\n\n\
+         [[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n",
+        s(&du),
+        s(&capture),
+        s(&ru),
+        s(&out),
+        s(&t.join("bfp_width.wasm"))
+    );
+    let gw = write(dir.path(), "gw.toml", &cfg);
+    for check in [true, false] {
+        let mut a = vec!["run", "-c", s(&gw)];
+        if check {
+            a.push("--check");
+        }
+        let o = fhgate(&a);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {err}");
+        assert!(err.contains("DL U-plane dl_comp: chain gives bfp:12, RU profile wants bfp:14"), "{err}");
+        assert!(err.contains("DL U-plane eaxc_bits: chain gives 4,4,4,4, RU profile wants 2,6,4,4"), "{err}");
+        assert!(!out.exists(), "{a:?}: nothing written");
+    }
+}
+
+#[test]
+fn differences_nothing_bridges_are_named_and_nothing_is_written() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let du = write(dir.path(), "du.toml", "dl_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nnumerology = 1\ncarrier_prbs = 273\n");
+    let ru = write(dir.path(), "ru.toml", "dl_comp = \"mu-law:8\"\ncomp_hdr = \"present\"\nnumerology = 0\ncarrier_prbs = 273\n");
+    let gw = dir.path().join("gw.toml");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t), "-o", s(&gw)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("DL U-plane dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED: no translator available declares `dl_comp bfp:8 -> mu-law:8`"), "{out}");
+    assert!(out.contains("carrier numerology: 1 -> 0: NOT BRIDGED: nothing changes the numerology"), "{out}");
+    assert!(!gw.exists());
+    // Profile-only replay refuses the same, before reading a frame.
+    let capture = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
+    let o = fhgate(&["replay", s(&capture), "-o", s(&dir.path().join("x.pcap")), "--du-profile", s(&du), "--ru-profile", s(&ru), "--translators-dir", s(&t)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn bad_profiles_get_clear_errors_and_no_panic() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(dir.path(), "ok.toml", "dl_comp = \"bfp:8\"\n");
+    for (body, want) in [
+        ("dl_comp = \"bfp:8\"\nwidth = 9\n", "line 2"),
+        ("dl_comp = \"bfp:8\"\nwidth = 9\n", "unknown field `width`"),
+        ("dl_comp = \"bfp:17\"\n", "(dl_comp)"),
+        ("comp_hdr = \"sometimes\"\n", "(comp_hdr): `sometimes`: expected present or absent"),
+        ("eaxc_bits = \"4,4,4\"\n", "(eaxc_bits)"),
+        ("carrier_prbs = 2000\n", "(carrier_prbs): 2000 is outside 1-1023"),
+        ("mtu = \"big\"\n", "line 1"),
+    ] {
+        let bad = write(dir.path(), "bad.toml", body);
+        let o = fhgate(&["plan", "--du", s(&bad), "--ru", s(&ok), "--translators", s(&t)]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{body}: {err}");
+        assert!(err.contains("bad.toml") && err.contains(want), "{body}: wants `{want}`: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A profile key and an inline key of different types.
+    let p = write(dir.path(), "du.toml", "carrier_prbs = 51\n");
+    let gw = write(dir.path(), "gw.toml", &format!("[du]\nprofile = \"{}\"\nbackend = \"pcap\"\ncarrier_prbs = \"51\"\n\n[ru]\nbackend = \"pcap\"\n", s(&p)));
+    let o = fhgate(&["run", "--check", "-c", s(&gw)]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("du.carrier_prbs") && err.contains("string") && err.contains("integer"), "{err}");
+}
+
+/// One side as gen makes it and as its profile says.
+struct Side {
+    name: &'static str,
+    gen: &'static [&'static str],
+    profile: &'static str,
+    /// (width, udCompHdr present, eAxC split, VLAN).
+    form: (usize, bool, [u32; 4], Option<u16>),
+}
+
+const SIDES: &[Side] = &[
+    Side { name: "bfp8_hdr", gen: &["--comp", "bfp:8"], profile: "dl_comp = \"bfp:8\"\ncomp_hdr = \"present\"\neaxc_bits = \"4,4,4,4\"\n", form: (8, true, [4, 4, 4, 4], None) },
+    Side {
+        name: "bfp12_hdr_2644",
+        gen: &["--comp", "bfp:12", "--eaxc-bits", "2,6,4,4"],
+        profile: "dl_comp = \"bfp:12\"\ncomp_hdr = \"present\"\neaxc_bits = \"2,6,4,4\"\n",
+        form: (12, true, [2, 6, 4, 4], None),
+    },
+    Side { name: "bfp9_static", gen: &["--comp", "bfp:9", "--no-comp-hdr"], profile: "dl_comp = \"bfp:9\"\ncomp_hdr = \"absent\"\neaxc_bits = \"4,4,4,4\"\n", form: (9, false, [4, 4, 4, 4], None) },
+    Side {
+        name: "bfp14_static_vlan5",
+        gen: &["--comp", "bfp:14", "--no-comp-hdr", "--vlan", "5"],
+        profile: "dl_comp = \"bfp:14\"\ncomp_hdr = \"absent\"\neaxc_bits = \"4,4,4,4\"\nvlan = 5\n",
+        form: (14, false, [4, 4, 4, 4], Some(5)),
+    },
+];
+
+/// Every ordered pair of sides: plan (replay with both profiles and no
+/// translator) gives output that decodes under the receiving profile
+/// (fhgate inspect and tshark), with the IQ exact where it widens.
+#[test]
+fn every_pair_of_generator_profiles_replays_into_the_other() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let common = ["--side", "du", "--prbs", "51", "--antennas", "2", "--slots", "1", "--mtu", "9000"];
+    let body = |p: &str| format!("{p}ul_comp = \"{}\"\ncarrier_prbs = 51\nnumerology = 1\n", p.split('"').nth(1).unwrap());
+    for a in SIDES {
+        let cap = dir.path().join(format!("{}.pcap", a.name));
+        let o = fhgate(&[&["gen", "-o", s(&cap)][..], &common, a.gen].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let pa = write(dir.path(), &format!("{}.toml", a.name), &body(a.profile));
+        for b in SIDES.iter().filter(|b| b.name != a.name) {
+            let pb = write(dir.path(), &format!("{}.toml", b.name), &body(b.profile));
+            let out = dir.path().join(format!("{}_to_{}.pcap", a.name, b.name));
+            let o = fhgate(&["replay", s(&cap), "-o", s(&out), "--du-profile", s(&pa), "--ru-profile", s(&pb), "--translators-dir", s(&t), "--json"]);
+            let what = format!("{} -> {}", a.name, b.name);
+            assert!(o.status.success(), "{what}: {}", text(&o.stderr));
+            let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{what}: {j}");
+            let (w, hdr, split, _) = b.form;
+            let comp = format!("bfp:{w}");
+            let eaxc = split.map(|x| x.to_string()).join(",");
+            let o = fhgate(&["inspect", s(&out), "--json", "--eaxc-bits", &eaxc, "--dl-comp", &comp, "--ul-comp", &comp, "--comp-hdr", if hdr { "present" } else { "absent" }, "--carrier-prbs", "51"]);
+            let last: serde_json::Value = serde_json::from_str(text(&o.stdout).lines().last().unwrap()).unwrap();
+            assert_eq!(last["summary"]["error_frames"], 0, "{what}: {last}");
+            let c = tshark::complaints(&out, &tshark::prefs(&eaxc, &comp, &comp, hdr, 51));
+            assert!(c.is_empty(), "{what}: {c:?}");
+            // VLAN as the receiving profile says.
+            let tagged = oracle::pcap_records(&out).iter().all(|f| f[12..14] == [0x81, 0x00]);
+            assert_eq!(tagged, b.form.3.is_some(), "{what}: VLAN");
+            if b.form.0 >= a.form.0 {
+                iq_exact(&cap, (!a.form.1).then_some(a.form.0), &out, (!hdr).then_some(w), a.form.2, split);
+            }
+        }
+    }
+}
