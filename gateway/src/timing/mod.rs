@@ -4,6 +4,7 @@
 
 pub mod extract;
 pub mod live;
+pub mod owd;
 pub mod ota;
 pub mod report;
 pub mod window;

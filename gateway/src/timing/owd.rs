@@ -1,0 +1,198 @@
+//! One-way delay measurement, eCPRI message type 5 (eCPRI 2.0 §3.2.4.6),
+//! both roles:
+//! - the **initiator** sends a Request (t1 in it), a Request with
+//!   follow-up (t1 in the Follow_Up after it) or a Remote Request (the
+//!   peer then sends a Request, whose t1 and our receive time give the
+//!   delay); a Response's t2 gives delay = (t2 − tCV2) − (t1 + tCV1);
+//! - the **responder** (`fhgate sink`) answers a Request with a Response
+//!   carrying its receive time, and a Remote Request with a Request.
+//!
+//! An answer that does not decode, names no outstanding measurement,
+//! has the wrong action or comes after the timeout is counted and never
+//! turned into a delay. Timestamps are Unix ns (CLOCK_REALTIME).
+
+use ecpri::ethernet::{EthernetRepr, VlanTag, ETHERTYPE_ECPRI};
+use ecpri::frame::{Body, FrameRepr, MessageRepr, Payload};
+use ecpri::header::{message_type, HeaderRepr};
+use ecpri::owd::{ActionType, OwdRepr};
+
+/// How a measurement is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Request, answered by a Response.
+    Request,
+    /// Request with follow-up, then Follow_Up with t1; answered by a Response.
+    FollowUp,
+    /// Remote Request: the peer sends a Request, which carries its t1.
+    Remote,
+}
+
+/// An outcome the initiator counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwdEvent {
+    /// A delay measured, ns.
+    Delay {
+        /// Measurement ID.
+        id: u8,
+        /// One-way delay, ns (towards the peer for Request and follow-up,
+        /// from it for Remote).
+        ns: i64,
+    },
+    /// A message 5 that does not decode: the field and its offset.
+    Malformed(&'static str, usize),
+    /// An answer with no outstanding measurement of its ID.
+    Unknown(u8),
+    /// An answer whose action does not fit the measurement.
+    WrongAction(u8),
+    /// An answer after the timeout.
+    Late(u8),
+}
+
+/// The initiator's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwdCounters {
+    /// Measurements started.
+    pub started: u64,
+    /// Delays measured.
+    pub measured: u64,
+    /// Answers that did not decode.
+    pub malformed: u64,
+    /// Answers naming no outstanding measurement.
+    pub unknown: u64,
+    /// Answers with the wrong action.
+    pub wrong_action: u64,
+    /// Answers after the timeout.
+    pub late: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    mode: Mode,
+    /// t1 + tCV1, ns (Request and follow-up).
+    t1_ns: i128,
+    /// When it was started, for the timeout.
+    started_ns: u64,
+}
+
+/// The initiator of one side: outstanding measurements by ID.
+#[derive(Debug, Clone)]
+pub struct Initiator {
+    outstanding: [Option<Outstanding>; 256],
+    next_id: u8,
+    timeout_ns: u64,
+    /// What it counted.
+    pub counters: OwdCounters,
+}
+
+/// Splits Unix ns into eCPRI's (seconds, nanoseconds).
+fn split_ns(t: u64) -> (u64, u32) {
+    (t / 1_000_000_000, (t % 1_000_000_000) as u32)
+}
+
+fn owd(id: u8, action: ActionType, t_ns: u64) -> OwdRepr<'static> {
+    let (seconds, nanoseconds) = if action.zero_timestamp() { (0, 0) } else { split_ns(t_ns) };
+    OwdRepr { measurement_id: id, action_type: action.to_u8(), seconds, nanoseconds, compensation: 0, dummy: &[] }
+}
+
+impl Initiator {
+    /// An initiator whose answers count as late after `timeout_ns`.
+    pub fn new(timeout_ns: u64) -> Self {
+        Initiator { outstanding: [None; 256], next_id: 0, timeout_ns, counters: OwdCounters::default() }
+    }
+
+    /// Starts a measurement at `now_ns` (the transmit time, as t1): the
+    /// message bodies to send, in order.
+    pub fn start(&mut self, mode: Mode, now_ns: u64) -> Vec<OwdRepr<'static>> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.counters.started += 1;
+        self.outstanding[id as usize] = Some(Outstanding { mode, t1_ns: now_ns as i128, started_ns: now_ns });
+        match mode {
+            Mode::Request => vec![owd(id, ActionType::Request, now_ns)],
+            Mode::FollowUp => vec![owd(id, ActionType::RequestWithFollowUp, now_ns), owd(id, ActionType::FollowUp, now_ns)],
+            Mode::Remote => vec![owd(id, ActionType::RemoteRequest, now_ns)],
+        }
+    }
+
+    /// Takes a message 5 body received at `rx_ns`: what it was, and for a
+    /// Request the peer sent after our Remote Request, the Response to send.
+    pub fn receive(&mut self, body: &[u8], rx_ns: u64) -> (OwdEvent, Option<OwdRepr<'static>>) {
+        let r = match OwdRepr::parse(body) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counters.malformed += 1;
+                return (OwdEvent::Malformed(e.field(), e.offset().unwrap_or(0)), None);
+            }
+        };
+        let id = r.measurement_id;
+        let Some(o) = self.outstanding[id as usize] else {
+            self.counters.unknown += 1;
+            return (OwdEvent::Unknown(id), None);
+        };
+        let action = r.action().expect("parse refuses reserved actions");
+        let fits = matches!((o.mode, action), (Mode::Request | Mode::FollowUp, ActionType::Response) | (Mode::Remote, ActionType::Request));
+        if !fits {
+            self.counters.wrong_action += 1;
+            return (OwdEvent::WrongAction(r.action_type), None);
+        }
+        self.outstanding[id as usize] = None;
+        if rx_ns.saturating_sub(o.started_ns) > self.timeout_ns {
+            self.counters.late += 1;
+            return (OwdEvent::Late(id), None);
+        }
+        let comp = (r.compensation >> 16) as i128;
+        let (ns, answer) = match o.mode {
+            // Response: t2 − tCV2 − (t1 + tCV1).
+            Mode::Request | Mode::FollowUp => (r.timestamp_ns() as i128 - comp - o.t1_ns, None),
+            // The peer's Request: our receive time − (t1 + tCV1); answered as a responder would.
+            Mode::Remote => (rx_ns as i128 - (r.timestamp_ns() as i128 + comp), Some(owd(id, ActionType::Response, rx_ns))),
+        };
+        self.counters.measured += 1;
+        (OwdEvent::Delay { id, ns: ns as i64 }, answer)
+    }
+}
+
+/// The responder's answer to a message 5 body received at `rx_ns`
+/// (bodies to send back; none for a Follow_Up or a Response), or the
+/// field and offset of what does not decode.
+pub fn respond(body: &[u8], rx_ns: u64, now_ns: u64) -> Result<Vec<OwdRepr<'static>>, (&'static str, usize)> {
+    let r = OwdRepr::parse(body).map_err(|e| (e.field(), e.offset().unwrap_or(0)))?;
+    let id = r.measurement_id;
+    Ok(match r.action().expect("parse refuses reserved actions") {
+        ActionType::Request | ActionType::RequestWithFollowUp => vec![owd(id, ActionType::Response, rx_ns)],
+        ActionType::RemoteRequest => vec![owd(id, ActionType::Request, now_ns)],
+        ActionType::RemoteRequestWithFollowUp => vec![owd(id, ActionType::RequestWithFollowUp, now_ns), owd(id, ActionType::FollowUp, now_ns)],
+        ActionType::Response | ActionType::FollowUp => Vec::new(),
+    })
+}
+
+/// An Ethernet frame (eCPRI ethertype, optional VLAN tag) carrying `m`,
+/// padded to 60 bytes.
+pub fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<VlanTag>, m: OwdRepr<'_>) -> ecpri::Result<Vec<u8>> {
+    let mut eth = EthernetRepr::new(dst, src, ETHERTYPE_ECPRI);
+    if let Some(t) = vlan {
+        eth.push_tag(t)?;
+    }
+    let msg = MessageRepr { header: HeaderRepr::new(message_type::ONE_WAY_DELAY, 0), body: Body::OneWayDelay(m), padding: &[] };
+    let mut f = FrameRepr { eth, transport: None, payload: Payload::Ecpri(vec![msg]), trailer: &[] };
+    f.finalize()?;
+    let mut out = f.to_bytes()?;
+    if out.len() < 60 {
+        out.resize(60, 0);
+    }
+    Ok(out)
+}
+
+/// The message 5 body of `frame`, if it is one (eCPRI over Ethernet).
+pub fn body_of(frame: &[u8]) -> Option<&[u8]> {
+    let loc = ecpri::frame::locate(frame, None).ok()?;
+    let range = loc.ecpri?;
+    let b = &frame[range];
+    let (at, msg) = ecpri::frame::MessageIter::new(b).next()?.ok()?;
+    let hl = ecpri::header::field::HEADER_LEN;
+    (msg.message_type() == message_type::ONE_WAY_DELAY).then(|| &b[at.start + hl..at.start + hl + msg.payload_size() as usize])
+}
+
+#[cfg(test)]
+#[path = "owd_tests.rs"]
+mod tests;
