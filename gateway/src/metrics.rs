@@ -172,16 +172,16 @@ impl Collector {
     }
 }
 
-/// Serves `GET /metrics` on `addr` (which must be loopback) until the
-/// process exits. Returns once the port is bound.
-pub fn serve(addr: SocketAddr, collector: Collector) -> Result<thread::JoinHandle<()>> {
-    serve_shared(addr, Arc::new(Mutex::new(collector)))
+/// Serves `GET /metrics` on `addr` until the process exits; `addr` must be
+/// loopback unless `expose` (`[metrics] expose`). Returns once bound.
+pub fn serve(addr: SocketAddr, expose: bool, collector: Collector) -> Result<thread::JoinHandle<()>> {
+    serve_shared(addr, expose, Arc::new(Mutex::new(collector)))
 }
 
 /// [`serve`] for a collector the control API's `/metrics` shares.
-pub fn serve_shared(addr: SocketAddr, collector: Arc<Mutex<Collector>>) -> Result<thread::JoinHandle<()>> {
-    if !addr.ip().is_loopback() {
-        bail!("metrics address {addr} is not loopback; metrics are served on loopback only");
+pub fn serve_shared(addr: SocketAddr, expose: bool, collector: Arc<Mutex<Collector>>) -> Result<thread::JoinHandle<()>> {
+    if !addr.ip().is_loopback() && !expose {
+        bail!("metrics address {addr} is not loopback; set `expose = true` in [metrics] to serve metrics there");
     }
     let std_listener = std::net::TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     std_listener.set_nonblocking(true)?;
@@ -295,14 +295,30 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        serve(addr, Collector::new(vec![c])).unwrap();
+        serve(addr, false, Collector::new(vec![c])).unwrap();
         let mut sock = std::net::TcpStream::connect(addr).unwrap();
         sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut out = String::new();
         sock.read_to_string(&mut out).unwrap();
         assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
         assert!(out.contains("fhgate_unknown_flow_total 7"), "{out}");
-        assert!(serve("0.0.0.0:0".parse().unwrap(), Collector::new(vec![])).is_err());
+        let e = serve("0.0.0.0:0".parse().unwrap(), false, Collector::new(vec![])).unwrap_err();
+        assert!(e.to_string().contains("expose = true"), "{e}");
+    }
+
+    /// With `expose` the server binds the wildcard address (reached here
+    /// through loopback, which the wildcard includes).
+    #[test]
+    fn serves_on_the_wildcard_address_when_exposed() {
+        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        serve(([0, 0, 0, 0], port).into(), true, Collector::new(vec![])).unwrap();
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        sock.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
     }
 }
 

@@ -405,7 +405,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     // One collector: `[metrics] listen` and the control API's /metrics share it.
     let collector = Arc::new(std::sync::Mutex::new(fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone())));
     if let Some(addr) = cfg.metrics_listen {
-        if let Err(e) = fhgate::metrics::serve_shared(addr, collector.clone()) {
+        if let Err(e) = fhgate::metrics::serve_shared(addr, cfg.metrics_expose, collector.clone()) {
             abandon(running);
             return Err(e.context("metrics.listen"));
         }

@@ -229,8 +229,11 @@ pub struct GatewayConfig {
     pub chains: Vec<ChainConfig>,
     /// Pipeline settings.
     pub pipeline: PipelineConfig,
-    /// Where Prometheus metrics are served (loopback only).
+    /// Where Prometheus metrics are served: loopback unless `metrics_expose`.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `[metrics] expose = true`: serve on a non-loopback `listen` too (a
+    /// pod's address, for Prometheus and the kubelet's probes).
+    pub metrics_expose: bool,
     /// Which non-fronthaul classes cross (`[passthrough]`).
     pub passthrough: crate::bridge::Passthrough,
     /// The PTP transparent clock (`[ptp] transparent_clock`).
@@ -354,6 +357,8 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Option<String>,
+    #[serde(default)]
+    expose: bool,
 }
 
 
@@ -487,8 +492,12 @@ impl GatewayConfig {
             Some(s) => {
                 let a: std::net::SocketAddr =
                     s.parse().or_else(|_| err("metrics.listen", format!("`{s}` is not an address:port")))?;
-                if !a.ip().is_loopback() {
-                    return err("metrics.listen", format!("{a} is not a loopback address; metrics are served on loopback only"));
+                // The endpoint has no authentication: leaving loopback is an explicit choice.
+                if !a.ip().is_loopback() && !raw.metrics.expose {
+                    return err(
+                        "metrics.listen",
+                        format!("{a} is not a loopback address; set `expose = true` in [metrics] to serve metrics there (no authentication)"),
+                    );
                 }
                 Some(a)
             }
@@ -507,6 +516,7 @@ impl GatewayConfig {
                 threading,
             },
             metrics_listen,
+            metrics_expose: raw.metrics.expose,
             passthrough: bridge::passthrough(raw.passthrough)?,
             ptp_tc: bridge::ptp(raw.ptp)?,
             timing: raw.timing.map(timing::RawTiming::validate).transpose()?,

@@ -59,6 +59,23 @@ fn parses_a_full_config() {
     assert_eq!(c.pipeline.workers, 2);
     assert_eq!(c.du.oversize, crate::pipeline::egress::OversizePolicy::Drop, "the default");
     assert_eq!(c.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+    assert!(!c.metrics_expose, "loopback unless asked");
+}
+
+/// A pod's metrics must reach Prometheus and the kubelet's probes: a
+/// non-loopback `listen` is taken with `expose = true`, and only then.
+#[test]
+fn metrics_leave_loopback_only_with_expose() {
+    let wide = GOOD.replace("listen = \"127.0.0.1:9100\"", "listen = \"0.0.0.0:9100\"\nexpose = true");
+    let c = GatewayConfig::from_toml(&wide).unwrap();
+    assert_eq!((c.metrics_listen, c.metrics_expose), (Some("0.0.0.0:9100".parse().unwrap()), true));
+    let e = bad(("listen = \"127.0.0.1:9100\"", "listen = \"[::]:9100\""));
+    assert_eq!(e.key, "metrics.listen", "{e}");
+    assert!(e.why.contains("expose = true"), "{e}");
+    let text = GOOD.replace("listen = \"127.0.0.1:9100\"", "listen = \"0.0.0.0:9100\"\nexpose = \"yes\"");
+    let line = text.lines().position(|l| l.starts_with("expose")).unwrap() + 1;
+    let e = GatewayConfig::from_toml(&text).unwrap_err().to_string();
+    assert!(e.contains(&format!("line {line}:")) && e.contains("expected a boolean"), "{e}");
 }
 
 fn bad(edit: (&str, &str)) -> ConfigError {
