@@ -28,6 +28,7 @@ mod diff;
 mod gen;
 mod inspect;
 mod inspect_iq;
+mod owd;
 mod plan;
 mod profile;
 mod replay;
@@ -98,6 +99,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Arrival of every C/U-plane message against its OTA time, from a site capture: per flow, windows, C-to-U advance.
     Timing(timing::TimingArgs),
+    /// One-way delay towards a peer with eCPRI message type 5 (request, follow-up or remote request).
+    Owd(owd::OwdArgs),
     /// Run the gateway as a configuration file describes it.
     Run(run::RunArgs),
     /// Talk to a running gateway's control API: status, load, swap, config, rollback.
@@ -131,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Timing(a) => timing::run(a),
+        Command::Owd(a) => owd::run(a),
         Command::Translator(a) => translator::run(a),
         Command::Profile(a) => profile::run(a),
         Command::Bench(a) => bench::run(a),

@@ -102,6 +102,9 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     fhgate::signals::install();
     let stop = fhgate::signals::stop_flag();
     let mut cfg = a.decode.config();
+    // A live port's transmit half answers one-way delay requests (eCPRI message type 5).
+    let mut owd_tx: Option<Box<dyn fhgate::io::TxPort>> = None;
+    let (mut answered, mut owd_malformed) = (0u64, 0u64);
     let (mut rx, source, live): (Box<dyn RxPort>, String, bool) = match (&a.port, &a.input) {
         (Some(spec), _) => {
             let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -110,6 +113,7 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
                 cfg.udp_port = cfg.udp_port.or(Some(u.bind.port()));
             }
             let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
+            owd_tx = Some(port.tx);
             (port.rx, spec.clone(), true)
         }
         (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),
@@ -150,6 +154,15 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
                         o.write(Duration::from_nanos(times[i]), data)?;
                     }
                     sink.frame(data);
+                    if let Some(tx) = owd_tx.as_mut() {
+                        match super::owd::answer(data, times[i], tx.as_mut())? {
+                            Ok(n) => answered += n as u64,
+                            Err((field, at)) => {
+                                owd_malformed += 1;
+                                tracing::warn!("one-way delay message not answered: {field} at byte {at} of its body");
+                            }
+                        }
+                    }
                 }
             }
             Ok(RxPoll::Idle) => {
@@ -167,6 +180,9 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     // What was received is kept whatever the checks below say.
     commit.map(|c| c.commit()).transpose()?;
     let elapsed = start.elapsed();
+    if answered + owd_malformed > 0 {
+        eprintln!("fhgate sink: answered {answered} one-way delay messages; {owd_malformed} did not decode");
+    }
     let fails = sink.failures(a.expect, a.max_evm);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -157,6 +157,7 @@ impl IngressTiming {
     /// `uplane` (else C-plane), its dataDirection and air time, and whether
     /// its sequence ID repeats the flow's previous one.
     #[inline]
+    #[allow(clippy::too_many_arguments, reason = "the descriptor's fields, passed in registers; a struct would be built per packet")]
     pub fn note(&self, c: &mut TimingCounters, stats: &mut TimingStats, time_ns: u64, uplane: bool, direction: u8, air: AirTime, repeat: bool) {
         c.sides |= 1 << self.side as u8;
         if repeat {
