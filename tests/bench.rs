@@ -19,35 +19,10 @@ use serde_json::Value;
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/live.rs"]
+mod live;
 use cli::{repo, translators};
-
-/// Three namespaces from `scripts/testbed up PREFIX`, removed on drop.
-struct Testbed {
-    prefix: String,
-}
-
-/// One testbed at a time: bench, the device and the machine's two cores.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-impl Testbed {
-    fn up(name: &str) -> (Testbed, std::sync::MutexGuard<'static, ()>) {
-        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        let prefix = format!("b{}{}-", std::process::id() % 100_000, name);
-        let st = Command::new(repo().join("scripts/testbed")).args(["up", &prefix]).status().expect("scripts/testbed runs");
-        assert!(st.success(), "scripts/testbed up {prefix} failed");
-        (Testbed { prefix }, serial)
-    }
-
-    fn ns(&self, which: &str) -> String {
-        format!("{}{which}", self.prefix)
-    }
-}
-
-impl Drop for Testbed {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/testbed")).args(["down", &self.prefix]).status();
-    }
-}
+use live::Testbed;
 
 /// A gateway configuration for the gw namespace, with shallow rings (a
 /// deep backlog would hide overload from short trials, the very thing the
@@ -76,7 +51,7 @@ fn dut_config(dir: &Path, backend: &str, du_width: u8, ru_width: u8, translators
 /// Short trials, coarse resolution, the 20 MHz 2T2R BFP 9 preset.
 /// The ceiling keeps a debug-build device on a loaded machine out of a
 /// deep backlog (flat out is several times what it forwards).
-const FAST: &[&str] = &["--preset", "2t2r-20mhz-bfp9", "--trial", "0.3", "--warmup", "0.1", "--drain", "0.3", "--settle", "1", "--resolution", "10%", "--max-rate", "20000"];
+const FAST: &[&str] = &["--preset", "2t2r-20mhz-bfp9", "--trial", "0.3", "--warmup", "0.1", "--drain", "0.3", "--settle", "1", "--resolution", "10%", "--max-rate", "10000"];
 
 /// Runs `fhgate bench ARGS` (killed after `within`: a hang fails);
 /// returns its exit code, the JSON it wrote (if any) and its stderr.
@@ -332,7 +307,7 @@ fn a_reordering_device_is_reported_as_reordering() {
     let dir = tempfile::tempdir().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let fwd = reordering_forwarder(&tb.ns("gw"), "gw-du", "gw-ru", stop.clone());
-    let a = around(&tb, "af_packet", None, &["--sweep", "50", "--max-rate", "20000"]);
+    let a = around(&tb, "af_packet", None, &["--sweep", "50"]);
     let (code, r, err) = bench(&a, Some(&dir.path().join("r.json")), Duration::from_secs(60));
     stop.store(true, Ordering::Relaxed);
     let forwarded = fwd.join().unwrap();

@@ -360,13 +360,7 @@ impl Sink {
     fn iq_total(&self) -> IqError {
         let mut t = IqError::default();
         for s in self.flows.values() {
-            let q = &s.iq;
-            t.prbs += q.prbs;
-            t.differing_prbs += q.differing_prbs;
-            t.error_energy += q.error_energy;
-            t.reference_energy += q.reference_energy;
-            t.max_abs_error = t.max_abs_error.max(q.max_abs_error);
-            t.undecodable += q.undecodable;
+            t.merge(&s.iq);
         }
         t
     }

@@ -22,6 +22,16 @@ pub struct IqError {
 }
 
 impl IqError {
+    /// Adds `o`'s PRBs (flows into a total).
+    pub fn merge(&mut self, o: &IqError) {
+        self.prbs += o.prbs;
+        self.differing_prbs += o.differing_prbs;
+        self.error_energy += o.error_energy;
+        self.reference_energy += o.reference_energy;
+        self.max_abs_error = self.max_abs_error.max(o.max_abs_error);
+        self.undecodable += o.undecodable;
+    }
+
     /// Whether every compared sample is identical.
     pub fn exact(&self) -> bool {
         self.differing_prbs == 0 && self.undecodable == 0
@@ -125,5 +135,23 @@ impl QuantBound {
             (Some(c), false) => c.to_string(),
             _ => "compression".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn merged_errors_are_the_sum_of_their_prbs() {
+        let (a, b) = ([100i32; SAMPLES_PER_PRB], [103i32; SAMPLES_PER_PRB]);
+        let (mut x, mut y, mut both) = (IqError::default(), IqError::default(), IqError::default());
+        x.add_prb(&a, &a);
+        y.add_prb(&a, &b);
+        both.add_prb(&a, &a);
+        both.add_prb(&a, &b);
+        x.merge(&y);
+        assert_eq!((x.prbs, x.differing_prbs, x.max_abs_error), (2, 1, 3));
+        assert_eq!((x.error_energy, x.reference_energy), (both.error_energy, both.reference_energy));
     }
 }

@@ -58,6 +58,9 @@ impl search::Trials for Live<'_> {
     fn run_long(&mut self, rate: f64) -> report::Trial {
         self.engine.trial(self.ports, Plan { rate: Some(rate), duration: self.confirm, ..self.plan }, "confirm")
     }
+    fn stopped(&self) -> bool {
+        fhgate::signals::stop_requested()
+    }
 }
 
 fn bench(a: RunArgs) -> Result<ExitCode> {
@@ -100,7 +103,23 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
     let mut engine = Engine::new(pool, rx_cfg, reference, a.iq_every, a.loss_tolerance / 100.0);
     let plan = Plan { rate: None, warmup: a.warmup, duration: a.trial, drain: a.drain, settle: a.settle };
     let mut live = Live { engine: &mut engine, ports: &mut ports, plan, confirm: a.confirm.unwrap_or(a.trial) };
-    let mut progress = |t: &report::Trial| eprintln!("{}", trial_line(t));
+    // A bar over the trials to come when someone watches; one line per trial always.
+    let steps = (100.0 / a.resolution.fps(100.0).max(1e-3)).log2().ceil().max(1.0) as u64 + 1;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new(steps + a.sweep.0.len() as u64 + u64::from(a.confirm.is_some()));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] trial {pos}/~{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut progress = |t: &report::Trial| match &bar {
+        Some(b) => {
+            b.println(trial_line(t));
+            b.inc(1);
+        }
+        None => eprintln!("{}", trial_line(t)),
+    };
     eprintln!(
         "fhgate bench: {} -> device -> {}: {} frames/s in real time, {:.0} bytes a frame; trials of {:.2} s after {:.2} s warm-up",
         tx_spec,
@@ -137,6 +156,9 @@ fn finish(
     let sweep = search::sweep(live, throughput.found_fps, &a.sweep.0, progress);
     let dut_report = dut.map(dut::Dut::stop);
     let mut warnings = Vec::new();
+    if fhgate::signals::stop_requested() {
+        warnings.push("interrupted by a signal: the run is incomplete".into());
+    }
     let all: Vec<&report::Trial> = throughput.trials.iter().chain(&sweep).chain(throughput.confirmation.as_ref()).collect();
     if all.iter().all(|t| t.received == 0 && t.stale == 0) {
         warnings.push(format!("the rx port ({}) received none of the frames sent: check the device and the ports", a.rx.as_deref().unwrap_or("")));

@@ -96,6 +96,10 @@ pub struct PoolFrame {
     pub frame0: u8,
     /// What one lap adds to the seqId (the flow's messages per lap, mod 256).
     pub lap_step: u8,
+    /// Its place among its flow's frames in a lap.
+    pub in_flow: u32,
+    /// Its flow's frames in a lap.
+    pub flow_len: u32,
     /// Whether it is a U-plane frame (carries IQ).
     pub uplane: bool,
 }
@@ -109,6 +113,12 @@ impl PoolFrame {
     /// The frameId this frame carries in lap `lap`.
     pub fn frame_id(&self, lap: u64) -> u8 {
         (self.frame0 as u64 + RADIO_FRAMES * (lap % LAPS)) as u8
+    }
+
+    /// Its place in its flow's sequence over [`LAPS`] laps, given its lap
+    /// modulo [`LAPS`]: positions compare modulo `LAPS * flow_len`.
+    pub fn position(&self, lap: u64) -> u64 {
+        (lap % LAPS) * self.flow_len as u64 + self.in_flow as u64
     }
 
     /// Byte offset of the frameId (the application header's second byte).
@@ -167,14 +177,16 @@ impl Pool {
                 per_flow.push(0);
                 (flows.len() - 1) as u16
             });
+            let in_flow = per_flow[flow as usize];
             per_flow[flow as usize] += 1;
             if index.insert(key, i as u32).is_some() {
                 bail!("two frames of the pool share the key {key:?}");
             }
-            frames.push(PoolFrame { uplane: key.flow.plane == "U", data: f.data, flow, seq_at, seq0: seq, frame0: key.time.0, lap_step: 0 });
+            frames.push(PoolFrame { uplane: key.flow.plane == "U", data: f.data, flow, seq_at, seq0: seq, frame0: key.time.0, lap_step: 0, in_flow, flow_len: 0 });
         }
         for f in &mut frames {
-            f.lap_step = per_flow[f.flow as usize] as u8;
+            f.flow_len = per_flow[f.flow as usize];
+            f.lap_step = f.flow_len as u8;
         }
         Ok(Pool { frames, flows, slots, slot_duration: gen.slot_duration(), index })
     }
@@ -225,6 +237,9 @@ mod tests {
         // 34 frames a slot, 2000 slots a second at µ 1. A U-plane flow sends 14 × 40 = 560 messages a lap: 560 mod 256 = 48.
         let u = p.frames.iter().find(|f| f.uplane).unwrap();
         assert_eq!(u.lap_step, 48);
+        assert_eq!(u.flow_len, 560);
+        let positions: Vec<u64> = p.frames.iter().filter(|f| f.flow == u.flow).map(|f| f.position(1)).collect();
+        assert_eq!(positions, (560..1120).collect::<Vec<u64>>(), "a flow's frames take consecutive places");
         assert_eq!(u.seq(1), u.seq0.wrapping_add(48));
         assert!(p.realtime_fps() > 67_000.0 && p.realtime_fps() < 69_000.0, "{}", p.realtime_fps());
     }

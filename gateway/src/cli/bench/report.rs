@@ -125,7 +125,7 @@ pub struct Trial {
     pub pass: bool,
     /// Frames received twice.
     pub duplicates: u64,
-    /// Frames received after a later one of their flow (seqId).
+    /// Frames received after a later one of their flow (by place in the flow's sequence).
     pub reordered: u64,
     /// seqIds missing at the end (lost frames show here too).
     pub seq_gaps: u64,
@@ -189,7 +189,7 @@ pub struct Flow {
     pub lost: u64,
     /// Frames received twice.
     pub duplicates: u64,
-    /// Frames received after a later one (seqId).
+    /// Frames received after a later one (by place in the flow's sequence).
     pub reordered: u64,
     /// seqIds missing.
     pub seq_gaps: u64,

@@ -22,6 +22,10 @@ pub trait Trials {
     fn run(&mut self, rate: Option<f64>, kind: &str) -> Trial;
     /// One longer trial (the confirmation).
     fn run_long(&mut self, rate: f64) -> Trial;
+    /// Whether to start no more trials (SIGINT).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Searches for the highest rate whose loss is within the tolerance, to
@@ -42,7 +46,7 @@ pub fn throughput(t: &mut impl Trials, resolution: &dyn Fn(f64) -> f64, max_rate
     if !first_passed && ceiling > 0.0 {
         let (mut lo, mut hi) = (0.0f64, ceiling);
         for _ in 0..MAX_STEPS {
-            if hi - lo <= resolution {
+            if hi - lo <= resolution || t.stopped() {
                 break;
             }
             let mid = (lo + hi) / 2.0;
@@ -58,12 +62,12 @@ pub fn throughput(t: &mut impl Trials, resolution: &dyn Fn(f64) -> f64, max_rate
         found = lo;
     }
     let mut confirmation = None;
-    if confirm && found > 0.0 {
+    if confirm && found > 0.0 && !t.stopped() {
         let mut rate = found;
         for step in 0..=CONFIRM_STEPS {
             let tr = t.run_long(rate);
             progress(&tr);
-            if tr.pass || step == CONFIRM_STEPS {
+            if tr.pass || step == CONFIRM_STEPS || t.stopped() {
                 confirmation = Some(tr);
                 break;
             }
@@ -80,15 +84,17 @@ pub fn sweep(t: &mut impl Trials, found: f64, percents: &[f64], progress: &mut d
     if found <= 0.0 {
         return Vec::new();
     }
-    percents
-        .iter()
-        .map(|&p| {
-            let mut tr = t.run(Some(found * p / 100.0), "sweep");
-            tr.percent = Some(p);
-            progress(&tr);
-            tr
-        })
-        .collect()
+    let mut out = Vec::new();
+    for &p in percents {
+        if t.stopped() {
+            break;
+        }
+        let mut tr = t.run(Some(found * p / 100.0), "sweep");
+        tr.percent = Some(p);
+        progress(&tr);
+        out.push(tr);
+    }
+    out
 }
 
 #[cfg(test)]

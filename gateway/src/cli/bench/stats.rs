@@ -31,8 +31,13 @@ pub struct FlowStats {
     pub unmatched: u64,
     /// From an earlier trial or lap.
     pub stale: u64,
-    /// seqId gaps and reorders.
+    /// seqId gaps (its reorder count is not used: see `reordered`).
     pub seq: SeqReport,
+    /// Frames that arrived behind a later frame of their flow, by their
+    /// place in the flow's sequence (which heavy loss cannot confuse).
+    pub reordered: u64,
+    /// The furthest place in the flow's sequence received so far.
+    last_place: Option<u64>,
     /// IQ error of the PRBs checked.
     pub iq: IqError,
     hist: Histogram<u64>,
@@ -51,6 +56,8 @@ impl Default for FlowStats {
             unmatched: 0,
             stale: 0,
             seq: SeqReport::default(),
+            reordered: 0,
+            last_place: None,
             iq: IqError::default(),
             hist: Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid HDR bounds"),
             last_ns: None,
@@ -61,6 +68,15 @@ impl Default for FlowStats {
 }
 
 impl FlowStats {
+    /// Records one frame's place in its flow's sequence (modulo `span`):
+    /// behind the furthest so far is reordered.
+    pub fn place(&mut self, p: u64, span: u64) {
+        match self.last_place {
+            Some(last) if (p + span - last) % span >= span / 2 => self.reordered += 1,
+            _ => self.last_place = Some(p),
+        }
+    }
+
     /// Records one frame's latency.
     pub fn latency(&mut self, ns: u64) {
         let ns = ns.clamp(1, MAX_NS);
@@ -81,17 +97,11 @@ impl FlowStats {
         self.unmatched += o.unmatched;
         self.stale += o.stale;
         self.seq.gaps += o.seq.gaps;
-        self.seq.reorders += o.seq.reorders;
+        self.reordered += o.reordered;
         let _ = self.hist.add(&o.hist);
         self.jitter_sum += o.jitter_sum;
         self.jitter_n += o.jitter_n;
-        let (q, r) = (&mut self.iq, &o.iq);
-        q.prbs += r.prbs;
-        q.differing_prbs += r.differing_prbs;
-        q.error_energy += r.error_energy;
-        q.reference_energy += r.reference_energy;
-        q.max_abs_error = q.max_abs_error.max(r.max_abs_error);
-        q.undecodable += r.undecodable;
+        self.iq.merge(&o.iq);
     }
 
     fn latency_summary(&self) -> Option<report::Latency> {
@@ -141,7 +151,7 @@ impl FlowStats {
             received: self.received,
             lost: self.sent.saturating_sub(self.received),
             duplicates: self.duplicates,
-            reordered: self.seq.reorders,
+            reordered: self.reordered,
             seq_gaps: self.seq.gaps,
             malformed: self.malformed,
             unmatched: self.unmatched,
@@ -160,6 +170,21 @@ impl FlowStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reordering_is_told_from_loss_by_place() {
+        let mut f = FlowStats::default();
+        // 0, 1, then 300 frames lost, 302, then 2 late, then 303.
+        for p in [0, 1, 302, 2, 303] {
+            f.place(p, 1000);
+        }
+        assert_eq!(f.reordered, 1, "a long loss is not reordering; the late frame is");
+        let mut w = FlowStats::default();
+        for p in [998, 999, 0, 1] {
+            w.place(p, 1000);
+        }
+        assert_eq!(w.reordered, 0, "places wrap");
+    }
 
     #[test]
     fn latency_summary_cdf_and_histogram_hold_what_was_recorded() {

@@ -166,7 +166,7 @@ impl Engine {
             loss_ratio,
             pass: sent.measured > 0 && loss_ratio <= self.tolerance,
             duplicates: all.duplicates,
-            reordered: all.seq.reorders,
+            reordered: all.reordered,
             seq_gaps: all.seq.gaps,
             malformed: all.malformed,
             unmatched: all.unmatched,
@@ -201,7 +201,7 @@ impl Engine {
         let mut patch: Vec<u8> = Vec::with_capacity(self.pool.frames.iter().map(|f| f.data.len()).max().unwrap_or(0));
         loop {
             let el = t0.elapsed();
-            if el >= hard_stop {
+            if el >= hard_stop || fhgate::signals::stop_requested() {
                 break;
             }
             if !measuring {
@@ -381,6 +381,7 @@ impl Engine {
         }
         st.received += 1;
         st.seq.add(seq);
+        st.place(pf.position(lap), LAPS * pf.flow_len as u64);
         st.latency(rx_ns.saturating_sub(send_ns));
         // Each flow's first frame and every iq_every-th after it (flows
         // alternate, so a count over all of them would check only some).
