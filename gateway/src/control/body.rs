@@ -144,12 +144,13 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 /// Now, UTC, RFC 3339 with milliseconds.
 pub fn utc_now() -> String {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    rfc3339(d.as_secs() as i64, d.subsec_millis())
+    rfc3339(d.as_secs() as i64, Some(d.subsec_millis()))
 }
 
-/// Seconds since the epoch as RFC 3339 (days to a civil date: the
-/// proleptic Gregorian calendar, eras of 400 years).
-fn rfc3339(secs: i64, millis: u32) -> String {
+/// Seconds since the epoch as RFC 3339 UTC, with milliseconds if given
+/// (days to a civil date: the proleptic Gregorian calendar, eras of 400
+/// years, Howard Hinnant's algorithm).
+pub fn rfc3339(secs: i64, millis: Option<u32>) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -160,7 +161,8 @@ fn rfc3339(secs: i64, millis: u32) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let frac = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{frac}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Per-flow counters for `status`.
@@ -187,10 +189,10 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(0, Some(0)), "1970-01-01T00:00:00.000Z");
         // 2000-02-29 (a leap day of a century leap year) 12:34:56.
-        assert_eq!(rfc3339(951_827_696, 7), "2000-02-29T12:34:56.007Z");
-        assert_eq!(rfc3339(1_798_761_600, 0), "2027-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_827_696, Some(7)), "2000-02-29T12:34:56.007Z");
+        assert_eq!(rfc3339(1_798_761_600, None), "2027-01-01T00:00:00Z");
     }
 
     #[test]
