@@ -100,22 +100,27 @@ fn fnv1a(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
+/// The DU side: BFP 8 both ways.
+const SIDE_DU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
+/// The RU side: BFP 12 DL (what `widen` makes), 8 UL (nothing flows UL).
+const SIDE_RU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
+
 /// A configuration: one chain (`dir=dl`) running `widen` (bfp_width 8→12).
 /// `du_input` None: idle UDP ports (the gateway runs until stopped).
 fn config(dir: &Path, du_input: Option<&Path>, control: &str) -> PathBuf {
     let wasm = translators().join("bfp_width.wasm");
     let sides = match du_input {
         Some(input) => format!(
-            "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\n{side}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{side}",
+            "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\n{side}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{ru_side}",
             input.display(),
             dir.join("du_out.pcap").display(),
             dir.join("ru_out.pcap").display(),
-            side = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n"
+            side = SIDE_DU,
+            ru_side = SIDE_RU
         ),
-        None => {
-            let side = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
-            format!("[du]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{side}\n[ru]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{side}")
-        }
+        None => format!(
+            "[du]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_DU}\n[ru]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_RU}"
+        ),
     };
     let text = format!(
         "{sides}\n[[translator]]\nname = \"widen\"\npath = \"{}\"\nconfig = {{ in_width = 8, out_width = 12 }}\ndeadline_us = 200000\n\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n\n[pipeline]\nworkers = 1\nburst = 32\nring_size = 4096\n\n{control}\n",
