@@ -11,7 +11,12 @@
 //!   (1 488 bytes, the largest that fit a 1 500-byte MTU), 4 eAxCs;
 //! - `bfp_width_9_12/8970B`: `bfp_width.wasm` re-compressing BFP 9 → 12,
 //!   frames of 319 PRBs in two sections (8 970 bytes in, 11 841 out),
-//!   egress MTU 16 000 so nothing splits.
+//!   egress MTU 16 000 so nothing splits;
+//! - `site_mixed/1488B` (issue 14): the pass-through case's eCPRI frames
+//!   with, after every 8th, a PTP Sync over L2 and a 1 488-byte IPv4/TCP
+//!   frame (the M-plane), with the transparent clock on. Its summary
+//!   gives the eCPRI rate beside the pure case's, the cost of one
+//!   non-eCPRI frame, and the PTP residence time p50/p99.
 //!
 //! Each criterion iteration is one pipeline run over a fixed number of
 //! frames, timed from the first frame received to the last burst sent
@@ -85,6 +90,10 @@ struct Case {
     out_len: usize,
     /// Receive-window classification on ingress (`[timing]`), if any.
     timing: Option<IngressTiming>,
+    /// Non-fronthaul handling (the transparent clock runs when `live_clock`).
+    bridge: fhgate::bridge::BridgeSpec,
+    /// Which frames of the set are eCPRI (the rest are bridged).
+    ecpri: Arc<[bool]>,
 }
 
 /// Latency quantiles of one run, µs: p50, p90, p99, p99.9.
@@ -119,6 +128,10 @@ struct Run {
     /// CPU time per frame of the RX, worker and TX threads, ns (busy
     /// polling included).
     cpu_ns: [f64; 3],
+    /// Share of the frames that were eCPRI.
+    ecpri_share: f64,
+    /// PTP residence time (DL) as the transparent clock added it, when any.
+    residence: Option<Quantiles>,
 }
 
 /// CPU time of the pipeline's threads (RX, worker 0, TX), read from
@@ -173,7 +186,9 @@ impl Case {
             rx = rx.paced(pps);
         }
         let started = rx.started();
-        let mut tx = MemoryTx::new().checking(4099, self.egress.decode);
+        let all_ecpri = self.ecpri.iter().all(|e| *e);
+        // Decoding checks only where every frame is eCPRI.
+        let mut tx = if all_ecpri { MemoryTx::new().checking(4099, self.egress.decode) } else { MemoryTx::new() };
         if pace.is_some() {
             tx = tx.timing();
         }
@@ -194,17 +209,18 @@ impl Case {
             burst: 32,
             ring_size: ring_size(),
             threading,
-            bridge: Default::default(),
+            bridge: self.bridge,
             timing: self.timing,
         };
         let watch = CpuWatch::start();
         let stats = start(spec).expect("start").join().expect("join");
         let cpu = watch.finish();
         let r = sink.report();
-        assert_eq!(stats.totals(), (total, total), "{}: every frame in and out", self.name);
+        let ecpri_total = (0..total).filter(|i| self.ecpri[*i as usize % self.ecpri.len()]).count() as u64;
+        assert_eq!(stats.totals(), (ecpri_total, ecpri_total), "{}: every eCPRI frame in and out", self.name);
         assert_eq!((r.packets, r.invalid), (total, 0), "{}: {:?}", self.name, r.first_error);
         assert!(stats.egress_errors.is_empty() && stats.malformed.is_empty(), "{}: {stats:?}", self.name);
-        if r.bytes != total * self.out_len as u64 {
+        if all_ecpri && r.bytes != total * self.out_len as u64 {
             eprintln!("{}: {} bytes out, {} expected: some frames were not translated (faults?)", self.name, r.bytes, total * self.out_len as u64);
         }
         let secs = (sink.last_flush().expect("flushed") - *started.get().expect("started")).as_secs_f64();
@@ -215,6 +231,8 @@ impl Case {
             added: Quantiles::of(|q| stats.latency.value_at_quantile(q)),
             wire: sink.latency().map(|h| Quantiles::of(|q| h.value_at_quantile(q))),
             cpu_ns: cpu.map(|ns| ns as f64 / total as f64),
+            ecpri_share: ecpri_total as f64 / total as f64,
+            residence: (!stats.bridge.residence[1].is_empty()).then(|| Quantiles::of(|q| stats.bridge.residence[1].value_at_quantile(q))),
         }
     }
 }
@@ -240,6 +258,13 @@ fn summary(label: &str, runs: &[Run]) {
     if !wire.is_empty() {
         println!("{label}: latency from when each frame was due at the port {}", Quantiles::summary(wire.iter().copied()));
     }
+    if runs[0].ecpri_share < 1.0 {
+        println!("{label}: eCPRI {:.2} Mpps of {:.2} Mpps ({:.1} % of the frames)", m(|r| r.pps * r.ecpri_share) / 1e6, m(|r| r.pps) / 1e6, runs[0].ecpri_share * 100.0);
+    }
+    let res: Vec<&Quantiles> = runs.iter().filter_map(|r| r.residence.as_ref()).collect();
+    if !res.is_empty() {
+        println!("{label}: PTP residence time (added to correctionField) {}", Quantiles::summary(res.iter().copied()));
+    }
     let cpu = |i: usize| median(runs.iter().map(|r| r.cpu_ns[i]).collect());
     let cores = median(runs.iter().map(|r| r.cpu_ns.iter().sum::<f64>() * r.pps / 1e9).collect());
     println!(
@@ -248,6 +273,29 @@ fn summary(label: &str, runs: &[Run]) {
         cpu(1),
         cpu(2)
     );
+}
+
+/// What a non-eCPRI frame costs, from the same run's pure and mixed cases
+/// at full speed: the mixed run's time less its eCPRI frames at the pure
+/// run's rate, per non-eCPRI frame.
+fn site_cost(results: &[(String, Vec<Run>)]) {
+    for mode in ["rtc", "pipelined"] {
+        let find = |case: &str| results.iter().find(|(l, _)| l == &format!("{case} {mode} full speed")).map(|(_, r)| r);
+        let (Some(pure), Some(mixed)) = (find("passthrough/1488B"), find("site_mixed/1488B")) else { continue };
+        let pure_pps = median(pure.iter().map(|r| r.pps).collect());
+        let mixed_pps = median(mixed.iter().map(|r| r.pps).collect());
+        let share = mixed[0].ecpri_share;
+        let ns_per_frame = 1e9 / mixed_pps;
+        let cost = (ns_per_frame - share * 1e9 / pure_pps) / (1.0 - share);
+        println!(
+            "site {mode}: eCPRI alone {:.2} Mpps; with {:.0} % non-eCPRI frames eCPRI {:.2} Mpps ({:.2} Mpps in all); one non-eCPRI frame costs {cost:.0} ns against {:.0} ns for an eCPRI frame",
+            pure_pps / 1e6,
+            (1.0 - share) * 100.0,
+            mixed_pps * share / 1e6,
+            mixed_pps / 1e6,
+            1e9 / pure_pps
+        );
+    }
 }
 
 /// The machine's own stalls: a thread that does nothing but read the
@@ -305,6 +353,8 @@ fn passthrough() -> Case {
         egress: EgressConfig::new(1500, d),
         chains: Vec::new(),
         timing: None,
+        bridge: Default::default(),
+        ecpri: vec![true; SET].into(),
     }
 }
 
@@ -317,6 +367,39 @@ fn passthrough_timed() -> Case {
         name: "passthrough_timed/1488B",
         timing: Some(IngressTiming::new(OtaClock::default(), 1, Side::Du, windows)),
         ..passthrough()
+    }
+}
+
+/// The pass-through case's frames with, after every 8th, a PTP Sync over
+/// L2 (60 bytes) and a 1 488-byte IPv4/TCP frame: 20 % of the frames are
+/// not eCPRI. The transparent clock runs (the memory port's receive
+/// times are this host's clock).
+fn site_mixed() -> Case {
+    let base = passthrough();
+    let mut sync = vec![0x01, 0x1B, 0x19, 0, 0, 0, 0x02, 0, 0, 0, 0, 1, 0x88, 0xF7];
+    let mut m = vec![0u8; 44];
+    m[1] = 2; // versionPTP 2, messageType 0 (Sync)
+    m[3] = 44;
+    sync.extend(m);
+    sync.resize(60, 0);
+    let mut tcp = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+    tcp.extend([0x45, 0, 0x05, 0xC2, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 77, 0, 1, 10, 77, 0, 2]);
+    tcp.resize(1488, 0x5A);
+    let (mut frames, mut ecpri) = (Vec::new(), Vec::new());
+    for (i, f) in base.frames.iter().enumerate() {
+        frames.push(f.clone());
+        ecpri.push(true);
+        if i % 8 == 7 {
+            frames.extend([sync.clone(), tcp.clone()]);
+            ecpri.extend([false, false]);
+        }
+    }
+    Case {
+        name: "site_mixed/1488B",
+        frames: frames.into(),
+        ecpri: ecpri.into(),
+        bridge: fhgate::bridge::BridgeSpec { live_clock: true, ..Default::default() },
+        ..base
     }
 }
 
@@ -361,6 +444,8 @@ fn bfp_width() -> Case {
         egress: EgressConfig::new(16_000, carrier(decode(12))),
         chains,
         timing: None,
+        bridge: Default::default(),
+        ecpri: vec![true; SET].into(),
     }
 }
 
@@ -368,7 +453,16 @@ fn bench(c: &mut Criterion) {
     let mut results = Vec::new();
     // One case at a time: bfp_width's runtime (and its epoch ticker
     // thread, which wakes every 100 µs) exists only while its case runs.
-    for make in [passthrough as fn() -> Case, passthrough_timed, bfp_width] {
+    let cases: Vec<fn() -> Case> = match std::env::var("FHGATE_BENCH_CASES") {
+        // `FHGATE_BENCH_CASES=passthrough,site_mixed` runs only those (by name prefix).
+        Ok(names) => [("passthrough", passthrough as fn() -> Case), ("passthrough_timed", passthrough_timed), ("bfp_width", bfp_width), ("site_mixed", site_mixed)]
+            .into_iter()
+            .filter(|(n, _)| names.split(',').any(|x| x == *n))
+            .map(|(_, f)| f)
+            .collect(),
+        Err(_) => vec![passthrough, passthrough_timed, site_mixed, bfp_width],
+    };
+    for make in cases {
         let case = make();
         for (group, paced, threading) in [
             ("pipeline", false, Threading::RunToCompletion),
@@ -419,6 +513,7 @@ fn bench(c: &mut Criterion) {
     for (label, runs) in &results {
         summary(label, runs);
     }
+    site_cost(&results);
     println!("{}", platform_stalls(2.0));
 }
 
