@@ -27,6 +27,9 @@ pub fn request(addr: &ControlListen, method: &str, path: &str, content_type: &st
     if let Some(t) = token {
         head += &format!("Authorization: Bearer {t}\r\n");
     }
+    if body.len() > EXPECT_CONTINUE_ABOVE {
+        head += "Expect: 100-continue\r\n";
+    }
     head += "\r\n";
     let mut raw = Vec::new();
     match addr {
@@ -44,8 +47,33 @@ pub fn request(addr: &ControlListen, method: &str, path: &str, content_type: &st
     parse(&raw)
 }
 
+/// Bodies larger than this ask first (`Expect: 100-continue`), so that a
+/// refusal (413, 401) comes before the body is sent, not in a race with it.
+const EXPECT_CONTINUE_ABOVE: usize = 64 << 10;
+
 fn exchange<S: Read + Write>(s: &mut S, head: &[u8], body: &[u8], out: &mut Vec<u8>) -> Result<()> {
     s.write_all(head)?;
+    if body.len() > EXPECT_CONTINUE_ABOVE {
+        // Wait for the interim 100 or a final answer. The server sends 100
+        // when the handler starts reading the body.
+        let head_end = loop {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).map_err(|e| anyhow!("waiting for 100 Continue: {e}"))?;
+            if n == 0 {
+                bail!("the server closed the connection without answering");
+            }
+            out.extend_from_slice(&buf[..n]);
+            if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        if !out.starts_with(b"HTTP/1.1 100") {
+            // A final answer: the body is not wanted.
+            s.read_to_end(out).map_err(|e| anyhow!("reading the response: {e}"))?;
+            return Ok(());
+        }
+        out.drain(..head_end);
+    }
     // The server may answer (413) before taking the whole body; read what it said.
     let wrote = s.write_all(body);
     let read = s.read_to_end(out);

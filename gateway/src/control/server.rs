@@ -137,6 +137,7 @@ pub fn serve(cfg: &ControlConfig, tx: Sender<Request>, collector: Arc<Mutex<Coll
         .route("/v1/chains/{chain}/stages/{stage}/rollback", post(rollback))
         .fallback(|| async { reply(Err(ApiError::not_found("no such endpoint; see the README's control API section"))) })
         .layer(DefaultBodyLimit::max(MAX_JSON))
+        .layer(axum::middleware::from_fn(declared_length))
         .with_state(app);
     thread::Builder::new().name("fhgate-control".into()).spawn(move || {
         let rt = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
@@ -166,6 +167,20 @@ pub fn serve(cfg: &ControlConfig, tx: Sender<Request>, collector: Arc<Mutex<Coll
 }
 
 /// A reply as HTTP: the JSON value, or `{"error": message}` with its status.
+/// Refuses a body whose declared length is over the route's bound before
+/// any of it is read. Answering 413 only after reading part of it, then
+/// closing, resets the connection with bytes unread, and a reset can
+/// discard the answer before the client reads it; refused up front, a
+/// client that sent `Expect: 100-continue` never sends the body at all.
+async fn declared_length(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let bound = if req.uri().path() == "/v1/translators" { MAX_UPLOAD } else { MAX_JSON };
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > bound as u64 => reply(Err(ApiError { status: 413, message: format!("body: Content-Length {n} bytes; at most {bound} here") })),
+        _ => next.run(req).await,
+    }
+}
+
 fn reply(r: Reply) -> Response {
     let (code, v) = match r {
         Ok(v) => (StatusCode::OK, v),
