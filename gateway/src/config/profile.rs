@@ -213,6 +213,16 @@ fn merge_one(side: &str, inline: &mut toml::Table, file: &Path) -> Result<(), Co
     Ok(())
 }
 
+/// Whether `[du]` and `[ru]` (inline or through `profile = FILE`) give
+/// `key` at all: a key a side leaves out is unknown to `run`'s check, not
+/// its default.
+pub fn sides_give(text: &str, key: &str) -> Result<[bool; 2], ConfigError> {
+    let merged = merge_profiles(text)?;
+    let top: toml::Table = merged.as_deref().unwrap_or(text).parse().map_err(|e: toml::de::Error| ConfigError { key: "(file)".into(), why: e.message().to_string() })?;
+    let gives = |name: &str| matches!(top.get(name), Some(toml::Value::Table(s)) if s.contains_key(key));
+    Ok([gives("du"), gives("ru")])
+}
+
 /// The side keys `[du]` and `[ru]` of a configuration give explicitly
 /// (inline or through `profile = FILE`), as profiles: what `run` checks a
 /// chain against (a key left to its default is not compared).

@@ -4,7 +4,7 @@
 //! wants.
 
 use crate::config::profile::Profile;
-use crate::translate::effect::Scope;
+use crate::translate::effect::{Field, Format, Scope};
 use crate::translate::ChainSpec;
 
 use super::fold::{compare, direction_format, format_of_profile, Declarations, FoldError, Folded, Mismatch};
@@ -21,10 +21,15 @@ pub enum Verdict {
 
 /// Checks `chains` in direction `dir` (DL: `du` → `ru`; UL: `ru` → `du`).
 pub fn verify(chains: &[ChainSpec], decl: &Declarations, du: &Profile, ru: &Profile, dir: Scope) -> Result<Verdict, FoldError> {
+    verify_formats(chains, decl, &format_of_profile(du), &format_of_profile(ru), dir)
+}
+
+/// [`verify`] on the sides' formats.
+fn verify_formats(chains: &[ChainSpec], decl: &Declarations, du: &Format, ru: &Format, dir: Scope) -> Result<Verdict, FoldError> {
     let (from, to) = if dir == Scope::Ul { (ru, du) } else { (du, ru) };
-    match direction_format(chains, decl, &format_of_profile(from), dir) {
+    match direction_format(chains, decl, from, dir) {
         Ok(f) => {
-            let m = compare(&f.format, &format_of_profile(to), dir);
+            let m = compare(&f.format, to, dir);
             Ok(if m.is_empty() { Verdict::Verified(f) } else { Verdict::Mismatch(m) })
         }
         Err(e @ FoldError::Undeclared { .. }) => Ok(Verdict::Unverifiable(e)),
@@ -46,11 +51,21 @@ pub fn refusal(m: &[Mismatch]) -> String {
 /// says carry traffic (DL, UL) are checked.
 pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result<[Option<crate::translate::effect::Format>; 2], String> {
     let (du, ru) = crate::config::profile::side_profiles(text).map_err(|e| e.to_string())?;
+    // A profile without `vlan` is untagged, but a side that leaves `vlan`
+    // out of gw.toml says nothing about its tags: unknown, not compared.
+    let vlan_given = crate::config::profile::sides_give(text, "vlan").map_err(|e| e.to_string())?;
+    let [du, ru] = [(&du, vlan_given[0]), (&ru, vlan_given[1])].map(|(p, given)| {
+        let mut f = format_of_profile(p);
+        if !given {
+            f.set(Field::Vlan, None);
+        }
+        f
+    });
     let decl = Declarations::read(chains).map_err(|e| e.to_string())?;
     let mut out = [None, None];
     let mut bad = Vec::new();
     for (i, dir) in [Scope::Dl, Scope::Ul].into_iter().enumerate().filter(|(i, _)| runs[*i]) {
-        match verify(chains, &decl, &du, &ru, dir).map_err(|e| e.to_string())? {
+        match verify_formats(chains, &decl, &du, &ru, dir).map_err(|e| e.to_string())? {
             Verdict::Verified(f) => out[i] = Some(f.format),
             Verdict::Mismatch(m) => bad.extend(m),
             Verdict::Unverifiable(e) => tracing::warn!("{}: not verified against the profiles: {e}", super::fold::flow_name(dir)),
