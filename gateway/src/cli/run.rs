@@ -25,6 +25,7 @@ use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::runner::{self, DirectionSpec, Running};
 use fhgate::pipeline::stats::Stats;
 use fhgate::timing::live::{IngressTiming, Side as TimingSide};
+use fhgate::translate::effect::Format;
 use fhgate::translate::{
     ChainSpec, FaultLimit, FaultPolicy, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec,
 };
@@ -222,7 +223,7 @@ fn fingerprints(cfg: &GatewayConfig, modules: &Modules) -> BTreeMap<String, (Str
 /// chain position it holds, on every worker of every direction. Only
 /// translators are reloaded; a change to the chains needs a restart.
 /// Returns the names swapped.
-fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)]) -> Result<Vec<String>> {
+fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)], egress: &[Option<Format>; 2], runs: [bool; 2]) -> Result<Vec<String>> {
     let new = GatewayConfig::load(path)?;
     if new.chains != current.chains {
         bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout");
@@ -234,6 +235,14 @@ fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, runni
     // Compile what changed before the first swap, so that a bad module
     // leaves the running set untouched.
     let chains = build_chains(modules, &new)?;
+    // The egress stage decodes with the format the chain declared at start
+    // and cannot change it while running: new translators must still turn
+    // one side into the other, and into the same egress format.
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let formats = fhgate::plan::check_config(&text, &chains, runs).map_err(|e| anyhow!("{e}"))?;
+    if formats != *egress {
+        bail!("the new translators change the egress format ({:?} -> {:?}); the running egress cannot follow, so restart fhgate to apply it", egress, formats);
+    }
     let new_fp = fingerprints(&new, modules);
     let changed: Vec<String> = new_fp.iter().filter(|(n, fp)| old_fp.get(*n) != Some(fp)).map(|(n, _)| n.clone()).collect();
     if changed.is_empty() {
@@ -330,7 +339,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     // DU profile ∘ chain = RU profile (and back), before any port opens.
     let text = std::fs::read_to_string(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
     let receives = |s: &Side| !matches!(&s.backend, Backend::Pcap { input: None, .. });
-    let egress_formats = fhgate::plan::check_config(&text, &chains, [receives(&cfg.du), receives(&cfg.ru)]).map_err(|e| anyhow!("{}: {e}", a.config.display()))?;
+    let runs = [receives(&cfg.du), receives(&cfg.ru)];
+    let egress_formats = fhgate::plan::check_config(&text, &chains, runs).map_err(|e| anyhow!("{}: {e}", a.config.display()))?;
     if a.check {
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
@@ -430,7 +440,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             stopping = true;
         }
         if fhgate::signals::take_hangup() {
-            match reload(&a.config, &mut cfg, &mut modules, &mut running) {
+            match reload(&a.config, &mut cfg, &mut modules, &mut running, &egress_formats, runs) {
                 Ok(names) if names.is_empty() => tracing::info!("reload: no translator changed"),
                 Ok(names) => {
                     post_translators(&board, &running);
