@@ -40,9 +40,11 @@
 //! would pass 1023. Radio-transport fragments (E bit 0) pass with their
 //! ecpriSeqid untouched.
 
+mod burst;
 mod frame;
 mod report;
 mod seq;
+mod sink;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -55,14 +57,16 @@ use ecpri::uplane::{self, UplaneConfig};
 
 pub use frame::header_flow;
 pub use report::{EgressError, EgressErrorKind, EgressStats, OversizePolicy};
+pub use burst::BurstEgress;
 pub use seq::{FlowSeqTable, SeqIdMode};
+pub use sink::{PieceSink, SplitBuf};
 
+use burst::Fate;
 use frame::{fix_transport, layout, transport_lengths_ok};
 
-use super::stats::Stats;
 use crate::classify::FlowKey;
 use crate::translate::abi::plane;
-use crate::translate::{BufPool, Burst, Packet, PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
+use crate::translate::{Packet, BURST_CAPACITY};
 
 /// Most eCPRI messages one frame may concatenate.
 pub const MAX_MESSAGES: usize = 64;
@@ -125,19 +129,6 @@ impl EgressConfig {
     }
 }
 
-/// Where the pieces of a split packet go: frame buffers the caller owns.
-pub trait PieceSink {
-    /// Called once before the first piece: can `frames` more be taken?
-    /// Returning `false` fails the packet with [`EgressErrorKind::NoBuffers`]
-    /// before anything is written.
-    fn reserve(&mut self, frames: usize) -> bool;
-    /// A buffer of exactly `len` bytes for the next frame. The previous
-    /// frame is complete when this is called again or at [`PieceSink::done`].
-    fn frame(&mut self, len: usize) -> Option<&mut [u8]>;
-    /// The last frame is complete.
-    fn done(&mut self) {}
-}
-
 /// What happened to a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emitted {
@@ -154,86 +145,6 @@ pub enum Emitted {
     },
 }
 
-/// A fixed arena of frame buffers, for callers without a packet pool.
-#[derive(Debug, Clone)]
-pub struct SplitBuf {
-    data: Box<[u8]>,
-    lens: Vec<usize>,
-    frame_capacity: usize,
-    max_frames: usize,
-}
-
-impl SplitBuf {
-    /// Room for `max_frames` frames of up to `frame_capacity` bytes (allocates now).
-    pub fn new(max_frames: usize, frame_capacity: usize) -> Self {
-        SplitBuf {
-            data: vec![0; max_frames * frame_capacity].into_boxed_slice(),
-            lens: Vec::with_capacity(max_frames),
-            frame_capacity,
-            max_frames,
-        }
-    }
-
-    /// Forgets the frames held.
-    pub fn clear(&mut self) {
-        self.lens.clear();
-    }
-
-    /// Frames held.
-    pub fn len(&self) -> usize {
-        self.lens.len()
-    }
-
-    /// Whether no frame is held.
-    pub fn is_empty(&self) -> bool {
-        self.lens.is_empty()
-    }
-
-    /// Frame `i`.
-    pub fn get(&self, i: usize) -> &[u8] {
-        let at = i * self.frame_capacity;
-        &self.data[at..at + self.lens[i]]
-    }
-
-    /// The frames in order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        (0..self.len()).map(|i| self.get(i))
-    }
-}
-
-impl PieceSink for SplitBuf {
-    fn reserve(&mut self, frames: usize) -> bool {
-        self.lens.len() + frames <= self.max_frames
-    }
-
-    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
-        if len > self.frame_capacity || self.lens.len() >= self.max_frames {
-            return None;
-        }
-        let at = self.lens.len() * self.frame_capacity;
-        self.lens.push(len);
-        Some(&mut self.data[at..at + len])
-    }
-}
-
-/// What [`Egress::process`] did with a burst.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BurstEgress {
-    /// Packets in the burst before.
-    pub packets_in: usize,
-    /// Packets in it after.
-    pub packets_out: usize,
-    /// Packets split.
-    pub split: usize,
-    /// Packets with an error that still fit the MTU, forwarded as they were.
-    pub forwarded_with_error: usize,
-    /// Packets larger than the MTU that could not be split (an error, or
-    /// not decoded on ingress), handled by [`OversizePolicy`].
-    pub oversize: usize,
-    /// Of those, the ones not sent.
-    pub dropped: usize,
-}
-
 /// One eCPRI message of the frame being processed.
 #[derive(Debug, Clone, Copy)]
 struct Msg {
@@ -243,22 +154,6 @@ struct Msg {
     len: usize,
     /// The U-plane view, for a whole U-plane message whose sections walk.
     uplane: Option<UplaneConfig>,
-}
-
-/// What becomes of a packet of the burst: kept (edited in place),
-/// replaced by the pieces `pieces[a..b]`, or dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    Keep,
-    Replace(usize, usize),
-    Drop,
-}
-
-/// Puts `p` back into the burst (which held at least as many before).
-fn keep(burst: &mut Burst, pool: &mut BufPool, p: Packet) {
-    if let Err(p) = burst.push(p) {
-        pool.put(p.buf);
-    }
 }
 
 /// One worker's egress stage: configuration, the flow sequence table and
@@ -355,152 +250,6 @@ impl Egress {
             }
         }
         r
-    }
-
-    /// Processes every packet of `burst` in order (a pipeline worker calls
-    /// this once per burst, after the translators). Pieces of split packets
-    /// take buffers from `pool`, take their parent's place in the burst and
-    /// its timestamps; the parent's buffer goes back to `pool`. A packet
-    /// with an error is counted in `stats` by kind, field and flow, then
-    /// forwarded unchanged; one larger than the MTU that cannot be split is
-    /// handled by [`OversizePolicy`] and counted in `stats.oversize`.
-    /// Packets that did not decode on ingress ([`Packet::passthrough`])
-    /// keep their place and their bytes. Frames shorter than
-    /// [`MIN_FRAME`] are padded with zeros.
-    pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats) -> BurstEgress {
-        // Packets are edited where they lie: moving them (a buffer and a
-        // descriptor image each) twice per burst cost more than the checks.
-        // Only when one splits or is dropped is the burst rebuilt.
-        let mut pieces = std::mem::take(&mut self.pieces);
-        let mut fates = std::mem::take(&mut self.fates);
-        let decode = self.classify_decode;
-        let n = burst.len();
-        let mut r = BurstEgress { packets_in: n, ..BurstEgress::default() };
-        let mut out = 0usize;
-        for i in 0..n {
-            let p = &mut burst.pkts[i];
-            let len = p.len;
-            if p.passthrough {
-                let fate = self.untouched(p, stats, &mut r);
-                out += (fate == Fate::Keep) as usize;
-                fates.push(fate);
-                continue;
-            }
-            if p.pristine && self.pristine_ok && self.pass_pristine(&mut p.buf.bytes_mut()[..len]) {
-                pad(p, &mut self.stats);
-                fates.push(Fate::Keep);
-                out += 1;
-                continue;
-            }
-            let start = pieces.len();
-            let res = {
-                let mut sink = PoolSink {
-                    pool: &mut *pool,
-                    pieces: &mut pieces,
-                    // What is already out, and one slot for each packet still to come.
-                    room: BURST_CAPACITY.saturating_sub(out + (n - i - 1)),
-                    cur: None,
-                    decode,
-                    port_direction: p.port_direction,
-                    times: (p.time_ns, p.arrival_ns),
-                };
-                self.process_frame(&mut p.buf.bytes_mut()[..len], &mut sink)
-            };
-            let fate = match res {
-                Ok(Emitted::InPlace { len }) => {
-                    p.len = len;
-                    pad(p, &mut self.stats);
-                    Fate::Keep
-                }
-                Ok(Emitted::Split { .. }) => {
-                    r.split += 1;
-                    Fate::Replace(start, pieces.len())
-                }
-                Err(e) => {
-                    // The maps have an entry after the first error of that
-                    // kind (and field and flow), so counting allocates only then.
-                    *stats.egress_errors.entry(e.kind.name()).or_default() += 1;
-                    let flow = p.desc.as_ref().map(FlowKey::of).or_else(|| header_flow(p.data(), self.cfg.decode.udp_port, p.port_direction));
-                    *stats.egress_error_flows.entry((e.kind.name(), e.field, flow)).or_default() += 1;
-                    self.shift_untouched(p);
-                    let fate = self.oversize(p, stats, &mut r);
-                    if fate == Fate::Keep {
-                        r.forwarded_with_error += 1;
-                        pad(p, &mut self.stats);
-                    }
-                    fate
-                }
-            };
-            out += match fate {
-                Fate::Keep => 1,
-                Fate::Replace(a, b) => b - a,
-                Fate::Drop => 0,
-            };
-            fates.push(fate);
-        }
-        if r.split + r.dropped > 0 {
-            let mut staging = std::mem::take(&mut self.staging);
-            staging.extend(burst.drain());
-            let mut new = pieces.drain(..);
-            for (p, fate) in staging.drain(..).zip(fates.iter()) {
-                match *fate {
-                    Fate::Keep => keep(burst, pool, p),
-                    Fate::Drop => pool.put(p.buf),
-                    Fate::Replace(a, b) => {
-                        pool.put(p.buf);
-                        for piece in new.by_ref().take(b - a) {
-                            keep(burst, pool, piece);
-                        }
-                    }
-                }
-            }
-            drop(new);
-            self.staging = staging;
-        }
-        fates.clear();
-        self.fates = fates;
-        self.pieces = pieces;
-        r.packets_out = burst.len();
-        r
-    }
-
-    /// A packet that did not decode on ingress, or is not eCPRI: counted,
-    /// its sequence ID moved with its flow's (when it can be read), sent
-    /// as it is within the MTU, else as [`OversizePolicy`] says.
-    fn untouched(&mut self, p: &mut Packet, stats: &mut Stats, r: &mut BurstEgress) -> Fate {
-        self.stats.packets_in += 1;
-        self.stats.untouched += 1;
-        self.shift_untouched(p);
-        let fate = self.oversize(p, stats, r);
-        if fate == Fate::Keep {
-            self.stats.packets_out += 1;
-            pad(p, &mut self.stats);
-        }
-        fate
-    }
-
-    /// Applies the oversize policy to a packet egress leaves as it is:
-    /// `Keep` when it fits the MTU (or is forwarded or cut), `Drop` when
-    /// the policy drops it.
-    fn oversize(&mut self, p: &mut Packet, stats: &mut Stats, r: &mut BurstEgress) -> Fate {
-        // Shorter than an Ethernet header: fits any MTU (and is padded).
-        let Ok(eth) = EthernetFrame::new_checked(p.data()).map(|e| e.header_len()) else { return Fate::Keep };
-        if p.len - eth <= self.cfg.mtu {
-            return Fate::Keep;
-        }
-        r.oversize += 1;
-        *stats.oversize.entry(self.cfg.oversize.outcome()).or_default() += 1;
-        match self.cfg.oversize {
-            OversizePolicy::Drop => {
-                r.dropped += 1;
-                Fate::Drop
-            }
-            OversizePolicy::Forward => Fate::Keep,
-            OversizePolicy::Cut => {
-                p.len = eth + self.cfg.mtu;
-                Fate::Keep
-            }
-        }
     }
 
     /// Moves the sequence ID of a frame egress does not otherwise touch by
@@ -609,69 +358,3 @@ impl Egress {
     }
 }
 
-/// Pads a frame shorter than [`MIN_FRAME`] with zeros (its buffer holds
-/// [`PACKET_CAPACITY`] bytes).
-#[inline]
-fn pad(p: &mut Packet, stats: &mut EgressStats) {
-    if p.len < MIN_FRAME {
-        p.buf.bytes_mut()[p.len..MIN_FRAME].fill(0);
-        p.len = MIN_FRAME;
-        stats.padded += 1;
-    }
-}
-
-/// Hands out pool buffers for pieces and pushes each finished piece into
-/// the burst as a classified [`Packet`].
-struct PoolSink<'a> {
-    pool: &'a mut BufPool,
-    /// Where finished pieces go, in order.
-    pieces: &'a mut Vec<Packet>,
-    /// How many pieces the burst can still take.
-    room: usize,
-    cur: Option<(PacketBuf, usize)>,
-    decode: DecodeConfig,
-    port_direction: u8,
-    /// The parent's capture and arrival times, which pieces inherit.
-    times: (u64, u64),
-}
-
-impl PoolSink<'_> {
-    fn commit(&mut self) {
-        if let Some((buf, len)) = self.cur.take() {
-            let mut p = Packet::new(buf, len, &self.decode, self.port_direction);
-            (p.time_ns, p.arrival_ns) = self.times;
-            // A piece egress made is sent as it is, whatever classify says.
-            p.passthrough = false;
-            self.pieces.push(p);
-        }
-    }
-}
-
-impl PieceSink for PoolSink<'_> {
-    fn reserve(&mut self, frames: usize) -> bool {
-        self.pool.available() >= frames && frames <= self.room
-    }
-
-    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
-        self.commit();
-        if len > PACKET_CAPACITY {
-            return None;
-        }
-        let buf = self.pool.get()?;
-        let (buf, len) = self.cur.insert((buf, len));
-        Some(&mut buf.bytes_mut()[..*len])
-    }
-
-    fn done(&mut self) {
-        self.commit();
-    }
-}
-
-impl Drop for PoolSink<'_> {
-    fn drop(&mut self) {
-        // A piece left unfinished by an error goes back to the pool.
-        if let Some((buf, _)) = self.cur.take() {
-            self.pool.put(buf);
-        }
-    }
-}

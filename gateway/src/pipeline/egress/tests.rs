@@ -16,6 +16,8 @@ use ecpri::uplane::{self, SectionRepr};
 use proptest::prelude::*;
 
 use super::*;
+use crate::pipeline::stats::Stats;
+use crate::translate::{BufPool, Burst};
 
 const PORT: u16 = 0xAEFE;
 const BFP8: UdCompHdr = UdCompHdr::new(CompMethod::Bfp, 8);
