@@ -60,8 +60,12 @@ pub struct CarrierSpec {
     pub slots: u32,
     /// Which side sends.
     pub side: Side,
-    /// Add a type-3 PRACH C-plane section per slot (DU side).
+    /// PRACH: the DU adds a type-3 C-plane section per slot and antenna;
+    /// the RU sends that occasion's U-plane on the PRACH eAxC.
     pub prach: bool,
+    /// Compression of the PRACH U-plane (and type 3's udCompHdr) when it
+    /// differs from `comp`.
+    pub prach_comp: Option<UdCompHdr>,
     /// DU_port_ID and BandSector_ID every eAxC of this stream carries.
     pub du_port: u16,
     /// BandSector_ID every eAxC carries.
@@ -88,6 +92,7 @@ impl Default for CarrierSpec {
             slots: 2,
             side: Side::Du,
             prach: false,
+            prach_comp: None,
             du_port: 0,
             band_sector: 0,
             du_mac: [0x02, 0x00, 0x00, 0x00, 0xD0, 0x01],
@@ -273,7 +278,7 @@ impl Generator {
         let mut ants = Vec::with_capacity(spec.antennas as usize);
         for ant in 0..spec.antennas {
             let eaxc = eaxc_of(spec, ant)?;
-            let prach = if spec.prach && spec.side == Side::Du { prach_eaxc_of(spec, ant)? } else { eaxc };
+            let prach = if spec.prach { prach_eaxc_of(spec, ant)? } else { eaxc };
             ants.push((eaxc, spec.eaxc.split(eaxc), prach));
         }
         Ok(Generator {
@@ -388,10 +393,64 @@ impl Generator {
                 }
             }
         }
+        if spec.prach && spec.side == Side::Ru {
+            self.prach_uplane(t, slot_start, sym_ns, out)?;
+        }
         self.next += 1;
         Ok(())
     }
+
+    /// The RU's PRACH U-plane for slot `t`: the occasion type 3 schedules
+    /// (12 PRBs from PRB 0, symbols 0-11) on each antenna's PRACH eAxC, at
+    /// `prach_comp` (else `comp`), filterIndex 1.
+    fn prach_uplane(&mut self, t: SlotTime, slot_start: u64, sym_ns: u64, out: &mut Vec<GenFrame>) -> Result<()> {
+        let spec = &self.spec;
+        let comp = spec.prach_comp.unwrap_or(spec.comp);
+        let prbs = PRACH_PRBS.min(spec.prbs as usize);
+        let mut samples = vec![0i32; prbs * RES_PER_PRB * 2];
+        let mut iq = vec![0u8; prbs * comp.prb_len().map_err(|e| anyhow::anyhow!("{e}"))?];
+        for sym in 0..PRACH_SYMBOLS {
+            let at = Duration::from_nanos(slot_start + sym as u64 * sym_ns + sym_ns / 2);
+            for &(_, _, prach_eaxc) in &self.ants {
+                let key = signal_key(spec.eaxc.split(prach_eaxc));
+                for prb in 0..prbs {
+                    for re in 0..RES_PER_PRB {
+                        let (i, q) = reference_iq_keyed(spec.level, key, t, sym, prb, re);
+                        samples[(prb * RES_PER_PRB + re) * 2] = i;
+                        samples[(prb * RES_PER_PRB + re) * 2 + 1] = q;
+                    }
+                }
+                let enc = ecpri::iq::compress(comp, spec.rounding, &samples, &mut iq).with_context(|| format!("compressing PRACH at {comp}"))?;
+                self.saturated += enc.saturated as u64;
+                let section = uplane::SectionRepr {
+                    section_id: 3,
+                    rb: false,
+                    sym_inc: false,
+                    start_prbu: 0,
+                    num_prbu: prbs as u8,
+                    ud_comp_hdr: spec.comp_hdr.then_some((comp, 0)),
+                    iq_data: &iq,
+                };
+                let header = AppHeader { filter_index: 1, symbol_id: sym, ..slot_header(t, 0) };
+                let cfg = UplaneConfig {
+                    static_comp: comp,
+                    comp_hdr: if spec.comp_hdr { uplane::CompHdrMode::Present } else { uplane::CompHdrMode::Absent },
+                    carrier_prbs: spec.prbs,
+                };
+                let um = uplane::MessageRepr { header, sections: vec![section] };
+                let body = Body::IqData { pc_id: prach_eaxc, seq_id: self.seq.next(0, 0, prach_eaxc), uplane: um, cfg };
+                let msg = MessageRepr { header: HeaderRepr::new(message_type::IQ_DATA, 0), body, padding: &[] };
+                out.push(GenFrame { at, kind: FrameKind::Uplane, data: frame_bytes(self.eth, msg)? });
+            }
+        }
+        Ok(())
+    }
 }
+
+/// PRBs of the PRACH occasion gen schedules (type 3's numPrbc).
+pub const PRACH_PRBS: usize = 12;
+/// Symbols of the PRACH occasion (type 3's numSymbol).
+pub const PRACH_SYMBOLS: u8 = 12;
 
 /// The eAxC of antenna `ant`: RU port = antenna.
 pub fn eaxc_of(spec: &CarrierSpec, ant: u8) -> Result<u16> {
@@ -434,7 +493,7 @@ fn cplane_type1(spec: &CarrierSpec, t: SlotTime, dir: u8, section_id: u16, ant: 
 /// Section type 3 for a long-format-free PRACH occasion (format A/B/C,
 /// 12 PRBs at the bottom of the carrier) on the antenna's PRACH eAxC.
 fn cplane_type3_prach(spec: &CarrierSpec, t: SlotTime, ant: u8) -> Result<cplane::MessageRepr<'static>> {
-    let common = cplane::CommonSection { section_id: 3, rb: false, sym_inc: false, start_prbc: 0, num_prbc: 12, re_mask: 0xFFF, num_symbol: 12 };
+    let common = cplane::CommonSection { section_id: 3, rb: false, sym_inc: false, start_prbc: 0, num_prbc: PRACH_PRBS as u8, re_mask: 0xFFF, num_symbol: PRACH_SYMBOLS };
     // Half the carrier below its centre, in PRACH subcarrier units (here
     // the same spacing as the carrier): the usual freqOffset of the lowest PRB.
     let freq_offset = -(spec.prbs as i32 * RES_PER_PRB as i32 / 2);
@@ -446,7 +505,7 @@ fn cplane_type3_prach(spec: &CarrierSpec, t: SlotTime, ant: u8) -> Result<cplane
                 time_offset: 0,
                 frame_structure: cplane::FrameStructure { fft_size: 12, scs: spec.numerology },
                 cp_length: 0,
-                ud_comp_hdr: spec.comp,
+                ud_comp_hdr: spec.prach_comp.unwrap_or(spec.comp),
             },
         },
         sections: vec![cplane::SectionRepr {

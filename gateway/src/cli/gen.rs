@@ -149,9 +149,15 @@ pub struct GenArgs {
     /// Stop after this many seconds (whichever of --slots and --duration comes first).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     duration: Option<Duration>,
-    /// Add a section type 3 PRACH C-plane message per antenna and slot.
+    /// PRACH: with --side du a section type 3 C-plane message per antenna
+    /// and slot; with --side ru that occasion's U-plane (12 PRBs, symbols
+    /// 0-11) on each antenna's PRACH eAxC (RU port antennas + antenna).
     #[arg(long)]
     prach: bool,
+    /// Compression of the PRACH U-plane and type 3's udCompHdr, when it
+    /// differs from --comp (METHOD:WIDTH).
+    #[arg(long, requires = "prach", value_parser = |s: &str| UdCompHdr::from_spec(s).ok_or_else(|| format!("`{s}`: expected METHOD:WIDTH like bfp:14")))]
+    prach_comp: Option<UdCompHdr>,
     /// DU_port_ID of every eAxC (the RU port is the antenna index).
     #[arg(long, default_value_t = 0)]
     du_port: u16,
@@ -216,6 +222,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
             SideArg::Ru => Side::Ru,
         },
         prach: a.prach,
+        prach_comp: a.prach_comp,
         du_port: a.du_port,
         band_sector: a.band_sector,
         ..CarrierSpec::default()

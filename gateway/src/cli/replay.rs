@@ -14,11 +14,11 @@ use super::replay_profiles::{self, Profiles};
 use super::DecodeArgs;
 use fhgate::io::output::{self, check_distinct, FileUse};
 use fhgate::io::pcap::{self, Pace, PcapOut, PcapRx};
-use fhgate::pipeline::egress::{EgressConfig, EgressErrorKind, OversizePolicy};
+use fhgate::pipeline::egress::{EgressConfig, EgressErrorKind, FlowFormats, OversizePolicy};
 use fhgate::pipeline::runner::{self, DirectionSpec, Threading};
 use fhgate::pipeline::stats::Stats;
-use fhgate::plan::{direction_format, format_of_decode, Declarations, FoldError};
-use fhgate::translate::effect::Scope;
+use fhgate::plan::{direction_format, format_of_decode, Declarations, EgressFormat, FlowStart, FoldError, Folded};
+use fhgate::translate::effect::{Field, Scope};
 use ecpri::frame::DecodeConfig;
 use fhgate::translate::summary::{self, TranslatorSummary};
 use fhgate::translate::{parse_config_pairs, ChainSpec, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec};
@@ -156,7 +156,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let cut = capture.cut_frames();
     let frames = capture.frames;
     let n_in = frames.len();
-    let (mut egress_decode, mut declared) = egress_format(&chains, &decode, dir)?;
+    let (mut egress_decode, flows, mut declared) = egress_format(&chains, &decode, &profiles.flow_starts(&decode, dir), dir)?;
     for (flag, given, slot) in [
         ("--egress-dl-comp", &a.egress_dl_comp, &mut egress_decode.dl_comp),
         ("--egress-ul-comp", &a.egress_ul_comp, &mut egress_decode.ul_comp),
@@ -186,7 +186,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             From::Du => 1,
             From::Ru => 0,
         },
-        egress: EgressConfig { mtu, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared },
+        egress: EgressConfig { mtu, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared, flows },
         chains,
         workers: a.workers as usize,
         cores: Vec::new(),
@@ -252,15 +252,19 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
 }
 
 /// The egress format of direction `dir`: `decode` folded through what the
-/// chain's translators declare (ABI.md §6 `effect`), and whether it was
-/// (`false`: no chain, or a translator that declares nothing, so egress
-/// reads with `decode` as before).
-pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, dir: Scope) -> Result<(DecodeConfig, bool)> {
+/// chain's translators declare (ABI.md §6 `effect`), the flows with a
+/// compression of their own (`flows`: PRACH, SRS; and flows only some
+/// chains convert), and whether it was declared (`false`: no chain, or a
+/// translator that declares nothing, so egress reads with `decode` as before).
+pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, flows: &[FlowStart], dir: Scope) -> Result<(DecodeConfig, FlowFormats, bool)> {
+    let own = |f: &Folded| EgressFormat::of(f, dir).map(|e| e.flows).map_err(|e| anyhow!("{e}"));
     if chains.is_empty() {
-        return Ok((*decode, false));
+        // No chain: every flow leaves as it came, PRACH and SRS at their own compression.
+        let f = direction_format(&[], &Declarations::read(&[])?, &format_of_decode(decode), flows, dir)?;
+        return Ok((*decode, own(&f)?, false));
     }
     let decl = Declarations::read(chains)?;
-    match direction_format(chains, &decl, &format_of_decode(decode), dir) {
+    match direction_format(chains, &decl, &format_of_decode(decode), flows, dir) {
         Ok(f) => {
             for (t, s) in &f.skipped {
                 tracing::warn!("{t} declares `{}` but {} here: it passes that traffic unchanged", s.effect, s.had);
@@ -274,11 +278,14 @@ pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, dir: Scope) ->
                 out.ul_comp,
                 out.eaxc
             );
-            Ok((out, true))
+            for o in &f.flows {
+                tracing::info!("egress format of {}: {}", o.what, o.format.get(if dir == Scope::Ul { Field::UlComp } else { Field::DlComp }).unwrap_or("unknown"));
+            }
+            Ok((out, own(&f)?, true))
         }
         Err(e @ FoldError::Undeclared { .. }) => {
             tracing::warn!("{e}: egress reads the decoding flags (give --egress-dl-comp/--egress-ul-comp if it changes them)");
-            Ok((*decode, false))
+            Ok((*decode, FlowFormats::NONE, false))
         }
         Err(e) => Err(e.into()),
     }

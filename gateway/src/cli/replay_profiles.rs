@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Result};
 use ecpri::frame::DecodeConfig;
 
 use fhgate::config::profile::Profile;
-use fhgate::plan::{format_of_profile, refusal, verify, Declarations, How, Verdict};
+use fhgate::plan::{flow_starts, format_of_decode, format_of_profile, refusal, verify, Declarations, FlowStart, How, Verdict};
 use fhgate::translate::effect::Scope;
 use fhgate::translate::{ChainSpec, Limits, Selector, TranslatorSpec};
 
@@ -46,6 +46,14 @@ impl Profiles {
             d.carrier_prbs = c;
         }
         d
+    }
+
+    /// The PRACH and SRS flows with a compression of their own that come
+    /// in, in the incoming side's format (`decode`, its profile over the flags).
+    pub fn flow_starts(&self, decode: &DecodeConfig, dir: Scope) -> Vec<FlowStart> {
+        let (from, to) = self.ends(dir);
+        let none = Profile::default();
+        flow_starts(from.unwrap_or(&none), to.unwrap_or(&none), &format_of_decode(decode), dir).into_iter().map(|(s, _)| s).collect()
     }
 
     /// The receiving side's MTU, if its profile gives one.

@@ -21,11 +21,11 @@ use fhgate::io::output::Commit;
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
 use fhgate::io::{live, RxPort, TxPort};
 use fhgate::metrics::PortBoard;
-use fhgate::pipeline::egress::EgressConfig;
+use fhgate::pipeline::egress::{EgressConfig, FlowFormats};
+use fhgate::plan::EgressFormat;
 use fhgate::pipeline::runner::{self, DirectionSpec, Running};
 use fhgate::pipeline::stats::Stats;
 use fhgate::timing::live::{IngressTiming, Side as TimingSide};
-use fhgate::translate::effect::Format;
 use fhgate::translate::{
     ChainSpec, FaultLimit, FaultPolicy, Limits, Runtime, RuntimeConfig, Selector, TranslatorModule, TranslatorSpec,
 };
@@ -175,8 +175,13 @@ fn check_flow(cfg: &GatewayConfig) -> Result<()> {
 
 /// The egress decoding of a direction: what its chains declare, over the
 /// receiving side's settings.
-fn decode_of(formats: &[Option<fhgate::translate::Format>; 2], port_direction: u8, to: &ecpri::frame::DecodeConfig) -> ecpri::frame::DecodeConfig {
-    formats[usize::from(port_direction == 0)].as_ref().map_or(*to, |f| f.decode_over(to))
+fn decode_of(formats: &[Option<EgressFormat>; 2], port_direction: u8, to: &ecpri::frame::DecodeConfig) -> ecpri::frame::DecodeConfig {
+    formats[usize::from(port_direction == 0)].as_ref().map_or(*to, |f| f.format.decode_over(to))
+}
+
+/// The flows of a direction that egress reads with a compression of their own.
+fn flows_of(formats: &[Option<EgressFormat>; 2], port_direction: u8) -> FlowFormats {
+    formats[usize::from(port_direction == 0)].as_ref().map_or(FlowFormats::NONE, |f| f.flows)
 }
 
 /// One side's port, split into the half each direction uses.
@@ -223,7 +228,7 @@ fn fingerprints(cfg: &GatewayConfig, modules: &Modules) -> BTreeMap<String, (Str
 /// chain position it holds, on every worker of every direction. Only
 /// translators are reloaded; a change to the chains needs a restart.
 /// Returns the names swapped.
-fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)], egress: &[Option<Format>; 2], runs: [bool; 2]) -> Result<Vec<String>> {
+fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)], egress: &[Option<EgressFormat>; 2], runs: [bool; 2]) -> Result<Vec<String>> {
     let new = GatewayConfig::load(path)?;
     if new.chains != current.chains {
         bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout");
@@ -378,7 +383,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             tap: None,
             decode: from.decode,
             port_direction,
-            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: decode_of(&egress_formats, port_direction, &to.decode), oversize: to.oversize, declared: egress_formats[usize::from(port_direction == 0)].is_some() },
+            egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: decode_of(&egress_formats, port_direction, &to.decode), oversize: to.oversize, declared: egress_formats[usize::from(port_direction == 0)].is_some(), flows: flows_of(&egress_formats, port_direction) },
             chains: chains.clone(),
             workers: p.workers,
             cores: p.cores.clone(),

@@ -11,7 +11,13 @@ use super::ConfigError;
 
 /// The side keys a profile may give; each merges into `[du]`/`[ru]`.
 /// `vlan_pcp` is informational: the gateway does not re-mark PCP.
-pub const SIDE_KEYS: [&str; 8] = ["eaxc_bits", "dl_comp", "ul_comp", "comp_hdr", "carrier_prbs", "numerology", "vlan", "mtu"];
+pub const SIDE_KEYS: [&str; 12] =
+    ["eaxc_bits", "dl_comp", "ul_comp", "comp_hdr", "carrier_prbs", "numerology", "vlan", "mtu", "prach_comp", "prach_eaxc", "srs_comp", "srs_eaxc"];
+
+/// The U-plane flows that may carry a compression of their own, both UL:
+/// PRACH (scheduled by section type 3) and SRS. Keys `KIND_comp` and
+/// `KIND_eaxc` (the flows' eAxC IDs).
+pub const OWN_FLOW_KINDS: [&str; 2] = ["prach", "srs"];
 
 /// One side of the fronthaul. A key left out is one the sample could not
 /// decide (the learner says why in a comment beside where it would be).
@@ -36,6 +42,16 @@ pub struct Profile {
     pub vlan_pcp: Option<u8>,
     /// Largest Ethernet payload the side needs.
     pub mtu: Option<usize>,
+    /// UL U-plane compression of the PRACH flows (`prach_eaxc`), where it
+    /// differs from `ul_comp`.
+    pub prach_comp: Option<String>,
+    /// eAxC IDs of the PRACH flows (the ecpriRtcid of section type 3), hex.
+    pub prach_eaxc: Option<Vec<String>>,
+    /// UL U-plane compression of the SRS flows (`srs_eaxc`), where it
+    /// differs from `ul_comp`.
+    pub srs_comp: Option<String>,
+    /// eAxC IDs of the SRS flows, hex.
+    pub srs_eaxc: Option<Vec<String>>,
     /// What the learner saw, for the integrator to read.
     pub learned: Option<Learned>,
 }
@@ -141,7 +157,7 @@ impl Profile {
 
     /// Checks each key's value as a `[du]`/`[ru]` section would.
     pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        for (k, v) in [("dl_comp", &self.dl_comp), ("ul_comp", &self.ul_comp)] {
+        for (k, v) in [("dl_comp", &self.dl_comp), ("ul_comp", &self.ul_comp), ("prach_comp", &self.prach_comp), ("srs_comp", &self.srs_comp)] {
             if let Some(v) = v {
                 super::parse_comp(k, v).map_err(|e| perr(file, k, e.why))?;
             }
@@ -160,12 +176,42 @@ impl Profile {
             Some(x) if !(lo..=hi).contains(&x) => Err(perr(file, k, format!("{x} is outside {lo}-{hi}"))),
             _ => Ok(()),
         };
+        for kind in OWN_FLOW_KINDS {
+            let (comp, ids) = self.own_flow(kind);
+            let ids = ids.map(|v| parse_eaxc_list(v).map_err(|why| perr(file, &format!("{kind}_eaxc"), why))).transpose()?;
+            if comp.is_some() && ids.as_ref().is_none_or(Vec::is_empty) {
+                return Err(perr(file, &format!("{kind}_comp"), format!("needs {kind}_eaxc: the eAxC IDs of the flows it applies to")));
+            }
+        }
         range("carrier_prbs", self.carrier_prbs.map(u64::from), 1, 1023)?;
         range("numerology", self.numerology.map(u64::from), 0, 4)?;
         range("vlan", self.vlan.map(u64::from), 0, 4095)?;
         range("vlan_pcp", self.vlan_pcp.map(u64::from), 0, 7)?;
         range("mtu", self.mtu.map(|m| m as u64), 128, 16_000)
     }
+}
+
+impl Profile {
+    /// `KIND_comp` and `KIND_eaxc` for `kind` `prach` or `srs`.
+    pub fn own_flow(&self, kind: &str) -> (Option<&str>, Option<&[String]>) {
+        match kind {
+            "prach" => (self.prach_comp.as_deref(), self.prach_eaxc.as_deref()),
+            _ => (self.srs_comp.as_deref(), self.srs_eaxc.as_deref()),
+        }
+    }
+}
+
+/// Parses eAxC IDs written `0x0004` or `4`, or says which is not one.
+pub fn parse_eaxc_list(ids: &[String]) -> Result<Vec<u16>, String> {
+    ids.iter()
+        .map(|s| {
+            let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(h) => u16::from_str_radix(h, 16),
+                None => s.parse(),
+            };
+            r.map_err(|_| format!("`{s}` is not an eAxC ID (16 bits, like \"0x0004\")"))
+        })
+        .collect()
 }
 
 /// If `[du]` or `[ru]` of a configuration names a `profile`, returns the

@@ -52,6 +52,10 @@ pub(super) struct RawSide {
     mtu: usize,
     #[serde(default = "default_oversize")]
     oversize: String,
+    prach_comp: Option<String>,
+    prach_eaxc: Option<Vec<String>>,
+    srs_comp: Option<String>,
+    srs_eaxc: Option<Vec<String>>,
 }
 
 fn default_eaxc() -> String {
@@ -183,6 +187,17 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
     }
     if !(128..=16_000).contains(&r.mtu) {
         return err(k("mtu"), format!("{} is outside 128-16000", r.mtu));
+    }
+    // PRACH and SRS flows with a compression of their own (UL U-plane):
+    // checked here; run reads them with the rest of the profile keys.
+    for (kind, comp, ids) in [("prach", &r.prach_comp, &r.prach_eaxc), ("srs", &r.srs_comp, &r.srs_eaxc)] {
+        if let Some(c) = comp {
+            parse_comp(&k(&format!("{kind}_comp")), c)?;
+        }
+        let ids = ids.as_deref().map(super::profile::parse_eaxc_list).transpose().or_else(|why| err(k(&format!("{kind}_eaxc")), why))?;
+        if comp.is_some() && ids.as_ref().is_none_or(Vec::is_empty) {
+            return err(k(&format!("{kind}_comp")), format!("needs {kind}_eaxc: the eAxC IDs of the flows it applies to"));
+        }
     }
     let oversize = crate::pipeline::egress::OversizePolicy::from_name(&r.oversize)
         .map_or_else(|| err(k("oversize"), format!("`{}`: expected drop, forward or cut", r.oversize)), Ok)?;

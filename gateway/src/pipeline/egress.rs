@@ -41,6 +41,7 @@
 //! ecpriSeqid untouched.
 
 mod burst;
+mod flows;
 mod frame;
 mod report;
 mod seq;
@@ -58,6 +59,7 @@ use ecpri::uplane::{self, UplaneConfig};
 pub use frame::header_flow;
 pub use report::{EgressError, EgressErrorKind, EgressStats, OversizePolicy};
 pub use burst::BurstEgress;
+pub use flows::{FlowFormat, FlowFormats, FlowFormatsFull, MAX_FLOW_FORMATS};
 pub use seq::{FlowSeqTable, SeqIdMode};
 pub use sink::{PieceSink, SplitBuf};
 
@@ -106,12 +108,15 @@ pub struct EgressConfig {
     /// (ABI.md §6 `effect`): a U-plane message that does not read with it
     /// is the translator's [`EgressErrorKind::BadOutput`].
     pub declared: bool,
+    /// U-plane flows read with a compression of their own (PRACH, SRS,
+    /// flows only some chains convert); the rest read with `decode`'s.
+    pub flows: FlowFormats,
 }
 
 impl EgressConfig {
     /// An MTU and decoding options, renumbering on, oversize frames dropped.
     pub fn new(mtu: usize, decode: DecodeConfig) -> Self {
-        EgressConfig { mtu, renumber_seq_id: true, decode, oversize: OversizePolicy::Drop, declared: false }
+        EgressConfig { mtu, renumber_seq_id: true, decode, oversize: OversizePolicy::Drop, declared: false, flows: FlowFormats::NONE }
     }
 
     /// The renumbering mode.

@@ -78,6 +78,12 @@ pub enum FoldError {
         /// The two values.
         values: (String, String),
     },
+    /// Flows that need a format of their own at egress pass a translator
+    /// that changes the eAxC split, so egress cannot tell them apart.
+    Renamed {
+        /// Which flows.
+        flow: String,
+    },
 }
 
 impl fmt::Display for FoldError {
@@ -87,9 +93,13 @@ impl fmt::Display for FoldError {
             FoldError::Undeclared { translator } => {
                 write!(f, "translator {translator} declares no effects (it does not import fhgate.effect), so what it changes is unknown")
             }
+            FoldError::Renamed { flow } => write!(
+                f,
+                "{flow} leave in a compression of their own through a translator that changes the eAxC split: egress cannot tell them apart (give them a chain without the remap, or one compression)"
+            ),
             FoldError::Conflict { flow, field, values } => write!(
                 f,
-                "{flow} {}: the chains leave flows in two formats, {} and {}; egress reads one per direction",
+                "{flow} {}: the chains leave flows with two values, {} and {}; egress reads one per direction (only the compression may differ per flow)",
                 field.name(),
                 values.0,
                 values.1
@@ -109,6 +119,9 @@ pub struct Folded {
     pub skipped: Vec<(String, Skipped)>,
     /// Effects on notes (`seq_id`, `iq`), by translator.
     pub notes: Vec<(String, Effect)>,
+    /// Flows that leave in a format of their own, first match first; the
+    /// rest leave in `format`.
+    pub flows: Vec<FlowOut>,
 }
 
 /// Folds `stages` in order over `start` for traffic in direction `dir`.
@@ -150,46 +163,144 @@ impl Declarations {
     }
 }
 
+/// A U-plane flow (one eAxC) whose format differs from its side's: a
+/// PRACH or SRS flow with a compression of its own (`prach_comp`,
+/// `srs_comp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowStart {
+    /// `PRACH` or `SRS`.
+    pub kind: &'static str,
+    /// Its eAxC ID.
+    pub eaxc: u16,
+    /// Its format where it comes in (the side's, with its compression).
+    pub format: Format,
+}
+
+/// Flows of one direction that leave in a format of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowOut {
+    /// What the flows are (`PRACH eAxC 0x0004`, `chain eAxC 0x0000/0xfff0`).
+    pub what: String,
+    /// eAxC pattern as egress sees it: `eaxc & mask == value`.
+    pub eaxc_value: u16,
+    /// eAxC mask (0xFFFF: one eAxC).
+    pub eaxc_mask: u16,
+    /// Innermost VLAN the flows leave with, when the chain selects by VLAN.
+    pub vlan: Option<u16>,
+    /// Their egress format.
+    pub format: Format,
+    /// For a [`FlowStart`]: its kind, to compare with the receiving side's.
+    pub start: Option<&'static str>,
+}
+
 /// The egress format of direction `dir`'s U-plane: `start` folded through
-/// the chains that take that direction's U-plane. A chain limited to some
-/// eAxCs or VLANs leaves the other flows as they came; every way must end
-/// in one format.
-pub fn direction_format(chains: &[ChainSpec], decl: &Declarations, start: &Format, dir: Scope) -> Result<Folded, FoldError> {
+/// the chains that take that direction's U-plane; `flows` (PRACH, SRS)
+/// are folded from their own format through the chain that takes their
+/// eAxC. A chain limited to some eAxCs or VLANs leaves the other flows as
+/// they came. Flows may leave with different compressions (egress reads
+/// each with its own, [`Folded::flows`]); the other fields must agree.
+pub fn direction_format(chains: &[ChainSpec], decl: &Declarations, start: &Format, flows: &[FlowStart], dir: Scope) -> Result<Folded, FoldError> {
     let want_dir = if dir == Scope::Ul { 0 } else { 1 };
-    let mut results: Vec<Folded> = Vec::new();
+    let takes = |c: &&ChainSpec| c.selector.direction.is_none_or(|d| d == want_dir) && c.selector.plane.is_none_or(|p| p == plane::U);
+    let mut groups: Vec<(Option<&ChainSpec>, Folded)> = Vec::new();
     let mut total = false;
-    for c in chains {
-        let s = &c.selector;
-        if s.direction.is_some_and(|d| d != want_dir) || s.plane.is_some_and(|p| p != plane::U) {
-            continue;
-        }
-        results.push(fold(start, &decl.stages(&c.translators), dir)?);
-        if s.eaxc_mask == 0 && s.vlan.is_none() {
+    for c in chains.iter().filter(takes) {
+        groups.push((Some(c), fold(start, &decl.stages(&c.translators), dir)?));
+        if c.selector.eaxc_mask == 0 && c.selector.vlan.is_none() {
             total = true;
             break; // first match wins: later chains see none of this direction's U-plane
         }
     }
     if !total {
-        results.push(Folded { format: start.clone(), ..Folded::default() });
+        groups.push((None, Folded { format: start.clone(), ..Folded::default() }));
     }
-    let first = results.remove(0);
-    for r in &results {
-        for field in fields_of(dir) {
-            let (a, b) = (first.format.get(field), r.format.get(field));
-            if a != b {
+    let comp = if dir == Scope::Ul { Field::UlComp } else { Field::DlComp };
+    let (_, mut out) = groups.pop().unwrap_or((None, Folded { format: start.clone(), ..Folded::default() }));
+    let agree = |a: &Format, b: &Format| -> Result<(), FoldError> {
+        for field in fields_of(dir).into_iter().filter(|&f| f != comp) {
+            let (x, y) = (a.get(field), b.get(field));
+            if x != y {
                 let show = |v: Option<&str>| v.unwrap_or("unknown").to_string();
-                return Err(FoldError::Conflict { flow: flow_name(dir), field, values: (show(a), show(b)) });
+                return Err(FoldError::Conflict { flow: flow_name(dir), field, values: (show(x), show(y)) });
             }
         }
+        Ok(())
+    };
+    // Egress sees a flow's eAxC after the chain: one that changes the eAxC
+    // split leaves flows it cannot name.
+    let renames = |f: &Format, from: &Format| f.get(Field::EaxcBits) != from.get(Field::EaxcBits);
+    // A flow of its own, folded through the first chain that takes its eAxC.
+    let mut own = Vec::new();
+    for fs in flows {
+        let c = chains.iter().filter(takes).find(|c| fs.eaxc & c.selector.eaxc_mask == c.selector.eaxc_value & c.selector.eaxc_mask && c.selector.vlan.is_none());
+        let r = match c {
+            Some(c) => fold(&fs.format, &decl.stages(&c.translators), dir)?,
+            None => Folded { format: fs.format.clone(), ..Folded::default() },
+        };
+        agree(&out.format, &r.format)?;
+        if r.format.get(comp) != out.format.get(comp) && renames(&r.format, &fs.format) {
+            return Err(FoldError::Renamed { flow: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc) });
+        }
+        own.push(FlowOut { what: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc), eaxc_value: fs.eaxc, eaxc_mask: 0xFFFF, vlan: None, format: r.format, start: Some(fs.kind) });
     }
-    Ok(first)
+    // Chains limited to some flows, in order: all of them once one leaves
+    // another compression, so none shadows the next.
+    let differs = groups.iter().any(|(_, g)| g.format.get(comp) != out.format.get(comp));
+    for (c, g) in &groups {
+        agree(&out.format, &g.format)?;
+        let Some(c) = c.filter(|_| differs) else { continue };
+        if renames(&g.format, start) {
+            return Err(FoldError::Renamed { flow: format!("the flows of chain `{}`", c.selector) });
+        }
+        let vlan = c.selector.vlan.map(|v| g.format.get(Field::Vlan).and_then(|x| x.parse().ok()).unwrap_or(v));
+        let what = format!("chain `{}`", c.selector);
+        own.push(FlowOut { what, eaxc_value: c.selector.eaxc_value, eaxc_mask: c.selector.eaxc_mask, vlan, format: g.format.clone(), start: None });
+    }
+    for (_, g) in groups {
+        out.skipped.extend(g.skipped);
+        out.notes.extend(g.notes);
+    }
+    out.flows = own;
+    Ok(out)
+}
+
+/// The PRACH and SRS flows of direction `dir` (both UL) that have a
+/// compression of their own on either side: where each starts (the
+/// sending side `from`, whose format is `from_fmt`) and the compression the
+/// receiving side `to` wants for it. A side that gives `KIND_eaxc` but no
+/// `KIND_comp` sends and wants those flows at its `ul_comp`. eAxC IDs are
+/// both sides' lists (a remap of them is refused by the fold).
+pub fn flow_starts(from: &Profile, to: &Profile, from_fmt: &Format, dir: Scope) -> Vec<(FlowStart, Option<String>)> {
+    let mut out = Vec::new();
+    if dir != Scope::Ul {
+        return out;
+    }
+    let canon = |v: Option<&str>| v.and_then(|v| crate::translate::effect::canonical(Field::UlComp, v).ok());
+    for kind in crate::config::profile::OWN_FLOW_KINDS {
+        let ((fc, fi), (tc, ti)) = (from.own_flow(kind), to.own_flow(kind));
+        if fc.is_none() && tc.is_none() {
+            continue;
+        }
+        let mut ids: Vec<u16> = [fi, ti].into_iter().flatten().flat_map(|v| crate::config::profile::parse_eaxc_list(v).unwrap_or_default()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let start = canon(fc).or_else(|| from_fmt.get(Field::UlComp).map(String::from));
+        let want = canon(tc).or_else(|| canon(to.ul_comp.as_deref()));
+        let name = if kind == "prach" { "PRACH" } else { "SRS" };
+        for eaxc in ids {
+            let mut format = from_fmt.clone();
+            format.set(Field::UlComp, start.clone());
+            out.push((FlowStart { kind: name, eaxc, format }, want.clone()));
+        }
+    }
+    out
 }
 
 /// One field the chain gets wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// `DL U-plane` or `UL U-plane`.
-    pub flow: &'static str,
+    /// `DL U-plane`, `UL U-plane`, or `UL U-plane PRACH eAxC 0x0004`.
+    pub flow: String,
     /// The field.
     pub field: Field,
     /// What the chain produces.
@@ -214,7 +325,7 @@ pub fn compare(produced: &Format, wanted: &Format, dir: Scope) -> Vec<Mismatch> 
     fields_of(dir)
         .into_iter()
         .filter_map(|field| match (produced.get(field), wanted.get(field)) {
-            (Some(g), Some(w)) if g != w => Some(Mismatch { flow: flow_name(dir), field, gives: g.into(), wants: w.into(), side }),
+            (Some(g), Some(w)) if g != w => Some(Mismatch { flow: flow_name(dir).into(), field, gives: g.into(), wants: w.into(), side }),
             _ => None,
         })
         .collect()

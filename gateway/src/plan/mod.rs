@@ -9,5 +9,5 @@ pub mod render;
 pub mod verify;
 
 pub use derive::{derive, Available, How, Plan, Step};
-pub use fold::{compare, direction_format, fold, format_of_decode, format_of_profile, Declarations, FoldError, Folded, Mismatch, Stage};
-pub use verify::{check_config, refusal, verify, Verdict};
+pub use fold::{compare, direction_format, flow_starts, fold, format_of_decode, format_of_profile, Declarations, FlowOut, FlowStart, FoldError, Folded, Mismatch, Stage};
+pub use verify::{check_config, refusal, verify, EgressFormat, Verdict};

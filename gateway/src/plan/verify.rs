@@ -4,10 +4,37 @@
 //! wants.
 
 use crate::config::profile::Profile;
+use crate::pipeline::egress::{FlowFormat, FlowFormats};
 use crate::translate::effect::{Field, Format, Scope};
 use crate::translate::ChainSpec;
 
-use super::fold::{compare, direction_format, format_of_profile, Declarations, FoldError, Folded, Mismatch};
+use super::fold::{compare, direction_format, flow_starts, format_of_profile, Declarations, FlowStart, FoldError, Folded, Mismatch};
+
+/// A direction's egress format: the one most flows leave in, and the
+/// flows (PRACH, SRS, flows only some chains convert) with a compression
+/// of their own, as egress's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressFormat {
+    /// The direction's format.
+    pub format: Format,
+    /// Flows read with their own compression.
+    pub flows: FlowFormats,
+}
+
+impl EgressFormat {
+    /// From a fold of direction `dir`; too many flows of their own is an error.
+    pub fn of(f: &Folded, dir: Scope) -> Result<EgressFormat, String> {
+        let (comp, data_direction) = if dir == Scope::Ul { (Field::UlComp, 0) } else { (Field::DlComp, 1) };
+        let mut flows = FlowFormats::NONE;
+        for o in &f.flows {
+            // A flow whose compression is unknown reads with the direction's.
+            let Some(c) = o.format.get(comp).and_then(ecpri::UdCompHdr::from_spec) else { continue };
+            let entry = FlowFormat { data_direction: Some(data_direction), eaxc_value: o.eaxc_value, eaxc_mask: o.eaxc_mask, vlan: o.vlan, comp: c };
+            flows.push(entry).map_err(|e| format!("{}: {e}", o.what))?;
+        }
+        Ok(EgressFormat { format: f.format.clone(), flows })
+    }
+}
 
 /// What checking one direction found.
 pub enum Verdict {
@@ -21,15 +48,28 @@ pub enum Verdict {
 
 /// Checks `chains` in direction `dir` (DL: `du` → `ru`; UL: `ru` → `du`).
 pub fn verify(chains: &[ChainSpec], decl: &Declarations, du: &Profile, ru: &Profile, dir: Scope) -> Result<Verdict, FoldError> {
-    verify_formats(chains, decl, &format_of_profile(du), &format_of_profile(ru), dir)
+    let (fdu, fru) = (format_of_profile(du), format_of_profile(ru));
+    let own = if dir == Scope::Ul { flow_starts(ru, du, &fru, dir) } else { flow_starts(du, ru, &fdu, dir) };
+    verify_formats(chains, decl, &fdu, &fru, &own, dir)
 }
 
-/// [`verify`] on the sides' formats.
-fn verify_formats(chains: &[ChainSpec], decl: &Declarations, du: &Format, ru: &Format, dir: Scope) -> Result<Verdict, FoldError> {
+/// [`verify`] on the sides' formats; `own` are the flows with a
+/// compression of their own and the one the receiving side wants for each.
+fn verify_formats(chains: &[ChainSpec], decl: &Declarations, du: &Format, ru: &Format, own: &[(FlowStart, Option<String>)], dir: Scope) -> Result<Verdict, FoldError> {
     let (from, to) = if dir == Scope::Ul { (ru, du) } else { (du, ru) };
-    match direction_format(chains, decl, from, dir) {
+    let starts: Vec<FlowStart> = own.iter().map(|(s, _)| s.clone()).collect();
+    match direction_format(chains, decl, from, &starts, dir) {
         Ok(f) => {
-            let m = compare(&f.format, to, dir);
+            let mut m = compare(&f.format, to, dir);
+            // Each PRACH/SRS flow against what the receiving side wants for it.
+            for ((s, want), out) in own.iter().zip(f.flows.iter().filter(|o| o.start.is_some())) {
+                let mut wanted = to.clone();
+                wanted.set(Field::UlComp, want.clone());
+                m.extend(compare(&out.format, &wanted, dir).into_iter().filter(|x| x.field == Field::UlComp).map(|mut x| {
+                    x.flow = format!("{} {} eAxC {:#06x}", x.flow, s.kind, s.eaxc);
+                    x
+                }));
+            }
             Ok(if m.is_empty() { Verdict::Verified(f) } else { Verdict::Mismatch(m) })
         }
         Err(e @ FoldError::Undeclared { .. }) => Ok(Verdict::Unverifiable(e)),
@@ -49,12 +89,12 @@ pub fn refusal(m: &[Mismatch]) -> String {
 /// direction's egress format (DL, UL) where every translator declares its
 /// effects; an error lists every mismatch. Only the directions `runs`
 /// says carry traffic (DL, UL) are checked.
-pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result<[Option<crate::translate::effect::Format>; 2], String> {
-    let (du, ru) = crate::config::profile::side_profiles(text).map_err(|e| e.to_string())?;
+pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result<[Option<EgressFormat>; 2], String> {
+    let (pdu, pru) = crate::config::profile::side_profiles(text).map_err(|e| e.to_string())?;
     // A profile without `vlan` is untagged, but a side that leaves `vlan`
     // out of gw.toml says nothing about its tags: unknown, not compared.
     let vlan_given = crate::config::profile::sides_give(text, "vlan").map_err(|e| e.to_string())?;
-    let [du, ru] = [(&du, vlan_given[0]), (&ru, vlan_given[1])].map(|(p, given)| {
+    let [du, ru] = [(&pdu, vlan_given[0]), (&pru, vlan_given[1])].map(|(p, given)| {
         let mut f = format_of_profile(p);
         if !given {
             f.set(Field::Vlan, None);
@@ -65,8 +105,9 @@ pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result
     let mut out = [None, None];
     let mut bad = Vec::new();
     for (i, dir) in [Scope::Dl, Scope::Ul].into_iter().enumerate().filter(|(i, _)| runs[*i]) {
-        match verify_formats(chains, &decl, &du, &ru, dir).map_err(|e| e.to_string())? {
-            Verdict::Verified(f) => out[i] = Some(f.format),
+        let own = if dir == Scope::Ul { flow_starts(&pru, &pdu, &ru, dir) } else { Vec::new() };
+        match verify_formats(chains, &decl, &du, &ru, &own, dir).map_err(|e| e.to_string())? {
+            Verdict::Verified(f) => out[i] = Some(EgressFormat::of(&f, dir)?),
             Verdict::Mismatch(m) => bad.extend(m),
             Verdict::Unverifiable(e) => tracing::warn!("{}: not verified against the profiles: {e}", super::fold::flow_name(dir)),
         }

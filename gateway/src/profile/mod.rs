@@ -36,8 +36,12 @@ pub struct Learner {
     largest_payload: usize,
     vlans: BTreeMap<Option<(u16, u8)>, u64>,
     eaxc: BTreeMap<String, BTreeSet<u16>>,
-    /// U-plane section bytes (after the 4-byte app header), by direction (0 UL, 1 DL).
-    usamples: [Vec<Vec<u8>>; 2],
+    /// U-plane section bytes (after the 4-byte app header), by direction
+    /// (0 UL, 1 DL) and eAxC, so PRACH flows are inferred apart.
+    usamples: BTreeMap<(u8, u16), Vec<Vec<u8>>>,
+    /// eAxCs that section type 3 (PRACH) names, and its udCompHdr counts.
+    prach_ids: BTreeSet<u16>,
+    prach_ccomp: BTreeMap<u8, u64>,
     max_slot: u8,
     /// Nanoseconds per symbol step between consecutive U-plane messages of one eAxC.
     sym_ns: Vec<u64>,
@@ -122,23 +126,30 @@ impl Learner {
                         self.sym_ns.push((at - t0).as_nanos() as u64 / u64::from(abs - prev));
                     }
                 }
-                let d = usize::from(dir);
-                if self.usamples[d].len() < SAMPLE_CAP {
-                    self.usamples[d].push(app[4..].to_vec());
+                let flow = self.usamples.entry((dir, id)).or_default();
+                if flow.len() < SAMPLE_CAP {
+                    flow.push(app[4..].to_vec());
                 }
             }
         } else {
-            self.cplane(dir, &body[4..]);
+            self.cplane(dir, id, &body[4..]);
         }
     }
 
-    fn cplane(&mut self, dir: u8, b: &[u8]) {
+    fn cplane(&mut self, dir: u8, rtc_id: u16, b: &[u8]) {
         let msg = match ecpri::cplane::MessageRepr::parse(b) {
             Ok(m) => m,
             Err(e) => return self.skip(format!("malformed C-plane: {e}")),
         };
+        let prach = matches!(msg.header.fields, ecpri::cplane::TypeFields::Type3 { .. });
+        if prach {
+            // Section type 3 schedules PRACH on its eAxC, whose U-plane
+            // may have a compression of its own (its udCompHdr says which).
+            self.prach_ids.insert(rtc_id);
+        }
         if let Some(h) = msg.header.fields.ud_comp_hdr() {
-            *self.ccomp[usize::from(dir)].entry(h.to_byte()).or_default() += 1;
+            let counts = if prach { &mut self.prach_ccomp } else { &mut self.ccomp[usize::from(dir)] };
+            *counts.entry(h.to_byte()).or_default() += 1;
         }
         for s in &msg.sections {
             *self.section_types.entry(msg.header.section_type().to_string()).or_default() += 1;
@@ -193,9 +204,17 @@ impl Learner {
         self.vlan(&mut p, &mut ev, &mut l);
         let mut uplane_edge = 0;
         let mut hdr_votes = Vec::new();
+        // The data flows of each direction, capped: PRACH flows are inferred apart.
+        let mut data: [Vec<Vec<u8>>; 2] = Default::default();
+        for ((dir, id), v) in &self.usamples {
+            if !(*dir == 0 && self.prach_ids.contains(id)) {
+                let d = &mut data[usize::from(*dir)];
+                d.extend(v.iter().take(SAMPLE_CAP.saturating_sub(d.len())).cloned());
+            }
+        }
         for dir in [1u8, 0] {
             let key = if dir == 1 { "dl_comp" } else { "ul_comp" };
-            let samples = &self.usamples[usize::from(dir)];
+            let samples = &data[usize::from(dir)];
             let c = self.ccomp[usize::from(dir)].iter().max_by_key(|(_, n)| **n).map(|(b, _)| UdCompHdr::from_byte(*b));
             let name = if dir == 1 { "DL" } else { "UL" };
             if samples.is_empty() {
@@ -235,6 +254,7 @@ impl Learner {
                 }
             }
         }
+        self.prach_flows(&mut p, &mut ev, &mut l, &mut hdr_votes, &mut uplane_edge);
         let hdrs: BTreeSet<bool> = hdr_votes.iter().map(|v| v.1).collect();
         match hdrs.len() {
             1 => {
@@ -270,6 +290,53 @@ impl Learner {
         }
         p.learned = Some(l);
         Ok((p, ev))
+    }
+
+    /// `prach_eaxc` from section type 3, and `prach_comp` where the PRACH
+    /// U-plane (or, without it, type 3's udCompHdr) differs from `ul_comp`.
+    fn prach_flows(&self, p: &mut Profile, ev: &mut Evidence, l: &mut Learned, hdr_votes: &mut Vec<(&'static str, bool, String)>, edge: &mut u16) {
+        if self.prach_ids.is_empty() {
+            return;
+        }
+        p.prach_eaxc = Some(self.prach_ids.iter().map(|i| format!("{i:#06x}")).collect());
+        ev.insert("prach_eaxc", format!("the eAxCs section type 3 names ({} type-3 sections)", self.prach_ccomp.values().sum::<u64>()));
+        let samples: Vec<Vec<u8>> = self.usamples.iter().filter(|((d, id), _)| *d == 0 && self.prach_ids.contains(id)).flat_map(|(_, v)| v.iter().cloned()).take(SAMPLE_CAP).collect();
+        let c = self.prach_ccomp.iter().max_by_key(|(_, n)| **n).map(|(b, _)| UdCompHdr::from_byte(*b));
+        let ul = p.ul_comp.clone();
+        let (comp, why) = if samples.is_empty() {
+            (c, format!("from the section type 3 udCompHdr ({} messages); no PRACH U-plane in the sample", self.prach_ccomp.values().sum::<u64>()))
+        } else {
+            match uplane::infer(&samples) {
+                Ok(u) => {
+                    hdr_votes.push(("PRACH", u.comp_hdr, u.hdr_evidence.clone()));
+                    *edge = (*edge).max(u.prb_edge);
+                    if let (Some(uc), Some(cc)) = (u.comp, c) {
+                        let verdict = if uc == cc { "consistent".to_string() } else { format!("section type 3 udCompHdr says {} but the PRACH U-plane is {}", cc.spec(), uc.spec()) };
+                        if verdict != "consistent" {
+                            l.warnings.push(format!("PRACH: {verdict}"));
+                        }
+                        l.cu_consistency.insert("prach".into(), verdict);
+                    }
+                    (u.comp, format!("PRACH U-plane ({} messages on the type-3 eAxCs): {}", samples.len(), u.evidence))
+                }
+                Err(why) => {
+                    l.warnings.push(format!("prach_comp undecided: {why}"));
+                    (None, format!("undecided: {why}"))
+                }
+            }
+        };
+        match comp {
+            Some(c) if Some(c.spec()) != ul => {
+                p.prach_comp = Some(c.spec());
+                ev.insert("prach_comp", why);
+            }
+            Some(_) => {
+                ev.insert("prach_comp", format!("same as ul_comp, so not given: {why}"));
+            }
+            None => {
+                ev.insert("prach_comp", why);
+            }
+        }
     }
 
     fn vlan(&self, p: &mut Profile, ev: &mut Evidence, l: &mut Learned) {

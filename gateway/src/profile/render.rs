@@ -12,7 +12,8 @@ pub fn to_toml(p: &Profile, ev: &Evidence, sources: &[String]) -> anyhow::Result
     s.push_str("# Keys are those of a [du]/[ru] section; load with `profile = \"FILE\"` there.\n\n");
     let q = |v: &Option<String>| v.as_ref().map(|x| toml::Value::String(x.clone()).to_string());
     let n = |v: Option<u64>| v.map(|x| x.to_string());
-    let keys: [(&str, Option<String>); 9] = [
+    let list = |v: &Option<Vec<String>>| v.as_ref().map(|x| toml::Value::Array(x.iter().map(|i| toml::Value::String(i.clone())).collect()).to_string());
+    let keys: [(&str, Option<String>); 11] = [
         ("eaxc_bits", q(&p.eaxc_bits)),
         ("dl_comp", q(&p.dl_comp)),
         ("ul_comp", q(&p.ul_comp)),
@@ -22,8 +23,14 @@ pub fn to_toml(p: &Profile, ev: &Evidence, sources: &[String]) -> anyhow::Result
         ("vlan", n(p.vlan.map(u64::from))),
         ("vlan_pcp", n(p.vlan_pcp.map(u64::from))),
         ("mtu", n(p.mtu.map(|m| m as u64))),
+        ("prach_eaxc", list(&p.prach_eaxc)),
+        ("prach_comp", q(&p.prach_comp)),
     ];
     for (k, v) in keys {
+        // PRACH keys only when the sample has section type 3.
+        if k.starts_with("prach") && !ev.contains_key(k) {
+            continue;
+        }
         let why = ev.get(k).map(String::as_str).unwrap_or("undecided: nothing in the sample bears on it");
         for line in why.lines() {
             s.push_str(&format!("# {line}\n"));
@@ -31,6 +38,7 @@ pub fn to_toml(p: &Profile, ev: &Evidence, sources: &[String]) -> anyhow::Result
         match v {
             Some(v) => s.push_str(&format!("{k} = {v}\n\n")),
             None if why.starts_with("untagged") => s.push_str(&format!("# (no {k} key: untagged)\n\n")),
+            None if why.starts_with("same as") => s.push_str(&format!("# (no {k} key: the flows use ul_comp)\n\n")),
             None => s.push_str(&format!("# {k} = (undecided)\n\n")),
         }
     }

@@ -56,7 +56,7 @@ impl Egress {
                 return Err(EgressError::malformed(Error::UnsupportedRevision { offset: at, revision: frame[at] >> 4 }));
             }
             let concat = frame[at] & 1 != 0;
-            let (payload, uplane) = self.payload_len(frame, at, concat)?;
+            let (payload, uplane) = self.payload_len(frame, at, concat, lay.vlan)?;
             let len = 4 + payload;
             self.msgs.push(Msg { at, len, uplane });
             let next = at + len + concat_padding(len);
@@ -76,7 +76,7 @@ impl Egress {
     /// A U-plane message whose sections neither fill the declared length
     /// nor tile the rest of the frame is read with the wrong format (or is
     /// broken): a [`EgressErrorKind::FormatMismatch`], never rewritten.
-    fn payload_len(&self, frame: &[u8], at: usize, concat: bool) -> Result<(usize, Option<UplaneConfig>), EgressError> {
+    fn payload_len(&self, frame: &[u8], at: usize, concat: bool, vlan: u16) -> Result<(usize, Option<UplaneConfig>), EgressError> {
         let rest = &frame[at + 4..];
         let declared = be16(frame, at + 2) as usize;
         let fits = declared <= rest.len();
@@ -101,7 +101,13 @@ impl Egress {
                         available: rest.len() - 4,
                     }));
                 }
-                let ucfg = self.cfg.decode.uplane(rest[4] >> 7);
+                let mut ucfg = self.cfg.decode.uplane(rest[4] >> 7);
+                // A flow with a format of its own (PRACH, SRS): one branch while there is none.
+                if !self.cfg.flows.is_empty() {
+                    if let Some(c) = self.cfg.flows.lookup(rest[4] >> 7, be16(rest, 0), vlan) {
+                        ucfg.static_comp = c;
+                    }
+                }
                 // A declared format with udCompHdr: the first section's
                 // header must say it (its IQ would tile at any width).
                 const HDR: usize = 4 + uplane::field::APP_HEADER_LEN + 4;
