@@ -6,7 +6,7 @@
 //! with preferences from the RU profile, and the spec BFP decoder.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[path = "support/bfp_oracle.rs"]
 mod oracle;
@@ -15,21 +15,7 @@ mod cli;
 #[path = "support/tshark.rs"]
 mod tshark;
 
-use cli::{fhgate, repo, translators};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
+use cli::{fhgate, repo, s, text, translators, write};
 
 /// The RU of the README: its datasheet values, by hand.
 const RU_DATASHEET: &str = "eaxc_bits = \"2,6,4,4\"\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\ncarrier_prbs = 273\nnumerology = 1\nmtu = 1500\n";

@@ -46,3 +46,11 @@ pub fn prefs(eaxc: &str, dl: &str, ul: &str, comp_hdr: bool, prbs: u16) -> Vec<S
     }
     p
 }
+
+/// tshark's complaints about the frames `keep` selects (by 1-based frame
+/// number): tshark 4.0 reads every U-plane message at its preference
+/// width whatever udCompHdr says, so a capture whose flows have different
+/// widths is checked flow by flow, each under its own preferences.
+pub fn complaints_among(path: &Path, prefs: &[String], keep: impl Fn(usize) -> bool) -> Vec<String> {
+    complaints(path, prefs).into_iter().filter(|l| l.split('\t').next().and_then(|n| n.parse().ok()).is_some_and(&keep)).collect()
+}

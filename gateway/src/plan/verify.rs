@@ -61,12 +61,21 @@ fn verify_formats(chains: &[ChainSpec], decl: &Declarations, du: &Format, ru: &F
     match direction_format(chains, decl, from, &starts, dir) {
         Ok(f) => {
             let mut m = compare(&f.format, to, dir);
-            // Each PRACH/SRS flow against what the receiving side wants for it.
-            for ((s, want), out) in own.iter().zip(f.flows.iter().filter(|o| o.start.is_some())) {
+            // Each PRACH/SRS flow against what the receiving side wants for
+            // it; the flows of a chain limited to some eAxCs against the
+            // side's own compression, unless the chain takes only PRACH/SRS flows.
+            let comp = if dir == Scope::Ul { Field::UlComp } else { Field::DlComp };
+            let ids: Vec<u16> = own.iter().map(|(s, _)| s.eaxc).collect();
+            let mut starts = own.iter();
+            for out in &f.flows {
                 let mut wanted = to.clone();
-                wanted.set(Field::UlComp, want.clone());
-                m.extend(compare(&out.format, &wanted, dir).into_iter().filter(|x| x.field == Field::UlComp).map(|mut x| {
-                    x.flow = format!("{} {} eAxC {:#06x}", x.flow, s.kind, s.eaxc);
+                match out.start {
+                    Some(_) => wanted.set(comp, starts.next().and_then(|(_, w)| w.clone())),
+                    None if only_among(out.eaxc_value, out.eaxc_mask, &ids) => continue,
+                    None => {}
+                }
+                m.extend(compare(&out.format, &wanted, dir).into_iter().filter(|x| x.field == comp).map(|mut x| {
+                    x.flow = format!("{} {}", x.flow, out.what);
                     x
                 }));
             }
@@ -75,6 +84,16 @@ fn verify_formats(chains: &[ChainSpec], decl: &Declarations, du: &Format, ru: &F
         Err(e @ FoldError::Undeclared { .. }) => Ok(Verdict::Unverifiable(e)),
         Err(e) => Err(e),
     }
+}
+
+/// Whether every eAxC `eaxc & mask == value` is one of `ids`.
+fn only_among(value: u16, mask: u16, ids: &[u16]) -> bool {
+    let free = mask.count_zeros();
+    // More matching IDs than listed ones cannot all be listed.
+    if 1usize << free > ids.len() {
+        return false;
+    }
+    ids.iter().filter(|&&i| i & mask == value & mask).count() == 1 << free
 }
 
 /// The refusal text for mismatches, one per line.
@@ -116,5 +135,22 @@ pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result
         Ok(out)
     } else {
         Err(refusal(&bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_among;
+
+    #[test]
+    fn a_selector_is_among_the_listed_ids_only_when_each_match_is_listed() {
+        // 0x0002/0xfffe matches 2 and 3.
+        assert!(only_among(2, 0xfffe, &[2, 3]));
+        assert!(only_among(3, 0xfffe, &[3, 2, 7]));
+        assert!(!only_among(2, 0xfffe, &[2]), "3 matches too");
+        assert!(!only_among(0, 0xfffc, &[0, 1, 2]), "4 IDs match, 3 listed");
+        assert!(only_among(5, 0xffff, &[5]));
+        assert!(!only_among(5, 0xffff, &[4]));
+        assert!(!only_among(0, 0, &[0, 1, 2, 3]), "every eAxC");
     }
 }
