@@ -108,6 +108,81 @@ fn a_translator_that_contradicts_its_declaration_is_bad_output_per_flow() {
     assert!(!o.status.success() && err.contains("unknown field `mtu`"), "{err}");
 }
 
+/// `run` of a DU capture (static BFP-9) through lying_effects, which
+/// declares 9 -> 12 and forwards as it is, under `policy`, `limit` faults
+/// within 60 s; returns the JSON summary and the output's U-plane frames.
+fn run_liar(dir: &Path, input: &Path, policy: &str, limit: u32) -> (serde_json::Value, Vec<Vec<u8>>) {
+    let out = dir.join(format!("out_{policy}_{limit}.pcap"));
+    let liar = repo().join("translators/hostile/lying_effects.wat");
+    let gw = format!(
+        r#"[du]
+backend = "pcap"
+input = "{input}"
+dl_comp = "bfp:9"
+comp_hdr = "absent"
+
+[ru]
+backend = "pcap"
+output = "{out}"
+dl_comp = "bfp:12"
+comp_hdr = "absent"
+
+[[translator]]
+name = "liar"
+path = "{liar}"
+fault_policy = "{policy}"
+fault_limit = {limit}
+fault_window_s = 60
+deadline_us = 200000
+
+[[chain]]
+select = "dir=dl,plane=u"
+translators = ["liar"]
+"#,
+        input = input.display(),
+        out = out.display(),
+        liar = liar.display()
+    );
+    let cfg = dir.join("gw.toml");
+    std::fs::write(&cfg, gw).unwrap();
+    let o = fhgate(&["run", "-c", cfg.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let u = oracle::pcap_records(&out).into_iter().filter(|f| f[12..14] == [0xAE, 0xFE] && f[15] == 0).collect();
+    (j, u)
+}
+
+/// Output that contradicts the declared effects is a fault of the
+/// translator, under its fault policy and window as a trap: `drop` drops
+/// each such message, N within T disable it, and the summary counts them.
+#[test]
+fn output_that_contradicts_the_declaration_meets_the_fault_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bfp9_static.pcap");
+    gen(&input, &["--prbs", "51", "--antennas", "2", "--comp", "bfp:9", "--no-comp-hdr", "--slots", "1"]);
+    let u = uplane_payloads(&input).len() as u64;
+    assert_eq!(u, 28);
+    let liar = |j: &serde_json::Value| j["translators"].as_array().unwrap().iter().find(|t| t["name"] == "lying_effects").cloned().unwrap();
+
+    // drop, never disabled: every contradicting message dropped, each a fault.
+    let (j, out) = run_liar(dir.path(), &input, "drop", 1000);
+    let t = liar(&j);
+    assert_eq!(t["faults"]["bad_output"].as_u64(), Some(u), "{t}");
+    assert_eq!((t["disabled"].as_bool(), t["packets"]["fault_policy"].as_u64()), (Some(false), Some(u)), "{t}");
+    assert_eq!(j["egress_errors"]["bad_output"].as_u64(), Some(u), "still counted per flow: {j}");
+    assert!(out.is_empty(), "{} U-plane frames left", out.len());
+
+    // pass, 3 faults within 60 s disable it: 3 faults counted, then its
+    // packets pass; egress still names each message (forwarded unchanged).
+    let (j, out) = run_liar(dir.path(), &input, "pass", 3);
+    let t = liar(&j);
+    assert_eq!((t["faults"]["bad_output"].as_u64(), t["disabled"].as_bool()), (Some(3), Some(true)), "{t}");
+    assert_eq!(j["translators_disabled"], serde_json::json!(["lying_effects"]), "{j}");
+    assert_eq!(j["egress_errors"]["bad_output"].as_u64(), Some(u), "{j}");
+    let sent: Vec<Vec<u8>> = oracle::pcap_records(&input).into_iter().filter(|f| f[15] == 0).collect();
+    assert_eq!(out, sent, "forwarded unchanged, nothing lost");
+}
+
 #[test]
 fn a_module_that_declares_nothing_still_loads_and_egress_reads_the_flags() {
     let dir = tempfile::tempdir().unwrap();

@@ -455,7 +455,7 @@ impl Worker {
                 }
                 last = (p.time_ns, p.arrival_ns);
             }
-            self.egress.process(&mut burst, &mut local, &mut stats);
+            self.egress.process_with(&mut burst, &mut local, &mut stats, Some(&mut self.host));
             push_all_blocking(&mut self.output, burst.drain());
             self.publish.maybe(&stats);
         }

@@ -57,6 +57,9 @@ pub enum BadOutput {
     Range { desc: usize, offset: u32, len: u32 },
     /// An extra's origin was not an input.
     Origin { desc: usize, origin: u16 },
+    /// A U-plane message that contradicts the translator's declared
+    /// effects (ABI.md §6), found by egress: `field` at byte `offset`.
+    Undeclared { field: &'static str, offset: usize },
 }
 
 impl fmt::Display for FaultKind {
@@ -78,6 +81,7 @@ impl fmt::Display for BadOutput {
             BadOutput::Len { desc, len } => write!(f, "descriptor {desc} has len {len}, not in 1..=16384"),
             BadOutput::Range { desc, offset, len } => write!(f, "descriptor {desc}: packet {offset}..{} leaves the I/O region", offset as u64 + len as u64),
             BadOutput::Origin { desc, origin } => write!(f, "extra descriptor {desc} has origin {origin}, not an input"),
+            BadOutput::Undeclared { field, offset } => write!(f, "a U-plane message contradicts its declared effects ({field} at byte {offset}, found by egress)"),
         }
     }
 }

@@ -293,6 +293,29 @@ impl Translator {
     /// and hands the packets to the fault policy.
     #[cold]
     fn fault(&mut self, io: &mut StageIo<'_>, chunk: &[u16], kind: FaultKind) {
+        self.count_fault(io.grave, kind, chunk.len());
+        self.apply_policy(io, chunk);
+    }
+
+    /// A fault found after the call, in one message of its output (egress
+    /// reading a U-plane message that contradicts the declared effects):
+    /// counted, windowed and the instance replaced as a trap is. Returns
+    /// the policy for that message; its input is gone by then, so only
+    /// [`FaultPolicy::Drop`] changes what leaves. Nothing is counted while
+    /// the translator is disabled: its packets already met the policy.
+    #[cold]
+    pub(crate) fn fault_after(&mut self, grave: &mut Graveyard, kind: FaultKind) -> FaultPolicy {
+        if self.disabled {
+            return FaultPolicy::Pass;
+        }
+        self.count_fault(grave, kind, 1);
+        bump(&self.shared.stats.policy_packets, 1);
+        self.spec.policy
+    }
+
+    /// Counts a fault of `kind` on `packets` packets, then replaces the
+    /// instance or, N faults within T, disables the translator.
+    fn count_fault(&mut self, grave: &mut Graveyard, kind: FaultKind, packets: usize) {
         let stats = &self.shared.stats;
         bump(
             match kind {
@@ -304,7 +327,7 @@ impl Translator {
         );
         if let Some(old) = self.inst.take() {
             // A faulted instance is not asked to unload: it is dropped as it is.
-            io.grave.bury(Retired::Instance(Box::new(old), false));
+            grave.bury(Retired::Instance(Box::new(old), false));
         }
         let limit = self.window.limit();
         if self.window.record(Instant::now()) {
@@ -316,13 +339,12 @@ impl Translator {
                     bump(&self.shared.stats.replaced, 1);
                     self.shared.log(
                         Level::Warn,
-                        format_args!("fault: {kind}; {} packets handled by policy {}; instance replaced", chunk.len(), self.spec.policy),
+                        format_args!("fault: {kind}; {packets} packets handled by policy {}; instance replaced", self.spec.policy),
                     );
                 }
                 Err(e) => self.disable(format_args!("fault ({kind}), then its replacement failed: {e}")),
             }
         }
-        self.apply_policy(io, chunk);
     }
 
     fn disable(&mut self, why: std::fmt::Arguments<'_>) {

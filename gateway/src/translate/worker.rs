@@ -9,7 +9,9 @@ use ecpri::frame::DecodeConfig;
 use super::abi::MAX_IN;
 use super::burst::{BufPool, Burst, Packet, BURST_CAPACITY, NO_ROUTE};
 use super::chain::{ChainSpec, FlowMask};
-use super::effect::decode_after;
+use super::effect::{decode_after, Field};
+use super::instance::{BadOutput, FaultKind};
+use super::fault::FaultPolicy;
 use super::host::bump;
 use super::meta::Filter;
 use super::module::LoadError;
@@ -32,6 +34,10 @@ struct Chain {
     /// Per stage, how its outputs decode: the worker's decoding through
     /// the declared effects of the stages up to it ([`decode_after`]).
     decodes: Vec<DecodeConfig>,
+    /// The stage a U-plane message egress cannot read with the declared
+    /// format is blamed on: the last that declares a compression or
+    /// udCompHdr effect (what egress relies on), else the last.
+    blame: usize,
 }
 
 impl Chain {
@@ -40,9 +46,13 @@ impl Chain {
     fn fold_decodes(&mut self, decode: &DecodeConfig) {
         let mut d = *decode;
         self.decodes.resize(self.stages.len(), d);
+        self.blame = self.stages.len().saturating_sub(1);
         for (i, t) in self.stages.iter().enumerate() {
             if let Ok(e) = t.shared().effects.lock() {
                 d = decode_after(&d, &e.effects);
+                if e.effects.iter().any(|e| matches!(e.field, Field::DlComp | Field::UlComp | Field::CompHdr)) {
+                    self.blame = i;
+                }
             }
             self.decodes[i] = d;
         }
@@ -91,7 +101,7 @@ impl WorkerHost {
         let mut built = Vec::with_capacity(chains.len());
         for c in chains {
             let stages = c.translators.iter().map(|t| Translator::new(t).map(Box::new)).collect::<Result<Vec<_>, _>>()?;
-            let mut chain = Chain { selector: c.selector.flow_mask(), stages, sel: Box::new([0; BURST_CAPACITY]), sel_len: 0, bypassed: 0, decodes: Vec::new() };
+            let mut chain = Chain { selector: c.selector.flow_mask(), stages, sel: Box::new([0; BURST_CAPACITY]), sel_len: 0, bypassed: 0, decodes: Vec::new(), blame: 0 };
             chain.fold_decodes(&decode);
             built.push(chain);
         }
@@ -153,6 +163,21 @@ impl WorkerHost {
             }
         }
         n
+    }
+
+    /// Egress read a U-plane message of chain `route` that contradicts
+    /// what the chain declared (`field` at byte `offset`): a `bad_output`
+    /// fault of the stage [`Chain::blame`] names, under its fault policy
+    /// and fault window as a trap. Returns the policy for the message
+    /// (pass for a packet no chain ran, or a chain without translators).
+    #[cold]
+    pub fn bad_output(&mut self, route: u16, field: &'static str, offset: usize) -> FaultPolicy {
+        let Some(chain) = self.chains.get_mut(route as usize) else { return FaultPolicy::Pass };
+        let blame = chain.blame;
+        match chain.stages.get_mut(blame) {
+            Some(t) => t.fault_after(&mut self.grave, FaultKind::BadOutput(BadOutput::Undeclared { field, offset })),
+            None => FaultPolicy::Pass,
+        }
     }
 
     /// Runs the burst through the chains, in place: afterwards `burst`

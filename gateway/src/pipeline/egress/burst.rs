@@ -5,10 +5,10 @@
 use ecpri::ethernet::EthernetFrame;
 
 use super::sink::PoolSink;
-use super::{header_flow, Egress, EgressStats, Emitted, OversizePolicy, MIN_FRAME};
+use super::{header_flow, Egress, EgressErrorKind, EgressStats, Emitted, OversizePolicy, MIN_FRAME};
 use crate::classify::FlowKey;
 use crate::pipeline::stats::Stats;
-use crate::translate::{BufPool, Burst, Packet, BURST_CAPACITY};
+use crate::translate::{BufPool, Burst, FaultPolicy, Packet, WorkerHost, BURST_CAPACITY};
 
 /// What [`Egress::process`] did with a burst.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub struct BurstEgress {
     pub oversize: usize,
     /// Of those, the ones not sent.
     pub dropped: usize,
+    /// Messages that contradict their chain's declared effects, dropped by
+    /// the blamed translator's fault policy.
+    pub policy_dropped: usize,
 }
 
 /// What becomes of a packet of the burst: kept (edited in place),
@@ -56,6 +59,15 @@ impl Egress {
     /// keep their place and their bytes. Frames shorter than
     /// [`MIN_FRAME`] are padded with zeros.
     pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats) -> BurstEgress {
+        self.process_with(burst, pool, stats, None)
+    }
+
+    /// [`Egress::process`] after `host` ran the burst: a U-plane message
+    /// that contradicts its chain's declared effects
+    /// ([`EgressErrorKind::BadOutput`]) is also a fault of the translator
+    /// blamed for it ([`WorkerHost::bad_output`]), whose fault policy
+    /// `drop` drops the message; otherwise it is forwarded unchanged.
+    pub fn process_with(&mut self, burst: &mut Burst, pool: &mut BufPool, stats: &mut Stats, mut host: Option<&mut WorkerHost>) -> BurstEgress {
         // Packets are edited where they lie: moving them (a buffer and a
         // descriptor image each) twice per burst cost more than the checks.
         // Only when one splits or is dropped is the burst rebuilt.
@@ -110,6 +122,15 @@ impl Egress {
                     *stats.egress_errors.entry(e.kind.name()).or_default() += 1;
                     let flow = p.desc.as_ref().map(FlowKey::of).or_else(|| header_flow(p.data(), self.cfg.decode.udp_port, p.port_direction));
                     *stats.egress_error_flows.entry((e.kind.name(), e.field, flow)).or_default() += 1;
+                    let policy = match host.as_deref_mut() {
+                        Some(h) if e.kind == EgressErrorKind::BadOutput => h.bad_output(p.route, e.field, e.offset),
+                        _ => FaultPolicy::Pass,
+                    };
+                    if policy == FaultPolicy::Drop {
+                        r.policy_dropped += 1;
+                        fates.push(Fate::Drop);
+                        continue;
+                    }
                     self.shift_untouched(p);
                     let fate = self.oversize(p, stats, &mut r);
                     if fate == Fate::Keep {
@@ -126,7 +147,7 @@ impl Egress {
             };
             fates.push(fate);
         }
-        if r.split + r.dropped > 0 {
+        if r.split + r.dropped + r.policy_dropped > 0 {
             let mut staging = std::mem::take(&mut self.staging);
             staging.extend(burst.drain());
             let mut new = pieces.drain(..);

@@ -115,7 +115,7 @@ impl RunToCompletion {
                     }
                     last = (p.time_ns, p.arrival_ns);
                 }
-                self.egress.process(&mut burst, &mut self.pool, &mut stats);
+                self.egress.process_with(&mut burst, &mut self.pool, &mut stats, Some(&mut self.host));
             }
             for p in burst.packets_mut() {
                 if p.desc.is_none() {
