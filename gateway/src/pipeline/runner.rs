@@ -283,7 +283,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     let (publish, m) = publisher();
     metrics.push(m);
     let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.egress.decode.udp_port, bridge };
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
     Ok(Running { received, metrics, controls, threads, stop })
 }
@@ -515,7 +515,8 @@ impl Tx {
             idle = 0;
             for p in &mut out {
                 if p.desc.is_none() {
-                    self.bridge.before_send(&mut p.buf.bytes_mut()[..p.len], p.time_ns, p.arrival_ns, &mut stats.bridge);
+                    let n = p.unpadded_len();
+                    self.bridge.before_send(&mut p.buf.bytes_mut()[..n], p.time_ns, p.arrival_ns, &mut stats.bridge);
                 }
                 self.port.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
@@ -558,12 +559,14 @@ fn monotonic(last: &mut u64, t: u64) -> u64 {
 
 /// Counts a packet sent in its flow: the one it classified as, else the
 /// one its headers name (a translator's output that egress's decoding does
-/// not read, a malformed frame forwarded untouched).
+/// not read, a malformed frame forwarded untouched), read as ingress read
+/// them: in the bytes that came in (egress's padding would make a runt's
+/// header say another flow) and with the ingress side's eCPRI UDP port.
 #[inline]
 fn count_out(flows: &mut FlowTable, p: &Packet, udp_port: Option<u16>) {
     let key = match &p.desc {
         Some(d) => Some(FlowKey::of(d)),
-        None => header_flow(p.data(), udp_port, p.port_direction),
+        None => header_flow(&p.data()[..p.unpadded_len()], udp_port, p.port_direction),
     };
     if let Some(k) = key {
         let c = &mut flows.entry(k).counters;

@@ -11,6 +11,8 @@ pub use crate::packet::{BufPool, PacketBuf, BURST_CAPACITY, PACKET_CAPACITY};
 // The ABI's slot is a packet buffer: a translator may grow a packet to
 // its buffer's capacity and no further (ABI.md §3 `capacity`).
 const _: () = assert!(PACKET_CAPACITY == SLOT_SIZE);
+// `Packet::wire_len` holds any frame length a buffer does.
+const _: () = assert!(PACKET_CAPACITY <= u16::MAX as usize);
 
 /// Most packets the pipeline should put in a burst.
 pub const BURST_MAX_IN: usize = 64;
@@ -40,6 +42,9 @@ pub struct Packet {
     /// Did not classify on ingress (not eCPRI, or malformed): no
     /// translator sees it, and egress sends it as it came, in its place.
     pub passthrough: bool,
+    /// Its length as it arrived (or as its maker wrote it), before egress
+    /// padded it to the Ethernet minimum: what its headers may be read in.
+    pub wire_len: u16,
 }
 
 /// `route` of a packet no chain selects.
@@ -51,7 +56,15 @@ impl Packet {
         let len = len.min(PACKET_CAPACITY);
         let desc = classify(&buf.bytes()[..len], cfg, port_direction);
         let pristine = desc.is_some();
-        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0, pristine, passthrough: !pristine }
+        Packet { buf, len, desc, port_direction, route: NO_ROUTE, time_ns: 0, arrival_ns: 0, pristine, passthrough: !pristine, wire_len: len as u16 }
+    }
+
+    /// The frame without the zeros egress padded it with: the bytes that
+    /// came in. A PTP message or header is read only there, so padding
+    /// never completes a truncated one.
+    #[inline]
+    pub fn unpadded_len(&self) -> usize {
+        self.len.min(self.wire_len as usize)
     }
 
     /// Copies `frame` into a buffer from `pool` and classifies it; `None`

@@ -528,6 +528,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
                 let p = &mut io.pkts[i as usize];
                 p.buf.bytes_mut()[..len].copy_from_slice(&region[off..off + len]);
                 p.len = len;
+                p.wire_len = len as u16;
                 p.reclassify(&io.decode);
             }
             _ => fwd += 1,
@@ -540,7 +541,7 @@ fn commit(region: &[u8; IO_REGION_SIZE], io: &mut StageIo<'_>, chunk: &[u16], ou
         let (off, len) = (d.offset() as usize, d.len() as usize);
         buf.bytes_mut()[..len].copy_from_slice(&region[off..off + len]);
         let from = &io.pkts[origin as usize];
-        let mut pkt = Packet { buf, len, desc: None, port_direction: from.port_direction, route: from.route, time_ns: from.time_ns, arrival_ns: from.arrival_ns, pristine: false, passthrough: false };
+        let mut pkt = Packet { buf, len, desc: None, port_direction: from.port_direction, route: from.route, time_ns: from.time_ns, arrival_ns: from.arrival_ns, pristine: false, passthrough: false, wire_len: len as u16 };
         pkt.reclassify(&io.decode);
         let seq = io.extras.len() as u16;
         io.extras.push(Extra { after: origin, seq, pkt });

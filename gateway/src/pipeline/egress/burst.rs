@@ -109,6 +109,7 @@ impl Egress {
             let fate = match res {
                 Ok(Emitted::InPlace { len }) => {
                     p.len = len;
+                    p.wire_len = len as u16;
                     pad(p, &mut self.stats);
                     Fate::Keep
                 }

@@ -62,6 +62,11 @@ impl Ingress {
         Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst), timing }
     }
 
+    /// The UDP port ingress finds eCPRI on, if it runs over UDP.
+    pub(super) fn udp_port(&self) -> Option<u16> {
+        self.decode.udp_port
+    }
+
     /// Receives into the front of `bufs` (the rest stay for the next call)
     /// and hands each frame to `each` as a classified, timestamped packet
     /// with its flow, counted in `flows` when it belongs to one (malformed

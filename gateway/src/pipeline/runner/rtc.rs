@@ -71,7 +71,8 @@ impl RunToCompletion {
         let mut burst = Burst::new();
         let mut idle = 0;
         let mut last_time = 0;
-        let udp_port = self.egress.config().decode.udp_port;
+        // Flows out are named as ingress named them (`count_out`).
+        let udp_port = self.ingress.udp_port();
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -119,7 +120,8 @@ impl RunToCompletion {
             }
             for p in burst.packets_mut() {
                 if p.desc.is_none() {
-                    self.bridge.before_send(&mut p.buf.bytes_mut()[..p.len], p.time_ns, p.arrival_ns, &mut stats.bridge);
+                    let n = p.unpadded_len();
+                    self.bridge.before_send(&mut p.buf.bytes_mut()[..n], p.time_ns, p.arrival_ns, &mut stats.bridge);
                 }
                 self.tx.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
             }
