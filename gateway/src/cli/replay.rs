@@ -237,7 +237,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     output::commit_all([Some(out_commit), tap_commit].into_iter().flatten().collect())?;
     tracing::info!(frames = n_in, seconds = t.elapsed().as_secs_f64(), "replay finished");
     let secs = t.elapsed().as_secs_f64();
-    let report = Report { translators: summary::summarize(&controls), oversize: vec![(direction, a.oversize)] };
+    let report = Report { translators: summary::summarize(&controls), oversize: vec![(direction, a.oversize, stats.oversize.clone())] };
     if a.json {
         let mut j = stats_json(&stats, n_in, secs, &report);
         j["frames_cut"] = cut.into();
@@ -295,8 +295,9 @@ pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, flows: &[FlowS
 pub struct Report {
     /// Every translator's totals.
     pub translators: Vec<TranslatorSummary>,
-    /// The oversize policy of each direction that ran.
-    pub oversize: Vec<(&'static str, OversizePolicy)>,
+    /// The oversize policy of each direction that ran, and what it did
+    /// there (frames by outcome).
+    pub oversize: Vec<(&'static str, OversizePolicy, std::collections::BTreeMap<&'static str, u64>)>,
 }
 
 fn flow_json(k: &fhgate::classify::FlowKey) -> serde_json::Value {
@@ -328,12 +329,13 @@ pub fn print_report(s: &Stats, r: &Report) {
             println!("    fix ({}): {h}", k.name());
         }
     }
-    for (dir, p) in &r.oversize {
-        let handled: u64 = s.oversize.values().sum();
+    // Each direction's own counts: `s` may be both directions' total.
+    for (dir, p, counts) in &r.oversize {
+        let handled: u64 = counts.values().sum();
         println!(
             "  oversize ({dir}): policy {} (--oversize, or the receiving side's oversize key); {handled} frames past the MTU that could not be split: {}",
             p.name(),
-            OversizePolicy::ALL.iter().map(|o| format!("{} {}", o.outcome(), s.oversize.get(o.outcome()).unwrap_or(&0))).collect::<Vec<_>>().join(", ")
+            OversizePolicy::ALL.iter().map(|o| format!("{} {}", o.outcome(), counts.get(o.outcome()).unwrap_or(&0))).collect::<Vec<_>>().join(", ")
         );
     }
     for t in &r.translators {
@@ -369,7 +371,10 @@ pub fn stats_json(s: &Stats, frames_in: usize, secs: f64, r: &Report) -> serde_j
         .collect();
     let hints: serde_json::Map<_, _> =
         EgressErrorKind::ALL.iter().filter(|k| s.egress_errors.contains_key(k.name())).filter_map(|k| Some((k.name().to_string(), json!(k.hint()?)))).collect();
-    let mut oversize = json!({"policy": r.oversize.iter().map(|(d, p)| (d.to_string(), json!(p.name()))).collect::<serde_json::Map<_, _>>()});
+    let mut oversize = json!({
+        "policy": r.oversize.iter().map(|(d, p, _)| (d.to_string(), json!(p.name()))).collect::<serde_json::Map<_, _>>(),
+        "by_direction": r.oversize.iter().map(|(d, _, c)| (d.to_string(), json!(OversizePolicy::ALL.iter().map(|o| (o.outcome(), c.get(o.outcome()).copied().unwrap_or(0))).collect::<std::collections::BTreeMap<_, _>>()))).collect::<serde_json::Map<_, _>>(),
+    });
     for o in OversizePolicy::ALL {
         oversize[o.outcome()] = json!(s.oversize.get(o.outcome()).copied().unwrap_or(0));
     }

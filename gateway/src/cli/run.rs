@@ -468,8 +468,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut oversize = Vec::new();
     for (name, mut r) in running {
         controls.append(&mut r.controls);
-        oversize.push((name, if name == "dl" { cfg.ru.oversize } else { cfg.du.oversize }));
         let s = r.join().with_context(|| format!("the {name} pipeline"))?;
+        oversize.push((name, if name == "dl" { cfg.ru.oversize } else { cfg.du.oversize }, s.oversize.clone()));
         total.merge(&s);
     }
     for (k, c) in total.flows.iter().filter(|(_, c)| c.timing.broken_time()) {
