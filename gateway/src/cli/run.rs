@@ -244,7 +244,7 @@ fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, runni
     // and cannot change it while running: new translators must still turn
     // one side into the other, and into the same egress format.
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let formats = fhgate::plan::check_config(&text, &chains, runs).map_err(|e| anyhow!("{e}"))?;
+    let formats = fhgate::plan::check_config(&text, &chains, runs).map_err(|e| anyhow!("{}", e.on_reload()))?;
     if formats != *egress {
         bail!("the new translators change the egress format ({:?} -> {:?}); the running egress cannot follow, so restart fhgate to apply it", egress, formats);
     }

@@ -10,4 +10,4 @@ pub mod verify;
 
 pub use derive::{derive, Available, How, Plan, Step};
 pub use fold::{compare, direction_format, flow_starts, fold, format_of_decode, format_of_profile, Declarations, FlowOut, FlowStart, FoldError, Folded, Mismatch, Stage};
-pub use verify::{check_config, refusal, verify, EgressFormat, Verdict};
+pub use verify::{check_config, refusal, verify, CheckError, EgressFormat, Verdict};

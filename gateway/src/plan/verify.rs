@@ -98,8 +98,41 @@ fn only_among(value: u16, mask: u16, ids: &[u16]) -> bool {
 
 /// The refusal text for mismatches, one per line.
 pub fn refusal(m: &[Mismatch]) -> String {
+    mismatch_text(m, "refused before any packet moved")
+}
+
+fn mismatch_text(m: &[Mismatch], what_happened: &str) -> String {
     let lines: Vec<String> = m.iter().map(|m| m.to_string()).collect();
-    format!("the chain does not turn one side's profile into the other's (refused before any packet moved):\n  {}", lines.join("\n  "))
+    format!("the chain does not turn one side's profile into the other's ({what_happened}):\n  {}", lines.join("\n  "))
+}
+
+/// Why [`check_config`] refused a configuration.
+#[derive(Debug)]
+pub enum CheckError {
+    /// The sides' profiles or the translators' declarations could not be read.
+    Read(String),
+    /// The chain does not turn one side's profile into the other's, mismatch by mismatch.
+    Mismatch(Vec<Mismatch>),
+}
+
+impl CheckError {
+    /// The text for a refused reload (SIGHUP) of a running gateway, whose
+    /// packets have been moving all along under the old chain.
+    pub fn on_reload(&self) -> String {
+        match self {
+            CheckError::Read(e) => e.clone(),
+            CheckError::Mismatch(m) => mismatch_text(m, "reload refused; the running chain carries on"),
+        }
+    }
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Read(e) => f.write_str(e),
+            CheckError::Mismatch(m) => f.write_str(&refusal(m)),
+        }
+    }
 }
 
 /// `run`'s check of a configuration's chains against its sides: the keys
@@ -108,11 +141,12 @@ pub fn refusal(m: &[Mismatch]) -> String {
 /// direction's egress format (DL, UL) where every translator declares its
 /// effects; an error lists every mismatch. Only the directions `runs`
 /// says carry traffic (DL, UL) are checked.
-pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result<[Option<EgressFormat>; 2], String> {
-    let (pdu, pru) = crate::config::profile::side_profiles(text).map_err(|e| e.to_string())?;
+pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result<[Option<EgressFormat>; 2], CheckError> {
+    let read = |e: String| CheckError::Read(e);
+    let (pdu, pru) = crate::config::profile::side_profiles(text).map_err(|e| read(e.to_string()))?;
     // A profile without `vlan` is untagged, but a side that leaves `vlan`
     // out of gw.toml says nothing about its tags: unknown, not compared.
-    let vlan_given = crate::config::profile::sides_give(text, "vlan").map_err(|e| e.to_string())?;
+    let vlan_given = crate::config::profile::sides_give(text, "vlan").map_err(|e| read(e.to_string()))?;
     let [du, ru] = [(&pdu, vlan_given[0]), (&pru, vlan_given[1])].map(|(p, given)| {
         let mut f = format_of_profile(p);
         if !given {
@@ -120,13 +154,13 @@ pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result
         }
         f
     });
-    let decl = Declarations::read(chains).map_err(|e| e.to_string())?;
+    let decl = Declarations::read(chains).map_err(|e| read(e.to_string()))?;
     let mut out = [None, None];
     let mut bad = Vec::new();
     for (i, dir) in [Scope::Dl, Scope::Ul].into_iter().enumerate().filter(|(i, _)| runs[*i]) {
         let own = if dir == Scope::Ul { flow_starts(&pru, &pdu, &ru, dir) } else { Vec::new() };
-        match verify_formats(chains, &decl, &du, &ru, &own, dir).map_err(|e| e.to_string())? {
-            Verdict::Verified(f) => out[i] = Some(EgressFormat::of(&f, dir)?),
+        match verify_formats(chains, &decl, &du, &ru, &own, dir).map_err(|e| read(e.to_string()))? {
+            Verdict::Verified(f) => out[i] = Some(EgressFormat::of(&f, dir).map_err(read)?),
             Verdict::Mismatch(m) => bad.extend(m),
             Verdict::Unverifiable(e) => tracing::warn!("{}: not verified against the profiles: {e}", super::fold::flow_name(dir)),
         }
@@ -134,7 +168,7 @@ pub fn check_config(text: &str, chains: &[ChainSpec], runs: [bool; 2]) -> Result
     if bad.is_empty() {
         Ok(out)
     } else {
-        Err(refusal(&bad))
+        Err(CheckError::Mismatch(bad))
     }
 }
 
