@@ -4,7 +4,8 @@
 //! killed on drop.
 #![allow(dead_code)] // each test file uses some of these
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -154,6 +155,50 @@ impl Proc {
             .unwrap_or(serde_json::Value::Null);
         (st, json, self.seen.join("\n"))
     }
+}
+
+impl Proc {
+    /// Stops the process with SIGINT and returns its stdout (`fhgate
+    /// run`'s report), checking that it exited successfully.
+    pub fn report(mut self) -> String {
+        self.signal(libc::SIGINT);
+        let mut child = self.child.take().unwrap();
+        let t = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(t.elapsed() < Duration::from_secs(30), "did not stop on SIGINT:\n{}", self.seen.join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        self.drain();
+        let st = child.wait().unwrap();
+        assert!(st.success(), "exited with {st}:\n{}\n{out}", self.seen.join("\n"));
+        out
+    }
+}
+
+/// Runs `f` on a new thread inside network namespace `ns` (`setns` acts
+/// on the calling thread only; sockets it opens stay in that namespace).
+pub fn in_ns<T: Send + 'static>(ns: String, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        let path = format!("/var/run/netns/{ns}");
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: a valid namespace descriptor; affects the calling thread only.
+        assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// Adds network namespace `name` with IPv6 off in it: the kernel's own
+/// neighbour discovery and MLD would otherwise reach packet sockets that
+/// take every frame.
+pub fn netns_add(name: &str) {
+    let run = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().expect("the `ip` tool");
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["netns", "add", name]);
+    run(&["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
 }
 
 impl Drop for Proc {
