@@ -405,8 +405,9 @@ fn pipelined<S: Copy>(fits: impl Fn(usize) -> bool, front: impl Fn(usize) -> S, 
 /// samples it saturated.
 #[target_feature(enable = "avx2")]
 pub(super) fn compress(w: u32, rounding: Rounding, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
-    if rounding == Rounding::Nearest {
-        return requant::compress::<true>(w, src, dst);
+    // At width 16 rounding to nearest is the identity, as truncation is.
+    if rounding == Rounding::Nearest && w < 16 {
+        return requant::compress_nearest(w, src, dst);
     }
     // Truncating an i16 never needs an exponent above 15: nothing saturates,
     // and the exponent comes from the vector reduction alone.

@@ -9,23 +9,43 @@
 //! 1. the lane's largest `v` and `-min(v) - 1`, reduced and broadcast in
 //!    32-bit elements, give truncation's exponent `bitlen(maxValue) + e_in
 //!    + 1 - w` (the f32 exponent field of `2·maxValue + 1`; 0 for an
-//!    all-zero PRB), and rounding to nearest moves it one up or down by
-//!    the same conditions as `bfp::exponent_of`, in units of the input
-//!    mantissa; all in vector registers, for both lanes at once;
-//! 2. each mantissa is `v` shifted by `s = e_in - e`: left with a 16-bit
-//!    multiply by `2^s` (exact: the result fits), right by `r = -s` as
-//!    `sign(v) · ((|v| + bias) >> r)` in unsigned 16 bits, the shift a
-//!    `mulhi_epu16` by `2^(16-r)`. Rounding to nearest (half away from
-//!    zero) has bias `2^(r-1)`; truncation (`v >> r`, toward minus
-//!    infinity) has bias `2^r - 1` for negative `v` and 0 otherwise.
-//!    `|v| + bias < 2^16` always, as `|v| <= 2^15`.
+//!    all-zero PRB), and rounding to nearest's comes from the extremes
+//!    (below), in units of the input mantissa; all in vector registers,
+//!    for both lanes at once;
+//! 2. each mantissa is `v` shifted right by `r = e - e_in` (left by
+//!    `-r`), in one of two forms:
+//!    - truncation (`v >> r`, toward minus infinity, [`TRUNC`]): `mullo`
+//!      by `2^max(-r, 0)`, then `srlv_epi32` by `max(r, 0)`. Bits `[0, w)`
+//!      of each 16-bit half are then `v >> r` in two's complement, since
+//!      `r + w = bitlen + 1 <= 16` when `r > 0`, so the bits the logical
+//!      shift drags in from the neighbouring sample lie above `w`;
+//!    - rounding to nearest ([`RHRS`]: compression, and re-compression
+//!      that narrows): `mulhrs_epi16(v, 2^(15-r))` is `floor((v +
+//!      2^(r-1)) / 2^r)`, round half up; applied as `sign(mulhrs(v,
+//!      sign(2^(15-r), v)), v)` it rounds `|v|` up and puts the sign back,
+//!      which is half away from zero, exact for `v = -32768` too (the
+//!      product never overflows). Three instructions where truncation has
+//!      one shift; a bias added before the shift (`v + 2^(r-1) - [v <
+//!      0]`, then `srlv`) takes four and measured 5-10 % slower. `r <= 0`
+//!      (a left shift, exact) takes `mullo` by `2^(1-r)` and `mulhrs` by
+//!      `2^14`, as the rounding step cannot be the identity: `2^(1-r) · v`
+//!      fits since the result fits `w <= 15` bits (widening, `w = 16`,
+//!      truncates: both modes are exact there). Only an all-zero PRB has
+//!      `1 - r = 16`, whose multiplier `pow2x2` gets wrong in the upper
+//!      half; any multiplier gives its zeros.
 //!
-//!    Truncation takes a short form (step 2'): `mullo` by `2^max(-r, 0)`,
-//!    then `srlv_epi32` by `max(r, 0)`; bits `[0, w)` of each 16-bit half
-//!    are then `v >> r` in two's complement, since `r + w = bitlen + 1 <=
-//!    16` when `r > 0`, so the bits the logical shift drags in from the
-//!    neighbouring sample lie above `w`. Five times faster than step 2 at
-//!    12 -> 8 and 9 -> 12.
+//!    When every PRB of a step has `r >= 1` (`r >= 0` truncating), the
+//!    `mullo` is left out: the common case when narrowing.
+//!
+//! Rounding to nearest's exponent comes straight from the extremes: with
+//! `r >= 1`, `p = max(v)` rounds into range iff `p + 2^(r-1) < 2^(w-1+r)`,
+//! i.e. `p < 2^(r-1) (2^w - 1)`, and `a = -min(v)` iff `a < 2^(r-1) (2^w +
+//! 1)`; so the smallest such `r` is `bitlen(floor(y))` for `y =
+//! max(2p / (2^w - 1), 2a / (2^w + 1))`, when `y >= 1` (otherwise
+//! rounding is exact and truncation's exponent stands). `y` is computed in
+//! `f32` with both scales raised by 2^-20: the integers on either side of a
+//! power of two are at least 2^-17 apart relatively, far more than the
+//! rounding of the products, so the exponent field of `y` is exact.
 //!
 //! The exponent work is per PRB on values broadcast in 32-bit elements, so
 //! four pairs share one pass (eight PRBs, one per element) while four fit;
@@ -41,25 +61,38 @@ use crate::iq::bfp::{compress_prb, prb_len, MAX_EXPONENT};
 use crate::iq::convert::recompress_prb;
 use crate::iq::{prb, Rounding};
 
+/// Truncation, the first form of step 2 (module docs; the const
+/// parameter `F`).
+const TRUNC: u8 = 0;
+/// Rounding to nearest with `mulhrs`, the second form of step 2.
+const RHRS: u8 = 1;
+
+/// Each PRB's step 2 constants, per 32-bit element (16-bit ones in both
+/// halves): `l` the `mullo` multiplier, `h` the `mulhrs` one ([`RHRS`]),
+/// `c` the `srlv` count ([`TRUNC`]).
+#[derive(Clone, Copy)]
+struct Shift {
+    l: __m256i,
+    h: __m256i,
+    c: __m256i,
+}
+
 /// One step's work between its two halves: the values, each lane's
-/// multipliers (`mullo` by `2^s`, `mulhi_epu16` by `2^(16-r)`, the bias;
-/// or, in step 2', `mullo` by `l` and the 32-bit shift count `c`),
-/// and the output udCompParam in byte 0 of each lane; `vector` is false
-/// when a lane needs an exponent above 15 (the scalar reference does it).
+/// [`Shift`], and the output udCompParam in byte 0 of each lane; `vector`
+/// is false when a lane needs an exponent above 15 (the scalar reference
+/// does it), `fast` true when no lane shifts left (`mullo` left out).
 #[derive(Clone, Copy)]
 struct Step {
     v: [__m256i; 3],
-    l: __m256i,
-    h: __m256i,
-    b: __m256i,
-    c: __m256i,
+    s: Shift,
     param: __m256i,
     vector: bool,
+    fast: bool,
 }
 
 /// `2^c` in both 16-bit halves of each 32-bit element (0 for c > 15, as
-/// `sllv` gives 0 for counts of 32 and more and the halves overflow
-/// otherwise only above 15).
+/// `sllv` gives 0 for counts of 32 and more, negative ones included, and
+/// the halves overflow otherwise only above 15).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn pow2x2(c: __m256i) -> __m256i {
@@ -82,64 +115,57 @@ fn reduce(v: &[__m256i; 3]) -> __m256i {
     _mm256_srai_epi32::<16>(_mm256_max_epi16(y, _mm256_shuffle_epi8(y, swap16)))
 }
 
+/// `2 / (2^w - 1)` and `2 / (2^w + 1)`, raised by 2^-20 (module docs).
+#[inline]
+fn nearest_scales(w: u32) -> (f32, f32) {
+    let (t, up) = ((1u32 << w) as f64, 1.0 + 1.0 / (1u32 << 20) as f64);
+    ((2.0 / (t - 1.0) * up) as f32, (2.0 / (t + 1.0) * up) as f32)
+}
+
 /// The per-PRB exponent work, one PRB per 32-bit element: from its
 /// maximum `p`, `~min` `nm`, and its input udCompParam byte `param`, the
-/// shift multipliers `[l, h, b, 0]` (module docs, step 2; in both 16-bit
-/// halves), or with `S` (truncation only) `[l, 0, 0, c]` (step 2'), the
-/// output udCompParam and whether every exponent is at most 15.
+/// [`Shift`] of form `F`, the output udCompParam, whether every exponent
+/// is at most 15, and whether no element shifts left.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn exponents<const NEAREST: bool, const S: bool>(p: __m256i, nm: __m256i, param: __m256i, w: u32) -> ([__m256i; 4], __m256i, bool) {
+fn exponents<const F: u8>(p: __m256i, nm: __m256i, param: __m256i, w: u32) -> (Shift, __m256i, bool, bool) {
     let zero = _mm256_setzero_si256();
     let one = _mm256_set1_epi32(1);
+    let field = |x: __m256| _mm256_srli_epi32::<23>(_mm256_castps_si256(x));
     let e_in = _mm256_and_si256(param, _mm256_set1_epi32(0x0F));
     // Truncation's exponent: bitlen(maxValue) + e_in + 1 - w, from the f32
     // exponent field of 2·maxValue + 1 (bitlen + 127, exact below 2^24),
     // and 0 for an all-zero PRB (the only case bitlen(x) is not
     // bitlen(maxValue of the mantissas) + e_in).
     let mv = _mm256_max_epi32(p, nm);
-    let field = _mm256_srli_epi32::<23>(_mm256_castps_si256(_mm256_cvtepi32_ps(_mm256_or_si256(_mm256_add_epi32(mv, mv), one))));
-    let e = _mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(field, e_in), _mm256_set1_epi32(126 + w as i32)), zero);
+    let ft = field(_mm256_cvtepi32_ps(_mm256_or_si256(_mm256_add_epi32(mv, mv), one)));
+    let e = _mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(ft, e_in), _mm256_set1_epi32(126 + w as i32)), zero);
     let all_zero = _mm256_and_si256(_mm256_cmpeq_epi32(p, zero), _mm256_cmpeq_epi32(nm, _mm256_set1_epi32(-1)));
     let mut e = _mm256_andnot_si256(all_zero, e);
-    if NEAREST {
-        // In units of the input mantissa (r = e - e_in): one more when the
-        // maximum rounds up out of range at r >= 1; one less when both
-        // extremes fit rounded at r - 1 >= 1 (below that, rounding is exact
-        // and truncation's minimality rules it out).
-        let pp = _mm256_max_epi32(p, zero);
-        let a = _mm256_max_epi32(_mm256_add_epi32(nm, one), zero);
-        let r = _mm256_sub_epi32(e, e_in);
-        // h1 = 2^(r-1) (0 for r < 1) and top1 = 2^(w-1+r) at e; h2, top2
-        // the same one exponent lower.
-        let h1 = _mm256_sllv_epi32(one, _mm256_sub_epi32(r, one));
-        let top1 = _mm256_sll_epi32(h1, _mm_cvtsi32_si128(w as i32));
-        let (h2, top2) = (_mm256_srli_epi32::<1>(h1), _mm256_srli_epi32::<1>(top1));
-        let up = _mm256_and_si256(_mm256_cmpgt_epi32(h1, zero), _mm256_cmpgt_epi32(_mm256_add_epi32(pp, h1), _mm256_sub_epi32(top1, one)));
-        let down = _mm256_and_si256(
-            _mm256_and_si256(_mm256_cmpgt_epi32(h2, zero), _mm256_cmpgt_epi32(top2, _mm256_add_epi32(pp, h2))),
-            _mm256_cmpgt_epi32(_mm256_add_epi32(top2, h1), _mm256_add_epi32(a, h2)),
-        );
-        e = _mm256_add_epi32(_mm256_sub_epi32(e, up), down);
+    if F != TRUNC {
+        // r = bitlen(floor(y)) where y >= 1, i.e. where truncation's r >= 1
+        // (module docs); y >= 0, as p < 0 only when a > 0.
+        let (c1, c2) = nearest_scales(w);
+        let yp = _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(c1));
+        let ya = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(nm, one)), _mm256_set1_ps(c2));
+        let r = _mm256_sub_epi32(field(_mm256_max_ps(yp, ya)), _mm256_set1_epi32(126));
+        e = _mm256_blendv_epi8(e, _mm256_add_epi32(e_in, r), _mm256_cmpgt_epi32(r, zero));
     }
     let vector = _mm256_movemask_epi8(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(MAX_EXPONENT as i32))) == 0;
     let r = _mm256_sub_epi32(e, e_in);
     let param = _mm256_or_si256(_mm256_and_si256(param, _mm256_set1_epi32(0xF0)), e);
-    if S {
-        // Truncation's short form (module docs, step 2'): the multiplier
-        // 2^max(-r, 0) and the shift max(r, 0).
-        let l = pow2x2(_mm256_max_epi32(_mm256_sub_epi32(zero, r), zero));
-        return ([l, zero, zero, _mm256_max_epi32(r, zero)], param, vector);
-    }
-    // Multipliers for r = e - e_in (module docs, step 2).
-    let l = pow2x2(_mm256_sub_epi32(zero, r));
-    let h = _mm256_and_si256(pow2x2(_mm256_sub_epi32(_mm256_set1_epi32(16), r)), _mm256_cmpgt_epi32(r, zero));
-    let b = if NEAREST {
-        pow2x2(_mm256_sub_epi32(r, one))
-    } else {
-        _mm256_sub_epi32(pow2x2(_mm256_max_epi32(r, zero)), _mm256_set1_epi32(0x0001_0001))
+    // No left shift: r >= 0 truncating, r >= 1 rounding.
+    let least = if F == TRUNC { zero } else { one };
+    let fast = _mm256_movemask_epi8(_mm256_cmpgt_epi32(least, r)) == 0;
+    let s = match F {
+        TRUNC => Shift { l: pow2x2(_mm256_max_epi32(_mm256_sub_epi32(zero, r), zero)), h: zero, c: _mm256_max_epi32(r, zero) },
+        _ => Shift {
+            l: pow2x2(_mm256_max_epi32(_mm256_sub_epi32(one, r), zero)),
+            h: pow2x2(_mm256_sub_epi32(_mm256_set1_epi32(15), _mm256_max_epi32(r, one))),
+            c: zero,
+        },
     };
-    ([l, h, b, zero], param, vector)
+    (s, param, vector, fast)
 }
 
 /// The udCompParam byte at byte 0 of each lane of `param`, in every 32-bit
@@ -154,10 +180,10 @@ fn param_bytes(param: __m256i) -> __m256i {
 /// `param` (one per 32-bit element, the lane's; zero when compressing).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn front<const NEAREST: bool, const S: bool>(v: [__m256i; 3], param: __m256i, w: u32) -> Step {
+fn front<const F: u8>(v: [__m256i; 3], param: __m256i, w: u32) -> Step {
     let y = reduce(&v);
-    let ([l, h, b, c], param, vector) = exponents::<NEAREST, S>(_mm256_shuffle_epi32::<0x00>(y), _mm256_shuffle_epi32::<0xAA>(y), param, w);
-    Step { v, l, h, b, c, param: byte0(param, 0xFF), vector }
+    let (s, param, vector, fast) = exponents::<F>(_mm256_shuffle_epi32::<0x00>(y), _mm256_shuffle_epi32::<0xAA>(y), param, w);
+    Step { v, s, param: byte0(param, 0xFF), vector, fast }
 }
 
 /// The exponent work of four pairs at once (PRBs 0, 2, 4, 6 in lane 0 and
@@ -166,12 +192,12 @@ fn front<const NEAREST: bool, const S: bool>(v: [__m256i; 3], param: __m256i, w:
 /// each lane.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn exponents4<const NEAREST: bool, const S: bool>(y: [__m256i; 4], param: [__m256i; 4], w: u32) -> ([__m256i; 4], __m256i, bool) {
+fn exponents4<const F: u8>(y: [__m256i; 4], param: [__m256i; 4], w: u32) -> (Shift, __m256i, bool, bool) {
     let (lo01, lo23) = (_mm256_unpacklo_epi32(y[0], y[1]), _mm256_unpacklo_epi32(y[2], y[3]));
     let (hi01, hi23) = (_mm256_unpackhi_epi32(y[0], y[1]), _mm256_unpackhi_epi32(y[2], y[3]));
     let (p, nm) = (_mm256_unpacklo_epi64(lo01, lo23), _mm256_unpacklo_epi64(hi01, hi23));
     let pr = _mm256_unpacklo_epi64(_mm256_unpacklo_epi32(param[0], param[1]), _mm256_unpacklo_epi32(param[2], param[3]));
-    exponents::<NEAREST, S>(p, nm, pr, w)
+    exponents::<F>(p, nm, pr, w)
 }
 
 /// Element `K` of each lane of `x` in every element of the lane.
@@ -186,19 +212,26 @@ fn element<const K: usize>(x: __m256i) -> __m256i {
     }
 }
 
-/// One group of each lane shifted into mantissas (module docs, step 2).
+/// Pair `K`'s step from four pairs' [`exponents4`] (unused fields are
+/// left to dead-code elimination).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn requant<const NEAREST: bool, const S: bool>(v: __m256i, st: &Step) -> __m256i {
-    let (l, h, b) = (st.l, st.h, st.b);
-    if S {
-        // Step 2' (truncation only): bits [r, r + w) of v · 2^max(-r, 0).
-        return _mm256_srlv_epi32(_mm256_mullo_epi16(v, l), st.c);
+fn pair_step<const K: usize>(v: [__m256i; 3], s: &Shift, param: __m256i, fast: bool) -> Step {
+    let s = Shift { l: element::<K>(s.l), h: element::<K>(s.h), c: element::<K>(s.c) };
+    Step { v, s, param: byte0(element::<K>(param), 0xFF), vector: true, fast }
+}
+
+/// One group of each lane shifted into mantissas (module docs, step 2),
+/// without the `mullo` if `FAST`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn requant<const F: u8, const FAST: bool>(v: __m256i, s: &Shift) -> __m256i {
+    let t = if FAST { v } else { _mm256_mullo_epi16(v, s.l) };
+    if F == TRUNC {
+        _mm256_srlv_epi32(t, s.c)
+    } else {
+        _mm256_sign_epi16(_mm256_mulhrs_epi16(t, _mm256_sign_epi16(s.h, t)), t)
     }
-    let u = _mm256_abs_epi16(v);
-    let bias = if NEAREST { b } else { _mm256_and_si256(b, _mm256_srai_epi16::<15>(v)) };
-    let q = _mm256_or_si256(_mm256_mullo_epi16(u, l), _mm256_mulhi_epu16(_mm256_add_epi16(u, bias), h));
-    _mm256_sign_epi16(q, v)
 }
 
 /// The second half of a vector step: shifts, packs and writes both PRBs
@@ -208,8 +241,8 @@ fn requant<const NEAREST: bool, const S: bool>(v: __m256i, st: &Step) -> __m256i
 /// `out` must be valid for writes of `2 * (3w + 1) + 16 - w` bytes.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn back<const K: u8, const NEAREST: bool, const S: bool>(st: &Step, p: &Pack, out: *mut u8, w: usize) {
-    let mut r = st.v.map(|v| pack_m::<K>(requant::<NEAREST, S>(v, st), p));
+unsafe fn back<const K: u8, const F: u8, const FAST: bool>(st: &Step, p: &Pack, out: *mut u8, w: usize) {
+    let mut r = st.v.map(|v| pack_m::<K>(requant::<F, FAST>(v, &st.s), p));
     // SAFETY (both): forwarded from the caller.
     if K == W16 {
         let (c0, c1) = (_mm256_cvtsi256_si32(st.param) as u8, _mm256_extract_epi32::<4>(st.param) as u8);
@@ -220,27 +253,42 @@ unsafe fn back<const K: u8, const NEAREST: bool, const S: bool>(st: &Step, p: &P
     }
 }
 
+/// [`back`] with or without the `mullo`, as the step says.
+///
+/// # Safety
+/// As [`back`].
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn back_any<const K: u8, const F: u8>(st: &Step, p: &Pack, out: *mut u8, w: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if st.fast {
+            back::<K, F, true>(st, p, out, w)
+        } else {
+            back::<K, F, false>(st, p, out, w)
+        }
+    }
+}
+
 /// Compresses a leading run of the PRBs of `src` into `dst` (exactly n
-/// PRBs of `3w + 1` bytes), rounding to nearest if `NEAREST`; returns how
+/// PRBs of `3w + 1` bytes, `w <= 15`), rounding to nearest; returns how
 /// many PRBs it did and the samples saturated.
 #[target_feature(enable = "avx2")]
-pub(in crate::iq) fn compress<const NEAREST: bool>(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
+pub(in crate::iq) fn compress_nearest(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     match pack_kind(w) {
-        W16 => compress_k::<W16, NEAREST>(w, src, dst),
-        W15 => compress_k::<W15, NEAREST>(w, src, dst),
-        ODD => compress_k::<ODD, NEAREST>(w, src, dst),
-        _ => compress_k::<EVEN, NEAREST>(w, src, dst),
+        W15 => compress_k::<W15>(w, src, dst),
+        ODD => compress_k::<ODD>(w, src, dst),
+        _ => compress_k::<EVEN>(w, src, dst),
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn compress_k<const K: u8, const NEAREST: bool>(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
+fn compress_k<const K: u8>(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     let (len, wb) = (prb_len(w), w as usize);
     let n = (src.len() / 24).min(dst.len() / len);
     let dst_len = dst.len();
     let out = dst.as_mut_ptr();
-    let rounding = if NEAREST { Rounding::Nearest } else { Rounding::Truncate };
-    drive::<K, NEAREST, false>(
+    drive::<K, RHRS>(
         |i| i + 2 <= n && (i + 2) * len + 16 - wb <= dst_len,
         |i| {
             let s = src[24 * i..24 * (i + 2)].as_ptr();
@@ -255,7 +303,7 @@ fn compress_k<const K: u8, const NEAREST: bool>(w: u32, src: &[i16], dst: &mut [
             // SAFETY: PRB j < n lies within `dst`, which `out` points at;
             // no other reference to it is alive.
             let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * len), len) };
-            compress_prb(w, rounding, prb(src, j), o)
+            compress_prb(w, Rounding::Nearest, prb(src, j), o)
         },
     )
 }
@@ -269,7 +317,7 @@ fn compress_k<const K: u8, const NEAREST: bool>(w: u32, src: &[i16], dst: &mut [
 /// the PRBs done and the samples saturated.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn drive<const K: u8, const NEAREST: bool, const S: bool>(
+fn drive<const K: u8, const F: u8>(
     fits: impl Fn(usize) -> bool,
     load: impl Fn(usize) -> ([__m256i; 3], __m256i),
     p: &Pack,
@@ -281,28 +329,19 @@ fn drive<const K: u8, const NEAREST: bool, const S: bool>(
     let mut i = 0;
     while fits(i + 6) {
         let ld = [load(i), load(i + 2), load(i + 4), load(i + 6)];
-        let ([l, h, b, c], param, vector) = exponents4::<NEAREST, S>(ld.map(|l| reduce(&l.0)), ld.map(|l| l.1), w);
+        let (s, param, vector, fast) = exponents4::<F>(ld.map(|l| reduce(&l.0)), ld.map(|l| l.1), w);
         if vector {
-            macro_rules! pair {
-                ($k:literal) => {
-                    let st = Step {
-                        v: ld[$k].0,
-                        l: element::<$k>(l),
-                        h: element::<$k>(h),
-                        b: element::<$k>(b),
-                        c: element::<$k>(c),
-                        param: byte0(element::<$k>(param), 0xFF),
-                        vector,
-                    };
-                    // SAFETY: pair i + 2k fits, so the end of its writes,
-                    // (i + 2k + 2) * len + 16 - w, is within the output.
-                    unsafe { back::<K, NEAREST, S>(&st, p, out.wrapping_add((i + 2 * $k) * len), wb) };
-                };
+            let st = [
+                pair_step::<0>(ld[0].0, &s, param, fast),
+                pair_step::<1>(ld[1].0, &s, param, fast),
+                pair_step::<2>(ld[2].0, &s, param, fast),
+                pair_step::<3>(ld[3].0, &s, param, fast),
+            ];
+            for (k, st) in st.iter().enumerate() {
+                // SAFETY: pair i + 2k fits, so the end of its writes,
+                // (i + 2k + 2) * len + 16 - w, is within the output.
+                unsafe { back_any::<K, F>(st, p, out.wrapping_add((i + 2 * k) * len), wb) };
             }
-            pair!(0);
-            pair!(1);
-            pair!(2);
-            pair!(3);
         } else {
             for j in i..i + 8 {
                 saturated += scalar(j);
@@ -314,12 +353,12 @@ fn drive<const K: u8, const NEAREST: bool, const S: bool>(
         |j| fits(i + j),
         |j| {
             let (v, param) = load(i + j);
-            front::<NEAREST, S>(v, param, w)
+            front::<F>(v, param, w)
         },
         |j, st| {
             if st.vector {
                 // SAFETY: as above, for pair i + j.
-                unsafe { back::<K, NEAREST, S>(&st, p, out.wrapping_add((i + j) * len), wb) };
+                unsafe { back_any::<K, F>(&st, p, out.wrapping_add((i + j) * len), wb) };
             } else {
                 for m in i + j..i + j + 2 {
                     saturated += scalar(m);
@@ -337,40 +376,43 @@ fn drive<const K: u8, const NEAREST: bool, const S: bool>(
 #[target_feature(enable = "avx2")]
 pub(in crate::iq) fn recompress(a: u32, n: usize, src: &[u8], b: u32, rounding: Rounding, dst: &mut [u8]) -> (usize, u32) {
     macro_rules! by_pack {
-        ($u:ident, $r:literal) => {
+        ($u:ident, $f:ident) => {
             match pack_kind(b) {
-                W16 => recompress_k::<$u, W16, $r>(a, n, src, b, dst),
-                W15 => recompress_k::<$u, W15, $r>(a, n, src, b, dst),
-                ODD => recompress_k::<$u, ODD, $r>(a, n, src, b, dst),
-                _ => recompress_k::<$u, EVEN, $r>(a, n, src, b, dst),
+                W16 => recompress_k::<$u, W16, $f>(a, n, src, b, dst),
+                W15 => recompress_k::<$u, W15, $f>(a, n, src, b, dst),
+                ODD => recompress_k::<$u, ODD, $f>(a, n, src, b, dst),
+                _ => recompress_k::<$u, EVEN, $f>(a, n, src, b, dst),
             }
         };
     }
-    macro_rules! by_unpack {
-        ($r:literal) => {
-            match unpack_kind(a) {
-                U16 => by_pack!(U16, $r),
-                U15 => by_pack!(U15, $r),
-                THREE_BYTES => by_pack!(THREE_BYTES, $r),
-                _ => by_pack!(TWO_BYTES, $r),
-            }
-        };
-    }
-    match rounding {
-        Rounding::Nearest => by_unpack!(true),
-        Rounding::Truncate => by_unpack!(false),
+    // Widening (b >= a) leaves every mantissa exact (r <= 0): both modes
+    // give the same exponent and mantissas, so rounding takes truncation's
+    // kernel.
+    let form = match rounding {
+        Rounding::Nearest if b < a => RHRS,
+        _ => TRUNC,
+    };
+    match (unpack_kind(a), form) {
+        (U16, RHRS) => by_pack!(U16, RHRS),
+        (U16, _) => by_pack!(U16, TRUNC),
+        (U15, RHRS) => by_pack!(U15, RHRS),
+        (U15, _) => by_pack!(U15, TRUNC),
+        (THREE_BYTES, RHRS) => by_pack!(THREE_BYTES, RHRS),
+        (THREE_BYTES, _) => by_pack!(THREE_BYTES, TRUNC),
+        (_, RHRS) => by_pack!(TWO_BYTES, RHRS),
+        _ => by_pack!(TWO_BYTES, TRUNC),
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn recompress_k<const U: u8, const K: u8, const NEAREST: bool>(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) -> (usize, u32) {
+fn recompress_k<const U: u8, const K: u8, const F: u8>(a: u32, n: usize, src: &[u8], b: u32, dst: &mut [u8]) -> (usize, u32) {
     let (la, wa) = (prb_len(a), a as usize);
     let (lb, wb) = (prb_len(b), b as usize);
     let n = n.min(dst.len() / lb);
     let u = Unpack::new(a);
     let dst_len = dst.len();
     let out = dst.as_mut_ptr();
-    let rounding = if NEAREST { Rounding::Nearest } else { Rounding::Truncate };
+    let rounding = if F == TRUNC { Rounding::Truncate } else { Rounding::Nearest };
     let fits = |i| i + 2 <= n && (i + 1) * la + 2 * wa + 17 <= src.len() && (i + 2) * lb + 16 - wb <= dst_len;
     let load = |i| {
         // SAFETY: pair i fits, so its reads end at (i+1)*la + 2a + 17,
@@ -384,14 +426,7 @@ fn recompress_k<const U: u8, const K: u8, const NEAREST: bool>(a: u32, n: usize,
         let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * lb), lb) };
         scalar_prb(a, &src[j * la..(j + 1) * la], b, rounding, o)
     };
-    // Truncation takes the short form of step 2. Rounding to nearest keeps
-    // the long one: a short form for it (bias and sign fix-up before the
-    // shift, exact below 16-bit input) measured 4x slower at 9 -> 12.
-    if NEAREST {
-        drive::<K, NEAREST, false>(fits, load, &Pack::new(b), (out, lb, b), scalar)
-    } else {
-        drive::<K, NEAREST, true>(fits, load, &Pack::new(b), (out, lb, b), scalar)
-    }
+    drive::<K, F>(fits, load, &Pack::new(b), (out, lb, b), scalar)
 }
 
 /// The scalar reference for one PRB, kept out of line: it is the rare
@@ -413,23 +448,88 @@ mod tests {
         // 1: all zero at exponent 9. Output width 9. -3000 · 4 = -12000:
         // /2^5 = -375 does not fit 9 bits, /2^6 = -187.5 -> -188 does
         // (truncation: -187.5 -> -188 too), so exponent 6, a right shift
-        // by 4; all zero: exponent 0.
+        // by r = 4; all zero: exponent 0, r = -9.
         // SAFETY: AVX2 was checked above.
         unsafe {
             let v0 = _mm256_setr_epi16(1000, -3000, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             let param = param_bytes(_mm256_setr_epi32(0xA2, 0, 0, 0, 0x09, 0, 0, 0));
             let z = _mm256_setzero_si256();
-            for nearest in [true, false] {
-                let st = if nearest { front::<true, false>([v0, z, z], param, 9) } else { front::<false, false>([v0, z, z], param, 9) };
-                assert!(st.vector);
-                assert_eq!((_mm256_cvtsi256_si32(st.param), _mm256_extract_epi32::<4>(st.param)), (0xA6, 0));
-                // r = 4: mulhi by 2^12, bias 8 (nearest) or 15 (truncating).
-                assert_eq!(_mm256_cvtsi256_si32(st.h), 0x1000_1000);
-                assert_eq!(_mm256_cvtsi256_si32(st.l), 0);
-                assert_eq!(_mm256_cvtsi256_si32(st.b), if nearest { 0x0008_0008 } else { 0x000F_000F });
-                // Lane 1: r = 0 - 9, a left shift by 9.
-                assert_eq!(_mm256_extract_epi32::<4>(st.l), 0x0200_0200);
-                assert_eq!((_mm256_extract_epi32::<4>(st.h), _mm256_extract_epi32::<4>(st.b)), (0, 0));
+            let lanes = |x: __m256i| (_mm256_cvtsi256_si32(x) as u32, _mm256_extract_epi32::<4>(x) as u32);
+            for st in [front::<TRUNC>([v0, z, z], param, 9), front::<RHRS>([v0, z, z], param, 9)] {
+                assert!(st.vector && !st.fast);
+                assert_eq!(lanes(st.param), (0xA6, 0));
+            }
+            // Truncation: mullo by 1 and 2^9, srlv by 4 and 0.
+            let st = front::<TRUNC>([v0, z, z], param, 9);
+            assert_eq!((lanes(st.s.l), lanes(st.s.c)), ((0x0001_0001, 0x0200_0200), (4, 0)));
+            // Rounding: 2^(15-4) with mullo by 1; lane 1 mullo by 2^10, 2^14.
+            let st = front::<RHRS>([v0, z, z], param, 9);
+            assert_eq!((lanes(st.s.l), lanes(st.s.h)), ((0x0001_0001, 0x0400_0400), (0x0800_0800, 0x4000_4000)));
+            // The mantissas: 1000/16 = 62.5 -> 63 (truncating 62), -12000/64
+            // = -187.5 -> -188 both, 5·4/64 -> 0.
+            let m = |x: __m256i| (_mm256_extract_epi16::<0>(x) as i16, _mm256_extract_epi16::<1>(x) as i16, _mm256_extract_epi16::<2>(x) as i16);
+            let w9 = |x: __m256i| _mm256_srai_epi16::<7>(_mm256_slli_epi16::<7>(x));
+            let st = front::<RHRS>([v0, z, z], param, 9);
+            assert_eq!(m(requant::<RHRS, false>(v0, &st.s)), (63, -188, 0));
+            let st = front::<TRUNC>([v0, z, z], param, 9);
+            assert_eq!(m(w9(requant::<TRUNC, false>(v0, &st.s))), (62, -188, 0));
+        }
+    }
+
+    /// A PRB at width `a` and exponent `e` whose 24 mantissas are `m`.
+    fn prb_bytes(a: u32, e: u8, m: &[i16; 24]) -> std::vec::Vec<u8> {
+        let mut out = std::vec![0u8; prb_len(a)];
+        out[0] = 0x50 | e;
+        crate::iq::bitpack::pack(a, m, &mut out[1..]);
+        out
+    }
+
+    #[test]
+    fn narrowing_edges_equal_the_reference() {
+        // The cases the random bytes of the exhaustive test rarely hit,
+        // mixed in one run so that fast and slow steps and both lanes see
+        // them: all-zero PRBs at exponent 15 (r = -15, the `mullo` by
+        // 2^16 that `pow2x2` gets wrong in the upper half), small
+        // mantissas at high exponents (left shifts, r <= 0), full-scale
+        // ones (`-2^(a-1)`, whose rounding can overflow into the next
+        // exponent), and exact ties (`±(2k + 1) · 2^(j-1)`, half away
+        // from zero) at every shift.
+        extern crate std;
+        use std::vec::Vec;
+        assert!(super::super::available(), "this x86_64 CPU has no AVX2");
+        let mut rng = crate::iq::testutil::Rng(0x7E5);
+        for a in 2..=16u32 {
+            let top = 1i32 << (a - 1);
+            let mut prbs: Vec<Vec<u8>> = Vec::new();
+            for e in 0..16u8 {
+                prbs.push(prb_bytes(a, 15, &[0; 24]));
+                prbs.push(prb_bytes(a, e, &core::array::from_fn(|i| [1, -1, 0, 1][i % 4])));
+                prbs.push(prb_bytes(a, e, &core::array::from_fn(|i| if i % 3 == 0 { -top as i16 } else { (rng.next() as i32 % top) as i16 })));
+                prbs.push(prb_bytes(a, e, &[(top - 1) as i16; 24]));
+                for j in 1..a.min(15) {
+                    let tie = |k: i32| (((2 * k + 1) << (j - 1)).clamp(-top, top - 1)) as i16;
+                    prbs.push(prb_bytes(a, e, &core::array::from_fn(|i| if i % 2 == 0 { tie(i as i32 / 2) } else { -tie(i as i32 / 2) })));
+                }
+            }
+            // Shuffled, so each kind meets every other in a step.
+            for i in (1..prbs.len()).rev() {
+                prbs.swap(i, rng.next() as usize % (i + 1));
+            }
+            let wire: Vec<u8> = prbs.concat();
+            let (n, la) = (prbs.len(), prb_len(a));
+            for b in 1..a {
+                let lb = prb_len(b);
+                for r in [Rounding::Nearest, Rounding::Truncate] {
+                    let mut want = std::vec![0u8; n * lb];
+                    for i in 0..n {
+                        recompress_prb(a, &wire[i * la..(i + 1) * la], b, r, &mut want[i * lb..(i + 1) * lb]);
+                    }
+                    let mut got = std::vec![0u8; n * lb];
+                    // SAFETY: AVX2 was checked above.
+                    let (done, _) = unsafe { recompress(a, n, &wire, b, r, &mut got) };
+                    assert!(done + 6 >= n, "{a}->{b} {r:?} did {done}");
+                    assert_eq!(got[..done * lb], want[..done * lb], "{a}->{b} {r:?}");
+                }
             }
         }
     }
