@@ -26,16 +26,16 @@
 //!      which is half away from zero, exact for `v = -32768` too (the
 //!      product never overflows). Three instructions where truncation has
 //!      one shift; a bias added before the shift (`v + 2^(r-1) - [v <
-//!      0]`, then `srlv`) takes four and measured 5-10 % slower. `r <= 0`
-//!      (a left shift, exact) takes `mullo` by `2^(1-r)` and `mulhrs` by
-//!      `2^14`, as the rounding step cannot be the identity: `2^(1-r) · v`
-//!      fits since the result fits `w <= 15` bits (widening, `w = 16`,
-//!      truncates: both modes are exact there). Only an all-zero PRB has
-//!      `1 - r = 16`, whose multiplier `pow2x2` gets wrong in the upper
-//!      half; any multiplier gives its zeros.
+//!      0]`, then `srlv`) takes four and measured 5-10 % slower. At `r =
+//!      0` the multiplier is `2^15 - 1` instead, for which `mulhrs(u,
+//!      2^15 - 1) = u + floor(1/2 - u/2^15) = u` for `0 <= u <= 2^14`: the
+//!      mantissas fit `w <= 15` bits there (widening, `w = 16`, truncates:
+//!      both modes are exact then). `r < 0` (a left shift, exact) takes
+//!      `mullo` by `2^-r` first, as truncation does, then the same
+//!      identity.
 //!
-//!    When every PRB of a step has `r >= 1` (`r >= 0` truncating), the
-//!    `mullo` is left out: the common case when narrowing.
+//!    When every PRB of a step has `r >= 0`, the `mullo` is left out: the
+//!    common case when narrowing, and always when compressing.
 //!
 //! Rounding to nearest's exponent comes straight from the extremes: with
 //! `r >= 1`, `p = max(v)` rounds into range iff `p + 2^(r-1) < 2^(w-1+r)`,
@@ -99,6 +99,14 @@ fn pow2x2(c: __m256i) -> __m256i {
     _mm256_sllv_epi32(_mm256_set1_epi32(0x0001_0001), c)
 }
 
+/// `mulhrs`'s multiplier for a right shift by `r` (0–15) in both 16-bit
+/// halves: `2^(15-r)`, and `2^15 - 1` at `r = 0` (module docs).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn rhrs_multiplier(r: __m256i) -> __m256i {
+    _mm256_min_epu16(pow2x2(_mm256_sub_epi32(_mm256_set1_epi32(15), r)), _mm256_set1_epi16(0x7FFF))
+}
+
 /// The lane maximum `P` and `~min` (= -min - 1) of `v` as 32-bit values,
 /// `[P, P, ~min, ~min]` in each lane: fold 8 to 4 each, join them, fold
 /// the rest together.
@@ -154,16 +162,10 @@ fn exponents<const F: u8>(p: __m256i, nm: __m256i, param: __m256i, w: u32) -> (S
     let vector = _mm256_movemask_epi8(_mm256_cmpgt_epi32(e, _mm256_set1_epi32(MAX_EXPONENT as i32))) == 0;
     let r = _mm256_sub_epi32(e, e_in);
     let param = _mm256_or_si256(_mm256_and_si256(param, _mm256_set1_epi32(0xF0)), e);
-    // No left shift: r >= 0 truncating, r >= 1 rounding.
-    let least = if F == TRUNC { zero } else { one };
-    let fast = _mm256_movemask_epi8(_mm256_cmpgt_epi32(least, r)) == 0;
+    let fast = _mm256_movemask_epi8(_mm256_cmpgt_epi32(zero, r)) == 0;
     let s = match F {
         TRUNC => Shift { l: pow2x2(_mm256_max_epi32(_mm256_sub_epi32(zero, r), zero)), h: zero, c: _mm256_max_epi32(r, zero) },
-        _ => Shift {
-            l: pow2x2(_mm256_max_epi32(_mm256_sub_epi32(one, r), zero)),
-            h: pow2x2(_mm256_sub_epi32(_mm256_set1_epi32(15), _mm256_max_epi32(r, one))),
-            c: zero,
-        },
+        _ => Shift { l: pow2x2(_mm256_max_epi32(_mm256_sub_epi32(zero, r), zero)), h: rhrs_multiplier(_mm256_max_epi32(r, zero)), c: zero },
     };
     (s, param, vector, fast)
 }
@@ -282,30 +284,62 @@ pub(in crate::iq) fn compress_nearest(w: u32, src: &[i16], dst: &mut [u8]) -> (u
     }
 }
 
+/// Rounding to nearest's exponent of each lane's PRB when compressing
+/// (`e_in = 0`), in every 32-bit element of the lane, from [`reduce`]'s
+/// `[P, P, ~min, ~min]`: `bitlen(floor(y))` (module docs), or 0 where `y <
+/// 1` (the samples fit as they are). `pa` is `[0, 0, 1, 1]` (to make
+/// `-min`), `scale` is `[c1, c1, c2, c2]` ([`nearest_scales`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn compress_exponent(y: __m256i, pa: __m256i, scale: __m256) -> __m256i {
+    let f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(y, pa)), scale);
+    let f = _mm256_max_ps(f, _mm256_castsi256_ps(_mm256_shuffle_epi32::<0x4E>(_mm256_castps_si256(f))));
+    let field = _mm256_srli_epi32::<23>(_mm256_castps_si256(f));
+    _mm256_max_epi32(_mm256_sub_epi32(field, _mm256_set1_epi32(126)), _mm256_setzero_si256())
+}
+
+/// Per pair: the samples, the exponents ([`compress_exponent`]), and
+/// whether a lane needs an exponent above 15 (width 1 only: the scalar
+/// reference saturates it).
 #[target_feature(enable = "avx2")]
 fn compress_k<const K: u8>(w: u32, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     let (len, wb) = (prb_len(w), w as usize);
     let n = (src.len() / 24).min(dst.len() / len);
     let dst_len = dst.len();
     let out = dst.as_mut_ptr();
-    drive::<K, RHRS>(
+    let p = Pack::new(w);
+    let (c1, c2) = nearest_scales(w);
+    let (pa, scale) = (_mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1), _mm256_setr_ps(c1, c1, c2, c2, c1, c1, c2, c2));
+    let fifteen = _mm256_set1_epi32(MAX_EXPONENT as i32);
+    let mut saturated = 0;
+    let done = pipelined(
         |i| i + 2 <= n && (i + 2) * len + 16 - wb <= dst_len,
         |i| {
             let s = src[24 * i..24 * (i + 2)].as_ptr();
             // SAFETY: `s` points at 48 samples (two PRBs); the six 16-byte
             // reads are at samples 0, 8, 16, 24, 32 and 40.
             let x = unsafe { [load2(s, s.add(24)), load2(s.add(8), s.add(32)), load2(s.add(16), s.add(40))] };
-            (x, _mm256_setzero_si256())
+            let e = compress_exponent(reduce(&x), pa, scale);
+            (x, e, _mm256_movemask_epi8(_mm256_cmpgt_epi32(e, fifteen)) == 0)
         },
-        &Pack::new(w),
-        (out, len, w),
-        |j| {
-            // SAFETY: PRB j < n lies within `dst`, which `out` points at;
-            // no other reference to it is alive.
-            let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * len), len) };
-            compress_prb(w, Rounding::Nearest, prb(src, j), o)
+        |i, (x, e, vector)| {
+            if vector {
+                let s = Shift { l: e, h: rhrs_multiplier(e), c: e };
+                let st = Step { v: x, s, param: byte0(e, 0xFF), vector, fast: true };
+                // SAFETY: pair i fits, so the end of its writes, (i + 2) *
+                // len + 16 - w, is within the output.
+                unsafe { back::<K, RHRS, true>(&st, &p, out.wrapping_add(i * len), wb) };
+            } else {
+                for j in i..i + 2 {
+                    // SAFETY: PRB j < n lies within `dst`, which `out`
+                    // points at; no other reference to it is alive.
+                    let o = unsafe { core::slice::from_raw_parts_mut(out.add(j * len), len) };
+                    saturated += compress_prb(w, Rounding::Nearest, prb(src, j), o);
+                }
+            }
         },
-    )
+    );
+    (done, saturated)
 }
 
 /// Runs the kernel over pairs of PRBs: four pairs at a time while they
@@ -462,9 +496,16 @@ mod tests {
             // Truncation: mullo by 1 and 2^9, srlv by 4 and 0.
             let st = front::<TRUNC>([v0, z, z], param, 9);
             assert_eq!((lanes(st.s.l), lanes(st.s.c)), ((0x0001_0001, 0x0200_0200), (4, 0)));
-            // Rounding: 2^(15-4) with mullo by 1; lane 1 mullo by 2^10, 2^14.
+            // Rounding: mulhrs by 2^(15-4) after mullo by 1; lane 1 mullo
+            // by 2^9, then mulhrs by 2^15 - 1 (the identity).
             let st = front::<RHRS>([v0, z, z], param, 9);
-            assert_eq!((lanes(st.s.l), lanes(st.s.h)), ((0x0001_0001, 0x0400_0400), (0x0800_0800, 0x4000_4000)));
+            assert_eq!((lanes(st.s.l), lanes(st.s.h)), ((0x0001_0001, 0x0200_0200), (0x0800_0800, 0x7FFF_7FFF)));
+            // 2^15 - 1 is the identity on every |u| <= 2^14 (module docs).
+            for u in -(1 << 14)..=(1i16 << 14) {
+                let x = _mm256_set1_epi16(u);
+                let q = _mm256_sign_epi16(_mm256_mulhrs_epi16(x, _mm256_sign_epi16(_mm256_set1_epi16(0x7FFF), x)), x);
+                assert_eq!(_mm256_extract_epi16::<0>(q) as i16, u);
+            }
             // The mantissas: 1000/16 = 62.5 -> 63 (truncating 62), -12000/64
             // = -187.5 -> -188 both, 5·4/64 -> 0.
             let m = |x: __m256i| (_mm256_extract_epi16::<0>(x) as i16, _mm256_extract_epi16::<1>(x) as i16, _mm256_extract_epi16::<2>(x) as i16);
