@@ -211,6 +211,7 @@ impl Case {
             threading,
             bridge: self.bridge,
             timing: self.timing,
+            owd: Default::default(),
         };
         let watch = CpuWatch::start();
         let stats = start(spec).expect("start").join().expect("join");

@@ -126,13 +126,14 @@ pub struct Collector {
     latest: Vec<Stats>,
     translators: TranslatorBoard,
     ports: PortBoard,
+    owd: Option<crate::timing::owd_run::OwdBoard>,
 }
 
 impl Collector {
     /// Collects from these stages.
     pub fn new(sources: Vec<Consumer<Stats>>) -> Self {
         let latest = sources.iter().map(|_| Stats::default()).collect();
-        Collector { sources, latest, translators: TranslatorBoard::default(), ports: PortBoard::default() }
+        Collector { sources, latest, translators: TranslatorBoard::default(), ports: PortBoard::default(), owd: None }
     }
 
     /// Also exposes the translators on `board`.
@@ -147,13 +148,22 @@ impl Collector {
         self
     }
 
+    /// Also exposes the one-way delay initiator's figures on `board`.
+    pub fn with_owd(mut self, board: crate::timing::owd_run::OwdBoard) -> Self {
+        self.owd = Some(board);
+        self
+    }
+
     /// The whole exposition: pipeline counters, then translator counters,
-    /// then port counters.
+    /// then port counters, then one-way delay.
     pub fn prometheus(&mut self) -> String {
         let mut text = self.snapshot().prometheus();
         let entries = self.translators.lock().map(|e| e.clone()).unwrap_or_default();
         text.push_str(&translator_prometheus(&entries));
         text.push_str(&self.ports.prometheus());
+        if let Some(b) = &self.owd {
+            text.push_str(&crate::timing::owd_run::prometheus(&b.lock().map(|g| g.clone()).unwrap_or_default()));
+        }
         text
     }
 

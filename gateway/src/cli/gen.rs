@@ -228,12 +228,15 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         ..CarrierSpec::default()
     };
     let gen = Generator::new(&spec)?;
+    let (spec_side, mac) = (spec.side, (spec.du_mac, spec.ru_mac));
     let slots = match (a.slots, a.duration) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
         (None, None) => Some(2),
     };
     let mut commit = None;
+    // On a live port gen answers one-way delay requests (eCPRI message 5) between its sends.
+    let mut responder = None;
     let (mut tx, target, live): (Box<dyn TxPort>, String, bool) = match (&a.output, &a.port) {
         (Some(path), _) => {
             let (out, c) = PcapOut::create(path)?;
@@ -243,7 +246,10 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         (None, Some(spec)) => {
             let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
             let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
-            (port.tx, spec.clone(), true)
+            let own = if spec_side == Side::Du { mac.0 } else { mac.1 };
+            let (r, tx) = super::owd::Responder::start(port.rx, port.tx, own)?;
+            responder = Some(r);
+            (Box::new(tx), spec.clone(), true)
         }
         (None, None) => anyhow::bail!("give -o FILE.pcap or --port SPEC"),
     };
@@ -257,7 +263,11 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
     };
     drop(tx);
     commit.map(|c| c.commit()).transpose()?;
-    report(&sent, rate, &target, a.json)?;
+    let owd = responder.map(|r| {
+        let c = &r.counts;
+        (c.answered.load(Ordering::Relaxed), c.malformed.load(Ordering::Relaxed))
+    });
+    report(&sent, rate, &target, a.json, owd)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -359,7 +369,8 @@ fn sleep_until(t: Instant, stop: &AtomicBool) {
     }
 }
 
-fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
+/// `owd`: one-way delay messages answered and those that did not decode, on a live port.
+fn report(s: &Sent, rate: Rate, target: &str, json: bool, owd: Option<(u64, u64)>) -> Result<()> {
     let secs = s.elapsed.as_secs_f64();
     let fps = if secs > 0.0 { s.frames as f64 / secs } else { 0.0 };
     let mbps = if secs > 0.0 { s.bytes as f64 * 8.0 / secs / 1e6 } else { 0.0 };
@@ -382,6 +393,8 @@ fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
             "late_slots": (rate == Rate::Slot).then_some(s.late_slots),
             "interrupted": s.interrupted,
             "saturated_samples": s.saturated,
+            "owd_answered": owd.map(|o| o.0),
+            "owd_malformed": owd.map(|o| o.1),
         });
         let mut out = std::io::stdout().lock();
         writeln!(out, "{v}")?;
@@ -397,6 +410,9 @@ fn report(s: &Sent, rate: Rate, target: &str, json: bool) -> Result<()> {
             s.slots,
             if s.interrupted { "; stopped by signal" } else { "" }
         );
+    }
+    if let Some((answered, malformed)) = owd.filter(|o| o.0 + o.1 > 0) {
+        eprintln!("fhgate gen: answered {answered} one-way delay messages; {malformed} did not decode");
     }
     if s.saturated > 0 {
         eprintln!("fhgate gen: warning: {} samples saturated: the level is beyond what the compression carries", s.saturated);

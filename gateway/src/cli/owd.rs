@@ -1,21 +1,25 @@
 //! `fhgate owd --port SPEC`: one-way delay towards a peer with eCPRI
 //! message type 5 (timing/owd.rs), as request, request with follow-up or
-//! remote request; and [`answer`], with which `sink` responds. Both ends
+//! remote request; [`answer`], with which `sink` responds, and the
+//! [`Responder`] with which `gen` answers between its sends. Both ends
 //! stamp with CLOCK_REALTIME (t1 just before the send, t2 the port's
 //! receive stamp), so on one host the delay is the path's own.
 //!
 //! Exit codes: 0 at least one delay measured, 1 none, 2 usage or I/O.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use fhgate::io::{live, RxPoll, TxPort};
+use fhgate::io::{live, RxPoll, RxPort, TxPort};
 use fhgate::packet::PacketBuf;
-use fhgate::timing::owd::{body_of, frame, respond, Initiator, Mode, OwdEvent};
+use fhgate::timing::owd::{body_of, frame, respond, stamp, Initiator, Mode, OwdEvent};
+use fhgate::timing::owd_link::{OwdOut, OUT_MAX};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModeArg {
@@ -118,22 +122,157 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
     Ok(if c.measured > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Answers `data` (received at `rx_ns`) on `tx` when it is a message 5
-/// the responder answers; returns how many messages it sent, or the field
-/// and offset of a message 5 that does not decode.
-pub fn answer(data: &[u8], rx_ns: u64, tx: &mut dyn TxPort) -> Result<std::result::Result<usize, (&'static str, usize)>> {
-    let Some(body) = body_of(data) else { return Ok(Ok(0)) };
+/// The MAC a responder on `backend` answers from when a request was sent
+/// to a group address (broadcast): the port's own, else `fallback`.
+pub fn own_mac(backend: &fhgate::config::Backend, fallback: [u8; 6]) -> [u8; 6] {
+    use fhgate::config::Backend;
+    let iface = match backend {
+        Backend::AfXdp(c) => &c.interface,
+        Backend::AfPacket(c) => &c.interface,
+        _ => return fallback,
+    };
+    live::hardware_address(iface).unwrap_or(fallback)
+}
+
+/// The responder's frames answering `data` (received at `rx_ns`) when it
+/// is a message 5 the responder answers: back to the sender, from the
+/// address it was sent to (from `own` when that was a group address);
+/// or the field and offset of a message 5 that does not decode.
+fn answers(data: &[u8], rx_ns: u64, own: [u8; 6]) -> Result<std::result::Result<Vec<Vec<u8>>, (&'static str, usize)>> {
+    let Some(body) = body_of(data) else { return Ok(Ok(Vec::new())) };
     let msgs = match respond(body, rx_ns, live::unix_ns()) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
-    // Back to the sender: its source address becomes our destination.
-    let (dst, src): ([u8; 6], [u8; 6]) = (data[6..12].try_into().expect("an Ethernet header"), data[0..6].try_into().expect("an Ethernet header"));
-    for m in &msgs {
-        tx.send(&frame(dst, src, None, *m).context("building a message 5")?, live::unix_ns()).context("answering a one-way delay message")?;
+    let dst: [u8; 6] = data[6..12].try_into().expect("an Ethernet header");
+    let src: [u8; 6] = if data[0] & 1 == 1 { own } else { data[0..6].try_into().expect("an Ethernet header") };
+    Ok(Ok(msgs.into_iter().map(|m| frame(dst, src, None, m).context("building a message 5")).collect::<Result<_>>()?))
+}
+
+/// Answers `data` (received at `rx_ns`) on `tx` when it is a message 5
+/// the responder answers (see [`answers`]); returns how many messages it
+/// sent, or the field and offset of a message 5 that does not decode.
+pub fn answer(data: &[u8], rx_ns: u64, tx: &mut dyn TxPort, own: [u8; 6]) -> Result<std::result::Result<usize, (&'static str, usize)>> {
+    let frames = match answers(data, rx_ns, own)? {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut follow = None;
+    for mut f in frames.iter().cloned() {
+        let now = live::unix_ns();
+        stamp(&mut f, now, &mut follow);
+        tx.send(&f, now).context("answering a one-way delay message")?;
     }
-    if !msgs.is_empty() {
+    if !frames.is_empty() {
         tx.flush().context("answering a one-way delay message")?;
     }
-    Ok(Ok(msgs.len()))
+    Ok(Ok(frames.len()))
+}
+
+/// What a [`Responder`] counted.
+#[derive(Debug, Default)]
+pub struct ResponderCounts {
+    /// Messages sent in answer.
+    pub answered: AtomicU64,
+    /// Message 5 that did not decode.
+    pub malformed: AtomicU64,
+}
+
+/// A responder for a sender that owns its port's transmit half (`gen`):
+/// a thread receives, and its answers wait on a ring that the sender's
+/// [`AnsweringTx`] sends between its own frames.
+pub struct Responder {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// What it counted.
+    pub counts: Arc<ResponderCounts>,
+}
+
+impl Responder {
+    /// Starts answering what arrives on `rx`; `tx` becomes the sender's
+    /// port, which sends the answers too.
+    pub fn start(mut rx: Box<dyn RxPort>, tx: Box<dyn TxPort>, own: [u8; 6]) -> Result<(Responder, AnsweringTx)> {
+        let (mut ring, queued) = rtrb::RingBuffer::<OwdOut>::new(256);
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts = Arc::new(ResponderCounts::default());
+        let (st, c) = (stop.clone(), counts.clone());
+        let thread = std::thread::Builder::new().name("fhgate-owd-responder".into()).spawn(move || {
+            let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
+            let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
+            while !st.load(Ordering::Relaxed) {
+                match rx.recv(&mut bufs, &mut lens, &mut times) {
+                    Ok(RxPoll::Frames(n)) => {
+                        for i in 0..n {
+                            match answers(&bufs[i].bytes()[..lens[i]], times[i], own) {
+                                Ok(Ok(frames)) => {
+                                    for f in frames.iter().filter(|f| f.len() <= OUT_MAX) {
+                                        let mut out = OwdOut { len: f.len() as u8, bytes: [0; OUT_MAX] };
+                                        out.bytes[..f.len()].copy_from_slice(f);
+                                        if ring.push(out).is_ok() {
+                                            c.answered.fetch_add(1, Ordering::Relaxed);
+                                        }
+                                    }
+                                }
+                                Ok(Err((field, at))) => {
+                                    c.malformed.fetch_add(1, Ordering::Relaxed);
+                                    tracing::warn!("one-way delay message not answered: {field} at byte {at} of its body");
+                                }
+                                Err(e) => tracing::warn!("one-way delay message not answered: {e:#}"),
+                            }
+                        }
+                    }
+                    Ok(RxPoll::Idle) => std::thread::sleep(Duration::from_micros(100)),
+                    Ok(RxPoll::Closed) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        tracing::warn!("one-way delay responder: receiving: {e}; no further answers");
+                        break;
+                    }
+                }
+            }
+        })?;
+        Ok((Responder { stop, thread: Some(thread), counts }, AnsweringTx { inner: tx, answers: queued, follow: None }))
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A transmit half that sends a [`Responder`]'s answers before each of
+/// its own frames, each stamped just before its send (a Request answering
+/// a Remote Request carries its real t1).
+pub struct AnsweringTx {
+    inner: Box<dyn TxPort>,
+    answers: rtrb::Consumer<OwdOut>,
+    follow: Option<(u8, u64)>,
+}
+
+impl AnsweringTx {
+    fn drain(&mut self) -> std::io::Result<()> {
+        while let Ok(mut a) = self.answers.pop() {
+            let now = live::unix_ns();
+            let f = &mut a.bytes[..usize::from(a.len)];
+            stamp(f, now, &mut self.follow);
+            self.inner.send(f, now)?;
+        }
+        Ok(())
+    }
+}
+
+impl TxPort for AnsweringTx {
+    fn send(&mut self, frame: &[u8], time_ns: u64) -> std::io::Result<()> {
+        self.drain()?;
+        self.inner.send(frame, time_ns)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.drain()?;
+        self.inner.flush()
+    }
 }

@@ -196,6 +196,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         // Everything crosses; capture timestamps give no residence time.
         bridge: fhgate::bridge::BridgeSpec::default(),
         timing: None,
+        owd: Default::default(),
     };
     let direction = match a.from {
         From::Du => "dl",

@@ -326,6 +326,36 @@ fn log_bridge(cfg: &GatewayConfig) {
     );
 }
 
+/// The one-way delay initiator's rings (`[owd]`): per side (0 DU, 1 RU)
+/// the tap and the injector for the pipeline, and the initiator's ends.
+struct OwdSides {
+    spec: fhgate::timing::owd_run::OwdSpec,
+    links: [fhgate::timing::owd_link::OwdLink; 2],
+    ends: Vec<(fhgate::timing::owd_run::SideSpec, fhgate::timing::owd_link::InitiatorEnds)>,
+}
+
+fn owd_sides(cfg: &GatewayConfig) -> Result<Option<OwdSides>> {
+    let Some(o) = cfg.owd else { return Ok(None) };
+    let ms = Duration::from_millis;
+    let spec = fhgate::timing::owd_run::OwdSpec { interval: ms(o.interval_ms), timeout: ms(o.timeout_ms), mode: o.mode };
+    let mut sides = OwdSides { spec, links: Default::default(), ends: Vec::new() };
+    for (i, (name, side, dst)) in [("du", &cfg.du, o.du), ("ru", &cfg.ru, o.ru)].into_iter().enumerate() {
+        let Some(dst) = dst else { continue };
+        let iface = match &side.backend {
+            Backend::AfXdp(c) => &c.interface,
+            Backend::AfPacket(c) => &c.interface,
+            other => bail!("owd.{name}: this side's backend is {}; one-way delay needs an af_xdp or af_packet port", other.name()),
+        };
+        let src = live::hardware_address(iface).with_context(|| format!("owd.{name}: reading the MAC address of {iface}"))?;
+        let (tap, inject, ends) = fhgate::timing::owd_link::link(src);
+        sides.links[i] = fhgate::timing::owd_link::OwdLink { tap: Some(tap), inject: Some(inject) };
+        // The side's VLAN, at the highest priority (gen's default PCP).
+        let vlan = side.vlan.map(|v| ecpri::ethernet::VlanTag::c_tag(v, 7));
+        sides.ends.push((fhgate::timing::owd_run::SideSpec { side: name, src, dst, vlan }, ends));
+    }
+    Ok(Some(sides))
+}
+
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut cfg = GatewayConfig::load(&a.config)?;
     let rt = runtime_for(&cfg)?;
@@ -363,6 +393,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut commits = Vec::new();
     let mut du = open_side(&cfg.du, "du", &mut ports, &mut commits)?;
     let mut ru = open_side(&cfg.ru, "ru", &mut ports, &mut commits)?;
+    let mut owd = owd_sides(&cfg)?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();
     // DL: DU → RU; UL: RU → DU. A side with no input sends nothing.
@@ -400,6 +431,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 let (side, bounds) = if port_direction == 1 { (TimingSide::Du, t.du) } else { (TimingSide::Ru, t.ru) };
                 IngressTiming::new(t.clock, from.numerology, side, bounds)
             }),
+            // The tap of the side received from, the injector of the side sent to.
+            owd: match &mut owd {
+                Some(o) => {
+                    let (from_i, to_i) = if port_direction == 1 { (0, 1) } else { (1, 0) };
+                    fhgate::timing::owd_link::OwdLink { tap: o.links[from_i].tap.take(), inject: o.links[to_i].inject.take() }
+                }
+                None => Default::default(),
+            },
         };
         let mut r = match runner::start(spec) {
             Ok(r) => r,
@@ -415,10 +454,21 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if running.is_empty() {
         bail!("neither side has an input: set du.input or ru.input");
     }
+    let mut owd = match owd.map(|o| fhgate::timing::owd_run::start(o.spec, o.ends)).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            abandon(running);
+            return Err(e.context("starting the one-way delay initiator"));
+        }
+    };
     let board = fhgate::metrics::TranslatorBoard::default();
     post_translators(&board, &running);
     // One collector: `[metrics] listen` and the control API's /metrics share it.
-    let collector = Arc::new(std::sync::Mutex::new(fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone())));
+    let mut collector = fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone());
+    if let Some(o) = &owd {
+        collector = collector.with_owd(o.board.clone());
+    }
+    let collector = Arc::new(std::sync::Mutex::new(collector));
     if let Some(addr) = cfg.metrics_listen {
         if let Err(e) = fhgate::metrics::serve_shared(addr, cfg.metrics_expose, collector.clone()) {
             abandon(running);
@@ -441,6 +491,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     while !running.iter().all(|(_, r)| r.is_finished()) {
         if fhgate::signals::stop_requested() && !stopping {
             tracing::info!("stopping: draining the rings");
+            // The last measurements' answers come in while the pipelines still run.
+            if let Some(o) = &mut owd {
+                o.finish();
+            }
             running.iter().for_each(|(_, r)| r.stop());
             stopping = true;
         }
@@ -482,6 +536,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     drop((du, ru));
     fhgate::io::output::commit_all(commits)?;
     let report = super::replay::Report { translators: fhgate::translate::summary::summarize(&controls), oversize };
+    let owd_reports = owd.take().map(|mut o| {
+        o.finish();
+        o.reports()
+    });
     // The ports' halves are dropped with their pipelines, so their final
     // counts (kernel counters included) are in.
     if a.json {
@@ -489,6 +547,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         j["ports"] = ports.json();
         if cfg.timing.is_some() {
             j["timing"] = fhgate::timing::live::json(total.flows.iter().map(|(k, c)| (k, &c.timing)));
+        }
+        if let Some(r) = &owd_reports {
+            j["owd"] = fhgate::timing::owd_run::json(r);
         }
         println!("{j}");
     } else {
@@ -498,7 +559,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         for e in ports.entries() {
             println!("port {} {}", e.side, e.counters);
         }
-        println!("{}{}", total.prometheus(), ports.prometheus());
+        if let Some(r) = &owd_reports {
+            print!("{}", fhgate::timing::owd_run::summary(r));
+        }
+        println!("{}{}{}", total.prometheus(), ports.prometheus(), owd_reports.as_deref().map(fhgate::timing::owd_run::prometheus).unwrap_or_default());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -104,6 +104,7 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     let mut cfg = a.decode.config();
     // A live port's transmit half answers one-way delay requests (eCPRI message type 5).
     let mut owd_tx: Option<Box<dyn fhgate::io::TxPort>> = None;
+    let mut own = fhgate::traffic::CarrierSpec::default().ru_mac;
     let (mut answered, mut owd_malformed) = (0u64, 0u64);
     let (mut rx, source, live): (Box<dyn RxPort>, String, bool) = match (&a.port, &a.input) {
         (Some(spec), _) => {
@@ -114,6 +115,7 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
             }
             let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
             owd_tx = Some(port.tx);
+            own = super::owd::own_mac(&backend, own);
             (port.rx, spec.clone(), true)
         }
         (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),
@@ -155,7 +157,7 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
                     }
                     sink.frame(data);
                     if let Some(tx) = owd_tx.as_mut() {
-                        match super::owd::answer(data, times[i], tx.as_mut())? {
+                        match super::owd::answer(data, times[i], tx.as_mut(), own)? {
                             Ok(n) => answered += n as u64,
                             Err((field, at)) => {
                                 owd_malformed += 1;

@@ -16,12 +16,14 @@ use serde::Deserialize;
 
 mod bridge;
 mod control;
+mod owd;
 mod side;
 pub mod profile;
 mod timing;
 
 use side::{default_auto, side, RawSide};
 pub use control::{ControlConfig, ControlListen};
+pub use owd::{parse_mac, OwdConfig};
 pub use side::{parse_comp, parse_port_spec};
 pub use timing::TimingConfig;
 
@@ -242,6 +244,8 @@ pub struct GatewayConfig {
     pub timing: Option<TimingConfig>,
     /// The control API (`[control]`), if served.
     pub control: Option<ControlConfig>,
+    /// One-way delay towards the DU and the RU (`[owd]`), if measured.
+    pub owd: Option<OwdConfig>,
 }
 
 // ---- the file as written ----------------------------------------------
@@ -266,6 +270,7 @@ struct RawFile {
     timing: Option<timing::RawTiming>,
     #[serde(default)]
     control: control::RawControl,
+    owd: Option<owd::RawOwd>,
 }
 
 #[derive(Deserialize)]
@@ -502,6 +507,7 @@ impl GatewayConfig {
                 Some(a)
             }
         };
+        let owd = raw.owd.map(|o| o.validate(&du, &ru)).transpose()?;
         Ok(GatewayConfig {
             du,
             ru,
@@ -521,6 +527,7 @@ impl GatewayConfig {
             ptp_tc: bridge::ptp(raw.ptp)?,
             timing: raw.timing.map(timing::RawTiming::validate).transpose()?,
             control: control::control(raw.control)?,
+            owd,
         })
     }
 

@@ -178,6 +178,34 @@ pub fn check_interface(port: &str, name: &str, mtu: usize) -> Result<InterfaceIn
     Ok(InterfaceInfo { index, mtu: if_mtu })
 }
 
+/// The hardware (MAC) address of interface `name` in this thread's
+/// network namespace, asked with SIOCGIFHWADDR (as [`check_interface`] asks).
+pub fn hardware_address(name: &str) -> std::io::Result<[u8; 6]> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("`{name}` is not an interface name")));
+    }
+    // SAFETY: a plain socket call; the descriptor is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a socket this function just opened and nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: the request reads ifr_name (NUL-terminated: the name is
+    // shorter than IFNAMSIZ) and writes ifru_hwaddr.
+    if unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::SIOCGIFHWADDR as _, &mut ifr) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFHWADDR filled ifru_hwaddr.
+    let data = unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_data };
+    Ok(std::array::from_fn(|i| data[i] as u8))
+}
+
 /// Linux capabilities the live backends need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capability {

@@ -411,6 +411,7 @@ mod tests {
                 threading,
                 bridge: Default::default(),
                 timing: None,
+                owd: Default::default(),
             };
             let stats = start(spec).unwrap().join().unwrap();
             assert_eq!(stats.totals(), (1000, 1000), "{threading:?}");

@@ -52,6 +52,7 @@ use super::stats::{FlowTable, Stats};
 use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::bridge::BridgeSpec;
 use crate::classify::FlowKey;
+use crate::timing::owd_link::OwdInjector;
 use crate::io::{RxPort, TxPort};
 use crate::translate::{Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
 
@@ -87,6 +88,9 @@ pub struct DirectionSpec {
     pub bridge: BridgeSpec,
     /// Receive-window classification of ingress messages (`[timing]`), if any.
     pub timing: Option<crate::timing::live::IngressTiming>,
+    /// The one-way delay initiator's halves (`[owd]`): a tap for the
+    /// side this direction receives from, an injector for the one it sends to.
+    pub owd: crate::timing::owd_link::OwdLink,
 }
 
 /// How a direction's stages map onto threads.
@@ -266,7 +270,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     }
     let (publish, m) = publisher();
     metrics.push(m);
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing);
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing, spec.owd.tap);
     let received = ingress.received.clone();
     let rx = Rx {
         publish,
@@ -283,7 +287,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     let (publish, m) = publisher();
     metrics.push(m);
     let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge };
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject };
     threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
     Ok(Running { received, metrics, controls, threads, stop })
 }
@@ -480,6 +484,8 @@ struct Tx {
     udp_port: Option<u16>,
     /// Counters and the transparent clock for frames that are not fronthaul.
     bridge: BridgeTx,
+    /// One-way delay messages the initiator queued for this port.
+    owd: Option<OwdInjector>,
 }
 
 impl Tx {
@@ -493,6 +499,9 @@ impl Tx {
         let mut last_time = 0;
         loop {
             let finished = self.worker_done.iter().all(|d| d.load(Ordering::Acquire));
+            if let Some(o) = &mut self.owd {
+                o.send_pending(self.port.as_mut())?;
+            }
             // Priority traffic first (S-plane, M-plane, untouched frames).
             pop_chunk(&mut self.prio, &mut out, self.burst);
             // Then the workers, round robin, a burst at most from each.

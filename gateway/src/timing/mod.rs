@@ -5,6 +5,8 @@
 pub mod extract;
 pub mod live;
 pub mod owd;
+pub mod owd_link;
+pub mod owd_run;
 pub mod ota;
 pub mod report;
 pub mod window;

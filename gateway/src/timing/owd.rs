@@ -63,6 +63,9 @@ pub struct OwdCounters {
     pub wrong_action: u64,
     /// Answers after the timeout.
     pub late: u64,
+    /// Measurements with no answer within the timeout (counted by
+    /// [`Initiator::expire`]; an answer that still comes is also `late`).
+    pub unanswered: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +75,8 @@ struct Outstanding {
     t1_ns: i128,
     /// When it was started, for the timeout.
     started_ns: u64,
+    /// Counted unanswered by [`Initiator::expire`]; an answer is late.
+    expired: bool,
 }
 
 /// The initiator of one side: outstanding measurements by ID.
@@ -106,11 +111,39 @@ impl Initiator {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.counters.started += 1;
-        self.outstanding[id as usize] = Some(Outstanding { mode, t1_ns: now_ns as i128, started_ns: now_ns });
+        self.outstanding[id as usize] = Some(Outstanding { mode, t1_ns: now_ns as i128, started_ns: now_ns, expired: false });
         match mode {
             Mode::Request => vec![owd(id, ActionType::Request, now_ns)],
             Mode::FollowUp => vec![owd(id, ActionType::RequestWithFollowUp, now_ns), owd(id, ActionType::FollowUp, now_ns)],
             Mode::Remote => vec![owd(id, ActionType::RemoteRequest, now_ns)],
+        }
+    }
+
+    /// Corrects measurement `id`'s start to `t_ns`, the time its first
+    /// message really left (stamped just before the send, see [`stamp`]):
+    /// t1 for a Request or a Request with follow-up, and the timeout's start.
+    pub fn sent(&mut self, id: u8, t_ns: u64) {
+        if let Some(o) = &mut self.outstanding[id as usize] {
+            if !o.expired {
+                o.t1_ns = t_ns as i128;
+                o.started_ns = t_ns;
+            }
+        }
+    }
+
+    /// Measurements waiting for an answer within their timeout.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.iter().flatten().filter(|o| !o.expired).count()
+    }
+
+    /// Counts every measurement older than the timeout at `now_ns` as
+    /// unanswered (once); an answer that comes after is late.
+    pub fn expire(&mut self, now_ns: u64) {
+        for o in self.outstanding.iter_mut().flatten() {
+            if !o.expired && now_ns.saturating_sub(o.started_ns) > self.timeout_ns {
+                o.expired = true;
+                self.counters.unanswered += 1;
+            }
         }
     }
 
@@ -136,7 +169,7 @@ impl Initiator {
             return (OwdEvent::WrongAction(r.action_type), None);
         }
         self.outstanding[id as usize] = None;
-        if rx_ns.saturating_sub(o.started_ns) > self.timeout_ns {
+        if o.expired || rx_ns.saturating_sub(o.started_ns) > self.timeout_ns {
             self.counters.late += 1;
             return (OwdEvent::Late(id), None);
         }
@@ -185,12 +218,59 @@ pub fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<VlanTag>, m: OwdRepr<'_>) 
 
 /// The message 5 body of `frame`, if it is one (eCPRI over Ethernet).
 pub fn body_of(frame: &[u8]) -> Option<&[u8]> {
+    body_range(frame).map(|r| &frame[r])
+}
+
+/// Where the message 5 body of `frame` is, if it is one (eCPRI over Ethernet).
+pub fn body_range(frame: &[u8]) -> Option<core::ops::Range<usize>> {
     let loc = ecpri::frame::locate(frame, None).ok()?;
     let range = loc.ecpri?;
-    let b = &frame[range];
-    let (at, msg) = ecpri::frame::MessageIter::new(b).next()?.ok()?;
-    let hl = ecpri::header::field::HEADER_LEN;
-    (msg.message_type() == message_type::ONE_WAY_DELAY).then(|| &b[at.start + hl..at.start + hl + msg.payload_size() as usize])
+    let (at, msg) = ecpri::frame::MessageIter::new(frame.get(range.clone())?).next()?.ok()?;
+    let start = range.start + at.start + ecpri::header::field::HEADER_LEN;
+    (msg.message_type() == message_type::ONE_WAY_DELAY).then(|| start..start + msg.payload_size() as usize)
+}
+
+/// A message 5 that left, as [`stamp`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamped {
+    /// Measurement ID.
+    pub id: u8,
+    /// Its action.
+    pub action: ActionType,
+    /// When it left (the clock read just before the send), Unix ns.
+    pub t_ns: u64,
+}
+
+/// Stamps the message 5 in `frame`, about to be sent at `now_ns`, where
+/// its action carries the transmit time: a Request gets t1 = `now_ns`; a
+/// Follow_Up the send time of the Request with follow-up of its ID before
+/// it (`follow` remembers it). Returns what an initiator needs to know of
+/// a message that starts a measurement (Request, Request with follow-up,
+/// Remote Request); a Response already carries its receive time.
+pub fn stamp(frame: &mut [u8], now_ns: u64, follow: &mut Option<(u8, u64)>) -> Option<Stamped> {
+    let r = body_range(frame)?;
+    let mut p = ecpri::owd::OwdPacket::new_checked(&mut frame[r]).ok()?;
+    let (id, action) = (p.measurement_id(), ActionType::from_u8(p.action_type())?);
+    let set = |p: &mut ecpri::owd::OwdPacket<&mut [u8]>, t: u64| {
+        let (s, ns) = split_ns(t);
+        p.set_seconds(s);
+        p.set_nanoseconds(ns);
+    };
+    match action {
+        ActionType::Request => set(&mut p, now_ns),
+        ActionType::RequestWithFollowUp => *follow = Some((id, now_ns)),
+        ActionType::FollowUp => {
+            if let Some((fid, t)) = *follow {
+                if fid == id {
+                    set(&mut p, t);
+                }
+            }
+            return None;
+        }
+        ActionType::RemoteRequest | ActionType::RemoteRequestWithFollowUp => {}
+        ActionType::Response => return None,
+    }
+    Some(Stamped { id, action, t_ns: now_ns })
 }
 
 #[cfg(test)]

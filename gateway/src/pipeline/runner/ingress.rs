@@ -14,6 +14,7 @@ use crate::classify::FlowKey;
 use crate::io::{RxPoll, RxPort, TxPort};
 use crate::pipeline::stats::{FlowTable, Stats};
 use crate::timing::live::IngressTiming;
+use crate::timing::owd_link::OwdTap;
 use crate::timing::AirTime;
 use crate::translate::{Packet, PacketBuf};
 
@@ -36,6 +37,8 @@ pub(super) struct Ingress {
     spare: Vec<PacketBuf>,
     /// Receive-window classification, when `[timing]` is configured.
     timing: Option<IngressTiming>,
+    /// Takes the answers to the gateway's one-way delay requests (`[owd]`).
+    owd: Option<OwdTap>,
 }
 
 /// What one poll of the port found.
@@ -57,9 +60,10 @@ impl Ingress {
         t0: Instant,
         bridge: BridgeRx,
         timing: Option<IngressTiming>,
+        owd: Option<OwdTap>,
     ) -> Self {
         let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst), timing }
+        Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst), timing, owd }
     }
 
     /// The UDP port ingress finds eCPRI on, if it runs over UDP.
@@ -72,7 +76,8 @@ impl Ingress {
     /// with its flow, counted in `flows` when it belongs to one (malformed
     /// frames by the flow their headers name) and in `stats` when it did
     /// not classify (not eCPRI, or malformed). Frames the passthrough
-    /// policy blocks are counted and their buffers go back into `bufs`.
+    /// policy blocks, and one-way delay messages addressed to the gateway
+    /// (which `owd` takes), are counted and their buffers go back into `bufs`.
     #[inline]
     pub(super) fn poll(&mut self, bufs: &mut Vec<PacketBuf>, flows: &mut FlowTable, stats: &mut Stats, mut each: impl FnMut(Packet, Option<FlowKey>)) -> Result<Polled> {
         let k = bufs.len().min(self.lens.len());
@@ -99,6 +104,12 @@ impl Ingress {
             pkt.arrival_ns = arrival;
             let flow = match &pkt.desc {
                 Some(d) => {
+                    if let Some(o) = &mut self.owd {
+                        if d.plane() == crate::translate::abi::plane::OTHER && o.take(pkt.data(), d.msg_type(), d.ecpri_offset() as usize, pkt.time_ns) {
+                            self.spare.push(pkt.buf);
+                            continue;
+                        }
+                    }
                     let key = FlowKey::of(d);
                     let f = flows.entry(key);
                     f.counters.packets_in += 1;
@@ -117,7 +128,8 @@ impl Ingress {
                     Some(key)
                 }
                 None => {
-                    if !self.bridge.admit(pkt.data(), &mut stats.bridge) {
+                    let owd = self.owd.as_mut().is_some_and(|o| o.take_unclassified(pkt.data(), self.decode.udp_port, pkt.time_ns));
+                    if owd || !self.bridge.admit(pkt.data(), &mut stats.bridge) {
                         self.spare.push(pkt.buf);
                         continue;
                     }

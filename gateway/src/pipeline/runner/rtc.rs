@@ -23,7 +23,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let (publish, m) = publisher();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing);
+    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing, spec.owd.tap);
     let received = ingress.received.clone();
     let r = RunToCompletion {
         publish,
@@ -38,6 +38,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
         core: spec.cores.first().copied(),
         t0,
         bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
+        owd: spec.owd.inject,
     };
     let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
     Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
@@ -57,6 +58,8 @@ struct RunToCompletion {
     t0: Instant,
     /// Counters and the transparent clock for frames that are not fronthaul.
     bridge: BridgeTx,
+    /// One-way delay messages the initiator queued for this port.
+    owd: Option<crate::timing::owd_link::OwdInjector>,
 }
 
 impl RunToCompletion {
@@ -76,6 +79,9 @@ impl RunToCompletion {
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 break;
+            }
+            if let Some(o) = &mut self.owd {
+                o.send_pending(self.tx.as_mut())?;
             }
             while bufs.len() < self.burst {
                 match self.pool.get() {
