@@ -86,7 +86,13 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
             match rx.recv(&mut bufs, &mut lens, &mut times).context("receiving")? {
                 RxPoll::Frames(n) => {
                     for i in 0..n {
-                        let Some(body) = body_of(&bufs[i].bytes()[..lens[i]]) else { continue };
+                        let data = &bufs[i].bytes()[..lens[i]];
+                        // Only what is addressed to us answers us: a gateway's or
+                        // another initiator's message 5 on the same link is not ours.
+                        if data.get(..6) != Some(&SRC[..]) {
+                            continue;
+                        }
+                        let Some(body) = body_of(data) else { continue };
                         let (ev, reply) = init.receive(body, times[i]);
                         match ev {
                             OwdEvent::Delay { ns, .. } => delays.push(ns),

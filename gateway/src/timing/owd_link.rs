@@ -27,8 +27,11 @@ use crate::io::{live::unix_ns, TxPort};
 /// Largest message 5 frame the initiator sends (Ethernet, two VLAN tags,
 /// eCPRI header, the fixed body; padded to 60).
 pub const OUT_MAX: usize = 64;
-/// Records each ring holds: far more than one interval's messages.
-const RING: usize = 64;
+/// Records each ring holds: more than the answers that can be due at
+/// once (256 IDs outstanding, a follow-up each), so a peer that stalls and
+/// then answers everything in a burst loses none (64 lost some on the
+/// testbed: `ring_full`).
+const RING: usize = 512;
 
 /// A message 5 frame for the injector to send.
 #[derive(Debug, Clone, Copy)]

@@ -72,6 +72,23 @@ fn measures_through_the_rings_and_counts_what_it_does_not_use() {
     assert!(text.contains("fhgate_owd_delay_ns_count{side=\"du\"} 4"), "{text}");
     assert!(text.contains("fhgate_owd_last_delay_ns{side=\"du\"} "), "{text}");
     assert_eq!(json(&run.reports())["du"]["answered"], 4);
+    let line = summary(&run.reports());
+    assert!(line.starts_with(&format!("owd du: {} sent, 4 answered, 0 late, 1 malformed, {} unanswered", c.started, c.unanswered)), "{line}");
+    assert!(line.contains(&format!("; delay ns min {min} p50 ")), "{line}");
+}
+
+/// A peer that stalls and then answers every outstanding measurement at
+/// once (256 IDs, a follow-up each) loses none on the tap's ring before
+/// the initiator's next tick (with 64 records the testbed lost some).
+#[test]
+fn the_tap_holds_every_answer_that_can_be_due_at_once() {
+    let (mut tap, _inject, ends) = link(GW);
+    let f = crate::timing::owd::frame(GW, PEER, None, ecpri::owd::OwdRepr { measurement_id: 1, action_type: 2, seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] }).unwrap();
+    for _ in 0..512 {
+        assert!(tap.take(&f, 5, 14, 0));
+    }
+    assert_eq!(ends.tap.ring_full.load(Ordering::Relaxed), 0);
+    assert_eq!(ends.answers.slots(), 512);
 }
 
 #[test]
