@@ -156,13 +156,44 @@ fn differences_nothing_bridges_are_named_and_nothing_is_written() {
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("DL U-plane dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED: no translator available declares `dl_comp bfp:8 -> mu-law:8`"), "{out}");
-    assert!(out.contains("carrier numerology: 1 -> 0: NOT BRIDGED: nothing changes the numerology"), "{out}");
+    assert!(out.contains("carrier numerology: 1 -> 0: NOT BRIDGED: nothing changes the numerology: a translator cannot declare `numerology` (effects name only comp_hdr, dl_comp, ul_comp, eaxc_bits, vlan"), "{out}");
     assert!(!gw.exists());
+    // The carrier width: key, both values and why.
+    let ru_wide = write(dir.path(), "ru_wide.toml", "dl_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nnumerology = 1\ncarrier_prbs = 106\n");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru_wide), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("carrier carrier_prbs: 273 -> 106: NOT BRIDGED: nothing changes the carrier width: a translator cannot declare `carrier_prbs`"), "{out}");
     // Profile-only replay refuses the same, before reading a frame.
     let capture = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
     let o = fhgate(&["replay", s(&capture), "-o", s(&dir.path().join("x.pcap")), "--du-profile", s(&du), "--ru-profile", s(&ru), "--translators-dir", s(&t)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED"), "{}", text(&o.stderr));
+}
+
+/// PRACH flows with a compression of their own: plan folds each through
+/// the UL chain it derived and names, by eAxC, one that does not leave as
+/// the DU wants (bfp_width 9 -> 12 leaves the 14-bit PRACH as it is).
+#[test]
+fn plan_names_prach_flows_the_chain_leaves_wrong() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let ru = write(dir.path(), "ru.toml", "ul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nprach_comp = \"bfp:14\"\nprach_eaxc = [\"0x0002\", \"0x0003\"]\n");
+    let du = |prach: &str| write(dir.path(), "du.toml", &format!("ul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\nprach_comp = \"{prach}\"\nprach_eaxc = [\"0x0002\", \"0x0003\"]\n"));
+    let o = fhgate(&["plan", "--du", s(&du("bfp:12")), "--ru", s(&ru), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("UL U-plane ul_comp: bfp:9 -> bfp:12: bridged by bfp_width"), "{out}");
+    for id in ["0x0002", "0x0003"] {
+        assert!(
+            out.contains(&format!("UL U-plane PRACH eAxC {id} prach_comp: bfp:14 -> bfp:12: NOT BRIDGED: the UL chain leaves this flow at bfp:14 (no declared effect of its translators applies to it)")),
+            "{out}"
+        );
+    }
+    // A DU that takes PRACH at 14 as sent: nothing to say about those flows.
+    let o = fhgate(&["plan", "--du", s(&du("bfp:14")), "--ru", s(&ru), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert!(o.status.success() && !out.contains("PRACH"), "{out}");
 }
 
 #[test]

@@ -70,7 +70,7 @@ impl Profiles {
         let flow = fhgate::plan::fold::flow_name(dir);
         let mut lines = Vec::new();
         for l in &plan.lines {
-            if l.flow == flow || l.flow == "carrier" {
+            if l.flow.starts_with(flow) || l.flow == "carrier" {
                 tracing::info!("plan: {}", plan.line_text(l));
                 if matches!(l.how, How::Unbridged(_)) {
                     lines.push(plan.line_text(l));

@@ -11,7 +11,7 @@ use crate::config::profile::Profile;
 use crate::translate::effect::{Field, Format, Scope};
 use crate::translate::{parse_config_pairs, MemoryLog, Runtime, TranslatorModule, TranslatorSpec};
 
-use super::fold::{fields_of, flow_name, fold, format_of_profile, Stage};
+use super::fold::{fields_of, flow_name, flow_starts, fold, format_of_profile, Stage};
 
 /// The translator modules a plan may use: every `.wasm` of a directory.
 pub struct Available {
@@ -76,8 +76,9 @@ pub enum How {
 /// One line of a plan: a field that differs, and how it is bridged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    /// `DL U-plane`, `UL U-plane`, or `carrier` for side-wide keys.
-    pub flow: &'static str,
+    /// `DL U-plane`, `UL U-plane`, `UL U-plane PRACH eAxC 0x0002`, or
+    /// `carrier` for side-wide keys.
+    pub flow: String,
     /// The key.
     pub field: &'static str,
     /// What the traffic has where it comes in, and what the other side wants.
@@ -188,7 +189,7 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
         let (from_side, to_side) = if dir == Scope::Dl { ("DU", "RU") } else { ("RU", "DU") };
         for field in fields_of(dir) {
             let (have, wanted) = (state.get(field).map(String::from), want.get(field).map(String::from));
-            let line = |from: &str, to: &str, how| Line { flow: flow_name(dir), field: field.name(), from: from.into(), to: to.into(), how };
+            let line = |from: &str, to: &str, how| Line { flow: flow_name(dir).into(), field: field.name(), from: from.into(), to: to.into(), how };
             match (have, wanted) {
                 (Some(h), Some(w)) if h == w => {}
                 (None, Some(w)) => plan.lines.push(line("?", &w, How::Unknown(from_side))),
@@ -214,23 +215,63 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
             }
         }
     }
+    own_flows(du, ru, &fru, &mut plan);
     side_wide(du, ru, &mut plan.lines);
     plan
+}
+
+/// The PRACH/SRS flows with a compression of their own (`prach_comp`,
+/// `srs_comp`): each folded through the UL chain the plan derived; one
+/// that does not leave as the DU wants is named with both values. plan
+/// derives one chain per direction, and a translator whose declared
+/// `FROM` is the data's width leaves these flows as they are.
+fn own_flows(du: &Profile, ru: &Profile, fru: &Format, plan: &mut Plan) {
+    let stages: Vec<Stage> = plan.ul.iter().map(|s| s.stage.clone()).collect();
+    for (start, want) in flow_starts(ru, du, fru, Scope::Ul) {
+        let (Some(have), Some(want)) = (start.format.get(Field::UlComp).map(String::from), want) else { continue };
+        let Ok(after) = fold(&start.format, &stages, Scope::Ul) else { continue };
+        let gives = after.format.get(Field::UlComp).unwrap_or("?").to_string();
+        if have == want && gives == want {
+            continue;
+        }
+        let how = if gives == want {
+            let i = (0..stages.len()).rev().find(|&i| fold(&start.format, &stages[..i], Scope::Ul).ok().and_then(|f| f.format.get(Field::UlComp).map(|c| c != want)).unwrap_or(false));
+            match i {
+                Some(i) => How::Translator(i),
+                None => continue,
+            }
+        } else {
+            How::Unbridged(format!(
+                "the UL chain leaves this flow at {gives}{}; give this eAxC a chain of its own ([[chain]] select = \"dir=ul,plane=u,eaxc={:#06x}/0xffff\") with a translator that declares `ul_comp {have} -> {want}`",
+                if gives == have { " (no declared effect of its translators applies to it)" } else { "" },
+                start.eaxc
+            ))
+        };
+        let field = if start.kind == "PRACH" { "prach_comp" } else { "srs_comp" };
+        plan.lines.push(Line { flow: format!("UL U-plane {} eAxC {:#06x}", start.kind, start.eaxc), field, from: have, to: want, how });
+    }
 }
 
 /// Keys no translator changes: the carrier and numerology must agree; the
 /// MTU is egress's to meet.
 fn side_wide(du: &Profile, ru: &Profile, lines: &mut Vec<Line>) {
-    let line = |field, from: String, to: String, how| Line { flow: "carrier", field, from, to, how };
-    let nothing = |k: &str| How::Unbridged(format!("nothing changes {k}: the DU and the RU must be configured alike"));
+    let line = |field, from: String, to: String, how| Line { flow: "carrier".into(), field, from, to, how };
+    // Effects can only name format fields: no translator can be chosen for these keys.
+    let fields: Vec<&str> = Field::ALL.into_iter().filter(|f| f.is_format()).map(Field::name).collect();
+    let nothing = |k: &str, key: &str, what: &str| {
+        How::Unbridged(format!(
+            "nothing changes {k}: a translator cannot declare `{key}` (effects name only {}, ABI.md §6.1), and {what}; the DU and the RU must be configured alike",
+            fields.join(", ")
+        ))
+    };
     if let (Some(a), Some(b)) = (du.carrier_prbs, ru.carrier_prbs) {
         if a != b {
-            lines.push(line("carrier_prbs", a.to_string(), b.to_string(), nothing("the carrier width")));
+            lines.push(line("carrier_prbs", a.to_string(), b.to_string(), nothing("the carrier width", "carrier_prbs", "a carrier of another width moves every section's PRBs and the C-plane's schedule")));
         }
     }
     if let (Some(a), Some(b)) = (du.numerology, ru.numerology) {
         if a != b {
-            lines.push(line("numerology", a.to_string(), b.to_string(), nothing("the numerology")));
+            lines.push(line("numerology", a.to_string(), b.to_string(), nothing("the numerology", "numerology", "another subcarrier spacing changes slot and symbol timing, not a field of the messages")));
         }
     }
     if let (Some(a), Some(b)) = (du.mtu, ru.mtu) {
