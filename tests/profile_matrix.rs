@@ -1,0 +1,160 @@
+//! The issue 13 §5 matrix: every width (BFP 8, 9, 12, 14; 16-bit none)
+//! and method (BFP, none, µ-law, block scaling), with and without PRACH.
+//! Each format is learned from gen's DU and RU captures (the profile must
+//! equal gen's settings); each ordered pair DU → RU that bfp_width bridges
+//! is planned and replayed with the profiles alone: tshark under the
+//! receiving profile's preferences finds nothing malformed, the IQ is
+//! exact where the chain widens and within 0.5 dB of the nearest-rounding
+//! bound where it narrows (the spec BFP oracle); a pair nothing bridges
+//! is refused naming key and values. Captures are small (12 PRBs, one
+//! antenna, one slot), and plans read a directory holding bfp_width
+//! alone (each process compiles what it reads), to keep it near a minute.
+
+use std::path::{Path, PathBuf};
+
+#[path = "support/bfp_oracle.rs"]
+mod oracle;
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/tshark.rs"]
+mod tshark;
+
+use cli::{fhgate, s, text, translators, write};
+use fhgate::config::profile::Profile;
+
+const PRBS: u16 = 12;
+/// Formats bfp_width converts between.
+const BFP: [&str; 4] = ["bfp:8", "bfp:9", "bfp:12", "bfp:14"];
+/// Formats no example translator converts to or from BFP.
+const OTHER: [&str; 3] = ["none:16", "mu-law:8", "block-scaling:9"];
+
+fn width(f: &str) -> u32 {
+    f.split_once(':').unwrap().1.parse().unwrap()
+}
+
+/// gen's `side` capture at `comp`, with PRACH or not.
+fn gen(dir: &Path, side: &str, comp: &str, prach: bool) -> PathBuf {
+    let out = dir.join(format!("{side}_{}_{prach}.pcap", comp.replace(':', "")));
+    let n = PRBS.to_string();
+    let mut args = vec!["gen", "-o", s(&out), "--side", side, "--comp", comp, "--prbs", &n, "--antennas", "1", "--slots", "1", "--numerology", "0"];
+    if prach {
+        args.push("--prach");
+    }
+    let o = fhgate(&args);
+    assert!(o.status.success(), "gen {args:?}: {}", text(&o.stderr));
+    out
+}
+
+/// One format's side: its captures and the profile learned from them.
+struct Side {
+    comp: &'static str,
+    du: PathBuf,
+    ru: PathBuf,
+    profile: PathBuf,
+}
+
+/// Learns `comp`'s link profile from gen's DU and RU captures and checks
+/// it against gen's settings.
+fn learn(dir: &Path, comp: &'static str, prach: bool) -> Side {
+    let (du, ru) = (gen(dir, "du", comp, prach), gen(dir, "ru", comp, prach));
+    let o = fhgate(&["profile", "learn", s(&du), s(&ru)]);
+    assert!(o.status.success(), "learn {comp}: {}", text(&o.stderr));
+    let t = text(&o.stdout);
+    let p = Profile::from_toml(&t, Path::new("stdout")).unwrap_or_else(|e| panic!("{comp}: {e}\n{t}"));
+    let what = format!("{comp}, PRACH {prach}: {p:?}");
+    assert_eq!((p.dl_comp.as_deref(), p.ul_comp.as_deref()), (Some(comp), Some(comp)), "{what}");
+    assert_eq!((p.comp_hdr.as_deref(), p.carrier_prbs, p.numerology), (Some("present"), Some(PRBS), Some(0)), "{what}");
+    assert_eq!(p.eaxc_bits.as_deref(), Some("4,4,4,4"), "{what}");
+    // PRACH at the data's compression: its eAxC (RU port 1) named, no prach_comp.
+    let want_prach = prach.then(|| vec!["0x0001".to_string()]);
+    assert_eq!((p.prach_eaxc.clone(), p.prach_comp.as_deref()), (want_prach, None), "{what}");
+    let profile = write(dir, &format!("{}_{prach}.toml", comp.replace(':', "")), &t);
+    Side { comp, du, ru, profile }
+}
+
+/// `replay` of `input` from `from` with both profiles and no translator:
+/// the chain plan derives. `Ok(summary)` or `Err(stderr)`.
+fn replay(input: &Path, out: &Path, from: &str, du: &Side, ru: &Side, tr: &Path) -> Result<serde_json::Value, String> {
+    let args = ["replay", s(input), "-o", s(out), "--from", from, "--du-profile", s(&du.profile), "--ru-profile", s(&ru.profile), "--translators-dir", s(tr), "--json"];
+    let o = fhgate(&args);
+    if !o.status.success() {
+        return Err(text(&o.stderr));
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// The IQ of `out` against `input`, eAxC by eAxC: identical when the
+/// chain widens (`from` ≤ `to` bits), else within 0.5 dB of the bound at
+/// `to` (identical too when the signal fits `to` bits).
+fn iq(input: &Path, out: &Path, eaxcs: &[u16], from: u32, to: u32, what: &str) {
+    let (a, b) = (oracle::oracle_decode(input), oracle::oracle_decode(out));
+    assert_eq!(a.len(), b.len(), "{what}: PRB count");
+    for &e in eaxcs {
+        assert!(a.keys().any(|k| k.0 == e), "{what}: no PRB of eAxC {e}");
+        if from <= to {
+            for (k, v) in a.iter().filter(|(k, _)| k.0 == e) {
+                assert_eq!(Some(&v.samples), b.get(k).map(|p| &p.samples), "{what}: PRB {k:?}");
+            }
+        } else {
+            let (evm, bound) = (oracle::evm_db(input, out, e), oracle::bound_db(input, to, e));
+            // A bound of -inf: the signal fits `to` bits, so narrowing loses nothing.
+            let near = if bound == f64::NEG_INFINITY { evm == bound } else { (evm - bound).abs() < 0.5 };
+            assert!(near, "{what}: eAxC {e} EVM {evm:.2} dB, bound {bound:.2} dB");
+            println!("{what}: eAxC {e} EVM {evm:.2} dB, bound {bound:.2} dB");
+        }
+    }
+}
+
+fn no_complaints(out: &Path, comp: &str, what: &str) {
+    let c = tshark::complaints(out, &tshark::prefs("4,4,4,4", comp, comp, true, PRBS));
+    assert!(c.is_empty(), "{what}: {c:?}");
+}
+
+/// Without PRACH each pair runs DU → RU (DL U-plane, and the C-plane
+/// whose udCompHdr bfp_width rewrites); with PRACH, RU → DU (UL U-plane,
+/// the PRACH eAxC converted with the data as its profile says).
+#[test]
+fn every_width_and_method_with_and_without_prach_learns_plans_and_replays() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    // plan reads (and compiles) every module of the directory: only bfp_width here.
+    let tr = dir.path().join("translators");
+    std::fs::create_dir(&tr).unwrap();
+    std::fs::copy(t.join("bfp_width.wasm"), tr.join("bfp_width.wasm")).unwrap();
+    let mut replays = 0;
+    for prach in [false, true] {
+        let bfp: Vec<Side> = BFP.iter().map(|c| learn(dir.path(), c, prach)).collect();
+        let other: Vec<Side> = OTHER.iter().map(|c| learn(dir.path(), c, prach)).collect();
+        for a in &bfp {
+            for b in bfp.iter().filter(|b| b.comp != a.comp) {
+                let what = format!("DU {} -> RU {}, PRACH {prach}", a.comp, b.comp);
+                let out = dir.path().join("out.pcap");
+                let _ = std::fs::remove_file(&out);
+                let (input, from, to, eaxcs): (&Path, _, _, &[u16]) = if prach { (&b.ru, "ru", a.comp, &[0, 1]) } else { (&a.du, "du", b.comp, &[0]) };
+                let j = replay(input, &out, if prach { "ru" } else { "du" }, a, b, &tr).unwrap_or_else(|e| panic!("{what}: {e}"));
+                replays += 1;
+                assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{what}: {j}");
+                assert_eq!(oracle::pcap_records(&out).len(), oracle::pcap_records(input).len(), "{what}: frames");
+                no_complaints(&out, to, &what);
+                let from_w = width(if from == "ru" { b.comp } else { a.comp });
+                iq(input, &out, eaxcs, from_w, width(to), &what);
+            }
+        }
+        if prach {
+            continue;
+        }
+        // Another method on one side: refused before a frame is read, naming key and values.
+        let nine = &bfp[1];
+        for o in &other {
+            for (du, ru) in [(o, nine), (nine, o)] {
+                let out = dir.path().join("refused.pcap");
+                let e = replay(&du.du, &out, "du", du, ru, &tr).unwrap_err();
+                replays += 1;
+                let line = format!("DL U-plane dl_comp: {} -> {}: NOT BRIDGED", du.comp, ru.comp);
+                assert!(e.contains(&line), "wants `{line}`: {e}");
+                assert!(!out.exists(), "nothing written");
+            }
+        }
+    }
+    assert_eq!(replays, 12 + 12 + 6);
+}
