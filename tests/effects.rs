@@ -101,6 +101,10 @@ fn a_translator_that_contradicts_its_declaration_is_bad_output_per_flow() {
     assert_eq!(j["egress_errors"]["bad_output"].as_u64(), Some(u), "{j}");
     let f = &j["egress_error_flows"][0];
     assert_eq!(f["field"].as_str(), Some("oran_fh_cus.udCompHdr"), "{j}");
+    // The headers still say the bfp:9 it declared converting: its fault,
+    // 5 within 10 s (replay's default window) disable it.
+    let t = &j["translators"][0];
+    assert_eq!((t["faults"]["bad_output"].as_u64(), t["disabled"].as_bool()), (Some(5), Some(true)), "{t}");
 
     // A declaration the host does not know fails the load, naming it.
     let o = fhgate(&["replay", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--translator", &format!("{liar}:lie=1")]);

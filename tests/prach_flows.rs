@@ -132,6 +132,11 @@ fn a_chain_that_converts_the_data_leaves_prach_flows_decoded() {
     let du_plain = write(dir.path(), "du_plain.toml", &plain(&std::fs::read_to_string(&du_profile).unwrap()));
     let j = replay(&ru, &dir.path().join("out_plain.pcap"), &ru_plain, &du_plain, &widen).unwrap();
     assert_eq!(bad_output(&j), pa.len() as u64, "{j}");
+    // Not bfp_width's fault: it leaves 14-bit sections alone as it
+    // declares, so its fault policy stays out of it (it would disable it
+    // after 5, and the data would then leave unconverted).
+    let t = &j["translators"][0];
+    assert_eq!((t["faults"]["total"].as_u64(), t["disabled"].as_bool()), (Some(0), Some(false)), "{t}");
 
     // A DU that wants PRACH at 12 too is refused before a packet moves, by eAxC.
     let du12 = write(dir.path(), "du12.toml", &std::fs::read_to_string(&du_profile).unwrap().replace("prach_comp = \"bfp:14\"", "prach_comp = \"bfp:12\""));

@@ -5,7 +5,8 @@
 use ecpri::ethernet::EthernetFrame;
 
 use super::sink::PoolSink;
-use super::{header_flow, Egress, EgressErrorKind, EgressStats, Emitted, OversizePolicy, MIN_FRAME};
+use super::frame::UDCOMPHDR_AFTER_DIRECTION;
+use super::{header_flow, Egress, EgressError, EgressErrorKind, EgressStats, Emitted, OversizePolicy, MIN_FRAME};
 use crate::classify::FlowKey;
 use crate::pipeline::stats::Stats;
 use crate::translate::{BufPool, Burst, FaultPolicy, Packet, WorkerHost, BURST_CAPACITY};
@@ -124,7 +125,7 @@ impl Egress {
                     let flow = p.desc.as_ref().map(FlowKey::of).or_else(|| header_flow(p.data(), self.cfg.decode.udp_port, p.port_direction));
                     *stats.egress_error_flows.entry((e.kind.name(), e.field, flow)).or_default() += 1;
                     let policy = match host.as_deref_mut() {
-                        Some(h) if e.kind == EgressErrorKind::BadOutput => h.bad_output(p.route, e.field, e.offset),
+                        Some(h) if e.kind == EgressErrorKind::BadOutput && self.translators_doing(p, &e) => h.bad_output(p.route, e.field, e.offset),
                         _ => FaultPolicy::Pass,
                     };
                     if policy == FaultPolicy::Drop {
@@ -172,6 +173,25 @@ impl Egress {
         self.pieces = pieces;
         r.packets_out = burst.len();
         r
+    }
+
+    /// Whether a `bad_output` message is its translator's doing: its
+    /// sections do not read with the declared format (static compression,
+    /// or a broken layout), or its udCompHdr still says the ingress format
+    /// the chain declared converting from (lying_effects' lie). A header
+    /// in a third format is not blamed: it is as likely a flow whose own
+    /// format no profile names (PRACH at 14 bits without `prach_comp`,
+    /// which bfp_width 9 -> 12 rightly leaves alone) as a translator that
+    /// wrote another width; egress counts it per flow either way. (The
+    /// host's verdicts cannot tell: the SDK reports a message it copied
+    /// unchanged as modified.)
+    fn translators_doing(&self, p: &Packet, e: &EgressError) -> bool {
+        if e.field != "oran_fh_cus.udCompHdr" {
+            return true;
+        }
+        let f = p.data();
+        let Some((&hdr, &dir)) = f.get(e.offset).zip(e.offset.checked_sub(UDCOMPHDR_AFTER_DIRECTION).and_then(|i| f.get(i))) else { return true };
+        ecpri::UdCompHdr::from_byte(hdr) == self.classify_decode.uplane(dir >> 7).static_comp
     }
 
     /// A packet that did not decode on ingress, or is not eCPRI: counted,

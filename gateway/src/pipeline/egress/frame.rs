@@ -38,6 +38,10 @@ impl Layout {
     }
 }
 
+/// Bytes from the U-plane header's first byte (dataDirection) to the
+/// first section's udCompHdr: the header, then sectionId to numPrbu.
+pub(super) const UDCOMPHDR_AFTER_DIRECTION: usize = uplane::field::APP_HEADER_LEN + 4;
+
 impl Egress {
     /// Finds the messages and the length their content calls for; returns
     /// where the last one ends.
@@ -111,6 +115,7 @@ impl Egress {
                 // A declared format with udCompHdr: the first section's
                 // header must say it (its IQ would tile at any width).
                 const HDR: usize = 4 + uplane::field::APP_HEADER_LEN + 4;
+                const _: () = assert!(HDR - 4 == UDCOMPHDR_AFTER_DIRECTION);
                 if self.cfg.declared && ucfg.comp_hdr == CompHdrMode::Present {
                     if let Some(&b) = rest.get(HDR).filter(|_| declared > HDR) {
                         if ecpri::UdCompHdr::from_byte(b) != ucfg.static_comp {
