@@ -801,3 +801,63 @@ fn a_refused_reload_says_the_running_chain_carries_on() {
     assert!(report.starts_with("run: ") || report.contains("\nrun: "), "{report}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The gateway's own interface deleted while traffic crosses (the veth
+/// goes with its peer): the gateway stops by itself, without a signal,
+/// prints its report and exits non-zero naming the port that is gone.
+fn interface_deleted(backend: &str, tag: &str) {
+    let (tb, _serial) = Testbed::up(tag);
+    let dir = scratch(tag);
+    let cfg = config(&dir, backend, "", "");
+    let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "-c", cfg.to_str().unwrap()]));
+    gw.wait_for("running;", Duration::from_secs(60));
+    let good = good_frames();
+    let ru = tb.ns("ru");
+    in_ns(tb.ns("du"), move || {
+        let raw = Raw::open("du0");
+        for (i, f) in good.iter().cycle().take(600).enumerate() {
+            if i == 300 {
+                let out = std::process::Command::new("ip").args(["-n", &ru, "link", "del", "ru0"]).output().expect("ip");
+                assert!(out.status.success(), "ip link del: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            std::thread::sleep(Duration::from_micros(500));
+            raw.send(f).expect("a frame is sent");
+        }
+    })
+    .join()
+    .unwrap();
+    let (st, json, log) = gw.finish(Duration::from_secs(15));
+    assert_eq!(st.code(), Some(2), "{backend}: exits with an error of its own:\n{log}");
+    assert!(log.contains(&format!("{backend} gw-ru: the interface is gone")), "{backend}: the error names the port:\n{log}");
+    let ports = json["ports"].to_string();
+    assert!(ports.contains("gw-ru") && json["frames_in"].as_u64().is_some_and(|n| n >= 300), "{backend}: the report is still given: {json}\n{log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn af_xdp_interface_deleted_while_running_stops_with_a_named_error_and_a_report() {
+    interface_deleted("af_xdp", "dx");
+}
+
+#[test]
+fn af_packet_interface_deleted_while_running_stops_with_a_named_error_and_a_report() {
+    interface_deleted("af_packet", "dp");
+}
+
+/// A port that is down when the gateway starts: refused at once, naming
+/// the interface and the command that brings it up.
+#[test]
+fn a_port_down_at_start_is_refused_naming_it() {
+    let (tb, _serial) = Testbed::up("dd");
+    let dir = scratch("dd");
+    let out = std::process::Command::new("ip").args(["-n", &tb.ns("gw"), "link", "set", "gw-ru", "down"]).output().expect("ip");
+    assert!(out.status.success());
+    for backend in ["af_xdp", "af_packet"] {
+        let cfg = config(&dir, backend, "", "");
+        let out = tb.fhgate("gw", &["run", "-c", cfg.to_str().unwrap()]).output().expect("fhgate runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{backend}: refused:\n{err}");
+        assert!(err.contains("interface `gw-ru` is down") && err.contains("ip link set gw-ru up"), "{backend}: names it and the fix:\n{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

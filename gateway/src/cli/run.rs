@@ -498,6 +498,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             running.iter().for_each(|(_, r)| r.stop());
             stopping = true;
         }
+        // A direction that failed (a port gone, a stage's error) stops the
+        // other too: the gateway does not carry on half dead until a signal.
+        if !stopping && running.iter().any(|(_, r)| r.failed()) {
+            let names: Vec<&str> = running.iter().filter(|(_, r)| r.failed()).map(|(n, _)| *n).collect();
+            tracing::error!(pipelines = ?names, "a pipeline failed: stopping, the report follows and then the error");
+            running.iter().for_each(|(_, r)| r.stop());
+            stopping = true;
+        }
         if fhgate::signals::take_hangup() {
             match reload(&a.config, &mut cfg, &mut modules, &mut running, &egress_formats, runs) {
                 Ok(names) if names.is_empty() => tracing::info!("reload: no translator changed"),
@@ -520,9 +528,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     // The controls hold the translators' statistics; they outlive the workers.
     let mut controls = Vec::new();
     let mut oversize = Vec::new();
+    // A failed pipeline's error comes after the report: the counters of
+    // what did cross are what an operator needs to see it.
+    let mut failures = Vec::new();
     for (name, mut r) in running {
         controls.append(&mut r.controls);
-        let s = r.join().with_context(|| format!("the {name} pipeline"))?;
+        let (s, errors) = r.join_all();
+        failures.extend(errors.into_iter().map(|e| e.context(format!("the {name} pipeline"))));
         oversize.push((name, if name == "dl" { cfg.ru.oversize } else { cfg.du.oversize }, s.oversize.clone()));
         total.merge(&s);
     }
@@ -534,7 +546,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     // A side no traffic flows to still holds its (empty) capture writer.
     drop((du, ru));
-    fhgate::io::output::commit_all(commits)?;
+    if failures.is_empty() {
+        fhgate::io::output::commit_all(commits)?;
+    } else if !commits.is_empty() {
+        // As for any failed run: existing files stay exactly as they were.
+        tracing::warn!("the run failed: its output files are not written (existing ones are left as they were)");
+    }
     let report = super::replay::Report { translators: fhgate::translate::summary::summarize(&controls), oversize };
     let owd_reports = owd.take().map(|mut o| {
         o.finish();
@@ -563,6 +580,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             print!("{}", fhgate::timing::owd_run::summary(r));
         }
         println!("{}{}{}", total.prometheus(), ports.prometheus(), owd_reports.as_deref().map(fhgate::timing::owd_run::prometheus).unwrap_or_default());
+    }
+    if let Some(e) = failures.into_iter().next() {
+        return Err(e);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -254,6 +254,13 @@ fn cap_name(c: Capability) -> &'static str {
     }
 }
 
+/// The error of a port whose interface is gone (deleted, or its driver
+/// unbound: ENXIO, ENODEV), naming the port: unlike a link that is down,
+/// it does not come back, and what is queued on it is lost.
+pub fn gone(port: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotConnected, format!("{port}: the interface is gone (deleted, or its driver unbound): {e}; frames queued on it are lost"))
+}
+
 /// ns since the Unix epoch, for receive timestamps.
 #[inline]
 pub fn unix_ns() -> u64 {

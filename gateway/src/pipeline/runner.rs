@@ -159,6 +159,31 @@ pub struct Running {
     pub controls: Vec<Control>,
     threads: Vec<thread::JoinHandle<Result<Stats>>>,
     stop: Arc<AtomicBool>,
+    /// Set by a stage that ended in an error or a panic.
+    failed: Arc<AtomicBool>,
+}
+
+/// Spawns a stage named `name`; when it ends in an error or a panic it
+/// sets `failed` and `stop`, so its direction's other stages stop too
+/// (an RX left running beside a dead TX would take frames nowhere) and
+/// the caller learns of it without waiting for a signal.
+fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, f: impl FnOnce() -> Result<Stats> + Send + 'static) -> std::io::Result<thread::JoinHandle<Result<Stats>>> {
+    struct Watch(Arc<AtomicBool>, Arc<AtomicBool>, bool);
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            if !self.2 || thread::panicking() {
+                self.0.store(true, Ordering::Release);
+                self.1.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    let (failed, stop) = (failed.clone(), stop.clone());
+    thread::Builder::new().name(name).spawn(move || {
+        let mut w = Watch(failed, stop, false);
+        let r = f();
+        w.2 = r.is_ok();
+        r
+    })
 }
 
 impl Running {
@@ -175,6 +200,27 @@ impl Running {
     /// Asks every stage to stop (live ports; a capture stops by itself).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stage ended in an error or a panic (the others are
+    /// stopping): join to learn why.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Waits for every stage: the counters of those that ended well, and
+    /// why the others did not, so a report can still be given.
+    pub fn join_all(self) -> (Stats, Vec<anyhow::Error>) {
+        let mut total = Stats::default();
+        let mut errors = Vec::new();
+        for t in self.threads {
+            match t.join() {
+                Ok(Ok(s)) => total.merge(&s),
+                Ok(Err(e)) => errors.push(e),
+                Err(_) => errors.push(anyhow!("a pipeline thread panicked")),
+            }
+        }
+        (total, errors)
     }
 
     /// Waits for every stage and merges their counters.
@@ -227,6 +273,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
     let t0 = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
     // Enough buffers for every ring to be full, plus each stage's cache.
     let pool = SharedPool::new(spec.ring_size * (2 * workers + 1) + 8 * burst * (workers + 2));
     // TX to RX, reused first (see pool.rs); as deep as a ring, so that
@@ -266,7 +313,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
             done: Done(worker_done[i].clone()),
             core: spec.cores.get(i).copied(),
         };
-        threads.push(thread::Builder::new().name(format!("fhgate-{}-w{i}", spec.name)).spawn(move || w.run())?);
+        threads.push(spawn_stage(format!("fhgate-{}-w{i}", spec.name), &stop, &failed, move || w.run())?);
     }
     let (publish, m) = publisher();
     metrics.push(m);
@@ -283,13 +330,13 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
         stop: stop.clone(),
         done: Done(rx_done),
     };
-    threads.push(thread::Builder::new().name(format!("fhgate-{}-rx", spec.name)).spawn(move || rx.run())?);
+    threads.push(spawn_stage(format!("fhgate-{}-rx", spec.name), &stop, &failed, move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
     let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
     let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject };
-    threads.push(thread::Builder::new().name(format!("fhgate-{}-tx", spec.name)).spawn(move || tx.run())?);
-    Ok(Running { received, metrics, controls, threads, stop })
+    threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, move || tx.run())?);
+    Ok(Running { received, metrics, controls, threads, stop, failed })
 }
 
 /// Publishes `stats` with `flows` folded in, when due at `now`.

@@ -168,10 +168,12 @@ impl AfPacketTx {
                 self.counters.add(Congested, 1);
                 Ok(false)
             }
-            Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV) => {
+            Some(libc::ENETDOWN) => {
                 self.counters.report(LinkDown, 1, "interface down, frames stay queued");
                 Ok(false)
             }
+            // Gone, not down: what is queued can never leave.
+            Some(libc::ENXIO | libc::ENODEV) => Err(super::super::live::gone(&self.counters.port(), e)),
             _ => Err(e),
         }
     }

@@ -303,7 +303,8 @@ impl AfXdpTx {
     /// Asks the kernel to send what is in the TX ring; "not now" is not an error.
     fn kick(&self) -> io::Result<()> {
         match self.shared.xsk.kick(true) {
-            Err(e) if !transient(&e) => Err(e),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO | libc::ENODEV)) => Err(crate::io::live::gone(&self.counters.port(), e)),
+            Err(e) if !transient(&e) => Err(io::Error::new(e.kind(), format!("{}: TX kick: {e}", self.counters.port()))),
             _ => Ok(()),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
+
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
@@ -40,8 +40,9 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
         bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
         owd: spec.owd.inject,
     };
-    let t = thread::Builder::new().name(format!("fhgate-{}", spec.name)).spawn(move || r.run())?;
-    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop })
+    let failed = Arc::new(AtomicBool::new(false));
+    let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, move || r.run())?;
+    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop, failed })
 }
 
 /// The single stage of a run-to-completion direction.
