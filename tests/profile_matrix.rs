@@ -112,7 +112,8 @@ fn no_complaints(out: &Path, comp: &str, what: &str) {
 
 /// Without PRACH each pair runs DU → RU (DL U-plane, and the C-plane
 /// whose udCompHdr bfp_width rewrites); with PRACH, RU → DU (UL U-plane,
-/// the PRACH eAxC converted with the data as its profile says).
+/// the PRACH eAxC converted with the data as its profile says), plus one
+/// DU → RU for section type 3.
 #[test]
 fn every_width_and_method_with_and_without_prach_learns_plans_and_replays() {
     let t = translators();
@@ -141,6 +142,17 @@ fn every_width_and_method_with_and_without_prach_learns_plans_and_replays() {
             }
         }
         if prach {
+            // DU -> RU with PRACH once (8 -> 12): type 3's udCompHdr
+            // (O-RAN CUS §7.4, byte 11 of its common header) tells the RU
+            // the PRACH U-plane format, so it follows the chain too.
+            let (a, b) = (&bfp[0], &bfp[2]);
+            let out = dir.path().join("dl_prach.pcap");
+            let j = replay(&a.du, &out, "du", a, b, &tr).unwrap_or_else(|e| panic!("DL with PRACH: {e}"));
+            replays += 1;
+            assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
+            no_complaints(&out, b.comp, "DL with PRACH");
+            let type3: Vec<u8> = oracle::pcap_records(&out).iter().filter(|f| f[15] == 2 && f[27] == 3).map(|f| f[33]).collect();
+            assert_eq!(type3, [0xC1], "type 3 udCompHdr: BFP (1), 12 bits");
             continue;
         }
         // Another method on one side: refused before a frame is read, naming key and values.
@@ -156,5 +168,5 @@ fn every_width_and_method_with_and_without_prach_learns_plans_and_replays() {
             }
         }
     }
-    assert_eq!(replays, 12 + 12 + 6);
+    assert_eq!(replays, 12 + 12 + 1 + 6);
 }
