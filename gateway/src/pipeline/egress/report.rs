@@ -117,7 +117,9 @@ impl EgressErrorKind {
             ),
             EgressErrorKind::BadOutput => Some(
                 "a translator wrote another U-plane format than it declared (`fhgate translator check` lists its \
-                 effects): the frames were forwarded unchanged; fix the translator or its configuration",
+                 effects), or a flow has a format of its own no profile names (prach_comp, srs_comp): the frames \
+                 were forwarded unchanged, or dropped where the translator blamed has fault_policy drop (its \
+                 faults are in the translator summary); fix the translator, its configuration or the profiles",
             ),
             EgressErrorKind::PrbTooLarge => Some("raise the egress MTU (--mtu, or the receiving side's mtu key)"),
             _ => None,
