@@ -178,7 +178,8 @@ pub fn answer(data: &[u8], rx_ns: u64, tx: &mut dyn TxPort, own: [u8; 6]) -> Res
 /// What a [`Responder`] counted.
 #[derive(Debug, Default)]
 pub struct ResponderCounts {
-    /// Messages sent in answer.
+    /// Messages sent in answer (counted when sent: an answer still
+    /// waiting for the sender's next frame when it stops was never sent).
     pub answered: AtomicU64,
     /// Message 5 that did not decode.
     pub malformed: AtomicU64,
@@ -214,9 +215,8 @@ impl Responder {
                                     for f in frames.iter().filter(|f| f.len() <= OUT_MAX) {
                                         let mut out = OwdOut { len: f.len() as u8, bytes: [0; OUT_MAX] };
                                         out.bytes[..f.len()].copy_from_slice(f);
-                                        if ring.push(out).is_ok() {
-                                            c.answered.fetch_add(1, Ordering::Relaxed);
-                                        }
+                                        // A full ring (the sender stalled) loses the answer: the peer counts it unanswered.
+                                        let _ = ring.push(out);
                                     }
                                 }
                                 Ok(Err((field, at))) => {
@@ -237,7 +237,7 @@ impl Responder {
                 }
             }
         })?;
-        Ok((Responder { stop, thread: Some(thread), counts }, AnsweringTx { inner: tx, answers: queued, follow: None }))
+        Ok((Responder { stop, thread: Some(thread), counts: counts.clone() }, AnsweringTx { inner: tx, answers: queued, follow: None, counts }))
     }
 }
 
@@ -257,6 +257,7 @@ pub struct AnsweringTx {
     inner: Box<dyn TxPort>,
     answers: rtrb::Consumer<OwdOut>,
     follow: Option<(u8, u64)>,
+    counts: Arc<ResponderCounts>,
 }
 
 impl AnsweringTx {
@@ -266,6 +267,7 @@ impl AnsweringTx {
             let f = &mut a.bytes[..usize::from(a.len)];
             stamp(f, now, &mut self.follow);
             self.inner.send(f, now)?;
+            self.counts.answered.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -280,5 +282,39 @@ impl TxPort for AnsweringTx {
     fn flush(&mut self) -> std::io::Result<()> {
         self.drain()?;
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhgate::io::memory::{MemoryRx, MemoryTx};
+
+    /// gen's responder counts an answer when it leaves with gen's next
+    /// frame, not when it is queued: one still waiting when gen stops was
+    /// never sent (it counted 6 answered where the gateway got 2 in time).
+    #[test]
+    fn gen_counts_an_answer_when_it_is_sent() {
+        let gw = [2, 0, 0, 0, 0x99, 1];
+        let own = [2, 0, 0, 0, 0xD0, 1];
+        let req = ecpri::owd::OwdRepr { measurement_id: 3, action_type: ecpri::owd::ActionType::Request.to_u8(), seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] };
+        let frame = frame([0xFF; 6], gw, None, req).unwrap();
+        let tx = MemoryTx::new().keep_first(4);
+        let wire = tx.shared();
+        let (r, mut atx) = Responder::start(Box::new(MemoryRx::new(vec![frame].into(), 1)), Box::new(tx), own).unwrap();
+        let t = Instant::now();
+        while atx.answers.slots() == 0 {
+            assert!(t.elapsed() < Duration::from_secs(10), "the responder queued no answer");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(r.counts.answered.load(Ordering::Relaxed), 0, "queued, not yet sent");
+        atx.flush().unwrap();
+        assert_eq!(r.counts.answered.load(Ordering::Relaxed), 1);
+        drop(atx); // the memory port hands over what it kept when dropped
+        let sent = wire.kept();
+        assert_eq!(sent.len(), 1);
+        // Back to the gateway, from gen's own MAC (the request was broadcast), a Response.
+        assert_eq!((&sent[0][0..6], &sent[0][6..12]), (&gw[..], &own[..]));
+        assert_eq!(ecpri::owd::OwdRepr::parse(body_of(&sent[0]).unwrap()).unwrap().action_type, ecpri::owd::ActionType::Response.to_u8());
     }
 }
