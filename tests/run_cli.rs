@@ -299,3 +299,13 @@ fn bad_configs_name_the_key() {
         assert!(e.contains(key), "{key}: {e}");
     }
 }
+
+/// The README's "On site" configuration is valid as shipped: every table
+/// it shows ([passthrough], [ptp], [timing], [owd], [metrics]) is accepted.
+#[test]
+fn the_site_config_of_the_readme_checks() {
+    let o = fhgate(&["run", "-c", "gateway/gw.site.toml", "--check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}{}", String::from_utf8_lossy(&o.stdout));
+    assert!(format!("{}{err}", String::from_utf8_lossy(&o.stdout)).contains("gateway/gw.site.toml: ok (0 translators, 0 chains)"), "{err}");
+}
