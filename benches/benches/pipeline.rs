@@ -12,6 +12,9 @@
 //! - `bfp_width_9_12/8970B`: `bfp_width.wasm` re-compressing BFP 9 → 12,
 //!   frames of 319 PRBs in two sections (8 970 bytes in, 11 841 out),
 //!   egress MTU 16 000 so nothing splits;
+//! - `passthrough_timed/1488B` (issue 14): the pass-through case with
+//!   `[timing]` on, every message timed against its OTA symbol and
+//!   classified against receive windows: its cost beside `passthrough`;
 //! - `site_mixed/1488B` (issue 14): the pass-through case's eCPRI frames
 //!   with, after every 8th, a PTP Sync over L2 and a 1 488-byte IPv4/TCP
 //!   frame (the M-plane), with the transparent clock on. Its summary
