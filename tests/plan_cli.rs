@@ -172,23 +172,29 @@ fn differences_nothing_bridges_are_named_and_nothing_is_written() {
 }
 
 /// PRACH flows with a compression of their own: plan folds each through
-/// the UL chain it derived and names, by eAxC, one that does not leave as
-/// the DU wants (bfp_width 9 -> 12 leaves the 14-bit PRACH as it is).
+/// the UL chain it derived (bfp_width 9 -> 12 leaves the 14-bit PRACH as
+/// it is) and gives each that does not leave as the DU wants a chain of
+/// its own, named by eAxC, ahead of the UL chain in the config it writes.
 #[test]
-fn plan_names_prach_flows_the_chain_leaves_wrong() {
+fn plan_gives_prach_flows_the_chain_leaves_wrong_a_chain_of_their_own() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
     let ru = write(dir.path(), "ru.toml", "ul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nprach_comp = \"bfp:14\"\nprach_eaxc = [\"0x0002\", \"0x0003\"]\n");
     let du = |prach: &str| write(dir.path(), "du.toml", &format!("ul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\nprach_comp = \"{prach}\"\nprach_eaxc = [\"0x0002\", \"0x0003\"]\n"));
-    let o = fhgate(&["plan", "--du", s(&du("bfp:12")), "--ru", s(&ru), "--translators", s(&t)]);
+    let gw = dir.path().join("gw.toml");
+    let o = fhgate(&["plan", "--du", s(&du("bfp:12")), "--ru", s(&ru), "--translators", s(&t), "-o", s(&gw)]);
     let out = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(o.status.success(), "{out}");
     assert!(out.contains("UL U-plane ul_comp: bfp:9 -> bfp:12: bridged by bfp_width"), "{out}");
+    let cfg = std::fs::read_to_string(&gw).unwrap();
+    let general = cfg.find("select = \"dir=ul,plane=u\"").unwrap_or_else(|| panic!("{cfg}"));
     for id in ["0x0002", "0x0003"] {
-        assert!(
-            out.contains(&format!("UL U-plane PRACH eAxC {id} prach_comp: bfp:14 -> bfp:12: NOT BRIDGED: the UL chain leaves this flow at bfp:14 (no declared effect of its translators applies to it)")),
-            "{out}"
+        let line = format!(
+            "UL U-plane PRACH eAxC {id} prach_comp: bfp:14 -> bfp:12: bridged by bfp_width (in_width=14, out_width=12, direction=\"ul\", cplane=false) on a chain of its own (dir=ul,plane=u,eaxc={id}/0xffff)"
         );
+        assert!(out.contains(&line), "{out}");
+        let own = cfg.find(&format!("select = \"dir=ul,plane=u,eaxc={id}/0xffff\"")).unwrap_or_else(|| panic!("{cfg}"));
+        assert!(own < general, "eAxC {id}'s chain before the UL chain: {cfg}");
     }
     // A DU that takes PRACH at 14 as sent: nothing to say about those flows.
     let o = fhgate(&["plan", "--du", s(&du("bfp:14")), "--ru", s(&ru), "--translators", s(&t)]);

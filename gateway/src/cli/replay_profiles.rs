@@ -83,11 +83,17 @@ impl Profiles {
         let steps = if dir == Scope::Ul { &plan.ul } else { &plan.dl };
         // Replay is offline: a generous deadline, as for --translator.
         let limits = Limits { deadline: std::time::Duration::from_millis(50), ..Default::default() };
-        let specs: Vec<Arc<TranslatorSpec>> = steps
-            .iter()
-            .map(|s| Arc::new(TranslatorSpec::new(s.spec.module.clone()).with_config(&s.config).with_limits(limits).with_sink(Arc::new(fhgate::logging::TracingLog))))
-            .collect();
-        Ok(if specs.is_empty() { Vec::new() } else { vec![ChainSpec { selector: Selector::ALL, translators: specs }] })
+        let spec = |s: &fhgate::plan::Step| Arc::new(TranslatorSpec::new(s.spec.module.clone()).with_config(&s.config).with_limits(limits).with_sink(Arc::new(fhgate::logging::TracingLog)));
+        let mut chains = Vec::new();
+        // Chains of their own (PRACH/SRS eAxCs) first: the first selector that matches takes a packet.
+        for o in plan.own.iter().filter(|_| dir == Scope::Ul) {
+            let selector = Selector::parse(&o.select()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            chains.push(ChainSpec { selector, translators: vec![spec(&o.step)] });
+        }
+        if !steps.is_empty() {
+            chains.push(ChainSpec { selector: Selector::ALL, translators: steps.iter().map(spec).collect() });
+        }
+        Ok(chains)
     }
 
     /// DU profile ∘ chain = RU profile (or back, for `dir` UL) when both

@@ -71,6 +71,8 @@ pub enum How {
     Unknown(&'static str),
     /// Nothing available bridges it; what would.
     Unbridged(String),
+    /// By the chain of its own at this index of [`Plan::own`].
+    Own(usize),
 }
 
 /// One line of a plan: a field that differs, and how it is bridged.
@@ -95,8 +97,27 @@ pub struct Plan {
     pub dl: Vec<Step>,
     /// RU → DU (UL U-plane).
     pub ul: Vec<Step>,
+    /// Chains of their own for PRACH/SRS eAxCs whose compression the UL
+    /// chain does not take where the DU wants it; they come first.
+    pub own: Vec<OwnChain>,
     /// Every difference, in order.
     pub lines: Vec<Line>,
+}
+
+/// A UL U-plane chain for one eAxC (`dir=ul,plane=u,eaxc=ID/0xffff`).
+#[derive(Clone)]
+pub struct OwnChain {
+    /// The eAxC ID.
+    pub eaxc: u16,
+    /// Its one translator.
+    pub step: Step,
+}
+
+impl OwnChain {
+    /// Its selector, as gw.toml writes it.
+    pub fn select(&self) -> String {
+        format!("dir=ul,plane=u,eaxc={:#06x}/0xffff", self.eaxc)
+    }
 }
 
 impl Plan {
@@ -115,6 +136,7 @@ impl Plan {
             How::Egress(s) => s.clone(),
             How::Unknown(side) => format!("not compared: the {side} profile does not give it"),
             How::Unbridged(s) => format!("NOT BRIDGED: {s}"),
+            How::Own(i) => format!("bridged by {} on a chain of its own ({})", self.own[*i].step.describe(), self.own[*i].select()),
         };
         format!("{} {}: {} -> {}: {how}", l.flow, l.field, l.from, l.to)
     }
@@ -183,7 +205,7 @@ fn find(avail: &Available, field: Field, state: &Format, want: &Format, du: &For
 /// RU's to the DU's (UL) from `avail`.
 pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
     let (fdu, fru) = (format_of_profile(du), format_of_profile(ru));
-    let mut plan = Plan { dl: Vec::new(), ul: Vec::new(), lines: Vec::new() };
+    let mut plan = Plan { dl: Vec::new(), ul: Vec::new(), own: Vec::new(), lines: Vec::new() };
     for dir in [Scope::Dl, Scope::Ul] {
         let (mut state, want) = if dir == Scope::Dl { (fdu.clone(), &fru) } else { (fru.clone(), &fdu) };
         let (from_side, to_side) = if dir == Scope::Dl { ("DU", "RU") } else { ("RU", "DU") };
@@ -215,17 +237,19 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
             }
         }
     }
-    own_flows(du, ru, &fru, &mut plan);
+    own_flows(du, ru, &fdu, &fru, avail, &mut plan);
     side_wide(du, ru, &mut plan.lines);
     plan
 }
 
 /// The PRACH/SRS flows with a compression of their own (`prach_comp`,
-/// `srs_comp`): each folded through the UL chain the plan derived; one
-/// that does not leave as the DU wants is named with both values. plan
-/// derives one chain per direction, and a translator whose declared
-/// `FROM` is the data's width leaves these flows as they are.
-fn own_flows(du: &Profile, ru: &Profile, fru: &Format, plan: &mut Plan) {
+/// `srs_comp`): each folded through the UL chain the plan derived (a
+/// translator whose declared `FROM` is the data's width leaves them as
+/// they are). One that does not leave as the DU wants gets a chain of
+/// its own with a translator that converts it, when the UL chain changes
+/// nothing but the compression (else its other steps would be missed);
+/// otherwise it is named with both values.
+fn own_flows(du: &Profile, ru: &Profile, fdu: &Format, fru: &Format, avail: &Available, plan: &mut Plan) {
     let stages: Vec<Stage> = plan.ul.iter().map(|s| s.stage.clone()).collect();
     for (start, want) in flow_starts(ru, du, fru, Scope::Ul) {
         let (Some(have), Some(want)) = (start.format.get(Field::UlComp).map(String::from), want) else { continue };
@@ -240,6 +264,8 @@ fn own_flows(du: &Profile, ru: &Profile, fru: &Format, plan: &mut Plan) {
                 Some(i) => How::Translator(i),
                 None => continue,
             }
+        } else if let Some(i) = own_chain(start.eaxc, &start.format, &have, &want, fdu, fru, avail, plan) {
+            How::Own(i)
         } else {
             How::Unbridged(format!(
                 "the UL chain leaves this flow at {gives}{}; give this eAxC a chain of its own ([[chain]] select = \"dir=ul,plane=u,eaxc={:#06x}/0xffff\") with a translator that declares `ul_comp {have} -> {want}`",
@@ -250,6 +276,26 @@ fn own_flows(du: &Profile, ru: &Profile, fru: &Format, plan: &mut Plan) {
         let field = if start.kind == "PRACH" { "prach_comp" } else { "srs_comp" };
         plan.lines.push(Line { flow: format!("UL U-plane {} eAxC {:#06x}", start.kind, start.eaxc), field, from: have, to: want, how });
     }
+}
+
+/// A chain of its own for eAxC `eaxc` (arriving as `start`, at `have`),
+/// taking it to `want`: the first `plan=ul_comp:` configuration whose
+/// declared effects do it, filled as if the sides' ul_comp were the
+/// flow's. `None` when the UL chain changes more than the compression.
+#[allow(clippy::too_many_arguments)]
+fn own_chain(eaxc: u16, start: &Format, have: &str, want: &str, fdu: &Format, fru: &Format, avail: &Available, plan: &mut Plan) -> Option<usize> {
+    let only_comp = plan.ul.iter().all(|s| s.stage.effects.iter().flatten().all(|e| !e.field.is_format() || e.field == Field::UlComp));
+    if !only_comp {
+        return None;
+    }
+    let (mut du, mut ru) = (fdu.clone(), fru.clone());
+    du.set(Field::UlComp, Some(want.to_string()));
+    ru.set(Field::UlComp, Some(have.to_string()));
+    let mut wanted = start.clone();
+    wanted.set(Field::UlComp, Some(want.to_string()));
+    let (step, _) = find(avail, Field::UlComp, start, &wanted, &du, &ru, Scope::Ul)?;
+    plan.own.push(OwnChain { eaxc, step });
+    Some(plan.own.len() - 1)
 }
 
 /// Keys no translator changes: the carrier and numerology must agree; the

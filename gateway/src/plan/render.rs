@@ -35,7 +35,16 @@ pub fn to_toml(plan: &Plan, du: &Path, ru: &Path) -> String {
         let cfg: Vec<String> = s.config.iter().map(|(k, v)| format!("{} = {v}", toml_key(k))).collect();
         let _ = writeln!(t, "[[translator]]\nname = {}\npath = {}\nconfig = {{ {} }}\n", quote(name), quote(&s.path.display().to_string()), cfg.join(", "));
     }
+    for o in &plan.own {
+        let cfg: Vec<String> = o.step.config.iter().map(|(k, v)| format!("{} = {v}", toml_key(k))).collect();
+        let _ = writeln!(t, "[[translator]]\nname = {}\npath = {}\nconfig = {{ {} }}\n", quote(&own_name(o)), quote(&o.step.path.display().to_string()), cfg.join(", "));
+    }
     let list = |v: &[String]| v.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ");
+    // Before the UL chain: the first chain whose selector matches takes a packet.
+    for o in &plan.own {
+        let _ = writeln!(t, "# RU -> DU: eAxC {:#06x}, a compression of its own.", o.eaxc);
+        let _ = writeln!(t, "[[chain]]\nselect = {}\ntranslators = [{}]\n", quote(&o.select()), quote(&own_name(o)));
+    }
     if !dl.is_empty() {
         let _ = writeln!(t, "# DU -> RU: DL U-plane and C-plane, including the C-plane that schedules UL.");
         let _ = writeln!(t, "[[chain]]\nselect = \"dir=dl\"\ntranslators = [{}]\n", list(&dl));
@@ -46,6 +55,11 @@ pub fn to_toml(plan: &Plan, du: &Path, ru: &Path) -> String {
         let _ = writeln!(t, "[[chain]]\nselect = \"dir=ul,plane=u\"\ntranslators = [{}]\n", list(&ul));
     }
     t
+}
+
+/// The translator name of a chain of its own.
+fn own_name(o: &super::derive::OwnChain) -> String {
+    format!("ul_{:04x}_{}", o.eaxc, o.step.stage.name)
 }
 
 /// A config key as TOML writes it (dotted keys such as `map.0x0001` quoted).
