@@ -197,3 +197,12 @@ pub fn bound_db(a: &Path, width: u32, eaxc: u16) -> f64 {
     }
     10.0 * (err / reference).log10()
 }
+
+/// B's EVM against A on eAxC `eaxc`, A's bound at `width`, and whether
+/// the EVM is within 0.5 dB of the bound (both -inf, identical, when A
+/// fits `width` bits: narrowing then loses nothing).
+pub fn near_bound(a: &Path, b: &Path, width: u32, eaxc: u16) -> (bool, f64, f64) {
+    let (evm, bound) = (evm_db(a, b, eaxc), bound_db(a, width, eaxc));
+    let near = if bound == f64::NEG_INFINITY { evm == bound } else { (evm - bound).abs() < 0.5 };
+    (near, evm, bound)
+}
