@@ -93,6 +93,20 @@ pub(crate) fn exponent_of(p: i64, a: i64, w: u32, rounding: Rounding) -> u32 {
     }
 }
 
+/// [`exponent_of`] rounding to nearest, in closed form, for `p, a <=
+/// 2^30` (any `m · 2^e` the wire carries): for `e >= 1`, `p` rounds into
+/// range iff `p + 2^(e-1) < 2^(w-1+e)`, i.e. `2p < 2^e (2^w - 1)`, and `a`
+/// iff `2a < 2^e (2^w + 1)`; so the least `e` is the larger `bitlen` of
+/// `2p / (2^w - 1)` and `2a / (2^w + 1)` (integer division), which is 0
+/// exactly when both fit unrounded. With `w` constant the divisions are
+/// multiplications: the simd128 kernels take this one, a third of the
+/// scalar work of trying truncation's neighbours.
+#[inline(always)]
+pub(crate) fn exponent_nearest(p: u32, a: u32, w: u32) -> u32 {
+    let q = (2 * p) / ((1 << w) - 1) | (2 * a) / ((1 << w) + 1);
+    32 - q.leading_zeros()
+}
+
 /// Whether `round(p / 2^e) <= 2^(w-1) - 1` and `round(-a / 2^e) >= -2^(w-1)`,
 /// rounding halves away from zero.
 #[inline(always)]

@@ -11,7 +11,8 @@
 //!   `max(max, !min)`, `!min = |min| - 1`, reduced across the lanes; `33 -
 //!   lzcnt32` of it is `bitlen + 1`) and shifts each lane right by the
 //!   exponent. Rounding to nearest reduces the maximum and minimum apart,
-//!   takes the exponent from [`exponent_of`] (the reference's), and rounds
+//!   takes the exponent from [`exponent_nearest`] (the reference's
+//!   [`exponent_of`] in closed form, tested equal), and rounds
 //!   half away from zero as `(|x| + 2^(e-1)) >> e` unsigned, the sign put
 //!   back with `(q ^ s) - s`: `|x| <= 2^15` and the half `<= 2^14`, so the
 //!   sum fits an unsigned lane. The one exponent above 15 an `i16` can
@@ -22,9 +23,9 @@
 //!   input exponent `e`, never on a 16-bit sample (`x = m · 2^e` reaches
 //!   2^30). One reduction gives each PRB's largest mantissa and its
 //!   smallest (two PRBs at once, read with two moves); the output
-//!   exponent `e'` is [`exponent_of`] of `max(x)` and `-min(x)` in `i64`,
-//!   so both modes, the all-zero PRB and rounding's one-up or one-down
-//!   exponent are the reference's by construction. Then:
+//!   exponent `e'` is [`exponent_of`] (truncating) or [`exponent_nearest`]
+//!   of `max(x)` and `-min(x)`, so both modes, the all-zero PRB and
+//!   rounding's one-up or one-down exponent are the reference's. Then:
 //!   - widening (`b >= a`): `e' <= e` (the mantissas have at most `a - 1`
 //!     significant bits), so the new mantissas are `m · 2^(e - e')`,
 //!     exact, one multiply; both modes are the same kernel. The output
@@ -67,7 +68,7 @@
 //! the wasm memarg, which it does not for pointers that loop strength
 //! reduction rewrote (hence the opaque base pointers of the pair loop).
 
-use super::bfp::{exponent_of, prb_len, MAX_EXPONENT};
+use super::bfp::{exponent_nearest, exponent_of, prb_len, MAX_EXPONENT};
 use super::bitpack_simd128::{joins, Packer, Unpacker};
 use super::simd128::*;
 use super::{bfp, convert, prb, prb_mut, Rounding, SAMPLES_PER_PRB};
@@ -340,7 +341,7 @@ unsafe fn compress_prb<const W: u32, const NEAREST: bool>(k: &Packer<W>, x: &[i1
         return 0;
     }
     let [(hi, nlo), _] = extremes_pair(&v, &v, i16x8_splat(-1));
-    let e = exponent_of(hi.max(0) as i64, (nlo + 1).max(0) as i64, W, Rounding::Nearest);
+    let e = exponent_nearest(hi.max(0) as u32, (nlo + 1).max(0) as u32, W);
     if e > MAX_EXPONENT {
         // SAFETY: forwarded from the caller.
         return unsafe { compress_prb_reference::<W>(x, out) };
@@ -561,7 +562,8 @@ unsafe fn finish<const A: u32, const B: u32, const NEAREST: bool>(
     // them; the values are m · 2^left, with their low bits zero.
     let l = left::<A, B>();
     let (p, a) = (((hi.max(0) as i64) << e) >> l, (((nlo + 1).max(0) as i64) << e) >> l);
-    let e2 = exponent_of(p, a, B, rounding(NEAREST));
+    // Both at most 2^15 · 2^15.
+    let e2 = if NEAREST { exponent_nearest(p as u32, a as u32, B) } else { exponent_of(p, a, B, Rounding::Truncate) };
     if B >= A {
         // e2 <= e (module docs): the new mantissas are m · 2^(e - e2).
         let d = e.wrapping_sub(e2);

@@ -397,3 +397,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn exponent_nearest_is_the_reference() {
+    // The closed form against `exponent_of` at every width: every p alone
+    // and every a alone up to 2^17, both around each boundary 2^(e-1) (2^w
+    // ± 1) up to 2^30, and random pairs over the whole range.
+    let check = |p: u32, a: u32, w: u32| {
+        assert_eq!(exponent_nearest(p, a, w), exponent_of(p as i64, a as i64, w, Rounding::Nearest), "p={p} a={a} w={w}");
+    };
+    let mut rng = Rng(0xE7);
+    for w in 1..=16u32 {
+        for x in 0..=(1u32 << 17) {
+            check(x, 0, w);
+            check(0, x, w);
+        }
+        for e in 1..=31u32 {
+            for t in [(1u64 << w) - 1, (1u64 << w) + 1] {
+                let edge = (t << (e - 1)) / 2;
+                for d in 0..4u64 {
+                    for x in [edge.saturating_sub(d), edge + d] {
+                        if x <= 1 << 30 {
+                            check(x as u32, 0, w);
+                            check(0, x as u32, w);
+                            check(x as u32, x as u32, w);
+                        }
+                    }
+                }
+            }
+        }
+        for _ in 0..20_000 {
+            let (p, a) = ((rng.next() % (1 << 30)) as u32 >> (rng.next() % 30), (rng.next() % (1 << 30)) as u32 >> (rng.next() % 30));
+            check(p, a, w);
+        }
+    }
+}
