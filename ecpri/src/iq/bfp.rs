@@ -101,6 +101,7 @@ pub(crate) fn exponent_of(p: i64, a: i64, w: u32, rounding: Rounding) -> u32 {
 /// exactly when both fit unrounded. With `w` constant the divisions are
 /// multiplications: the simd128 kernels take this one, a third of the
 /// scalar work of trying truncation's neighbours.
+#[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), test))]
 #[inline(always)]
 pub(crate) fn exponent_nearest(p: u32, a: u32, w: u32) -> u32 {
     let q = (2 * p) / ((1 << w) - 1) | (2 * a) / ((1 << w) + 1);

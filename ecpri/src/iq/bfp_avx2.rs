@@ -13,9 +13,12 @@
 //!    (a logical shift of the I/Q pair is fine: the bits it drags in lie
 //!    above bit `w`, since `exponent + w <= 16`);
 //! 2. `madd_epi16` by `(2^w, 1)` joins each I and Q into `2w` bits;
-//! 3. `mul_epu32` and `srlv_epi64` join two REs into `4w` bits per 64-bit
+//! 3. `sllv_epi64` and `srlv_epi64` join two REs into `4w` bits per 64-bit
 //!    half, the first half shifted left by 4 when `w` is odd so that both
-//!    halves end on a byte boundary;
+//!    halves end on a byte boundary (the left shift also moves the second
+//!    RE up, to bit `32 + 2w` or above, past every bit the shuffle reads:
+//!    a shift rather than `mul_epu32`, which LLVM turns into a 64-bit
+//!    multiply of three instructions more when it spills the multiplier);
 //! 4. one byte shuffle (two and an OR for odd `w`, which share a byte)
 //!    puts the halves big-endian at bytes `0..w`.
 //!
@@ -173,7 +176,7 @@ fn bcast(t: &[u8; 16]) -> __m256i {
 struct Pack {
     mask: __m256i,
     madd: __m256i,
-    mul: __m256i,
+    sll: __m256i,
     srl: __m256i,
     shuf0: __m256i,
     shuf1: __m256i,
@@ -185,17 +188,17 @@ impl Pack {
     #[target_feature(enable = "avx2")]
     fn new(w: u32) -> Pack {
         let o = if w % 2 == 1 { 4 } else { 0 };
-        let (mul, srl) = if w == 15 {
+        let (sll, srl) = if w == 15 {
             // sllv counts for the first RE pair and the second (see `pack`).
             (_mm256_setr_epi64x(34, 30, 34, 30), _mm256_setr_epi64x(4, 0, 4, 0))
         } else {
-            let (m0, m1) = (1i64 << ((2 * w + o) % 64), 1i64 << ((2 * w) % 64));
+            let (m0, m1) = ((2 * w + o) as i64, (2 * w) as i64);
             (_mm256_setr_epi64x(m0, m1, m0, m1), _mm256_setr_epi64x(32 - o as i64, 32, 32 - o as i64, 32))
         };
         Pack {
             mask: _mm256_set1_epi16(((1u32 << w) - 1) as u16 as i16),
             madd: _mm256_set1_epi32(((1u32 << 16) | ((1u32 << w) & 0xFFFF)) as i32),
-            mul,
+            sll,
             srl,
             shuf0: bcast(&PACK_SHUF[w as usize][0]),
             shuf1: bcast(&PACK_SHUF[w as usize][1]),
@@ -278,15 +281,16 @@ fn pack_m<const K: u8>(m: __m256i, p: &Pack) -> __m256i {
             _mm256_srli_epi32::<16>(y),
         );
         _mm256_or_si256(
-            _mm256_sllv_epi64(_mm256_and_si256(pr, _mm256_set1_epi64x(0xFFFF_FFFF)), p.mul),
+            _mm256_sllv_epi64(_mm256_and_si256(pr, _mm256_set1_epi64x(0xFFFF_FFFF)), p.sll),
             _mm256_sllv_epi64(_mm256_srli_epi64::<32>(pr), p.srl),
         )
     } else {
         let pr = _mm256_madd_epi16(y, p.madd);
-        // Low RE times 2^(2w+o), plus high RE shifted left by o: the low
-        // RE's 2w bits vanish in the right shift by 32 - o since 2w <= 28
-        // when o = 4.
-        _mm256_or_si256(_mm256_mul_epu32(pr, p.mul), _mm256_srlv_epi64(pr, p.srl))
+        // Low RE shifted left by 2w + o (the high one goes to bit 32 + 2w
+        // + o, above the 4w + o bits read), plus high RE shifted left by
+        // o: the low RE's 2w bits vanish in the right shift by 32 - o
+        // since 2w <= 28 when o = 4.
+        _mm256_or_si256(_mm256_sllv_epi64(pr, p.sll), _mm256_srlv_epi64(pr, p.srl))
     };
     let r = _mm256_shuffle_epi8(q, p.shuf0);
     if K == EVEN {
