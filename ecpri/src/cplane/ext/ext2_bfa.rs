@@ -209,6 +209,64 @@ mod tests {
         assert_eq!((three.sl_byte(), three.gap_bits()), (1, 7));
     }
 
+    /// O-RAN CUS §7.7.2.3-7.7.2.8: bfAzPt, bfZePt, bfAz3dd and bfZe3dd are
+    /// unsigned integers of (width code + 1) bits, bfAzSl and bfZeSl
+    /// unsigned 3-bit codes (Wireshark's packet-oran.c agrees: FT_UINT8).
+    /// The oracle packs each attribute with its top bit set by hand, MSB
+    /// first, in layouts whose attribute bits fill whole bytes (so the
+    /// sidelobe byte is the next one on any reading of the figure), and
+    /// expects every value back as an unsigned number, never negative.
+    #[test]
+    fn attributes_are_unsigned_as_the_spec_says() {
+        struct Seen(std::vec::Vec<(&'static str, FieldValue<'static>)>);
+        impl<'a> FieldVisitor<'a> for Seen {
+            fn field(&mut self, name: &'static str, value: FieldValue<'a>) {
+                if let FieldValue::U(v) = value {
+                    self.0.push((name, FieldValue::U(v)));
+                } else if let FieldValue::I(v) = value {
+                    self.0.push((name, FieldValue::I(v)));
+                }
+            }
+            fn begin(&mut self, _: &'static str) {}
+            fn end(&mut self) {}
+        }
+        // Width codes (AzPt, ZePt, Az3dd, Ze3dd) whose bits sum to a multiple of 8.
+        for codes in [[7u8, 0, 0, 0], [3, 3, 0, 0], [1, 1, 1, 1], [0, 0, 7, 0], [0, 5, 0, 1], [7, 7, 7, 7]] {
+            let bits: std::vec::Vec<u32> = codes.iter().map(|&c| if c == 0 { 0 } else { c as u32 + 1 }).collect();
+            let total: u32 = bits.iter().sum();
+            assert_eq!(total % 8, 0, "{codes:?}: a layout with whole bytes of attributes");
+            // Each present attribute all ones: the largest value, top bit set.
+            let mut attr = std::vec![0u8; total as usize / 8];
+            let mut at = 0;
+            for &w in &bits {
+                for _ in 0..w {
+                    attr[at / 8] |= 0x80 >> (at % 8);
+                    at += 1;
+                }
+            }
+            // Two reserved bits, bfAzSl = 7, bfZeSl = 6.
+            let sl = 0b00_111_110u8;
+            let mut body = std::vec![(codes[0] << 3) | codes[1], (codes[2] << 3) | codes[3]];
+            body.extend(&attr);
+            body.push(sl);
+            let ext_len = (2 + body.len()).div_ceil(4);
+            let mut ext = std::vec![0x02, ext_len as u8];
+            ext.extend(&body);
+            ext.resize(4 * ext_len, 0);
+            let ExtRepr::BfAttributes(e) = ExtRepr::parse(&ext, 1).unwrap() else { panic!("not ext 2") };
+            let mut seen = Seen(std::vec::Vec::new());
+            e.visit_body(&mut seen);
+            for (i, name) in NAMES.iter().enumerate() {
+                let got = seen.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+                let want = (bits[i] != 0).then(|| FieldValue::U((1u64 << bits[i]) - 1));
+                assert_eq!(got, want, "{name} with width code {}: unsigned, all ones", codes[i]);
+            }
+            let value = |n: &str| seen.0.iter().find(|(m, _)| *m == n).map(|(_, v)| *v);
+            assert_eq!(value("oran_fh_cus.bfAzSl"), Some(FieldValue::U(7)), "{codes:?}");
+            assert_eq!(value("oran_fh_cus.bfZeSl"), Some(FieldValue::U(6)), "{codes:?}");
+        }
+    }
+
     #[test]
     fn round_trip_by_hand() {
         let ExtRepr::BfAttributes(e) = ExtRepr::parse(&EXT2, 1).unwrap() else { panic!() };
