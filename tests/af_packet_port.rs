@@ -10,6 +10,11 @@
 //! same). The namespace itself is made and deleted from the test's own
 //! thread, so the guard's cleanup runs in the host's namespaces.
 
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/live.rs"]
+mod live;
+
 use std::ffi::CString;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -43,23 +48,8 @@ impl Netns {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        run(&["netns", "add", &name]);
+        live::netns_add(&name);
         let ns = Netns { name };
-        // No IPv6: the kernel's own ND and MLD chatter would reach the
-        // socket, which takes every frame (the port is a bridge end).
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.name,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ])
-            .output()
-            .expect("the `ip` tool");
-        assert!(out.status.success(), "sysctl: {}", String::from_utf8_lossy(&out.stderr));
         ns.ip(&[
             "link",
             "add",

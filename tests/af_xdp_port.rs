@@ -8,6 +8,11 @@
 //! mounts a private /sys there, because /sys/class/net shows the network
 //! namespace of whoever mounted sysfs (as `ip netns exec` does).
 
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/live.rs"]
+mod live;
+
 use std::ffi::CStr;
 use std::io::{self, BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -48,23 +53,8 @@ impl Netns {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        ip(&["netns", "add", &name]);
+        live::netns_add(&name);
         let ns = Netns { name };
-        // No IPv6: the kernel's own ND and MLD chatter would reach the
-        // socket, which takes every frame (a port is a bridge end).
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.name,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ])
-            .output()
-            .expect("the `ip` tool");
-        assert!(out.status.success(), "sysctl: {}", String::from_utf8_lossy(&out.stderr));
         ns.veth("A", "B", true);
         ns
     }

@@ -398,34 +398,7 @@ fn translated_stream_still_measures_iq_error_against_the_signal() {
             "--prach",
         ],
     );
-    let bfp = format!(
-        "{}:in_width=8,out_width=12",
-        t.join("bfp_width.wasm").display()
-    );
-    let remap = format!(
-        "{}:from=\"4,4,4,4\",to=\"2,6,4,4\"",
-        t.join("eaxc_remap.wasm").display()
-    );
-    let o = fhgate(&[
-        "replay",
-        du.to_str().unwrap(),
-        "-o",
-        ru.to_str().unwrap(),
-        "--mtu",
-        "1500",
-        "--dl-comp",
-        "bfp:8",
-        "--ul-comp",
-        "bfp:8",
-        "--egress-dl-comp",
-        "bfp:12",
-        "--egress-ul-comp",
-        "bfp:12",
-        "--translator",
-        &bfp,
-        "--translator",
-        &remap,
-    ]);
+    let o = cli::replay_widen_and_remap(&t, &du, &ru, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let ru_side = [

@@ -9,7 +9,7 @@ use std::process::Command;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{fhgate, repo};
+use cli::repo;
 
 fn translators() -> PathBuf {
     let dir = repo().join("target/translators");
@@ -27,35 +27,7 @@ fn du_capture_through_bfp_width_and_eaxc_remap_is_valid_on_the_ru_side() {
     let dir = tempfile::tempdir().unwrap();
     let input = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
     let out = dir.path().join("ru.pcap");
-    let bfp = format!(
-        "{}:in_width=8,out_width=12",
-        t.join("bfp_width.wasm").display()
-    );
-    let remap = format!(
-        "{}:from=\"4,4,4,4\",to=\"2,6,4,4\"",
-        t.join("eaxc_remap.wasm").display()
-    );
-    let o = fhgate(&[
-        "replay",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--mtu",
-        "1500",
-        "--dl-comp",
-        "bfp:8",
-        "--ul-comp",
-        "bfp:8",
-        "--egress-dl-comp",
-        "bfp:12",
-        "--egress-ul-comp",
-        "bfp:12",
-        "--translator",
-        &bfp,
-        "--translator",
-        &remap,
-        "--json",
-    ]);
+    let o = cli::replay_widen_and_remap(&t, &input, &out, &["--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["malformed"].as_array().unwrap().len(), 0);
@@ -192,25 +164,7 @@ fn du_capture_through_bfp_width_and_eaxc_remap_is_valid_on_the_ru_side() {
         .all(|s| s.len() == 273 && s.iter().next_back() == Some(&272)));
 
     // fhgate diff: zero added IQ error, only the expected fields changed.
-    let o = fhgate(&[
-        "diff",
-        input.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--dl-comp",
-        "bfp:8",
-        "--ul-comp",
-        "bfp:8",
-        "--b-dl-comp",
-        "bfp:12",
-        "--b-ul-comp",
-        "bfp:12",
-        "--b-eaxc-bits",
-        "2,6,4,4",
-        "--match-eaxc",
-        "order",
-        "--fail-on-iq-error",
-        "--json",
-    ]);
+    let o = cli::diff_widened(&input, &out);
     assert!(
         o.status.success(),
         "diff found IQ error or missing PRBs: {}",

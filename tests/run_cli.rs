@@ -109,25 +109,7 @@ fn example_config_runs_both_translators_end_to_end() {
     );
     assert_eq!(r["translators_disabled"], serde_json::json!([]));
     // IQ: exactly what the DU sent (8 -> 12 bit is lossless), every PRB there.
-    let o = fhgate(&[
-        "diff",
-        input.to_str().unwrap(),
-        ru.to_str().unwrap(),
-        "--dl-comp",
-        "bfp:8",
-        "--ul-comp",
-        "bfp:8",
-        "--b-dl-comp",
-        "bfp:12",
-        "--b-ul-comp",
-        "bfp:12",
-        "--b-eaxc-bits",
-        "2,6,4,4",
-        "--match-eaxc",
-        "order",
-        "--fail-on-iq-error",
-        "--json",
-    ]);
+    let o = cli::diff_widened(&input, &ru);
     assert!(
         o.status.success(),
         "diff: {}",

@@ -48,3 +48,31 @@ pub fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&p, body).unwrap();
     p
 }
+
+/// The two translators of the shipped DU→RU example, as `--translator`
+/// arguments: `bfp_width` 8→12 bits and `eaxc_remap` 4,4,4,4→2,6,4,4.
+pub fn widen_and_remap(translators: &Path) -> [String; 2] {
+    [
+        format!("{}:in_width=8,out_width=12", translators.join("bfp_width.wasm").display()),
+        format!("{}:from=\"4,4,4,4\",to=\"2,6,4,4\"", translators.join("eaxc_remap.wasm").display()),
+    ]
+}
+
+/// `fhgate replay INPUT -o OUTPUT` through [`widen_and_remap`], MTU 1500,
+/// BFP 8 in and 12 out both ways, then `extra`.
+pub fn replay_widen_and_remap(translators: &Path, input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let [bfp, remap] = widen_and_remap(translators);
+    let mut args = vec!["replay", s(input), "-o", s(output), "--mtu", "1500", "--dl-comp", "bfp:8", "--ul-comp", "bfp:8"];
+    args.extend(["--egress-dl-comp", "bfp:12", "--egress-ul-comp", "bfp:12", "--translator", &bfp, "--translator", &remap]);
+    args.extend(extra);
+    fhgate(&args)
+}
+
+/// `fhgate diff --json` of a DU capture `a` against what [`widen_and_remap`]
+/// made of it (`b`: BFP 12, eAxC 2,6,4,4, matched in order), failing on any IQ error.
+pub fn diff_widened(a: &Path, b: &Path) -> Output {
+    fhgate(&[
+        "diff", s(a), s(b), "--dl-comp", "bfp:8", "--ul-comp", "bfp:8", "--b-dl-comp", "bfp:12", "--b-ul-comp", "bfp:12",
+        "--b-eaxc-bits", "2,6,4,4", "--match-eaxc", "order", "--fail-on-iq-error", "--json",
+    ])
+}

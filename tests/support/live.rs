@@ -198,7 +198,11 @@ pub fn netns_add(name: &str) {
         assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     run(&["netns", "add", name]);
-    run(&["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+    let off = Command::new("ip").args(["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]).output().expect("the `ip` tool");
+    if !off.status.success() {
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        panic!("sysctl in {name}: {}", String::from_utf8_lossy(&off.stderr));
+    }
 }
 
 impl Drop for Proc {
