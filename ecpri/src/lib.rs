@@ -28,6 +28,7 @@ pub mod header;
 pub mod ip;
 pub mod iq;
 pub mod owd;
+pub mod ptp;
 #[cfg(feature = "alloc")]
 pub mod samples;
 pub mod seq_id;

@@ -20,8 +20,8 @@
 //! IPv4 datagram sent without one (zero) stays without. A malformed PTP
 //! message is never touched.
 
-use super::ptp::{self, MessageType, Packet, Repr};
-use super::PtpAt;
+use super::locate::PtpAt;
+use super::{self as ptp, MessageType, Packet, Repr};
 
 /// How the transparent clock carries residence times (`[ptp] transparent_clock`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,3 +173,4 @@ pub fn checksum_update(hc: u16, old: &[u8], new: &[u8]) -> u16 {
         v => v,
     }
 }
+

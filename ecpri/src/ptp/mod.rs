@@ -2,8 +2,12 @@
 //! as 1588-2008), as a zero-copy view and a decoded `Repr`. Only the
 //! header is decoded: a transparent clock reads the message type, the
 //! flags, the sequence and source port, and rewrites correctionField.
+//! `locate` finds the message in a frame, `tc` is the transparent clock.
 
 use core::fmt;
+
+pub mod locate;
+pub mod tc;
 
 /// Byte ranges of the common header (§13.3.1, Table 35).
 pub mod field {
