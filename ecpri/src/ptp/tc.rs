@@ -144,8 +144,9 @@ impl TransparentClock {
 /// A correction that would overflow saturates at the largest value, which
 /// IEEE 1588 reserves for "too big to represent" (§13.3.2.9).
 fn add_correction(frame: &mut [u8], at: PtpAt, old: i64, ns: u64) {
-    let add = i64::try_from(ns).unwrap_or(i64::MAX).checked_mul(1 << 16).unwrap_or(i64::MAX);
-    let new = old.saturating_add(add);
+    // In i128: ns × 2^16 < 2^80 fits, and a negative correction plus a
+    // residence past i64 still ends at the largest value, not below it.
+    let new = (old as i128 + ((ns as i128) << 16)).min(i64::MAX as i128) as i64;
     let range = at.offset + ptp::field::CORRECTION.start..at.offset + ptp::field::CORRECTION.end;
     if let Some(c) = at.udp_checksum {
         let hc = u16::from_be_bytes([frame[c], frame[c + 1]]);
@@ -174,3 +175,34 @@ pub fn checksum_update(hc: u16, old: &[u8], new: &[u8]) -> u16 {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Sync over L2 (IEEE 1588-2019 Table 35, written byte by byte)
+    /// whose correctionField is `corr`.
+    fn sync(corr: i64) -> [u8; 58] {
+        let mut f = [0u8; 58];
+        f[12..14].copy_from_slice(&[0x88, 0xF7]);
+        f[14..18].copy_from_slice(&[0x00, 0x02, 0x00, 0x2C]);
+        f[22..30].copy_from_slice(&corr.to_be_bytes());
+        f
+    }
+
+    /// Found by the `ptp` fuzz target: −5 ns plus a residence past 2^47 ns
+    /// came out as 0x7FFF_FFFF_FFFA_FFFF (i64::MAX added, then the −5 ns),
+    /// not as the largest value 1588 reserves for "too big" (§13.3.2.9).
+    #[test]
+    fn a_residence_too_big_saturates_a_negative_correction_too() {
+        let at = PtpAt { offset: 14, len: 44, udp_checksum: None };
+        // Past i64 from a negative start; just past 2^47 ns; an ordinary 250 ns.
+        for (old, rx, tx) in [(-5i64 << 16, 0u64, u64::MAX), (-5 << 16, 0, 1 << 47), (7 << 16, 100, 350)] {
+            let mut f = sync(old);
+            let out = TransparentClock::new(TcMode::OneStep).on_egress(&mut f, at, rx, tx);
+            assert!(matches!(out, Some(Outcome::Corrected { .. })), "{out:?}");
+            let got = i64::from_be_bytes(f[22..30].try_into().unwrap());
+            let exact = old as i128 + (((tx - rx) as i128) << 16);
+            assert_eq!(got as i128, exact.min(i64::MAX as i128), "{old:#x} + {} ns", tx - rx);
+        }
+    }
+}
