@@ -216,6 +216,8 @@ fn example_translators_declare_their_effects() {
     for (file, cfg, want) in [
         ("bfp_width.wasm", "in_width=9,out_width=12,direction=\"dl\"", "dl_comp bfp:9 -> bfp:12"),
         ("bfp_width.wasm", "in_width=8,out_width=12", "dl_comp bfp:8 -> bfp:12; ul_comp bfp:8 -> bfp:12"),
+        ("comp_convert.wasm", "in_comp=\"bfp:9\",out_comp=\"none:16\",direction=\"dl\"", "dl_comp bfp:9 -> none:16"),
+        ("comp_convert.wasm", "in_comp=\"none:16\",out_comp=\"mu-law:8\"", "dl_comp none:16 -> mu-law:8; ul_comp none:16 -> mu-law:8"),
         ("eaxc_remap.wasm", "from=\"4,4,4,4\",to=\"2,6,4,4\"", "eaxc_bits/dl 4,4,4,4 -> 2,6,4,4; eaxc_bits/ul 2,6,4,4 -> 4,4,4,4"),
         ("comphdr_static.wasm", "mode=\"strip\",direction=\"dl\"", "comp_hdr/dl present -> absent"),
         ("comphdr_static.wasm", "mode=\"insert\",width=9,direction=\"ul\"", "comp_hdr/ul absent -> present; ul_comp bfp:9 -> bfp:9"),

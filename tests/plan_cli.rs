@@ -150,12 +150,13 @@ fn differences_nothing_bridges_are_named_and_nothing_is_written() {
     let t = translators();
     let dir = tempfile::tempdir().unwrap();
     let du = write(dir.path(), "du.toml", "dl_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nnumerology = 1\ncarrier_prbs = 273\n");
-    let ru = write(dir.path(), "ru.toml", "dl_comp = \"mu-law:8\"\ncomp_hdr = \"present\"\nnumerology = 0\ncarrier_prbs = 273\n");
+    // Modulation compression: comp_convert refuses it (its parameters come from the C-plane), so nothing bridges it.
+    let ru = write(dir.path(), "ru.toml", "dl_comp = \"modcomp:4\"\ncomp_hdr = \"present\"\nnumerology = 0\ncarrier_prbs = 273\n");
     let gw = dir.path().join("gw.toml");
     let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t), "-o", s(&gw)]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("DL U-plane dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED: no translator available declares `dl_comp bfp:8 -> mu-law:8`"), "{out}");
+    assert!(out.contains("DL U-plane dl_comp: bfp:8 -> modcomp:4: NOT BRIDGED: no translator available declares `dl_comp bfp:8 -> modcomp:4`"), "{out}");
     assert!(out.contains("carrier numerology: 1 -> 0: NOT BRIDGED: nothing changes the numerology: a translator cannot declare `numerology` (effects name only comp_hdr, dl_comp, ul_comp, eaxc_bits, vlan"), "{out}");
     assert!(!gw.exists());
     // The carrier width: key, both values and why.
@@ -168,7 +169,7 @@ fn differences_nothing_bridges_are_named_and_nothing_is_written() {
     let capture = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
     let o = fhgate(&["replay", s(&capture), "-o", s(&dir.path().join("x.pcap")), "--du-profile", s(&du), "--ru-profile", s(&ru), "--translators-dir", s(&t)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("dl_comp: bfp:8 -> mu-law:8: NOT BRIDGED"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("dl_comp: bfp:8 -> modcomp:4: NOT BRIDGED"), "{}", text(&o.stderr));
 }
 
 /// PRACH flows with a compression of their own: plan folds each through

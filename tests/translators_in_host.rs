@@ -184,6 +184,7 @@ fn checksums_ok(frame: &[u8], d: &DecodeConfig) -> bool {
 fn metadata_of_every_module() {
     for (name, planes) in [
         ("bfp_width", "u,c"),
+        ("comp_convert", "u,c"),
         ("eaxc_remap", "u,c"),
         ("comphdr_static", "u"),
         ("iq_gain", "u"),

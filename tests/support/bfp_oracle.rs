@@ -1,6 +1,7 @@
-//! A BFP U-plane decoder written from the spec for the tests, using
+//! A U-plane decoder written from the spec for the tests, using
 //! neither `ecpri` nor the gateway's decoders: raw capture bytes →
-//! mantissa × 2^exponent in `i64` (O-RAN.WG4.CUS §7.4 and Annex A.1), and
+//! mantissa × 2^exponent in `i64` (O-RAN.WG4.CUS §7.4 and Annex A.1; the
+//! other methods of Annex A as real values, [`spec_decode_any`]), and
 //! the ideal quantiser (round to nearest at the smallest exponent that
 //! fits) that bounds what any BFP translator can reach at a width.
 #![allow(dead_code)]
@@ -72,6 +73,24 @@ pub fn oracle_decode_static(path: &Path, width: usize) -> BTreeMap<PrbKey, Prb> 
 
 fn oracle_decode_with(path: &Path, static_width: Option<usize>) -> BTreeMap<PrbKey, Prb> {
     let mut out = BTreeMap::new();
+    walk_prbs(path, static_width.map(|w| (1, w)), |key, meth, width, prb| {
+        assert_eq!(meth, 1, "BFP");
+        let exponent = prb[0] & 0x0F;
+        let mut pos = 8;
+        let mut samples = [0i64; 24];
+        for x in &mut samples {
+            *x = signed_bits(prb, &mut pos, width) << exponent;
+        }
+        out.insert(key, Prb { exponent, samples });
+    });
+    out
+}
+
+/// Calls `f` with every PRB of the U-plane of a capture: its key,
+/// udCompMeth, udIqWidth and bytes (udCompParam first for every method but
+/// 0, none). Sections carry udCompHdr unless `static_comp` (method,
+/// width) is given, when the section header is 4 bytes (§7.4).
+pub fn walk_prbs(path: &Path, static_comp: Option<(u8, usize)>, mut visit: impl FnMut(PrbKey, u8, usize, &[u8])) {
     for f in pcap_records(path) {
         let mut at = 12;
         let mut ethertype = u16::from_be_bytes([f[at], f[at + 1]]);
@@ -96,44 +115,68 @@ fn oracle_decode_with(path: &Path, static_width: Option<usize>) -> BTreeMap<PrbK
         let slot = ((f[h + 2] & 0x0F) << 2) | (f[h + 3] >> 6);
         let symbol = f[h + 3] & 0x3F;
         let mut s = h + 4;
-        let head = if static_width.is_some() { 4 } else { 6 };
+        let head = if static_comp.is_some() { 4 } else { 6 };
         while s + head <= end {
             let start_prbu = (((f[s + 1] & 0x03) as u16) << 8) | f[s + 2] as u16;
             let num_prbu = f[s + 3] as usize;
             assert_ne!(num_prbu, 0, "the captures here name their PRBs");
-            let width = match static_width {
-                Some(w) => w,
+            let (meth, width) = match static_comp {
+                Some(c) => c,
                 None => {
                     let ud_comp_hdr = f[s + 4];
-                    let (width, meth) = ((ud_comp_hdr >> 4) as usize, ud_comp_hdr & 0x0F);
-                    assert_eq!(meth, 1, "BFP");
-                    if width == 0 { 16 } else { width }
+                    let width = (ud_comp_hdr >> 4) as usize;
+                    (ud_comp_hdr & 0x0F, if width == 0 { 16 } else { width })
                 }
             };
             s += head;
+            // udCompParam: one byte for every method here but none (Annex A).
+            let len = if meth == 0 { 3 * width } else { 1 + 3 * width };
             for i in 0..num_prbu {
-                let exponent = f[s] & 0x0F;
-                let mut pos = (s + 1) * 8;
-                let mut samples = [0i64; 24];
-                for x in &mut samples {
-                    *x = signed_bits(&f, &mut pos, width) << exponent;
-                }
-                out.insert(
-                    (
-                        eaxc,
-                        dir,
-                        frame_id,
-                        subframe,
-                        slot,
-                        symbol,
-                        start_prbu + i as u16,
-                    ),
-                    Prb { exponent, samples },
-                );
-                s += 1 + 3 * width;
+                visit((eaxc, dir, frame_id, subframe, slot, symbol, start_prbu + i as u16), meth, width, &f[s..s + len]);
+                s += len;
             }
         }
     }
+}
+
+/// Every PRB of the U-plane of a capture whose sections carry udCompHdr,
+/// any of methods 0-3, as the real sample values O-RAN.WG4.CUS Annex A
+/// defines at the 16-bit scale: none keeps the w most significant bits
+/// of a 16-bit sample; BFP (A.1) is mantissa · 2^exponent; block scaling
+/// (A.2) sblockScaler (Q1.7) · c / 2^(w − 9); µ-law (A.3) inverts the
+/// segment of |c| (up to 2^(w−2): · 2^(15−w); up to 2^(w−2) + 2^(w−3):
+/// minus 2^(w−3), · 2^(16−w); above: minus 2^(w−2), · 2^(17−w)), restores
+/// the sign and divides by 2^compShift.
+pub fn spec_decode_any(path: &Path) -> BTreeMap<PrbKey, [f64; 24]> {
+    let mut out = BTreeMap::new();
+    walk_prbs(path, None, |key, meth, w, prb| {
+        let param = if meth == 0 { 0 } else { prb[0] as i32 };
+        let mut pos = if meth == 0 { 0 } else { 8 };
+        let p2 = |e: i32| 2f64.powi(e);
+        let wi = w as i32;
+        let mut x = [0f64; 24];
+        for v in &mut x {
+            let c = signed_bits(prb, &mut pos, w);
+            *v = match meth {
+                0 => (c << (16 - w)) as f64,
+                1 => (c << (param & 0xF)) as f64,
+                2 => param as f64 * c as f64 / p2(wi - 9),
+                3 => {
+                    let a = c.unsigned_abs().min((1 << (w - 1)) - 1) as f64;
+                    let mag = if a <= p2(wi - 2) {
+                        a * p2(15 - wi)
+                    } else if a <= p2(wi - 2) + p2(wi - 3) {
+                        (a - p2(wi - 3)) * p2(16 - wi)
+                    } else {
+                        (a - p2(wi - 2)) * p2(17 - wi)
+                    };
+                    c.signum() as f64 * mag / p2(param & 0xF)
+                }
+                m => panic!("udCompMeth {m} is not decoded here"),
+            };
+        }
+        out.insert(key, x);
+    });
     out
 }
 

@@ -43,6 +43,7 @@
 extern crate std;
 
 pub mod abi;
+pub mod comp;
 pub mod config;
 pub mod ctx;
 pub mod effect;

@@ -32,31 +32,21 @@
 //! (`iq::convert::bfp_recompress`), which works in the exponent domain.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+use fhgate_sdk::comp::CompChange;
 use fhgate_sdk::ecpri::iq::{bfp, Encoded, Rounding};
-use fhgate_sdk::ecpri::uplane::{SectionRepr, UplaneConfig};
 use fhgate_sdk::ecpri::{CompMethod, UdCompHdr};
-use fhgate_sdk::frame::ID_SEQ_LEN;
-use fhgate_sdk::uplane::{copy_section, rewrite_sections, room, write_section_header};
-use fhgate_sdk::{
-    translator, Config, Counter, Ctx, Direction, Error, InitCtx, InitError, Packet, Plane, Translator, Verdict,
-};
+use fhgate_sdk::uplane::room;
+use fhgate_sdk::{translator, Config, Ctx, Error, InitCtx, InitError, Packet, Translator, Verdict};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 
-/// The translator's state: its settings and counters.
+/// The translator's state: the change it makes (widths, direction,
+/// counters) and how it rounds.
 #[derive(Debug)]
 pub struct BfpWidth {
-    in_hdr: UdCompHdr,
-    out_hdr: UdCompHdr,
-    direction: Option<Direction>,
-    cplane: bool,
-    carrier_prbs: u16,
+    change: CompChange,
     rounding: Rounding,
-    converted: Counter,
-    saturated: Counter,
-    skipped: Counter,
-    cplane_rewritten: Counter,
 }
 
 /// Bytes of one BFP PRB at width `w`.
@@ -100,116 +90,24 @@ pub fn recompress_chunked(a: u8, src: &[u8], b: u8, rounding: Rounding, dst: &mu
     Ok(Encoded { len: n * lb, saturated })
 }
 
-/// Tallies of one packet, added to the counters afterwards.
-#[derive(Default)]
-struct Tally {
-    converted: i64,
-    skipped: i64,
-    cplane: i64,
-    saturated: i64,
-}
-
-impl BfpWidth {
-    /// Writes one section, converted when it is BFP at `in_width`.
-    fn section(&self, s: &SectionRepr<'_>, ucfg: &UplaneConfig, dst: &mut [u8], t: &mut Tally) -> Result<usize, Error> {
-        if s.comp(ucfg.static_comp) != self.in_hdr {
-            t.skipped += 1;
-            return copy_section(s, dst);
-        }
-        let hl = write_section_header(s, s.ud_comp_hdr.map(|(_, r)| (self.out_hdr, r)), dst)?;
-        let e = recompress(self.in_hdr.iq_width, s.iq_data, self.out_hdr.iq_width, self.rounding, &mut dst[hl..])?;
-        t.converted += 1;
-        t.saturated += e.saturated as i64;
-        Ok(hl + e.len)
-    }
-
-    /// Rewrites udCompHdr in a C-plane message (after ecpriRtcid/Seqid) in place.
-    fn cplane_header(&self, msg: &mut [u8], t: &mut Tally) -> Result<(), Error> {
-        let mut c = fhgate_sdk::ecpri::cplane::CplanePacket::new_checked(msg)?;
-        if c.ud_comp_hdr() == Some(self.in_hdr) {
-            c.set_ud_comp_hdr(self.out_hdr)?;
-            t.cplane += 1;
-        }
-        Ok(())
-    }
-}
-
 impl Translator for BfpWidth {
     fn init(cfg: &Config<'_>, ctx: &mut InitCtx) -> Result<Self, InitError> {
         let in_width = cfg.int_in("in_width", 1, 16)? as u8;
         let out_width = cfg.int_in("out_width", 1, 16)? as u8;
-        let direction = match cfg.choice("direction", &["any", "dl", "ul"], 0)? {
-            1 => Some(Direction::Dl),
-            2 => Some(Direction::Ul),
-            _ => None,
-        };
         let (a, b) = (UdCompHdr::new(CompMethod::Bfp, in_width), UdCompHdr::new(CompMethod::Bfp, out_width));
-        // What it does to the format: BFP at in_width becomes out_width in
-        // the directions it converts (ABI.md §6 `effect`).
-        for d in [Direction::Dl, Direction::Ul] {
-            if direction.is_none_or(|x| x == d) {
-                ctx.declare_comp(d, Some(a), b)?;
-            }
-        }
-        Ok(BfpWidth {
-            in_hdr: UdCompHdr::new(CompMethod::Bfp, in_width),
-            out_hdr: UdCompHdr::new(CompMethod::Bfp, out_width),
-            direction,
-            cplane: cfg.bool_or("cplane", true)?,
-            carrier_prbs: cfg.opt_int_in("carrier_prbs", 1, 1023)?.unwrap_or(273) as u16,
-            rounding: match cfg.choice("rounding", &["nearest", "truncate"], 0)? {
-                1 => Rounding::Truncate,
-                _ => Rounding::Nearest,
-            },
-            converted: ctx.counter("converted_sections")?,
-            saturated: ctx.counter("saturated_samples")?,
-            skipped: ctx.counter("skipped_sections")?,
-            cplane_rewritten: ctx.counter("cplane_headers")?,
-        })
+        // Declares what it does to the format: BFP at in_width becomes
+        // out_width in the directions it converts (ABI.md §6 `effect`).
+        let change = CompChange::init(cfg, ctx, a, b)?;
+        let rounding = match cfg.choice("rounding", &["nearest", "truncate"], 0)? {
+            1 => Rounding::Truncate,
+            _ => Rounding::Nearest,
+        };
+        Ok(BfpWidth { change, rounding })
     }
 
     fn translate(&mut self, pkt: &mut Packet<'_>, ctx: &mut Ctx) -> Result<Verdict, Error> {
-        let mut t = Tally::default();
-        match pkt.plane() {
-            Plane::U => {
-                if self.direction.is_some_and(|d| d != pkt.direction()) {
-                    return Ok(Verdict::Forward);
-                }
-                let ucfg = pkt.uplane_config(self.in_hdr, self.carrier_prbs);
-                let comp_hdr = pkt.ud_comp_hdr_present();
-                let me = &*self;
-                pkt.rewrite_messages(|m, src, dst| match m.msg_type {
-                    0 => rewrite_sections(src, dst, comp_hdr, &ucfg, |s, out| me.section(s, &ucfg, out, &mut t))
-                        .map(Some),
-                    2 if me.cplane => {
-                        room(dst, src.len())?;
-                        dst[..src.len()].copy_from_slice(src);
-                        me.cplane_header(&mut dst[ID_SEQ_LEN..src.len()], &mut t)?;
-                        Ok(Some(src.len()))
-                    }
-                    _ => Ok(None),
-                })?;
-            }
-            Plane::C if self.cplane => {
-                let mut next = Some(pkt.ecpri_offset());
-                while let Some(at) = next {
-                    let m = pkt.message_at(at)?;
-                    let hdr = pkt.cplane(&m).ok().and_then(|c| c.ud_comp_hdr());
-                    if m.msg_type == 2 && hdr == Some(self.in_hdr) {
-                        self.cplane_header(&mut pkt.payload_mut(&m)[ID_SEQ_LEN..], &mut t)?;
-                    }
-                    next = m.next_offset();
-                }
-            }
-            _ => return Ok(Verdict::Forward),
-        }
-        ctx.add(self.converted, t.converted);
-        ctx.add(self.skipped, t.skipped);
-        ctx.add(self.cplane_rewritten, t.cplane);
-        if t.saturated > 0 {
-            ctx.add(self.saturated, t.saturated);
-        }
-        Ok(if t.converted + t.cplane > 0 { Verdict::Modified } else { Verdict::Forward })
+        let (a, b, r) = (self.change.in_hdr.iq_width, self.change.out_hdr.iq_width, self.rounding);
+        self.change.translate(pkt, ctx, |src, dst| recompress(a, src, b, r, dst))
     }
 }
 
