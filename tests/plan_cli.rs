@@ -298,3 +298,20 @@ fn every_pair_of_generator_profiles_replays_into_the_other() {
         }
     }
 }
+
+/// A flow's eAxC as egress sees it after a chain that changes the split:
+/// the same fields (DU port, band sector, CC, RU port) under the new one.
+#[test]
+fn a_flow_is_named_after_the_split_its_chain_leaves() {
+    use fhgate::plan::fold::{format_of_profile, repack};
+    let f = |bits: &str| format_of_profile(&fhgate::config::profile::Profile { eaxc_bits: Some(bits.into()), ..Default::default() });
+    // DU port 1, RU port 2: 0x1002 under 4,4,4,4 is 0x4002 under 2,6,4,4 (DU port in the top 2 bits).
+    assert_eq!(repack(0x1002, &f("4,4,4,4"), &f("2,6,4,4")), Some(0x4002));
+    assert_eq!(repack(0x4002, &f("2,6,4,4"), &f("4,4,4,4")), Some(0x1002));
+    assert_eq!(repack(0x1234, &f("4,4,4,4"), &f("4,4,4,4")), Some(0x1234));
+    // DU port 5 does not fit 2 bits; a split known on one side only names nothing.
+    assert_eq!(repack(0x5002, &f("4,4,4,4"), &f("2,6,4,4")), None);
+    let unknown = format_of_profile(&Default::default());
+    assert_eq!(repack(0x0002, &unknown, &f("2,6,4,4")), None);
+    assert_eq!(repack(0x0002, &unknown, &unknown), Some(0x0002), "no split given: unchanged");
+}

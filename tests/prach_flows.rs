@@ -259,3 +259,53 @@ fn profiles_alone_give_prach_flows_a_chain_of_their_own() {
         assert!(near, "PRACH eAxC {e}: EVM {evm:.2} dB, bound {bound:.2} dB");
     }
 }
+
+/// Item 2 of the leftovers: the sides differ in the eAxC split and the
+/// VLAN too (RU 2,6,4,4 on VLAN 5, DU 4,4,4,4 untagged). Plan gives each
+/// PRACH eAxC a chain of its own that converts its compression (14 -> 12)
+/// and then runs the UL chain's eaxc_remap and VLAN strip, so PRACH
+/// leaves like the data: untagged, under the DU's split, at 12 bits.
+/// tshark under the DU profile's preferences, the spec oracle's IQ.
+#[test]
+fn a_prach_chain_of_its_own_also_remaps_the_eaxc_split_and_the_vlan() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let tr = dir.path().join("translators");
+    std::fs::create_dir(&tr).unwrap();
+    for m in ["bfp_width.wasm", "eaxc_remap.wasm", "vlan_retag.wasm"] {
+        std::fs::copy(t.join(m), tr.join(m)).unwrap();
+    }
+    let ru = gen(dir.path(), "ru.pcap", "ru", &["--prach-comp", "bfp:14", "--eaxc-bits", "2,6,4,4", "--vlan", "5"]);
+    let keys = "comp_hdr = \"present\"\ncarrier_prbs = 24\nprach_eaxc = [\"0x0002\", \"0x0003\"]\n";
+    let ru_profile = write(dir.path(), "ru.toml", &format!("ul_comp = \"bfp:9\"\nprach_comp = \"bfp:14\"\neaxc_bits = \"2,6,4,4\"\nvlan = 5\n{keys}"));
+    let du_profile = write(dir.path(), "du.toml", &format!("ul_comp = \"bfp:12\"\nprach_comp = \"bfp:12\"\neaxc_bits = \"4,4,4,4\"\n{keys}"));
+    let o = fhgate(&["plan", "--du", s(&du_profile), "--ru", s(&ru_profile), "--translators", s(&tr)]);
+    let plan = text(&o.stdout);
+    assert!(o.status.success(), "{plan}{}", text(&o.stderr));
+    for id in PRACH_IDS {
+        let line = format!(
+            "UL U-plane PRACH eAxC {id} prach_comp: bfp:14 -> bfp:12: bridged by bfp_width (in_width=14, out_width=12, direction=\"ul\", cplane=false) on a chain of its own (dir=ul,plane=u,eaxc={id}/0xffff, then the UL chain's eaxc_remap (from=\"4,4,4,4\", to=\"2,6,4,4\"), vlan_retag (mode=\"strip\"))"
+        );
+        assert!(plan.contains(&line), "wants `{line}`:\n{plan}");
+    }
+    let out = dir.path().join("out.pcap");
+    let o = fhgate(&["replay", s(&ru), "-o", s(&out), "--from", "ru", "--ru-profile", s(&ru_profile), "--du-profile", s(&du_profile), "--translators-dir", s(&tr), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["egress_errors"].as_object().unwrap().is_empty(), "{j}");
+    let frames = oracle::pcap_records(&out);
+    assert_eq!(frames.len(), oracle::pcap_records(&ru).len());
+    assert!(frames.iter().all(|f| f[12..14] == [0xAE, 0xFE]), "every frame untagged, PRACH too");
+    let widths: std::collections::BTreeSet<(u16, usize)> = frames.iter().filter(|f| f[15] == 0).map(|f| (u16::from_be_bytes([f[18], f[19]]), (f[30] >> 4) as usize)).collect();
+    assert_eq!(widths.into_iter().collect::<Vec<_>>(), [(0, 12), (1, 12), (2, 12), (3, 12)], "udCompHdr width per eAxC");
+    assert_flows_decode(&out, &[(&[0, 1, 2, 3], "bfp:12")]);
+    let (ia, ib) = (oracle::oracle_decode(&ru), oracle::oracle_decode(&out));
+    assert_eq!(ia.len(), ib.len());
+    for (k, v) in ia.iter().filter(|(k, _)| k.0 < 2) {
+        assert_eq!(Some(&v.samples), ib.get(k).map(|p| &p.samples), "PRB {k:?}");
+    }
+    for e in PRACH_IDS.map(|x| u16::from_str_radix(&x[2..], 16).unwrap()) {
+        let (near, evm, bound) = oracle::near_bound(&ru, &out, 12, e);
+        assert!(near, "PRACH eAxC {e}: EVM {evm:.2} dB, bound {bound:.2} dB");
+    }
+}

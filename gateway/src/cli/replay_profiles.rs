@@ -88,7 +88,7 @@ impl Profiles {
         // Chains of their own (PRACH/SRS eAxCs) first: the first selector that matches takes a packet.
         for o in plan.own.iter().filter(|_| dir == Scope::Ul) {
             let selector = Selector::parse(&o.select()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            chains.push(ChainSpec { selector, translators: vec![spec(&o.step)] });
+            chains.push(ChainSpec { selector, translators: o.steps.iter().map(spec).collect() });
         }
         if !steps.is_empty() {
             chains.push(ChainSpec { selector: Selector::ALL, translators: steps.iter().map(spec).collect() });

@@ -104,19 +104,29 @@ pub struct Plan {
     pub lines: Vec<Line>,
 }
 
-/// A UL U-plane chain for one eAxC (`dir=ul,plane=u,eaxc=ID/0xffff`).
+/// A UL U-plane chain for one eAxC (`dir=ul,plane=u,eaxc=ID/0xffff`): a
+/// translator for its compression, then the UL chain's other steps
+/// (eAxC split, VLAN), so the flow gets those too.
 #[derive(Clone)]
 pub struct OwnChain {
-    /// The eAxC ID.
+    /// The eAxC ID (as it arrives).
     pub eaxc: u16,
-    /// Its one translator.
-    pub step: Step,
+    /// Its translators, the compression first.
+    pub steps: Vec<Step>,
 }
 
 impl OwnChain {
     /// Its selector, as gw.toml writes it.
     pub fn select(&self) -> String {
         format!("dir=ul,plane=u,eaxc={:#06x}/0xffff", self.eaxc)
+    }
+
+    /// `bfp_width (...) on a chain of its own (SELECTOR)`, and the UL
+    /// chain's steps it composes with.
+    fn describe(&self) -> String {
+        let rest: Vec<String> = self.steps[1..].iter().map(Step::describe).collect();
+        let with = if rest.is_empty() { String::new() } else { format!(", then the UL chain's {}", rest.join(", ")) };
+        format!("{} on a chain of its own ({}{with})", self.steps[0].describe(), self.select())
     }
 }
 
@@ -136,7 +146,7 @@ impl Plan {
             How::Egress(s) => s.clone(),
             How::Unknown(side) => format!("not compared: the {side} profile does not give it"),
             How::Unbridged(s) => format!("NOT BRIDGED: {s}"),
-            How::Own(i) => format!("bridged by {} on a chain of its own ({})", self.own[*i].step.describe(), self.own[*i].select()),
+            How::Own(i) => format!("bridged by {}", self.own[*i].describe()),
         };
         format!("{} {}: {} -> {}: {how}", l.flow, l.field, l.from, l.to)
     }
@@ -246,9 +256,8 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
 /// `srs_comp`): each folded through the UL chain the plan derived (a
 /// translator whose declared `FROM` is the data's width leaves them as
 /// they are). One that does not leave as the DU wants gets a chain of
-/// its own with a translator that converts it, when the UL chain changes
-/// nothing but the compression (else its other steps would be missed);
-/// otherwise it is named with both values.
+/// its own: a translator that converts it, then the UL chain's other
+/// steps ([`own_chain`]); otherwise it is named with both values and why.
 fn own_flows(du: &Profile, ru: &Profile, fdu: &Format, fru: &Format, avail: &Available, plan: &mut Plan) {
     let stages: Vec<Stage> = plan.ul.iter().map(|s| s.stage.clone()).collect();
     for (start, want) in flow_starts(ru, du, fru, Scope::Ul) {
@@ -264,14 +273,14 @@ fn own_flows(du: &Profile, ru: &Profile, fdu: &Format, fru: &Format, avail: &Ava
                 Some(i) => How::Translator(i),
                 None => continue,
             }
-        } else if let Some(i) = own_chain(start.eaxc, &start.format, &have, &want, fdu, fru, avail, plan) {
-            How::Own(i)
         } else {
-            How::Unbridged(format!(
-                "the UL chain leaves this flow at {gives}{}; give this eAxC a chain of its own ([[chain]] select = \"dir=ul,plane=u,eaxc={:#06x}/0xffff\") with a translator that declares `ul_comp {have} -> {want}`",
-                if gives == have { " (no declared effect of its translators applies to it)" } else { "" },
-                start.eaxc
-            ))
+            match own_chain(start.eaxc, &start.format, &have, &want, fdu, fru, avail, plan) {
+                Ok(i) => How::Own(i),
+                Err(why) => How::Unbridged(format!(
+                    "the UL chain leaves this flow at {gives}{}; {why}",
+                    if gives == have { " (no declared effect of its translators applies to it)" } else { "" },
+                )),
+            }
         };
         let field = if start.kind == "PRACH" { "prach_comp" } else { "srs_comp" };
         plan.lines.push(Line { flow: format!("UL U-plane {} eAxC {:#06x}", start.kind, start.eaxc), field, from: have, to: want, how });
@@ -280,22 +289,49 @@ fn own_flows(du: &Profile, ru: &Profile, fdu: &Format, fru: &Format, avail: &Ava
 
 /// A chain of its own for eAxC `eaxc` (arriving as `start`, at `have`),
 /// taking it to `want`: the first `plan=ul_comp:` configuration whose
-/// declared effects do it, filled as if the sides' ul_comp were the
-/// flow's. `None` when the UL chain changes more than the compression.
+/// declared effects do it (filled as if the sides' ul_comp were the
+/// flow's), then the UL chain's steps that do not touch ul_comp (eAxC
+/// split, VLAN) in order. The composed chain must leave the flow as the
+/// UL chain leaves the data in every other field; a UL chain that changes
+/// udCompHdr presence cannot be composed (its insert writes the data's
+/// compression). `Err` says why, and what would bridge it.
 #[allow(clippy::too_many_arguments)]
-fn own_chain(eaxc: u16, start: &Format, have: &str, want: &str, fdu: &Format, fru: &Format, avail: &Available, plan: &mut Plan) -> Option<usize> {
-    let only_comp = plan.ul.iter().all(|s| s.stage.effects.iter().flatten().all(|e| !e.field.is_format() || e.field == Field::UlComp));
-    if !only_comp {
-        return None;
+fn own_chain(eaxc: u16, start: &Format, have: &str, want: &str, fdu: &Format, fru: &Format, avail: &Available, plan: &mut Plan) -> Result<usize, String> {
+    let touches = |s: &Step, f: Field| s.stage.effects.iter().flatten().any(|e| e.field == f);
+    let by_hand = format!("give this eAxC a chain of its own ([[chain]] select = \"dir=ul,plane=u,eaxc={eaxc:#06x}/0xffff\") with a translator that declares `ul_comp {have} -> {want}`");
+    if let Some(s) = plan.ul.iter().find(|s| touches(s, Field::CompHdr)) {
+        return Err(format!("the UL chain's {} changes udCompHdr presence, which a chain of its own cannot repeat at this flow's compression; {by_hand} and one for comp_hdr", s.describe()));
     }
     let (mut du, mut ru) = (fdu.clone(), fru.clone());
     du.set(Field::UlComp, Some(want.to_string()));
     ru.set(Field::UlComp, Some(have.to_string()));
     let mut wanted = start.clone();
     wanted.set(Field::UlComp, Some(want.to_string()));
-    let (step, _) = find(avail, Field::UlComp, start, &wanted, &du, &ru, Scope::Ul)?;
-    plan.own.push(OwnChain { eaxc, step });
-    Some(plan.own.len() - 1)
+    let Some((step, _)) = find(avail, Field::UlComp, start, &wanted, &du, &ru, Scope::Ul) else {
+        return Err(format!("no translator available declares `ul_comp {have} -> {want}` for a `plan=ul_comp:...` configuration; {by_hand}"));
+    };
+    let mut steps = vec![step];
+    steps.extend(plan.ul.iter().filter(|s| !touches(s, Field::UlComp)).cloned());
+    // The flow must leave as the data does in every field but the compression.
+    let stages = |v: &[Step]| v.iter().map(|s| s.stage.clone()).collect::<Vec<_>>();
+    let (Ok(own), Ok(data)) = (fold(start, &stages(&steps), Scope::Ul), fold(start, &stages(&plan.ul), Scope::Ul)) else {
+        return Err(format!("its steps do not fold; {by_hand}"));
+    };
+    for f in fields_of(Scope::Ul).into_iter().filter(|&f| f != Field::UlComp) {
+        if own.format.get(f) != data.format.get(f) {
+            return Err(format!(
+                "without the UL chain's compression steps it would leave with {} {} where the data leaves with {} (a step that changes the compression changes that too); {by_hand}",
+                f.name(),
+                own.format.get(f).unwrap_or("?"),
+                data.format.get(f).unwrap_or("?")
+            ));
+        }
+    }
+    if own.format.get(Field::UlComp) != Some(want) {
+        return Err(format!("the UL chain's other steps change its compression again; {by_hand}"));
+    }
+    plan.own.push(OwnChain { eaxc, steps });
+    Ok(plan.own.len() - 1)
 }
 
 /// Keys no translator changes: the carrier and numerology must agree; the

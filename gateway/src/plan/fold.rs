@@ -238,10 +238,13 @@ pub fn direction_format(chains: &[ChainSpec], decl: &Declarations, start: &Forma
             None => Folded { format: fs.format.clone(), ..Folded::default() },
         };
         agree(&out.format, &r.format)?;
-        if r.format.get(comp) != out.format.get(comp) && renames(&r.format, &fs.format) {
-            return Err(FoldError::Renamed { flow: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc) });
-        }
-        own.push(FlowOut { what: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc), eaxc_value: fs.eaxc, eaxc_mask: 0xFFFF, vlan: None, format: r.format, start: Some(fs.kind) });
+        // Egress sees the ID the chain leaves: the same fields under the split it declares.
+        let eaxc = match repack(fs.eaxc, &fs.format, &r.format) {
+            Some(id) => id,
+            None if r.format.get(comp) != out.format.get(comp) => return Err(FoldError::Renamed { flow: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc) }),
+            None => fs.eaxc,
+        };
+        own.push(FlowOut { what: format!("{} eAxC {:#06x}", fs.kind, fs.eaxc), eaxc_value: eaxc, eaxc_mask: 0xFFFF, vlan: None, format: r.format, start: Some(fs.kind) });
     }
     // Chains limited to some flows, in order: all of them once one leaves
     // another compression, so none shadows the next.
@@ -249,12 +252,16 @@ pub fn direction_format(chains: &[ChainSpec], decl: &Declarations, start: &Forma
     for (c, g) in &groups {
         agree(&out.format, &g.format)?;
         let Some(c) = c.filter(|_| differs) else { continue };
-        if renames(&g.format, start) {
-            return Err(FoldError::Renamed { flow: format!("the flows of chain `{}`", c.selector) });
-        }
+        // One eAxC can be named after a new split; a pattern of several cannot.
+        let eaxc_value = match (c.selector.eaxc_mask, renames(&g.format, start)) {
+            (_, false) => Some(c.selector.eaxc_value),
+            (0xFFFF, true) => repack(c.selector.eaxc_value, start, &g.format),
+            _ => None,
+        };
+        let Some(eaxc_value) = eaxc_value else { return Err(FoldError::Renamed { flow: format!("the flows of chain `{}`", c.selector) }) };
         let vlan = c.selector.vlan.map(|v| g.format.get(Field::Vlan).and_then(|x| x.parse().ok()).unwrap_or(v));
         let what = format!("chain `{}`", c.selector);
-        own.push(FlowOut { what, eaxc_value: c.selector.eaxc_value, eaxc_mask: c.selector.eaxc_mask, vlan, format: g.format.clone(), start: None });
+        own.push(FlowOut { what, eaxc_value, eaxc_mask: c.selector.eaxc_mask, vlan, format: g.format.clone(), start: None });
     }
     for (_, g) in groups {
         out.skipped.extend(g.skipped);
@@ -264,12 +271,27 @@ pub fn direction_format(chains: &[ChainSpec], decl: &Declarations, start: &Forma
     Ok(out)
 }
 
+/// eAxC `id` of a flow in format `from` as it leaves in format `to`: its
+/// fields (DU port, band sector, CC, RU port) joined under `to`'s split.
+/// The ID as it is when the split does not change; `None` when one split
+/// is unknown or the fields do not fit (then egress cannot name the flow).
+pub fn repack(id: u16, from: &Format, to: &Format) -> Option<u16> {
+    let (a, b) = (from.get(Field::EaxcBits), to.get(Field::EaxcBits));
+    if a == b {
+        // Unchanged (known or not): the chain leaves the ID as it is.
+        return Some(id);
+    }
+    let (a, b) = (ecpri::EaxcLayout::from_spec(a?)?, ecpri::EaxcLayout::from_spec(b?)?);
+    b.join(a.split(id)).ok()
+}
+
 /// The PRACH and SRS flows of direction `dir` (both UL) that have a
 /// compression of their own on either side: where each starts (the
 /// sending side `from`, whose format is `from_fmt`) and the compression the
 /// receiving side `to` wants for it. A side that gives `KIND_eaxc` but no
 /// `KIND_comp` sends and wants those flows at its `ul_comp`. eAxC IDs are
-/// both sides' lists (a remap of them is refused by the fold).
+/// the sending side's list, else the receiving side's repacked under the
+/// sending side's split ([`repack`]).
 pub fn flow_starts(from: &Profile, to: &Profile, from_fmt: &Format, dir: Scope) -> Vec<(FlowStart, Option<String>)> {
     let mut out = Vec::new();
     if dir != Scope::Ul {
@@ -281,7 +303,14 @@ pub fn flow_starts(from: &Profile, to: &Profile, from_fmt: &Format, dir: Scope) 
         if fc.is_none() && tc.is_none() {
             continue;
         }
-        let mut ids: Vec<u16> = [fi, ti].into_iter().flatten().flat_map(|v| crate::config::profile::parse_eaxc_list(v).unwrap_or_default()).collect();
+        let list = |v: Option<&[String]>| v.map(|v| crate::config::profile::parse_eaxc_list(v).unwrap_or_default());
+        // The sending side's IDs; else the receiving side's, under the sending side's split.
+        let to_fmt = format_of_profile(to);
+        let mut ids: Vec<u16> = match (list(fi), list(ti)) {
+            (Some(ids), _) => ids,
+            (None, Some(ids)) => ids.into_iter().map(|id| repack(id, &to_fmt, from_fmt).unwrap_or(id)).collect(),
+            (None, None) => Vec::new(),
+        };
         ids.sort_unstable();
         ids.dedup();
         let start = canon(fc).or_else(|| from_fmt.get(Field::UlComp).map(String::from));

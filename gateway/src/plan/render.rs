@@ -36,14 +36,16 @@ pub fn to_toml(plan: &Plan, du: &Path, ru: &Path) -> String {
         let _ = writeln!(t, "[[translator]]\nname = {}\npath = {}\nconfig = {{ {} }}\n", quote(name), quote(&s.path.display().to_string()), cfg.join(", "));
     }
     for o in &plan.own {
-        let cfg: Vec<String> = o.step.config.iter().map(|(k, v)| format!("{} = {v}", toml_key(k))).collect();
-        let _ = writeln!(t, "[[translator]]\nname = {}\npath = {}\nconfig = {{ {} }}\n", quote(&own_name(o)), quote(&o.step.path.display().to_string()), cfg.join(", "));
+        for (name, s) in own_names(o).iter().zip(&o.steps) {
+            let cfg: Vec<String> = s.config.iter().map(|(k, v)| format!("{} = {v}", toml_key(k))).collect();
+            let _ = writeln!(t, "[[translator]]\nname = {}\npath = {}\nconfig = {{ {} }}\n", quote(name), quote(&s.path.display().to_string()), cfg.join(", "));
+        }
     }
     let list = |v: &[String]| v.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ");
     // Before the UL chain: the first chain whose selector matches takes a packet.
     for o in &plan.own {
         let _ = writeln!(t, "# RU -> DU: eAxC {:#06x}, a compression of its own.", o.eaxc);
-        let _ = writeln!(t, "[[chain]]\nselect = {}\ntranslators = [{}]\n", quote(&o.select()), quote(&own_name(o)));
+        let _ = writeln!(t, "[[chain]]\nselect = {}\ntranslators = [{}]\n", quote(&o.select()), list(&own_names(o)));
     }
     if !dl.is_empty() {
         let _ = writeln!(t, "# DU -> RU: DL U-plane and C-plane, including the C-plane that schedules UL.");
@@ -57,9 +59,10 @@ pub fn to_toml(plan: &Plan, du: &Path, ru: &Path) -> String {
     t
 }
 
-/// The translator name of a chain of its own.
-fn own_name(o: &super::derive::OwnChain) -> String {
-    format!("ul_{:04x}_{}", o.eaxc, o.step.stage.name)
+/// The translator names of a chain of its own: `ul_0002_bfp_width`, then
+/// `ul_0002_2_eaxc_remap` for the steps it shares with the UL chain.
+fn own_names(o: &super::derive::OwnChain) -> Vec<String> {
+    o.steps.iter().enumerate().map(|(i, s)| if i == 0 { format!("ul_{:04x}_{}", o.eaxc, s.stage.name) } else { format!("ul_{:04x}_{}_{}", o.eaxc, i + 1, s.stage.name) }).collect()
 }
 
 /// A config key as TOML writes it (dotted keys such as `map.0x0001` quoted).
