@@ -33,7 +33,7 @@ fn tshark_decodes_every_action_type_as_built() {
     msgs.push(OwdRepr { compensation: 1234 << 16, ..msgs[4] });
     let actions: Vec<u8> = msgs.iter().map(|m| m.action_type).collect();
     assert_eq!(actions, vec![0, 1, 5, 3, 2, 0, 4, 2], "every action type once or more");
-    let frames: Vec<Vec<u8>> = msgs.iter().map(|m| frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], None, *m).unwrap()).collect();
+    let frames: Vec<Vec<u8>> = msgs.iter().map(|m| frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], &[], *m).unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("owd.pcap");
     write_pcap::write_pcap(&p, &frames);
@@ -53,7 +53,7 @@ fn tshark_decodes_every_action_type_as_built() {
 
 /// `fhgate owd` in the DU namespace against `fhgate sink` at the other
 /// end of the same veth pair (gw-du, no gateway running): every
-/// measurement answered, in every mode. Both ends stamp with the one
+/// measurement answered, in every mode, untagged and tagged. Both ends stamp with the one
 /// CLOCK_REALTIME, so the delay is the veth path's plus the stacks' own:
 /// it must be at least 0 and, stated bound, below 2 ms at p50 on this
 /// loaded 2-core machine (a veth hop alone is a few µs).
@@ -62,8 +62,13 @@ fn owd_against_sink_over_a_veth_pair() {
     let (tb, _serial) = live::Testbed::up("o");
     let mut sink = live::Proc::spawn(tb.fhgate("gw", &["sink", "--port", "af_packet:gw-du", "--idle-timeout", "5", "--no-iq"]));
     sink.wait_for("sink receiving", std::time::Duration::from_secs(30));
-    for mode in ["request", "follow-up", "remote"] {
-        let o = tb.fhgate("du", &["owd", "--port", "af_packet:du0", "--mode", mode, "--count", "50", "--interval-ms", "5", "--timeout-ms", "500", "--json"]).output().unwrap();
+    // Tagged too: sink answers on the request's VLAN, and owd takes
+    // answers only from its own (a site's switch carries no other).
+    for (mode, vlan) in [("request", None), ("follow-up", None), ("remote", None), ("request", Some("21")), ("remote", Some("21"))] {
+        let vlan_args = vlan.map(|v| vec!["--vlan", v]).unwrap_or_default();
+        let args = [&["owd", "--port", "af_packet:du0", "--mode", mode, "--count", "50", "--interval-ms", "5", "--timeout-ms", "500", "--json"][..], &vlan_args].concat();
+        let mode = format!("{mode} vlan {vlan:?}");
+        let o = tb.fhgate("du", &args).output().unwrap();
         assert!(o.status.success(), "{mode}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!((j["started"].as_u64(), j["measured"].as_u64()), (Some(50), Some(50)), "{mode}: {j}");

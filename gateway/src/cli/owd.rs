@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use ecpri::ethernet::{EthernetFrame, VlanTag};
 use fhgate::io::{live, RxPoll, RxPort, TxPort};
 use fhgate::packet::PacketBuf;
 use fhgate::timing::owd::{body_of, frame, respond, stamp, Initiator, Mode, OwdEvent};
@@ -46,6 +47,12 @@ pub struct OwdArgs {
     /// An answer later than this is counted late and not used, ms.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
+    /// Tag the requests with this VLAN ID, as the side's traffic is.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..4096))]
+    vlan: Option<u16>,
+    /// PCP of the VLAN tag.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..8))]
+    pcp: u8,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
@@ -66,6 +73,8 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
         ModeArg::Remote => Mode::Remote,
     };
     let timeout = Duration::from_millis(a.timeout_ms);
+    let tags: Vec<VlanTag> = a.vlan.map(|v| VlanTag::c_tag(v, a.pcp)).into_iter().collect();
+    let vids_sent: Vec<u16> = tags.iter().map(|t| t.vid).collect();
     let mut init = Initiator::new(timeout.as_nanos() as u64);
     let mut delays: Vec<i64> = Vec::new();
     let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
@@ -76,7 +85,7 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
         if k < a.count {
             let now = live::unix_ns();
             for m in init.start(mode, now) {
-                tx.send(&frame(DST, SRC, None, m).context("building a message 5")?, now).context("sending")?;
+                tx.send(&frame(DST, SRC, &tags, m).context("building a message 5")?, now).context("sending")?;
             }
             tx.flush().context("sending")?;
         }
@@ -87,9 +96,10 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
                 RxPoll::Frames(n) => {
                     for i in 0..n {
                         let data = &bufs[i].bytes()[..lens[i]];
-                        // Only what is addressed to us answers us: a gateway's or
-                        // another initiator's message 5 on the same link is not ours.
-                        if data.get(..6) != Some(&SRC[..]) {
+                        // Only what is addressed to us, on our VLAN, answers us: a
+                        // gateway's or another initiator's message 5 on the same
+                        // link is not ours, nor is one a switch would not carry.
+                        if data.get(..6) != Some(&SRC[..]) || vids(data) != vids_sent {
                             continue;
                         }
                         let Some(body) = body_of(data) else { continue };
@@ -99,7 +109,7 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
                             other => tracing::warn!("one-way delay answer not used: {other:?}"),
                         }
                         if let Some(r) = reply {
-                            tx.send(&frame(DST, SRC, None, r).context("building a message 5")?, live::unix_ns())?;
+                            tx.send(&frame(DST, SRC, &tags, r).context("building a message 5")?, live::unix_ns())?;
                             tx.flush()?;
                         }
                     }
@@ -140,10 +150,17 @@ pub fn own_mac(backend: &fhgate::config::Backend, fallback: [u8; 6]) -> [u8; 6] 
     live::hardware_address(iface).unwrap_or(fallback)
 }
 
+/// The VLAN IDs of `data`'s tags, outermost first (none if it is not
+/// Ethernet).
+fn vids(data: &[u8]) -> Vec<u16> {
+    EthernetFrame::new_checked(data).map(|e| (0..e.tag_count()).filter_map(|i| e.tag(i)).map(|t| t.vid).collect()).unwrap_or_default()
+}
+
 /// The responder's frames answering `data` (received at `rx_ns`) when it
 /// is a message 5 the responder answers: back to the sender, from the
-/// address it was sent to (from `own` when that was a group address);
-/// or the field and offset of a message 5 that does not decode.
+/// address it was sent to (from `own` when that was a group address),
+/// with the request's VLAN tags (the sender's VLAN is the way back); or
+/// the field and offset of a message 5 that does not decode.
 fn answers(data: &[u8], rx_ns: u64, own: [u8; 6]) -> Result<std::result::Result<Vec<Vec<u8>>, (&'static str, usize)>> {
     let Some(body) = body_of(data) else { return Ok(Ok(Vec::new())) };
     let msgs = match respond(body, rx_ns, live::unix_ns()) {
@@ -152,7 +169,9 @@ fn answers(data: &[u8], rx_ns: u64, own: [u8; 6]) -> Result<std::result::Result<
     };
     let dst: [u8; 6] = data[6..12].try_into().expect("an Ethernet header");
     let src: [u8; 6] = if data[0] & 1 == 1 { own } else { data[0..6].try_into().expect("an Ethernet header") };
-    Ok(Ok(msgs.into_iter().map(|m| frame(dst, src, None, m).context("building a message 5")).collect::<Result<_>>()?))
+    let eth = EthernetFrame::new_checked(data).context("an Ethernet header")?;
+    let tags: Vec<VlanTag> = (0..eth.tag_count()).filter_map(|i| eth.tag(i)).collect();
+    Ok(Ok(msgs.into_iter().map(|m| frame(dst, src, &tags, m).context("building a message 5")).collect::<Result<_>>()?))
 }
 
 /// Answers `data` (received at `rx_ns`) on `tx` when it is a message 5
@@ -298,7 +317,7 @@ mod tests {
         let gw = [2, 0, 0, 0, 0x99, 1];
         let own = [2, 0, 0, 0, 0xD0, 1];
         let req = ecpri::owd::OwdRepr { measurement_id: 3, action_type: ecpri::owd::ActionType::Request.to_u8(), seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] };
-        let frame = frame([0xFF; 6], gw, None, req).unwrap();
+        let frame = frame([0xFF; 6], gw, &[], req).unwrap();
         let tx = MemoryTx::new().keep_first(4);
         let wire = tx.shared();
         let (r, mut atx) = Responder::start(Box::new(MemoryRx::new(vec![frame].into(), 1)), Box::new(tx), own).unwrap();
@@ -316,5 +335,33 @@ mod tests {
         // Back to the gateway, from gen's own MAC (the request was broadcast), a Response.
         assert_eq!((&sent[0][0..6], &sent[0][6..12]), (&gw[..], &own[..]));
         assert_eq!(ecpri::owd::OwdRepr::parse(body_of(&sent[0]).unwrap()).unwrap().action_type, ecpri::owd::ActionType::Response.to_u8());
+    }
+
+    /// A request that came tagged is answered on the same VLAN: an
+    /// untagged answer never reaches a tagged initiator on a site.
+    #[test]
+    fn answers_carry_the_request_s_vlan_tags() {
+        let (gw, own) = ([2, 0, 0, 0, 0x99, 1], [2, 0, 0, 0, 0xD0, 1]);
+        let req = |a: ecpri::owd::ActionType| ecpri::owd::OwdRepr { measurement_id: 9, action_type: a.to_u8(), seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] };
+        let qinq = [VlanTag { tpid: 0x88A8, pcp: 3, dei: false, vid: 100 }, VlanTag::c_tag(21, 7)];
+        for tags in [&[][..], &qinq[..1], &qinq[1..], &qinq[..]] {
+            for (action, n) in [(ecpri::owd::ActionType::Request, 1), (ecpri::owd::ActionType::RemoteRequestWithFollowUp, 2)] {
+                let data = frame(own, gw, tags, req(action)).unwrap();
+                let out = answers(&data, 1_000, own).unwrap().unwrap();
+                assert_eq!(out.len(), n, "{action:?} with {} tags", tags.len());
+                for f in &out {
+                    // The tags by hand: TPID, then PCP/DEI/VID, 4 bytes each after the MACs.
+                    let mut at = 12;
+                    for t in tags {
+                        assert_eq!(u16::from_be_bytes([f[at], f[at + 1]]), t.tpid);
+                        let tci = u16::from_be_bytes([f[at + 2], f[at + 3]]);
+                        assert_eq!((tci >> 13, tci & 0x0FFF), (t.pcp as u16, t.vid), "{action:?} with {} tags", tags.len());
+                        at += 4;
+                    }
+                    assert_eq!(u16::from_be_bytes([f[at], f[at + 1]]), 0xAEFE, "eCPRI after the {} tags", tags.len());
+                    assert_eq!((&f[0..6], &f[6..12]), (&gw[..], &own[..]));
+                }
+            }
+        }
     }
 }

@@ -199,11 +199,11 @@ pub fn respond(body: &[u8], rx_ns: u64, now_ns: u64) -> Result<Vec<OwdRepr<'stat
     })
 }
 
-/// An Ethernet frame (eCPRI ethertype, optional VLAN tag) carrying `m`,
-/// padded to 60 bytes.
-pub fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<VlanTag>, m: OwdRepr<'_>) -> ecpri::Result<Vec<u8>> {
+/// An Ethernet frame (eCPRI ethertype, VLAN tags `tags` outermost first)
+/// carrying `m`, padded to 60 bytes.
+pub fn frame(dst: [u8; 6], src: [u8; 6], tags: &[VlanTag], m: OwdRepr<'_>) -> ecpri::Result<Vec<u8>> {
     let mut eth = EthernetRepr::new(dst, src, ETHERTYPE_ECPRI);
-    if let Some(t) = vlan {
+    for &t in tags {
         eth.push_tag(t)?;
     }
     let msg = MessageRepr { header: HeaderRepr::new(message_type::ONE_WAY_DELAY, 0), body: Body::OneWayDelay(m), padding: &[] };

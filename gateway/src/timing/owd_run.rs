@@ -87,7 +87,7 @@ struct SideState {
 
 impl SideState {
     fn queue(&mut self, m: ecpri::owd::OwdRepr<'_>) -> bool {
-        let Ok(f) = frame(self.spec.dst, self.spec.src, self.spec.vlan, m) else { return false };
+        let Ok(f) = frame(self.spec.dst, self.spec.src, self.spec.vlan.as_slice(), m) else { return false };
         if f.len() > OUT_MAX {
             return false;
         }

@@ -38,7 +38,7 @@ fn measures_through_the_rings_and_counts_what_it_does_not_use() {
             let body = body_of(f).expect("a message 5");
             let rx = crate::io::live::unix_ns();
             let ans = respond(body, rx + 3_000, rx + 4_000).unwrap();
-            let mut frame = crate::timing::owd::frame(GW, PEER, None, ans[0]).unwrap();
+            let mut frame = crate::timing::owd::frame(GW, PEER, &[], ans[0]).unwrap();
             // Answers 2 and 4 are malformed (reserved action) and to another MAC.
             match answered {
                 2 => frame[19] = 0x09,
@@ -83,7 +83,7 @@ fn measures_through_the_rings_and_counts_what_it_does_not_use() {
 #[test]
 fn the_tap_holds_every_answer_that_can_be_due_at_once() {
     let (mut tap, _inject, ends) = link(GW);
-    let f = crate::timing::owd::frame(GW, PEER, None, ecpri::owd::OwdRepr { measurement_id: 1, action_type: 2, seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] }).unwrap();
+    let f = crate::timing::owd::frame(GW, PEER, &[], ecpri::owd::OwdRepr { measurement_id: 1, action_type: 2, seconds: 0, nanoseconds: 0, compensation: 0, dummy: &[] }).unwrap();
     for _ in 0..512 {
         assert!(tap.take(&f, 5, 14, 0));
     }
@@ -108,8 +108,8 @@ fn the_pipeline_takes_only_what_is_addressed_to_the_gateway() {
     use ecpri::owd::{ActionType, OwdRepr};
     let m = |action: ActionType| OwdRepr { measurement_id: 7, action_type: action.to_u8(), seconds: 1, nanoseconds: 2, compensation: 0, dummy: &[] };
     let uplane = ecpri::samples::uplane_frame(ecpri::UdCompHdr::new(ecpri::CompMethod::Bfp, 9), true, &[(0, 12)]).unwrap();
-    let to_gw = crate::timing::owd::frame(GW, PEER, None, m(ActionType::Response)).unwrap();
-    let du_to_ru = crate::timing::owd::frame([2, 0, 0, 0, 0x20, 1], PEER, None, m(ActionType::Request)).unwrap();
+    let to_gw = crate::timing::owd::frame(GW, PEER, &[], m(ActionType::Response)).unwrap();
+    let du_to_ru = crate::timing::owd::frame([2, 0, 0, 0, 0x20, 1], PEER, &[], m(ActionType::Request)).unwrap();
     // ecpriPayload 200 in a 60-byte frame: the header does not decode.
     let mut broken = to_gw.clone();
     broken[16..18].copy_from_slice(&200u16.to_be_bytes());

@@ -79,7 +79,7 @@ fn bad_answers_are_counted_never_trusted() {
 #[test]
 fn frames_carry_the_message_and_come_back_out() {
     let m = owd(3, ActionType::Request, T);
-    let f = frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], Some(VlanTag::c_tag(5, 7)), m).unwrap();
+    let f = frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], &[VlanTag::c_tag(5, 7)], m).unwrap();
     assert_eq!(f.len(), 60);
     let body = body_of(&f).unwrap();
     assert_eq!(body.len(), 20);
