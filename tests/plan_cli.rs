@@ -315,3 +315,62 @@ fn a_flow_is_named_after_the_split_its_chain_leaves() {
     assert_eq!(repack(0x0002, &unknown, &f("2,6,4,4")), None);
     assert_eq!(repack(0x0002, &unknown, &unknown), Some(0x0002), "no split given: unchanged");
 }
+
+/// Differences in the C-plane alone (item 3 of the leftovers): a DU whose
+/// C-plane udCompHdr says none:16 while its U-plane is BFP 9 (the issue's
+/// known case), and section types the RU's profile never saw. Plan names
+/// each: the first is refused (the RU would be told none:16), by plan and
+/// by replay before a frame moves; one where the RU is told what it wants
+/// anyway is said, not refused; a consistent DU gives no C-plane line.
+#[test]
+fn differences_only_in_the_c_plane_are_named() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let learn = |name: &str, extra: &[&str]| -> fhgate::config::profile::Profile {
+        let cap = dir.path().join(format!("{name}.pcap"));
+        let o = fhgate(&[&["gen", "-o", s(&cap), "--side", "du", "--comp", "bfp:9", "--prbs", "24", "--antennas", "1", "--slots", "1", "--numerology", "1"][..], extra].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let o = fhgate(&["profile", "learn", s(&cap)]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        fhgate::config::profile::Profile::from_toml(&text(&o.stdout), Path::new("stdout")).unwrap()
+    };
+    let du = learn("du", &[]);
+    // learn records what the C-plane says, per direction.
+    let l = du.learned.clone().unwrap();
+    assert_eq!(l.cplane_comp.get("dl").map(String::as_str), Some("bfp:9"), "{l:?}");
+    let save = |name: &str, p: &fhgate::config::profile::Profile| write(dir.path(), name, &toml::to_string(p).unwrap());
+    let ru = write(dir.path(), "ru.toml", "dl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\n");
+    let plan = |du: &Path, ru: &Path| {
+        let o = fhgate(&["plan", "--du", s(du), "--ru", s(ru), "--translators", s(&t)]);
+        (o.status.code(), text(&o.stdout))
+    };
+    let (code, out) = plan(&save("du_ok.toml", &du), &ru);
+    assert!(code == Some(0) && !out.contains("C-plane"), "a consistent DU: {out}");
+    // The known case: C-plane none:16, U-plane bfp:9.
+    let mut liar = du.clone();
+    liar.learned.as_mut().unwrap().cplane_comp.insert("dl".into(), "none:16".into());
+    let liar_file = save("du_cplane_none.toml", &liar);
+    let (code, out) = plan(&liar_file, &ru);
+    assert_eq!(code, Some(1), "{out}");
+    let line = "C-plane DL sections udCompHdr: none:16 -> bfp:12: NOT BRIDGED: the DU's C-plane says none:16 where its U-plane is bfp:9 (learned.cplane_comp)";
+    assert!(out.contains(line), "wants `{line}`:\n{out}");
+    assert!(out.contains("DL U-plane dl_comp: bfp:9 -> bfp:12: bridged by bfp_width"), "the U-plane is still bridged: {out}");
+    let capture = dir.path().join("du.pcap");
+    let refused = dir.path().join("refused.pcap");
+    let o = fhgate(&["replay", s(&capture), "-o", s(&refused), "--du-profile", s(&liar_file), "--ru-profile", s(&ru), "--translators-dir", s(&t)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("C-plane DL sections udCompHdr: none:16 -> bfp:12: NOT BRIDGED"), "{}", text(&o.stderr));
+    assert!(!refused.exists(), "nothing written");
+    // C-plane bfp:12 over a bfp:9 U-plane, to an RU at bfp:12: it is told what it wants.
+    let mut lucky = du.clone();
+    lucky.learned.as_mut().unwrap().cplane_comp.insert("dl".into(), "bfp:12".into());
+    let (code, out) = plan(&save("du_cplane_12.toml", &lucky), &ru);
+    assert!(code == Some(0) && out.contains("C-plane DL sections udCompHdr: bfp:12 -> bfp:12: the RU is told bfp:12, as its profile has"), "{out}");
+    // Section type 3 from the DU, where the RU's profile (learned without PRACH) has type 1 only.
+    let du_prach = learn("du_prach", &["--prach"]);
+    let mut ru_learned = du.clone();
+    ru_learned.dl_comp = Some("bfp:12".into());
+    let (code, out) = plan(&save("du_prach.toml", &du_prach), &save("ru_learned.toml", &ru_learned));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("C-plane section_types: 1,3 -> 1: NOT BRIDGED: the DU sends section type 3 that the RU's profile never saw"), "{out}");
+}

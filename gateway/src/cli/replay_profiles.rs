@@ -70,7 +70,8 @@ impl Profiles {
         let flow = fhgate::plan::fold::flow_name(dir);
         let mut lines = Vec::new();
         for l in &plan.lines {
-            if l.flow.starts_with(flow) || l.flow == "carrier" {
+            // The C-plane travels DU -> RU, with the DL chain.
+            if l.flow.starts_with(flow) || l.flow == "carrier" || (dir == Scope::Dl && l.flow.starts_with("C-plane")) {
                 tracing::info!("plan: {}", plan.line_text(l));
                 if matches!(l.how, How::Unbridged(_)) {
                     lines.push(plan.line_text(l));

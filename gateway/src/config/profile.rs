@@ -85,6 +85,11 @@ pub struct Learned {
     /// C-plane udCompHdr against U-plane compression, per direction:
     /// `consistent` or what disagrees.
     pub cu_consistency: BTreeMap<String, String>,
+    /// The udCompHdr the C-plane carries most, per direction (`dl`, `ul`,
+    /// and `prach` for section type 3), `METHOD:WIDTH`: what the side
+    /// tells its peer, which `plan` compares with the U-plane.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cplane_comp: BTreeMap<String, String>,
     /// Anything the integrator should know: short samples, bad frames, undecided keys.
     pub warnings: Vec<String>,
 }

@@ -78,8 +78,8 @@ pub enum How {
 /// One line of a plan: a field that differs, and how it is bridged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    /// `DL U-plane`, `UL U-plane`, `UL U-plane PRACH eAxC 0x0002`, or
-    /// `carrier` for side-wide keys.
+    /// `DL U-plane`, `UL U-plane`, `UL U-plane PRACH eAxC 0x0002`,
+    /// `C-plane ...` (bridged by the DL chain), or `carrier` for side-wide keys.
     pub flow: String,
     /// The key.
     pub field: &'static str,
@@ -248,6 +248,8 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
         }
     }
     own_flows(du, ru, &fdu, &fru, avail, &mut plan);
+    let c = super::cplane::lines(du, ru, &plan);
+    plan.lines.extend(c);
     side_wide(du, ru, &mut plan.lines);
     plan
 }

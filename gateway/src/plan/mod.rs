@@ -1,8 +1,10 @@
 //! Interop plans: what a chain of translators does to a side's format
 //! (folding their declared effects, ABI.md §6.1), checking DU profile ∘
 //! chain = RU profile before a packet moves (`verify`), and deriving a
-//! chain from the translators available (`derive`, `fhgate plan`).
+//! chain from the translators available (`derive`, `fhgate plan`), and
+//! naming what differs in the C-plane alone (`cplane`).
 
+pub mod cplane;
 pub mod derive;
 pub mod fold;
 pub mod render;

@@ -217,6 +217,9 @@ impl Learner {
             let samples = &data[usize::from(dir)];
             let c = self.ccomp[usize::from(dir)].iter().max_by_key(|(_, n)| **n).map(|(b, _)| UdCompHdr::from_byte(*b));
             let name = if dir == 1 { "DL" } else { "UL" };
+            if let Some(c) = c {
+                l.cplane_comp.insert(name.to_lowercase(), c.spec());
+            }
             if samples.is_empty() {
                 if let Some(c) = c {
                     p_set(&mut p, dir, c);
@@ -302,6 +305,9 @@ impl Learner {
         ev.insert("prach_eaxc", format!("the eAxCs section type 3 names ({} type-3 sections)", self.prach_ccomp.values().sum::<u64>()));
         let samples: Vec<Vec<u8>> = self.usamples.iter().filter(|((d, id), _)| *d == 0 && self.prach_ids.contains(id)).flat_map(|(_, v)| v.iter().cloned()).take(SAMPLE_CAP).collect();
         let c = self.prach_ccomp.iter().max_by_key(|(_, n)| **n).map(|(b, _)| UdCompHdr::from_byte(*b));
+        if let Some(c) = c {
+            l.cplane_comp.insert("prach".into(), c.spec());
+        }
         let ul = p.ul_comp.clone();
         let (comp, why) = if samples.is_empty() {
             (c, format!("from the section type 3 udCompHdr ({} messages); no PRACH U-plane in the sample", self.prach_ccomp.values().sum::<u64>()))
