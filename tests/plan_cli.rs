@@ -216,6 +216,12 @@ fn bad_profiles_get_clear_errors_and_no_panic() {
         ("eaxc_bits = \"4,4,4\"\n", "(eaxc_bits)"),
         ("carrier_prbs = 2000\n", "(carrier_prbs): 2000 is outside 1-1023"),
         ("mtu = \"big\"\n", "line 1"),
+        // Keys that contradict each other.
+        ("prach_comp = \"bfp:14\"\n", "(prach_comp): needs prach_eaxc"),
+        ("prach_eaxc = [\"0x0002\"]\nsrs_eaxc = [\"2\"]\n", "(srs_eaxc): 0x0002 is in prach_eaxc too: a flow is PRACH or SRS, not both"),
+        ("dl_comp = \"bfp:8\"\ndl_comp = \"bfp:9\"\n", "(line 2): duplicate key `dl_comp` (first given on line 1)"),
+        ("vlan = 5000\n", "(vlan): 5000 is outside 0-4095"),
+        ("prach_eaxc = [\"0x10000\"]\n", "(prach_eaxc)"),
     ] {
         let bad = write(dir.path(), "bad.toml", body);
         let o = fhgate(&["plan", "--du", s(&bad), "--ru", s(&ok), "--translators", s(&t)]);
@@ -231,6 +237,13 @@ fn bad_profiles_get_clear_errors_and_no_panic() {
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("du.carrier_prbs") && err.contains("string") && err.contains("integer"), "{err}");
+    // The same contradiction inline in gw.toml: named by key.
+    let gw = write(dir.path(), "gw2.toml", "[du]\nbackend = \"pcap\"\n\n[ru]\nbackend = \"pcap\"\nprach_eaxc = [\"0x0002\"]\nsrs_eaxc = [\"0x0002\"]\n");
+    let o = fhgate(&["run", "--check", "-c", s(&gw)]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("ru.srs_eaxc") && err.contains("0x0002 is in prach_eaxc too"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// One side as gen makes it and as its profile says.

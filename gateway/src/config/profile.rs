@@ -145,9 +145,35 @@ impl Profile {
                     line = from + i + 1;
                 }
             }
+            // toml says only "duplicate key" and points at the table: name the key and both lines.
+            if e.message().starts_with("duplicate key") {
+                if let Some((key, first, again)) = duplicate_key(text) {
+                    return perr(file, &format!("line {again}"), format!("duplicate key `{key}` (first given on line {first})"));
+                }
+            }
             perr(file, &format!("line {line}"), e.message())
         })
     }
+}
+
+/// The first key given twice in one table of `text`: (key, first line,
+/// second line), 1-based. A plain line scan, enough for the flat tables
+/// of a profile.
+fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut table = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.to_string();
+        } else if let Some((k, _)) = l.split_once('=').filter(|_| !l.starts_with('#')) {
+            let k = k.trim().trim_matches('"').to_string();
+            if let Some(first) = seen.insert((table.clone(), k.clone()), i + 1) {
+                return Some((k, first, i + 1));
+            }
+        }
+    }
+    None
 }
 
 impl Profile {
@@ -188,6 +214,9 @@ impl Profile {
                 return Err(perr(file, &format!("{kind}_comp"), format!("needs {kind}_eaxc: the eAxC IDs of the flows it applies to")));
             }
         }
+        if let Some(why) = prach_srs_overlap(self.prach_eaxc.as_deref(), self.srs_eaxc.as_deref()) {
+            return Err(perr(file, "srs_eaxc", why));
+        }
         range("carrier_prbs", self.carrier_prbs.map(u64::from), 1, 1023)?;
         range("numerology", self.numerology.map(u64::from), 0, 4)?;
         range("vlan", self.vlan.map(u64::from), 0, 4095)?;
@@ -204,6 +233,15 @@ impl Profile {
             _ => (self.srs_comp.as_deref(), self.srs_eaxc.as_deref()),
         }
     }
+}
+
+/// An eAxC listed both as PRACH and as SRS (a flow is one or the other),
+/// and the error text naming it; IDs that do not parse are left to
+/// [`parse_eaxc_list`]'s own error.
+pub fn prach_srs_overlap(prach: Option<&[String]>, srs: Option<&[String]>) -> Option<String> {
+    let ids = |v: Option<&[String]>| v.and_then(|v| parse_eaxc_list(v).ok()).unwrap_or_default();
+    let p = ids(prach);
+    ids(srs).into_iter().find(|id| p.contains(id)).map(|id| format!("{id:#06x} is in prach_eaxc too: a flow is PRACH or SRS, not both"))
 }
 
 /// Parses eAxC IDs written `0x0004` or `4`, or says which is not one.

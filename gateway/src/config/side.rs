@@ -199,6 +199,9 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
             return err(k(&format!("{kind}_comp")), format!("needs {kind}_eaxc: the eAxC IDs of the flows it applies to"));
         }
     }
+    if let Some(why) = super::profile::prach_srs_overlap(r.prach_eaxc.as_deref(), r.srs_eaxc.as_deref()) {
+        return err(k("srs_eaxc"), why);
+    }
     let oversize = crate::pipeline::egress::OversizePolicy::from_name(&r.oversize)
         .map_or_else(|| err(k("oversize"), format!("`{}`: expected drop, forward or cut", r.oversize)), Ok)?;
     let udp_port = r.udp_port.or(match &backend {
