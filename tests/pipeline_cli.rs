@@ -16,6 +16,9 @@ use fhgate::io::pcap::{read_all, Captured, PcapOut};
 #[path = "support/cli.rs"]
 mod cli;
 use cli::{fhgate, repo, translators};
+#[path = "support/flows.rs"]
+mod flows;
+use flows::{assert_monotonic, flow, padded, per_flow};
 
 fn write(path: &Path, frames: &[Captured]) {
     let (mut w, commit) = PcapOut::create(path).unwrap();
@@ -63,31 +66,6 @@ fn replay(input: &Path, out: &Path, args: &[&str]) -> (serde_json::Value, Vec<Ca
     (j, read_all(out).unwrap())
 }
 
-/// A frame's flow from its bytes alone (plain Ethernet, no VLAN or one
-/// tag): (message type, ecpriPcid/Rtcid, dataDirection); `None` for
-/// anything that is not eCPRI.
-fn flow(f: &[u8]) -> Option<(u8, u16, u8)> {
-    let at = match u16::from_be_bytes([f[12], f[13]]) {
-        0xAEFE => 14,
-        0x8100 if u16::from_be_bytes([f[16], f[17]]) == 0xAEFE => 18,
-        _ => return None,
-    };
-    Some((
-        f[at + 1],
-        u16::from_be_bytes([f[at + 4], f[at + 5]]),
-        f.get(at + 8).map_or(2, |b| b >> 7),
-    ))
-}
-
-/// Frames per flow, in order.
-fn per_flow(frames: &[Captured]) -> BTreeMap<Option<(u8, u16, u8)>, Vec<Vec<u8>>> {
-    let mut m: BTreeMap<_, Vec<Vec<u8>>> = BTreeMap::new();
-    for f in frames {
-        m.entry(flow(&f.data)).or_default().push(f.data.clone());
-    }
-    m
-}
-
 /// `got` is `want`, frame for frame and timestamp for timestamp; on a
 /// difference, says where (without printing whole frames).
 fn assert_same(got: &[Captured], want: &[Captured], what: &str) {
@@ -111,33 +89,6 @@ fn assert_same(got: &[Captured], want: &[Captured], what: &str) {
         );
     }
     assert_eq!(got.len(), want.len(), "{what}: frame count");
-}
-
-/// The frames as the gateway sends them: shorter ones padded with zeros
-/// to the 60-byte Ethernet minimum (the shipped captures' C-plane frames
-/// are 42 bytes).
-fn padded(frames: &[Captured]) -> Vec<Captured> {
-    frames
-        .iter()
-        .map(|f| {
-            let mut f = f.clone();
-            if f.data.len() < 60 {
-                f.data.resize(60, 0);
-            }
-            f
-        })
-        .collect()
-}
-
-fn assert_monotonic(frames: &[Captured], what: &str) {
-    for w in frames.windows(2) {
-        assert!(
-            w[1].timestamp >= w[0].timestamp,
-            "{what}: a timestamp goes backwards: {:?} then {:?}",
-            w[0].timestamp,
-            w[1].timestamp
-        );
-    }
 }
 
 /// tshark's malformed and expert messages per frame, decoding as `prefs`.

@@ -206,9 +206,10 @@ impl Case {
             egress: self.egress,
             chains: self.chains.clone(),
             workers: WORKERS,
-            cores: std::env::var("FHGATE_BENCH_CORES")
-                .map(|v| v.split(',').filter_map(|c| c.parse().ok()).collect())
-                .unwrap_or_default(),
+            cores: fhgate::pipeline::pinning::CoreSet::workers(
+                std::env::var("FHGATE_BENCH_CORES").map(|v| v.split(',').filter_map(|c| c.parse().ok()).collect()).unwrap_or_default(),
+                fhgate::pipeline::pinning::PinPolicy::Strict,
+            ),
             burst: 32,
             ring_size: ring_size(),
             threading,

@@ -189,7 +189,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         egress: EgressConfig { mtu, renumber_seq_id: !a.no_renumber, decode: egress_decode, oversize: a.oversize, declared, flows },
         chains,
         workers: a.workers as usize,
-        cores: Vec::new(),
+        cores: Default::default(),
         burst: 32,
         ring_size: 4096,
         threading: Threading::for_workers(a.workers as usize),

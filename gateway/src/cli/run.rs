@@ -48,13 +48,13 @@ pub struct RunArgs {
 pub fn runtime_for(cfg: &GatewayConfig) -> Result<Arc<Runtime>> {
     let max_memory = cfg.translators.iter().map(|t| t.memory_limit).max().unwrap_or(16 << 20);
     // With pinned workers, the epoch ticker goes to a core none of them uses.
-    let ticker_core = match cfg.pipeline.cores.as_slice() {
+    let ticker_core = match cfg.pipeline.all_cores().as_slice() {
         [] => None,
         used => core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).find(|c| !used.contains(c)),
     };
     // Pinned workers busy-poll their cores: a hot swap's compilation stays
     // on the control thread rather than spreading over every core.
-    let parallel_compilation = cfg.pipeline.cores.is_empty();
+    let parallel_compilation = cfg.pipeline.all_cores().is_empty();
     Runtime::new(RuntimeConfig { max_memory, ticker_core, parallel_compilation, ..RuntimeConfig::default() }).map_err(|e| anyhow!("{e}"))
 }
 
@@ -417,7 +417,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             egress: EgressConfig { mtu: to.mtu, renumber_seq_id: p.renumber_seq_id, decode: decode_of(&egress_formats, port_direction, &to.decode), oversize: to.oversize, declared: egress_formats[usize::from(port_direction == 0)].is_some(), flows: flows_of(&egress_formats, port_direction) },
             chains: chains.clone(),
             workers: p.workers,
-            cores: p.cores.clone(),
+            cores: p.cores_for(port_direction).clone(),
             burst: p.burst,
             ring_size: p.ring_size,
             threading: p.threading,

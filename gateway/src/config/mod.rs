@@ -17,13 +17,16 @@ use serde::Deserialize;
 mod bridge;
 mod control;
 mod owd;
+mod pipeline;
 mod side;
 pub mod profile;
 mod timing;
 
-use side::{default_auto, side, RawSide};
+use side::{side, RawSide};
 pub use control::{ControlConfig, ControlListen};
 pub use owd::{parse_mac, OwdConfig};
+pub use pipeline::PipelineConfig;
+use pipeline::RawPipeline;
 pub use side::{parse_comp, parse_port_spec};
 pub use timing::TimingConfig;
 
@@ -199,25 +202,6 @@ pub struct ChainConfig {
     pub translators: Vec<String>,
 }
 
-/// Pipeline settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineConfig {
-    /// Worker threads per direction.
-    pub workers: usize,
-    /// Cores to pin workers to, in order (empty: no pinning).
-    pub cores: Vec<usize>,
-    /// Most packets per burst.
-    pub burst: usize,
-    /// Slots in each ring between stages.
-    pub ring_size: usize,
-    /// Move a flow's eCPRI sequence IDs by the packets egress splits add
-    /// to it (they pass as sent until then); false leaves them as they are.
-    pub renumber_seq_id: bool,
-    /// How stages map onto threads (`threading = "auto"`: run to
-    /// completion with one worker, pipelined with more).
-    pub threading: crate::pipeline::runner::Threading,
-}
-
 /// The whole configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
@@ -315,48 +299,6 @@ struct RawChain {
     translators: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPipeline {
-    #[serde(default = "default_workers")]
-    workers: usize,
-    #[serde(default)]
-    cores: Vec<usize>,
-    #[serde(default = "default_burst")]
-    burst: usize,
-    #[serde(default = "default_ring")]
-    ring_size: usize,
-    #[serde(default = "default_true")]
-    renumber_seq_id: bool,
-    #[serde(default = "default_auto")]
-    threading: String,
-}
-
-impl Default for RawPipeline {
-    fn default() -> Self {
-        RawPipeline {
-            workers: default_workers(),
-            cores: Vec::new(),
-            burst: default_burst(),
-            ring_size: default_ring(),
-            renumber_seq_id: true,
-            threading: default_auto(),
-        }
-    }
-}
-
-fn default_workers() -> usize {
-    1
-}
-fn default_burst() -> usize {
-    32
-}
-fn default_ring() -> usize {
-    4096
-}
-fn default_true() -> bool {
-    true
-}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -474,24 +416,7 @@ impl GatewayConfig {
             }
             chains.push(ChainConfig { select: c.select, translators: c.translators });
         }
-        let p = raw.pipeline;
-        if !(1..=64).contains(&p.workers) {
-            return err("pipeline.workers", format!("{} is outside 1-64", p.workers));
-        }
-        if !(1..=crate::translate::BURST_MAX_IN).contains(&p.burst) {
-            return err("pipeline.burst", format!("{} is outside 1-{}", p.burst, crate::translate::BURST_MAX_IN));
-        }
-        if !p.ring_size.is_power_of_two() || p.ring_size < 64 {
-            return err("pipeline.ring_size", format!("{} must be a power of two, at least 64", p.ring_size));
-        }
-        use crate::pipeline::runner::Threading;
-        let threading = match p.threading.as_str() {
-            "auto" => Threading::for_workers(p.workers),
-            "run-to-completion" if p.workers == 1 => Threading::RunToCompletion,
-            "run-to-completion" => return err("pipeline.threading", format!("run-to-completion has one worker, but workers = {}", p.workers)),
-            "pipelined" => Threading::Pipelined,
-            other => return err("pipeline.threading", format!("`{other}`: expected auto, run-to-completion or pipelined")),
-        };
+        let pipeline = raw.pipeline.validate()?;
         let metrics_listen = match raw.metrics.listen {
             None => None,
             Some(s) => {
@@ -513,14 +438,7 @@ impl GatewayConfig {
             ru,
             translators,
             chains,
-            pipeline: PipelineConfig {
-                workers: p.workers,
-                cores: p.cores,
-                burst: p.burst,
-                ring_size: p.ring_size,
-                renumber_seq_id: p.renumber_seq_id,
-                threading,
-            },
+            pipeline,
             metrics_listen,
             metrics_expose: raw.metrics.expose,
             passthrough: bridge::passthrough(raw.passthrough)?,
@@ -541,16 +459,10 @@ impl GatewayConfig {
         Ok(cfg)
     }
 
-    /// Refuses a `pipeline.cores` entry this process may not run on
-    /// (`available`): pinning to it would silently not happen.
+    /// Refuses a core this process may not run on (`available`) under
+    /// `pin = "strict"`: pinning to it would fail once the ports are open.
     pub fn check_cores(&self, available: &[usize]) -> Result<(), ConfigError> {
-        match self.pipeline.cores.iter().position(|c| !available.contains(c)) {
-            Some(i) => err(
-                format!("pipeline.cores[{i}]"),
-                format!("core {} is not one this process may run on ({available:?})", self.pipeline.cores[i]),
-            ),
-            None => Ok(()),
-        }
+        self.pipeline.check_cores(available)
     }
 
     /// Refuses capture files that clash: an output that is an input

@@ -405,7 +405,7 @@ mod tests {
                 egress: EgressConfig::new(9000, decode),
                 chains: Vec::new(),
                 workers: 1,
-                cores: Vec::new(),
+                cores: Default::default(),
                 burst: 32,
                 ring_size: 64,
                 threading,

@@ -2,6 +2,7 @@
 //! egress → TX, on pinned workers joined by lock-free SPSC rings.
 
 pub mod egress;
+pub mod pinning;
 pub mod pool;
 pub mod runner;
 pub mod stats;

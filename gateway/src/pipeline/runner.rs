@@ -47,6 +47,7 @@ use ingress::{Ingress, Polled};
 use rtc::start_run_to_completion;
 
 use super::egress::{header_flow, Egress};
+use super::pinning::{CoreSet, PinError, Stage};
 use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
 use crate::bridge::direction::{BridgeRx, BridgeTx};
@@ -76,8 +77,8 @@ pub struct DirectionSpec {
     pub chains: Vec<ChainSpec>,
     /// Worker threads.
     pub workers: usize,
-    /// Cores to pin workers to (empty: no pinning).
-    pub cores: Vec<usize>,
+    /// Where its threads run, and what a core that cannot be had does.
+    pub cores: CoreSet,
     /// Most packets per burst.
     pub burst: usize,
     /// Slots per ring.
@@ -163,11 +164,54 @@ pub struct Running {
     failed: Arc<AtomicBool>,
 }
 
-/// Spawns a stage named `name`; when it ends in an error or a panic it
-/// sets `failed` and `stop`, so its direction's other stages stop too
-/// (an RX left running beside a dead TX would take frames nowhere) and
-/// the caller learns of it without waiting for a signal.
-fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, f: impl FnOnce() -> Result<Stats> + Send + 'static) -> std::io::Result<thread::JoinHandle<Result<Stats>>> {
+/// How a stage pins itself: its direction's cores, which stage it is,
+/// where it says whether pinning worked, and the word to go on: `start`
+/// waits for every stage to pin before any of them touches a packet.
+struct Pin {
+    set: Arc<CoreSet>,
+    direction: String,
+    stage: Stage,
+    ready: std::sync::mpsc::Sender<Result<(), PinError>>,
+    go: Arc<Go>,
+}
+
+/// Whether the stages of a direction may start (set once by `start`).
+#[derive(Default)]
+struct Go {
+    word: std::sync::Mutex<Option<bool>>,
+    changed: std::sync::Condvar,
+}
+
+impl Go {
+    /// Gives the word, once: later words change nothing.
+    fn say(&self, go: bool) {
+        if let Ok(mut w) = self.word.lock() {
+            w.get_or_insert(go);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits for the word: true to run, false to stop before starting.
+    fn wait(&self) -> bool {
+        let Ok(mut w) = self.word.lock() else { return false };
+        loop {
+            match *w {
+                Some(go) => return go,
+                None => match self.changed.wait(w) {
+                    Ok(g) => w = g,
+                    Err(_) => return false,
+                },
+            }
+        }
+    }
+}
+
+/// Spawns a stage named `name`; it first pins itself as `pin` says and
+/// reports that. When it ends in an error or a panic it sets `failed` and
+/// `stop`, so its direction's other stages stop too (an RX left running
+/// beside a dead TX would take frames nowhere) and the caller learns of
+/// it without waiting for a signal.
+fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, pin: Pin, f: impl FnOnce() -> Result<Stats> + Send + 'static) -> std::io::Result<thread::JoinHandle<Result<Stats>>> {
     struct Watch(Arc<AtomicBool>, Arc<AtomicBool>, bool);
     impl Drop for Watch {
         fn drop(&mut self) {
@@ -180,10 +224,74 @@ fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, f
     let (failed, stop) = (failed.clone(), stop.clone());
     thread::Builder::new().name(name).spawn(move || {
         let mut w = Watch(failed, stop, false);
-        let r = f();
+        let pinned = pin.set.pin_current(&pin.direction, pin.stage);
+        let refused = pinned.as_ref().err().map(|e| e.to_string());
+        let _ = pin.ready.send(pinned);
+        let r = match refused {
+            Some(e) => Err(anyhow!("{e}")),
+            None if pin.go.wait() => f(),
+            // Another stage could not pin: this one never started.
+            None => Ok(Stats::default()),
+        };
         w.2 = r.is_ok();
         r
     })
+}
+
+/// Pinning for the stages of one direction. Dropped before `wait` (a
+/// stage that could not be built), it tells those spawned not to start.
+struct Pins {
+    set: Arc<CoreSet>,
+    direction: String,
+    ready: Option<std::sync::mpsc::Sender<Result<(), PinError>>>,
+    reports: std::sync::mpsc::Receiver<Result<(), PinError>>,
+    spawned: usize,
+    go: Arc<Go>,
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        self.go.say(false);
+    }
+}
+
+impl Pins {
+    fn new(set: CoreSet, direction: &str) -> Pins {
+        let (ready, reports) = std::sync::mpsc::channel();
+        Pins { set: Arc::new(set), direction: direction.into(), ready: Some(ready), reports, spawned: 0, go: Arc::default() }
+    }
+
+    /// The pinning of one more stage.
+    fn stage(&mut self, stage: Stage) -> Pin {
+        self.spawned += 1;
+        Pin { set: self.set.clone(), direction: self.direction.clone(), stage, ready: self.ready.clone().expect("stages are spawned before wait"), go: self.go.clone() }
+    }
+
+    /// Waits until every stage has pinned itself, then lets them start; on
+    /// the first that could not, lets none start and returns why.
+    fn wait(mut self, running: Running) -> Result<Running> {
+        // Only the stages hold senders now: one that ends unreported ends the wait.
+        self.ready = None;
+        let mut refused = None;
+        for _ in 0..self.spawned {
+            match self.reports.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    refused.get_or_insert(e);
+                }
+                // A stage ended before it reported: join says why.
+                Err(_) => break,
+            }
+        }
+        self.go.say(refused.is_none());
+        match refused {
+            None => Ok(running),
+            Some(e) => {
+                let _ = running.join_all();
+                Err(e.into())
+            }
+        }
+    }
 }
 
 impl Running {
@@ -296,6 +404,7 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
     let mut controls = Vec::new();
     let mut threads = Vec::new();
     let mut metrics = Vec::new();
+    let mut pins = Pins::new(spec.cores, &spec.name);
     for (i, (c_in, p_out)) in worker_ends.into_iter().enumerate() {
         let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
         controls.push(control);
@@ -311,9 +420,8 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
             egress: Egress::new(spec.egress, spec.decode),
             rx_done: rx_done.clone(),
             done: Done(worker_done[i].clone()),
-            core: spec.cores.get(i).copied(),
         };
-        threads.push(spawn_stage(format!("fhgate-{}-w{i}", spec.name), &stop, &failed, move || w.run())?);
+        threads.push(spawn_stage(format!("fhgate-{}-w{i}", spec.name), &stop, &failed, pins.stage(Stage::Worker(i)), move || w.run())?);
     }
     let (publish, m) = publisher();
     metrics.push(m);
@@ -330,13 +438,13 @@ pub fn start(spec: DirectionSpec) -> Result<Running> {
         stop: stop.clone(),
         done: Done(rx_done),
     };
-    threads.push(spawn_stage(format!("fhgate-{}-rx", spec.name), &stop, &failed, move || rx.run())?);
+    threads.push(spawn_stage(format!("fhgate-{}-rx", spec.name), &stop, &failed, pins.stage(Stage::Rx), move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
     let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
     let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject };
-    threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, move || tx.run())?);
-    Ok(Running { received, metrics, controls, threads, stop, failed })
+    threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, pins.stage(Stage::Tx), move || tx.run())?);
+    pins.wait(Running { received, metrics, controls, threads, stop, failed })
 }
 
 /// Publishes `stats` with `flows` folded in, when due at `now`.
@@ -469,15 +577,11 @@ struct Worker {
     egress: Egress,
     rx_done: Arc<AtomicBool>,
     done: Done,
-    core: Option<usize>,
 }
 
 impl Worker {
     fn run(mut self) -> Result<Stats> {
         let _done = &self.done;
-        if let Some(c) = self.core {
-            core_affinity::set_for_current(core_affinity::CoreId { id: c });
-        }
         let mut stats = Stats::default();
         let mut burst = Burst::new();
         let cache = 4 * crate::translate::BURST_CAPACITY;

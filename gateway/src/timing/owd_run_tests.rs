@@ -129,7 +129,7 @@ fn the_pipeline_takes_only_what_is_addressed_to_the_gateway() {
             egress: crate::pipeline::egress::EgressConfig::new(9000, decode),
             chains: Vec::new(),
             workers: 2,
-            cores: Vec::new(),
+            cores: Default::default(),
             burst: 8,
             ring_size: 64,
             threading,

@@ -13,6 +13,7 @@ use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, rec
 use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
+use crate::pipeline::pinning::Stage;
 use crate::pipeline::stats::{FlowTable, Stats};
 use crate::translate::{BufPool, Burst, PacketBuf, WorkerHost, BURST_MAX_IN};
 
@@ -35,14 +36,14 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
         pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
         burst,
         stop: stop.clone(),
-        core: spec.cores.first().copied(),
         t0,
         bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
         owd: spec.owd.inject,
     };
     let failed = Arc::new(AtomicBool::new(false));
-    let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, move || r.run())?;
-    Ok(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop, failed })
+    let mut pins = super::Pins::new(spec.cores, &spec.name);
+    let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, pins.stage(Stage::Worker(0)), move || r.run())?;
+    pins.wait(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop, failed })
 }
 
 /// The single stage of a run-to-completion direction.
@@ -55,7 +56,6 @@ struct RunToCompletion {
     pool: BufPool,
     burst: usize,
     stop: Arc<AtomicBool>,
-    core: Option<usize>,
     t0: Instant,
     /// Counters and the transparent clock for frames that are not fronthaul.
     bridge: BridgeTx,
@@ -65,9 +65,6 @@ struct RunToCompletion {
 
 impl RunToCompletion {
     fn run(mut self) -> Result<Stats> {
-        if let Some(c) = self.core {
-            core_affinity::set_for_current(core_affinity::CoreId { id: c });
-        }
         let mut stats = Stats::default();
         self.bridge.announce(&mut stats.bridge);
         let mut flows = FlowTable::default();
