@@ -1,8 +1,9 @@
 //! The control API of `fhgate run` (`[control]`), against the real
 //! process over real sockets (TCP and Unix): every endpoint with and
 //! without the bearer token, the audit log, malformed and oversize
-//! bodies, unknown names, concurrent calls, `fhgate ctl`; and the loss
-//! test: hundreds of swaps, config changes and rollbacks under traffic,
+//! bodies, unknown names, concurrent calls, `fhgate ctl`, `config save`,
+//! chain and stage edits and their refusals; and the loss test: hundreds
+//! of swaps, config changes, rollbacks and chain edits under traffic,
 //! after which every packet came out exactly once and in order, byte for
 //! byte as in a run without them (or, while a noop ran, as it came in).
 
@@ -350,7 +351,7 @@ fn frames(p: &Path) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn no_packet_lost_or_reordered_under_200_reconfigurations() {
+fn no_packet_lost_or_reordered_under_200_reconfigurations_and_chain_changes() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("du.pcap");
     // One antenna, 24 PRBs, 16 frames per 0.5 ms slot for 6 s at recorded pace.
@@ -376,19 +377,30 @@ fn no_packet_lost_or_reordered_under_200_reconfigurations() {
     let noop = json!({ "name": "noop", "path": translators().join("noop.wasm"), "deadline_us": 200000 }).to_string();
     let (c, v) = gw.call("POST", "/v1/translators", noop.as_bytes(), None);
     assert_eq!(c, 200, "{v}");
+    // `keep` converts UL only (BFP 8 -> 8): in front of or behind the DL stage it changes nothing, but it is a stage of its own.
+    let keep = json!({ "name": "keep", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 8, "out_width": 8, "direction": "ul" }, "deadline_us": 200000 }).to_string();
+    let (c, v) = gw.call("POST", "/v1/translators", keep.as_bytes(), None);
+    assert_eq!(c, 200, "{v}");
     let mut cutover = Vec::new();
     let mut ops = 0;
     let mut i = 0;
     while ops < 200 {
-        let (path, body): (&str, &[u8]) = match i % 5 {
-            0 => ("/v1/chains/0/stages/0", br#"{"translator": "w2"}"#),
-            1 => ("/v1/translators/w2/config", br#"{"config": {"in_width": 8, "out_width": 12}}"#),
-            2 => ("/v1/chains/0/stages/0/rollback", b""),
-            3 => ("/v1/chains/0/stages/0", br#"{"translator": "noop"}"#),
-            _ => ("/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
+        // Swaps, config changes, rollbacks, and chain and stage additions, moves and removals.
+        let (method, path, body): (&str, &str, &[u8]) = match i % 12 {
+            0 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "w2"}"#),
+            1 => ("POST", "/v1/translators/w2/config", br#"{"config": {"in_width": 8, "out_width": 12}}"#),
+            2 => ("POST", "/v1/chains/0/stages/0/rollback", b""),
+            3 => ("POST", "/v1/chains/0/stages", br#"{"translator": "keep", "at": 0}"#),
+            4 => ("POST", "/v1/chains/0/order", br#"{"order": [1, 0]}"#),
+            5 => ("POST", "/v1/chains", br#"{"select": "dir=ul", "translators": ["keep"]}"#),
+            6 | 7 => ("POST", "/v1/chains/order", br#"{"order": [1, 0]}"#),
+            8 => ("DELETE", "/v1/chains/1", b""),
+            9 => ("DELETE", "/v1/chains/0/stages/1", b""),
+            10 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "noop"}"#),
+            _ => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
         };
         i += 1;
-        let (c, v) = gw.call("POST", path, body, None);
+        let (c, v) = gw.call(method, path, body, None);
         assert_eq!(c, 200, "op {ops} {path}: {v}");
         let cut = if v["cutover"].is_object() { v["cutover"].clone() } else { v["stages"][0]["cutover"].clone() };
         assert!(cut["workers"].as_u64() == Some(1), "op {ops}: the traffic ended before 200 reconfigurations (make the capture longer): {v}");
@@ -436,4 +448,150 @@ fn no_packet_lost_or_reordered_under_200_reconfigurations() {
         j["translators"]
     );
     assert!(!cutover.is_empty());
+}
+
+/// `ctl` against `gw`'s Unix socket: exit code, stdout, stderr.
+fn ctl_at(sock: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let connect = format!("unix:{}", sock.display());
+    let mut a = vec!["ctl", "--connect", &connect];
+    a.extend_from_slice(args);
+    let o = fhgate(&a);
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn config_save_writes_what_runs_and_run_check_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    let copy = dir.path().join("bfp_width_copy.wasm");
+    std::fs::copy(translators().join("bfp_width.wasm"), &copy).unwrap();
+    let (c, _, err) = ctl_at(&sock, &["load", "w2", copy.to_str().unwrap(), "--config", "in_width=8,out_width=12", "--deadline-us", "5000"]);
+    assert_eq!(c, Some(0), "{err}");
+    let (c, _, err) = ctl_at(&sock, &["swap", "0", "0", "w2"]);
+    assert_eq!(c, Some(0), "{err}");
+    // A config change: a new version of w2 (same values in another spelling of the table).
+    let (c, _, err) = ctl_at(&sock, &["config", "w2", "out_width=12,in_width=8"]);
+    assert_eq!(c, Some(0), "{err}");
+    let saved = dir.path().join("saved.toml");
+    let (c, out, err) = ctl_at(&sock, &["config", "save", saved.to_str().unwrap()]);
+    assert_eq!(c, Some(0), "{err}");
+    assert_eq!(out.trim(), format!("saved {} (1 translators, 1 chains)", saved.display()));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    // run --check accepts it and describes the same chain.
+    let o = fhgate(&["run", "--check", "-c", saved.to_str().unwrap()]);
+    assert!(o.status.success(), "run --check refused the saved file: {}\n{text}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok (1 translators, 1 chains)"), "{}", String::from_utf8_lossy(&o.stdout));
+    let cfg = fhgate::config::GatewayConfig::from_toml(&text).unwrap();
+    assert_eq!(cfg.chains.len(), 1);
+    assert_eq!((cfg.chains[0].select.as_str(), cfg.chains[0].translators.clone()), ("dir=dl", vec!["w2".to_string()]));
+    let t = &cfg.translators[0];
+    assert_eq!((t.name.as_str(), t.path.as_path(), t.deadline), ("w2", copy.as_path(), Duration::from_micros(5000)));
+    let mut pairs = t.config.clone();
+    pairs.sort();
+    assert_eq!(pairs, vec![("in_width".to_string(), "8".to_string()), ("out_width".to_string(), "12".to_string())]);
+    // The rest of the start-up file is kept: the sides and the control API.
+    let started = fhgate::config::GatewayConfig::from_toml(&std::fs::read_to_string(dir.path().join("gw.toml")).unwrap()).unwrap();
+    assert_eq!((&cfg.du, &cfg.ru, &cfg.pipeline, &cfg.control), (&started.du, &started.ru, &started.pipeline, &started.control));
+    // Never replaced unless forced.
+    let (c, _, err) = ctl_at(&sock, &["config", "save", saved.to_str().unwrap()]);
+    assert_eq!(c, Some(1));
+    assert!(err.contains("409") && err.contains("exists; not replacing it"), "{err}");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), text, "the existing file is untouched");
+    let (c, _, _) = ctl_at(&sock, &["swap", "0", "0", "widen"]);
+    assert_eq!(c, Some(0));
+    let (c, _, err) = ctl_at(&sock, &["config", "save", "--force", saved.to_str().unwrap()]);
+    assert_eq!(c, Some(0), "{err}");
+    let forced = fhgate::config::GatewayConfig::from_toml(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(forced.chains[0].translators, vec!["widen".to_string()]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp")).count(), 0);
+    // A module uploaded through the API has no file to name: refused, saying so.
+    let (c, _, err) = ctl_at(&sock, &["load", "up", copy.to_str().unwrap(), "--config", "in_width=8,out_width=12", "--upload"]);
+    assert_eq!(c, Some(0), "{err}");
+    let (c, _, _) = ctl_at(&sock, &["swap", "0", "0", "up"]);
+    assert_eq!(c, Some(0));
+    let other = dir.path().join("other.toml");
+    let (c, _, err) = ctl_at(&sock, &["config", "save", other.to_str().unwrap()]);
+    assert_eq!(c, Some(1));
+    assert!(err.contains("409") && err.contains("translator up runs a module uploaded"), "{err}");
+    assert!(!other.exists());
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}
+
+fn chains_of(gw: &Gateway) -> Vec<(String, Vec<String>)> {
+    let (c, v) = gw.call("GET", "/v1/status", b"", None);
+    assert_eq!(c, 200, "{v}");
+    v["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["select"].as_str().unwrap().to_string(), c["stages"].as_array().unwrap().iter().map(|s| format!("{} v{}", s["translator"].as_str().unwrap(), s["version"])).collect()))
+        .collect()
+}
+
+#[test]
+fn chains_and_stages_are_added_removed_and_reordered_and_bad_changes_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    // `keep`: BFP 8 -> 8 on UL, declared; on DL it declares nothing and changes nothing.
+    let keep = json!({ "name": "keep", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 8, "out_width": 8, "direction": "ul" } }).to_string();
+    assert_eq!(gw.call("POST", "/v1/translators", keep.as_bytes(), None).0, 200);
+    let noop = json!({ "name": "noop", "path": translators().join("noop.wasm") }).to_string();
+    assert_eq!(gw.call("POST", "/v1/translators", noop.as_bytes(), None).0, 200);
+    let s = |sel: &str, ts: &[&str]| (sel.to_string(), ts.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+    // A stage in front, then reordered, then removed.
+    let (c, out, err) = ctl_at(&sock, &["chain", "add-stage", "0", "keep", "--at", "0"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert!(out.starts_with("chain 0 (dir=dl): keep v1 -> widen v1\n"), "{out}");
+    assert_eq!(chains_of(&gw), vec![s("dir=dl", &["keep v1", "widen v1"])]);
+    let (c, _, err) = ctl_at(&sock, &["chain", "order-stages", "0", "1,0"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert_eq!(chains_of(&gw), vec![s("dir=dl", &["widen v1", "keep v1"])]);
+    // The kept stage keeps its rollback history through the moves.
+    assert_eq!(gw.call("POST", "/v1/chains/0/stages/1", br#"{"translator": "widen"}"#, None).0, 200);
+    let (c, _, err) = ctl_at(&sock, &["chain", "order-stages", "0", "1,0"]);
+    assert_eq!(c, Some(0), "{err}");
+    let (c, v) = gw.call("POST", "/v1/chains/0/stages/0/rollback", b"", None);
+    assert_eq!((c, v["translator"].as_str()), (200, Some("keep")), "{v}");
+    let (c, _, err) = ctl_at(&sock, &["chain", "remove-stage", "0", "0"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert_eq!(chains_of(&gw), vec![s("dir=dl", &["widen v1"])]);
+    // A UL chain: keep changes nothing, so the profiles still hold.
+    let (c, _, err) = ctl_at(&sock, &["chain", "add", "dir=ul", "keep"]);
+    assert_eq!(c, Some(0), "{err}");
+    let (c, _, err) = ctl_at(&sock, &["chain", "order", "1,0"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert_eq!(chains_of(&gw), vec![s("dir=ul", &["keep v1"]), s("dir=dl", &["widen v1"])]);
+    let before = chains_of(&gw);
+    // Refusals; each leaves the chains as they were.
+    let refused = |method: &str, path: &str, body: &str, code: u16, says: &str| {
+        let (c, v) = gw.call(method, path, body.as_bytes(), None);
+        assert_eq!(c, code, "{method} {path} {body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{method} {path} {body}: {v}");
+        assert_eq!(chains_of(&gw), before, "{method} {path} {body} changed the chains");
+    };
+    // bfp_width 8 -> 12 on UL: the DU side takes BFP 8 UL (the profile check of run --check).
+    refused("POST", "/v1/chains/0/stages", r#"{"translator": "widen"}"#, 409, "refused");
+    refused("POST", "/v1/chains", r#"{"select": "dir=dl,eaxc=1", "translators": ["keep"]}"#, 409, "would never match");
+    // noop declares no effects: egress could no longer rely on a declared UL format.
+    refused("POST", "/v1/chains/0/stages", r#"{"translator": "noop"}"#, 409, "egress format");
+    refused("POST", "/v1/chains", r#"{"select": "dir=up", "translators": ["keep"]}"#, 400, "select");
+    refused("POST", "/v1/chains", r#"{"select": "dir=dl", "translators": []}"#, 400, "at least one translator");
+    refused("POST", "/v1/chains", r#"{"select": "plane=c", "translators": ["nope"]}"#, 404, "no translator named `nope`");
+    refused("POST", "/v1/chains/order", r#"{"order": [0, 0]}"#, 400, "given twice");
+    refused("POST", "/v1/chains/order", r#"{"order": [0]}"#, 400, "1 entries for 2 chains");
+    refused("POST", "/v1/chains/1/order", r#"{"order": [1]}"#, 400, "not one of the 1 stages");
+    refused("DELETE", "/v1/chains/1/stages/0", "", 409, "only stage");
+    refused("DELETE", "/v1/chains/7", "", 404, "there are 2 chains");
+    refused("POST", "/v1/chains", r#"{"select": "plane=c", "translators": ["keep"], "at": 9}"#, 400, "at: 9");
+    refused("POST", "/v1/chains", r#"{"select": 3}"#, 400, "translators");
+    // Without the DL chain, DL would leave at BFP 8 where the RU takes 12: refused.
+    refused("DELETE", "/v1/chains/1", "", 409, "RU profile wants bfp:12");
+    let (c, _, err) = ctl_at(&sock, &["chain", "remove", "0"]);
+    assert_eq!(c, Some(0), "{err}");
+    assert_eq!(chains_of(&gw), vec![s("dir=dl", &["widen v1"])]);
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
 }

@@ -60,12 +60,26 @@ pub enum CtlCommand {
         #[arg(long)]
         version: Option<usize>,
     },
-    /// A new instance of NAME with this config, initialised, then cut over where NAME runs.
+    /// `config NAME PAIRS`: a new instance of NAME with this config,
+    /// initialised, then cut over where NAME runs. `config save PATH`:
+    /// write the running configuration as TOML `run -c` accepts.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Config {
         /// A loaded translator's name.
-        name: String,
+        #[arg(required = true)]
+        name: Option<String>,
         /// key=value pairs (values in TOML syntax), comma-separated.
-        pairs: String,
+        #[arg(required = true)]
+        pairs: Option<String>,
+        /// `save PATH [--force]`.
+        #[command(subcommand)]
+        save: Option<ConfigSave>,
+    },
+    /// Add, remove or reorder chains, or a chain's stages.
+    Chain {
+        /// What to change.
+        #[command(subcommand)]
+        edit: ChainCmd,
     },
     /// Cut a chain stage back to what it ran before its last swap.
     Rollback {
@@ -76,11 +90,115 @@ pub enum CtlCommand {
     },
 }
 
+/// `ctl chain ...`.
+#[derive(Subcommand, Debug)]
+pub enum ChainCmd {
+    /// A new chain: its selector and translators (NAME or NAME@VERSION, comma-separated).
+    Add {
+        /// Selector, e.g. `dir=dl,eaxc=0x1000/0xf000`.
+        select: String,
+        /// Translators in order, comma-separated.
+        translators: String,
+        /// Its index (default: last).
+        #[arg(long)]
+        at: Option<usize>,
+    },
+    /// Remove a chain.
+    Remove {
+        /// Chain index.
+        chain: usize,
+    },
+    /// Put the chains in a new order: the current indices, comma-separated, in their new order.
+    Order {
+        /// e.g. `1,0`.
+        order: String,
+    },
+    /// A new stage in a chain.
+    AddStage {
+        /// Chain index.
+        chain: usize,
+        /// A loaded translator's name.
+        translator: String,
+        /// Its index in the chain (default: last).
+        #[arg(long)]
+        at: Option<usize>,
+        /// Its version (default: the newest).
+        #[arg(long)]
+        version: Option<usize>,
+    },
+    /// Remove a stage from a chain.
+    RemoveStage {
+        /// Chain index.
+        chain: usize,
+        /// Stage index.
+        stage: usize,
+    },
+    /// Put a chain's stages in a new order.
+    OrderStages {
+        /// Chain index.
+        chain: usize,
+        /// The current stage indices, comma-separated, in their new order.
+        order: String,
+    },
+}
+
+/// `1,0,2` as indices.
+fn indices(s: &str) -> Result<Vec<usize>> {
+    s.split(',').map(|i| i.trim().parse().map_err(|_| anyhow!("order: `{i}` is not an index"))).collect()
+}
+
+/// The request of a `ctl chain` command.
+fn chain_request(edit: &ChainCmd) -> Result<(&'static str, String, Vec<u8>)> {
+    use serde_json::json;
+    Ok(match edit {
+        ChainCmd::Add { select, translators, at } => {
+            let list: Vec<Value> = translators
+                .split(',')
+                .map(|t| match t.trim().split_once('@') {
+                    Some((n, v)) => v.parse::<usize>().map(|v| json!({ "name": n, "version": v })).map_err(|_| anyhow!("translators: `{t}`: the version after @ is a number")),
+                    None => Ok(json!(t.trim())),
+                })
+                .collect::<Result<_>>()?;
+            let mut v = json!({ "select": select, "translators": list });
+            if let Some(a) = at {
+                v["at"] = (*a).into();
+            }
+            ("POST", "/v1/chains".into(), v.to_string().into_bytes())
+        }
+        ChainCmd::Remove { chain } => ("DELETE", format!("/v1/chains/{chain}"), Vec::new()),
+        ChainCmd::Order { order } => ("POST", "/v1/chains/order".into(), json!({ "order": indices(order)? }).to_string().into_bytes()),
+        ChainCmd::AddStage { chain, translator, at, version } => {
+            let mut v = json!({ "translator": translator });
+            if let Some(a) = at {
+                v["at"] = (*a).into();
+            }
+            if let Some(n) = version {
+                v["version"] = (*n).into();
+            }
+            ("POST", format!("/v1/chains/{chain}/stages"), v.to_string().into_bytes())
+        }
+        ChainCmd::RemoveStage { chain, stage } => ("DELETE", format!("/v1/chains/{chain}/stages/{stage}"), Vec::new()),
+        ChainCmd::OrderStages { chain, order } => ("POST", format!("/v1/chains/{chain}/order"), json!({ "order": indices(order)? }).to_string().into_bytes()),
+    })
+}
+
+/// `ctl config save`.
+#[derive(Subcommand, Debug)]
+pub enum ConfigSave {
+    /// Write the running configuration to PATH (a .toml file; never replaced unless --force).
+    Save {
+        /// Where (on the gateway's host).
+        path: PathBuf,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 /// `key=value,...` (TOML values) as a JSON object.
 fn config_object(pairs: &str) -> Result<Value> {
     let pairs = fhgate::translate::parse_config_pairs(pairs).map_err(|e| anyhow!("config: {e}"))?;
-    let text: String = pairs.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow!("config: {}", e.message()))?;
+    let table = fhgate::config::unflatten_pairs(&pairs).map_err(|e| anyhow!("{e}"))?;
     Ok(serde_json::to_value(table)?)
 }
 
@@ -121,8 +239,17 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             }
             ("POST", format!("/v1/chains/{chain}/stages/{stage}"), "application/json", json(v))
         }
-        CtlCommand::Config { name, pairs } => {
+        CtlCommand::Config { save: Some(ConfigSave::Save { path, force }), .. } => {
+            let path = std::path::absolute(path).with_context(|| format!("{}", path.display()))?;
+            ("POST", "/v1/config/save".to_string(), "application/json", json(serde_json::json!({ "path": path, "force": force })))
+        }
+        CtlCommand::Config { name, pairs, save: None } => {
+            let (Some(name), Some(pairs)) = (name, pairs) else { return Err(anyhow!("config: give NAME and PAIRS, or `save PATH`")) };
             ("POST", format!("/v1/translators/{}/config", percent_encode(name)), "application/json", json(serde_json::json!({ "config": config_object(pairs)? })))
+        }
+        CtlCommand::Chain { edit } => {
+            let (method, path, body) = chain_request(edit)?;
+            (method, path, "application/json", body)
         }
         CtlCommand::Rollback { chain, stage } => ("POST", format!("/v1/chains/{chain}/stages/{stage}/rollback"), "application/json", Vec::new()),
     };
@@ -174,6 +301,16 @@ fn print_text(what: &CtlCommand, v: &Value) {
         CtlCommand::Load { .. } => println!("loaded {} v{} (hash {})", v["name"].as_str().unwrap_or(""), v["version"], v["hash"].as_str().unwrap_or("")),
         CtlCommand::Swap { .. } | CtlCommand::Rollback { .. } => {
             println!("chain {} stage {}: {} v{}, {}", v["chain"], v["stage"], v["translator"].as_str().unwrap_or(""), v["version"], cutover(&v["cutover"]))
+        }
+        CtlCommand::Chain { .. } => {
+            for (i, c) in v["chains"].as_array().into_iter().flatten().enumerate() {
+                let ts: Vec<&str> = c["translators"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                println!("chain {i} ({}): {}", c["select"].as_str().unwrap_or(""), ts.join(" -> "));
+            }
+            println!("{}", cutover(&v["cutover"]));
+        }
+        CtlCommand::Config { save: Some(_), .. } => {
+            println!("saved {} ({} translators, {} chains)", v["path"].as_str().unwrap_or(""), v["translators"], v["chains"])
         }
         CtlCommand::Config { .. } => {
             println!("{} v{}", v["name"].as_str().unwrap_or(""), v["version"]);

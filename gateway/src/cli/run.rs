@@ -476,7 +476,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         }
         tracing::info!("metrics on http://{addr}/metrics");
     }
-    let mut control = match fhgate::control::start(&cfg, rt, &chains, collector, ports.clone()) {
+    let base = fhgate::control::Base { text: text.clone(), translators: cfg.translators.clone(), runs, egress: egress_formats.clone() };
+    let mut control = match fhgate::control::start(&cfg, base, rt, &chains, collector, ports.clone()) {
         Ok(c) => c,
         Err(e) => {
             abandon(running);

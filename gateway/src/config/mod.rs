@@ -326,6 +326,17 @@ pub fn flatten_table(t: &toml::Table) -> Vec<(String, String)> {
     out
 }
 
+/// The inverse of [`flatten_table`]: `key=value` pairs (values in TOML
+/// syntax, dotted keys) back to a table; the error names the pair.
+pub fn unflatten_pairs(pairs: &[(String, String)]) -> Result<toml::Table, ConfigError> {
+    let text: String = pairs.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1);
+        let key = pairs.get(line - 1).map_or("config".to_string(), |(k, _)| format!("config.{k}"));
+        ConfigError { key, why: e.message().to_string() }
+    })
+}
+
 impl GatewayConfig {
     /// Parses and validates a configuration file's text.
     pub fn from_toml(text: &str) -> Result<GatewayConfig, ConfigError> {
@@ -492,7 +503,7 @@ impl GatewayConfig {
 }
 
 /// Whether every packet `b` selects is also selected by `a`.
-fn covers(a: &crate::translate::Selector, b: &crate::translate::Selector) -> bool {
+pub(crate) fn covers(a: &crate::translate::Selector, b: &crate::translate::Selector) -> bool {
     let field = |x: Option<u16>, y: Option<u16>| x.is_none() || x == y;
     field(a.direction.map(u16::from), b.direction.map(u16::from))
         && field(a.plane.map(u16::from), b.plane.map(u16::from))

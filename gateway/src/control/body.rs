@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::layout::ChainEdit;
 use super::{ApiError, Command, Source};
 use crate::pipeline::stats::Stats;
 
@@ -103,6 +104,45 @@ pub fn config_json(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
 pub fn swap_json(bytes: &[u8]) -> Result<(String, Option<usize>), ApiError> {
     let m = object(bytes, &["translator", "version"])?;
     Ok((required(&m, "translator")?, number(&m, "version")?.map(|v| v as usize)))
+}
+
+/// `POST /v1/config/save`: `{"path", "force"?}`.
+pub fn save_json(bytes: &[u8]) -> Result<Command, ApiError> {
+    let m = object(bytes, &["path", "force"])?;
+    let force = match m.get("force") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(ApiError::bad("force", format!("expected true or false, got {other}"))),
+    };
+    Ok(Command::Save { path: required(&m, "path")?.into(), force })
+}
+
+/// `POST /v1/chains`: `{"select", "translators": ["name" | {"name", "version"}], "at"?}`.
+pub fn chain_add_json(bytes: &[u8]) -> Result<ChainEdit, ApiError> {
+    let m = object(bytes, &["select", "translators", "at"])?;
+    let Some(Value::Array(list)) = m.get("translators") else { return Err(ApiError::bad("translators", "missing, or not an array")) };
+    let mut translators = Vec::new();
+    for (i, t) in list.iter().enumerate() {
+        translators.push(match t {
+            Value::String(n) => (n.clone(), None),
+            Value::Object(o) => (required(o, "name").map_err(|e| ApiError::bad(&format!("translators[{i}]"), e.message))?, number(o, "version")?.map(|v| v as usize)),
+            other => return Err(ApiError::bad(&format!("translators[{i}]"), format!("expected a name or {{\"name\", \"version\"}}, got {other}"))),
+        });
+    }
+    Ok(ChainEdit::Add { select: required(&m, "select")?, translators, at: number(&m, "at")?.map(|v| v as usize) })
+}
+
+/// `{"order": [indices]}` (chains or a chain's stages).
+pub fn order_json(bytes: &[u8]) -> Result<Vec<usize>, ApiError> {
+    let m = object(bytes, &["order"])?;
+    let Some(Value::Array(list)) = m.get("order") else { return Err(ApiError::bad("order", "missing, or not an array")) };
+    list.iter().enumerate().map(|(i, v)| v.as_u64().map(|v| v as usize).ok_or_else(|| ApiError::bad(&format!("order[{i}]"), format!("expected an index, got {v}")))).collect()
+}
+
+/// `POST /v1/chains/{chain}/stages`: `{"translator", "version"?, "at"?}`.
+pub fn stage_add_json(chain: usize, bytes: &[u8]) -> Result<ChainEdit, ApiError> {
+    let m = object(bytes, &["translator", "version", "at"])?;
+    Ok(ChainEdit::AddStage { chain, translator: required(&m, "translator")?, version: number(&m, "version")?.map(|v| v as usize), at: number(&m, "at")?.map(|v| v as usize) })
 }
 
 /// A body that must be empty or `{}` (rollback).

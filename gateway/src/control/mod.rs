@@ -12,6 +12,8 @@
 
 pub mod body;
 pub mod client;
+pub mod layout;
+pub mod save;
 pub mod server;
 pub mod state;
 
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use state::State;
+pub use state::{Base, State};
 
 /// Where a translator module comes from.
 #[derive(Debug)]
@@ -74,6 +76,15 @@ pub enum Command {
         /// Stage index.
         stage: usize,
     },
+    /// Adds, removes or reorders chains or their stages.
+    Chains(layout::ChainEdit),
+    /// Writes the running configuration to `path` as TOML `run -c` accepts.
+    Save {
+        /// Where (absolute, `.toml`).
+        path: PathBuf,
+        /// Replace the file if it exists.
+        force: bool,
+    },
 }
 
 impl Command {
@@ -89,6 +100,8 @@ impl Command {
             },
             Command::Config { name, config } => format!("config {name} {config:?}"),
             Command::Rollback { chain, stage } => format!("rollback chain {chain} stage {stage}"),
+            Command::Chains(e) => e.action(),
+            Command::Save { path, force } => format!("config save {}{}", path.display(), if *force { " (force)" } else { "" }),
         }
     }
 }
@@ -167,16 +180,17 @@ impl Endpoint {
 /// Starts the control API of `cfg` if it has a `[control]` table: the
 /// server thread, and run's [`Endpoint`] for its control loop. `rt` is
 /// the engine the workers' translators were compiled for, `chains` what
-/// they were started with.
+/// they were started with, `base` the file they came from.
 pub fn start(
     cfg: &crate::config::GatewayConfig,
+    base: Base,
     rt: std::sync::Arc<crate::translate::Runtime>,
     chains: &[crate::translate::ChainSpec],
     collector: std::sync::Arc<std::sync::Mutex<crate::metrics::Collector>>,
     ports: crate::metrics::PortBoard,
 ) -> anyhow::Result<Option<Endpoint>> {
     let Some(c) = &cfg.control else { return Ok(None) };
-    let (tx, endpoint) = channel(State::new(rt, cfg, chains));
+    let (tx, endpoint) = channel(State::new(rt, cfg, chains, base));
     let side = |s: &crate::config::Side| serde_json::json!({ "backend": s.backend.name(), "mtu": s.mtu });
     let info = server::StatusInfo { ports, sides: serde_json::json!({ "du": side(&cfg.du), "ru": side(&cfg.ru) }) };
     let at = server::serve(c, tx, collector, info)?;

@@ -17,10 +17,11 @@ use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::layout::ChainEdit;
 use super::{body, ApiError, Command, Reply, Request};
 use crate::config::{ControlConfig, ControlListen};
 use crate::metrics::{Collector, PortBoard};
@@ -133,8 +134,14 @@ pub fn serve(cfg: &ControlConfig, tx: Sender<Request>, collector: Arc<Mutex<Coll
         .route("/metrics", get(metrics))
         .route("/v1/translators", post(load).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/v1/translators/{name}/config", post(config))
-        .route("/v1/chains/{chain}/stages/{stage}", post(swap))
+        .route("/v1/chains", post(chain_add))
+        .route("/v1/chains/order", post(chain_order))
+        .route("/v1/chains/{chain}", delete(chain_remove))
+        .route("/v1/chains/{chain}/order", post(stage_order))
+        .route("/v1/chains/{chain}/stages", post(stage_add))
+        .route("/v1/chains/{chain}/stages/{stage}", post(swap).delete(stage_remove))
         .route("/v1/chains/{chain}/stages/{stage}/rollback", post(rollback))
+        .route("/v1/config/save", post(save))
         .fallback(|| async { reply(Err(ApiError::not_found("no such endpoint; see the README's control API section"))) })
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .layer(axum::middleware::from_fn(declared_length))
@@ -292,6 +299,50 @@ async fn rollback(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Pe
         Ok(Command::Rollback { chain, stage })
     });
     app.mutate(&peer, &headers, &format!("rollback chain {chain} stage {stage}"), parsed).await
+}
+
+async fn save(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    app.mutate(&peer, &headers, "config save", body::save_json(&bytes)).await
+}
+
+/// A chain index from a path.
+fn chain_index(chain: &str) -> Result<usize, ApiError> {
+    chain.parse().map_err(|_| ApiError::bad("chain", format!("`{chain}` is not a chain index")))
+}
+
+async fn chain_add(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    app.mutate(&peer, &headers, "chain add", body::chain_add_json(&bytes).map(Command::Chains)).await
+}
+
+async fn chain_order(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::order_json(&bytes).map(|order| Command::Chains(ChainEdit::Order { order }));
+    app.mutate(&peer, &headers, "chain order", parsed).await
+}
+
+async fn chain_remove(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path(chain): Path<String>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = chain_index(&chain).and_then(|chain| {
+        body::empty_json(&bytes)?;
+        Ok(Command::Chains(ChainEdit::Remove { chain }))
+    });
+    app.mutate(&peer, &headers, &format!("chain remove {chain}"), parsed).await
+}
+
+async fn stage_order(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path(chain): Path<String>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = chain_index(&chain).and_then(|chain| Ok(Command::Chains(ChainEdit::OrderStages { chain, order: body::order_json(&bytes)? })));
+    app.mutate(&peer, &headers, &format!("chain {chain} order stages"), parsed).await
+}
+
+async fn stage_add(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path(chain): Path<String>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = chain_index(&chain).and_then(|chain| body::stage_add_json(chain, &bytes).map(Command::Chains));
+    app.mutate(&peer, &headers, &format!("chain {chain} add stage"), parsed).await
+}
+
+async fn stage_remove(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path((chain, stage)): Path<(String, String)>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::position(&chain, &stage).and_then(|(chain, stage)| {
+        body::empty_json(&bytes)?;
+        Ok(Command::Chains(ChainEdit::RemoveStage { chain, stage }))
+    });
+    app.mutate(&peer, &headers, &format!("chain {chain} remove stage {stage}"), parsed).await
 }
 
 fn describe(listen: &ControlListen) -> String {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{ApiError, Command, Reply, Source};
-use crate::config::GatewayConfig;
+use crate::config::{FaultPolicyConfig, GatewayConfig};
 use crate::pipeline::runner::Running;
 use crate::translate::{ChainSpec, Limits, Runtime, Translator, TranslatorModule, TranslatorSpec};
 
@@ -24,28 +24,44 @@ use crate::translate::{ChainSpec, Limits, Runtime, Translator, TranslatorModule,
 const CUTOVER_WAIT: Duration = Duration::from_millis(200);
 
 /// One loaded version of a translator.
-struct Version {
-    spec: Arc<TranslatorSpec>,
+pub(super) struct Version {
+    pub(super) spec: Arc<TranslatorSpec>,
     /// A path, or `upload`.
-    source: String,
+    pub(super) source: String,
     /// FNV-1a 64 of the module bytes, hex.
-    hash: String,
-    config: Vec<(String, String)>,
+    pub(super) hash: String,
+    pub(super) config: Vec<(String, String)>,
+    /// Its fault policy as the config file spells it (for `config save`).
+    pub(super) policy: FaultPolicyConfig,
 }
 
 /// What runs at one chain stage.
-struct Stage {
+pub(super) struct Stage {
     /// Translator name and version index (0-based).
-    current: (String, usize),
+    pub(super) current: (String, usize),
     /// What ran before, most recent last.
-    history: Vec<(String, usize)>,
+    pub(super) history: Vec<(String, usize)>,
+}
+
+/// What the gateway was started from, for `config save` and for checking
+/// a change of the chains against the profiles as `run` did at start.
+pub struct Base {
+    /// The configuration file's text as read at start.
+    pub text: String,
+    /// The translators the file configures (fallbacks included).
+    pub translators: Vec<crate::config::TranslatorConfig>,
+    /// Which directions run (DL, UL): a side with an input.
+    pub runs: [bool; 2],
+    /// The egress formats the running egress stages decode with.
+    pub egress: [Option<crate::plan::EgressFormat>; 2],
 }
 
 /// The control API's view of the running gateway.
 pub struct State {
-    rt: Arc<Runtime>,
-    translators: BTreeMap<String, Vec<Version>>,
-    chains: Vec<(String, Vec<Stage>)>,
+    pub(super) rt: Arc<Runtime>,
+    pub(super) translators: BTreeMap<String, Vec<Version>>,
+    pub(super) chains: Vec<(String, Vec<Stage>)>,
+    pub(super) base: Base,
 }
 
 /// FNV-1a, 64 bits: a stable content hash to tell module versions apart
@@ -62,7 +78,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 impl State {
     /// The state of a gateway started from `cfg`, whose chains were built
     /// as `chains` (the same specs every worker runs).
-    pub fn new(rt: Arc<Runtime>, cfg: &GatewayConfig, chains: &[ChainSpec]) -> State {
+    pub fn new(rt: Arc<Runtime>, cfg: &GatewayConfig, chains: &[ChainSpec], base: Base) -> State {
         let mut translators = BTreeMap::new();
         for (ci, c) in cfg.chains.iter().enumerate() {
             for (si, name) in c.translators.iter().enumerate() {
@@ -71,7 +87,8 @@ impl State {
                     let path = t.map(|t| t.path.clone()).unwrap_or_default();
                     let hash = std::fs::read(&path).map(|b| content_hash(&b)).unwrap_or_else(|_| "unknown".into());
                     let config = t.map(|t| t.config.clone()).unwrap_or_default();
-                    vec![Version { spec: chains[ci].translators[si].clone(), source: path.display().to_string(), hash, config }]
+                    let policy = t.map_or(FaultPolicyConfig::Pass, |t| t.fault_policy.clone());
+                    vec![Version { spec: chains[ci].translators[si].clone(), source: path.display().to_string(), hash, config, policy }]
                 });
             }
         }
@@ -80,7 +97,7 @@ impl State {
             .iter()
             .map(|c| (c.select.clone(), c.translators.iter().map(|n| Stage { current: (n.clone(), 0), history: Vec::new() }).collect()))
             .collect();
-        State { rt, translators, chains }
+        State { rt, translators, chains, base }
     }
 
     /// Carries out `cmd` (received at `received`) on the workers of
@@ -101,6 +118,12 @@ impl State {
             }
             Command::Rollback { chain, stage } => {
                 let r = self.rollback(chain, stage, received, running);
+                let cut = r.is_ok();
+                (r, cut)
+            }
+            Command::Save { path, force } => (super::save::save(self, &path, force), false),
+            Command::Chains(edit) => {
+                let r = self.edit_chains(edit, received, running);
                 let cut = r.is_ok();
                 (r, cut)
             }
@@ -142,7 +165,7 @@ impl State {
         let spec = Arc::new(spec);
         // Init once here, so a config fhgate_init refuses is refused now.
         Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{label}: does not initialise with this config: {e}")))?;
-        let v = Version { spec, source: label, hash, config };
+        let v = Version { spec, source: label, hash, config, policy: FaultPolicyConfig::Pass };
         let versions = self.translators.entry(name.clone()).or_default();
         versions.push(v);
         Ok(json!({ "name": name, "version": versions.len(), "hash": versions.last().map(|v| v.hash.clone()) }))
@@ -155,7 +178,7 @@ impl State {
         c.1.get_mut(stage).ok_or_else(|| ApiError::not_found(format!("chain {chain} stage {stage}: the chain has {m} stages")))
     }
 
-    fn version(&self, name: &str, version: Option<usize>) -> Result<usize, ApiError> {
+    pub(super) fn version(&self, name: &str, version: Option<usize>) -> Result<usize, ApiError> {
         let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
         match version {
             None => Ok(vs.len() - 1),
@@ -181,7 +204,7 @@ impl State {
         // Same module, limits and fault policy; only the config is new.
         let spec = Arc::new(TranslatorSpec { config: crate::translate::serialize_config(&config), ..(*last.spec).clone() });
         Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{name}: does not initialise with this config: {e}")))?;
-        let v = Version { spec: spec.clone(), source: last.source.clone(), hash: last.hash.clone(), config };
+        let v = Version { spec: spec.clone(), source: last.source.clone(), hash: last.hash.clone(), config, policy: last.policy.clone() };
         let vs = self.translators.get_mut(name).expect("checked above");
         vs.push(v);
         let new = vs.len() - 1;
@@ -289,6 +312,12 @@ fn cut_over(running: &mut [(&str, Running)], chain: usize, stage: usize, spec: &
             c.install(chain, stage, t).map_err(|e| ApiError { status: 500, message: format!("{dir} worker {w}: {e}") })?;
         }
     }
+    Ok(wait_taken(&mut live, received))
+}
+
+/// Waits up to [`CUTOVER_WAIT`] for every worker of `live` to take what
+/// was sent to it; returns the cut-over figures.
+pub(super) fn wait_taken(live: &mut [&mut (&str, Running)], received: Instant) -> Value {
     let sent_us = received.elapsed().as_micros() as u64;
     let t0 = Instant::now();
     let taken = loop {
@@ -303,7 +332,7 @@ fn cut_over(running: &mut [(&str, Running)], chain: usize, stage: usize, spec: &
     };
     // Received → every live worker started a burst on the new version.
     let cutover_us = taken.then(|| received.elapsed().as_micros() as u64);
-    Ok(json!({ "workers": live.iter().map(|x| x.1.controls.len()).sum::<usize>(), "sent_us": sent_us, "cutover_us": cutover_us, "all_workers_took_it": taken }))
+    json!({ "workers": live.iter().map(|x| x.1.controls.len()).sum::<usize>(), "sent_us": sent_us, "cutover_us": cutover_us, "all_workers_took_it": taken })
 }
 
 #[cfg(test)]

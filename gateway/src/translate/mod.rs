@@ -49,6 +49,6 @@ pub use instance::{BadOutput, FaultKind, Instance, InstanceError, Limits};
 pub use meta::Metadata;
 pub use module::{LoadError, TranslatorModule};
 pub use summary::TranslatorSummary;
-pub use swap::{Control, Installed, SwapError};
+pub use swap::{Control, Installed, StagePlan, SwapError};
 pub use translator::{parse_config_pairs, serialize_config, Translator, TranslatorSpec};
 pub use worker::{BurstReport, WorkerHost};

@@ -18,16 +18,19 @@ use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use super::host::Shared;
 use super::instance::Instance;
+use super::chain::FlowMask;
 use super::translator::Translator;
+use super::worker::layout::{Layout, Source};
 
 /// Slots of each ring.
 pub const RING_CAPACITY: usize = 256;
 
-/// A translator to install at `chain`, `stage`.
-pub(crate) struct SwapMsg {
-    pub chain: u16,
-    pub stage: u16,
-    pub translator: Box<Translator>,
+/// What the control thread sends a worker.
+pub(crate) enum SwapMsg {
+    /// A translator to install at `chain`, `stage`.
+    Stage { chain: u16, stage: u16, translator: Box<Translator> },
+    /// New chains (see [`Layout`]).
+    Layout(Box<Layout>),
 }
 
 /// Something the worker hands back to be dropped off the hot core.
@@ -37,6 +40,8 @@ pub(crate) enum Retired {
     /// An instance; the flag says whether to call `fhgate_unload` (not
     /// after a fault).
     Instance(Box<Instance>, bool),
+    /// A spent layout change: the old chains and the stages dropped.
+    Layout(Box<Layout>),
 }
 
 impl Retired {
@@ -45,6 +50,7 @@ impl Retired {
             Retired::Translator(t) => t.retire(),
             Retired::Instance(i, true) => i.unload(),
             Retired::Instance(_, false) => {}
+            Retired::Layout(l) => l.retire(),
         }
     }
 }
@@ -54,6 +60,9 @@ pub(crate) struct Graveyard {
     tx: Producer<Retired>,
     /// Items dropped on the worker because the ring was full.
     pub dropped_inline: u64,
+    /// Layout changes that did not fit the worker's chains (none, unless
+    /// the control thread's mirror of them is wrong).
+    pub misfits: u64,
 }
 
 impl Graveyard {
@@ -95,6 +104,21 @@ pub enum SwapError {
     Full(Box<Translator>),
     /// The new translator did not load or initialise.
     Load(super::module::LoadError),
+    /// The ring to the worker is full; a layout change was not sent.
+    Busy,
+}
+
+/// Where a stage of a new chain layout comes from ([`Control::relayout`]).
+pub enum StagePlan {
+    /// The translator at this position of the current layout, moved with its state.
+    Keep {
+        /// Chain index now.
+        chain: usize,
+        /// Stage index now.
+        stage: usize,
+    },
+    /// A new translator, instantiated and initialised.
+    New(Box<Translator>),
 }
 
 impl fmt::Display for SwapError {
@@ -103,6 +127,7 @@ impl fmt::Display for SwapError {
             SwapError::NoSuchStage { chain, stage } => write!(f, "no translator at chain {chain} stage {stage}"),
             SwapError::Full(t) => write!(f, "worker has not taken earlier swaps; {} not installed", t.name()),
             SwapError::Load(e) => write!(f, "{e}"),
+            SwapError::Busy => write!(f, "worker has not taken earlier swaps; the new chains were not sent"),
         }
     }
 }
@@ -142,7 +167,7 @@ pub(crate) fn link<'a>(chains: impl Iterator<Item = &'a [Box<Translator>]>) -> (
     let (gtx, grx) = RingBuffer::new(RING_CAPACITY);
     let installed: Vec<Vec<Installed>> = chains.map(|c| c.iter().map(|t| Installed::of(t)).collect()).collect();
     let layout = installed.iter().map(|c| c.len()).collect();
-    (Control { tx, rx: grx, layout, installed }, Inbox { rx }, Graveyard { tx: gtx, dropped_inline: 0 })
+    (Control { tx, rx: grx, layout, installed }, Inbox { rx }, Graveyard { tx: gtx, dropped_inline: 0, misfits: 0 })
 }
 
 impl Control {
@@ -153,10 +178,75 @@ impl Control {
             return Err(SwapError::NoSuchStage { chain, stage });
         }
         let installed = Installed::of(&t);
-        let msg = SwapMsg { chain: chain as u16, stage: stage as u16, translator: Box::new(t) };
-        self.tx.push(msg).map_err(|PushError::Full(m)| SwapError::Full(m.translator))?;
+        let msg = SwapMsg::Stage { chain: chain as u16, stage: stage as u16, translator: Box::new(t) };
+        match self.tx.push(msg) {
+            Ok(()) => {}
+            Err(PushError::Full(SwapMsg::Stage { translator, .. })) => return Err(SwapError::Full(translator)),
+            Err(PushError::Full(SwapMsg::Layout(l))) => {
+                l.retire();
+                return Err(SwapError::Busy);
+            }
+        }
         self.installed[chain][stage] = installed;
         Ok(())
+    }
+
+    /// Sends new chains: per chain its selector and, per stage, where its
+    /// translator comes from. The worker installs them before its next
+    /// burst, keeping the instances of the stages kept.
+    pub fn relayout(&mut self, chains: Vec<(FlowMask, Vec<StagePlan>)>) -> Result<(), SwapError> {
+        let mut seen = Vec::new();
+        for (c, s) in chains.iter().flat_map(|(_, st)| st).filter_map(|p| match p {
+            StagePlan::Keep { chain, stage } => Some((*chain, *stage)),
+            StagePlan::New(_) => None,
+        }) {
+            if self.layout.get(c).is_none_or(|&n| s >= n) || seen.contains(&(c, s)) {
+                return Err(SwapError::NoSuchStage { chain: c, stage: s });
+            }
+            seen.push((c, s));
+        }
+        if chains.len() >= super::worker::MAX_CHAINS {
+            return Err(SwapError::Load(super::module::LoadError::Instance(format!("{} chains: a worker runs at most {}", chains.len(), super::worker::MAX_CHAINS - 1))));
+        }
+        let installed: Vec<Vec<Installed>> = chains
+            .iter()
+            .map(|(_, st)| {
+                st.iter()
+                    .map(|p| match p {
+                        StagePlan::Keep { chain, stage } => self.installed[*chain][*stage].clone(),
+                        StagePlan::New(t) => Installed::of(t),
+                    })
+                    .collect()
+            })
+            .collect();
+        let plan = chains
+            .into_iter()
+            .map(|(sel, st)| {
+                let st = st
+                    .into_iter()
+                    .map(|p| match p {
+                        StagePlan::Keep { chain, stage } => Source::Keep { chain: chain as u16, stage: stage as u16 },
+                        StagePlan::New(t) => Source::New(t),
+                    })
+                    .collect();
+                (sel, st)
+            })
+            .collect();
+        let l = Layout::new(plan, self.layout.clone());
+        if let Err(PushError::Full(m)) = self.tx.push(SwapMsg::Layout(Box::new(l))) {
+            if let SwapMsg::Layout(l) = m {
+                l.retire();
+            }
+            return Err(SwapError::Busy);
+        }
+        self.layout = installed.iter().map(|c| c.len()).collect();
+        self.installed = installed;
+        Ok(())
+    }
+
+    /// Stages per chain as last sent to the worker.
+    pub fn layout(&self) -> &[usize] {
+        &self.layout
     }
 
     /// The statistics of every chain position's translator, as last

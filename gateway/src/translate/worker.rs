@@ -15,8 +15,10 @@ use super::fault::FaultPolicy;
 use super::host::bump;
 use super::meta::Filter;
 use super::module::LoadError;
-use super::swap::{self, Control, Graveyard, Inbox, Retired};
+use super::swap::{self, Control, Graveyard, Inbox, Retired, SwapMsg};
 use super::translator::{Extra, Fate, StageIo, Translator};
+
+pub(crate) mod layout;
 
 struct Chain {
     /// Its selector, compiled.
@@ -141,17 +143,33 @@ impl WorkerHost {
         self.swaps
     }
 
-    /// Installs the translators the control thread sent; the replaced ones
-    /// go back to it. Called at the start of every burst.
+    /// Installs the translators and chain layouts the control thread
+    /// sent, in the order sent; what they replace goes back to it. Called
+    /// at the start of every burst.
     pub fn apply_swaps(&mut self) -> usize {
         let mut n = 0;
         while let Some(m) = self.inbox.next() {
+            let (chain, stage, translator) = match m {
+                SwapMsg::Stage { chain, stage, translator } => (chain, stage, translator),
+                SwapMsg::Layout(mut l) => {
+                    // Control::relayout made it against this layout; one
+                    // that does not fit changes nothing and is counted.
+                    if l.apply(&mut self.chains, &self.decode) {
+                        self.depth = self.chains.iter().map(|c| c.stages.len()).max().unwrap_or(0);
+                        n += 1;
+                    } else {
+                        self.grave.misfits += 1;
+                    }
+                    self.grave.bury(Retired::Layout(l));
+                    continue;
+                }
+            };
             // Control::install checked the position against this layout.
-            let Some(slot) = self.chains.get_mut(m.chain as usize).and_then(|c| c.stages.get_mut(m.stage as usize)) else {
-                self.grave.bury(Retired::Translator(m.translator));
+            let Some(slot) = self.chains.get_mut(chain as usize).and_then(|c| c.stages.get_mut(stage as usize)) else {
+                self.grave.bury(Retired::Translator(translator));
                 continue;
             };
-            let old = std::mem::replace(slot, m.translator);
+            let old = std::mem::replace(slot, translator);
             self.grave.bury(Retired::Translator(old));
             n += 1;
         }
