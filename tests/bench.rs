@@ -240,6 +240,74 @@ fn bfp_width_9_to_12_is_measured_with_the_ru_side_decode() {
     assert!(w["counters"]["converted_sections"].as_u64().unwrap() > 0, "{w}");
 }
 
+/// The integrator's loop with bench: the DU's profile (static BFP 9,
+/// eAxC 4,4,4,4, untagged) and the RU's (BFP 12 with udCompHdr, 2,6,4,4,
+/// VLAN 5), `fhgate plan` writes the gateway, and `fhgate bench --profile
+/// du.toml --rx-profile ru.toml` measures it with the DU's traffic read as
+/// the RU reads it: a zero-loss rate, IQ exact (9 -> 12 widens), and the
+/// device ran every frame through its whole derived chain. A profile with
+/// a bad value is refused up front, naming the file and the key.
+#[test]
+fn bench_drives_the_du_profile_through_a_planned_gateway_read_as_the_ru_profile() {
+    translators();
+    let dir = tempfile::tempdir().unwrap();
+    let (du, ru, bad) = (dir.path().join("du.toml"), dir.path().join("ru.toml"), dir.path().join("bad.toml"));
+    std::fs::write(&du, "numerology = 1\ncarrier_prbs = 51\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"absent\"\neaxc_bits = \"4,4,4,4\"\nmtu = 9000\n").unwrap();
+    std::fs::write(&ru, "numerology = 1\ncarrier_prbs = 51\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\neaxc_bits = \"2,6,4,4\"\nvlan = 5\nmtu = 9000\n").unwrap();
+    std::fs::write(&bad, "dl_comp = \"bfp:99\"\n").unwrap();
+    let (code, _, err) = bench(&strs(&["--tx", "af_packet:lo", "--rx", "af_packet:lo", "--profile", bad.to_str().unwrap()]), None, Duration::from_secs(30));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.toml") && err.contains("dl_comp"), "names the file and the key: {err}");
+    // The gateway as plan writes it, its capture ports made the testbed's.
+    let planned = dir.path().join("planned.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+        .args(["plan", "--du", du.to_str().unwrap(), "--ru", ru.to_str().unwrap(), "-o", planned.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&planned).unwrap();
+    let port = |iface: &str| format!("backend = \"af_packet\"\ninterface = \"{iface}\"\npacket_blocks = 16");
+    // A debug-build device on a loaded machine needs the long deadline the
+    // other tests give (plan's default tripped once at load 18).
+    let text = text
+        .replace("backend = \"pcap\"\ninput = \"du.pcap\"", &port("gw-du"))
+        .replace("backend = \"pcap\"\noutput = \"ru.pcap\"", &port("gw-ru"))
+        .replace("[[translator]]\n", "[[translator]]\ndeadline_us = 200000\n");
+    assert!(!text.contains("\"pcap\"") && text.contains("gw-du") && text.contains("gw-ru"), "both ports replaced in:\n{text}");
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(&cfg, text + "\n[pipeline]\nworkers = 1\nburst = 32\nring_size = 1024\n").unwrap();
+    let (tb, _serial) = Testbed::up("f");
+    let args = around(&tb, "af_packet", Some(&cfg), &["--profile", du.to_str().unwrap(), "--rx-profile", ru.to_str().unwrap(), "--sweep", "50", "--iq-every", "4"]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(90));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "{err}");
+    assert_eq!(r["settings"]["traffic"], format!("profile {}", du.display()));
+    let t = &r["sweep"][0];
+    let u: Vec<&Value> = t["flows"].as_array().unwrap().iter().filter(|f| f["flow"].as_str().unwrap().starts_with('U')).collect();
+    assert_eq!(u.len(), 2, "{t}");
+    for f in u {
+        assert!(f["iq"]["prbs"].as_u64().unwrap() > 0, "{f}");
+        assert_eq!(f["iq"]["exact"], true, "BFP 9 static in, BFP 12 with udCompHdr out, read under the RU's profile: {f}");
+        assert_eq!((f["lost"].as_u64(), f["malformed"].as_u64()), (Some(0), Some(0)), "{f}");
+    }
+    // The DL chain (chain 0) is the four translators plan chose, and every
+    // DL frame went through each of them.
+    let dl: Vec<&Value> = r["dut"]["translators"].as_array().unwrap().iter().filter(|t| t["chain"] == 0).collect();
+    let names: Vec<&str> = dl.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["comphdr_static", "bfp_width", "eaxc_remap", "vlan_retag"], "{}", r["dut"]);
+    for t in &dl {
+        assert!(t["packets"]["in"].as_u64().unwrap() > 0, "{t}");
+        assert_eq!(t["faults"]["total"], 0, "{t}");
+    }
+    // comphdr_static takes the U-plane (one section a frame here), and
+    // bfp_width widened every one of those sections.
+    let u_frames = dl[0]["packets"]["modified"].as_u64().unwrap();
+    assert_eq!(dl[0]["packets"]["in"].as_u64(), Some(u_frames), "{}", dl[0]);
+    assert_eq!(dl[1]["counters"]["converted_sections"].as_u64(), Some(u_frames), "{}", dl[1]);
+}
+
 #[test]
 fn a_device_dropping_every_1000th_frame_is_lossy_at_every_rate_with_the_right_ratio() {
     translators();

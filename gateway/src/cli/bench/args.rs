@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use ecpri::ethernet::VlanTag;
 use ecpri::uplane::CompHdrMode;
 use ecpri::{EaxcLayout, UdCompHdr};
+use fhgate::config::profile::Profile;
 use fhgate::traffic::CarrierSpec;
 
 use super::super::gen::{parse_seconds, SignalArgs};
@@ -57,6 +59,17 @@ pub struct RunArgs {
     /// Traffic preset: 4t4r-100mhz-bfp9 (default), 4t4r-100mhz-bfp9-prach, 2t2r-20mhz-bfp9, 2t2r-20mhz-bfp8, 1t1r-10mhz-u16; the flags below override it.
     #[arg(long, value_name = "NAME", default_value = "4t4r-100mhz-bfp9")]
     pub preset: String,
+    /// The sending side's profile (`fhgate profile learn`, or written from a
+    /// datasheet): the traffic as that side sends it (numerology, PRBs,
+    /// DL compression, udCompHdr, eAxC bits, VLAN, MTU, its DL eAxC count
+    /// as antennas, PRACH). It overrides the preset; the flags below
+    /// override it.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The receiving side's profile: how it reads what arrives (eAxC bits,
+    /// compression, udCompHdr, PRBs). --rx-eaxc-bits and --rx-comp override it.
+    #[arg(long, value_name = "FILE")]
+    pub rx_profile: Option<PathBuf>,
     /// Numerology µ.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
     pub numerology: Option<u8>,
@@ -190,39 +203,66 @@ const PRESETS: &[(&str, u8, u16, u8, &str, usize, bool)] = &[
 ];
 
 impl RunArgs {
-    /// The carrier: the preset, with any flag given overriding it.
+    /// The carrier: the preset, the sending side's profile over it, and any
+    /// flag given over both.
     pub fn carrier(&self) -> Result<CarrierSpec> {
         let Some(&(_, mu, prbs, ants, comp, mtu, prach)) = PRESETS.iter().find(|p| p.0 == self.preset) else {
             let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
             bail!("--preset {}: no such preset (there are {})", self.preset, names.join(", "));
         };
-        let comp = self.comp.unwrap_or(UdCompHdr::from_spec(comp).expect("presets name valid compressions"));
+        let p = self.profile.as_deref().map(Profile::load).transpose().context("--profile")?.unwrap_or_default();
+        // Profile::load checked every value, so these parse.
+        let p_comp = p.dl_comp.as_deref().and_then(UdCompHdr::from_spec);
+        let p_eaxc = p.eaxc_bits.as_deref().and_then(EaxcLayout::from_spec);
+        let p_antennas = p.learned.as_ref().and_then(|l| l.eaxc_ids.get("u_dl")).map(|ids| ids.len().clamp(1, 16) as u8);
+        let p_prach = p.prach_eaxc.as_ref().is_some_and(|ids| !ids.is_empty()) || p.learned.as_ref().is_some_and(|l| !l.prach.is_empty());
+        let comp = self.comp.or(p_comp).unwrap_or(UdCompHdr::from_spec(comp).expect("presets name valid compressions"));
         Ok(CarrierSpec {
-            numerology: self.numerology.unwrap_or(mu),
-            prbs: self.prbs.unwrap_or(prbs),
-            antennas: self.antennas.unwrap_or(ants),
+            numerology: self.numerology.or(p.numerology).unwrap_or(mu),
+            prbs: self.prbs.or(p.carrier_prbs).unwrap_or(prbs),
+            antennas: self.antennas.or(p_antennas).unwrap_or(ants),
             comp,
             rounding: self.signal.rounding,
             level: self.signal.level(Some(comp), "--comp")?,
-            comp_hdr: true,
-            eaxc: self.eaxc_bits.unwrap_or_default(),
-            mtu: self.mtu.unwrap_or(mtu),
-            prach: self.prach || prach,
+            comp_hdr: p.comp_hdr.as_deref() != Some("absent"),
+            eaxc: self.eaxc_bits.or(p_eaxc).unwrap_or_default(),
+            vlan: p.vlan.map(|v| VlanTag::c_tag(v, p.vlan_pcp.unwrap_or(7))),
+            mtu: self.mtu.or(p.mtu).unwrap_or(mtu),
+            prach: self.prach || p_prach || (self.profile.is_none() && prach),
             du_port: self.du_port,
             ..CarrierSpec::default()
         })
     }
 
-    /// The receive side's decoding: as sent unless told otherwise.
-    pub fn rx_decode(&self, spec: &CarrierSpec) -> ecpri::frame::DecodeConfig {
-        let comp = self.rx_comp.unwrap_or(spec.comp);
-        ecpri::frame::DecodeConfig {
-            eaxc: self.rx_eaxc_bits.unwrap_or(spec.eaxc),
-            dl_comp: comp,
-            ul_comp: comp,
-            comp_hdr: CompHdrMode::Auto,
+    /// The traffic's name in the report: the profile file, else the preset.
+    pub fn traffic_name(&self) -> String {
+        match &self.profile {
+            Some(f) => format!("profile {}", f.display()),
+            None => self.preset.clone(),
+        }
+    }
+
+    /// The receive side's decoding: as sent, or as the receiving side's
+    /// profile reads it, the --rx flags over either.
+    pub fn rx_decode(&self, spec: &CarrierSpec) -> Result<ecpri::frame::DecodeConfig> {
+        let mut d = ecpri::frame::DecodeConfig {
+            eaxc: spec.eaxc,
+            dl_comp: spec.comp,
+            ul_comp: spec.comp,
+            // As sent: a sender without udCompHdr is read without it.
+            comp_hdr: if spec.comp_hdr { CompHdrMode::Auto } else { CompHdrMode::Absent },
             udp_port: None,
             carrier_prbs: spec.prbs,
+        };
+        if let Some(f) = &self.rx_profile {
+            let p = Profile::load(f).context("--rx-profile")?;
+            d = fhgate::plan::format_of_profile(&p).decode_over(&d);
+            d.carrier_prbs = p.carrier_prbs.unwrap_or(d.carrier_prbs);
         }
+        if let Some(c) = self.rx_comp {
+            (d.dl_comp, d.ul_comp) = (c, c);
+        }
+        d.eaxc = self.rx_eaxc_bits.unwrap_or(d.eaxc);
+        Ok(d)
     }
 }

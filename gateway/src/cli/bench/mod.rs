@@ -69,7 +69,7 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
     let spec = a.carrier()?;
     anyhow::ensure!((0.0..100.0).contains(&a.loss_tolerance), "--loss-tolerance {}: expected a percentage in [0, 100)", a.loss_tolerance);
     anyhow::ensure!(a.trial > Duration::ZERO, "--trial: a trial needs a duration above 0 s");
-    let mut rx_cfg = a.rx_decode(&spec);
+    let mut rx_cfg = a.rx_decode(&spec)?;
     let tx_backend = fhgate::config::parse_port_spec(&tx_spec).map_err(|e| anyhow!("--tx {tx_spec}: {e}"))?;
     let rx_backend = fhgate::config::parse_port_spec(&rx_spec).map_err(|e| anyhow!("--rx {rx_spec}: {e}"))?;
     if let Backend::Udp(u) = &rx_backend {
@@ -191,7 +191,7 @@ fn finish(
         settings: report::Settings {
             tx: with_ns(a.tx.as_deref().unwrap_or(""), &a.tx_netns),
             rx: with_ns(a.rx.as_deref().unwrap_or(""), &a.rx_netns),
-            traffic: a.preset.clone(),
+            traffic: a.traffic_name(),
             carrier,
             realtime_fps,
             mean_frame_bytes: mean_bytes,
