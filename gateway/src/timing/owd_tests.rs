@@ -126,7 +126,7 @@ fn stamping_writes_t1_where_the_action_carries_it() {
     let mac = [2, 0, 0, 0, 0, 1];
     let mut i = Initiator::new(1_000_000);
     let mut follow = None;
-    let mut frames: Vec<Vec<u8>> = [Mode::Request, Mode::FollowUp, Mode::Remote].iter().flat_map(|m| i.start(*m, T)).map(|m| frame(mac, mac, None, m).unwrap()).collect();
+    let mut frames: Vec<Vec<u8>> = [Mode::Request, Mode::FollowUp, Mode::Remote].iter().flat_map(|m| i.start(*m, T)).map(|m| frame(mac, mac, &[], m).unwrap()).collect();
     let got: Vec<Option<Stamped>> = frames.iter_mut().enumerate().map(|(k, f)| stamp(f, T + 1_000 * (k as u64 + 1), &mut follow)).collect();
     let at = |k: usize| OwdRepr::parse(body_of(&frames[k]).unwrap()).unwrap();
     // Request: t1 is its send time.
@@ -140,7 +140,7 @@ fn stamping_writes_t1_where_the_action_carries_it() {
     assert_eq!(got[3], Some(Stamped { id: 2, action: ActionType::RemoteRequest, t_ns: T + 4_000 }));
     assert_eq!(at(3).timestamp_ns(), 0);
     // A Response keeps the receive time it carries; not a message 5: nothing.
-    let mut r = frame(mac, mac, None, respond(&bytes(&at(0)), T + 9, T + 10).unwrap()[0]).unwrap();
+    let mut r = frame(mac, mac, &[], respond(&bytes(&at(0)), T + 9, T + 10).unwrap()[0]).unwrap();
     assert_eq!(stamp(&mut r, T + 99_000, &mut follow), None);
     assert_eq!(OwdRepr::parse(body_of(&r).unwrap()).unwrap().timestamp_ns(), (T + 9) as u128);
     // ecpriMessage (after 14 + 1 bytes) made IQ data.
