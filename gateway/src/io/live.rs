@@ -261,6 +261,44 @@ pub fn gone(port: &str, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::NotConnected, format!("{port}: the interface is gone (deleted, or its driver unbound): {e}; frames queued on it are lost"))
 }
 
+/// How often an idle receive half looks whether its interface is still there.
+pub const IFACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a port's interface is still there: a receive ring on a deleted
+/// interface neither fails nor receives, so an idle receive half looks,
+/// at most once per [`IFACE_CHECK`] (an ioctl; never per packet).
+#[derive(Debug)]
+pub struct IfaceWatch {
+    name: std::ffi::CString,
+    index: u32,
+    next: std::time::Instant,
+}
+
+impl IfaceWatch {
+    /// Watches interface `name`, opened with ifindex `index`.
+    pub fn new(name: &str, index: u32) -> IfaceWatch {
+        IfaceWatch { name: std::ffi::CString::new(name).unwrap_or_default(), index, next: std::time::Instant::now() + IFACE_CHECK }
+    }
+
+    /// The port's error ([`gone`], naming the port `port()` gives) once no
+    /// interface of that name has the index it was opened with (deleted,
+    /// or deleted and made again: the port is bound to the old one).
+    pub fn check(&mut self, port: impl FnOnce() -> String) -> std::io::Result<()> {
+        let now = std::time::Instant::now();
+        if now < self.next {
+            return Ok(());
+        }
+        self.next = now + IFACE_CHECK;
+        // SAFETY: a NUL-terminated name that outlives the call.
+        let index = unsafe { libc::if_nametoindex(self.name.as_ptr()) };
+        if index == self.index {
+            return Ok(());
+        }
+        let why = if index == 0 { "no interface has that name any more".to_string() } else { format!("it was made again (ifindex {} now, {} when opened)", index, self.index) };
+        Err(gone(&port(), std::io::Error::new(std::io::ErrorKind::NotFound, why)))
+    }
+}
+
 /// ns since the Unix epoch, for receive timestamps.
 #[inline]
 pub fn unix_ns() -> u64 {
@@ -270,6 +308,26 @@ pub fn unix_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An interface that is there with its index passes; one with another
+    /// index (made again) or none (deleted) is gone, naming the port.
+    #[test]
+    fn an_interface_watch_tells_a_deleted_interface() {
+        let lo = check_interface("test lo", "lo", 0).unwrap().index;
+        let now = std::time::Instant::now;
+        let mut w = IfaceWatch::new("lo", lo);
+        assert!(w.check(|| unreachable!("not looked before IFACE_CHECK")).is_ok());
+        w.next = now();
+        assert!(w.check(|| "af_packet lo".into()).is_ok());
+        let mut w = IfaceWatch::new("lo", lo + 1000);
+        w.next = now();
+        let e = w.check(|| "af_packet lo".into()).unwrap_err().to_string();
+        assert!(e.contains("af_packet lo: the interface is gone") && e.contains("made again"), "{e}");
+        let mut w = IfaceWatch::new("fhgate-no-such0", 7);
+        w.next = now();
+        let e = w.check(|| "af_xdp fhgate-no-such0".into()).unwrap_err().to_string();
+        assert!(e.contains("af_xdp fhgate-no-such0: the interface is gone") && e.contains("no interface has that name"), "{e}");
+    }
 
     #[test]
     fn loopback_is_checked_and_missing_interfaces_are_named() {

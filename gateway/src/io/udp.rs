@@ -24,6 +24,10 @@ use ecpri::ethernet::{EthernetFrame, EthernetRepr, ETHERTYPE_ECPRI, ETHERTYPE_IP
 use ecpri::frame::MessageIter;
 use ecpri::ip::{self, Ipv4Repr, Ipv6Repr, UdpRepr, IPV6_HEADER_LEN, PROTO_UDP, UDP_HEADER_LEN};
 
+mod addr_watch;
+
+use addr_watch::AddrWatch;
+
 use super::live::{self, OpenError};
 use super::port_stats::PortCounters;
 use super::port_stats::PortEvent::{self, *};
@@ -199,7 +203,7 @@ pub fn open(c: &UdpConfig, mtu: usize) -> Result<(UdpRx, UdpTx), OpenError> {
     // SAFETY: `dup` is a new descriptor that nothing else owns.
     let tx_fd = unsafe { OwnedFd::from_raw_fd(dup) };
     let (rx_counters, tx_counters) = PortCounters::pair("udp", &local.to_string(), RX_EVENTS, TX_EVENTS);
-    Ok((UdpRx::new(fd, local, rx_counters), UdpTx::new(tx_fd, c.peer, tx_counters)))
+    Ok((UdpRx::new(fd, local, rx_counters), UdpTx::new(tx_fd, c.peer, local, tx_counters)))
 }
 
 // ---------------------------------------------------------------- RX
@@ -235,6 +239,8 @@ pub struct UdpRx {
     ipv6: bool,
     batch: Batch,
     counters: PortCounters,
+    /// Whether the bound address is still there, looked at while idle.
+    watch: AddrWatch,
 }
 
 impl UdpRx {
@@ -245,6 +251,7 @@ impl UdpRx {
             ipv6: local.is_ipv6(),
             batch: Batch::new(BATCH),
             counters,
+            watch: AddrWatch::new(local, addr_watch::ADDR_CHECK),
         }
     }
 
@@ -336,7 +343,9 @@ impl RxPort for UdpRx {
         if r < 0 {
             let e = io::Error::last_os_error();
             return match e.raw_os_error() {
-                Some(libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ENOBUFS | libc::ECONNREFUSED) => Ok(RxPoll::Idle),
+                // Idle: a deleted interface shows only as silence, so look whether the address is still there.
+                Some(libc::EAGAIN) => self.watch.check(|| self.counters.port()).map(|()| RxPoll::Idle),
+                Some(libc::EINTR | libc::ENOMEM | libc::ENOBUFS | libc::ECONNREFUSED) => Ok(RxPoll::Idle),
                 _ => Err(e),
             };
         }
@@ -418,10 +427,12 @@ pub struct UdpTx {
     spans: Vec<(usize, usize)>,
     batch: Batch,
     counters: PortCounters,
+    /// Whether the bound address is still there, looked at when the kernel refuses a datagram.
+    watch: AddrWatch,
 }
 
 impl UdpTx {
-    fn new(fd: OwnedFd, peer: SocketAddr, counters: PortCounters) -> UdpTx {
+    fn new(fd: OwnedFd, peer: SocketAddr, local: SocketAddr, counters: PortCounters) -> UdpTx {
         let (sa, len) = to_sockaddr(peer);
         UdpTx {
             fd,
@@ -432,6 +443,7 @@ impl UdpTx {
             spans: Vec::with_capacity(BATCH),
             batch: Batch::new(BATCH),
             counters,
+            watch: AddrWatch::new(local, Duration::ZERO),
         }
     }
 
@@ -503,6 +515,15 @@ impl UdpTx {
                 Some(libc::EBADF | libc::EFAULT | libc::ENOTSOCK | libc::EINVAL) => {
                     result = Err(e);
                     break;
+                }
+                // No route from an address that is gone: the interface was deleted.
+                Some(libc::ENETUNREACH | libc::EADDRNOTAVAIL | libc::ENODEV | libc::ENXIO) => {
+                    if let Err(gone) = self.watch.check(|| self.counters.port()) {
+                        result = Err(gone);
+                        break;
+                    }
+                    done += 1;
+                    self.counters.report(DropRefused, 1, "refused by the kernel");
                 }
                 // The first datagram was refused (ECONNREFUSED, EHOSTUNREACH,
                 // ENETUNREACH, EMSGSIZE, EPERM from a firewall...): skip it.

@@ -11,7 +11,7 @@ use ecpri::ethernet::TPID_8021Q;
 
 use super::{bind, field, packet_socket, setsockopt, sys_error, Ring, ETH_HEADER_LEN, RETIRE_TIMEOUT_MS, TAG_AT, TAG_LEN};
 use crate::config::AfPacketConfig;
-use crate::io::live::OpenError;
+use crate::io::live::{self, OpenError};
 use crate::io::port_stats::PortCounters;
 use crate::io::port_stats::PortEvent::{self, *};
 use crate::io::{RxPoll, RxPort};
@@ -53,6 +53,8 @@ pub struct AfPacketRx {
     next: usize,
     counters: PortCounters,
     fd: OwnedFd,
+    /// Whether the interface is still there, looked at while idle.
+    watch: live::IfaceWatch,
 }
 
 impl AfPacketRx {
@@ -94,6 +96,7 @@ impl AfPacketRx {
             next: 0,
             counters,
             fd,
+            watch: live::IfaceWatch::new(&c.interface, index),
         })
     }
 
@@ -254,6 +257,11 @@ impl RxPort for AfPacketRx {
         }
         self.counters.add(Frames, n as u64);
         self.counters.add(Bytes, bytes);
-        Ok(if n == 0 { RxPoll::Idle } else { RxPoll::Frames(n) })
+        if n == 0 {
+            // A deleted interface shows only as silence.
+            self.watch.check(|| self.counters.port())?;
+            return Ok(RxPoll::Idle);
+        }
+        Ok(RxPoll::Frames(n))
     }
 }

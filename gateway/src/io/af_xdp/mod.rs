@@ -157,6 +157,7 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
         busy_poll: c.busy_poll_us.is_some(),
         counters: rx_counters,
         kernel_pace: KernelPace::new(),
+        watch: crate::io::live::IfaceWatch::new(iface, ifindex),
     };
     rx.refill();
     let tx = AfXdpTx {

@@ -121,6 +121,8 @@ pub struct AfXdpRx {
     pub(super) busy_poll: bool,
     pub(super) counters: PortCounters,
     pub(super) kernel_pace: KernelPace,
+    /// Whether the interface is still there, looked at while idle.
+    pub(super) watch: live::IfaceWatch,
 }
 
 /// The transmit half of an AF_XDP port: the TX and completion rings and
@@ -264,6 +266,8 @@ impl RxPort for AfXdpRx {
             if self.zero_copy && !self.busy_poll && self.fill.needs_wakeup() {
                 let _ = self.shared.xsk.kick(false);
             }
+            // A deleted interface shows only as silence.
+            self.watch.check(|| self.counters.port())?;
             return Ok(RxPoll::Idle);
         }
         let now = live::unix_ns();
