@@ -503,3 +503,34 @@ fn a_side_vlan_nothing_acts_on_is_said_not_ignored() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("du.vlan = 7"), "{}", stderr(&o));
 }
+
+/// `profile learn -o` and `plan -o` write through a temporary file and
+/// never replace a file that exists (a profile is often hand-edited):
+/// refused, the file left as it was, no temporary file left behind.
+#[test]
+fn profile_and_plan_never_replace_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let du = dir.path().join("du.toml");
+    let o = fhgate(&["profile", "learn", s(&input()), "-o", s(&du)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let learned = std::fs::read(&du).unwrap();
+    assert!(String::from_utf8_lossy(&learned).contains("eaxc_bits"), "a profile was written");
+    let o = fhgate(&["profile", "learn", s(&input()), "-o", s(&du)]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists; not overwriting it"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&du).unwrap(), learned);
+    let gw = dir.path().join("gw.toml");
+    std::fs::write(&gw, PRECIOUS).unwrap();
+    let ru = repo().join("gateway/ru.example.toml");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "-o", s(&gw)]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists; not overwriting it"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&gw).unwrap(), PRECIOUS);
+    std::fs::remove_file(&gw).unwrap();
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "-o", s(&gw)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&gw).unwrap().contains("[[chain]]"));
+    only(dir.path(), &["du.toml", "gw.toml"]);
+}

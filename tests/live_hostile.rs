@@ -831,6 +831,102 @@ fn interface_deleted(backend: &str, tag: &str) {
     assert!(log.contains(&format!("{backend} gw-ru: the interface is gone")), "{backend}: the error names the port:\n{log}");
     let ports = json["ports"].to_string();
     assert!(ports.contains("gw-ru") && json["frames_in"].as_u64().is_some_and(|n| n >= 300), "{backend}: the report is still given: {json}\n{log}");
+    // The DL stage is the one that failed (its TX port died): its counters
+    // are still in the report (they used to be lost: "0 eCPRI packets in").
+    let dl_in = packets(&json, "packets_in");
+    assert!(dl_in >= 300, "{backend}: the failed DL stage's packets in: {dl_in}\n{json}\n{log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The sum of one counter over the flows of `run --json`'s report (only
+/// the DU sends here, so they are the DL pipeline's).
+fn packets(json: &serde_json::Value, key: &str) -> u64 {
+    json["flows"].as_array().into_iter().flatten().map(|f| f[key].as_u64().unwrap_or(0)).sum()
+}
+
+/// The DU side on UDP, its interface deleted while datagrams cross: a
+/// bound socket neither fails nor receives once its address is gone, so
+/// the gateway looks (when idle) and stops, naming the port, with the
+/// report, the failed stage's counters included.
+#[test]
+fn udp_interface_deleted_while_running_stops_with_a_named_error_and_a_report() {
+    let (tb, _serial) = Testbed::up("du");
+    let dir = scratch("du");
+    let side = |name: &str, port: &str| format!("[{name}]\n{port}\neaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 51\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 9000\n\n");
+    let cfg = dir.join("udp.toml");
+    let du = side("du", "backend = \"udp\"\nbind = \"10.77.1.2:45054\"\npeer = \"10.77.1.1:45054\"");
+    std::fs::write(&cfg, du + &side("ru", "backend = \"af_packet\"\ninterface = \"gw-ru\"")).unwrap();
+    let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "-c", cfg.to_str().unwrap()]));
+    gw.wait_for("running;", Duration::from_secs(60));
+    let good = good_frames();
+    let du_ns = tb.ns("du");
+    in_ns(tb.ns("du"), move || {
+        let s = UdpSocket::bind("10.77.1.1:45054").expect("bind in the DU namespace");
+        for f in good.iter().cycle().take(300) {
+            std::thread::sleep(Duration::from_micros(500));
+            s.send_to(&f[14..], "10.77.1.2:45054").expect("sent");
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = std::process::Command::new("ip").args(["-n", &du_ns, "link", "del", "du0"]).output().expect("ip");
+    assert!(out.status.success(), "ip link del: {}", String::from_utf8_lossy(&out.stderr));
+    let (st, json, log) = gw.finish(Duration::from_secs(15));
+    assert_eq!(st.code(), Some(2), "exits with an error of its own:\n{log}");
+    assert!(log.contains("udp 10.77.1.2:45054: the interface is gone") && log.contains("no interface has 10.77.1.2"), "the error names the port:\n{log}");
+    assert!(json["ports"].to_string().contains("10.77.1.2:45054"), "the report is still given: {json}\n{log}");
+    let dl_in = packets(&json, "packets_in");
+    assert_eq!(dl_in, 300, "every datagram is counted in the failed DL stage\n{json}\n{log}");
+    assert_eq!(packets(&json, "packets_out"), 300, "and out\n{json}\n{log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run that captures a live DU into a file fails when the DU's port is
+/// deleted: the frames it captured are kept as `F.partial` (an existing
+/// `F.partial` is left alone: `F.partial.1`), `F` stays as it was, and
+/// stderr and `--json` say where they are.
+#[test]
+fn a_failed_run_keeps_its_capture_as_partial_beside_what_it_leaves_alone() {
+    let (tb, _serial) = Testbed::up("pk");
+    let dir = scratch("pk");
+    let capture = dir.join("ru-side.pcap");
+    std::fs::write(&capture, b"precious").unwrap();
+    let older = dir.join("ru-side.pcap.partial");
+    std::fs::write(&older, b"an earlier partial").unwrap();
+    let common = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 51\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 9000\n";
+    let cfg = dir.join("capture.toml");
+    std::fs::write(&cfg, format!("[du]\nbackend = \"af_packet\"\ninterface = \"gw-du\"\n{common}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{common}", capture.display())).unwrap();
+    let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "-c", cfg.to_str().unwrap()]));
+    gw.wait_for("running;", Duration::from_secs(60));
+    let good = good_frames();
+    let sent = good.len() * 10;
+    let du_ns = tb.ns("du");
+    in_ns(tb.ns("du"), move || {
+        let raw = Raw::open("du0");
+        for f in good.iter().cycle().take(sent) {
+            std::thread::sleep(Duration::from_micros(500));
+            raw.send(f).expect("a frame is sent");
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new("ip").args(["-n", &du_ns, "link", "del", "du0"]).output().expect("ip");
+    assert!(out.status.success(), "ip link del: {}", String::from_utf8_lossy(&out.stderr));
+    let (st, json, log) = gw.finish(Duration::from_secs(15));
+    assert_eq!(st.code(), Some(2), "the run failed:\n{log}");
+    assert!(log.contains("af_packet gw-du: the interface is gone"), "{log}");
+    assert_eq!(std::fs::read(&capture).unwrap(), b"precious", "the target is left as it was");
+    assert_eq!(std::fs::read(&older).unwrap(), b"an earlier partial", "an existing .partial is left as it was");
+    let kept = dir.join("ru-side.pcap.partial.1");
+    let frames = fhgate::io::pcap::read_all(&kept).unwrap_or_else(|e| panic!("{}: {e:#}\n{log}", kept.display()));
+    let ours = frames.iter().filter(|f| f.data.len() > 12 && f.data[6..12] == GOOD_SRC).count();
+    assert_eq!(ours, sent, "every frame captured before the failure is kept\n{log}");
+    assert!(log.contains(&format!("kept as {}", kept.display())) && log.contains(&format!("{} already exists", older.display())), "stderr says where, and what it skipped:\n{log}");
+    let p = &json["partial"][0];
+    assert_eq!((p["output"].as_str(), p["kept_as"].as_str(), p["frames"].as_u64()), (Some(capture.to_str().unwrap()), Some(kept.to_str().unwrap()), Some(frames.len() as u64)), "{json}");
+    assert_eq!(p["skipped"][0].as_str(), Some(older.to_str().unwrap()), "{json}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -5,7 +5,6 @@
 //! configuration. A difference nothing bridges is named, with what would
 //! bridge it; then nothing is written and the exit code is 1.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -81,8 +80,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if let Some(o) = &a.output {
         let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let text = render::to_toml(&plan, &abs(&a.du), &abs(&a.ru));
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(o).with_context(|| format!("cannot create {}", o.display()))?;
-        f.write_all(text.as_bytes()).with_context(|| format!("writing {}", o.display()))?;
+        fhgate::io::output::write_new(o, text.as_bytes())?;
         println!("plan: wrote {}", o.display());
     }
     Ok(ExitCode::SUCCESS)

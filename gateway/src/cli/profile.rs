@@ -1,7 +1,6 @@
 //! `fhgate profile learn CAPTURE... [-o FILE]`: writes an interop profile
 //! (one side's keys and what its traffic showed) from captures alone.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,10 +58,7 @@ pub fn run(a: ProfileArgs) -> Result<ExitCode> {
     }
     let text = render::to_toml(&profile, &ev, &sources)?;
     match &a.output {
-        Some(o) => {
-            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(o).with_context(|| format!("cannot create {}", o.display()))?;
-            f.write_all(text.as_bytes()).with_context(|| format!("writing {}", o.display()))?;
-        }
+        Some(o) => fhgate::io::output::write_new(o, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

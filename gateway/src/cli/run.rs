@@ -547,12 +547,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     // A side no traffic flows to still holds its (empty) capture writer.
     drop((du, ru));
+    // A failed run leaves existing files as they were, but keeps what it
+    // captured as `.partial` files: it may be the only record of the fault.
+    // A capture whose writer met an error when closing (a full disk at
+    // the last flush) fails the run as a stage's error would.
     if failures.is_empty() {
-        fhgate::io::output::commit_all(commits)?;
-    } else if !commits.is_empty() {
-        // As for any failed run: existing files stay exactly as they were.
-        tracing::warn!("the run failed: its output files are not written (existing ones are left as they were)");
+        failures.extend(commits.iter().filter_map(|c| Some(anyhow!("writing {}: {}", c.target().display(), c.write_error()?))));
     }
+    let partial = if failures.is_empty() {
+        fhgate::io::output::commit_all(commits)?;
+        Vec::new()
+    } else {
+        fhgate::io::output::keep_all_partial(commits)
+    };
     let report = super::replay::Report { translators: fhgate::translate::summary::summarize(&controls), oversize };
     let owd_reports = owd.take().map(|mut o| {
         o.finish();
@@ -563,6 +570,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if a.json {
         let mut j = super::replay::stats_json(&total, frames_in, t.elapsed().as_secs_f64(), &report);
         j["ports"] = ports.json();
+        if !failures.is_empty() {
+            j["partial"] = fhgate::io::output::partial_json(&partial);
+        }
         if cfg.timing.is_some() {
             j["timing"] = fhgate::timing::live::json(total.flows.iter().map(|(k, c)| (k, &c.timing)));
         }

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::iq::SAMPLES_PER_PRB;
@@ -135,6 +135,9 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let mut last_frame: Option<Instant> = None;
     let mut interrupted = false;
+    // An error ends the loop but not the command's record: what was
+    // received is kept (as `.partial`) and reported before the error.
+    let mut failure: Option<anyhow::Error> = None;
     'rx: loop {
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
@@ -153,15 +156,22 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
                 for i in 0..n {
                     let data = &bufs[i].bytes()[..lens[i]];
                     if let Some(o) = pcap_out.as_mut() {
-                        o.write(Duration::from_nanos(times[i]), data)?;
+                        if let Err(e) = o.write(Duration::from_nanos(times[i]), data) {
+                            failure = Some(e);
+                            break 'rx;
+                        }
                     }
                     sink.frame(data);
                     if let Some(tx) = owd_tx.as_mut() {
-                        match super::owd::answer(data, times[i], tx.as_mut(), own)? {
-                            Ok(n) => answered += n as u64,
-                            Err((field, at)) => {
+                        match super::owd::answer(data, times[i], tx.as_mut(), own) {
+                            Ok(Ok(n)) => answered += n as u64,
+                            Ok(Err((field, at))) => {
                                 owd_malformed += 1;
                                 tracing::warn!("one-way delay message not answered: {field} at byte {at} of its body");
+                            }
+                            Err(e) => {
+                                failure = Some(e);
+                                break 'rx;
                             }
                         }
                     }
@@ -175,12 +185,28 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
             }
             Ok(RxPoll::Closed) => break,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("receiving on {source}")),
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e).context(format!("receiving on {source}")));
+                break 'rx;
+            }
         }
     }
     drop(pcap_out);
-    // What was received is kept whatever the checks below say.
-    commit.map(|c| c.commit()).transpose()?;
+    // What was received is kept whatever the checks below say; after a
+    // failure (or a write error) as `.partial`, beside the file it leaves as it was.
+    let partial = match commit {
+        Some(c) if failure.is_some() || c.write_error().is_some() => {
+            if failure.is_none() {
+                failure = Some(anyhow::anyhow!("writing {}: {}", c.target().display(), c.write_error().unwrap_or_default()));
+            }
+            fhgate::io::output::keep_all_partial(vec![c])
+        }
+        Some(c) => {
+            c.commit()?;
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     let elapsed = start.elapsed();
     if answered + owd_malformed > 0 {
         eprintln!("fhgate sink: answered {answered} one-way delay messages; {owd_malformed} did not decode");
@@ -189,11 +215,18 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
-        writeln!(out, "{}", sink.to_json(&source, elapsed, interrupted, &fails))?;
+        let mut j = sink.to_json(&source, elapsed, interrupted, &fails);
+        if failure.is_some() {
+            j["partial"] = fhgate::io::output::partial_json(&partial);
+        }
+        writeln!(out, "{j}")?;
     } else {
         sink.write_text(&mut out, &source, elapsed, interrupted, &fails)?;
     }
     out.flush()?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     Ok(if fails.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

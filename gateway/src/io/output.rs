@@ -4,6 +4,12 @@
 //! an existing file exactly as it was. Devices and FIFOs (`-o /dev/null`)
 //! are written in place: there is nothing to rename.
 //!
+//! A command that fails after writing frames it alone has (`run`'s
+//! captures of live traffic, `sink --output`) keeps them as
+//! `TARGET.partial` instead ([`Commit::keep_partial`]), never in place of
+//! an existing file: an integrator's only capture of a field problem must
+//! not vanish with the error.
+//!
 //! [`check_distinct`] refuses, before anything is opened, an output that
 //! is one of the inputs or two outputs that are one file, comparing
 //! device and inode (or canonical paths for files not yet there).
@@ -12,7 +18,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -25,6 +31,8 @@ struct Stage {
     tmp: Option<PathBuf>,
     committed: AtomicBool,
     write_error: Mutex<Option<String>>,
+    /// Records the writer wrote (set when it closes).
+    records: AtomicU64,
 }
 
 impl Drop for Stage {
@@ -52,6 +60,72 @@ impl Staged {
     pub fn target(&self) -> &Path {
         &self.0.target
     }
+
+    /// Records how many records (frames) the writer put in the file.
+    pub fn wrote(&self, records: u64) {
+        self.0.records.store(records, Ordering::Release);
+    }
+}
+
+/// What became of a failed command's output ([`Commit::keep_partial`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partial {
+    /// The file the user named (left as it was).
+    pub target: PathBuf,
+    /// Where the records written are kept.
+    pub kept_as: PathBuf,
+    /// How many records (frames) it holds.
+    pub records: u64,
+    /// Names that were taken already (`TARGET.partial` from an earlier
+    /// run): left as they were.
+    pub skipped: Vec<PathBuf>,
+    /// The write error that stopped the writer, if one did: the last
+    /// record may then be cut (readers keep the records before it).
+    pub write_error: Option<String>,
+}
+
+impl fmt::Display for Partial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is left as it was; the {} frames written before the failure are kept as {}", self.target.display(), self.records, self.kept_as.display())?;
+        if !self.skipped.is_empty() {
+            let names: Vec<String> = self.skipped.iter().map(|p| p.display().to_string()).collect();
+            write!(f, " ({} already exists and is left as it was)", names.join(", "))?;
+        }
+        if let Some(e) = &self.write_error {
+            write!(f, "; writing stopped at an error ({e}), so its last frame may be cut")?;
+        }
+        Ok(())
+    }
+}
+
+/// Most `.partial.N` names tried before giving up.
+const PARTIAL_NAMES: u32 = 1000;
+
+/// Renames `from` to `to` unless `to` exists (then `Ok(false)`), never
+/// replacing a file, even one that appears meanwhile.
+fn rename_new(from: &Path, to: &Path) -> Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).with_context(|| format!("{}: a NUL byte in the path", p.display()));
+    let (cf, ct) = (c(from)?, c(to)?);
+    // SAFETY: both are NUL-terminated paths that outlive the call.
+    let r = unsafe { libc::renameat2(libc::AT_FDCWD, cf.as_ptr(), libc::AT_FDCWD, ct.as_ptr(), libc::RENAME_NOREPLACE) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EEXIST) => Ok(false),
+        // A file system without RENAME_NOREPLACE: a hard link fails on an existing name too.
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => match fs::hard_link(from, to) {
+            Ok(()) => {
+                let _ = fs::remove_file(from);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("cannot move {} to {}", from.display(), to.display())),
+        },
+        _ => Err(e).with_context(|| format!("cannot move {} to {}", from.display(), to.display())),
+    }
 }
 
 /// Puts a staged output file in place, once its writer is done.
@@ -77,10 +151,98 @@ impl Commit {
         Ok(())
     }
 
+    /// The error met while writing, if any: committing would fail with it.
+    pub fn write_error(&self) -> Option<String> {
+        self.0.write_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Puts the file in place only if nothing has the target's name yet
+    /// (a profile or plan someone may have edited), even if one appeared
+    /// while the command ran.
+    pub fn commit_new(self) -> Result<()> {
+        let s = &self.0;
+        if Arc::strong_count(&self.0) > 1 {
+            bail!("{}: its writer has not finished", s.target.display());
+        }
+        if let Some(e) = s.write_error.lock().ok().and_then(|e| e.clone()) {
+            bail!("writing {}: {e}", s.target.display());
+        }
+        if let Some(tmp) = &s.tmp {
+            if !rename_new(tmp, &s.target)? {
+                bail!("{} exists; not overwriting it", s.target.display());
+            }
+        }
+        s.committed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// After a failure: keeps what the writer wrote as `TARGET.partial`
+    /// (`TARGET.partial.1`, ... when that name is taken: an existing file
+    /// is never replaced), leaving the target as it was. `None` when it
+    /// wrote nothing or went straight into a device.
+    pub fn keep_partial(self) -> Result<Option<Partial>> {
+        let s = &self.0;
+        if Arc::strong_count(&self.0) > 1 {
+            bail!("{}: its writer has not finished", s.target.display());
+        }
+        let records = s.records.load(Ordering::Acquire);
+        let Some(tmp) = &s.tmp else { return Ok(None) };
+        if records == 0 {
+            return Ok(None);
+        }
+        let mut skipped = Vec::new();
+        for n in 0..PARTIAL_NAMES {
+            let mut name = s.target.clone().into_os_string();
+            name.push(if n == 0 { ".partial".to_string() } else { format!(".partial.{n}") });
+            let to = PathBuf::from(name);
+            if rename_new(tmp, &to)? {
+                s.committed.store(true, Ordering::Release);
+                let write_error = s.write_error.lock().ok().and_then(|e| e.clone());
+                return Ok(Some(Partial { target: s.target.clone(), kept_as: to, records, skipped, write_error }));
+            }
+            skipped.push(to);
+        }
+        bail!("{}: {PARTIAL_NAMES} .partial names are taken; the frames written are not kept", s.target.display())
+    }
+
     /// The file the user named.
     pub fn target(&self) -> &Path {
         &self.0.target
     }
+}
+
+/// After a failed command: keeps each file's frames as a `.partial` file
+/// ([`Commit::keep_partial`]) and says so on standard error; returns what
+/// was kept. A file that cannot be kept is said too, and the others still are.
+pub fn keep_all_partial(commits: Vec<Commit>) -> Vec<Partial> {
+    let mut kept = Vec::new();
+    for c in commits {
+        let target = c.target().to_path_buf();
+        match c.keep_partial() {
+            Ok(Some(p)) => {
+                tracing::warn!("the command failed: {p}");
+                kept.push(p);
+            }
+            Ok(None) => tracing::warn!("the command failed: {} is left as it was (nothing was written to it)", target.display()),
+            Err(e) => tracing::error!("the command failed, and its partial output is lost: {e:#}"),
+        }
+    }
+    kept
+}
+
+/// `keep_all_partial`'s result for `--json`: one object per file kept.
+pub fn partial_json(kept: &[Partial]) -> serde_json::Value {
+    kept.iter()
+        .map(|p| {
+            serde_json::json!({
+                "output": p.target.display().to_string(),
+                "kept_as": p.kept_as.display().to_string(),
+                "frames": p.records,
+                "skipped": p.skipped.iter().map(|s| s.display().to_string()).collect::<Vec<_>>(),
+                "write_error": p.write_error,
+            })
+        })
+        .collect()
 }
 
 /// Commits every file in order; the first failure stops and is returned
@@ -115,8 +277,40 @@ pub fn create(target: &Path) -> Result<(File, Staged, Commit)> {
         }
         None => OpenOptions::new().write(true).open(&real).with_context(|| format!("cannot open {}", real.display()))?,
     };
-    let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None) });
+    let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None), records: AtomicU64::new(0) });
     Ok((file, Staged(stage.clone()), Commit(stage)))
+}
+
+/// Writes a whole file at once (a report), staged: an existing file is
+/// replaced only by the complete new one.
+pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
+    let (mut f, staged, commit) = create(target)?;
+    write_staged(&mut f, &staged, bytes)?;
+    drop((f, staged));
+    commit.commit()
+}
+
+/// Writes a whole file that must not exist (a profile, a plan: often
+/// hand-edited afterwards), staged; never replaces a file, even one that
+/// appears while the command runs.
+pub fn write_new(target: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::symlink_metadata(target).is_ok() {
+        bail!("{} exists; not overwriting it (remove it or choose another -o)", target.display());
+    }
+    let (mut f, staged, commit) = create(target)?;
+    write_staged(&mut f, &staged, bytes)?;
+    drop((f, staged));
+    commit.commit_new()
+}
+
+/// Writes and syncs `bytes`; an error is recorded on the stage too.
+fn write_staged(f: &mut File, staged: &Staged, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        staged.failed(&e);
+        return Err(e).with_context(|| format!("writing {}", staged.target().display()));
+    }
+    Ok(())
 }
 
 /// A file a command reads or writes, and the key or flag that names it.
@@ -251,6 +445,58 @@ mod tests {
         assert!(commit.commit().unwrap_err().to_string().contains("No space left"));
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// After a failure the frames written are kept as `.partial`, never
+    /// over an existing file (an earlier `.partial` moves the name on),
+    /// the target stays as it was, and an empty output leaves nothing.
+    #[test]
+    fn a_failure_keeps_what_was_written_as_partial_and_overwrites_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.pcap");
+        fs::write(&target, b"precious").unwrap();
+        let older = dir.path().join("out.pcap.partial");
+        fs::write(&older, b"earlier").unwrap();
+        let (mut f, staged, commit) = create(&target).unwrap();
+        f.write_all(b"frames").unwrap();
+        staged.wrote(3);
+        staged.failed(&"No space left on device");
+        drop((f, staged));
+        let p = commit.keep_partial().unwrap().unwrap();
+        let kept = dir.path().join("out.pcap.partial.1");
+        assert_eq!((p.kept_as.as_path(), p.records, p.skipped.as_slice()), (kept.as_path(), 3, &[older.clone()][..]));
+        assert_eq!(fs::read(&kept).unwrap(), b"frames");
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
+        assert_eq!(fs::read(&older).unwrap(), b"earlier");
+        let text = p.to_string();
+        assert!(text.contains("out.pcap.partial.1") && text.contains("already exists") && text.contains("No space left"), "{text}");
+        // Nothing written: nothing kept, no temporary file left.
+        let (_f, staged, commit) = create(&target).unwrap();
+        drop((_f, staged));
+        assert_eq!(commit.keep_partial().unwrap(), None);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    /// `write_new` refuses an existing file, and its commit never replaces
+    /// one that appeared while it wrote.
+    #[test]
+    fn a_new_file_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("plan.toml");
+        write_new(&target, b"first").unwrap();
+        let e = write_new(&target, b"second").unwrap_err();
+        assert!(e.to_string().contains("exists; not overwriting it"), "{e}");
+        assert_eq!(fs::read(&target).unwrap(), b"first");
+        let other = dir.path().join("late.toml");
+        let (mut f, staged, commit) = create(&other).unwrap();
+        f.write_all(b"ours").unwrap();
+        drop((f, staged));
+        fs::write(&other, b"someone else's").unwrap();
+        assert!(commit.commit_new().unwrap_err().to_string().contains("exists"));
+        assert_eq!(fs::read(&other).unwrap(), b"someone else's");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file left");
+        write_whole(&other, b"report").unwrap();
+        assert_eq!(fs::read(&other).unwrap(), b"report");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub fn read_all(path: &Path) -> Result<Vec<Captured>> {
 pub struct PcapOut {
     w: Option<PcapWriter<BufWriter<File>>>,
     staged: Staged,
+    /// Frames written, told to the stage on close (a failed run keeps them as `.partial`).
+    frames: u64,
 }
 
 impl PcapOut {
@@ -56,7 +58,7 @@ impl PcapOut {
             ..Default::default()
         };
         let w = PcapWriter::with_header(BufWriter::new(f), header).with_context(|| format!("writing {}", path.display()))?;
-        Ok((PcapOut { w: Some(w), staged }, commit))
+        Ok((PcapOut { w: Some(w), staged, frames: 0 }, commit))
     }
 
     /// Appends one frame.
@@ -66,12 +68,14 @@ impl PcapOut {
             self.staged.failed(&e);
             return Err(e).with_context(|| format!("writing {}", self.staged.target().display()));
         }
+        self.frames += 1;
         Ok(())
     }
 
     /// Flushes and syncs the file; an error here fails the commit.
     fn close(&mut self) -> std::io::Result<()> {
         let Some(w) = self.w.take() else { return Ok(()) };
+        self.staged.wrote(self.frames);
         let f = w.into_writer().into_inner().map_err(|e| e.into_error())?;
         f.sync_all().or_else(|e| if e.raw_os_error() == Some(libc::EINVAL) { Ok(()) } else { Err(e) })
     }

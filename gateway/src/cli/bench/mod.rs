@@ -22,7 +22,7 @@ mod search;
 mod stats;
 mod trial;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -312,13 +312,10 @@ fn summary(r: &report::Run) {
     }
 }
 
-/// Writes `text` to `path` through a temporary file, so an existing
-/// file is replaced only by a complete one.
+/// Writes `text` to `path` through a temporary file beside it
+/// (io/output.rs), so an existing file is replaced only by a complete one.
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    let tmp: PathBuf = path.with_extension("tmp~");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    fhgate::io::output::write_whole(path, text.as_bytes())
 }
 
 /// Now, as RFC 3339 UTC.
