@@ -41,21 +41,19 @@ use ecpri::frame::DecodeConfig;
 use rtrb::{Consumer, Producer, RingBuffer};
 
 mod ingress;
+mod pipelined;
 mod rtc;
 
-use ingress::{Ingress, Polled};
+use pipelined::start_pipelined;
 use rtc::start_run_to_completion;
 
-use super::egress::{header_flow, Egress};
+use super::egress::header_flow;
 use super::pinning::{CoreSet, PinError, Stage};
-use super::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use super::stats::{FlowTable, Stats};
-use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::bridge::BridgeSpec;
 use crate::classify::FlowKey;
-use crate::timing::owd_link::OwdInjector;
 use crate::io::{RxPort, TxPort};
-use crate::translate::{Burst, ChainSpec, Control, Packet, PacketBuf, WorkerHost, BURST_MAX_IN, PACKET_CAPACITY};
+use crate::translate::{ChainSpec, Control, Packet, PACKET_CAPACITY};
 
 /// Everything one direction needs.
 pub struct DirectionSpec {
@@ -158,7 +156,7 @@ pub struct Running {
     pub metrics: Vec<Consumer<Stats>>,
     /// Each worker's swap control, for hot swaps from the control thread.
     pub controls: Vec<Control>,
-    threads: Vec<thread::JoinHandle<Result<Stats>>>,
+    threads: Vec<thread::JoinHandle<StageEnd>>,
     stop: Arc<AtomicBool>,
     /// Set by a stage that ended in an error or a panic.
     failed: Arc<AtomicBool>,
@@ -206,12 +204,17 @@ impl Go {
     }
 }
 
+/// How a stage ended: its counters, and whether it ended well, so a
+/// failed stage's counters (what it did move before its port died) still
+/// reach the report.
+pub(super) type StageEnd = (Stats, Result<()>);
+
 /// Spawns a stage named `name`; it first pins itself as `pin` says and
 /// reports that. When it ends in an error or a panic it sets `failed` and
 /// `stop`, so its direction's other stages stop too (an RX left running
 /// beside a dead TX would take frames nowhere) and the caller learns of
 /// it without waiting for a signal.
-fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, pin: Pin, f: impl FnOnce() -> Result<Stats> + Send + 'static) -> std::io::Result<thread::JoinHandle<Result<Stats>>> {
+fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, pin: Pin, f: impl FnOnce() -> StageEnd + Send + 'static) -> std::io::Result<thread::JoinHandle<StageEnd>> {
     struct Watch(Arc<AtomicBool>, Arc<AtomicBool>, bool);
     impl Drop for Watch {
         fn drop(&mut self) {
@@ -228,12 +231,12 @@ fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, p
         let refused = pinned.as_ref().err().map(|e| e.to_string());
         let _ = pin.ready.send(pinned);
         let r = match refused {
-            Some(e) => Err(anyhow!("{e}")),
+            Some(e) => (Stats::default(), Err(anyhow!("{e}"))),
             None if pin.go.wait() => f(),
             // Another stage could not pin: this one never started.
-            None => Ok(Stats::default()),
+            None => (Stats::default(), Ok(())),
         };
-        w.2 = r.is_ok();
+        w.2 = r.1.is_ok();
         r
     })
 }
@@ -316,29 +319,32 @@ impl Running {
         self.failed.load(Ordering::Acquire)
     }
 
-    /// Waits for every stage: the counters of those that ended well, and
-    /// why the others did not, so a report can still be given.
+    /// Waits for every stage: the counters of all of them, those that
+    /// failed included (up to their failure), and why any failed, so a
+    /// report can still be given. Only a panicked stage's counters are lost.
     pub fn join_all(self) -> (Stats, Vec<anyhow::Error>) {
         let mut total = Stats::default();
         let mut errors = Vec::new();
         for t in self.threads {
             match t.join() {
-                Ok(Ok(s)) => total.merge(&s),
-                Ok(Err(e)) => errors.push(e),
+                Ok((s, r)) => {
+                    total.merge(&s);
+                    errors.extend(r.err());
+                }
                 Err(_) => errors.push(anyhow!("a pipeline thread panicked")),
             }
         }
         (total, errors)
     }
 
-    /// Waits for every stage and merges their counters.
+    /// Waits for every stage and merges their counters; the first stage's
+    /// error, if any.
     pub fn join(self) -> Result<Stats> {
-        let mut total = Stats::default();
-        for t in self.threads {
-            let s = t.join().map_err(|_| anyhow!("a pipeline thread panicked"))??;
-            total.merge(&s);
+        let (total, errors) = self.join_all();
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(total),
         }
-        Ok(total)
     }
 }
 
@@ -374,77 +380,10 @@ impl Drop for Done {
 
 /// Starts the threads of one direction.
 pub fn start(spec: DirectionSpec) -> Result<Running> {
-    if spec.threading == Threading::RunToCompletion {
-        return start_run_to_completion(spec);
+    match spec.threading {
+        Threading::RunToCompletion => start_run_to_completion(spec),
+        Threading::Pipelined => start_pipelined(spec),
     }
-    let workers = spec.workers.max(1);
-    let burst = spec.burst.clamp(1, BURST_MAX_IN);
-    let t0 = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let failed = Arc::new(AtomicBool::new(false));
-    // Enough buffers for every ring to be full, plus each stage's cache.
-    let pool = SharedPool::new(spec.ring_size * (2 * workers + 1) + 8 * burst * (workers + 2));
-    // TX to RX, reused first (see pool.rs); as deep as a ring, so that
-    // even when RX waits on a full ring the buffers come back this way.
-    let (recycle_back, recycle_take) = recycle_ring(&pool, spec.ring_size.max(4 * burst * (workers + 1)));
-    let mut to_workers = Vec::new();
-    let mut from_workers = Vec::new();
-    let mut worker_ends = Vec::new();
-    for _ in 0..workers {
-        let (p_in, c_in) = RingBuffer::<Packet>::new(spec.ring_size);
-        let (p_out, c_out) = RingBuffer::<Packet>::new(spec.ring_size);
-        to_workers.push(p_in);
-        from_workers.push(c_out);
-        worker_ends.push((c_in, p_out));
-    }
-    let (prio_tx, prio_rx) = RingBuffer::<Packet>::new(spec.ring_size);
-    let rx_done = Arc::new(AtomicBool::new(false));
-    let worker_done: Vec<Arc<AtomicBool>> = (0..workers).map(|_| Arc::new(AtomicBool::new(false))).collect();
-
-    let mut controls = Vec::new();
-    let mut threads = Vec::new();
-    let mut metrics = Vec::new();
-    let mut pins = Pins::new(spec.cores, &spec.name);
-    for (i, (c_in, p_out)) in worker_ends.into_iter().enumerate() {
-        let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
-        controls.push(control);
-        let (publish, m) = publisher();
-        metrics.push(m);
-        let w = Worker {
-            publish,
-            host,
-            input: c_in,
-            output: p_out,
-            pool: pool.clone(),
-            burst,
-            egress: Egress::new(spec.egress, spec.decode),
-            rx_done: rx_done.clone(),
-            done: Done(worker_done[i].clone()),
-        };
-        threads.push(spawn_stage(format!("fhgate-{}-w{i}", spec.name), &stop, &failed, pins.stage(Stage::Worker(i)), move || w.run())?);
-    }
-    let (publish, m) = publisher();
-    metrics.push(m);
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing, spec.owd.tap);
-    let received = ingress.received.clone();
-    let rx = Rx {
-        publish,
-        ingress,
-        to_workers,
-        prio: prio_tx,
-        priority: spec.bridge.live_clock,
-        bufs: recycle_take,
-        burst,
-        stop: stop.clone(),
-        done: Done(rx_done),
-    };
-    threads.push(spawn_stage(format!("fhgate-{}-rx", spec.name), &stop, &failed, pins.stage(Stage::Rx), move || rx.run())?);
-    let (publish, m) = publisher();
-    metrics.push(m);
-    let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject };
-    threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, pins.stage(Stage::Tx), move || tx.run())?);
-    pins.wait(Running { received, metrics, controls, threads, stop, failed })
 }
 
 /// Publishes `stats` with `flows` folded in, when due at `now`.
@@ -453,258 +392,6 @@ fn publish_due(publish: &mut Publisher, now: Instant, flows: &FlowTable, stats: 
     if publish.due(now) {
         flows.write_to(&mut stats.flows);
         publish.publish(stats);
-    }
-}
-
-struct Rx {
-    publish: Publisher,
-    ingress: Ingress,
-    to_workers: Vec<Producer<Packet>>,
-    prio: Producer<Packet>,
-    /// Frames without a flow take the priority ring (live ports); from a
-    /// capture they ride worker 0's ring, so they keep their place and
-    /// their timestamp instead of overtaking what the workers hold.
-    priority: bool,
-    /// Free buffers: those TX sent last, then the shared pool.
-    bufs: BufTake,
-    burst: usize,
-    stop: Arc<AtomicBool>,
-    done: Done,
-}
-
-impl Rx {
-    fn run(mut self) -> Result<Stats> {
-        let _done = &self.done;
-        let mut stats = Stats::default();
-        let mut flows = FlowTable::default();
-        let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
-        let mut idle = 0;
-        loop {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            self.bufs.fill(&mut bufs, self.burst);
-            if bufs.is_empty() {
-                // Every buffer is in flight: wait for TX to return some.
-                backoff(&mut idle);
-                continue;
-            }
-            let (to_workers, prio, priority) = (&mut self.to_workers, &mut self.prio, self.priority);
-            let workers = to_workers.len();
-            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, flow| {
-                // One at a time, so that the worker can start on the first.
-                // A flow's frames, malformed ones too, go to one worker.
-                let ring = match flow {
-                    Some(k) => &mut to_workers[k.eaxc as usize % workers],
-                    None if priority => &mut *prio,
-                    None => &mut to_workers[0],
-                };
-                push_blocking(ring, pkt);
-            })?;
-            match polled {
-                Polled::Frames { now, .. } => {
-                    idle = 0;
-                    publish_due(&mut self.publish, now, &flows, &mut stats);
-                }
-                Polled::Idle => {
-                    // A quiet port still publishes, so metrics show the last burst.
-                    if idle % 1024 == 0 {
-                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
-                    }
-                    backoff(&mut idle);
-                }
-                Polled::Closed => break,
-            }
-        }
-        flows.write_to(&mut stats.flows);
-        Ok(stats)
-    }
-}
-
-/// Pushes onto a ring, waiting while it is full (backpressure, never loss).
-#[inline]
-fn push_blocking(ring: &mut Producer<Packet>, mut pkt: Packet) {
-    let mut idle = 0;
-    loop {
-        match ring.push(pkt) {
-            Ok(()) => return,
-            Err(rtrb::PushError::Full(p)) => {
-                pkt = p;
-                backoff(&mut idle);
-            }
-        }
-    }
-}
-
-/// Pushes `pkts` onto a ring in order, waiting while it is full
-/// (backpressure, never loss): as many as fit at a time, with one commit
-/// (one atomic store) for all of them.
-#[inline]
-fn push_all_blocking<I: ExactSizeIterator<Item = Packet>>(ring: &mut Producer<Packet>, mut pkts: I) {
-    let mut idle = 0;
-    while pkts.len() > 0 {
-        let n = ring.slots().min(pkts.len());
-        match ring.write_chunk_uninit(n) {
-            Ok(c) if n > 0 => {
-                c.fill_from_iter(&mut pkts);
-            }
-            _ => backoff(&mut idle),
-        }
-    }
-}
-
-/// Moves up to `max` packets from a ring to the end of `to`, with one
-/// commit for all of them; returns how many.
-#[inline]
-fn pop_chunk(ring: &mut Consumer<Packet>, to: &mut Vec<Packet>, max: usize) -> usize {
-    let n = ring.slots().min(max);
-    match ring.read_chunk(n) {
-        Ok(c) if n > 0 => {
-            to.extend(c);
-            n
-        }
-        _ => 0,
-    }
-}
-
-struct Worker {
-    publish: Publisher,
-    host: WorkerHost,
-    input: Consumer<Packet>,
-    output: Producer<Packet>,
-    pool: SharedPool,
-    burst: usize,
-    egress: Egress,
-    rx_done: Arc<AtomicBool>,
-    done: Done,
-}
-
-impl Worker {
-    fn run(mut self) -> Result<Stats> {
-        let _done = &self.done;
-        let mut stats = Stats::default();
-        let mut burst = Burst::new();
-        let cache = 4 * crate::translate::BURST_CAPACITY;
-        let mut local = self.pool.local(cache);
-        let mut idle = 0;
-        loop {
-            self.pool.balance(&mut local, cache / 2, cache);
-            let finished = self.rx_done.load(Ordering::Acquire);
-            // The burst holds BURST_CAPACITY ≥ self.burst packets.
-            let room = self.burst.saturating_sub(burst.len());
-            pop_chunk(&mut self.input, &mut burst.pkts, room);
-            if burst.is_empty() {
-                if finished && self.input.is_empty() {
-                    break;
-                }
-                backoff(&mut idle);
-                continue;
-            }
-            idle = 0;
-            self.host.process(&mut burst, &mut local);
-            // Extras and split pieces inherit the timestamps of the packet before them.
-            let mut last = (0, 0);
-            for p in burst.packets_mut() {
-                if p.time_ns == 0 && p.arrival_ns == 0 {
-                    (p.time_ns, p.arrival_ns) = last;
-                }
-                last = (p.time_ns, p.arrival_ns);
-            }
-            self.egress.process_with(&mut burst, &mut local, &mut stats, Some(&mut self.host));
-            push_all_blocking(&mut self.output, burst.drain());
-            self.publish.maybe(&stats);
-        }
-        while let Some(b) = local.get() {
-            self.pool.put(b);
-        }
-        Ok(stats)
-    }
-}
-
-struct Tx {
-    publish: Publisher,
-    port: Box<dyn TxPort>,
-    from_workers: Vec<Consumer<Packet>>,
-    prio: Consumer<Packet>,
-    /// Where sent buffers go: back to RX.
-    bufs: BufReturn,
-    burst: usize,
-    worker_done: Vec<Arc<AtomicBool>>,
-    t0: Instant,
-    /// The eCPRI UDP port, to find the flow of frames that do not classify.
-    udp_port: Option<u16>,
-    /// Counters and the transparent clock for frames that are not fronthaul.
-    bridge: BridgeTx,
-    /// One-way delay messages the initiator queued for this port.
-    owd: Option<OwdInjector>,
-}
-
-impl Tx {
-    fn run(mut self) -> Result<Stats> {
-        let mut stats = Stats::default();
-        self.bridge.announce(&mut stats.bridge);
-        let mut flows = FlowTable::default();
-        let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
-        let mut idle = 0;
-        let mut next = 0;
-        let mut last_time = 0;
-        loop {
-            let finished = self.worker_done.iter().all(|d| d.load(Ordering::Acquire));
-            if let Some(o) = &mut self.owd {
-                o.send_pending(self.port.as_mut())?;
-            }
-            // Priority traffic first (S-plane, M-plane, untouched frames).
-            pop_chunk(&mut self.prio, &mut out, self.burst);
-            // Then the workers, round robin, a burst at most from each.
-            for k in 0..self.from_workers.len() {
-                let w = (next + k) % self.from_workers.len();
-                pop_chunk(&mut self.from_workers[w], &mut out, self.burst);
-            }
-            next = (next + 1) % self.from_workers.len().max(1);
-            if out.is_empty() {
-                if finished && self.prio.is_empty() && self.from_workers.iter().all(|c| c.is_empty()) {
-                    break;
-                }
-                if idle % 1024 == 0 && self.publish.due(Instant::now()) {
-                    flows.write_to(&mut stats.flows);
-                    self.publish.publish(&stats);
-                }
-                backoff(&mut idle);
-                continue;
-            }
-            idle = 0;
-            for p in &mut out {
-                if p.desc.is_none() {
-                    let n = p.unpadded_len();
-                    self.bridge.before_send(&mut p.buf.bytes_mut()[..n], p.time_ns, p.arrival_ns, &mut stats.bridge);
-                }
-                self.port.send(p.data(), monotonic(&mut last_time, p.time_ns))?;
-            }
-            self.port.flush()?;
-            let at = Instant::now();
-            let now = ns_since(self.t0, at);
-            // Packets of one RX burst share their arrival time: one
-            // histogram update per run of them.
-            let mut run = (0u64, 0u64);
-            for p in &out {
-                if p.arrival_ns != run.0 {
-                    record_latency(&mut stats, now, run);
-                    run = (p.arrival_ns, 0);
-                }
-                run.1 += 1;
-                count_out(&mut flows, p, self.udp_port);
-            }
-            record_latency(&mut stats, now, run);
-            stats.frames_out += out.len() as u64;
-            self.bufs.put_all(out.drain(..).map(|p| p.buf));
-            if self.publish.due(at) {
-                flows.write_to(&mut stats.flows);
-                self.publish.publish(&stats);
-            }
-        }
-        self.port.flush()?;
-        flows.write_to(&mut stats.flows);
-        Ok(stats)
     }
 }
 
@@ -755,3 +442,6 @@ pub fn join_within(r: Running, d: Duration) -> Result<Stats> {
     r.stop();
     r.join()
 }
+
+#[cfg(test)]
+mod tests;

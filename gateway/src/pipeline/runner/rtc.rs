@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 
 use super::ingress::{Ingress, Polled};
-use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running};
+use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running, StageEnd};
 use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
@@ -64,10 +64,18 @@ struct RunToCompletion {
 }
 
 impl RunToCompletion {
-    fn run(mut self) -> Result<Stats> {
+    fn run(mut self) -> StageEnd {
         let mut stats = Stats::default();
         self.bridge.announce(&mut stats.bridge);
         let mut flows = FlowTable::default();
+        // A failed port ends the loop, not the counters: what did cross
+        // before it failed is in the report.
+        let r = self.forward(&mut stats, &mut flows);
+        flows.write_to(&mut stats.flows);
+        (stats, r)
+    }
+
+    fn forward(&mut self, stats: &mut Stats, flows: &mut FlowTable) -> Result<()> {
         let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
         let mut burst = Burst::new();
         let mut idle = 0;
@@ -90,7 +98,7 @@ impl RunToCompletion {
             // Every frame keeps its place: those that did not classify
             // bypass the translators and leave as they came (egress).
             let mut lost = 0u64;
-            let polled = self.ingress.poll(&mut bufs, &mut flows, &mut stats, |pkt, _| {
+            let polled = self.ingress.poll(&mut bufs, flows, stats, |pkt, _| {
                 if let Err(p) = burst.push(pkt) {
                     // Cannot happen: a poll takes at most BURST_MAX_IN.
                     lost += 1;
@@ -103,7 +111,7 @@ impl RunToCompletion {
                 Polled::Idle => {
                     // A quiet port still publishes, so metrics show the last burst.
                     if idle % 1024 == 0 {
-                        publish_due(&mut self.publish, Instant::now(), &flows, &mut stats);
+                        publish_due(&mut self.publish, Instant::now(), flows, stats);
                     }
                     backoff(&mut idle);
                     continue;
@@ -120,7 +128,7 @@ impl RunToCompletion {
                     }
                     last = (p.time_ns, p.arrival_ns);
                 }
-                self.egress.process_with(&mut burst, &mut self.pool, &mut stats, Some(&mut self.host));
+                self.egress.process_with(&mut burst, &mut self.pool, stats, Some(&mut self.host));
             }
             for p in burst.packets_mut() {
                 if p.desc.is_none() {
@@ -132,17 +140,16 @@ impl RunToCompletion {
             self.tx.flush()?;
             let at = Instant::now();
             for p in burst.packets() {
-                count_out(&mut flows, p, udp_port);
+                count_out(flows, p, udp_port);
             }
-            record_latency(&mut stats, ns_since(self.t0, at), (arrival, burst.len() as u64));
+            record_latency(stats, ns_since(self.t0, at), (arrival, burst.len() as u64));
             stats.frames_out += burst.len() as u64;
             for p in burst.drain() {
                 self.pool.put(p.buf);
             }
-            publish_due(&mut self.publish, at, &flows, &mut stats);
+            publish_due(&mut self.publish, at, flows, stats);
         }
         self.tx.flush()?;
-        flows.write_to(&mut stats.flows);
-        Ok(stats)
+        Ok(())
     }
 }
