@@ -595,3 +595,99 @@ fn chains_and_stages_are_added_removed_and_reordered_and_bad_changes_refused() {
     let (st, _) = gw.stop();
     assert!(st.success(), "{st}");
 }
+
+/// Rewrites `cfg` (atomically, as an operator's editor would) with widen's
+/// config table `table`, then sends the gateway SIGHUP.
+fn edit_and_hangup(gw: &Gateway, cfg: &Path, table: &str) {
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let start = text.find("config = {").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let tmp = cfg.with_extension("tmp");
+    std::fs::write(&tmp, format!("{}config = {table}{}", &text[..start], &text[end..])).unwrap();
+    std::fs::rename(&tmp, cfg).unwrap();
+    unsafe { libc::kill(gw.child.id() as i32, libc::SIGHUP) };
+}
+
+/// Versions of `name` the gateway has, and each stage's (translator, version, workers_agree).
+fn versions_and_stages(gw: &Gateway, name: &str) -> (usize, Vec<(String, u64, bool)>) {
+    let (c, v) = gw.call("GET", "/v1/status", b"", None);
+    assert_eq!(c, 200, "{v}");
+    let n = v["translators"].as_array().unwrap().iter().find(|t| t["name"] == name).map_or(0, |t| t["versions"].as_array().unwrap().len());
+    let stages = v["chains"].as_array().unwrap().iter().flat_map(|c| c["stages"].as_array().unwrap().iter()).map(|s| (s["translator"].as_str().unwrap().to_string(), s["version"].as_u64().unwrap(), s["workers_agree"].as_bool().unwrap())).collect();
+    (n, stages)
+}
+
+fn wait_for_versions(gw: &Gateway, name: &str, n: usize) -> Vec<(String, u64, bool)> {
+    let t = Instant::now();
+    loop {
+        let (got, stages) = versions_and_stages(gw, name);
+        if got >= n {
+            assert_eq!(got, n, "{name}: more versions than reloads");
+            return stages;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{name}: {got} versions after 30 s, expected {n}: {:?}", gw.stderr.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_reloads_and_api_calls_go_one_way_and_never_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let cfg = config(dir.path(), None, &format!("[control]\nlisten = \"unix:{}\"", sock.display()));
+    let gw = Gateway::start(&cfg);
+    let copy = dir.path().join("bfp_width_copy.wasm");
+    std::fs::copy(translators().join("bfp_width.wasm"), &copy).unwrap();
+    let load = json!({ "name": "w2", "path": copy, "config": { "in_width": 8, "out_width": 12 } }).to_string();
+    assert_eq!(gw.call("POST", "/v1/translators", load.as_bytes(), None).0, 200);
+    let tables = ["{ in_width = 8, out_width = 12, direction = \"dl\" }", "{ in_width = 8, out_width = 12 }"];
+    // The API moved the stage to w2: a reload of widen makes a new version
+    // of widen but leaves the stage on w2, on every worker (DL and UL).
+    assert_eq!(gw.call("POST", "/v1/chains/0/stages/0", br#"{"translator": "w2"}"#, None).0, 200);
+    edit_and_hangup(&gw, &cfg, tables[0]);
+    assert_eq!(wait_for_versions(&gw, "widen", 2), vec![("w2".to_string(), 1, true)]);
+    // Back on widen, the next reload cuts the stage over to widen's new version.
+    let (c, v) = gw.call("POST", "/v1/chains/0/stages/0/rollback", b"", None);
+    assert_eq!((c, v["translator"].as_str(), v["version"].as_u64()), (200, Some("widen"), Some(1)), "{v}");
+    edit_and_hangup(&gw, &cfg, tables[1]);
+    assert_eq!(wait_for_versions(&gw, "widen", 3), vec![("widen".to_string(), 3, true)]);
+    // Both at once: API swaps from one thread, file edits and SIGHUPs from
+    // another. Every status on the way, and the end, is one picture: what
+    // the record says runs is what every worker was sent.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hups = {
+        let (stop, cfg, pid) = (stop.clone(), cfg.clone(), gw.child.id());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&cfg).unwrap();
+                let next = if text.contains("direction") { tables[1] } else { tables[0] };
+                let start = text.find("config = {").unwrap();
+                let end = start + text[start..].find('\n').unwrap();
+                let tmp = cfg.with_extension("tmp");
+                std::fs::write(&tmp, format!("{}config = {next}{}", &text[..start], &text[end..])).unwrap();
+                std::fs::rename(&tmp, &cfg).unwrap();
+                unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+                n += 1;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            n
+        })
+    };
+    for i in 0..30 {
+        let to = if i % 2 == 0 { "w2" } else { "widen" };
+        let (c, v) = gw.call("POST", "/v1/chains/0/stages/0", format!("{{\"translator\": \"{to}\"}}").as_bytes(), None);
+        assert_eq!(c, 200, "{v}");
+        let (_, stages) = versions_and_stages(&gw, "widen");
+        assert!(stages.iter().all(|s| s.2), "swap {i}: the record and the workers disagree: {stages:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let edits = hups.join().unwrap();
+    // Let the last SIGHUP be served, then check once more.
+    std::thread::sleep(Duration::from_millis(500));
+    let (versions, stages) = versions_and_stages(&gw, "widen");
+    assert!(stages.iter().all(|s| s.2), "{stages:?}");
+    assert!(versions > 3 && versions <= 3 + edits, "{versions} versions of widen after {edits} edits");
+    let (st, _) = gw.stop();
+    assert!(st.success(), "{st}");
+}

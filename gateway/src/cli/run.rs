@@ -226,17 +226,45 @@ fn fingerprints(cfg: &GatewayConfig, modules: &Modules) -> BTreeMap<String, (Str
 
 /// Reloads `path` and hot-swaps each translator that changed at every
 /// chain position it holds, on every worker of every direction. Only
-/// translators are reloaded; a change to the chains needs a restart.
+/// translators are reloaded; a change to the chains needs a restart (or
+/// the control API). With a control API, the change goes through its
+/// state ([`fhgate::control::Endpoint::reload`]): each changed translator
+/// is cut over where it runs now, which API calls may have changed.
 /// Returns the names swapped.
-fn reload(path: &Path, current: &mut GatewayConfig, modules: &mut Modules, running: &mut [(&str, Running)], egress: &[Option<EgressFormat>; 2], runs: [bool; 2]) -> Result<Vec<String>> {
+fn reload(
+    path: &Path,
+    current: &mut GatewayConfig,
+    modules: &mut Modules,
+    running: &mut [(&str, Running)],
+    egress: &[Option<EgressFormat>; 2],
+    runs: [bool; 2],
+    control: Option<&mut fhgate::control::Endpoint>,
+) -> Result<Vec<String>> {
     let new = GatewayConfig::load(path)?;
     if new.chains != current.chains {
-        bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout");
+        bail!("the chains changed; hot swap replaces translators in place, so restart fhgate to apply a new chain layout (or change the chains with `fhgate ctl chain`)");
     }
     if new.du != current.du || new.ru != current.ru || new.pipeline != current.pipeline {
         tracing::warn!("reload: only translators are swapped while running; changes to du, ru and pipeline apply at the next start");
     }
     let old_fp = fingerprints(current, modules);
+    if let Some(c) = control {
+        // Compiled before anything is cut over; the state checks the running chains with them.
+        let specs = translator_specs(modules, &new)?;
+        let new_fp = fingerprints(&new, modules);
+        let changed: Vec<String> = new_fp.iter().filter(|(n, fp)| old_fp.get(*n) != Some(fp)).map(|(n, _)| n.clone()).collect();
+        let mut list = Vec::new();
+        for t in new.translators.iter().filter(|t| changed.contains(&t.name)) {
+            let hash = std::fs::read(&t.path).map(|b| fhgate::control::state::content_hash(&b)).unwrap_or_else(|_| "unknown".into());
+            list.push(fhgate::control::reload::Reloaded { spec: specs[&t.name].clone(), file: t.clone(), hash });
+        }
+        if !list.is_empty() {
+            let cut = c.reload(list, running)?;
+            tracing::info!(stages = ?cut, "reload: cut over where the changed translators run now");
+        }
+        *current = new;
+        return Ok(changed);
+    }
     // Compile what changed before the first swap, so that a bad module
     // leaves the running set untouched.
     let chains = build_chains(modules, &new)?;
@@ -508,7 +536,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             stopping = true;
         }
         if fhgate::signals::take_hangup() {
-            match reload(&a.config, &mut cfg, &mut modules, &mut running, &egress_formats, runs) {
+            match reload(&a.config, &mut cfg, &mut modules, &mut running, &egress_formats, runs, control.as_mut()) {
                 Ok(names) if names.is_empty() => tracing::info!("reload: no translator changed"),
                 Ok(names) => {
                     post_translators(&board, &running);

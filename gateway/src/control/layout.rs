@@ -165,6 +165,19 @@ impl State {
         self.relayout(layout, received, running)
     }
 
+    /// `run --check`'s check of the profiles on `specs`, whose egress
+    /// formats must be the ones the running egress decodes.
+    pub(super) fn verify(&self, specs: &[ChainSpec]) -> Result<(), ApiError> {
+        let formats = crate::plan::check_config(&self.base.text, specs, self.base.runs).map_err(|e| ApiError::conflict(format!("refused; the running chains carry on: {e}")))?;
+        if formats != self.base.egress {
+            return Err(ApiError::conflict(format!(
+                "refused: the new chains change the egress format ({:?} -> {formats:?}); the running egress cannot follow (restart to apply it)",
+                self.base.egress
+            )));
+        }
+        Ok(())
+    }
+
     fn spec_of(&self, s: &NewStage) -> Arc<TranslatorSpec> {
         let (name, v) = match s {
             NewStage::Keep(c, st) => (&self.chains[*c].1[*st].current.0, self.chains[*c].1[*st].current.1),
@@ -186,14 +199,7 @@ impl State {
             selectors.push(sel);
             specs.push(ChainSpec { selector: sel, translators: stages.iter().map(|s| self.spec_of(s)).collect() });
         }
-        // `run --check`'s check of the profiles, and the running egress must be able to follow.
-        let formats = crate::plan::check_config(&self.base.text, &specs, self.base.runs).map_err(|e| ApiError::conflict(format!("refused; the running chains carry on: {e}")))?;
-        if formats != self.base.egress {
-            return Err(ApiError::conflict(format!(
-                "refused: the new chains change the egress format ({:?} -> {formats:?}); the running egress cannot follow (restart to apply it)",
-                self.base.egress
-            )));
-        }
+        self.verify(&specs)?;
         // Instantiate and initialise every new stage for every live worker first.
         let mut live: Vec<&mut (&str, Running)> = running.iter_mut().filter(|(_, r)| !r.is_finished()).collect();
         let mut plans = Vec::new();

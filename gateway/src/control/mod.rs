@@ -13,6 +13,7 @@
 pub mod body;
 pub mod client;
 pub mod layout;
+pub mod reload;
 pub mod save;
 pub mod server;
 pub mod state;
@@ -174,6 +175,14 @@ impl Endpoint {
             next = self.rx.try_recv().ok();
         }
         swapped
+    }
+}
+
+impl Endpoint {
+    /// A SIGHUP reload through the same state as the API ([`reload`]):
+    /// returns the stages cut over.
+    pub fn reload(&mut self, changed: Vec<reload::Reloaded>, running: &mut [(&str, crate::pipeline::runner::Running)]) -> anyhow::Result<Vec<(usize, usize, String)>> {
+        self.state.reload(changed, running).map_err(|e| anyhow::anyhow!("{}", e.message))
     }
 }
 

@@ -208,20 +208,23 @@ impl State {
         let vs = self.translators.get_mut(name).expect("checked above");
         vs.push(v);
         let new = vs.len() - 1;
+        // Every stage that runs `name` at once, or none.
+        let targets = self.stages_running(name).into_iter().map(|(ci, si)| (ci, si, spec.clone())).collect::<Vec<_>>();
+        let c = if targets.is_empty() { Value::Null } else { cut_many(running, &targets, received)? };
         let mut cut = Vec::new();
-        for ci in 0..self.chains.len() {
-            for si in 0..self.chains[ci].1.len() {
-                if self.chains[ci].1[si].current.0 != name {
-                    continue;
-                }
-                let c = cut_over(running, ci, si, &spec, received)?;
-                let st = &mut self.chains[ci].1[si];
-                let prev = std::mem::replace(&mut st.current, (name.to_string(), new));
-                st.history.push(prev);
-                cut.push(json!({ "chain": ci, "stage": si, "cutover": c }));
-            }
+        for (ci, si, _) in targets {
+            let st = &mut self.chains[ci].1[si];
+            let prev = std::mem::replace(&mut st.current, (name.to_string(), new));
+            st.history.push(prev);
+            cut.push(json!({ "chain": ci, "stage": si, "cutover": c }));
         }
         Ok(json!({ "name": name, "version": new + 1, "stages": cut }))
+    }
+
+    /// The (chain, stage) positions that run `name` now.
+    pub(super) fn stages_running(&self, name: &str) -> Vec<(usize, usize)> {
+        let at = self.chains.iter().enumerate().flat_map(|(ci, (_, st))| st.iter().enumerate().map(move |(si, s)| (ci, si, s)));
+        at.filter(|(_, _, s)| s.current.0 == name).map(|(ci, si, _)| (ci, si)).collect()
     }
 
     fn rollback(&mut self, chain: usize, stage: usize, received: Instant, running: &mut [(&str, Running)]) -> Reply {
@@ -270,8 +273,12 @@ impl State {
                     .enumerate()
                     .map(|(si, st)| {
                         let s = sums.iter().find(|s| s.chain == ci && s.stage == si && !s.fallback);
+                        // Whether every live worker was sent what this record says runs here.
+                        let recorded = &self.translators[&st.current.0][st.current.1].spec;
+                        let live = running.iter().filter(|(_, r)| !r.is_finished()).flat_map(|(_, r)| r.controls.iter());
+                        let agree = live.map(|c| c.installed().any(|(c2, s2, i)| (c2, s2) == (ci, si) && Arc::ptr_eq(&i.spec, recorded))).all(|x| x);
                         json!({
-                            "stage": si, "translator": st.current.0, "version": st.current.1 + 1, "rollbacks_available": st.history.len(),
+                            "stage": si, "translator": st.current.0, "version": st.current.1 + 1, "rollbacks_available": st.history.len(), "workers_agree": agree,
                             "counters": s.map(|s| json!({
                                 "calls": s.calls, "faults": s.faults(), "disabled": s.disabled, "packets_in": s.packets_in,
                                 "forwarded": s.forwarded, "modified": s.modified, "dropped": s.dropped, "extras": s.extras,
@@ -287,29 +294,39 @@ impl State {
     }
 }
 
-/// Instantiates and initialises `spec` once per worker of every direction,
-/// then (only if all succeeded and every ring has room) sends each its
-/// instance, and waits up to [`CUTOVER_WAIT`] for every worker to take it
-/// at the start of a burst. Returns the cut-over figures.
+/// Cuts one stage over to `spec` on every live worker ([`cut_many`]).
 fn cut_over(running: &mut [(&str, Running)], chain: usize, stage: usize, spec: &Arc<TranslatorSpec>, received: Instant) -> Result<Value, ApiError> {
+    cut_many(running, &[(chain, stage, spec.clone())], received)
+}
+
+/// Instantiates and initialises each target's spec once per worker of
+/// every direction, then (only if all succeeded and every ring has room
+/// for all of them) sends each worker its instances, and waits up to
+/// [`CUTOVER_WAIT`] for every worker to take them at the start of a
+/// burst. All or nothing. Returns the cut-over figures.
+pub(super) fn cut_many(running: &mut [(&str, Running)], targets: &[(usize, usize, Arc<TranslatorSpec>)], received: Instant) -> Result<Value, ApiError> {
     // A pipeline whose input has ended runs no more bursts: nothing to cut over there.
     let mut live: Vec<&mut (&str, Running)> = running.iter_mut().filter(|(_, r)| !r.is_finished()).collect();
     let mut instances = Vec::new();
     for (dir, r) in live.iter().map(|x| (&x.0, &x.1)) {
         for w in 0..r.controls.len() {
-            let t = Translator::new(spec).map_err(|e| ApiError::conflict(format!("{dir} worker {w}: {} does not initialise: {e}", spec.name())))?;
-            instances.push(t);
+            for (_, _, spec) in targets {
+                let t = Translator::new(spec).map_err(|e| ApiError::conflict(format!("{dir} worker {w}: {} does not initialise: {e}", spec.name())))?;
+                instances.push(t);
+            }
         }
     }
-    if live.iter().flat_map(|x| x.1.controls.iter()).any(|c| c.pending() >= crate::translate::swap::RING_CAPACITY) {
+    let room = crate::translate::swap::RING_CAPACITY.saturating_sub(targets.len());
+    if live.iter().flat_map(|x| x.1.controls.iter()).any(|c| c.pending() > room) {
         return Err(ApiError { status: 503, message: "a worker has not taken earlier swaps (its ring is full); nothing was changed".into() });
     }
     let mut instances = instances.into_iter();
     for (dir, r) in live.iter_mut().map(|x| (x.0, &mut x.1)) {
         for (w, c) in r.controls.iter_mut().enumerate() {
-            let t = instances.next().expect("one instance per worker");
-            // The position and the room were checked: this does not fail.
-            c.install(chain, stage, t).map_err(|e| ApiError { status: 500, message: format!("{dir} worker {w}: {e}") })?;
+            for ((chain, stage, _), t) in targets.iter().zip(instances.by_ref()) {
+                // The positions and the room were checked: this does not fail.
+                c.install(*chain, *stage, t).map_err(|e| ApiError { status: 500, message: format!("{dir} worker {w}: {e}") })?;
+            }
         }
     }
     Ok(wait_taken(&mut live, received))

@@ -152,11 +152,13 @@ pub struct Installed {
     pub main: Arc<Shared>,
     /// Its fallback's, if its fault policy has one.
     pub fallback: Option<Arc<Shared>>,
+    /// What it was built from (tells the control API what a worker runs).
+    pub spec: Arc<super::TranslatorSpec>,
 }
 
 impl Installed {
     fn of(t: &Translator) -> Self {
-        Installed { main: t.shared().clone(), fallback: t.fallback().map(|f| f.shared().clone()) }
+        Installed { main: t.shared().clone(), fallback: t.fallback().map(|f| f.shared().clone()), spec: t.spec().clone() }
     }
 }
 
