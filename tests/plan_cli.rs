@@ -352,7 +352,8 @@ fn differences_only_in_the_c_plane_are_named() {
     let l = du.learned.clone().unwrap();
     assert_eq!(l.cplane_comp.get("dl").map(String::as_str), Some("bfp:9"), "{l:?}");
     let save = |name: &str, p: &fhgate::config::profile::Profile| write(dir.path(), name, &toml::to_string(p).unwrap());
-    let ru = write(dir.path(), "ru.toml", "dl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\n");
+    // The RU at 12 both ways: the DL step's rewrite of the UL sections' header is then right too.
+    let ru = write(dir.path(), "ru.toml", "dl_comp = \"bfp:12\"\nul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\n");
     let plan = |du: &Path, ru: &Path| {
         let o = fhgate(&["plan", "--du", s(du), "--ru", s(ru), "--translators", s(&t)]);
         (o.status.code(), text(&o.stdout))
@@ -386,4 +387,27 @@ fn differences_only_in_the_c_plane_are_named() {
     let (code, out) = plan(&save("du_prach.toml", &du_prach), &save("ru_learned.toml", &ru_learned));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("C-plane section_types: 1,3 -> 1: NOT BRIDGED: the DU sends section type 3 that the RU's profile never saw"), "{out}");
+}
+
+/// A DL step rewrites every C-plane udCompHdr that says what it converts
+/// from, whatever the sections' dataDirection: a DU at bfp:9 both ways to
+/// an RU at 12 (DL) and 14 (UL) would tell the RU 12 for its UL sections.
+/// Plan names it, with what would bridge it, instead of passing it.
+#[test]
+fn a_dl_step_that_would_tell_the_ru_the_wrong_ul_compression_is_named() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let du = write(dir.path(), "du.toml", "dl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\n");
+    let ru = write(dir.path(), "ru.toml", "dl_comp = \"bfp:12\"\nul_comp = \"bfp:14\"\ncomp_hdr = \"present\"\n");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let line = "C-plane UL sections udCompHdr: bfp:9 -> bfp:14: NOT BRIDGED: the DL chain's bfp_width (in_width=9, out_width=12, direction=\"dl\") rewrites every C-plane udCompHdr that says bfp:9, these sections' too, so the RU is told bfp:12 where its profile has bfp:14";
+    assert!(out.contains(line), "wants `{line}`:\n{out}");
+    assert!(!out.contains("C-plane DL sections"), "the DL sections are told what the RU has: {out}");
+    // Alike both ways: nothing to say about the C-plane.
+    let ru12 = write(dir.path(), "ru12.toml", "dl_comp = \"bfp:12\"\nul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\n");
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru12), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert!(o.status.success() && !out.contains("C-plane"), "{out}");
 }

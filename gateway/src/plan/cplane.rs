@@ -13,7 +13,9 @@ use super::derive::{How, Line, Plan};
 /// rewrites a C-plane udCompHdr that says what it converts from (as
 /// bfp_width and comp_convert do with `cplane = true`), so a DU whose
 /// C-plane says another compression than its U-plane tells the RU that
-/// other one unless a step happens to convert from it.
+/// other one unless a step happens to convert from it; and a step that
+/// converts the DL rewrites the UL sections' header too when it says the
+/// same, which is wrong when the RU's UL compression is another.
 pub fn lines(du: &Profile, ru: &Profile, plan: &Plan) -> Vec<Line> {
     let mut out = Vec::new();
     let canon = |v: Option<&str>| v.and_then(|v| canonical(Field::DlComp, v).ok());
@@ -23,11 +25,12 @@ pub fn lines(du: &Profile, ru: &Profile, plan: &Plan) -> Vec<Line> {
         ("ul", canon(du.ul_comp.as_deref()), canon(ru.ul_comp.as_deref())),
         ("prach", canon(du.prach_comp.as_deref().or(du.ul_comp.as_deref())), canon(ru.prach_comp.as_deref().or(ru.ul_comp.as_deref()))),
     ] {
-        let Some(x) = canon(said.and_then(|m| m.get(key)).map(String::as_str)) else { continue };
         let Some(u) = uplane else { continue };
-        if x == u {
-            continue; // consistent: the steps that convert the U-plane rewrite it too
+        if key == "prach" && du.prach_eaxc.is_none() && ru.prach_eaxc.is_none() && said.is_none_or(|m| !m.contains_key(key)) {
+            continue; // no PRACH on either side
         }
+        // What the DU's C-plane says: as learned, else (consistent) its U-plane's.
+        let x = canon(said.and_then(|m| m.get(key)).map(String::as_str)).unwrap_or_else(|| u.clone());
         // What the DL steps leave of it: each rewrites a header that says its `from`.
         let (mut now, mut by) = (x.clone(), None);
         for (i, s) in plan.dl.iter().enumerate() {
@@ -39,13 +42,25 @@ pub fn lines(du: &Profile, ru: &Profile, plan: &Plan) -> Vec<Line> {
             }
         }
         let flow = if key == "prach" { "C-plane section type 3".to_string() } else { format!("C-plane {} sections", key.to_uppercase()) };
-        let how = match (&want, by) {
-            (None, _) => How::Unknown("RU"),
-            (Some(w), Some(i)) if *w == now => How::Translator(i),
-            (Some(w), None) if *w == now => How::Egress(format!("the RU is told {w}, as its profile has, though the DU's U-plane is {u} (learned.cplane_comp): nothing to change")),
-            (Some(w), _) => How::Unbridged(format!(
-                "the DU's C-plane says {x} where its U-plane is {u} (learned.cplane_comp); the chain's steps rewrite only a udCompHdr that says what they convert, so the RU would be told {now} where its profile has {w}, and no translator declares a C-plane-only udCompHdr change: configure the DU's C-plane compression as its U-plane's"
-            )),
+        let how = if x == u {
+            // Consistent: named only when a DL step rewrote it to what the RU does not have
+            // (a step rewrites every header that says its `from`, whatever the sections' direction).
+            match (&want, by) {
+                (Some(w), Some(i)) if *w != now => How::Unbridged(format!(
+                    "the DL chain's {} rewrites every C-plane udCompHdr that says {x}, these sections' too, so the RU is told {now} where its profile has {w}; a compression step that rewrites the C-plane by dataDirection would bridge it",
+                    plan.dl[i].describe()
+                )),
+                _ => continue,
+            }
+        } else {
+            match (&want, by) {
+                (None, _) => How::Unknown("RU"),
+                (Some(w), Some(i)) if *w == now => How::Translator(i),
+                (Some(w), None) if *w == now => How::Egress(format!("the RU is told {w}, as its profile has, though the DU's U-plane is {u} (learned.cplane_comp): nothing to change")),
+                (Some(w), _) => How::Unbridged(format!(
+                    "the DU's C-plane says {x} where its U-plane is {u} (learned.cplane_comp); the chain's steps rewrite only a udCompHdr that says what they convert, so the RU would be told {now} where its profile has {w}, and no translator declares a C-plane-only udCompHdr change: configure the DU's C-plane compression as its U-plane's"
+                )),
+            }
         };
         out.push(Line { flow, field: "udCompHdr", from: x, to: want.unwrap_or_else(|| "?".into()), how });
     }
