@@ -387,6 +387,15 @@ fn differences_only_in_the_c_plane_are_named() {
     let (code, out) = plan(&save("du_prach.toml", &du_prach), &save("ru_learned.toml", &ru_learned));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("C-plane section_types: 1,3 -> 1: NOT BRIDGED: the DU sends section type 3 that the RU's profile never saw"), "{out}");
+    // A section extension the RU's profile never saw (ext 11, beamforming weights disabled).
+    let mut du_ext = du.clone();
+    du_ext.learned.as_mut().unwrap().section_extensions.insert("11".into(), 14);
+    let mut ru_12 = du.clone();
+    ru_12.dl_comp = Some("bfp:12".into());
+    ru_12.ul_comp = Some("bfp:12".into());
+    let (code, out) = plan(&save("du_ext.toml", &du_ext), &save("ru_12.toml", &ru_12));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("C-plane section_extensions: 11 -> none: NOT BRIDGED: the DU sends section extension 11 that the RU's profile never saw"), "{out}");
 }
 
 /// A DL step rewrites every C-plane udCompHdr that says what it converts

@@ -1,7 +1,7 @@
 //! Differences that exist only in the C-plane, which no declared effect
 //! names: the udCompHdr a DU's C-plane carries where it disagrees with its
-//! U-plane (learned `cplane_comp`), and section types the RU's profile
-//! never saw. `plan` names each, bridged or not, so none passes silently.
+//! U-plane (learned `cplane_comp`), and section types and extensions the
+//! RU's profile never saw. `plan` names each, bridged or not, so none passes silently.
 
 use crate::config::profile::Profile;
 use crate::translate::effect::{canonical, Field, Scope};
@@ -64,22 +64,28 @@ pub fn lines(du: &Profile, ru: &Profile, plan: &Plan) -> Vec<Line> {
         };
         out.push(Line { flow, field: "udCompHdr", from: x, to: want.unwrap_or_else(|| "?".into()), how });
     }
-    // Section types: compared only when both profiles saw a C-plane.
-    let types = |p: &Profile| -> Vec<String> { p.learned.iter().flat_map(|l| l.section_types.keys()).filter(|k| k.parse::<u8>().is_ok()).cloned().collect() };
-    let (sent, seen) = (types(du), types(ru));
-    if !sent.is_empty() && !seen.is_empty() {
-        let new: Vec<&String> = sent.iter().filter(|t| !seen.contains(t)).collect();
-        if !new.is_empty() {
-            let list = |v: &[String]| v.join(",");
-            let names: Vec<&str> = new.iter().map(|s| s.as_str()).collect();
+    // Section types and extensions: compared only when both profiles saw a C-plane.
+    let keys = |p: &Profile, ext: bool| -> Vec<String> {
+        let l = p.learned.iter();
+        let m = l.flat_map(|l| if ext { l.section_extensions.keys() } else { l.section_types.keys() });
+        m.filter(|k| k.parse::<u8>().is_ok()).cloned().collect()
+    };
+    if !keys(du, false).is_empty() && !keys(ru, false).is_empty() {
+        for (ext, field, what) in [(false, "section_types", "section type"), (true, "section_extensions", "section extension")] {
+            let (sent, seen) = (keys(du, ext), keys(ru, ext));
+            let new: Vec<&str> = sent.iter().filter(|t| !seen.contains(t)).map(String::as_str).collect();
+            if new.is_empty() {
+                continue;
+            }
+            let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(",") };
             out.push(Line {
                 flow: "C-plane".into(),
-                field: "section_types",
+                field,
                 from: list(&sent),
                 to: list(&seen),
                 how: How::Unbridged(format!(
-                    "the DU sends section type {} that the RU's profile never saw (learned.section_types), and no translator converts section types: check the RU supports it, then learn the RU's profile from traffic that has it",
-                    names.join(", ")
+                    "the DU sends {what} {} that the RU's profile never saw (learned.{field}), and no translator converts {what}s: check the RU supports it, then learn the RU's profile from traffic that has it",
+                    new.join(", ")
                 )),
             });
         }
