@@ -402,6 +402,74 @@ fn hot_swap_mid_stream_loses_no_frame() {
     assert_gateway_clean(&run, sent["frames"].as_u64().unwrap());
 }
 
+/// `fhgate ctl` operates the running gateway while gen → run → sink
+/// stream: it loads a second bfp_width (8 → 12, rounding by truncation:
+/// widening is lossless either way), swaps the DL chain's first stage to
+/// it, rolls back, changes its config and swaps again, rolls back again.
+/// The sink gets every frame, in sequence, at 12 bits with the IQ exact.
+#[test]
+fn ctl_swaps_and_rolls_back_mid_stream_and_loses_no_frame() {
+    let (tb, _serial) = Testbed::up("c");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = gateway_config(dir.path(), "af_xdp");
+    let sock = dir.path().join("ctl.sock");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[control]\nlisten = \"unix:{}\"\n", sock.display())).unwrap();
+    let rx = sink(&tb, &format!("af_xdp:ru0{}", deep_rx("af_xdp")));
+    let gw = gateway(&tb, &cfg);
+    let wasm = translators().join("bfp_width.wasm");
+    let operator = std::thread::spawn(move || {
+        let connect = format!("unix:{}", sock.display());
+        let ctl = |args: &[&str]| {
+            let mut a = vec!["ctl", "--connect", connect.as_str()];
+            a.extend_from_slice(args);
+            let o = Command::new(fhgate()).args(&a).output().expect("fhgate ctl runs");
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            assert!(o.status.success(), "ctl {args:?}: {out}{}", String::from_utf8_lossy(&o.stderr));
+            out
+        };
+        std::thread::sleep(Duration::from_millis(600));
+        let mut log = vec![ctl(&["load", "trunc", wasm.to_str().unwrap(), "--config", "in_width=8,out_width=12,rounding=\"truncate\"", "--deadline-us", "200000"])];
+        for step in [
+            &["swap", "0", "0", "trunc"][..],
+            &["rollback", "0", "0"],
+            &["config", "trunc", "in_width=8,out_width=12"],
+            &["swap", "0", "0", "trunc"],
+            &["rollback", "0", "0"],
+        ] {
+            std::thread::sleep(Duration::from_millis(300));
+            log.push(ctl(step));
+        }
+        log.push(ctl(&["--json", "status"]));
+        log
+    });
+    // About 3 s of traffic, as hot_swap_mid_stream_loses_no_frame.
+    let sent = gen(&tb, "af_xdp:du0", "3000", "290");
+    let log = operator.join().unwrap();
+    let (st, got, sink_log) = rx.finish(Duration::from_secs(60));
+    gw.signal(libc::SIGINT);
+    let (gw_st, run, gw_log) = gw.finish(Duration::from_secs(30));
+    // Two swaps and two rollbacks; the config change made trunc v2 while
+    // trunc ran nowhere (rolled back), so it cut nothing over.
+    let cuts: Vec<&str> = log.iter().filter(|l| l.starts_with("chain 0 stage 0: ")).map(|l| l["chain 0 stage 0: ".len()..].split(',').next().unwrap()).collect();
+    assert_eq!(cuts, ["trunc v1", "widen v1", "trunc v2", "widen v1"], "{log:?}");
+    assert_eq!(log[3], "trunc v2\n", "{log:?}");
+    // The changes landed mid-stream: the DL chain's first stage (fresh
+    // since the last rollback) ran fewer bursts than its second, which ran
+    // them all, and more than none.
+    let status: serde_json::Value = serde_json::from_str(log.last().unwrap()).unwrap();
+    let stages = &status["chains"][0]["stages"];
+    let calls = |i: usize| stages[i]["counters"]["calls"].as_u64().unwrap();
+    assert_eq!((stages[0]["translator"].as_str(), stages[0]["rollbacks_available"].as_u64()), (Some("widen"), Some(0)), "{status}");
+    assert!(calls(0) > 0 && calls(0) < calls(1), "stage 0 ran {} bursts since the last rollback, stage 1 {}: {status}", calls(0), calls(1));
+    assert_eq!(stages[0]["workers_agree"], true, "{status}");
+    assert!(st.success(), "sink: {got}\n{sink_log}");
+    let comp = assert_all_arrived_translated(&sent, &got, &format!("{sink_log}\n{gw_log}"));
+    assert_eq!(comp.keys().collect::<Vec<_>>(), ["bfp:12"], "{comp:?}");
+    assert!(gw_st.success(), "run: {gw_log}");
+    assert_gateway_clean(&run, sent["frames"].as_u64().unwrap());
+}
+
 /// eCPRI over UDP end to end: gen sends datagrams from du to the
 /// gateway's DU-side socket, the gateway translates and sends datagrams on
 /// to the sink's socket in ru (the addresses scripts/testbed assigns).
