@@ -153,6 +153,7 @@ fn best_effort_pinning_carries_on_and_says_so() {
     assert_same_per_flow(&read_all(&dir.path().join("ru.pcap")).unwrap(), &padded(&input), "best-effort run");
 }
 
+/// `pin`, the core tables and `polling` are validated with the key named.
 #[test]
 fn pin_and_core_keys_are_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +161,9 @@ fn pin_and_core_keys_are_checked() {
         ("pin = \"loose\"\n", "pipeline.pin", "strict or best-effort"),
         ("cores = [0]\n[pipeline.dl]\nworker_cores = [0, 1]\n", "pipeline.cores", "not both"),
         ("[pipeline.dl]\nworker_cores = [0]\n", "pipeline.dl.worker_cores", "one per worker"),
+        ("polling = \"lazy\"\n", "pipeline.polling", "busy, adaptive or interrupt"),
+        ("polling = \"busy\"\nsleep_after_us = 50\n", "pipeline.sleep_after_us", "only adaptive"),
+        ("sleep_after_us = 0\n", "pipeline.sleep_after_us", "outside 1-1000000"),
     ] {
         let err = text(&fhgate(&["run", "-c", s(&config(dir.path(), pipeline))]).stderr);
         assert!(err.contains(key) && err.contains(why), "{pipeline}: {err}");

@@ -56,6 +56,7 @@ use ecpri::uplane::CompHdrMode;
 use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::memory::{MemoryRx, MemoryTx};
 use fhgate::pipeline::egress::EgressConfig;
+use fhgate::pipeline::polling::Polling;
 use fhgate::pipeline::runner::{start, DirectionSpec, Threading};
 use fhgate::timing::live::{IngressTiming, Side};
 use fhgate::timing::{Bounds, OtaClock};
@@ -184,9 +185,20 @@ impl Case {
     }
 
     fn run(&self, threading: Threading, pace: Option<f64>, total: u64) -> Run {
+        self.run_with(threading, WORKERS, Polling::Busy, pace, total, None).0
+    }
+
+    /// One run with `workers` workers and `polling`; with `open_for` the
+    /// port stays open that long (idle once its frames are out). Also
+    /// returns the process's CPU time (getrusage) per second of wall time
+    /// from start to join.
+    fn run_with(&self, threading: Threading, workers: usize, polling: Polling, pace: Option<f64>, total: u64, open_for: Option<Duration>) -> (Run, f64) {
         let mut rx = MemoryRx::new(self.frames.clone(), total);
         if let Some(pps) = pace {
             rx = rx.paced(pps);
+        }
+        if let Some(d) = open_for {
+            rx = rx.open_for(d);
         }
         let started = rx.started();
         let all_ecpri = self.ecpri.iter().all(|e| *e);
@@ -205,11 +217,12 @@ impl Case {
             port_direction: 1,
             egress: self.egress,
             chains: self.chains.clone(),
-            workers: WORKERS,
+            workers,
             cores: fhgate::pipeline::pinning::CoreSet::workers(
                 std::env::var("FHGATE_BENCH_CORES").map(|v| v.split(',').filter_map(|c| c.parse().ok()).collect()).unwrap_or_default(),
                 fhgate::pipeline::pinning::PinPolicy::Strict,
             ),
+            polling,
             burst: 32,
             ring_size: ring_size(),
             threading,
@@ -217,9 +230,12 @@ impl Case {
             timing: self.timing,
             owd: Default::default(),
         };
-        let watch = CpuWatch::start();
+        // The thread watch reads /proc every 5 ms: not while CPU is measured.
+        let watch = open_for.is_none().then(CpuWatch::start);
+        let (cpu0, wall0) = (cpu_time(), std::time::Instant::now());
         let stats = start(spec).expect("start").join().expect("join");
-        let cpu = watch.finish();
+        let cpu_per_wall = (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+        let cpu = watch.map_or([0; 3], CpuWatch::finish);
         let r = sink.report();
         let ecpri_total = (0..total).filter(|i| self.ecpri[*i as usize % self.ecpri.len()]).count() as u64;
         assert_eq!(stats.totals(), (ecpri_total, ecpri_total), "{}: every eCPRI frame in and out", self.name);
@@ -228,8 +244,11 @@ impl Case {
         if all_ecpri && r.bytes != total * self.out_len as u64 {
             eprintln!("{}: {} bytes out, {} expected: some frames were not translated (faults?)", self.name, r.bytes, total * self.out_len as u64);
         }
-        let secs = (sink.last_flush().expect("flushed") - *started.get().expect("started")).as_secs_f64();
-        Run {
+        let secs = match (sink.last_flush(), started.get()) {
+            (Some(end), Some(start)) => (end - *start).as_secs_f64().max(1e-9),
+            _ => wall0.elapsed().as_secs_f64(),
+        };
+        let run = Run {
             secs,
             pps: total as f64 / secs,
             gbps_in: (total * self.in_bytes()) as f64 * 8.0 / secs / 1e9,
@@ -238,8 +257,90 @@ impl Case {
             cpu_ns: cpu.map(|ns| ns as f64 / total as f64),
             ecpri_share: ecpri_total as f64 / total as f64,
             residence: (!stats.bridge.residence[1].is_empty()).then(|| Quantiles::of(|q| stats.bridge.residence[1].value_at_quantile(q))),
+        };
+        (run, cpu_per_wall)
+    }
+}
+
+/// CPU time of this process, user and system (getrusage RUSAGE_SELF).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Issue 16 §1: 1, 2 and 4 pipelined workers in one run, on the
+/// pass-through frames (4 eAxCs, even) and on a skewed mix where 7 of
+/// every 8 frames are one eAxC (flow affinity sends them all to one
+/// worker). Prints total Mpps and Mpps per worker core; no assertions.
+fn workers_scaling() {
+    let even = passthrough();
+    let mut skewed: Vec<Vec<u8>> = even.frames.to_vec();
+    for (i, f) in skewed.iter_mut().enumerate() {
+        // ecpriPcid at 18..20 (untagged): eAxC 0 hot, 1-3 take the rest.
+        let eaxc = if i % 8 == 7 { 1 + (i / 8) % 3 } else { 0 } as u16;
+        f[18..20].copy_from_slice(&eaxc.to_be_bytes());
+    }
+    let skewed = Case { name: "skewed/1488B", frames: skewed.into(), ..passthrough() };
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    for case in [&even, &skewed] {
+        let mut base = None;
+        for workers in [1, 2, 4] {
+            let runs: Vec<Run> = (0..5).map(|_| case.run_with(Threading::Pipelined, workers, Polling::Busy, None, 300_000, None).0).collect();
+            let pps = median(runs.iter().map(|r| r.pps).collect());
+            let b = *base.get_or_insert(pps);
+            println!(
+                "workers {}: {workers} worker(s): {:.2} Mpps in all, {:.2} Mpps per worker core ({:.2}x one worker; {cores} cores for RX, TX and the workers); added latency {} (medians of 5)",
+                case.name,
+                pps / 1e6,
+                pps / 1e6 / workers as f64,
+                pps / b,
+                Quantiles::summary(runs.iter().map(|r| &r.added)),
+            );
         }
     }
+}
+
+/// Issue 16 §3: offered load 0, 1, 10, 50 and 100 % of the one-core rate
+/// (run to completion, busy polling, full speed, measured first) through
+/// the in-memory pipeline for 1 s each, busy and adaptive polling: CPU
+/// time per wall second (getrusage) and the latency from when each frame
+/// was due at the port to the flush that sent it, p50 / p99. The goals
+/// are printed beside the figures; nothing is asserted.
+fn polling_load() {
+    let case = passthrough();
+    let full: Vec<f64> = (0..5).map(|_| case.run_with(Threading::RunToCompletion, 1, Polling::Busy, None, 500_000, None).0.pps).collect();
+    let rate = median(full);
+    println!("polling: one-core rate (run to completion, busy, full speed) {:.2} Mpps", rate / 1e6);
+    let adaptive = Polling::default();
+    let secs = 1.0;
+    let mut p99 = std::collections::BTreeMap::new();
+    for load in [0.0, 0.01, 0.1, 0.5, 1.0] {
+        for (mode, polling) in [("busy", Polling::Busy), ("adaptive", adaptive)] {
+            let pps = (rate * load).max(1.0);
+            let total = if load == 0.0 { 0 } else { (pps * secs) as u64 };
+            let (r, cpu) = case.run_with(Threading::RunToCompletion, 1, polling, Some(pps), total, Some(Duration::from_secs_f64(secs)));
+            let lat = r.wire.filter(|_| total > 0);
+            if let Some(q) = lat {
+                p99.insert((mode, (load * 100.0) as u32), q.0[2]);
+            }
+            println!(
+                "polling {mode} at {:>3} % load ({:.0} kpps): CPU {:.1} % of a core; latency from due {}",
+                load * 100.0,
+                pps * (load > 0.0) as u8 as f64 / 1e3,
+                cpu * 100.0,
+                lat.map_or("- (no frames)".into(), |q| format!("p50 {:.1} µs, p99 {:.1} µs", q.0[0], q.0[2])),
+            );
+        }
+    }
+    for load in [1u32, 10, 50] {
+        if let (Some(b), Some(a)) = (p99.get(&("busy", load)), p99.get(&("adaptive", load))) {
+            println!("polling: p99 penalty of adaptive at {load} % load: {:+.1} µs (goal ≤ 2 µs)", a - b);
+        }
+    }
+    println!("polling goals: idle ≤ 2 % of a core; 10 % load ≤ 25 % of a core; p99 penalty at steady load ≤ 2 µs against busy");
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -455,6 +556,17 @@ fn bfp_width() -> Case {
 }
 
 fn bench(c: &mut Criterion) {
+    // `FHGATE_BENCH_CASES=workers` or `polling` runs only those studies.
+    let only = std::env::var("FHGATE_BENCH_CASES").unwrap_or_default();
+    if only.split(',').any(|x| x == "workers") {
+        workers_scaling();
+    }
+    if only.split(',').any(|x| x == "polling") {
+        polling_load();
+    }
+    if only.split(',').any(|x| x == "workers" || x == "polling") {
+        return;
+    }
     let mut results = Vec::new();
     // One case at a time: bfp_width's runtime (and its epoch ticker
     // thread, which wakes every 100 µs) exists only while its case runs.

@@ -127,13 +127,14 @@ pub struct Collector {
     translators: TranslatorBoard,
     ports: PortBoard,
     owd: Option<crate::timing::owd_run::OwdBoard>,
+    polls: Vec<(String, Arc<crate::pipeline::polling::PollGauge>)>,
 }
 
 impl Collector {
     /// Collects from these stages.
     pub fn new(sources: Vec<Consumer<Stats>>) -> Self {
         let latest = sources.iter().map(|_| Stats::default()).collect();
-        Collector { sources, latest, translators: TranslatorBoard::default(), ports: PortBoard::default(), owd: None }
+        Collector { sources, latest, translators: TranslatorBoard::default(), ports: PortBoard::default(), owd: None, polls: Vec::new() }
     }
 
     /// Also exposes the translators on `board`.
@@ -154,6 +155,12 @@ impl Collector {
         self
     }
 
+    /// Also exposes each stage's polling state (by thread name).
+    pub fn with_polls(mut self, polls: Vec<(String, Arc<crate::pipeline::polling::PollGauge>)>) -> Self {
+        self.polls = polls;
+        self
+    }
+
     /// The whole exposition: pipeline counters, then translator counters,
     /// then port counters, then one-way delay.
     pub fn prometheus(&mut self) -> String {
@@ -161,6 +168,7 @@ impl Collector {
         let entries = self.translators.lock().map(|e| e.clone()).unwrap_or_default();
         text.push_str(&translator_prometheus(&entries));
         text.push_str(&self.ports.prometheus());
+        text.push_str(&poll_prometheus(&self.polls));
         if let Some(b) = &self.owd {
             text.push_str(&crate::timing::owd_run::prometheus(&b.lock().map(|g| g.clone()).unwrap_or_default()));
         }
@@ -180,6 +188,24 @@ impl Collector {
         }
         total
     }
+}
+
+/// Each stage's polling state: `fhgate_poll_sleeping` (1 while it sleeps
+/// in poll() or parked on its rings) and `fhgate_poll_wakeups_total`.
+pub fn poll_prometheus(polls: &[(String, Arc<crate::pipeline::polling::PollGauge>)]) -> String {
+    use std::fmt::Write;
+    if polls.is_empty() {
+        return String::new();
+    }
+    let mut t = String::from("# HELP fhgate_poll_sleeping Whether a pipeline stage sleeps now (adaptive or interrupt polling): 1 sleeping, 0 busy.\n# TYPE fhgate_poll_sleeping gauge\n");
+    for (stage, g) in polls {
+        let _ = writeln!(t, "fhgate_poll_sleeping{{stage=\"{stage}\"}} {}", u8::from(g.sleeping()));
+    }
+    t.push_str("# HELP fhgate_poll_wakeups_total Times a pipeline stage came out of a sleep.\n# TYPE fhgate_poll_wakeups_total counter\n");
+    for (stage, g) in polls {
+        let _ = writeln!(t, "fhgate_poll_wakeups_total{{stage=\"{stage}\"}} {}", g.wakeups());
+    }
+    t
 }
 
 /// Serves `GET /metrics` on `addr` until the process exits; `addr` must be

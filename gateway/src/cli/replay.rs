@@ -190,6 +190,8 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         chains,
         workers: a.workers as usize,
         cores: Default::default(),
+        // A capture is read as fast as the pipeline takes it: nothing to sleep for.
+        polling: fhgate::pipeline::polling::Polling::Busy,
         burst: 32,
         ring_size: 4096,
         threading: Threading::for_workers(a.workers as usize),

@@ -424,6 +424,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut owd = owd_sides(&cfg)?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();
+    let mut polls = Vec::new();
     // DL: DU → RU; UL: RU → DU. A side with no input sends nothing.
     for (name, port_direction) in [("dl", 1u8), ("ul", 0u8)] {
         let (from, to, from_port, to_port, to_name) = if port_direction == 1 {
@@ -446,6 +447,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             chains: chains.clone(),
             workers: p.workers,
             cores: p.cores_for(port_direction).clone(),
+            polling: p.polling,
             burst: p.burst,
             ring_size: p.ring_size,
             threading: p.threading,
@@ -477,6 +479,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             }
         };
         metrics.append(&mut r.metrics);
+        polls.append(&mut r.polls);
         running.push((name, r));
     }
     if running.is_empty() {
@@ -492,7 +495,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let board = fhgate::metrics::TranslatorBoard::default();
     post_translators(&board, &running);
     // One collector: `[metrics] listen` and the control API's /metrics share it.
-    let mut collector = fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone());
+    let mut collector = fhgate::metrics::Collector::new(metrics).with_translators(board.clone()).with_ports(ports.clone()).with_polls(polls);
     if let Some(o) = &owd {
         collector = collector.with_owd(o.board.clone());
     }

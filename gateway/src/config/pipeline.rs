@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::side::default_auto;
 use super::{err, ConfigError};
 use crate::pipeline::pinning::{CoreSet, PinPolicy};
+use crate::pipeline::polling::{Polling, DEFAULT_SLEEP_AFTER};
 use crate::pipeline::runner::Threading;
 
 /// Pipeline settings.
@@ -27,6 +28,8 @@ pub struct PipelineConfig {
     /// How stages map onto threads (`threading = "auto"`: run to
     /// completion with one worker, pipelined with more).
     pub threading: Threading,
+    /// How idle stages wait (`polling`, `sleep_after_us`).
+    pub polling: Polling,
     /// The cores came from `[pipeline] cores` (both directions' workers),
     /// so errors name that key.
     pub shared_cores: bool,
@@ -85,6 +88,8 @@ pub(super) struct RawPipeline {
     #[serde(default)]
     cores: Vec<usize>,
     pin: Option<String>,
+    polling: Option<String>,
+    sleep_after_us: Option<u64>,
     dl: Option<RawCores>,
     ul: Option<RawCores>,
     #[serde(default = "default_burst")]
@@ -115,6 +120,8 @@ impl Default for RawPipeline {
             workers: default_workers(),
             cores: Vec::new(),
             pin: None,
+            polling: None,
+            sleep_after_us: None,
             dl: None,
             ul: None,
             burst: default_burst(),
@@ -162,6 +169,15 @@ impl RawPipeline {
             Some("best-effort") => PinPolicy::BestEffort,
             Some(other) => return err("pipeline.pin", format!("`{other}`: expected strict or best-effort")),
         };
+        let polling = match (p.polling.as_deref(), p.sleep_after_us) {
+            (None | Some("adaptive"), None) => Polling::Adaptive { sleep_after: DEFAULT_SLEEP_AFTER },
+            (None | Some("adaptive"), Some(us @ 1..=1_000_000)) => Polling::Adaptive { sleep_after: std::time::Duration::from_micros(us) },
+            (None | Some("adaptive"), Some(us)) => return err("pipeline.sleep_after_us", format!("{us} is outside 1-1000000")),
+            (Some(m @ ("busy" | "interrupt")), Some(_)) => return err("pipeline.sleep_after_us", format!("only adaptive polling sleeps after an idle time (polling = \"{m}\")")),
+            (Some("busy"), None) => Polling::Busy,
+            (Some("interrupt"), None) => Polling::Interrupt,
+            (Some(other), _) => return err("pipeline.polling", format!("`{other}`: expected busy, adaptive or interrupt")),
+        };
         let shared_cores = p.dl.is_none() && p.ul.is_none();
         let (dl_cores, ul_cores) = match (p.dl, p.ul) {
             (None, None) => (CoreSet::workers(p.cores.clone(), policy), CoreSet::workers(p.cores, policy)),
@@ -184,6 +200,6 @@ impl RawPipeline {
                 (set("dl", dl)?, set("ul", ul)?)
             }
         };
-        Ok(PipelineConfig { workers: p.workers, dl_cores, ul_cores, burst: p.burst, ring_size: p.ring_size, renumber_seq_id: p.renumber_seq_id, threading, shared_cores })
+        Ok(PipelineConfig { workers: p.workers, dl_cores, ul_cores, burst: p.burst, ring_size: p.ring_size, renumber_seq_id: p.renumber_seq_id, threading, polling, shared_cores })
     }
 }

@@ -299,6 +299,24 @@ impl IfaceWatch {
     }
 }
 
+/// Sleeps in poll() until `fd` is readable or `timeout` (rounded up to a
+/// millisecond) has passed: how live ports wait when idle. An AF_XDP
+/// socket's poll also kicks a driver that asked for a wake-up
+/// (need_wakeup); a TPACKET_V3 ring's wakes when a block is handed over.
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> std::io::Result<bool> {
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+    Ok(true)
+}
+
 /// ns since the Unix epoch, for receive timestamps.
 #[inline]
 pub fn unix_ns() -> u64 {

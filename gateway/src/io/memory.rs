@@ -32,6 +32,9 @@ pub struct MemoryRx {
     start: Arc<OnceLock<Instant>>,
     /// Unix time of `start`, ns (paced ports).
     start_unix: u64,
+    /// How long after the first poll the port stays open with nothing
+    /// more to give (idle), and when that poll was.
+    linger: Option<(std::time::Duration, Option<Instant>)>,
 }
 
 impl MemoryRx {
@@ -39,7 +42,7 @@ impl MemoryRx {
     /// pipeline takes them. An empty `frames` is closed at once.
     pub fn new(frames: Arc<[Vec<u8>]>, total: u64) -> Self {
         let remaining = if frames.is_empty() { 0 } else { total };
-        MemoryRx { frames, next: 0, remaining, rate: None, sent: 0, start: Arc::new(OnceLock::new()), start_unix: 0 }
+        MemoryRx { frames, next: 0, remaining, rate: None, sent: 0, start: Arc::new(OnceLock::new()), start_unix: 0, linger: None }
     }
 
     /// Releases frames at `pps` frames per second from the first call on
@@ -48,6 +51,13 @@ impl MemoryRx {
     /// sink's latency includes any wait in the port.
     pub fn paced(mut self, pps: f64) -> Self {
         self.rate = Some(pps);
+        self
+    }
+
+    /// Stays open until `d` after the first poll, idle once the frames are
+    /// out (zero frames: an idle port for `d`), then closes.
+    pub fn open_for(mut self, d: std::time::Duration) -> Self {
+        self.linger = Some((d, None));
         self
     }
 
@@ -66,6 +76,12 @@ impl MemoryRx {
 
 impl RxPort for MemoryRx {
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> std::io::Result<RxPoll> {
+        if let Some((d, first)) = &mut self.linger {
+            let first = *first.get_or_insert_with(Instant::now);
+            if self.remaining == 0 {
+                return Ok(if first.elapsed() < *d { RxPoll::Idle } else { RxPoll::Closed });
+            }
+        }
         if self.remaining == 0 {
             return Ok(RxPoll::Closed);
         }
@@ -105,6 +121,28 @@ impl RxPort for MemoryRx {
         self.sent += n as u64;
         self.remaining -= n as u64;
         Ok(RxPoll::Frames(n))
+    }
+
+    /// Sleeps until the next frame is due (as an interrupt would wake the
+    /// thread on its arrival), the port closes, or `timeout`. The thread's
+    /// timer slack is set to 1 ns first, so the sleep ends when asked,
+    /// not up to 50 µs later: what is measured is the wake-up itself.
+    fn wait(&mut self, timeout: std::time::Duration) -> std::io::Result<bool> {
+        let now = Instant::now();
+        let mut until = now + timeout;
+        if let (Some(pps), Some(t0), true) = (self.rate, self.start.get(), self.remaining > 0) {
+            until = until.min(*t0 + std::time::Duration::from_secs_f64(self.sent as f64 / pps));
+        } else if self.remaining > 0 {
+            // Frames wait at an unpaced port: nothing to sleep for.
+            return Ok(false);
+        }
+        if let Some((d, Some(first))) = self.linger {
+            until = until.min(first + d);
+        }
+        // SAFETY: PR_SET_TIMERSLACK takes an unsigned long and touches only this thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        std::thread::sleep(until.saturating_duration_since(now));
+        Ok(true)
     }
 }
 
@@ -406,6 +444,7 @@ mod tests {
                 chains: Vec::new(),
                 workers: 1,
                 cores: Default::default(),
+                polling: Default::default(),
                 burst: 32,
                 ring_size: 64,
                 threading,

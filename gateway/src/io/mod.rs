@@ -32,6 +32,14 @@ pub trait RxPort: Send {
     /// length into `lens[i]` and its receive time (ns since the Unix
     /// epoch) into `times[i]`.
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> io::Result<RxPoll>;
+
+    /// Sleeps until a frame may be there or `timeout` has passed (adaptive
+    /// polling's idle back-off: one syscall per sleep, never per frame).
+    /// False when the port cannot wait: the caller keeps polling.
+    fn wait(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        let _ = timeout;
+        Ok(false)
+    }
 }
 
 /// A port frames leave on. Frames are queued one by one and go out in

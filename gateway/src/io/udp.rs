@@ -316,6 +316,10 @@ pub fn wrap_datagram(buf: &mut [u8], len: usize, src: SocketAddr, dst: SocketAdd
 }
 
 impl RxPort for UdpRx {
+    fn wait(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        live::wait_readable(self.fd.as_raw_fd(), timeout)
+    }
+
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> io::Result<RxPoll> {
         let n = bufs.len().min(lens.len()).min(times.len()).min(BATCH);
         if n == 0 {

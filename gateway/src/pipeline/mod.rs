@@ -3,6 +3,7 @@
 
 pub mod egress;
 pub mod pinning;
+pub mod polling;
 pub mod pool;
 pub mod runner;
 pub mod stats;

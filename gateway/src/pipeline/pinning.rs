@@ -210,6 +210,7 @@ mod tests {
             chains: Vec::new(),
             workers: 2,
             cores,
+            polling: Default::default(),
             burst: 32,
             ring_size: 64,
             threading,

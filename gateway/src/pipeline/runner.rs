@@ -49,6 +49,7 @@ use rtc::start_run_to_completion;
 
 use super::egress::header_flow;
 use super::pinning::{CoreSet, PinError, Stage};
+use super::polling::{PollGauge, Polling};
 use super::stats::{FlowTable, Stats};
 use crate::bridge::BridgeSpec;
 use crate::classify::FlowKey;
@@ -90,6 +91,8 @@ pub struct DirectionSpec {
     /// The one-way delay initiator's halves (`[owd]`): a tap for the
     /// side this direction receives from, an injector for the one it sends to.
     pub owd: crate::timing::owd_link::OwdLink,
+    /// How idle stages wait (`[pipeline] polling`).
+    pub polling: Polling,
 }
 
 /// How a direction's stages map onto threads.
@@ -156,6 +159,8 @@ pub struct Running {
     pub metrics: Vec<Consumer<Stats>>,
     /// Each worker's swap control, for hot swaps from the control thread.
     pub controls: Vec<Control>,
+    /// Each stage's polling state (sleeping, wake-ups), by thread name.
+    pub polls: Vec<(String, Arc<PollGauge>)>,
     threads: Vec<thread::JoinHandle<StageEnd>>,
     stop: Arc<AtomicBool>,
     /// Set by a stage that ended in an error or a panic.
@@ -241,6 +246,15 @@ fn spawn_stage(name: String, stop: &Arc<AtomicBool>, failed: &Arc<AtomicBool>, p
     })
 }
 
+/// Where a stage comes in spawn order: workers, then RX, then TX.
+fn rank(s: Stage) -> usize {
+    match s {
+        Stage::Worker(i) => i,
+        Stage::Rx => usize::MAX - 1,
+        Stage::Tx => usize::MAX,
+    }
+}
+
 /// Pinning for the stages of one direction. Dropped before `wait` (a
 /// stage that could not be built), it tells those spawned not to start.
 struct Pins {
@@ -279,9 +293,10 @@ impl Pins {
         for _ in 0..self.spawned {
             match self.reports.recv() {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    refused.get_or_insert(e);
-                }
+                // The first stage in spawn order names the fault, whichever
+                // thread got there first.
+                Ok(Err(e)) if refused.as_ref().is_none_or(|r: &PinError| rank(e.stage) < rank(r.stage)) => refused = Some(e),
+                Ok(Err(_)) => {}
                 // A stage ended before it reported: join says why.
                 Err(_) => break,
             }

@@ -130,6 +130,7 @@ fn the_pipeline_takes_only_what_is_addressed_to_the_gateway() {
             chains: Vec::new(),
             workers: 2,
             cores: Default::default(),
+                polling: Default::default(),
             burst: 8,
             ring_size: 64,
             threading,

@@ -264,4 +264,8 @@ impl RxPort for AfPacketRx {
         }
         Ok(RxPoll::Frames(n))
     }
+
+    fn wait(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        live::wait_readable(self.fd.as_raw_fd(), timeout)
+    }
 }

@@ -191,6 +191,11 @@ impl AfXdpRx {
 }
 
 impl RxPort for AfXdpRx {
+    fn wait(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        live::wait_readable(self.shared.xsk.fd().as_raw_fd(), timeout)
+    }
+
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> io::Result<RxPoll> {
         let want = bufs.len().min(lens.len()).min(times.len());
         if self.busy_poll {

@@ -66,6 +66,12 @@ impl Ingress {
         Ingress { port, tap, decode, port_direction, received, lens: vec![0; burst], times: vec![0; burst], t0, bridge, spare: Vec::with_capacity(burst), timing, owd }
     }
 
+    /// Sleeps in the port until a frame may be there, at most `timeout`;
+    /// false when the port cannot wait.
+    pub(super) fn wait(&mut self, timeout: std::time::Duration) -> std::io::Result<bool> {
+        self.port.wait(timeout)
+    }
+
     /// The UDP port ingress finds eCPRI on, if it runs over UDP.
     pub(super) fn udp_port(&self) -> Option<u16> {
         self.decode.udp_port

@@ -14,6 +14,7 @@ use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
 use crate::pipeline::pinning::Stage;
+use crate::pipeline::polling::{ring_all, Doorbell, Idler, PollGauge};
 use crate::pipeline::pool::{recycle_ring, BufReturn, BufTake, SharedPool};
 use crate::pipeline::stats::{FlowTable, Stats};
 use crate::timing::owd_link::OwdInjector;
@@ -49,6 +50,14 @@ pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
     let mut threads = Vec::new();
     let mut metrics = Vec::new();
     let mut pins = Pins::new(spec.cores, &spec.name);
+    let mut polls = Vec::new();
+    let mut idler = |stage: String| {
+        let g = Arc::new(PollGauge::default());
+        polls.push((stage, g.clone()));
+        Idler::new(spec.polling, g)
+    };
+    let worker_bells: Vec<Arc<Doorbell>> = (0..workers).map(|_| Doorbell::new()).collect();
+    let tx_bell = Doorbell::new();
     for (i, (c_in, p_out)) in worker_ends.into_iter().enumerate() {
         let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
         controls.push(control);
@@ -65,6 +74,9 @@ pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
             rx_done: rx_done.clone(),
             failed: failed.clone(),
             done: Done(worker_done[i].clone()),
+            idler: idler(format!("{}-w{i}", spec.name)),
+            bell: worker_bells[i].clone(),
+            tx_bell: tx_bell.clone(),
         };
         threads.push(spawn_stage(format!("fhgate-{}-w{i}", spec.name), &stop, &failed, pins.stage(Stage::Worker(i)), move || w.run())?);
     }
@@ -83,14 +95,17 @@ pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
         stop: stop.clone(),
         failed: failed.clone(),
         _done: Done(rx_done),
+        idler: idler(format!("{}-rx", spec.name)),
+        bells: worker_bells.iter().cloned().chain([tx_bell.clone()]).collect(),
     };
     threads.push(spawn_stage(format!("fhgate-{}-rx", spec.name), &stop, &failed, pins.stage(Stage::Rx), move || rx.run())?);
     let (publish, m) = publisher();
     metrics.push(m);
     let bridge = BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0);
-    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject };
+    let idler = idler(format!("{}-tx", spec.name));
+    let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject, idler, bell: tx_bell };
     threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, pins.stage(Stage::Tx), move || tx.run())?);
-    pins.wait(Running { received, metrics, controls, threads, stop, failed })
+    pins.wait(Running { received, metrics, controls, polls, threads, stop, failed })
 }
 
 struct Rx {
@@ -110,6 +125,10 @@ struct Rx {
     failed: Arc<AtomicBool>,
     /// Tells the workers RX is done when the stage ends, however it ends.
     _done: Done,
+    /// How it waits on an idle port.
+    idler: Idler,
+    /// The workers' and TX's doorbells, rung after each burst when they may sleep.
+    bells: Vec<Arc<Doorbell>>,
 }
 
 impl Rx {
@@ -149,14 +168,19 @@ impl Rx {
             match polled {
                 Polled::Frames { now, .. } => {
                     idle = 0;
+                    self.idler.work();
+                    if self.idler.sleeps() {
+                        ring_all(&self.bells);
+                    }
                     publish_due(&mut self.publish, now, flows, stats);
                 }
                 Polled::Idle => {
                     // A quiet port still publishes, so metrics show the last burst.
-                    if idle % 1024 == 0 {
+                    if self.idler.empty_polls() % 1024 == 0 {
                         publish_due(&mut self.publish, Instant::now(), flows, stats);
                     }
-                    backoff(&mut idle);
+                    let ingress = &mut self.ingress;
+                    self.idler.wait_in(|d| ingress.wait(d))?;
                 }
                 Polled::Closed => break,
             }
@@ -233,6 +257,11 @@ struct Worker {
     /// Set when a stage failed (see [`push_all_blocking`]).
     failed: Arc<AtomicBool>,
     done: Done,
+    /// How it waits on an empty input ring, and the bell RX rings.
+    idler: Idler,
+    bell: Arc<Doorbell>,
+    /// TX's doorbell, rung after each burst pushed when TX may sleep.
+    tx_bell: Arc<Doorbell>,
 }
 
 impl Worker {
@@ -242,7 +271,6 @@ impl Worker {
         let mut burst = Burst::new();
         let cache = 4 * crate::translate::BURST_CAPACITY;
         let mut local = self.pool.local(cache);
-        let mut idle = 0;
         loop {
             self.pool.balance(&mut local, cache / 2, cache);
             let finished = self.rx_done.load(Ordering::Acquire);
@@ -253,10 +281,11 @@ impl Worker {
                 if finished && self.input.is_empty() {
                     break;
                 }
-                backoff(&mut idle);
+                let (input, rx_done) = (&self.input, &self.rx_done);
+                self.idler.wait_on(&self.bell, || input.is_empty() && !rx_done.load(Ordering::Acquire));
                 continue;
             }
-            idle = 0;
+            self.idler.work();
             self.host.process(&mut burst, &mut local);
             // Extras and split pieces inherit the timestamps of the packet before them.
             let mut last = (0, 0);
@@ -268,6 +297,9 @@ impl Worker {
             }
             self.egress.process_with(&mut burst, &mut local, &mut stats, Some(&mut self.host));
             push_all_blocking(&mut self.output, burst.drain(), &self.failed);
+            if self.idler.sleeps() {
+                self.tx_bell.ring();
+            }
             self.publish.maybe(&stats);
         }
         while let Some(b) = local.get() {
@@ -293,6 +325,9 @@ struct Tx {
     bridge: BridgeTx,
     /// One-way delay messages the initiator queued for this port.
     owd: Option<OwdInjector>,
+    /// How it waits on empty rings, and the bell RX and the workers ring.
+    idler: Idler,
+    bell: Arc<Doorbell>,
 }
 
 impl Tx {
@@ -307,7 +342,6 @@ impl Tx {
 
     fn send(&mut self, stats: &mut Stats, flows: &mut FlowTable) -> Result<()> {
         let mut out: Vec<Packet> = Vec::with_capacity(self.burst * (self.from_workers.len() + 1));
-        let mut idle = 0;
         let mut next = 0;
         let mut last_time = 0;
         loop {
@@ -327,14 +361,16 @@ impl Tx {
                 if finished && self.prio.is_empty() && self.from_workers.iter().all(|c| c.is_empty()) {
                     break;
                 }
-                if idle % 1024 == 0 && self.publish.due(Instant::now()) {
+                if self.idler.empty_polls() % 1024 == 0 && self.publish.due(Instant::now()) {
                     flows.write_to(&mut stats.flows);
                     self.publish.publish(stats);
                 }
-                backoff(&mut idle);
+                let (prio, rings, done) = (&self.prio, &self.from_workers, &self.worker_done);
+                // Asleep at most MAX_SLEEP: one-way delay requests wait no longer.
+                self.idler.wait_on(&self.bell, || prio.is_empty() && rings.iter().all(|c| c.is_empty()) && !done.iter().all(|d| d.load(Ordering::Acquire)));
                 continue;
             }
-            idle = 0;
+            self.idler.work();
             for p in &mut out {
                 if p.desc.is_none() {
                     let n = p.unpadded_len();

@@ -9,11 +9,12 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 
 use super::ingress::{Ingress, Polled};
-use super::{backoff, count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running, StageEnd};
+use super::{count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running, StageEnd};
 use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
 use crate::pipeline::pinning::Stage;
+use crate::pipeline::polling::{Idler, PollGauge};
 use crate::pipeline::stats::{FlowTable, Stats};
 use crate::translate::{BufPool, Burst, PacketBuf, WorkerHost, BURST_MAX_IN};
 
@@ -21,6 +22,7 @@ use crate::translate::{BufPool, Burst, PacketBuf, WorkerHost, BURST_MAX_IN};
 pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
     let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
+    let gauge = Arc::new(PollGauge::default());
     let (publish, m) = publisher();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
@@ -39,11 +41,13 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
         t0,
         bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
         owd: spec.owd.inject,
+        idler: Idler::new(spec.polling, gauge.clone()),
     };
     let failed = Arc::new(AtomicBool::new(false));
     let mut pins = super::Pins::new(spec.cores, &spec.name);
     let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, pins.stage(Stage::Worker(0)), move || r.run())?;
-    pins.wait(Running { received, metrics: vec![m], controls: vec![control], threads: vec![t], stop, failed })
+    let polls = vec![(spec.name.clone(), gauge)];
+    pins.wait(Running { received, metrics: vec![m], controls: vec![control], polls, threads: vec![t], stop, failed })
 }
 
 /// The single stage of a run-to-completion direction.
@@ -61,6 +65,8 @@ struct RunToCompletion {
     bridge: BridgeTx,
     /// One-way delay messages the initiator queued for this port.
     owd: Option<crate::timing::owd_link::OwdInjector>,
+    /// How it waits on an idle port.
+    idler: Idler,
 }
 
 impl RunToCompletion {
@@ -78,7 +84,6 @@ impl RunToCompletion {
     fn forward(&mut self, stats: &mut Stats, flows: &mut FlowTable) -> Result<()> {
         let mut bufs: Vec<PacketBuf> = Vec::with_capacity(self.burst);
         let mut burst = Burst::new();
-        let mut idle = 0;
         let mut last_time = 0;
         // Flows out are named as ingress named them (`count_out`).
         let udp_port = self.ingress.udp_port();
@@ -110,15 +115,16 @@ impl RunToCompletion {
                 Polled::Frames { arrival, .. } => arrival,
                 Polled::Idle => {
                     // A quiet port still publishes, so metrics show the last burst.
-                    if idle % 1024 == 0 {
+                    if self.idler.empty_polls() % 1024 == 0 {
                         publish_due(&mut self.publish, Instant::now(), flows, stats);
                     }
-                    backoff(&mut idle);
+                    let ingress = &mut self.ingress;
+                    self.idler.wait_in(|d| ingress.wait(d))?;
                     continue;
                 }
                 Polled::Closed => break,
             };
-            idle = 0;
+            self.idler.work();
             if !burst.is_empty() {
                 self.host.process(&mut burst, &mut self.pool);
                 let mut last = (0, 0);

@@ -54,6 +54,7 @@ fn a_failed_stage_keeps_its_counters() {
             chains: Vec::new(),
             workers: 2,
             cores: Default::default(),
+            polling: Default::default(),
             burst: 32,
             ring_size: 64,
             threading,
