@@ -420,3 +420,22 @@ fn a_dl_step_that_would_tell_the_ru_the_wrong_ul_compression_is_named() {
     let out = text(&o.stdout);
     assert!(o.status.success() && !out.contains("C-plane"), "{out}");
 }
+
+/// A PRACH chain of its own cannot repeat a UL chain step that adds
+/// udCompHdr (comphdr_static inserts the data's compression): plan names
+/// the flow as not bridged, says why and what would bridge it.
+#[test]
+fn a_prach_chain_of_its_own_is_not_composed_with_a_udcomphdr_change() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let ids = "prach_eaxc = [\"0x0002\"]\n";
+    let ru = write(dir.path(), "ru.toml", &format!("ul_comp = \"bfp:9\"\ncomp_hdr = \"absent\"\nprach_comp = \"bfp:14\"\n{ids}"));
+    let du = write(dir.path(), "du.toml", &format!("ul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\nprach_comp = \"bfp:12\"\n{ids}"));
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let line = "UL U-plane PRACH eAxC 0x0002 prach_comp: bfp:14 -> bfp:12: NOT BRIDGED: the UL chain leaves this flow at bfp:14";
+    assert!(out.contains(line), "wants `{line}`:\n{out}");
+    assert!(out.contains("changes udCompHdr presence, which a chain of its own cannot repeat at this flow's compression"), "{out}");
+    assert!(out.contains("select = \"dir=ul,plane=u,eaxc=0x0002/0xffff\""), "what would bridge it: {out}");
+}
