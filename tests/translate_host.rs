@@ -973,3 +973,85 @@ fn unload_is_called_on_swap_and_shutdown_but_not_after_a_fault() {
     host.shutdown();
     assert_eq!(byes(), 2);
 }
+
+/// A stateful translator: a packet counter kept in its linear memory
+/// (address 0), written into each packet's last byte.
+fn counter_wat(name: &str) -> String {
+    wat(
+        &format!("name={name}\\nversion=1\\n"),
+        r#"(block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $d (call $desc (local.get $j)))
+      (local.set $off (i32.add (global.get $R) (i32.add (i32.load (local.get $d)) (i32.sub (i32.load offset=4 (local.get $d)) (i32.const 1)))))
+      (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
+      (i32.store8 (local.get $off) (i32.load8_u (i32.const 0)))
+      (i32.store8 offset=12 (local.get $d) (i32.const 2))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $each)))
+    (local.get $n)"#,
+    )
+}
+
+/// Chain edits reach the worker as one layout between bursts: the stages
+/// kept keep their instance (a stateful counter carries on rather than
+/// restarting), new ones start fresh, every packet comes out once and in
+/// order, applying it allocates nothing on the worker, and a plan naming
+/// a stage that is not there is refused before anything is sent.
+#[test]
+fn a_new_chain_layout_keeps_the_kept_stages_state_and_allocates_nothing_on_the_worker() {
+    let count = Arc::new(spec(load(&counter_wat("count"))));
+    let noop = Arc::new(spec(load(&wat("name=noop\\nversion=1\\n", NOOP))));
+    let chains = vec![ChainSpec { selector: Selector::ALL, translators: vec![count.clone()] }];
+    let (mut host, mut control) = WorkerHost::new(&chains, decode()).unwrap();
+    let mut pool = BufPool::new(256);
+    let mut next_id = 0u32;
+    // One burst of 8 frames on eAxC 0, 1, 2, ...: (id, last byte) of each output.
+    let mut run = |host: &mut WorkerHost, pool: &mut BufPool| {
+        let frames: Vec<_> = (0..8u32).map(|i| frame((i % 3) as u16, next_id + i)).collect();
+        next_id += 8;
+        let mut b = burst_of(pool, &frames);
+        let before = allocs();
+        let r = host.process(&mut b, pool);
+        let allocated = allocs() - before;
+        let out: Vec<(u32, u8)> = b.packets().iter().map(|p| (id_of(p.data()), *p.data().last().unwrap())).collect();
+        b.recycle(pool);
+        (r, out, allocated)
+    };
+    let (_, out, _) = run(&mut host, &mut pool);
+    assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), (1..=8).collect::<Vec<u8>>());
+    // A new stage in front of the counter: the counter is kept, not rebuilt.
+    let plan = vec![(Selector::ALL.flow_mask(), vec![StagePlan::New(Box::new(Translator::new(&noop).unwrap())), StagePlan::Keep { chain: 0, stage: 0 }])];
+    control.relayout(plan).unwrap();
+    assert_eq!(control.layout(), &[2]);
+    let (r, out, allocated) = run(&mut host, &mut pool);
+    assert_eq!(r.swapped, 1);
+    assert_eq!(allocated, 0, "applying the layout allocated on the worker");
+    assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), (9..=16).collect::<Vec<u8>>(), "the kept counter carries on");
+    assert_eq!(host.translator(0, 1).unwrap().name(), "count");
+    // A chain for eAxC 1 in front, with a fresh counter; the old chain
+    // (its noop removed) takes the rest and keeps counting.
+    let eaxc1 = Selector { eaxc_value: 1, eaxc_mask: 0xFFFF, ..Selector::ALL };
+    let plan = vec![
+        (eaxc1.flow_mask(), vec![StagePlan::New(Box::new(Translator::new(&count).unwrap()))]),
+        (Selector::ALL.flow_mask(), vec![StagePlan::Keep { chain: 0, stage: 1 }]),
+    ];
+    control.relayout(plan).unwrap();
+    let (_, out, allocated) = run(&mut host, &mut pool);
+    assert_eq!(allocated, 0);
+    // Frames 16..24 are the burst's 0..8, on eAxC 0, 1, 2, 0, 1, 2, 0, 1.
+    let on_1: Vec<u8> = out.iter().filter(|o| o.0 % 8 % 3 == 1).map(|o| o.1).collect();
+    let others: Vec<u8> = out.iter().filter(|o| o.0 % 8 % 3 != 1).map(|o| o.1).collect();
+    assert_eq!((on_1, others), (vec![1, 2, 3], vec![17, 18, 19, 20, 21]));
+    assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), (16..24).collect::<Vec<u32>>(), "every packet once, in order");
+    // Refused on the control thread: a stage that is not there, or kept twice.
+    let swaps = host.swaps();
+    let bad = vec![(Selector::ALL.flow_mask(), vec![StagePlan::Keep { chain: 5, stage: 0 }])];
+    assert!(matches!(control.relayout(bad), Err(SwapError::NoSuchStage { chain: 5, stage: 0 })));
+    let twice = vec![(Selector::ALL.flow_mask(), vec![StagePlan::Keep { chain: 1, stage: 0 }, StagePlan::Keep { chain: 1, stage: 0 }])];
+    assert!(control.relayout(twice).is_err());
+    assert_eq!(control.layout(), &[1, 1]);
+    let (r, _, _) = run(&mut host, &mut pool);
+    assert_eq!((r.swapped, host.swaps()), (0, swaps), "nothing was sent");
+    // What the worker gave back (the old chains, the removed noop) is unloaded here.
+    assert!(control.reap() >= 2);
+}
