@@ -276,7 +276,7 @@ impl State {
                         // Whether every live worker was sent what this record says runs here.
                         let recorded = &self.translators[&st.current.0][st.current.1].spec;
                         let live = running.iter().filter(|(_, r)| !r.is_finished()).flat_map(|(_, r)| r.controls.iter());
-                        let agree = live.map(|c| c.installed().any(|(c2, s2, i)| (c2, s2) == (ci, si) && Arc::ptr_eq(&i.spec, recorded))).all(|x| x);
+                        let agree = live.into_iter().all(|c| c.installed().any(|(c2, s2, i)| (c2, s2) == (ci, si) && Arc::ptr_eq(&i.spec, recorded)));
                         json!({
                             "stage": si, "translator": st.current.0, "version": st.current.1 + 1, "rollbacks_available": st.history.len(), "workers_agree": agree,
                             "counters": s.map(|s| json!({
