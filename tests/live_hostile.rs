@@ -882,6 +882,26 @@ fn udp_interface_deleted_while_running_stops_with_a_named_error_and_a_report() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Sends the good frames `rounds` times from the DU namespace's du0, then
+/// deletes du0 (and its peer gw-du with it); returns how many were sent.
+fn send_then_delete_du0(tb: &Testbed, rounds: usize) -> usize {
+    let good = good_frames();
+    let sent = good.len() * rounds;
+    in_ns(tb.ns("du"), move || {
+        let raw = Raw::open("du0");
+        for f in good.iter().cycle().take(sent) {
+            std::thread::sleep(Duration::from_micros(500));
+            raw.send(f).expect("a frame is sent");
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new("ip").args(["-n", &tb.ns("du"), "link", "del", "du0"]).output().expect("ip");
+    assert!(out.status.success(), "ip link del: {}", String::from_utf8_lossy(&out.stderr));
+    sent
+}
+
 /// A run that captures a live DU into a file fails when the DU's port is
 /// deleted: the frames it captured are kept as `F.partial` (an existing
 /// `F.partial` is left alone: `F.partial.1`), `F` stays as it was, and
@@ -899,21 +919,7 @@ fn a_failed_run_keeps_its_capture_as_partial_beside_what_it_leaves_alone() {
     std::fs::write(&cfg, format!("[du]\nbackend = \"af_packet\"\ninterface = \"gw-du\"\n{common}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{common}", capture.display())).unwrap();
     let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "-c", cfg.to_str().unwrap()]));
     gw.wait_for("running;", Duration::from_secs(60));
-    let good = good_frames();
-    let sent = good.len() * 10;
-    let du_ns = tb.ns("du");
-    in_ns(tb.ns("du"), move || {
-        let raw = Raw::open("du0");
-        for f in good.iter().cycle().take(sent) {
-            std::thread::sleep(Duration::from_micros(500));
-            raw.send(f).expect("a frame is sent");
-        }
-    })
-    .join()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let out = std::process::Command::new("ip").args(["-n", &du_ns, "link", "del", "du0"]).output().expect("ip");
-    assert!(out.status.success(), "ip link del: {}", String::from_utf8_lossy(&out.stderr));
+    let sent = send_then_delete_du0(&tb, 10);
     let (st, json, log) = gw.finish(Duration::from_secs(15));
     assert_eq!(st.code(), Some(2), "the run failed:\n{log}");
     assert!(log.contains("af_packet gw-du: the interface is gone"), "{log}");
@@ -955,5 +961,30 @@ fn a_port_down_at_start_is_refused_naming_it() {
         assert_eq!(out.status.code(), Some(2), "{backend}: refused:\n{err}");
         assert!(err.contains("interface `gw-ru` is down") && err.contains("ip link set gw-ru up"), "{backend}: names it and the fix:\n{err}");
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `sink --output F` on a port whose interface is deleted while it
+/// receives: it fails naming the port (a receive ring on a deleted
+/// interface only goes quiet: it used to end by its idle timeout as if
+/// the stream had ended), keeps what it captured as `F.partial`, leaves
+/// `F` as it was, and its `--json` report says so.
+#[test]
+fn a_sink_whose_interface_is_deleted_keeps_its_capture_as_partial() {
+    let (tb, _serial) = Testbed::up("sk");
+    let dir = scratch("sk");
+    let capture = dir.join("sink.pcap");
+    std::fs::write(&capture, b"precious").unwrap();
+    let mut sink = Proc::spawn(tb.fhgate("gw", &["sink", "--port", "af_packet:gw-du", "--output", capture.to_str().unwrap(), "--no-iq", "--idle-timeout", "30", "--json"]));
+    sink.wait_for("sink receiving", Duration::from_secs(60));
+    let sent = send_then_delete_du0(&tb, 4);
+    let (st, json, log) = sink.finish(Duration::from_secs(15));
+    assert_eq!(st.code(), Some(2), "the sink failed:\n{log}");
+    assert!(log.contains("af_packet gw-du: the interface is gone"), "{log}");
+    assert_eq!(std::fs::read(&capture).unwrap(), b"precious", "the target is left as it was");
+    let kept = dir.join("sink.pcap.partial");
+    let frames = fhgate::io::pcap::read_all(&kept).unwrap_or_else(|e| panic!("{}: {e:#}\n{log}", kept.display()));
+    assert_eq!(frames.iter().filter(|f| f.data.len() > 12 && f.data[6..12] == GOOD_SRC).count(), sent, "{log}");
+    assert_eq!(json["partial"][0]["kept_as"].as_str(), Some(kept.to_str().unwrap()), "{json}");
     std::fs::remove_dir_all(&dir).ok();
 }

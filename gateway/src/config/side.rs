@@ -158,7 +158,12 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
                 let v = need(v, f)?;
                 v.parse().or_else(|_| err(k(f), format!("`{v}` is not an address:port (IPv6 as [addr]:port)")))
             };
-            Backend::Udp(UdpConfig { bind: addr("bind", r.bind.clone())?, peer: addr("peer", r.peer.clone())? })
+            let peer = addr("peer", r.peer.clone())?;
+            // The kernel refuses datagrams to these at the first send; say so now.
+            if peer.port() == 0 || peer.ip().is_unspecified() {
+                return err(k("peer"), format!("`{peer}`: datagrams cannot be sent to it (port 0, or an unspecified address); give the peer's address and port"));
+            }
+            Backend::Udp(UdpConfig { bind: addr("bind", r.bind.clone())?, peer })
         }
         other => return err(k("backend"), format!("`{other}`: expected pcap, af_xdp, af_packet or udp")),
     };

@@ -129,6 +129,9 @@ fn port_specs_parse_like_config_sides() {
         ("af_xdp:", "interface"),
         ("af_xdp:veth0,xdp_mode=fast", "port.xdp_mode"),
         ("udp:1.2.3.4:5", "port.peer"),
+        ("udp:0.0.0.0:5000,10.0.0.1:0", "port.peer: `10.0.0.1:0`: datagrams cannot be sent"),
+        ("udp:0.0.0.0:5000,0.0.0.0:5000", "port.peer: `0.0.0.0:5000`: datagrams cannot be sent"),
+        ("udp:[::]:5000,[::]:6000", "port.peer: `[::]:6000`: datagrams cannot be sent"),
         ("af_packet:e,bogus=1", "bogus"),
         ("af_xdp:veth0,xdp_ring_size=100", "port.xdp_ring_size"),
     ] {

@@ -137,18 +137,24 @@ impl Commit {
     /// Renames the temporary file over the target. Fails when the writer
     /// still holds it or met an error (the temporary file is then removed).
     pub fn commit(self) -> Result<()> {
-        let s = &self.0;
-        if Arc::strong_count(&self.0) > 1 {
-            bail!("{}: its writer has not finished", s.target.display());
-        }
-        if let Some(e) = s.write_error.lock().ok().and_then(|e| e.clone()) {
-            bail!("writing {}: {e}", s.target.display());
-        }
+        let s = self.ready()?;
         if let Some(tmp) = &s.tmp {
             fs::rename(tmp, &s.target).with_context(|| format!("cannot move {} into place as {}", tmp.display(), s.target.display()))?;
         }
         s.committed.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// The stage, once its writer is done and met no error.
+    fn ready(&self) -> Result<&Stage> {
+        let s = &self.0;
+        if Arc::strong_count(&self.0) > 1 {
+            bail!("{}: its writer has not finished", s.target.display());
+        }
+        if let Some(e) = self.write_error() {
+            bail!("writing {}: {e}", s.target.display());
+        }
+        Ok(s)
     }
 
     /// The error met while writing, if any: committing would fail with it.
@@ -160,13 +166,7 @@ impl Commit {
     /// (a profile or plan someone may have edited), even if one appeared
     /// while the command ran.
     pub fn commit_new(self) -> Result<()> {
-        let s = &self.0;
-        if Arc::strong_count(&self.0) > 1 {
-            bail!("{}: its writer has not finished", s.target.display());
-        }
-        if let Some(e) = s.write_error.lock().ok().and_then(|e| e.clone()) {
-            bail!("writing {}: {e}", s.target.display());
-        }
+        let s = self.ready()?;
         if let Some(tmp) = &s.tmp {
             if !rename_new(tmp, &s.target)? {
                 bail!("{} exists; not overwriting it", s.target.display());
