@@ -84,13 +84,15 @@ pub struct Idler {
     polling: Polling,
     empty: u32,
     since: Option<Instant>,
+    /// Idle past `sleep_after`: every empty poll sleeps until work comes.
+    drowsy: bool,
     gauge: Arc<PollGauge>,
 }
 
 impl Idler {
     /// A stage's back-off, reporting into `gauge`.
     pub fn new(polling: Polling, gauge: Arc<PollGauge>) -> Idler {
-        Idler { polling, empty: 0, since: None, gauge }
+        Idler { polling, empty: 0, since: None, drowsy: false, gauge }
     }
 
     /// Whether the policy may ever sleep.
@@ -104,6 +106,7 @@ impl Idler {
     pub fn work(&mut self) {
         self.empty = 0;
         self.since = None;
+        self.drowsy = false;
     }
 
     /// Empty polls since the last work (wraps).
@@ -122,11 +125,17 @@ impl Idler {
             Polling::Adaptive { sleep_after } => Some(sleep_after),
         };
         if let Some(after) = sleep_after {
+            if self.drowsy {
+                return Wait::Sleep(MAX_SLEEP);
+            }
             if self.empty % CLOCK_EVERY == 1 {
                 let now = Instant::now();
                 match self.since {
                     None => self.since = Some(now),
-                    Some(t) if now.saturating_duration_since(t) >= after => return Wait::Sleep(MAX_SLEEP),
+                    Some(t) if now.saturating_duration_since(t) >= after => {
+                        self.drowsy = true;
+                        return Wait::Sleep(MAX_SLEEP);
+                    }
                     Some(_) => {}
                 }
             }
@@ -257,6 +266,7 @@ mod tests {
             n += 1;
         }
         assert!(t.elapsed() >= Duration::from_millis(2), "slept after {:?} ({n} polls)", t.elapsed());
+        assert_eq!(i.idle(), Wait::Sleep(MAX_SLEEP), "once past the idle time, every empty poll sleeps");
         i.work();
         assert_eq!(i.idle(), Wait::Spin, "work starts the idle time afresh");
         let mut busy = Idler::new(Polling::Busy, g.clone());
