@@ -239,6 +239,38 @@ fn widening_8_to_12_adds_no_error_even_when_split_differently() {
     assert!(text.contains("missing 0  extra 0"), "{text}");
 }
 
+/// A bound that is lossless (B's format carries A exactly) says so, and
+/// when B's IQ differs anyway diff says B is above it: the error is B's
+/// own, never the format's. (It printed "lossless: B's bfp:12 carries A
+/// exactly" beside an IQ error.)
+#[test]
+fn an_error_under_a_lossless_bound_is_named_as_above_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_path, a) = gen(dir.path(), 8);
+    let mut b = recompress(&a, 8, 12, 9000);
+    // One mantissa byte of the first U-plane frame (the largest frames are
+    // U-plane; the last byte of one is IQ of its last PRB).
+    let big = b.iter().map(|f| f.data.len()).max().unwrap();
+    let f = b.iter_mut().find(|f| f.data.len() == big).unwrap();
+    *f.data.last_mut().unwrap() ^= 0x40;
+    let b_path = dir.path().join("wide_hurt.pcap");
+    write(&b_path, &b);
+    let (ap, bp) = (a_path.to_str().unwrap(), b_path.to_str().unwrap());
+    let (code, v) = diff_json(&[ap, bp, "--dl-comp", "bfp:8", "--b-dl-comp", "bfp:12", "--fail-on-iq-error"]);
+    assert_eq!(code, Some(1), "an IQ error fails: {v}");
+    let hurt: Vec<&Value> = u_flows(&v).into_iter().filter(|f| f["iq"]["exact"] == false).collect();
+    assert_eq!(hurt.len(), 1, "{v}");
+    let bound = &hurt[0]["iq"]["bound"];
+    assert_eq!((&bound["lossless"], &bound["exceeds_lossless_bound"]), (&Value::Bool(true), &Value::Bool(true)), "{bound}");
+    for f in u_flows(&v).into_iter().filter(|f| f["iq"]["exact"] == true) {
+        assert_eq!(f["iq"]["bound"]["exceeds_lossless_bound"], false, "{f}");
+    }
+    let o = fhgate(&["diff", ap, bp, "--dl-comp", "bfp:8", "--b-dl-comp", "bfp:12"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("lossless: B's bfp:12 carries A exactly, but B's IQ differs (EVM "), "{text}");
+    assert!(text.contains("1 PRBs differ): B is above the bound"), "{text}");
+}
+
 #[test]
 fn narrowing_12_to_8_shows_the_quantisation_error() {
     let dir = tempfile::tempdir().unwrap();

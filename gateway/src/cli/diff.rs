@@ -134,6 +134,14 @@ fn iq_text(f: &FlowReport) -> String {
     s
 }
 
+/// B's IQ error in a few words: EVM and PRBs that differ.
+fn iq_brief(q: &diff::IqError) -> String {
+    match q.evm_db() {
+        Some(e) => format!("EVM {e:.2} dB, {} PRBs differ", q.differing_prbs),
+        None => format!("{} PRBs differ, {} not decompressible", q.differing_prbs, q.undecodable),
+    }
+}
+
 /// The quantisation bound at B's compression, and how far B is from it.
 fn bound_text(f: &FlowReport) -> Option<String> {
     let b = &f.bound;
@@ -142,6 +150,10 @@ fn bound_text(f: &FlowReport) -> Option<String> {
     }
     let what = format!("A quantised per PRB as B's {} with rounding to nearest", b.comp_name());
     let mut s = match (b.evm_db(), f.iq.evm_db()) {
+        // A lossless bound that B misses is B's own error, never the format's.
+        (None, _) if b.lossless() && !f.iq.exact() => {
+            format!("lossless: B's {} carries A exactly, but B's IQ differs ({}): B is above the bound", b.comp_name(), iq_brief(&f.iq))
+        }
         (None, _) if b.lossless() => format!("lossless: B's {} carries A exactly", b.comp_name()),
         (None, _) => format!("n/a (no reference power; {what})"),
         (Some(bd), Some(e)) => format!("EVM {bd:.2} dB ({what}); B is {:.2} dB above it", e - bd),
@@ -218,6 +230,8 @@ fn bound_json(f: &FlowReport) -> Value {
         "lossless": b.lossless(),
         "evm_db": b.evm_db(),
         "above_bound_db": b.evm_db().zip(f.iq.evm_db()).map(|(bd, e)| e - bd),
+        // A lossless bound that B does not meet (its IQ differs at all).
+        "exceeds_lossless_bound": b.lossless() && !f.iq.exact(),
         "clipped_prbs": b.clipped_prbs,
         "unavailable": b.unavailable,
     })
