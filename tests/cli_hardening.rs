@@ -261,6 +261,18 @@ fn run_check_loads_and_initialises_every_translator() {
         "{}",
         stderr(&o)
     );
+    // An input capture that is not there, or not a capture: --check said
+    // "ok" and the run then failed.
+    let good = config(dir.path(), "in_width = 8, out_width = 12");
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"not a capture at all").unwrap();
+    for bad in [dir.path().join("missing.pcap"), junk] {
+        let text = good.replace(&format!("input = \"{}\"", input().display()), &format!("input = \"{}\"", bad.display()));
+        assert_ne!(text, good);
+        let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
+        assert_eq!(o.status.code(), Some(2), "{}: {}", bad.display(), stderr(&o));
+        assert!(stderr(&o).contains("du.input") && stderr(&o).contains(&*bad.to_string_lossy()), "{}", stderr(&o));
+    }
 }
 
 #[test]

@@ -398,6 +398,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     if a.check {
         check_translators(&mut modules, &cfg)?;
+        // An input capture that cannot be read is a config that cannot run.
+        for (name, side) in [("du", &cfg.du), ("ru", &cfg.ru)] {
+            if let Backend::Pcap { input: Some(p), .. } = &side.backend {
+                PcapRx::open(p, Pace::Recorded).with_context(|| format!("{name}.input"))?;
+            }
+        }
     }
     // DU profile ∘ chain = RU profile (and back), before any port opens.
     let text = std::fs::read_to_string(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
