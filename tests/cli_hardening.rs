@@ -546,3 +546,17 @@ fn profile_and_plan_never_replace_a_file() {
     assert!(std::fs::read_to_string(&gw).unwrap().contains("[[chain]]"));
     only(dir.path(), &["du.toml", "gw.toml"]);
 }
+
+/// A VLAN PCP without a VLAN ID was silently ignored (frames went out
+/// untagged, exit 0): gen and owd now refuse it, naming --vlan.
+#[test]
+fn a_pcp_without_a_vlan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.pcap");
+    for args in [&["gen", "-o", s(&out), "--slots", "1", "--pcp", "3"][..], &["owd", "--port", "af_packet:lo", "--pcp", "3", "--count", "1"][..]] {
+        let o = fhgate(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--vlan"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!out.exists(), "nothing written");
+}

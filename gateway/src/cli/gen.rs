@@ -137,9 +137,9 @@ pub struct GenArgs {
     /// Tag every frame with this VLAN ID.
     #[arg(long)]
     vlan: Option<u16>,
-    /// PCP of the VLAN tag.
-    #[arg(long, default_value_t = 7)]
-    pcp: u8,
+    /// PCP of the VLAN tag (default 7; only with --vlan).
+    #[arg(long, requires = "vlan")]
+    pcp: Option<u8>,
     /// Largest Ethernet payload; U-plane symbols are split at PRB boundaries to fit.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
@@ -205,7 +205,8 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
     if let Some(v) = a.vlan {
         anyhow::ensure!(v < 4096, "--vlan {v}: a VLAN ID has 12 bits (0-4095)");
     }
-    anyhow::ensure!(a.pcp < 8, "--pcp {}: PCP has 3 bits (0-7)", a.pcp);
+    let pcp = a.pcp.unwrap_or(7);
+    anyhow::ensure!(pcp < 8, "--pcp {pcp}: PCP has 3 bits (0-7)");
     let spec = CarrierSpec {
         numerology: a.numerology,
         prbs: a.prbs,
@@ -215,7 +216,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         level: a.signal.level(Some(a.comp), "--comp")?,
         comp_hdr: !a.no_comp_hdr,
         eaxc: a.eaxc_bits,
-        vlan: a.vlan.map(|v| VlanTag::c_tag(v, a.pcp)),
+        vlan: a.vlan.map(|v| VlanTag::c_tag(v, pcp)),
         mtu: a.mtu,
         side: match a.side {
             SideArg::Du => Side::Du,

@@ -50,9 +50,9 @@ pub struct OwdArgs {
     /// Tag the requests with this VLAN ID, as the side's traffic is.
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..4096))]
     vlan: Option<u16>,
-    /// PCP of the VLAN tag.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..8))]
-    pcp: u8,
+    /// PCP of the VLAN tag (default 7; only with --vlan).
+    #[arg(long, requires = "vlan", value_parser = clap::value_parser!(u8).range(0..8))]
+    pcp: Option<u8>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
@@ -73,7 +73,7 @@ pub fn run(a: OwdArgs) -> Result<ExitCode> {
         ModeArg::Remote => Mode::Remote,
     };
     let timeout = Duration::from_millis(a.timeout_ms);
-    let tags: Vec<VlanTag> = a.vlan.map(|v| VlanTag::c_tag(v, a.pcp)).into_iter().collect();
+    let tags: Vec<VlanTag> = a.vlan.map(|v| VlanTag::c_tag(v, a.pcp.unwrap_or(7))).into_iter().collect();
     let vids_sent: Vec<u16> = tags.iter().map(|t| t.vid).collect();
     let mut init = Initiator::new(timeout.as_nanos() as u64);
     let mut delays: Vec<i64> = Vec::new();
