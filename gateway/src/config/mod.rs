@@ -465,8 +465,13 @@ impl GatewayConfig {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let cfg = GatewayConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         cfg.check_files().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.check_cores(&core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id).collect::<Vec<_>>())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let available: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id).collect();
+        cfg.check_cores(&available).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Said, not silently accepted: what best-effort pinning and shared
+        // worker cores will do.
+        for w in cfg.pipeline.core_warnings(&available) {
+            tracing::warn!("{}: {w}", path.display());
+        }
         Ok(cfg)
     }
 

@@ -79,6 +79,38 @@ impl PipelineConfig {
     }
 }
 
+impl PipelineConfig {
+    /// What the core sets allow but an operator should hear of: under
+    /// `pin = "best-effort"`, a core this process may not run on (its
+    /// thread runs unpinned), and a core given to two workers of one
+    /// direction (they share it). Each line names its key.
+    pub fn core_warnings(&self, available: &[usize]) -> Vec<String> {
+        let mut w = Vec::new();
+        for (dir, set) in [("dl", &self.dl_cores), ("ul", &self.ul_cores)] {
+            let key = |what: &str| if self.shared_cores { "pipeline.cores".to_string() } else { format!("pipeline.{dir}.{what}") };
+            for (what, list) in [("worker_cores", &set.workers), ("rx_cores", &set.rx), ("tx_cores", &set.tx)] {
+                if set.policy == PinPolicy::BestEffort {
+                    for (i, c) in list.iter().enumerate().filter(|(_, c)| !available.contains(c)) {
+                        w.push(format!("{}[{i}]: core {c} is not one this process may run on ({available:?}): with pin = \"best-effort\" that thread runs unpinned", key(what)));
+                    }
+                }
+            }
+            for (i, c) in set.workers.iter().enumerate() {
+                // Once per core, at its first repeat.
+                if set.workers[..i].iter().filter(|x| *x == c).count() == 1 {
+                    let n = set.workers.iter().filter(|x| *x == c).count();
+                    let whose = if self.shared_cores { "workers of each direction".to_string() } else { format!("{dir} workers") };
+                    w.push(format!("{}: core {c} is given to {n} {whose}: they share it", key("worker_cores")));
+                }
+            }
+            if self.shared_cores {
+                break; // one list for both directions
+            }
+        }
+        w
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPipeline {

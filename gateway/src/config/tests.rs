@@ -174,6 +174,21 @@ fn cores_must_be_ones_the_process_may_use() {
     assert_eq!(e.key, "pipeline.cores[1]", "{e}");
 }
 
+/// What best-effort pinning and shared worker cores will do is said, with
+/// the key (`run --check` printed "ok" and nothing else for both).
+#[test]
+fn best_effort_cores_and_shared_worker_cores_are_warned_of() {
+    let c = GatewayConfig::from_toml(&GOOD.replace("cores = [0, 1]", "pin = \"best-effort\"\n[pipeline.dl]\nworker_cores = [1000, 1]")).unwrap();
+    assert!(c.check_cores(&[0, 1]).is_ok(), "best-effort is not refused");
+    let w = c.pipeline.core_warnings(&[0, 1]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("pipeline.dl.worker_cores[0]: core 1000 ") && w[0].contains("unpinned"), "{w:?}");
+    let c = GatewayConfig::from_toml(&GOOD.replace("cores = [0, 1]", "cores = [0, 0]")).unwrap();
+    let w = c.pipeline.core_warnings(&[0, 1]);
+    assert_eq!(w, ["pipeline.cores: core 0 is given to 2 workers of each direction: they share it"], "once, for the shared list");
+    assert!(GatewayConfig::from_toml(GOOD).unwrap().pipeline.core_warnings(&[0, 1]).is_empty());
+}
+
 #[test]
 fn capture_files_that_clash_are_refused_naming_the_keys() {
     let dir = tempfile::tempdir().unwrap();
