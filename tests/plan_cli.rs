@@ -439,3 +439,28 @@ fn a_prach_chain_of_its_own_is_not_composed_with_a_udcomphdr_change() {
     assert!(out.contains("changes udCompHdr presence, which a chain of its own cannot repeat at this flow's compression"), "{out}");
     assert!(out.contains("select = \"dir=ul,plane=u,eaxc=0x0002/0xffff\""), "what would bridge it: {out}");
 }
+
+/// PRACH/SRS eAxC IDs that differ between the profiles (after the RU's
+/// are read under the DU's split) are named as not bridged: plan said
+/// "the profiles agree" (hostile review). IDs that differ only by the
+/// split agree.
+#[test]
+fn prach_and_srs_eaxc_ids_that_differ_are_named() {
+    let t = translators();
+    let dir = tempfile::tempdir().unwrap();
+    let base = "ul_comp = \"bfp:9\"\ndl_comp = \"bfp:9\"\ncomp_hdr = \"present\"\n";
+    let du = write(dir.path(), "du.toml", &format!("{base}prach_eaxc = [\"0x0004\"]\nsrs_eaxc = [\"0x0007\"]\n"));
+    let ru = write(dir.path(), "ru.toml", &format!("{base}prach_eaxc = [\"0x0005\"]\nsrs_eaxc = [\"0x0007\"]\n"));
+    let o = fhgate(&["plan", "--du", s(&du), "--ru", s(&ru), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let line = "UL U-plane PRACH prach_eaxc: 0x0005 -> 0x0004: NOT BRIDGED: the RU sends PRACH on eAxC 0x0005 (under the DU's split), the DU expects it on 0x0004";
+    assert!(out.contains(line), "wants `{line}`:\n{out}");
+    assert!(!out.contains("srs_eaxc"), "the SRS IDs agree: {out}");
+    // The same IDs under another split (RU 2,6,4,4: RU port 4 is 0x0004 either way) agree.
+    let du2 = write(dir.path(), "du2.toml", &format!("{base}eaxc_bits = \"4,4,4,4\"\nprach_eaxc = [\"0x1004\"]\n"));
+    let ru2 = write(dir.path(), "ru2.toml", &format!("{base}eaxc_bits = \"2,6,4,4\"\nprach_eaxc = [\"0x4004\"]\n"));
+    let o = fhgate(&["plan", "--du", s(&du2), "--ru", s(&ru2), "--translators", s(&t)]);
+    let out = text(&o.stdout);
+    assert!(o.status.success() && !out.contains("prach_eaxc"), "{out}");
+}

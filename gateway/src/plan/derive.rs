@@ -248,6 +248,7 @@ pub fn derive(du: &Profile, ru: &Profile, avail: &Available) -> Plan {
         }
     }
     own_flows(du, ru, &fdu, &fru, avail, &mut plan);
+    own_flow_ids(du, ru, &fdu, &fru, &mut plan.lines);
     let c = super::cplane::lines(du, ru, &plan);
     plan.lines.extend(c);
     side_wide(du, ru, &mut plan.lines);
@@ -334,6 +335,35 @@ fn own_chain(eaxc: u16, start: &Format, have: &str, want: &str, fdu: &Format, fr
     }
     plan.own.push(OwnChain { eaxc, steps });
     Ok(plan.own.len() - 1)
+}
+
+/// PRACH/SRS eAxC IDs both profiles list, but differently once the RU's
+/// are read under the DU's split: the RU sends those flows where the DU
+/// does not look for them, and no translator maps single eAxC IDs. Named,
+/// never passed over as agreeing.
+fn own_flow_ids(du: &Profile, ru: &Profile, fdu: &Format, fru: &Format, lines: &mut Vec<Line>) {
+    let hex = |v: &[u16]| v.iter().map(|i| format!("{i:#06x}")).collect::<Vec<_>>().join(", ");
+    let ids = |v: &[String]| crate::config::profile::parse_eaxc_list(v).unwrap_or_default();
+    for kind in crate::config::profile::OWN_FLOW_KINDS {
+        let (Some(d), Some(r)) = (du.own_flow(kind).1, ru.own_flow(kind).1) else { continue };
+        let mut want = ids(d);
+        want.sort_unstable();
+        want.dedup();
+        let mut sent: Vec<u16> = ids(r).into_iter().map(|id| super::fold::repack(id, fru, fdu).unwrap_or(id)).collect();
+        sent.sort_unstable();
+        sent.dedup();
+        if sent == want {
+            continue;
+        }
+        let name = if kind == "prach" { "PRACH" } else { "SRS" };
+        let how = How::Unbridged(format!(
+            "the RU sends {name} on eAxC {} (under the DU's split), the DU expects it on {}, and no translator maps single eAxC IDs; configure the RU (M-plane) or the DU with the same {name} eAxC IDs",
+            hex(&sent),
+            hex(&want)
+        ));
+        let field = if kind == "prach" { "prach_eaxc" } else { "srs_eaxc" };
+        lines.push(Line { flow: format!("UL U-plane {name}"), field, from: hex(&sent), to: hex(&want), how });
+    }
 }
 
 /// Keys no translator changes: the carrier and numerology must agree; the
