@@ -565,3 +565,19 @@ fn a_pcp_without_a_vlan_is_refused() {
     }
     assert!(!out.exists(), "nothing written");
 }
+
+/// A translator whose declared input is not what the decoding flags say
+/// arrives gets a warning that says where its premise comes from (it said
+/// "but none:16 here: it passes that traffic unchanged" while it converted
+/// every section: none:16 was only the flags' default).
+#[test]
+fn a_declared_effect_the_flags_do_not_match_is_warned_of_as_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.pcap");
+    let t = format!("{}:in_comp=bfp:9,out_comp=none:16", s(&translators().join("comp_convert.wasm")));
+    let cap = repo().join("captures/du_16prb_bfp9_exp0-15.pcap");
+    let o = fhgate(&["replay", s(&cap), "-o", s(&out), "--translator", &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("but the decoding flags say none:16 arrives: if so it passes that traffic unchanged"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--du-profile"), "{}", stderr(&o));
+}

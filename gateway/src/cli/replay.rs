@@ -270,7 +270,13 @@ pub fn egress_format(chains: &[ChainSpec], decode: &DecodeConfig, flows: &[FlowS
     match direction_format(chains, &decl, &format_of_decode(decode), flows, dir) {
         Ok(f) => {
             for (t, s) in &f.skipped {
-                tracing::warn!("{t} declares `{}` but {} here: it passes that traffic unchanged", s.effect, s.had);
+                // `had` is what the decoding flags (or profile) say arrives,
+                // which is none:16 when --dl-comp/--ul-comp are left out.
+                tracing::warn!(
+                    "{t} declares `{}` but the decoding flags say {} arrives: if so it passes that traffic unchanged, and egress reads it as that; if not, give --dl-comp/--ul-comp or --du-profile/--ru-profile so egress knows what the chain makes",
+                    s.effect,
+                    s.had
+                );
             }
             let out = f.format.decode_over(decode);
             tracing::info!(
