@@ -343,9 +343,16 @@ impl GatewayConfig {
         let merged = profile::merge_profiles(text)?;
         let text = merged.as_deref().unwrap_or(text);
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            // toml reports the span; turn it into a line number and keep its message.
+            // toml says only "duplicate key" and points at the table: name the key and both lines.
+            if e.message().starts_with("duplicate key") {
+                if let Some((key, first, again)) = profile::duplicate_key(text) {
+                    return ConfigError { key: format!("line {again}"), why: format!("duplicate key `{key}` (first given on line {first})") };
+                }
+            }
+            // toml reports the span; turn it into a line number, and name the key there.
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            ConfigError { key: line.map_or("(file)".into(), |l| format!("line {l}")), why: e.message().to_string() }
+            let key = line.and_then(|l| profile::key_at(text, l).map(|k| format!("line {l} ({k})")).or(Some(format!("line {l}"))));
+            ConfigError { key: key.unwrap_or_else(|| "(file)".into()), why: e.message().to_string() }
         })?;
         let du = side("du", raw.du)?;
         let ru = side("ru", raw.ru)?;

@@ -159,21 +159,34 @@ impl Profile {
 /// The first key given twice in one table of `text`: (key, first line,
 /// second line), 1-based. A plain line scan, enough for the flat tables
 /// of a profile.
-fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
-    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut table = String::new();
+pub(super) fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
+    // Keys are per table occurrence: each `[[translator]]` is a table of its own.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, l) in text.lines().enumerate() {
         let l = l.trim();
         if l.starts_with('[') {
-            table = l.to_string();
+            seen.clear();
         } else if let Some((k, _)) = l.split_once('=').filter(|_| !l.starts_with('#')) {
             let k = k.trim().trim_matches('"').to_string();
-            if let Some(first) = seen.insert((table.clone(), k.clone()), i + 1) {
+            if let Some(first) = seen.insert(k.clone(), i + 1) {
                 return Some((k, first, i + 1));
             }
         }
     }
     None
+}
+
+/// The dotted name of the key on 1-based `line` of `text` (`pipeline.polling`),
+/// from the line's `key =` and the table header above it, if it has one.
+pub(super) fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (k, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    let table = lines[..line - 1].iter().rev().map(|l| l.trim()).find(|l| l.starts_with('['));
+    Some(match table {
+        Some(t) => format!("{}.{k}", t.trim_matches(|c| c == '[' || c == ']')),
+        None => k.to_string(),
+    })
 }
 
 impl Profile {

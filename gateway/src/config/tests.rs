@@ -75,7 +75,7 @@ fn metrics_leave_loopback_only_with_expose() {
     let text = GOOD.replace("listen = \"127.0.0.1:9100\"", "listen = \"0.0.0.0:9100\"\nexpose = \"yes\"");
     let line = text.lines().position(|l| l.starts_with("expose")).unwrap() + 1;
     let e = GatewayConfig::from_toml(&text).unwrap_err().to_string();
-    assert!(e.contains(&format!("line {line}:")) && e.contains("expected a boolean"), "{e}");
+    assert!(e.contains(&format!("line {line} (metrics.expose):")) && e.contains("expected a boolean"), "{e}");
 }
 
 fn bad(edit: (&str, &str)) -> ConfigError {
@@ -187,6 +187,22 @@ fn best_effort_cores_and_shared_worker_cores_are_warned_of() {
     let w = c.pipeline.core_warnings(&[0, 1]);
     assert_eq!(w, ["pipeline.cores: core 0 is given to 2 workers of each direction: they share it"], "once, for the shared list");
     assert!(GatewayConfig::from_toml(GOOD).unwrap().pipeline.core_warnings(&[0, 1]).is_empty());
+}
+
+/// A key given twice, or of the wrong type, is named (the error said only
+/// "line 69: duplicate key", at the table's first line, or "line 69:
+/// invalid type"); keys of two `[[translator]]` tables are not twice.
+#[test]
+fn duplicate_and_mistyped_keys_are_named() {
+    let twice = GOOD.replace("workers = 2", "workers = 2\nworkers = 3");
+    let line = |t: &str, pat: &str| t.lines().position(|l| l == pat).unwrap() + 1;
+    let e = GatewayConfig::from_toml(&twice).unwrap_err();
+    assert_eq!((e.key.clone(), e.why.clone()), (format!("line {}", line(&twice, "workers = 3")), format!("duplicate key `workers` (first given on line {})", line(&twice, "workers = 2"))));
+    let typed = GOOD.replace("workers = 2", "workers = \"two\"");
+    let e = GatewayConfig::from_toml(&typed).unwrap_err();
+    assert_eq!(e.key, format!("line {} (pipeline.workers)", line(&typed, "workers = \"two\"")), "{e}");
+    assert!(GOOD.matches("[[translator]]").count() >= 2, "the fixture has two translator tables");
+    assert!(GatewayConfig::from_toml(GOOD).is_ok());
 }
 
 #[test]
