@@ -241,8 +241,8 @@ fn bfp_width_9_to_12_is_measured_with_the_ru_side_decode() {
 }
 
 /// The integrator's loop with bench: the DU's profile (static BFP 9,
-/// eAxC 4,4,4,4, untagged) and the RU's (BFP 12 with udCompHdr, 2,6,4,4,
-/// VLAN 5), `fhgate plan` writes the gateway, and `fhgate bench --profile
+/// eAxC 4,4,4,4, untagged) and the RU's (BFP 12 both ways with udCompHdr,
+/// 2,6,4,4, VLAN 5), `fhgate plan` writes the gateway, and `fhgate bench --profile
 /// du.toml --rx-profile ru.toml` measures it with the DU's traffic read as
 /// the RU reads it: a zero-loss rate, IQ exact (9 -> 12 widens), and the
 /// device ran every frame through its whole derived chain. A profile with
@@ -253,7 +253,9 @@ fn bench_drives_the_du_profile_through_a_planned_gateway_read_as_the_ru_profile(
     let dir = tempfile::tempdir().unwrap();
     let (du, ru, bad) = (dir.path().join("du.toml"), dir.path().join("ru.toml"), dir.path().join("bad.toml"));
     std::fs::write(&du, "numerology = 1\ncarrier_prbs = 51\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"absent\"\neaxc_bits = \"4,4,4,4\"\nmtu = 9000\n").unwrap();
-    std::fs::write(&ru, "numerology = 1\ncarrier_prbs = 51\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\neaxc_bits = \"2,6,4,4\"\nvlan = 5\nmtu = 9000\n").unwrap();
+    // The RU at 12 bits both ways: a DL step that widens the C-plane's
+    // udCompHdr tells the RU 12 for UL too (plan refuses an RU at 9 for UL).
+    std::fs::write(&ru, "numerology = 1\ncarrier_prbs = 51\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:12\"\ncomp_hdr = \"present\"\neaxc_bits = \"2,6,4,4\"\nvlan = 5\nmtu = 9000\n").unwrap();
     std::fs::write(&bad, "dl_comp = \"bfp:99\"\n").unwrap();
     let (code, _, err) = bench(&strs(&["--tx", "af_packet:lo", "--rx", "af_packet:lo", "--profile", bad.to_str().unwrap()]), None, Duration::from_secs(30));
     assert_eq!(code, 2, "{err}");
@@ -265,7 +267,7 @@ fn bench_drives_the_du_profile_through_a_planned_gateway_read_as_the_ru_profile(
         .current_dir(repo())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&planned).unwrap();
     let port = |iface: &str| format!("backend = \"af_packet\"\ninterface = \"{iface}\"\npacket_blocks = 16");
     // A debug-build device on a loaded machine needs the long deadline the
