@@ -337,7 +337,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::pipeline::egress::EgressConfig;
     use crate::pipeline::runner::{start, DirectionSpec};
 
     fn frames() -> Arc<[Vec<u8>]> {
@@ -433,25 +432,7 @@ mod tests {
             let started = rx.started();
             let tx = MemoryTx::new().keep_first(2000);
             let shared = tx.shared();
-            let spec = DirectionSpec {
-                name: "test".into(),
-                rx: Box::new(rx),
-                tx: Box::new(tx),
-                tap: None,
-                decode,
-                port_direction: 1,
-                egress: EgressConfig::new(9000, decode),
-                chains: Vec::new(),
-                workers: 1,
-                cores: Default::default(),
-                polling: Default::default(),
-                burst: 32,
-                ring_size: 64,
-                threading,
-                bridge: Default::default(),
-                timing: None,
-                owd: Default::default(),
-            };
+            let spec = DirectionSpec::for_test(Box::new(rx), Box::new(tx), decode, threading);
             let stats = start(spec).unwrap().join().unwrap();
             assert_eq!(stats.totals(), (1000, 1000), "{threading:?}");
             assert_eq!(stats.other.get(&0x0800), Some(&1000), "{threading:?}");

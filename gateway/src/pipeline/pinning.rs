@@ -201,22 +201,9 @@ mod tests {
         use ecpri::frame::DecodeConfig;
         let spec = |threading, cores: CoreSet| DirectionSpec {
             name: "dl".into(),
-            rx: Box::new(MemoryRx::new(vec![vec![0u8; 60]].into(), 100)),
-            tx: Box::new(MemoryTx::new()),
-            tap: None,
-            decode: DecodeConfig::default(),
-            port_direction: 1,
-            egress: crate::pipeline::egress::EgressConfig::new(1500, DecodeConfig::default()),
-            chains: Vec::new(),
             workers: 2,
             cores,
-            polling: Default::default(),
-            burst: 32,
-            ring_size: 64,
-            threading,
-            bridge: Default::default(),
-            timing: None,
-            owd: Default::default(),
+            ..DirectionSpec::for_test(Box::new(MemoryRx::new(vec![vec![0u8; 60]].into(), 100)), Box::new(MemoryTx::new()), DecodeConfig::default(), threading)
         };
         for threading in [Threading::RunToCompletion, Threading::Pipelined] {
             let e = start(spec(threading, CoreSet::workers(vec![1000, 1000], PinPolicy::Strict))).err().expect("refused");

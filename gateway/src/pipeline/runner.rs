@@ -95,6 +95,33 @@ pub struct DirectionSpec {
     pub polling: Polling,
 }
 
+#[cfg(test)]
+impl DirectionSpec {
+    /// A direction for tests: no chains, one worker, bursts of 32, rings
+    /// of 64, 9000-byte egress; a test sets the fields it is about.
+    pub(crate) fn for_test(rx: Box<dyn RxPort>, tx: Box<dyn TxPort>, decode: DecodeConfig, threading: Threading) -> DirectionSpec {
+        DirectionSpec {
+            name: "test".into(),
+            rx,
+            tx,
+            tap: None,
+            decode,
+            port_direction: 1,
+            egress: super::egress::EgressConfig::new(9000, decode),
+            chains: Vec::new(),
+            workers: 1,
+            cores: Default::default(),
+            polling: Default::default(),
+            burst: 32,
+            ring_size: 64,
+            threading,
+            bridge: Default::default(),
+            timing: None,
+            owd: Default::default(),
+        }
+    }
+}
+
 /// How a direction's stages map onto threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Threading {

@@ -9,7 +9,6 @@ use ecpri::frame::DecodeConfig;
 use super::{start, DirectionSpec, Threading};
 use crate::io::memory::MemoryRx;
 use crate::io::TxPort;
-use crate::pipeline::egress::EgressConfig;
 
 /// A port that takes `ok` frames, then fails every send the way a deleted
 /// interface does (ENXIO).
@@ -44,23 +43,8 @@ fn a_failed_stage_keeps_its_counters() {
         let frame = ecpri::samples::uplane_frame(comp, true, &[(0, 53)]).unwrap();
         let sent = Arc::new(AtomicU64::new(0));
         let spec = DirectionSpec {
-            name: "test".into(),
-            rx: Box::new(MemoryRx::new(vec![frame].into(), 5000)),
-            tx: Box::new(DiesAfter { ok: 1000, sent: sent.clone() }),
-            tap: None,
-            decode,
-            port_direction: 1,
-            egress: EgressConfig::new(9000, decode),
-            chains: Vec::new(),
             workers: 2,
-            cores: Default::default(),
-            polling: Default::default(),
-            burst: 32,
-            ring_size: 64,
-            threading,
-            bridge: Default::default(),
-            timing: None,
-            owd: Default::default(),
+            ..DirectionSpec::for_test(Box::new(MemoryRx::new(vec![frame].into(), 5000)), Box::new(DiesAfter { ok: 1000, sent: sent.clone() }), decode, threading)
         };
         let running = start(spec).unwrap();
         let (stats, errors) = running.join_all();
