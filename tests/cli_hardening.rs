@@ -167,7 +167,8 @@ fn a_refused_run_leaves_existing_outputs_as_they_were() {
         std::fs::write(&du, PRECIOUS).unwrap();
         std::fs::write(&ru, PRECIOUS).unwrap();
         let cfg = write_config(dir.path(), &text);
-        let o = fhgate(&["run", "-c", s(&cfg)]);
+        // --force: past the refusal of existing captures, to the refusal tested here.
+        let o = fhgate(&["run", "-c", s(&cfg), "--force"]);
         no_panic(&o);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert_eq!(std::fs::read(&du).unwrap(), PRECIOUS, "{}", stderr(&o));
@@ -399,7 +400,8 @@ fn a_closed_pipe_ends_every_command_quietly_and_a_full_disk_is_an_error() {
     let input = input();
     let commands: [Vec<&str>; 5] = [
         vec!["replay", s(&input), "-o", s(&out)],
-        vec!["run", "-c", s(&cfg)],
+        // Each command runs twice (closed pipe, full disk): the second run replaces the first's captures.
+        vec!["run", "-c", s(&cfg), "--force"],
         vec![
             "translator",
             "check",

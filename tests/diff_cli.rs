@@ -131,7 +131,7 @@ fn recompress(frames: &[Captured], from: u8, to: u8, mtu: usize) -> Vec<Captured
 }
 
 fn write(path: &Path, frames: &[Captured]) {
-    let (mut w, commit) = PcapOut::create(path).unwrap();
+    let (mut w, commit) = PcapOut::create(path, fhgate::io::output::Existing::Replace).unwrap();
     for f in frames {
         w.write(f.timestamp, &f.data).unwrap();
     }

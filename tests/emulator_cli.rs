@@ -61,7 +61,7 @@ fn evm(report: &Value) -> f64 {
 }
 
 fn write(path: &Path, frames: &[Captured]) {
-    let (mut o, commit) = PcapOut::create(path).unwrap();
+    let (mut o, commit) = PcapOut::create(path, fhgate::io::output::Existing::Replace).unwrap();
     for f in frames {
         o.write(f.timestamp, &f.data).unwrap();
     }
@@ -912,4 +912,24 @@ fn sigterm_stops_gen_and_sink_cleanly_with_a_report() {
         (r["interrupted"].as_bool(), r["frames"].as_u64()),
         (Some(true), Some(0))
     );
+}
+
+/// `sink --output` records what arrived, which cannot be made again: an
+/// existing file is refused before anything is read, and left byte for
+/// byte; `--force` replaces it with the frames that arrived.
+#[test]
+fn sink_never_replaces_an_existing_recording_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = repo().join("captures/du_100mhz_4ant_bfp8_mtu1500.pcap");
+    let out = dir.path().join("arrived.pcap");
+    std::fs::write(&out, b"last week's recording").unwrap();
+    let args = ["sink", "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--no-iq"];
+    let o = fhgate(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("--output") && err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"last week's recording");
+    let o = fhgate(&[&args[..], &["--force"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_all(&out).unwrap().len(), read_all(&input).unwrap().len());
 }

@@ -917,7 +917,8 @@ fn a_failed_run_keeps_its_capture_as_partial_beside_what_it_leaves_alone() {
     let common = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 51\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 9000\n";
     let cfg = dir.join("capture.toml");
     std::fs::write(&cfg, format!("[du]\nbackend = \"af_packet\"\ninterface = \"gw-du\"\n{common}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{common}", capture.display())).unwrap();
-    let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "-c", cfg.to_str().unwrap()]));
+    // --force: even a run allowed to replace the capture leaves it when it fails.
+    let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "--json", "--force", "-c", cfg.to_str().unwrap()]));
     gw.wait_for("running;", Duration::from_secs(60));
     let sent = send_then_delete_du0(&tb, 10);
     let (st, json, log) = gw.finish(Duration::from_secs(15));

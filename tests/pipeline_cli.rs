@@ -21,7 +21,7 @@ mod flows;
 use flows::{assert_monotonic, flow, padded, per_flow};
 
 fn write(path: &Path, frames: &[Captured]) {
-    let (mut w, commit) = PcapOut::create(path).unwrap();
+    let (mut w, commit) = PcapOut::create(path, fhgate::io::output::Existing::Replace).unwrap();
     for f in frames {
         w.write(f.timestamp, &f.data).unwrap();
     }

@@ -42,7 +42,7 @@ fn ptp_frames_keep_their_place_and_time_among_ecpri_frames_with_workers() {
         }
     }
     let input = dir.path().join("in.pcap");
-    let (mut w, commit) = PcapOut::create(&input).unwrap();
+    let (mut w, commit) = PcapOut::create(&input, fhgate::io::output::Existing::Replace).unwrap();
     for (i, f) in frames.iter().enumerate() {
         w.write(Duration::from_micros(1_000_000 + 10 * i as u64), f).unwrap();
     }

@@ -291,3 +291,28 @@ fn the_site_config_of_the_readme_checks() {
     assert!(o.status.success(), "{err}{}", String::from_utf8_lossy(&o.stdout));
     assert!(format!("{}{err}", String::from_utf8_lossy(&o.stdout)).contains("gateway/gw.site.toml: ok (0 translators, 0 chains)"), "{err}");
 }
+
+/// A capture a run wrote may be the only record of a site's traffic: a
+/// second run into the same output refuses before it starts (and
+/// `--check` says so), naming the key and `--force`, and leaves the file
+/// byte for byte; `--force` replaces it.
+#[test]
+fn a_run_never_replaces_an_existing_capture_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(&cfg, example(dir.path())).unwrap();
+    let ru = dir.path().join("ru.pcap");
+    std::fs::write(&ru, b"yesterday's capture").unwrap();
+    for extra in [&[][..], &["--check"][..]] {
+        let o = fhgate(&[&["run", "-c", cfg.to_str().unwrap()][..], extra].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?}: {err}");
+        assert!(err.contains("ru.output") && err.contains("exists") && err.contains("--force"), "{extra:?}: {err}");
+        assert_eq!(std::fs::read(&ru).unwrap(), b"yesterday's capture");
+    }
+    // The DU side's capture was not created either: nothing ran.
+    assert!(!dir.path().join("du.pcap").exists());
+    let o = fhgate(&["run", "-c", cfg.to_str().unwrap(), "--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!fhgate::io::pcap::read_all(&ru).unwrap().is_empty());
+}

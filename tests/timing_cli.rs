@@ -125,7 +125,7 @@ fn every_class_and_the_broken_time_signature() {
         frames.extend(fhgate::io::pcap::read_all(&dir.path().join(format!("du{adv}.pcap"))).unwrap());
     }
     frames.sort_by_key(|f| f.timestamp);
-    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(&mixed).unwrap();
+    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(&mixed, fhgate::io::output::Existing::Replace).unwrap();
     for f in &frames {
         out.write(f.timestamp, &f.data).unwrap();
     }
@@ -199,7 +199,7 @@ fn bad_input_is_named() {
     frames[1].data[24] &= 0xF0;
     frames[1].data[25] = (frames[1].data[25] & 0x3F) | 0xC0;
     let bad = dir.path().join("bad.pcap");
-    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(&bad).unwrap();
+    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(&bad, fhgate::io::output::Existing::Replace).unwrap();
     for f in &frames {
         out.write(f.timestamp, &f.data).unwrap();
     }
@@ -213,7 +213,7 @@ fn bad_input_is_named() {
 
 /// Writes `frames` (time-ordered) to `path`.
 fn write(path: &Path, frames: &[fhgate::io::pcap::Captured]) {
-    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(path).unwrap();
+    let (mut out, commit) = fhgate::io::pcap::PcapOut::create(path, fhgate::io::output::Existing::Replace).unwrap();
     for f in frames {
         out.write(f.timestamp, &f.data).unwrap();
     }
@@ -292,8 +292,9 @@ fn run_counts_each_class_from_the_ports_timestamps() {
     assert_eq!(row("ul", "c", 0)["unclassified"], 30, "no t1a_cp_ul window: timed, not classified");
     // The broken-time signature is said.
     assert!(String::from_utf8_lossy(&o.stderr).contains("DL U-plane eAxC 0x0000: 141 early, 140 on time, 140 late at once"), "{}", String::from_utf8_lossy(&o.stderr));
-    // The Prometheus text has the xran names and the histogram.
-    let o = ok(fhgate(&["run", "-c", cfg.to_str().unwrap()]));
+    // The Prometheus text has the xran names and the histogram (the same
+    // run again: --force replaces the first one's captures).
+    let o = ok(fhgate(&["run", "-c", cfg.to_str().unwrap(), "--force"]));
     let text = String::from_utf8(o.stdout).unwrap();
     for line in [
         "fhgate_Rx_late_total{side=\"du\",direction=\"dl\",plane=\"u\",eaxc=\"0x0001\",vlan=\"none\"} 140",

@@ -240,7 +240,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
     let mut responder = None;
     let (mut tx, target, live): (Box<dyn TxPort>, String, bool) = match (&a.output, &a.port) {
         (Some(path), _) => {
-            let (out, c) = PcapOut::create(path)?;
+            let (out, c) = PcapOut::create(path, fhgate::io::output::Existing::Replace)?;
             commit = Some(c);
             (Box::new(out), path.display().to_string(), false)
         }

@@ -171,8 +171,8 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     // Outputs are staged: they replace existing files only once the replay has succeeded.
-    let (tx, out_commit) = PcapOut::create(&a.output)?;
-    let (tap, tap_commit) = a.tap.as_deref().map(PcapOut::create).transpose()?.unzip();
+    let (tx, out_commit) = PcapOut::create(&a.output, output::Existing::Replace)?;
+    let (tap, tap_commit) = a.tap.as_deref().map(|t| PcapOut::create(t, output::Existing::Replace)).transpose()?.unzip();
     let spec = DirectionSpec {
         name: match a.from {
             From::Du => "dl".into(),

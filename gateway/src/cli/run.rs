@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use fhgate::config::{Backend, FaultPolicyConfig, GatewayConfig, Side};
-use fhgate::io::output::Commit;
+use fhgate::io::output::{Commit, Existing};
 use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
 use fhgate::io::{live, RxPort, TxPort};
 use fhgate::metrics::PortBoard;
@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Check the configuration and load every translator, then exit.
     #[arg(long)]
     pub check: bool,
+    /// Replace output captures that exist already (without it the run
+    /// refuses them: a capture of live traffic cannot be made again).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The engine every translator of a configuration is compiled for.
@@ -173,6 +177,20 @@ fn check_flow(cfg: &GatewayConfig) -> Result<()> {
     Ok(())
 }
 
+/// Refuses, before anything runs (`--check` too), an output capture that
+/// exists already, unless `--force`: it may be the only record of a
+/// site's traffic, and a run cannot make it again.
+fn check_outputs(cfg: &GatewayConfig, existing: Existing) -> Result<()> {
+    for (name, side) in [("du", &cfg.du), ("ru", &cfg.ru)] {
+        if let Backend::Pcap { output: Some(p), .. } = &side.backend {
+            if existing == Existing::Keep && std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                bail!("{name}.output: {} exists; a run does not replace a capture (remove it, choose another path, or give --force)", p.display());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The egress decoding of a direction: what its chains declare, over the
 /// receiving side's settings.
 fn decode_of(formats: &[Option<EgressFormat>; 2], port_direction: u8, to: &ecpri::frame::DecodeConfig) -> ecpri::frame::DecodeConfig {
@@ -192,7 +210,7 @@ struct SidePort {
 
 /// Opens the port of `side` (named `name`: `du` or `ru`); a live port's
 /// counters go on `ports`.
-fn open_side(side: &Side, name: &str, ports: &mut PortBoard, commits: &mut Vec<Commit>) -> Result<SidePort> {
+fn open_side(side: &Side, name: &str, existing: Existing, ports: &mut PortBoard, commits: &mut Vec<Commit>) -> Result<SidePort> {
     match &side.backend {
         Backend::Pcap { input, output } => Ok(SidePort {
             rx: match input {
@@ -201,7 +219,7 @@ fn open_side(side: &Side, name: &str, ports: &mut PortBoard, commits: &mut Vec<C
             },
             tx: match output {
                 Some(p) => {
-                    let (out, commit) = PcapOut::create(p).with_context(|| format!("{name}.output"))?;
+                    let (out, commit) = PcapOut::create(p, existing).with_context(|| format!("{name}.output"))?;
                     commits.push(commit);
                     Some(Box::new(out))
                 }
@@ -414,6 +432,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let receives = |s: &Side| !matches!(&s.backend, Backend::Pcap { input: None, .. });
     let runs = [receives(&cfg.du), receives(&cfg.ru)];
     let egress_formats = fhgate::plan::check_config(&text, &chains, runs).map_err(|e| anyhow!("{}: {e}", a.config.display()))?;
+    let existing = if a.force { Existing::Replace } else { Existing::Keep };
+    check_outputs(&cfg, existing)?;
     if a.check {
         println!("{}: ok ({} translators, {} chains)", a.config.display(), cfg.translators.len(), chains.len());
         return Ok(ExitCode::SUCCESS);
@@ -427,10 +447,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         std::net::TcpListener::bind(addr).map_err(|e| anyhow!("metrics.listen: cannot listen on {addr}: {e}"))?;
     }
     let mut ports = PortBoard::default();
-    // Output captures are staged: they replace existing files only once the run has succeeded.
+    // Output captures are staged: put in place only once the run has
+    // succeeded, over an existing file only with --force.
     let mut commits = Vec::new();
-    let mut du = open_side(&cfg.du, "du", &mut ports, &mut commits)?;
-    let mut ru = open_side(&cfg.ru, "ru", &mut ports, &mut commits)?;
+    let mut du = open_side(&cfg.du, "du", existing, &mut ports, &mut commits)?;
+    let mut ru = open_side(&cfg.ru, "ru", existing, &mut ports, &mut commits)?;
     let mut owd = owd_sides(&cfg)?;
     let mut running = Vec::new();
     let mut metrics = Vec::new();

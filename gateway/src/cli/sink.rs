@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use ecpri::frame::{Body, DecodeConfig, FrameRepr, Payload};
 use ecpri::iq::SAMPLES_PER_PRB;
@@ -51,9 +51,13 @@ pub struct SinkArgs {
     /// Read frames from a pcap/pcapng capture instead.
     #[arg(long, short, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Also write every frame that arrived to this pcap file.
+    /// Also write every frame that arrived to this pcap file (a new one,
+    /// unless `--force`).
     #[arg(short, long, value_name = "FILE.pcap")]
     pub output: Option<PathBuf>,
+    /// Replace `--output` if it exists (a recording cannot be made again).
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Stop after this many frames.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -125,7 +129,8 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
         let f = |key, path, writes| fhgate::io::output::FileUse { key, path, writes };
         fhgate::io::output::check_distinct(&[f("--input", i, false), f("--output", o, true)])?;
     }
-    let (mut pcap_out, commit) = a.output.as_deref().map(PcapOut::create).transpose()?.unzip();
+    let existing = if a.force { fhgate::io::output::Existing::Replace } else { fhgate::io::output::Existing::Keep };
+    let (mut pcap_out, commit) = a.output.as_deref().map(|o| PcapOut::create(o, existing).context("--output")).transpose()?.unzip();
     // Scripts and tests wait for this line before they start sending.
     tracing::info!(source = %source, "sink receiving");
     let level = a.signal.level(a.signal_comp, "--signal-comp")?;

@@ -10,6 +10,13 @@
 //! an existing file: an integrator's only capture of a field problem must
 //! not vanish with the error.
 //!
+//! Derived files (a replay's output, a report) replace an existing file
+//! when the command succeeds ([`Existing::Replace`]): running the command
+//! again makes them again. Files that cannot be made again (a live
+//! recording, a profile or plan someone may have edited) never replace
+//! one ([`Existing::Keep`]): the command refuses before it starts, and the
+//! commit refuses a file that appeared meanwhile.
+//!
 //! [`check_distinct`] refuses, before anything is opened, an output that
 //! is one of the inputs or two outputs that are one file, comparing
 //! device and inode (or canonical paths for files not yet there).
@@ -33,6 +40,16 @@ struct Stage {
     write_error: Mutex<Option<String>>,
     /// Records the writer wrote (set when it closes).
     records: AtomicU64,
+    existing: Existing,
+}
+
+/// What a staged file does to an existing file of its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replaces it once the command succeeds: the file is derived and can be made again.
+    Replace,
+    /// Never replaces it: refused when opening, and at the commit if one appeared meanwhile.
+    Keep,
 }
 
 impl Drop for Stage {
@@ -134,12 +151,21 @@ fn rename_new(from: &Path, to: &Path) -> Result<bool> {
 pub struct Commit(Arc<Stage>);
 
 impl Commit {
-    /// Renames the temporary file over the target. Fails when the writer
-    /// still holds it or met an error (the temporary file is then removed).
+    /// Puts the temporary file in place as the target (over an existing
+    /// one only under [`Existing::Replace`]). Fails when the writer still
+    /// holds it or met an error (the temporary file is then removed).
     pub fn commit(self) -> Result<()> {
         let s = self.ready()?;
-        if let Some(tmp) = &s.tmp {
-            fs::rename(tmp, &s.target).with_context(|| format!("cannot move {} into place as {}", tmp.display(), s.target.display()))?;
+        match (&s.tmp, s.existing) {
+            (None, _) => {}
+            (Some(tmp), Existing::Replace) => {
+                fs::rename(tmp, &s.target).with_context(|| format!("cannot move {} into place as {}", tmp.display(), s.target.display()))?
+            }
+            (Some(tmp), Existing::Keep) => {
+                if !rename_new(tmp, &s.target)? {
+                    bail!("{} appeared while the command ran; not overwriting it (its output is removed)", s.target.display());
+                }
+            }
         }
         s.committed.store(true, Ordering::Release);
         Ok(())
@@ -160,20 +186,6 @@ impl Commit {
     /// The error met while writing, if any: committing would fail with it.
     pub fn write_error(&self) -> Option<String> {
         self.0.write_error.lock().ok().and_then(|e| e.clone())
-    }
-
-    /// Puts the file in place only if nothing has the target's name yet
-    /// (a profile or plan someone may have edited), even if one appeared
-    /// while the command ran.
-    pub fn commit_new(self) -> Result<()> {
-        let s = self.ready()?;
-        if let Some(tmp) = &s.tmp {
-            if !rename_new(tmp, &s.target)? {
-                bail!("{} exists; not overwriting it", s.target.display());
-            }
-        }
-        s.committed.store(true, Ordering::Release);
-        Ok(())
     }
 
     /// After a failure: keeps what the writer wrote as `TARGET.partial`
@@ -253,11 +265,17 @@ pub fn commit_all(commits: Vec<Commit>) -> Result<()> {
 
 /// Opens a staged file for `target`: a new temporary file beside it (the
 /// real file's directory when `target` is a symlink), with an existing
-/// target's permissions. Devices and FIFOs are opened directly.
-pub fn create(target: &Path) -> Result<(File, Staged, Commit)> {
+/// target's permissions. Devices and FIFOs are opened directly. Under
+/// [`Existing::Keep`] an existing file (or dangling symlink) is refused,
+/// naming `--force` where the command has one.
+pub fn create(target: &Path, existing: Existing) -> Result<(File, Staged, Commit)> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let (real, staged) = match fs::metadata(target) {
         Ok(m) if m.is_dir() => bail!("cannot write {}: it is a directory", target.display()),
+        Ok(m) if m.is_file() && existing == Existing::Keep => bail!("{} exists; not overwriting it (remove it or choose another name)", target.display()),
+        Err(_) if existing == Existing::Keep && fs::symlink_metadata(target).is_ok() => {
+            bail!("{} exists (a dangling symlink); not writing through it (remove it or choose another name)", target.display())
+        }
         Ok(m) if !m.is_file() => (target.to_path_buf(), false),
         Ok(_) => (fs::canonicalize(target).with_context(|| format!("cannot resolve {}", target.display()))?, true),
         Err(_) => (target.to_path_buf(), true),
@@ -277,14 +295,14 @@ pub fn create(target: &Path) -> Result<(File, Staged, Commit)> {
         }
         None => OpenOptions::new().write(true).open(&real).with_context(|| format!("cannot open {}", real.display()))?,
     };
-    let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None), records: AtomicU64::new(0) });
+    let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None), records: AtomicU64::new(0), existing });
     Ok((file, Staged(stage.clone()), Commit(stage)))
 }
 
 /// Writes a whole file at once (a report), staged: an existing file is
 /// replaced only by the complete new one.
 pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
-    let (mut f, staged, commit) = create(target)?;
+    let (mut f, staged, commit) = create(target, Existing::Replace)?;
     write_staged(&mut f, &staged, bytes)?;
     drop((f, staged));
     commit.commit()
@@ -294,13 +312,10 @@ pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
 /// hand-edited afterwards), staged; never replaces a file, even one that
 /// appears while the command runs.
 pub fn write_new(target: &Path, bytes: &[u8]) -> Result<()> {
-    if fs::symlink_metadata(target).is_ok() {
-        bail!("{} exists; not overwriting it (remove it or choose another -o)", target.display());
-    }
-    let (mut f, staged, commit) = create(target)?;
+    let (mut f, staged, commit) = create(target, Existing::Keep)?;
     write_staged(&mut f, &staged, bytes)?;
     drop((f, staged));
-    commit.commit_new()
+    commit.commit()
 }
 
 /// Writes and syncs `bytes`; an error is recorded on the stage too.
@@ -418,7 +433,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.pcap");
         fs::write(&target, b"precious").unwrap();
-        let (mut f, staged, commit) = create(&target).unwrap();
+        let (mut f, staged, commit) = create(&target, Existing::Replace).unwrap();
         f.write_all(b"new").unwrap();
         drop((f, staged, commit));
         assert_eq!(fs::read(&target).unwrap(), b"precious");
@@ -430,16 +445,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.pcap");
         fs::write(&target, b"old").unwrap();
-        let (mut f, staged, commit) = create(&target).unwrap();
+        let (mut f, staged, commit) = create(&target, Existing::Replace).unwrap();
         f.write_all(b"new").unwrap();
         drop(f);
-        let (still_writing, c) = create(&target).map(|(_, s, c)| (s, c)).unwrap();
+        let (still_writing, c) = create(&target, Existing::Replace).map(|(_, s, c)| (s, c)).unwrap();
         assert!(c.commit().unwrap_err().to_string().contains("has not finished"));
         drop(still_writing);
         drop(staged);
         commit.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
-        let (_f, staged, commit) = create(&target).unwrap();
+        let (_f, staged, commit) = create(&target, Existing::Replace).unwrap();
         staged.failed(&"No space left on device");
         drop((_f, staged));
         assert!(commit.commit().unwrap_err().to_string().contains("No space left"));
@@ -457,7 +472,7 @@ mod tests {
         fs::write(&target, b"precious").unwrap();
         let older = dir.path().join("out.pcap.partial");
         fs::write(&older, b"earlier").unwrap();
-        let (mut f, staged, commit) = create(&target).unwrap();
+        let (mut f, staged, commit) = create(&target, Existing::Replace).unwrap();
         f.write_all(b"frames").unwrap();
         staged.wrote(3);
         staged.failed(&"No space left on device");
@@ -471,7 +486,7 @@ mod tests {
         let text = p.to_string();
         assert!(text.contains("out.pcap.partial.1") && text.contains("already exists") && text.contains("No space left"), "{text}");
         // Nothing written: nothing kept, no temporary file left.
-        let (_f, staged, commit) = create(&target).unwrap();
+        let (_f, staged, commit) = create(&target, Existing::Replace).unwrap();
         drop((_f, staged));
         assert_eq!(commit.keep_partial().unwrap(), None);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
@@ -488,11 +503,11 @@ mod tests {
         assert!(e.to_string().contains("exists; not overwriting it"), "{e}");
         assert_eq!(fs::read(&target).unwrap(), b"first");
         let other = dir.path().join("late.toml");
-        let (mut f, staged, commit) = create(&other).unwrap();
+        let (mut f, staged, commit) = create(&other, Existing::Keep).unwrap();
         f.write_all(b"ours").unwrap();
         drop((f, staged));
         fs::write(&other, b"someone else's").unwrap();
-        assert!(commit.commit_new().unwrap_err().to_string().contains("exists"));
+        assert!(commit.commit().unwrap_err().to_string().contains("appeared while the command ran"));
         assert_eq!(fs::read(&other).unwrap(), b"someone else's");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file left");
         write_whole(&other, b"report").unwrap();
@@ -501,7 +516,7 @@ mod tests {
 
     #[test]
     fn devices_are_written_in_place() {
-        let (mut f, staged, commit) = create(Path::new("/dev/null")).unwrap();
+        let (mut f, staged, commit) = create(Path::new("/dev/null"), Existing::Replace).unwrap();
         f.write_all(b"x").unwrap();
         drop((f, staged));
         commit.commit().unwrap();

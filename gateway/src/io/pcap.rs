@@ -46,9 +46,10 @@ pub struct PcapOut {
 
 impl PcapOut {
     /// Starts writing `path` (through a temporary file beside it); the
-    /// [`Commit`](super::output::Commit) puts it in place.
-    pub fn create(path: &Path) -> Result<(Self, super::output::Commit)> {
-        let (f, staged, commit) = super::output::create(path)?;
+    /// [`Commit`](super::output::Commit) puts it in place, over an existing
+    /// file only under [`Existing::Replace`](super::output::Existing).
+    pub fn create(path: &Path, existing: super::output::Existing) -> Result<(Self, super::output::Commit)> {
+        let (f, staged, commit) = super::output::create(path, existing)?;
         let header = PcapHeader {
             datalink: DataLink::ETHERNET,
             snaplen: 65535,
