@@ -2,18 +2,17 @@
 //! accepts, so that what was tuned live can be kept. The file the gateway
 //! started from is the base (sides, pipeline, profiles, control, ...);
 //! its `[[translator]]` and `[[chain]]` tables are replaced by what runs
-//! now. The file is written beside its destination and renamed (or, not
-//! forced, hard-linked, which refuses an existing name atomically), so a
+//! now. The file is staged beside its destination (`io::output`), so a
 //! reader never sees half a file and nothing is overwritten unasked.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
 use super::state::{State, Version};
 use super::ApiError;
+use crate::io::output;
 use crate::config::{unflatten_pairs, FaultPolicyConfig, GatewayConfig, TranslatorConfig};
 
 /// Renders the running configuration and writes it to `path`.
@@ -130,9 +129,9 @@ pub fn render(state: &State) -> Result<String, ApiError> {
     Ok(format!("# Written by `fhgate ctl config save` at {}: the running configuration.\n{text}", super::body::utc_now()))
 }
 
-/// Writes `text` to `path` through a temporary file in the same directory:
-/// renamed over `path` when `force`, else linked to it (which fails if
-/// `path` exists, leaving it untouched).
+/// Writes `text` to `path` the one way fhgate writes files
+/// (`io::output`): staged beside it, replacing an existing file only when
+/// `force`, even one that appears meanwhile.
 fn write_new(path: &Path, text: &str, force: bool) -> Result<(), ApiError> {
     if !path.is_absolute() {
         return Err(ApiError::bad("path", format!("{}: give an absolute path (the gateway's working directory is not the caller's)", path.display())));
@@ -140,31 +139,14 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<(), ApiError> {
     if path.extension().and_then(|e| e.to_str()) != Some("toml") {
         return Err(ApiError::bad("path", format!("{}: a configuration file ends in .toml", path.display())));
     }
-    let (Some(dir), Some(file)) = (path.parent(), path.file_name()) else {
+    if path.file_name().is_none() {
         return Err(ApiError::bad("path", format!("{}: not a file path", path.display())));
-    };
+    }
     if !force && path.symlink_metadata().is_ok() {
         return Err(ApiError::conflict(format!("{} exists; not replacing it (force replaces it)", path.display())));
     }
-    let tmp = dir.join(format!(".{}.{}.tmp", file.to_string_lossy(), std::process::id()));
-    let io = |what: &str, e: std::io::Error| ApiError::conflict(format!("{}: {what}: {e}", path.display()));
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io("cannot create a temporary file beside it", e))?;
-    let written = f.write_all(text.as_bytes()).and_then(|_| f.sync_all());
-    drop(f);
-    let placed = written.and_then(|_| if force { std::fs::rename(&tmp, path) } else { std::fs::hard_link(&tmp, path) });
-    // After a rename there is nothing left to remove; after a link or a failure there is.
-    let _ = std::fs::remove_file(&tmp);
-    match placed {
-        Ok(()) => {
-            // The new name is durable once its directory is.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(ApiError::conflict(format!("{} exists; not replacing it (force replaces it)", path.display()))),
-        Err(e) => Err(io("cannot write it", e)),
-    }
+    let written = if force { output::write_whole(path, text.as_bytes()) } else { output::write_new(path, text.as_bytes()) };
+    written.map_err(|e| ApiError::conflict(format!("{e:#}")))
 }
 
 #[cfg(test)]

@@ -167,6 +167,10 @@ impl Commit {
                 }
             }
         }
+        // The new name is durable once its directory is.
+        if let Some(dir) = s.tmp.as_ref().and_then(|t| t.parent()) {
+            let _ = File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }).and_then(|d| d.sync_all());
+        }
         s.committed.store(true, Ordering::Release);
         Ok(())
     }
