@@ -583,3 +583,40 @@ fn a_declared_effect_the_flags_do_not_match_is_warned_of_as_the_flags() {
     assert!(stderr(&o).contains("but the decoding flags say none:16 arrives: if so it passes that traffic unchanged"), "{}", stderr(&o));
     assert!(stderr(&o).contains("--du-profile"), "{}", stderr(&o));
 }
+
+/// VLAN ID 4095 is reserved by IEEE 802.1Q: every place that takes a VLAN
+/// ID to send or expect refuses it naming the key (they took 0-4095): a
+/// side's `vlan`, a profile's `vlan`, gen and owd `--vlan`, vlan_retag's
+/// `u_vlan`. 4094 is accepted.
+#[test]
+fn the_reserved_vlan_id_4095_is_refused_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = |vid: u16| config(dir.path(), "in_width = 8, out_width = 12").replacen("mtu = 1500", &format!("mtu = 1500\nvlan = {vid}"), 1);
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &side(4095))), "--check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("du.vlan") && stderr(&o).contains("4095 is reserved"), "{}", stderr(&o));
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &side(4094))), "--check"]);
+    assert!(o.status.success(), "4094 is a VLAN ID: {}", stderr(&o));
+
+    let ru = std::fs::read_to_string(repo().join("gateway/ru.example.toml")).unwrap();
+    let reserved = dir.path().join("ru4095.toml");
+    std::fs::write(&reserved, format!("{ru}\nvlan = 4095\n")).unwrap();
+    let o = fhgate(&["replay", s(&input()), "-o", s(&dir.path().join("r.pcap")), "--ru-profile", s(&reserved), "--dl-comp", "bfp:8"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("vlan") && stderr(&o).contains("4095 is outside 0-4094"), "{}", stderr(&o));
+
+    let out = dir.path().join("g.pcap");
+    for args in [&["gen", "-o", s(&out), "--slots", "1", "--vlan", "4095"][..], &["owd", "--port", "af_packet:lo", "--vlan", "4095", "--count", "1"][..]] {
+        let o = fhgate(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--vlan") && stderr(&o).contains("4095"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!out.exists(), "nothing written");
+
+    let t = translators();
+    let o = fhgate(&["translator", "check", s(&t.join("vlan_retag.wasm")), "--config", "u_vlan=4095"]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout)).contains("u_vlan"), "{}", stderr(&o));
+    let o = fhgate(&["translator", "check", s(&t.join("vlan_retag.wasm")), "--config", "u_vlan=4094"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -41,6 +41,11 @@ pub mod field {
 /// Most tags this codec follows; a third stays in the payload.
 pub const MAX_TAGS: usize = 2;
 
+/// The highest VLAN ID fhgate configures or sends: 4095 (0xFFF) is
+/// reserved by IEEE 802.1Q (Table 9-2); 0 is a priority tag (PCP only).
+/// Frames that carry 4095 still pass through untouched.
+pub const MAX_VID: u16 = 4094;
+
 /// One VLAN tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct VlanTag {

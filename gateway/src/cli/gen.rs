@@ -203,7 +203,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
     fhgate::signals::install();
     let stop = fhgate::signals::stop_flag();
     if let Some(v) = a.vlan {
-        anyhow::ensure!(v < 4096, "--vlan {v}: a VLAN ID has 12 bits (0-4095)");
+        anyhow::ensure!(v <= ecpri::ethernet::MAX_VID, "--vlan {v}: VLAN IDs are 0-4094 (4095 is reserved by IEEE 802.1Q)");
     }
     let pcp = a.pcp.unwrap_or(7);
     anyhow::ensure!(pcp < 8, "--pcp {pcp}: PCP has 3 bits (0-7)");

@@ -48,7 +48,7 @@ pub struct OwdArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
     /// Tag the requests with this VLAN ID, as the side's traffic is.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(0..4096))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=i64::from(ecpri::ethernet::MAX_VID)))]
     vlan: Option<u16>,
     /// PCP of the VLAN tag (default 7; only with --vlan).
     #[arg(long, requires = "vlan", value_parser = clap::value_parser!(u8).range(0..8))]

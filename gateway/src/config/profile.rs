@@ -232,7 +232,7 @@ impl Profile {
         }
         range("carrier_prbs", self.carrier_prbs.map(u64::from), 1, 1023)?;
         range("numerology", self.numerology.map(u64::from), 0, 4)?;
-        range("vlan", self.vlan.map(u64::from), 0, 4095)?;
+        range("vlan", self.vlan.map(u64::from), 0, u64::from(ecpri::ethernet::MAX_VID))?;
         range("vlan_pcp", self.vlan_pcp.map(u64::from), 0, 7)?;
         range("mtu", self.mtu.map(|m| m as u64), 128, 16_000)
     }

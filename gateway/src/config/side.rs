@@ -186,8 +186,8 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
     let comp_hdr = CompHdrMode::from_name(&r.comp_hdr)
         .map_or_else(|| err(k("comp_hdr"), format!("`{}`: expected present, absent or auto", r.comp_hdr)), Ok)?;
     if let Some(v) = r.vlan {
-        if v > 4095 {
-            return err(k("vlan"), format!("{v} does not fit 12 bits (0-4095)"));
+        if v > ecpri::ethernet::MAX_VID {
+            return err(k("vlan"), format!("{v}: VLAN IDs are 0-4094 (4095 is reserved by IEEE 802.1Q)"));
         }
     }
     if !(128..=16_000).contains(&r.mtu) {

@@ -21,7 +21,7 @@ pub enum Field {
     CompHdr,
     /// eAxC bit split (`eaxc_bits`, `DU,BS,CC,RU`).
     EaxcBits,
-    /// Innermost VLAN ID (`vlan`: 0-4095 or `none`).
+    /// Innermost VLAN ID (`vlan`: 0-4094 or `none`).
     Vlan,
     /// eCPRI sequence numbering (`seq_id`): a note, not a format.
     SeqId,
@@ -111,7 +111,7 @@ pub fn canonical(field: Field, v: &str) -> Result<String, String> {
         Field::EaxcBits => EaxcLayout::from_spec(v).map(|l| l.to_string()).ok_or_else(|| format!("`{v}`: expected four widths adding up to 16")),
         Field::Vlan => match v {
             "none" => Ok("none".into()),
-            _ => v.parse::<u16>().ok().filter(|&x| x <= 4095).map(|x| x.to_string()).ok_or_else(|| format!("`{v}`: expected 0-4095 or none")),
+            _ => v.parse::<u16>().ok().filter(|&x| x <= ecpri::ethernet::MAX_VID).map(|x| x.to_string()).ok_or_else(|| format!("`{v}`: expected 0-4094 (4095 is reserved) or none")),
         },
         Field::SeqId | Field::Iq => {
             if v.is_empty() || v.contains(char::is_whitespace) {
@@ -317,7 +317,8 @@ mod tests {
             ("dl_comp bfp:9", "expected `FIELD FROM -> TO`"),
             ("mtu 1500 -> 9000", "unknown field `mtu`"),
             ("dl_comp bfp:17 -> bfp:12", "`bfp:17` is not METHOD:WIDTH"),
-            ("vlan * -> 4096", "`4096`: expected 0-4095 or none"),
+            ("vlan * -> 4096", "`4096`: expected 0-4094 (4095 is reserved) or none"),
+            ("vlan * -> 4095", "`4095`: expected 0-4094 (4095 is reserved) or none"),
             ("comp_hdr/xl present -> absent", "scope `xl`"),
             ("iq * -> two words", "a note is one word"),
         ] {

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `mode` | `"set"` (default), `"add"`, `"strip"` | what to do, for both planes |
 //! | `u_mode`, `c_mode` | as `mode` | per plane, overriding `mode` |
-//! | `u_vlan`, `c_vlan` | 0–4095 | VLAN ID to write |
+//! | `u_vlan`, `c_vlan` | 0–4094 (4095 is reserved) | VLAN ID to write |
 //! | `u_pcp`, `c_pcp` | 0–7 | priority (PCP) to write |
 //! | `tpid` | `0x8100` (default) or `0x88A8` | TPID of an added tag |
 //!
@@ -69,7 +69,7 @@ fn rule(cfg: &Config<'_>, p: &str, default: Mode) -> Result<Option<PlaneRule>, C
     };
     let explicit_mode = cfg.contains(mk) || cfg.contains("mode");
     let mode = mode(cfg, mk, default)?;
-    let vid = cfg.opt_int_in(vk, 0, 4095)?.map(|v| v as u16);
+    let vid = cfg.opt_int_in(vk, 0, i64::from(fhgate_sdk::ecpri::ethernet::MAX_VID))?.map(|v| v as u16);
     let pcp = cfg.opt_int_in(pk, 0, 7)?.map(|v| v as u8);
     if vid.is_none() && pcp.is_none() && !(explicit_mode && mode == Mode::Strip) {
         return Ok(None);

@@ -87,7 +87,10 @@ fn set_on_untagged_adds_and_strip_on_untagged_forwards() {
 #[test]
 fn config_errors_name_keys() {
     let e = Harness::<VlanRetag>::new("u_vlan=5000\n").err().unwrap();
-    assert_eq!(e.to_string(), "config key `u_vlan`: out of range 0..=4095");
+    assert_eq!(e.to_string(), "config key `u_vlan`: out of range 0..=4094");
+    // 4095 is reserved by IEEE 802.1Q.
+    let e = Harness::<VlanRetag>::new("u_vlan=4095\n").err().unwrap();
+    assert_eq!(e.to_string(), "config key `u_vlan`: out of range 0..=4094");
     let e = Harness::<VlanRetag>::new("mode=\"add\"\nu_pcp=1\n").err().unwrap();
     assert_eq!(e.to_string(), "config key `u_vlan`: required when adding a tag");
     let e = Harness::<VlanRetag>::new("u_vlan=5\nc_valn=3\n").err().unwrap();
