@@ -620,3 +620,29 @@ fn the_reserved_vlan_id_4095_is_refused_everywhere() {
     let o = fhgate(&["translator", "check", s(&t.join("vlan_retag.wasm")), "--config", "u_vlan=4094"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A profile that sets no key (an empty file, or only comments) compared
+/// nothing and checked as "ok": it is refused, naming the file, wherever a
+/// profile is read (plan, replay, a side's `profile = FILE`).
+#[test]
+fn an_empty_profile_is_refused_not_taken_as_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "# the DU's profile, to be filled in\n").unwrap();
+    let ru = repo().join("gateway/ru.example.toml");
+    let (inp, out) = (input(), dir.path().join("o.pcap"));
+    let cases: [Vec<&str>; 2] = [
+        vec!["plan", "--du", s(&empty), "--ru", s(&ru)],
+        vec!["replay", s(&inp), "-o", s(&out), "--du-profile", s(&empty), "--ru-profile", s(&ru)],
+    ];
+    for a in &cases {
+        let o = fhgate(a);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("empty.toml") && stderr(&o).contains("describes nothing"), "{a:?}: {}", stderr(&o));
+    }
+    let text = config(dir.path(), "in_width = 8, out_width = 12").replacen("[du]", &format!("[du]\nprofile = \"{}\"", s(&empty)), 1);
+    let o = fhgate(&["run", "-c", s(&write_config(dir.path(), &text)), "--check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("empty.toml") && stderr(&o).contains("describes nothing"), "{}", stderr(&o));
+}

@@ -220,7 +220,7 @@ fn bad_profiles_get_clear_errors_and_no_panic() {
         ("prach_comp = \"bfp:14\"\n", "(prach_comp): needs prach_eaxc"),
         ("prach_eaxc = [\"0x0002\"]\nsrs_eaxc = [\"2\"]\n", "(srs_eaxc): 0x0002 is in prach_eaxc too: a flow is PRACH or SRS, not both"),
         ("dl_comp = \"bfp:8\"\ndl_comp = \"bfp:9\"\n", "(line 2): duplicate key `dl_comp` (first given on line 1)"),
-        ("vlan = 5000\n", "(vlan): 5000 is outside 0-4095"),
+        ("vlan = 5000\n", "(vlan): 5000 is outside 0-4094"),
         ("prach_eaxc = [\"0x10000\"]\n", "(prach_eaxc)"),
     ] {
         let bad = write(dir.path(), "bad.toml", body);

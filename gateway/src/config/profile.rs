@@ -153,6 +153,18 @@ impl Profile {
             }
             perr(file, &format!("line {line}"), e.message())
         })
+        .and_then(|p: Profile| {
+            // An empty profile would compare nothing and check as "ok".
+            if p.describes_nothing() {
+                return Err(perr(file, "(file)", "sets none of the profile keys (eaxc_bits, dl_comp, ul_comp, comp_hdr, carrier_prbs, numerology, vlan, mtu, ...): it describes nothing to check against"));
+            }
+            Ok(p)
+        })
+    }
+
+    /// True when no key describing the side is set (`learned` alone does not).
+    fn describes_nothing(&self) -> bool {
+        Profile { learned: None, ..self.clone() } == Profile::default()
     }
 }
 

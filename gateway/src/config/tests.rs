@@ -87,7 +87,8 @@ fn every_error_names_its_key() {
     let cases: &[((&str, &str), &str, &str)] = &[
         (("dl_comp = \"bfp:8\"", "dl_comp = \"bfp:17\""), "du.dl_comp", "METHOD:WIDTH"),
         (("eaxc_bits = \"2,6,4,4\"", "eaxc_bits = \"2,6,4\""), "ru.eaxc_bits", "adding up to 16"),
-        (("vlan = 2", "vlan = 5000"), "du.vlan", "12 bits"),
+        (("vlan = 2", "vlan = 5000"), "du.vlan", "0-4094"),
+        (("vlan = 2", "vlan = 4095"), "du.vlan", "4095 is reserved"),
         (("vlan = 2", "vlan = 2\noversize = \"truncate\""), "du.oversize", "drop, forward or cut"),
         (("translators = [\"widen\", \"remap\"]", "translators = [\"widen\", \"nope\"]"), "chain[0].translators[1]", "no translator named `nope`"),
         (("select = \"dir=dl,plane=u\"", "select = \"dir=up\""), "chain[0].select", "expected dl or ul"),
