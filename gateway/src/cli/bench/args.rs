@@ -39,11 +39,30 @@ pub enum BenchCmd {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Send on this port: af_xdp:IFACE[,k=v], af_packet:IFACE or udp:BIND,PEER.
-    #[arg(long, value_name = "SPEC", required = true)]
+    #[arg(long, value_name = "SPEC")]
     pub tx: Option<String>,
     /// Receive on this port.
-    #[arg(long, value_name = "SPEC", required = true)]
+    #[arg(long, value_name = "SPEC")]
     pub rx: Option<String>,
+    /// Which end this process is: `local` (both, one clock), or across two
+    /// hosts `tx` (sends; with --control) and `rx` (receives, runs the
+    /// search and writes the report; with --peer).
+    #[arg(long, value_enum, default_value = "local")]
+    pub role: Role,
+    /// `--role tx`: listen for the rx side's control channel here (ADDR:PORT).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub control: Option<String>,
+    /// `--role rx`: the tx side's --control address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub peer: Option<String>,
+    /// Cross-host runs: how long to wait for the other side to connect or answer.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub peer_timeout: Duration,
+    /// Cross-host runs: this host's clock offset from its PTP master, in
+    /// ns (ptp4l's or phc2sys's), or `pmc` to ask the local ptp4l; reported
+    /// beside the latency, which includes the two clocks' offset.
+    #[arg(long, value_name = "NS|pmc", allow_hyphen_values = true)]
+    pub ptp_offset: Option<String>,
     /// Network namespace of the tx port (`ip netns` name).
     #[arg(long, value_name = "NS")]
     pub tx_netns: Option<String>,
@@ -144,6 +163,17 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
 }
 
+/// Which end of a run this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Both ends in this process, on one clock.
+    Local,
+    /// The sending end of a cross-host run.
+    Tx,
+    /// The receiving end of a cross-host run; it runs the search.
+    Rx,
+}
+
 /// The search resolution.
 #[derive(Debug, Clone, Copy)]
 pub enum Resolution {
@@ -203,6 +233,33 @@ const PRESETS: &[(&str, u8, u16, u8, &str, usize, bool)] = &[
 ];
 
 impl RunArgs {
+    /// Refuses flags that do not fit the role, naming them.
+    pub fn check_role(&self) -> Result<()> {
+        let need = |v: &Option<String>, flag: &str, why: &str| if v.is_none() { bail!("{flag} is needed {why}") } else { Ok(()) };
+        let refuse = |given: bool, flag: &str, why: &str| if given { bail!("{flag} {why}") } else { Ok(()) };
+        match self.role {
+            Role::Local => {
+                need(&self.tx, "--tx", "(the port bench sends on)")?;
+                need(&self.rx, "--rx", "(the port bench receives on)")?;
+                refuse(self.control.is_some() || self.peer.is_some(), "--control/--peer", "are for cross-host runs (--role tx / --role rx)")
+            }
+            Role::Tx => {
+                need(&self.tx, "--tx", "with --role tx")?;
+                need(&self.control, "--control", "with --role tx (where the rx side connects)")?;
+                refuse(self.rx.is_some(), "--rx", "is the rx side's (--role rx on the receiving host)")?;
+                refuse(self.peer.is_some(), "--peer", "is the rx side's; the tx side listens on --control")?;
+                refuse(self.dut_config.is_some(), "--dut-config", "with --role tx: the rx side runs the search, start the device from there")?;
+                refuse(self.json.is_some() || self.report.is_some(), "--json/--report", "with --role tx: the rx side writes the result")
+            }
+            Role::Rx => {
+                need(&self.rx, "--rx", "with --role rx")?;
+                need(&self.peer, "--peer", "with --role rx (the tx side's --control address)")?;
+                refuse(self.tx.is_some(), "--tx", "is the tx side's (--role tx on the sending host)")?;
+                refuse(self.control.is_some(), "--control", "is the tx side's; the rx side connects with --peer")
+            }
+        }
+    }
+
     /// The carrier: the preset, the sending side's profile over it, and any
     /// flag given over both.
     pub fn carrier(&self) -> Result<CarrierSpec> {

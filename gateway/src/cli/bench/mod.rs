@@ -12,12 +12,15 @@
 
 mod args;
 mod compare;
+mod control;
 mod dut;
 mod host;
 mod html;
 mod netns;
 mod pool;
+mod remote;
 mod report;
+mod roles;
 mod search;
 mod stats;
 mod trial;
@@ -31,7 +34,7 @@ use fhgate::config::Backend;
 use fhgate::io::live;
 
 pub use args::BenchArgs;
-use args::{BenchCmd, RunArgs};
+use args::{BenchCmd, Role, RunArgs};
 use netns::Netns;
 use trial::{Engine, Plan, Ports, Reference};
 
@@ -65,10 +68,16 @@ impl search::Trials for Live<'_> {
 
 fn bench(a: RunArgs) -> Result<ExitCode> {
     fhgate::signals::install();
+    a.check_role()?;
     let (tx_spec, rx_spec) = (a.tx.clone().unwrap_or_default(), a.rx.clone().unwrap_or_default());
     let spec = a.carrier()?;
     anyhow::ensure!((0.0..100.0).contains(&a.loss_tolerance), "--loss-tolerance {}: expected a percentage in [0, 100)", a.loss_tolerance);
     anyhow::ensure!(a.trial > Duration::ZERO, "--trial: a trial needs a duration above 0 s");
+    match a.role {
+        Role::Tx => return roles::tx(&a, &spec),
+        Role::Rx => return roles::rx(a, &spec),
+        Role::Local => {}
+    }
     let mut rx_cfg = a.rx_decode(&spec)?;
     let tx_backend = fhgate::config::parse_port_spec(&tx_spec).map_err(|e| anyhow!("--tx {tx_spec}: {e}"))?;
     let rx_backend = fhgate::config::parse_port_spec(&rx_spec).map_err(|e| anyhow!("--rx {rx_spec}: {e}"))?;
@@ -103,23 +112,7 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
     let mut engine = Engine::new(pool, rx_cfg, reference, a.iq_every, a.loss_tolerance / 100.0);
     let plan = Plan { rate: None, warmup: a.warmup, duration: a.trial, drain: a.drain, settle: a.settle };
     let mut live = Live { engine: &mut engine, ports: &mut ports, plan, confirm: a.confirm.unwrap_or(a.trial) };
-    // A bar over the trials to come when someone watches; one line per trial always.
-    let steps = (100.0 / a.resolution.fps(100.0).max(1e-3)).log2().ceil().max(1.0) as u64 + 1;
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-        let b = indicatif::ProgressBar::new(steps + a.sweep.0.len() as u64 + u64::from(a.confirm.is_some()));
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] trial {pos}/~{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let mut progress = |t: &report::Trial| match &bar {
-        Some(b) => {
-            b.println(trial_line(t));
-            b.inc(1);
-        }
-        None => eprintln!("{}", trial_line(t)),
-    };
+    let mut progress = progress(&a);
     eprintln!(
         "fhgate bench: {} -> device -> {}: {} frames/s in real time, {:.0} bytes a frame; trials of {:.2} s after {:.2} s warm-up",
         tx_spec,
@@ -133,29 +126,57 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
     let res = a.resolution;
     let throughput = search::throughput(&mut live, &|ceiling| res.fps(ceiling).max(1.0), a.max_rate, a.confirm.is_some(), &mut progress);
     let res = res.fps(throughput.max_offered_fps).max(1.0);
-    finish(a, spec_text(&spec), realtime_fps, mean_bytes, res, throughput, &mut live, &mut progress, dut, started, tx_nic, rx_nic)
+    let ends = Ends {
+        tx: with_ns(&tx_spec, &a.tx_netns),
+        rx: with_ns(&rx_spec, &a.rx_netns),
+        tx_nic,
+        rx_nic,
+        timestamping: timestamping(&rx_spec),
+        clock: report::ONE_CLOCK.into(),
+        clock_offset: None,
+        warnings: Vec::new(),
+    };
+    let ctx = RunInfo { carrier: spec_text(&spec), realtime_fps, mean_bytes, resolution: res, dut, started, ends };
+    finish(a, ctx, throughput, &mut live, &mut progress)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    a: RunArgs,
+/// The two ends of a run as the report describes them.
+struct Ends {
+    tx: String,
+    rx: String,
+    tx_nic: String,
+    rx_nic: String,
+    timestamping: String,
+    clock: String,
+    clock_offset: Option<report::ClockOffset>,
+    /// Warnings about the ends (the clocks of a cross-host run).
+    warnings: Vec<String>,
+}
+
+/// What [`finish`] reports besides the trials.
+struct RunInfo {
     carrier: String,
     realtime_fps: f64,
     mean_bytes: f64,
     resolution: f64,
-    mut throughput: report::Throughput,
-    live: &mut Live<'_>,
-    progress: &mut dyn FnMut(&report::Trial),
     dut: Option<dut::Dut>,
     started: String,
-    tx_nic: String,
-    rx_nic: String,
-) -> Result<ExitCode> {
+    ends: Ends,
+}
+
+/// Sweeps, then writes the summary, the JSON and the HTML report.
+fn finish(a: RunArgs, ctx: RunInfo, mut throughput: report::Throughput, live: &mut impl search::Trials, progress: &mut dyn FnMut(&report::Trial)) -> Result<ExitCode> {
+    let RunInfo { carrier, realtime_fps, mean_bytes, resolution, dut, started, ends } = ctx;
     throughput.found_mbps = throughput.found_fps * mean_bytes * 8.0 / 1e6;
     throughput.found_realtime = throughput.found_fps / realtime_fps;
     let sweep = search::sweep(live, throughput.found_fps, &a.sweep.0, progress);
+    live.end();
+    let failure = live.failure();
     let dut_report = dut.map(dut::Dut::stop);
-    let mut warnings = Vec::new();
+    let mut warnings = ends.warnings;
+    if let Some(f) = &failure {
+        warnings.push(format!("the run stopped early: {f}"));
+    }
     if fhgate::signals::stop_requested() {
         warnings.push("interrupted by a signal: the run is incomplete".into());
     }
@@ -179,6 +200,10 @@ fn finish(
     if bad > 0 {
         warnings.push(format!("{bad} frames did not decode"));
     }
+    let before: u64 = all.iter().map(|t| t.before_sent).sum();
+    if before > 0 {
+        warnings.push(format!("{before} frames arrived before they were sent by the two hosts' clocks: the clocks are further apart than the latency, whose figures are then meaningless (check ptp4l/phc2sys)"));
+    }
     let rx_drops: u64 = all.iter().map(|t| t.rx_port_drops).sum();
     if rx_drops > 0 {
         warnings.push(format!("the rx port itself dropped {rx_drops} frames (bench's receiver too slow): part of the loss is the bench's"));
@@ -189,8 +214,8 @@ fn finish(
         fhgate_version: env!("CARGO_PKG_VERSION").into(),
         started,
         settings: report::Settings {
-            tx: with_ns(a.tx.as_deref().unwrap_or(""), &a.tx_netns),
-            rx: with_ns(a.rx.as_deref().unwrap_or(""), &a.rx_netns),
+            tx: ends.tx,
+            rx: ends.rx,
             traffic: a.traffic_name(),
             carrier,
             realtime_fps,
@@ -209,9 +234,11 @@ fn finish(
             hostname,
             cpu: host::cpu(),
             kernel,
-            tx_nic,
-            rx_nic,
-            timestamping: timestamping(a.rx.as_deref().unwrap_or("")),
+            tx_nic: ends.tx_nic,
+            rx_nic: ends.rx_nic,
+            timestamping: ends.timestamping,
+            clock: ends.clock,
+            clock_offset: ends.clock_offset,
         },
         throughput,
         sweep,
@@ -231,8 +258,31 @@ fn finish(
         write_file(&path, &html::render(&run)?)?;
         eprintln!("fhgate bench: wrote {}", path.display());
     }
+    if let Some(f) = failure {
+        anyhow::bail!("{f} (what was measured before is written)");
+    }
     let nothing = run.throughput.trials.iter().all(|t| t.received == 0);
     Ok(if nothing { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// A bar over the trials to come when someone watches; one line per trial always.
+fn progress(a: &RunArgs) -> impl FnMut(&report::Trial) {
+    let steps = (100.0 / a.resolution.fps(100.0).max(1e-3)).log2().ceil().max(1.0) as u64 + 1;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new(steps + a.sweep.0.len() as u64 + u64::from(a.confirm.is_some()));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] trial {pos}/~{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    move |t: &report::Trial| match &bar {
+        Some(b) => {
+            b.println(trial_line(t));
+            b.inc(1);
+        }
+        None => eprintln!("{}", trial_line(t)),
+    }
 }
 
 /// Opens a port and names its NIC for the report (in the calling thread's namespace).
@@ -248,12 +298,19 @@ fn open_port(b: &Backend, mtu: usize, flag: &str) -> Result<(live::LivePort, Str
 }
 
 fn timestamping(rx: &str) -> String {
-    let rx_side = if rx.starts_with("af_packet") {
+    format!("software, one clock (both ends in this process): {SEND_STAMP}; {}", receive_stamp(rx))
+}
+
+/// How the send side timestamps.
+pub(super) const SEND_STAMP: &str = "send: CLOCK_REALTIME as the frame is queued on the port";
+
+/// How the receive side timestamps on port `rx`.
+fn receive_stamp(rx: &str) -> &'static str {
+    if rx.starts_with("af_packet") {
         "receive: the kernel's software timestamp (TPACKET_V3)"
     } else {
         "receive: CLOCK_REALTIME when bench takes the frame off the ring (software)"
-    };
-    format!("software, one clock (both ends in this process): send: CLOCK_REALTIME as the frame is queued on the port; {rx_side}")
+    }
 }
 
 fn with_ns(s: &str, ns: &Option<String>) -> String {

@@ -81,6 +81,40 @@ pub struct Host {
     pub rx_nic: String,
     /// How send and receive times are taken, and on which clock.
     pub timestamping: String,
+    /// `one clock` (both ends in one process) or `PTP-synced clocks
+    /// across hosts` (`--role tx` and `--role rx`).
+    #[serde(default = "one_clock")]
+    pub clock: String,
+    /// Cross-host runs: what is known of the two clocks' offset.
+    #[serde(default)]
+    pub clock_offset: Option<ClockOffset>,
+}
+
+fn one_clock() -> String {
+    ONE_CLOCK.into()
+}
+
+/// [`Host::clock`] of a run whose two ends share one process.
+pub const ONE_CLOCK: &str = "one clock";
+/// [`Host::clock`] of a run whose ends are two processes, on two hosts.
+pub const PTP_CLOCKS: &str = "PTP-synced clocks across hosts";
+
+/// What a cross-host run knows of the offset between the tx host's and
+/// the rx host's clocks; each latency includes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClockOffset {
+    /// The tx host's offset from its PTP master (ptp4l/phc2sys), ns, as
+    /// given by `--ptp-offset` there or read with `pmc`.
+    pub tx_ptp_offset_ns: Option<f64>,
+    /// The rx host's, likewise.
+    pub rx_ptp_offset_ns: Option<f64>,
+    /// Where each came from (`given`, `pmc`), tx then rx.
+    pub ptp_offset_source: Vec<String>,
+    /// The tx clock minus the rx clock, estimated over the control
+    /// channel as NTP does (the exchange with the least round trip), ns.
+    pub control_estimate_ns: f64,
+    /// That exchange's round trip, ns: the estimate is good to half of it.
+    pub control_rtt_ns: f64,
 }
 
 /// The throughput search.
@@ -135,6 +169,11 @@ pub struct Trial {
     pub unmatched: u64,
     /// Frames of an earlier trial or lap, ignored.
     pub stale: u64,
+    /// Frames received before their send time by the two hosts' clocks
+    /// (cross-host runs: the clocks are further apart than the latency);
+    /// counted, with latency 0.
+    #[serde(default)]
+    pub before_sent: u64,
     /// Frames of this trial that arrived after the drain time (counted as lost).
     pub late: u64,
     /// Frames the transmit port itself dropped (ring full): not offered.

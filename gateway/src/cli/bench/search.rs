@@ -22,10 +22,16 @@ pub trait Trials {
     fn run(&mut self, rate: Option<f64>, kind: &str) -> Trial;
     /// One longer trial (the confirmation).
     fn run_long(&mut self, rate: f64) -> Trial;
-    /// Whether to start no more trials (SIGINT).
+    /// Whether to start no more trials (SIGINT, or a failure).
     fn stopped(&self) -> bool {
         false
     }
+    /// What stopped the run early, if anything did (a cross-host peer lost).
+    fn failure(&self) -> Option<String> {
+        None
+    }
+    /// The last trial has run (a cross-host run tells the tx side).
+    fn end(&mut self) {}
 }
 
 /// Searches for the highest rate whose loss is within the tolerance, to
@@ -138,6 +144,7 @@ mod tests {
             seq_gaps: 0,
             malformed: 0,
             unmatched: 0,
+            before_sent: 0,
             stale: 0,
             late: 0,
             tx_dropped: 0,

@@ -31,6 +31,8 @@ pub struct FlowStats {
     pub unmatched: u64,
     /// From an earlier trial or lap.
     pub stale: u64,
+    /// Received before their send time by the two hosts' clocks.
+    pub before_sent: u64,
     /// seqId gaps (its reorder count is not used: see `reordered`).
     pub seq: SeqReport,
     /// Frames that arrived behind a later frame of their flow, by their
@@ -55,6 +57,7 @@ impl Default for FlowStats {
             malformed: 0,
             unmatched: 0,
             stale: 0,
+            before_sent: 0,
             seq: SeqReport::default(),
             reordered: 0,
             last_place: None,
@@ -96,6 +99,7 @@ impl FlowStats {
         self.malformed += o.malformed;
         self.unmatched += o.unmatched;
         self.stale += o.stale;
+        self.before_sent += o.before_sent;
         self.seq.gaps += o.seq.gaps;
         self.reordered += o.reordered;
         let _ = self.hist.add(&o.hist);

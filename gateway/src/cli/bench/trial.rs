@@ -34,7 +34,7 @@ const RECEIVED: u64 = 1 << 63;
 /// The send time bits of a table entry: ns since the bench's epoch, + 1.
 const TIME: u64 = (1 << 48) - 1;
 /// Frames per send or receive call.
-const BURST: usize = 32;
+pub const BURST: usize = 32;
 
 /// How to run a trial.
 #[derive(Debug, Clone, Copy)]
@@ -84,11 +84,15 @@ pub struct Engine {
     /// What is sent.
     pub pool: Pool,
     /// Per pool frame and lap (mod [`LAPS`]): send time, seqId and whether it came back.
-    table: Vec<AtomicU64>,
-    epoch_ns: u64,
+    pub(super) table: Vec<AtomicU64>,
+    /// CLOCK_REALTIME the table's send times count from (the tx side's).
+    pub epoch_ns: u64,
     /// Where sending resumes: lap and position in the pool.
-    lap: u64,
-    pos: usize,
+    pub(super) lap: u64,
+    pub(super) pos: usize,
+    /// The two ends are on two hosts' clocks: a frame received "before"
+    /// it was sent is counted (latency 0, `before_sent`), not stale.
+    pub cross_host: bool,
     /// How received frames are decoded.
     pub rx_cfg: DecodeConfig,
     /// What IQ is checked against.
@@ -99,21 +103,54 @@ pub struct Engine {
     pub tolerance: f64,
 }
 
-/// What the transmit thread did.
-#[derive(Default)]
-struct Sent {
-    per_flow: Vec<u64>,
-    warmup: u64,
-    measured: u64,
-    tx_dropped: u64,
-    seconds: f64,
+/// What the transmit thread did (sent over the control channel in
+/// cross-host runs).
+#[derive(Default, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Sent {
+    /// Measured frames per flow.
+    pub per_flow: Vec<u64>,
+    /// Warm-up frames.
+    pub warmup: u64,
+    /// Measured frames.
+    pub measured: u64,
+    /// Frames the tx port dropped (not offered).
+    pub tx_dropped: u64,
+    /// Seconds of the measured part.
+    pub seconds: f64,
+}
+
+/// A received frame matched to its place in the send table, before its
+/// send time is known (cross-host runs learn it after the trial).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// Index into the table: lap (mod [`LAPS`]) × pool frames + position.
+    pub idx: u32,
+    /// Its seqId.
+    pub seq: u8,
+    /// When it arrived, on this host's CLOCK_REALTIME.
+    pub rx_ns: u64,
+}
+
+/// Where a trial's sending started and what it counted, for
+/// [`Engine::summarize`].
+pub struct Outcome {
+    /// What was sent.
+    pub sent: Sent,
+    /// Per-flow counts.
+    pub flows: Vec<FlowStats>,
+    /// Counts that belong to no flow.
+    pub totals: FlowStats,
+    /// Frames of the trial that came after the drain time.
+    pub late: u64,
+    /// Frames the rx port itself dropped.
+    pub rx_port_drops: u64,
 }
 
 impl Engine {
     /// Ready to send `pool`.
     pub fn new(pool: Pool, rx_cfg: DecodeConfig, reference: Reference, iq_every: u32, tolerance: f64) -> Engine {
         let table = (0..pool.frames.len() * LAPS as usize).map(|_| AtomicU64::new(0)).collect();
-        Engine { pool, table, epoch_ns: unix_ns(), lap: 0, pos: 0, rx_cfg, reference, iq_every: iq_every.max(1), tolerance }
+        Engine { pool, table, epoch_ns: unix_ns(), lap: 0, pos: 0, cross_host: false, rx_cfg, reference, iq_every: iq_every.max(1), tolerance }
     }
 
     /// Runs one trial of `plan` through `ports`.
@@ -130,7 +167,7 @@ impl Engine {
         let this = &*self;
         let sent = std::thread::scope(|s| {
             let sender = s.spawn(|| {
-                let r = this.transmit(tx.as_mut(), txc, plan, &mut lap, &mut pos, &measure_start);
+                let r = this.transmit(tx.as_mut(), txc, plan, &mut lap, &mut pos, &measure_start, None);
                 offered.store(r.measured, Ordering::Release);
                 done.store(true, Ordering::Release);
                 r
@@ -141,6 +178,12 @@ impl Engine {
         (self.lap, self.pos) = (lap, pos);
         let late = settle(ports.rx.as_mut(), plan.settle);
         let rx_port_drops = (ports.rx_counters.drops() + kernel_drops(&ports.rx_counters)).saturating_sub(rx_drops0);
+        self.summarize(Outcome { sent, flows, totals, late, rx_port_drops }, plan, kind)
+    }
+
+    /// The trial's report from what was sent and counted.
+    pub fn summarize(&self, o: Outcome, plan: Plan, kind: &str) -> report::Trial {
+        let Outcome { sent, mut flows, totals, late, rx_port_drops } = o;
         for (f, &n) in flows.iter_mut().zip(&sent.per_flow) {
             f.sent = n;
         }
@@ -171,6 +214,7 @@ impl Engine {
             malformed: all.malformed,
             unmatched: all.unmatched,
             stale: totals.stale,
+            before_sent: all.before_sent,
             late,
             tx_dropped: sent.tx_dropped,
             rx_port_drops,
@@ -184,7 +228,10 @@ impl Engine {
     }
 
     /// Sends the warm-up and the measured part, paced burst by burst.
-    fn transmit(&self, tx: &mut dyn TxPort, counters: &PortCounters, plan: Plan, lap: &mut u64, pos: &mut usize, measure_start: &AtomicU64) -> Sent {
+    /// With `log`, every frame's table entry (0: the port dropped it) is
+    /// also pushed in sending order, for a receiver on another host.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transmit(&self, tx: &mut dyn TxPort, counters: &PortCounters, plan: Plan, lap: &mut u64, pos: &mut usize, measure_start: &AtomicU64, mut log: Option<&mut Vec<u64>>) -> Sent {
         let n = self.pool.frames.len();
         let mut s = Sent { per_flow: vec![0; self.pool.flows.len()], ..Sent::default() };
         let total = plan.warmup + plan.duration;
@@ -243,7 +290,8 @@ impl Engine {
                 let seq = f.seq(*lap);
                 let slot = (*lap % LAPS) as usize * n + *pos;
                 let t = unix_ns();
-                self.table[slot].store((t - self.epoch_ns + 1) & TIME | (seq as u64) << 48, Ordering::Release);
+                let entry = (t - self.epoch_ns + 1) & TIME | (seq as u64) << 48;
+                self.table[slot].store(entry, Ordering::Release);
                 // The pool's bytes are lap 0's: other laps send a copy with
                 // their seqId and frameId (the buffer keeps its capacity).
                 let ok = if *lap == 0 {
@@ -260,7 +308,13 @@ impl Engine {
                     dropped_before = d;
                     s.tx_dropped += 1;
                     self.table[slot].store(0, Ordering::Release);
+                    if let Some(l) = log.as_deref_mut() {
+                        l.push(0);
+                    }
                 } else {
+                    if let Some(l) = log.as_deref_mut() {
+                        l.push(entry);
+                    }
                     s.per_flow[f.flow as usize] += measuring as u64;
                     if measuring {
                         s.measured += 1;
@@ -337,6 +391,20 @@ impl Engine {
     /// Matches one received frame and counts it.
     #[allow(clippy::too_many_arguments)]
     fn account(&self, data: &[u8], rx_ns: u64, trial_start: u64, measure_start: u64, flows: &mut [FlowStats], totals: &mut FlowStats, scratch: &mut Vec<i32>) {
+        let Some((a, fr)) = self.arrive(data, rx_ns, flows, totals) else { return };
+        if let Some(f) = self.resolve(a, trial_start, measure_start, flows, totals) {
+            let st = &mut flows[f];
+            // Each flow's first frame and every iq_every-th after it (flows
+            // alternate, so a count over all of them would check only some).
+            if self.pool.frames[a.idx as usize % self.pool.frames.len()].uplane && (st.received - 1) % self.iq_every as u64 == 0 {
+                self.check_iq(&fr, st, scratch);
+            }
+        }
+    }
+
+    /// Decodes a received frame and finds its place in the send table;
+    /// counts it as malformed or unmatched when it has none.
+    pub fn arrive<'d>(&self, data: &'d [u8], rx_ns: u64, flows: &mut [FlowStats], totals: &mut FlowStats) -> Option<(Arrival, FrameRepr<'d>)> {
         let layout = self.rx_cfg.eaxc;
         let fr = match FrameRepr::parse(data, &self.rx_cfg) {
             Ok(fr) => fr,
@@ -345,49 +413,57 @@ impl Engine {
                     Some(f) => flows[f].malformed += 1,
                     None => totals.malformed += 1,
                 }
-                return;
+                return None;
             }
         };
         let Some((key, seq)) = key_of(&fr, &layout) else {
             totals.unmatched += 1;
-            return;
+            return None;
         };
         let Some((pos, lap)) = self.pool.find(&key) else {
             match self.flow_index(key.flow) {
                 Some(f) => flows[f].unmatched += 1,
                 None => totals.unmatched += 1,
             }
-            return;
+            return None;
         };
-        let idx = lap as usize * self.pool.frames.len() + pos;
+        let idx = (lap as usize * self.pool.frames.len() + pos) as u32;
+        Some((Arrival { idx, seq, rx_ns }, fr))
+    }
+
+    /// Matches an arrival to the send recorded in its table entry and
+    /// counts it; returns its flow when it counts as received (measured,
+    /// not a duplicate).
+    pub fn resolve(&self, a: Arrival, trial_start: u64, measure_start: u64, flows: &mut [FlowStats], totals: &mut FlowStats) -> Option<usize> {
+        let idx = a.idx as usize;
         let entry = self.table[idx].load(Ordering::Acquire);
         let send_rel = entry & TIME;
         let send_ns = (self.epoch_ns + send_rel).saturating_sub(1);
-        if send_rel == 0 || ((entry >> 48) & 0xFF) as u8 != seq || send_ns < trial_start || rx_ns < send_ns {
+        let before = a.rx_ns < send_ns;
+        if send_rel == 0 || ((entry >> 48) & 0xFF) as u8 != a.seq || send_ns < trial_start || (before && !self.cross_host) {
             // Sent in an earlier trial, or LAPS laps ago (its seqId differs,
             // or it arrived before the frame now in its place was sent).
             totals.stale += 1;
-            return;
+            return None;
         }
         let prev = self.table[idx].fetch_or(RECEIVED, Ordering::AcqRel);
+        let pos = idx % self.pool.frames.len();
+        let lap = (idx / self.pool.frames.len()) as u64;
         let pf = &self.pool.frames[pos];
         let st = &mut flows[pf.flow as usize];
         if prev & RECEIVED != 0 {
             st.duplicates += 1;
-            return;
+            return None;
         }
         if send_rel < measure_start {
-            return; // a warm-up frame
+            return None; // a warm-up frame
         }
         st.received += 1;
-        st.seq.add(seq);
+        st.before_sent += before as u64;
+        st.seq.add(a.seq);
         st.place(pf.position(lap), LAPS * pf.flow_len as u64);
-        st.latency(rx_ns.saturating_sub(send_ns));
-        // Each flow's first frame and every iq_every-th after it (flows
-        // alternate, so a count over all of them would check only some).
-        if pf.uplane && (st.received - 1) % self.iq_every as u64 == 0 {
-            self.check_iq(&fr, st, scratch);
-        }
+        st.latency(a.rx_ns.saturating_sub(send_ns));
+        Some(pf.flow as usize)
     }
 
     fn flow_index(&self, k: FlowKey) -> Option<usize> {
@@ -395,7 +471,7 @@ impl Engine {
     }
 
     /// Measures the IQ of a U-plane frame against gen's signal as its compression carries it.
-    fn check_iq(&self, fr: &FrameRepr<'_>, st: &mut FlowStats, scratch: &mut Vec<i32>) {
+    pub fn check_iq(&self, fr: &FrameRepr<'_>, st: &mut FlowStats, scratch: &mut Vec<i32>) {
         let cfg = self.rx_cfg;
         let rf = self.reference;
         for m in fr.messages() {
@@ -417,7 +493,7 @@ impl Engine {
 
 /// Receives and discards until nothing has come for [`QUIET`] or `max`
 /// has passed; returns how many frames came.
-fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
+pub fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
     let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::new()).collect();
     let (mut lens, mut times) = ([0usize; BURST], [0u64; BURST]);
     let (t0, mut last, mut n) = (Instant::now(), Instant::now(), 0u64);
@@ -435,6 +511,6 @@ fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
 }
 
 /// Frames the kernel dropped on the receive side (not counted by `drops`).
-fn kernel_drops(c: &PortCounters) -> u64 {
+pub fn kernel_drops(c: &PortCounters) -> u64 {
     c.get(PortEvent::KernelRxDropped) + c.get(PortEvent::KernelRxRingFull)
 }

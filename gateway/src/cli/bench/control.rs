@@ -1,0 +1,352 @@
+//! The control channel of a cross-host run: `bench --role rx` (which runs
+//! the search, so it decides every trial) connects over TCP to `bench
+//! --role tx --control ADDR` and asks it for each trial; the tx side sends
+//! the traffic, then its send times (one table entry per frame, in
+//! sending order) back, and the rx side matches its arrivals to them.
+//!
+//! Messages are JSON lines; a trial's send times follow their `Done` line
+//! as a count of little-endian `u64`s. Every wait is bounded: a peer that
+//! is unreachable, never connects, goes silent or closes the channel is a
+//! [`ControlError`] naming the flag, the address and what was awaited.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::trial::Sent;
+
+/// The protocol's version; both sides must speak the same.
+pub const VERSION: u32 = 1;
+/// Longest JSON line accepted.
+const MAX_LINE: u64 = 1 << 20;
+/// Most send times one trial may report (2^27: 1 GiB of them).
+const MAX_ENTRIES: u64 = 1 << 27;
+
+/// One control message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum Msg {
+    /// rx → tx, first: who it is and the traffic it expects.
+    Hello {
+        /// [`VERSION`].
+        version: u32,
+        /// The traffic's description and fingerprint.
+        traffic: Traffic,
+        /// How long the tx side may wait for the next trial, seconds.
+        idle_seconds: f64,
+    },
+    /// tx → rx, the answer: its traffic, clock epoch and port.
+    Welcome {
+        /// [`VERSION`].
+        version: u32,
+        /// The traffic the tx side sends.
+        traffic: Traffic,
+        /// CLOCK_REALTIME (tx host) its send times count from, ns.
+        epoch_ns: u64,
+        /// Its port, as the report names it.
+        tx: String,
+        /// Its NIC and driver.
+        tx_nic: String,
+        /// Its host name.
+        hostname: String,
+        /// How it timestamps sends.
+        send_timestamping: String,
+        /// Its PTP offset, ns, and where that came from.
+        ptp_offset: Option<(f64, String)>,
+    },
+    /// rx → tx: an NTP-style probe (`t1` on the rx clock).
+    Ping {
+        /// rx clock when sent, ns.
+        t1: u64,
+    },
+    /// tx → rx: the probe's answer (`t2` received, `t3` sent, tx clock).
+    Pong {
+        /// Echoed.
+        t1: u64,
+        /// tx clock on receipt, ns.
+        t2: u64,
+        /// tx clock on answering, ns.
+        t3: u64,
+    },
+    /// rx → tx: run one trial now.
+    Trial {
+        /// Frames per second, `None` flat out.
+        rate: Option<f64>,
+        /// Warm-up, seconds.
+        warmup: f64,
+        /// The measured part, seconds.
+        duration: f64,
+    },
+    /// tx → rx: the trial's sending is over; `entries` send times follow.
+    Done {
+        /// What was sent.
+        sent: Sent,
+        /// tx clock when the trial started, ns.
+        trial_start: u64,
+        /// The measured part's start, relative to the epoch, + 1 (u64::MAX: never).
+        measure_start: u64,
+        /// Lap and pool position of the first frame sent.
+        lap: u64,
+        /// Pool position of the first frame sent.
+        pos: usize,
+        /// Send times that follow.
+        entries: u64,
+    },
+    /// rx → tx: the run is over.
+    Bye,
+    /// Either way: the sender gives up, and why.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The traffic a side sends or expects: both must generate the same pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// The carrier in words.
+    pub carrier: String,
+    /// Frames in the pool.
+    pub frames: usize,
+    /// FNV-1a 64 of the pool's bytes.
+    pub fingerprint: u64,
+}
+
+/// What went wrong on the control channel.
+#[derive(Debug)]
+pub enum ControlError {
+    /// `--peer`: nothing accepted a connection within the time.
+    Unreachable { peer: String, waited: Duration, last: String },
+    /// `--control`: the address cannot be listened on.
+    Listen { control: String, error: String },
+    /// `--control`: no rx side connected within the time.
+    NeverConnected { control: String, waited: Duration },
+    /// The peer sent nothing within the time.
+    Silent { peer: String, awaiting: &'static str, waited: Duration },
+    /// The peer closed the channel.
+    Closed { peer: String, awaiting: &'static str },
+    /// A message that does not parse, at this byte offset of the stream.
+    Protocol { peer: String, offset: u64, what: String },
+    /// The two sides disagree on `field`.
+    Mismatch { field: &'static str, tx: String, rx: String },
+    /// The peer gave up.
+    Peer { peer: String, message: String },
+    /// Writing to the peer failed.
+    Io { peer: String, error: String },
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ControlError::*;
+        match self {
+            Unreachable { peer, waited, last } => write!(
+                f,
+                "--peer {peer}: no tx side answered within {:.1} s ({last}); start `fhgate bench --role tx --control {peer}` there first (--peer-timeout waits longer)",
+                waited.as_secs_f64()
+            ),
+            Listen { control, error } => write!(f, "--control {control}: cannot listen there: {error}"),
+            NeverConnected { control, waited } => write!(
+                f,
+                "--control {control}: no rx side connected within {:.1} s; start `fhgate bench --role rx --peer {control}` on the receiving host (--peer-timeout waits longer)",
+                waited.as_secs_f64()
+            ),
+            Silent { peer, awaiting, waited } => write!(f, "control channel to {peer}: no {awaiting} within {:.1} s: the peer stopped answering", waited.as_secs_f64()),
+            Closed { peer, awaiting } => write!(f, "control channel to {peer}: the peer closed it while bench awaited {awaiting}"),
+            Protocol { peer, offset, what } => write!(f, "control channel to {peer}: byte {offset}: {what}"),
+            Mismatch { field, tx, rx } => write!(f, "the tx and rx sides disagree on {field}: tx {tx}, rx {rx}; give both the same traffic flags"),
+            Peer { peer, message } => write!(f, "the peer at {peer} gave up: {message}"),
+            Io { peer, error } => write!(f, "control channel to {peer}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// An open control channel.
+pub struct Channel {
+    r: BufReader<TcpStream>,
+    w: BufWriter<TcpStream>,
+    /// The peer's address.
+    pub peer: String,
+    offset: u64,
+}
+
+impl Channel {
+    fn new(s: TcpStream, peer: String) -> Result<Channel, ControlError> {
+        let io = |e: std::io::Error| ControlError::Io { peer: peer.clone(), error: e.to_string() };
+        s.set_nodelay(true).map_err(io)?;
+        let r = BufReader::new(s.try_clone().map_err(io)?);
+        Ok(Channel { r, w: BufWriter::new(s), peer, offset: 0 })
+    }
+
+    /// Connects to `peer` (the tx side's `--control`), retrying until `within`.
+    pub fn connect(peer: &str, within: Duration) -> Result<Channel, ControlError> {
+        let t0 = Instant::now();
+        let mut last = String::from("nothing tried");
+        while t0.elapsed() < within && !fhgate::signals::stop_requested() {
+            match peer.to_socket_addrs() {
+                Ok(addrs) => {
+                    for a in addrs {
+                        let left = within.saturating_sub(t0.elapsed()).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                        match TcpStream::connect_timeout(&a, left) {
+                            Ok(s) => return Channel::new(s, peer.to_string()),
+                            Err(e) => last = format!("{a}: {e}"),
+                        }
+                    }
+                }
+                Err(e) => last = format!("resolving: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(ControlError::Unreachable { peer: peer.to_string(), waited: t0.elapsed(), last })
+    }
+
+    /// Listens on `control` and takes the first connection within `within`.
+    pub fn accept(control: &str, within: Duration) -> Result<Channel, ControlError> {
+        let l = TcpListener::bind(control).map_err(|e| ControlError::Listen { control: control.into(), error: e.to_string() })?;
+        l.set_nonblocking(true).map_err(|e| ControlError::Listen { control: control.into(), error: e.to_string() })?;
+        let t0 = Instant::now();
+        while t0.elapsed() < within && !fhgate::signals::stop_requested() {
+            match l.accept() {
+                Ok((s, addr)) => {
+                    let _ = s.set_nonblocking(false);
+                    return Channel::new(s, addr.to_string());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(ControlError::Listen { control: control.into(), error: e.to_string() }),
+            }
+        }
+        Err(ControlError::NeverConnected { control: control.into(), waited: t0.elapsed() })
+    }
+
+    /// Sends one message.
+    pub fn send(&mut self, m: &Msg) -> Result<(), ControlError> {
+        let line = serde_json::to_string(m).map_err(|e| self.io(e.to_string()))?;
+        let r = writeln!(self.w, "{line}").and_then(|_| self.w.flush());
+        r.map_err(|e| self.io(e.to_string()))
+    }
+
+    /// Sends a trial's send times.
+    pub fn send_entries(&mut self, e: &[u64]) -> Result<(), ControlError> {
+        for v in e {
+            self.w.write_all(&v.to_le_bytes()).map_err(|e| self.io(e.to_string()))?;
+        }
+        self.w.flush().map_err(|e| self.io(e.to_string()))
+    }
+
+    /// Receives one message within `within`; a peer's `Error` is returned as one.
+    pub fn recv(&mut self, awaiting: &'static str, within: Duration) -> Result<Msg, ControlError> {
+        self.deadline(within)?;
+        let mut line = String::new();
+        let n = (&mut self.r).take(MAX_LINE).read_line(&mut line).map_err(|e| self.read_error(e, awaiting, within))?;
+        if n == 0 {
+            return Err(ControlError::Closed { peer: self.peer.clone(), awaiting });
+        }
+        let at = self.offset;
+        self.offset += n as u64;
+        if !line.ends_with('\n') {
+            return Err(ControlError::Protocol { peer: self.peer.clone(), offset: at, what: format!("a line longer than {MAX_LINE} bytes") });
+        }
+        match serde_json::from_str::<Msg>(&line) {
+            Ok(Msg::Error { message }) => Err(ControlError::Peer { peer: self.peer.clone(), message }),
+            Ok(m) => Ok(m),
+            Err(e) => Err(ControlError::Protocol { peer: self.peer.clone(), offset: at, what: format!("not a control message ({e})") }),
+        }
+    }
+
+    /// Receives `n` send times within `within`.
+    pub fn recv_entries(&mut self, n: u64, out: &mut Vec<u64>, within: Duration) -> Result<(), ControlError> {
+        if n > MAX_ENTRIES {
+            return Err(ControlError::Protocol { peer: self.peer.clone(), offset: self.offset, what: format!("{n} send times announced (at most {MAX_ENTRIES})") });
+        }
+        out.clear();
+        out.reserve(n as usize);
+        let t0 = Instant::now();
+        let mut b = [0u8; 8];
+        for _ in 0..n {
+            self.deadline(within.saturating_sub(t0.elapsed()).max(Duration::from_millis(1)))?;
+            self.r.read_exact(&mut b).map_err(|e| self.read_error(e, "the trial's send times", within))?;
+            out.push(u64::from_le_bytes(b));
+        }
+        self.offset += 8 * n;
+        Ok(())
+    }
+
+    fn deadline(&mut self, d: Duration) -> Result<(), ControlError> {
+        let d = d.max(Duration::from_millis(1));
+        self.r.get_ref().set_read_timeout(Some(d)).map_err(|e| self.io(e.to_string()))
+    }
+
+    fn read_error(&self, e: std::io::Error, awaiting: &'static str, waited: Duration) -> ControlError {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ControlError::Silent { peer: self.peer.clone(), awaiting, waited },
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => ControlError::Closed { peer: self.peer.clone(), awaiting },
+            _ => self.io(e.to_string()),
+        }
+    }
+
+    fn io(&self, error: String) -> ControlError {
+        ControlError::Io { peer: self.peer.clone(), error }
+    }
+}
+
+/// FNV-1a 64 over bytes: the pool's fingerprint (both sides must agree).
+pub fn fnv1a(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+/// FNV-1a's offset basis.
+pub const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_send_times_cross_and_a_silent_or_absent_peer_is_an_error() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        // Nobody listens: bounded, named.
+        let t = Instant::now();
+        let e = Channel::connect(&addr, Duration::from_millis(500)).err().unwrap();
+        assert!(matches!(e, ControlError::Unreachable { .. }), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert!(e.to_string().contains("--peer") && e.to_string().contains(&addr), "{e}");
+        // Nobody connects.
+        let e = Channel::accept("127.0.0.1:0", Duration::from_millis(200)).err().unwrap();
+        assert!(e.to_string().contains("no rx side connected"), "{e}");
+        // A real exchange.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        let server = std::thread::spawn({
+            let addr = addr.clone();
+            move || {
+                let mut c = Channel::accept(&addr, Duration::from_secs(5)).unwrap();
+                let m = c.recv("a ping", Duration::from_secs(5)).unwrap();
+                let Msg::Ping { t1 } = m else { panic!("{m:?}") };
+                c.send(&Msg::Pong { t1, t2: 2, t3: 3 }).unwrap();
+                c.send_entries(&[7, u64::MAX, 0]).unwrap();
+                // Then silence until the other side gives up.
+                std::thread::sleep(Duration::from_millis(700));
+            }
+        });
+        let mut c = Channel::connect(&addr, Duration::from_secs(5)).unwrap();
+        c.send(&Msg::Ping { t1: 1 }).unwrap();
+        let m = c.recv("a pong", Duration::from_secs(5)).unwrap();
+        assert!(matches!(m, Msg::Pong { t1: 1, t2: 2, t3: 3 }), "{m:?}");
+        let mut v = Vec::new();
+        c.recv_entries(3, &mut v, Duration::from_secs(5)).unwrap();
+        assert_eq!(v, [7, u64::MAX, 0]);
+        let t = Instant::now();
+        let e = c.recv("the end of the trial", Duration::from_millis(300)).err().unwrap();
+        assert!(matches!(e, ControlError::Silent { .. }), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(2));
+        server.join().unwrap();
+        let e = c.recv("the end of the trial", Duration::from_secs(2)).err().unwrap();
+        assert!(matches!(e, ControlError::Closed { .. }), "{e}");
+    }
+}
