@@ -386,8 +386,8 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     let mut i = 0;
     let t_ops = Instant::now();
     while ops < 1000 {
-        // Swaps, config changes, rollbacks, and chain and stage additions, moves and removals.
-        let (method, path, body): (&str, &str, &[u8]) = match i % 12 {
+        // Swaps, config changes, rollbacks, chain and stage additions, moves and removals, canary start and promote.
+        let (method, path, body): (&str, &str, &[u8]) = match i % 14 {
             0 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "w2"}"#),
             1 => ("POST", "/v1/translators/w2/config", br#"{"config": {"in_width": 8, "out_width": 12}}"#),
             2 => ("POST", "/v1/chains/0/stages/0/rollback", b""),
@@ -398,12 +398,26 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
             8 => ("DELETE", "/v1/chains/1", b""),
             9 => ("DELETE", "/v1/chains/0/stages/1", b""),
             10 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "noop"}"#),
-            _ => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
+            11 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
+            // A canary of w2 on every other packet, then promoted: its shadow runs beside the active chain meanwhile.
+            12 => ("POST", "/v1/canary", br#"{"translator": "w2", "chain": 0, "stage": 0, "sample": "1/2"}"#),
+            _ => ("POST", "/v1/canary/promote", b""),
         };
         i += 1;
         let (c, v) = gw.call(method, path, body, None);
         assert_eq!(c, 200, "op {ops} {path}: {v}");
-        let cut = if v["cutover"].is_object() { v["cutover"].clone() } else { v["stages"][0]["cutover"].clone() };
+        if path == "/v1/canary" {
+            assert_eq!(v["running"], true, "op {ops}: {v}");
+            ops += 1;
+            continue;
+        }
+        let cut = if v["cutover"].is_object() {
+            v["cutover"].clone()
+        } else if v["promoted"].is_object() {
+            v["promoted"]["cutover"].clone()
+        } else {
+            v["stages"][0]["cutover"].clone()
+        };
         assert!(cut["workers"].as_u64() == Some(1), "op {ops}: the traffic ended before 1000 reconfigurations (make the capture longer): {v}");
         if let Some(us) = cut["cutover_us"].as_u64() {
             cutover.push(us);

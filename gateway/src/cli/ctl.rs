@@ -88,6 +88,95 @@ pub enum CtlCommand {
         /// Stage index.
         stage: usize,
     },
+    /// Run a candidate beside the active chains on a copy of some traffic, compare, promote or abort.
+    Canary {
+        /// start, status, promote or abort.
+        #[command(subcommand)]
+        call: CanaryCmd,
+    },
+}
+
+/// `ctl canary ...`.
+#[derive(Subcommand, Debug)]
+pub enum CanaryCmd {
+    /// Start a canary: TRANSLATOR at `--at CHAIN,STAGE`, or TRANSLATOR's `--config PAIRS` wherever it runs.
+    Start {
+        /// A loaded translator's name.
+        translator: String,
+        /// The stage it would replace: CHAIN,STAGE.
+        #[arg(long, conflicts_with = "config")]
+        at: Option<String>,
+        /// Its version (default: the newest).
+        #[arg(long)]
+        version: Option<usize>,
+        /// A new config for TRANSLATOR (key=value pairs, comma-separated) instead of a stage swap.
+        #[arg(long)]
+        config: Option<String>,
+        /// Copy one packet in N: `1/N` (default 1/16).
+        #[arg(long, conflicts_with = "flows")]
+        sample: Option<String>,
+        /// Copy every packet of these eAxC IDs (comma-separated, decimal or 0x hex).
+        #[arg(long)]
+        flows: Option<String>,
+        /// Promotion criteria, e.g. `fields<=udCompHdrWidth,evm<=-60,faults=0,packets>=10000`.
+        #[arg(long)]
+        promote_when: Option<String>,
+        /// Promote when the criteria hold, abort when they cannot.
+        #[arg(long)]
+        auto: bool,
+    },
+    /// The comparison so far (or the last canary's outcome).
+    Status,
+    /// Cut the candidate over (between bursts, nothing lost), and stop.
+    Promote,
+    /// Stop; the active chains are untouched.
+    Abort,
+}
+
+/// The request of a `ctl canary` command.
+fn canary_request(call: &CanaryCmd) -> Result<(&'static str, String, Vec<u8>)> {
+    use serde_json::json;
+    Ok(match call {
+        CanaryCmd::Start { translator, at, version, config, sample, flows, promote_when, auto } => {
+            let mut v = json!({ "translator": translator, "auto": auto });
+            match (at, config) {
+                (Some(at), None) => {
+                    let (c, s) = at.split_once(',').ok_or_else(|| anyhow!("--at: `{at}`: expected CHAIN,STAGE"))?;
+                    let idx = |x: &str| x.trim().parse::<usize>().map_err(|_| anyhow!("--at: `{x}` is not an index"));
+                    (v["chain"], v["stage"]) = (idx(c)?.into(), idx(s)?.into());
+                }
+                (None, Some(pairs)) => v["config"] = config_object(pairs)?,
+                _ => return Err(anyhow!("canary start: give --at CHAIN,STAGE or --config PAIRS")),
+            }
+            if let Some(n) = version {
+                v["version"] = (*n).into();
+            }
+            if let Some(s) = sample {
+                v["sample"] = s.clone().into();
+            }
+            if let Some(f) = flows {
+                let ids = f
+                    .split(',')
+                    .map(|x| {
+                        let x = x.trim();
+                        let r = match x.strip_prefix("0x") {
+                            Some(h) => u16::from_str_radix(h, 16),
+                            None => x.parse(),
+                        };
+                        r.map_err(|_| anyhow!("--flows: `{x}` is not an eAxC ID"))
+                    })
+                    .collect::<Result<Vec<u16>>>()?;
+                v["flows"] = ids.into();
+            }
+            if let Some(p) = promote_when {
+                v["promote_when"] = p.clone().into();
+            }
+            ("POST", "/v1/canary".into(), v.to_string().into_bytes())
+        }
+        CanaryCmd::Status => ("GET", "/v1/canary".into(), Vec::new()),
+        CanaryCmd::Promote => ("POST", "/v1/canary/promote".into(), Vec::new()),
+        CanaryCmd::Abort => ("POST", "/v1/canary/abort".into(), Vec::new()),
+    })
 }
 
 /// `ctl chain ...`.
@@ -252,6 +341,10 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             (method, path, "application/json", body)
         }
         CtlCommand::Rollback { chain, stage } => ("POST", format!("/v1/chains/{chain}/stages/{stage}/rollback"), "application/json", Vec::new()),
+        CtlCommand::Canary { call } => {
+            let (method, path, body) = canary_request(call)?;
+            (method, path, "application/json", body)
+        }
     };
     let r = client::request(&addr, method, &path, ctype, &body, token.as_deref())?;
     let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.body).into_owned()));
@@ -312,11 +405,59 @@ fn print_text(what: &CtlCommand, v: &Value) {
         CtlCommand::Config { save: Some(_), .. } => {
             println!("saved {} ({} translators, {} chains)", v["path"].as_str().unwrap_or(""), v["translators"], v["chains"])
         }
+        CtlCommand::Canary { call: CanaryCmd::Promote } => {
+            let p = &v["promoted"];
+            println!("promoted: {}", cutover(if p["cutover"].is_null() { &p["stages"][0]["cutover"] } else { &p["cutover"] }));
+            print_canary(&v["canary"]);
+        }
+        CtlCommand::Canary { call: CanaryCmd::Abort } => print_canary(&v["canary"]),
+        CtlCommand::Canary { .. } => print_canary(v),
         CtlCommand::Config { .. } => {
             println!("{} v{}", v["name"].as_str().unwrap_or(""), v["version"]);
             for s in v["stages"].as_array().into_iter().flatten() {
                 println!("  chain {} stage {}: {}", s["chain"], s["stage"], cutover(&s["cutover"]));
             }
         }
+    }
+}
+
+/// A canary's status as text.
+fn print_canary(c: &Value) {
+    if c["running"] == Value::Bool(false) && c.get("outcome").is_none() {
+        match c.get("last").filter(|l| !l.is_null()) {
+            Some(l) => {
+                println!("no canary running; the last one:");
+                print_canary(l);
+            }
+            None => println!("no canary running"),
+        }
+        return;
+    }
+    let k = &c["candidate"];
+    let what = match k["kind"].as_str() {
+        Some("swap") => format!("{} at chain {} stage {}", k["translator"].as_str().unwrap_or(""), k["chain"], k["stage"]),
+        _ => format!("{} with config {}", k["translator"].as_str().unwrap_or(""), k["config"]),
+    };
+    println!("canary {what}: sample {}, since {}{}", c["sample"], c["started"].as_str().unwrap_or(""), if c["auto"] == Value::Bool(true) { ", auto" } else { "" });
+    if let Some(o) = c["outcome"].as_str() {
+        println!("  outcome: {o}");
+    }
+    println!("  sampled {} dropped {} compared {}; verdict mismatches {}; faults active {} candidate {}", c["sampled"], c["dropped"], c["compared"], c["verdict_mismatches"], c["faults"]["active"], c["faults"]["candidate"]);
+    let ns = |x: &Value| x.as_f64().map_or("-".to_string(), |n| format!("{n:.0} ns"));
+    println!("  per packet: active {}, candidate {}", ns(&c["ns_per_packet"]["active"]), ns(&c["ns_per_packet"]["candidate"]));
+    for f in c["flows"].as_array().into_iter().flatten() {
+        let iq = &f["iq"];
+        let evm = match iq["evm_db"].as_f64() {
+            Some(e) => format!("EVM {e:.2} dB ({} of {} PRBs differ)", iq["differing_prbs"], iq["prbs"]),
+            None if f["plane"] == "u" => "IQ identical".into(),
+            None => String::new(),
+        };
+        println!("  {}: {} matched, {} missing, {} extra; {evm}", f["flow"].as_str().unwrap_or(""), f["matched"], f["missing"], f["extra"]);
+        for d in f["fields"].as_array().into_iter().flatten() {
+            println!("    {}: {} -> {} ({}x)", d["field"].as_str().unwrap_or(""), d["active"].as_str().unwrap_or(""), d["candidate"].as_str().unwrap_or(""), d["count"]);
+        }
+    }
+    if let Some(d) = c["decision"]["verdict"].as_str() {
+        println!("  criteria `{}`: {d}: {}", c["promote_when"].as_str().unwrap_or(""), c["decision"]["why"].as_str().unwrap_or(""));
     }
 }

@@ -145,6 +145,52 @@ pub fn stage_add_json(chain: usize, bytes: &[u8]) -> Result<ChainEdit, ApiError>
     Ok(ChainEdit::AddStage { chain, translator: required(&m, "translator")?, version: number(&m, "version")?.map(|v| v as usize), at: number(&m, "at")?.map(|v| v as usize) })
 }
 
+/// `POST /v1/canary`: `{"translator", "chain"?, "stage"?, "version"?,
+/// "config"?, "sample"?: "1/N", "flows"?: [eAxC], "promote_when"?, "auto"?}`:
+/// a loaded translator at one stage (`chain` and `stage`), or a loaded
+/// translator's new `config` wherever it runs.
+pub fn canary_json(bytes: &[u8]) -> Result<Command, ApiError> {
+    use super::canary::{Candidate, CanaryStart, SampleSpec};
+    let m = object(bytes, &["translator", "chain", "stage", "version", "config", "sample", "flows", "promote_when", "auto"])?;
+    let translator = required(&m, "translator")?;
+    let (chain, stage, version) = (number(&m, "chain")?, number(&m, "stage")?, number(&m, "version")?.map(|v| v as usize));
+    let candidate = match (chain, stage, m.get("config")) {
+        (Some(c), Some(s), None) => Candidate::Swap { chain: c as usize, stage: s as usize, translator, version },
+        (None, None, Some(_)) if version.is_none() => Candidate::Config { translator, config: config_pairs(m.get("config"))? },
+        (None, None, Some(_)) => return Err(ApiError::bad("version", "a config candidate is the newest version with another config; give no version")),
+        (_, _, Some(_)) => return Err(ApiError::bad("config", "give either chain and stage (a swap) or config (a config change), not both")),
+        (Some(_), None, None) => return Err(ApiError::bad("stage", "missing (with chain)")),
+        (None, Some(_), None) => return Err(ApiError::bad("chain", "missing (with stage)")),
+        (None, None, None) => return Err(ApiError::bad("chain", "missing: give chain and stage, or config")),
+    };
+    let sample = match (string(&m, "sample")?, m.get("flows")) {
+        (Some(_), Some(_)) => return Err(ApiError::bad("flows", "give sample or flows, not both")),
+        (None, Some(Value::Array(list))) if !list.is_empty() => SampleSpec::Flows(
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| v.as_u64().filter(|&e| e <= u16::MAX as u64).map(|e| e as u16).ok_or_else(|| ApiError::bad(&format!("flows[{i}]"), format!("expected an eAxC ID (0-65535), got {v}"))))
+                .collect::<Result<_, _>>()?,
+        ),
+        (None, Some(other)) => return Err(ApiError::bad("flows", format!("expected a non-empty array of eAxC IDs, got {other}"))),
+        (Some(s), None) => {
+            let n = s.trim().strip_prefix("1/").and_then(|n| n.parse::<u32>().ok()).filter(|&n| n >= 1);
+            SampleSpec::Every(n.ok_or_else(|| ApiError::bad("sample", format!("`{s}`: expected 1/N with N >= 1")))?)
+        }
+        (None, None) => SampleSpec::Every(16),
+    };
+    let criteria_text = string(&m, "promote_when")?.unwrap_or_default();
+    let criteria = super::canary::criteria::Criteria::parse(&criteria_text).map_err(|e| {
+        let field = if e.key().is_empty() { "promote_when".to_string() } else { format!("promote_when.{}", e.key()) };
+        ApiError::bad(&field, e)
+    })?;
+    let auto = match m.get("auto") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(ApiError::bad("auto", format!("expected true or false, got {other}"))),
+    };
+    Ok(Command::Canary(super::CanaryCall::Start(CanaryStart { candidate, sample, criteria, criteria_text, auto })))
+}
+
 /// A body that must be empty or `{}` (rollback).
 pub fn empty_json(bytes: &[u8]) -> Result<(), ApiError> {
     object(bytes, &[]).map(|_| ())
@@ -246,6 +292,12 @@ mod tests {
         assert!(swap_json(br#"{"translator": "w", "version": -1}"#).unwrap_err().message.starts_with("version:"));
         assert!(position("x", "0").unwrap_err().message.starts_with("chain:"));
         assert!(upload("name=w&bogus=1", vec![0]).unwrap_err().message.starts_with("bogus:"));
+        let canary = |b: &str| canary_json(b.as_bytes()).unwrap_err().message;
+        assert!(canary(r#"{"translator": "w", "chain": 0, "stage": 0, "promote_when": "evm<=x"}"#).starts_with("promote_when.evm:"));
+        assert!(canary(r#"{"translator": "w", "chain": 0, "stage": 0, "sample": "1/0"}"#).starts_with("sample:"));
+        assert!(canary(r#"{"translator": "w", "chain": 0}"#).starts_with("stage:"));
+        assert!(canary(r#"{"translator": "w", "chain": 0, "stage": 0, "flows": [70000]}"#).starts_with("flows[0]:"));
+        assert!(canary(r#"{"translator": "w", "chain": 0, "stage": 0, "auto": 1}"#).starts_with("auto:"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`client`]: the blocking HTTP/1.1 client `fhgate ctl` uses.
 
 pub mod body;
+pub mod canary;
 pub mod client;
 pub mod layout;
 pub mod reload;
@@ -79,6 +80,8 @@ pub enum Command {
     },
     /// Adds, removes or reorders chains or their stages.
     Chains(layout::ChainEdit),
+    /// Canary start, status, promote, abort, or its metrics.
+    Canary(CanaryCall),
     /// Writes the running configuration to `path` as TOML `run -c` accepts.
     Save {
         /// Where (absolute, `.toml`).
@@ -86,6 +89,21 @@ pub enum Command {
         /// Replace the file if it exists.
         force: bool,
     },
+}
+
+/// A canary call ([`canary`]).
+#[derive(Debug)]
+pub enum CanaryCall {
+    /// Start one.
+    Start(canary::CanaryStart),
+    /// Its comparison so far.
+    Status,
+    /// Cut the candidate over, and stop.
+    Promote,
+    /// Stop; the active chains are untouched.
+    Abort,
+    /// Its Prometheus lines.
+    Metrics,
 }
 
 impl Command {
@@ -102,6 +120,11 @@ impl Command {
             Command::Config { name, config } => format!("config {name} {config:?}"),
             Command::Rollback { chain, stage } => format!("rollback chain {chain} stage {stage}"),
             Command::Chains(e) => e.action(),
+            Command::Canary(CanaryCall::Start(s)) => format!("canary start {:?} sample {:?} promote_when `{}`{}", s.candidate, s.sample, s.criteria_text, if s.auto { " auto" } else { "" }),
+            Command::Canary(CanaryCall::Status) => "canary status".into(),
+            Command::Canary(CanaryCall::Metrics) => "canary metrics".into(),
+            Command::Canary(CanaryCall::Promote) => "canary promote".into(),
+            Command::Canary(CanaryCall::Abort) => "canary abort".into(),
             Command::Save { path, force } => format!("config save {}{}", path.display(), if *force { " (force)" } else { "" }),
         }
     }
@@ -174,7 +197,7 @@ impl Endpoint {
             let _ = req.reply.send(reply);
             next = self.rx.try_recv().ok();
         }
-        swapped
+        swapped | self.state.canary_tick(running)
     }
 }
 

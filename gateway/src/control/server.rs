@@ -22,7 +22,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::layout::ChainEdit;
-use super::{body, ApiError, Command, Reply, Request};
+use super::{body, ApiError, CanaryCall, Command, Reply, Request};
 use crate::config::{ControlConfig, ControlListen};
 use crate::metrics::{Collector, PortBoard};
 
@@ -142,6 +142,9 @@ pub fn serve(cfg: &ControlConfig, tx: Sender<Request>, collector: Arc<Mutex<Coll
         .route("/v1/chains/{chain}/stages/{stage}", post(swap).delete(stage_remove))
         .route("/v1/chains/{chain}/stages/{stage}/rollback", post(rollback))
         .route("/v1/config/save", post(save))
+        .route("/v1/canary", post(canary_start).get(canary_status))
+        .route("/v1/canary/promote", post(canary_promote))
+        .route("/v1/canary/abort", post(canary_abort))
         .fallback(|| async { reply(Err(ApiError::not_found("no such endpoint; see the README's control API section"))) })
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .layer(axum::middleware::from_fn(declared_length))
@@ -262,10 +265,31 @@ async fn status(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    match app.collector.lock() {
-        Ok(mut c) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], c.prometheus()).into_response(),
-        Err(_) => reply(Err(ApiError { status: 500, message: "metrics collector poisoned".into() })),
-    }
+    let text = match app.collector.lock() {
+        Ok(mut c) => c.prometheus(),
+        Err(_) => return reply(Err(ApiError { status: 500, message: "metrics collector poisoned".into() })),
+    };
+    // The canary's lines come from the control loop, which owns it.
+    let canary = app.call(Command::Canary(CanaryCall::Metrics)).await.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text + &canary).into_response()
+}
+
+async fn canary_start(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    app.mutate(&peer, &headers, "canary start", body::canary_json(&bytes)).await
+}
+
+async fn canary_status(State(app): State<Arc<App>>) -> Response {
+    reply(app.call(Command::Canary(CanaryCall::Status)).await)
+}
+
+async fn canary_promote(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::empty_json(&bytes).map(|()| Command::Canary(CanaryCall::Promote));
+    app.mutate(&peer, &headers, "canary promote", parsed).await
+}
+
+async fn canary_abort(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let parsed = body::empty_json(&bytes).map(|()| Command::Canary(CanaryCall::Abort));
+    app.mutate(&peer, &headers, "canary abort", parsed).await
 }
 
 async fn load(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, uri: Uri, headers: HeaderMap, bytes: Bytes) -> Response {

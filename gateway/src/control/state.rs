@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{ApiError, Command, Reply, Source};
+use super::{ApiError, CanaryCall, Command, Reply, Source};
 use crate::config::{FaultPolicyConfig, GatewayConfig};
 use crate::pipeline::runner::Running;
 use crate::translate::{ChainSpec, Limits, Runtime, Translator, TranslatorModule, TranslatorSpec};
@@ -62,6 +62,12 @@ pub struct State {
     pub(super) translators: BTreeMap<String, Vec<Version>>,
     pub(super) chains: Vec<(String, Vec<Stage>)>,
     pub(super) base: Base,
+    /// The canary running now, if any.
+    pub(super) canary: Option<super::canary::Canary>,
+    /// The last canary's outcome and figures.
+    pub(super) canary_last: Option<Value>,
+    /// `[control] audit_log`, for decisions taken without a call (auto canary).
+    pub(super) audit_log: Option<std::path::PathBuf>,
 }
 
 /// FNV-1a, 64 bits: a stable content hash to tell module versions apart
@@ -97,7 +103,8 @@ impl State {
             .iter()
             .map(|c| (c.select.clone(), c.translators.iter().map(|n| Stage { current: (n.clone(), 0), history: Vec::new() }).collect()))
             .collect();
-        State { rt, translators, chains, base }
+        let audit_log = cfg.control.as_ref().and_then(|c| c.audit_log.clone());
+        State { rt, translators, chains, base, canary: None, canary_last: None, audit_log }
     }
 
     /// Carries out `cmd` (received at `received`) on the workers of
@@ -127,6 +134,17 @@ impl State {
                 let cut = r.is_ok();
                 (r, cut)
             }
+            Command::Canary(call) => match call {
+                CanaryCall::Start(req) => (self.canary_start(req, running), false),
+                CanaryCall::Status => (Ok(self.canary_status()), false),
+                CanaryCall::Metrics => (Ok(Value::String(self.canary_metrics())), false),
+                CanaryCall::Abort => (self.canary_abort("manual", running), false),
+                CanaryCall::Promote => {
+                    let r = self.canary_promote(received, running, "manual");
+                    let cut = r.is_ok();
+                    (r, cut)
+                }
+            },
         }
     }
 
@@ -187,7 +205,7 @@ impl State {
         }
     }
 
-    fn swap(&mut self, chain: usize, stage: usize, name: &str, version: Option<usize>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+    pub(super) fn swap(&mut self, chain: usize, stage: usize, name: &str, version: Option<usize>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
         self.stage_mut(chain, stage)?;
         let v = self.version(name, version)?;
         let spec = self.translators[name][v].spec.clone();
@@ -198,7 +216,7 @@ impl State {
         Ok(json!({ "chain": chain, "stage": stage, "translator": name, "version": v + 1, "cutover": cut }))
     }
 
-    fn config(&mut self, name: &str, config: Vec<(String, String)>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+    pub(super) fn config(&mut self, name: &str, config: Vec<(String, String)>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
         let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
         let last = vs.last().expect("a loaded name has a version");
         // Same module, limits and fault policy; only the config is new.
@@ -290,7 +308,7 @@ impl State {
             })
             .collect();
         let workers: Vec<Value> = running.iter().map(|(d, r)| json!({ "direction": d, "workers": r.controls.len(), "finished": r.is_finished() })).collect();
-        json!({ "translators": translators, "chains": chains, "pipelines": workers })
+        json!({ "translators": translators, "chains": chains, "pipelines": workers, "canary": self.canary_status() })
     }
 }
 

@@ -188,6 +188,8 @@ pub struct Running {
     pub controls: Vec<Control>,
     /// Each stage's polling state (sleeping, wake-ups), by thread name.
     pub polls: Vec<(String, Arc<PollGauge>)>,
+    /// How its ingress frames are decoded (a canary's shadow decodes its copies so).
+    pub decode: DecodeConfig,
     threads: Vec<thread::JoinHandle<StageEnd>>,
     stop: Arc<AtomicBool>,
     /// Set by a stage that ended in an error or a panic.

@@ -35,6 +35,7 @@ pub mod instance;
 pub mod meta;
 pub mod module;
 pub mod summary;
+pub mod shadow;
 pub mod swap;
 pub mod translator;
 pub mod worker;

@@ -19,6 +19,7 @@ use rtrb::{Consumer, Producer, PushError, RingBuffer};
 use super::host::Shared;
 use super::instance::Instance;
 use super::chain::FlowMask;
+use super::shadow::ShadowTap;
 use super::translator::Translator;
 use super::worker::layout::{Layout, Source};
 
@@ -31,6 +32,8 @@ pub(crate) enum SwapMsg {
     Stage { chain: u16, stage: u16, translator: Box<Translator> },
     /// New chains (see [`Layout`]).
     Layout(Box<Layout>),
+    /// A canary's tap to run at the start of every burst, or none.
+    Tap(Option<Box<ShadowTap>>),
 }
 
 /// Something the worker hands back to be dropped off the hot core.
@@ -42,6 +45,8 @@ pub(crate) enum Retired {
     Instance(Box<Instance>, bool),
     /// A spent layout change: the old chains and the stages dropped.
     Layout(Box<Layout>),
+    /// A canary's tap no longer run (its ring ends and buffers are freed here).
+    Tap(Box<ShadowTap>),
 }
 
 impl Retired {
@@ -51,6 +56,7 @@ impl Retired {
             Retired::Instance(i, true) => i.unload(),
             Retired::Instance(_, false) => {}
             Retired::Layout(l) => l.retire(),
+            Retired::Tap(t) => drop(t),
         }
     }
 }
@@ -188,6 +194,7 @@ impl Control {
                 l.retire();
                 return Err(SwapError::Busy);
             }
+            Err(PushError::Full(SwapMsg::Tap(_))) => return Err(SwapError::Busy),
         }
         self.installed[chain][stage] = installed;
         Ok(())
@@ -244,6 +251,12 @@ impl Control {
         self.layout = installed.iter().map(|c| c.len()).collect();
         self.installed = installed;
         Ok(())
+    }
+
+    /// Sends a canary's tap (or `None`: stop tapping); the worker runs it
+    /// from its next burst on and hands the one it replaces back.
+    pub fn set_tap(&mut self, tap: Option<ShadowTap>) -> Result<(), SwapError> {
+        self.tx.push(SwapMsg::Tap(tap.map(Box::new))).map_err(|_| SwapError::Busy)
     }
 
     /// Stages per chain as last sent to the worker.

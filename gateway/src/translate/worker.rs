@@ -15,6 +15,7 @@ use super::fault::FaultPolicy;
 use super::host::bump;
 use super::meta::Filter;
 use super::module::LoadError;
+use super::shadow::ShadowTap;
 use super::swap::{self, Control, Graveyard, Inbox, Retired, SwapMsg};
 use super::translator::{Extra, Fate, StageIo, Translator};
 
@@ -78,6 +79,8 @@ pub struct WorkerHost {
     extras: Vec<Extra>,
     spare: Vec<Packet>,
     swaps: u64,
+    /// A canary's tap: copies a sample of each burst before it is translated.
+    tap: Option<Box<ShadowTap>>,
 }
 
 /// What [`WorkerHost::process`] did with a burst.
@@ -119,6 +122,7 @@ impl WorkerHost {
             extras: Vec::with_capacity(BURST_CAPACITY),
             spare: Vec::with_capacity(BURST_CAPACITY),
             swaps: 0,
+            tap: None,
         };
         Ok((host, control))
     }
@@ -136,6 +140,13 @@ impl WorkerHost {
                 t.retire();
             }
         }
+    }
+
+    /// How the outputs of chain `route` decode: the worker's decoding
+    /// through the effects its stages declare (the worker's own for a
+    /// packet no chain took).
+    pub fn output_decode(&self, route: u16) -> DecodeConfig {
+        self.chains.get(route as usize).and_then(|c| c.decodes.last().copied()).unwrap_or(self.decode)
     }
 
     /// Hot swaps installed so far.
@@ -161,6 +172,12 @@ impl WorkerHost {
                         self.grave.misfits += 1;
                     }
                     self.grave.bury(Retired::Layout(l));
+                    continue;
+                }
+                SwapMsg::Tap(t) => {
+                    if let Some(old) = std::mem::replace(&mut self.tap, t) {
+                        self.grave.bury(Retired::Tap(old));
+                    }
                     continue;
                 }
             };
@@ -204,6 +221,10 @@ impl WorkerHost {
     /// from it.
     pub fn process(&mut self, burst: &mut Burst, pool: &mut BufPool) -> BurstReport {
         let mut report = BurstReport { packets_in: burst.len(), swapped: self.apply_swaps(), ..Default::default() };
+        if let Some(tap) = &mut self.tap {
+            // The packets as received, before any translator rewrites them in place.
+            tap.take(&burst.pkts);
+        }
         for stage in 0..self.depth {
             let unrouted = self.select(stage, &mut burst.pkts);
             if stage == 0 {

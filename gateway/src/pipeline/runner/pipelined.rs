@@ -105,7 +105,7 @@ pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
     let idler = idler(format!("{}-tx", spec.name));
     let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject, idler, bell: tx_bell };
     threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, pins.stage(Stage::Tx), move || tx.run())?);
-    pins.wait(Running { received, metrics, controls, polls, threads, stop, failed })
+    pins.wait(Running { received, metrics, controls, polls, decode: spec.decode, threads, stop, failed })
 }
 
 struct Rx {

@@ -47,7 +47,7 @@ pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
     let mut pins = super::Pins::new(spec.cores, &spec.name);
     let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, pins.stage(Stage::Worker(0)), move || r.run())?;
     let polls = vec![(spec.name.clone(), gauge)];
-    pins.wait(Running { received, metrics: vec![m], controls: vec![control], polls, threads: vec![t], stop, failed })
+    pins.wait(Running { received, metrics: vec![m], controls: vec![control], polls, decode: spec.decode, threads: vec![t], stop, failed })
 }
 
 /// The single stage of a run-to-completion direction.

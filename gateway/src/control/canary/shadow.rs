@@ -1,0 +1,246 @@
+//! The shadow thread of a canary: it takes the sampled copies from every
+//! worker's tap, runs each through a private instance of the active chains
+//! and one of the candidate chains, and compares the two outputs with
+//! [`crate::diff::diff`], the comparison `fhgate diff` makes (fields by
+//! Wireshark name, IQ error), adding what only a live comparison can see:
+//! verdicts, faults, and the time each chain took per packet. It runs on
+//! an ordinary thread, off the worker cores' hot path; when it falls
+//! behind, the taps drop samples (counted), never the workers.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ecpri::frame::DecodeConfig;
+
+use crate::diff::{DiffOptions, FlowId, FlowReport};
+use crate::io::pcap::Captured;
+use crate::translate::shadow::{ShadowFeed, TapCounters};
+use crate::translate::{BufPool, Burst, Control, Packet, WorkerHost, BURST_CAPACITY};
+
+/// Most verdict mismatches described in the tally.
+const MAX_EXAMPLES: usize = 5;
+/// Copies taken from the taps per comparison batch.
+const BATCH: usize = 64;
+
+/// What a packet became in one chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No output.
+    Dropped,
+    /// One output, byte for byte the input.
+    Forwarded,
+    /// One output, changed.
+    Modified,
+    /// The packet and this many extras.
+    Extras(usize),
+}
+
+/// The running comparison, read by the control thread.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Sampled packets run through both chains.
+    pub packets: u64,
+    /// Of those, the two chains gave other verdicts.
+    pub mismatches: u64,
+    /// Some of them, described.
+    pub mismatch_examples: Vec<String>,
+    /// Faults of the active chains' shadow instances.
+    pub active_faults: u64,
+    /// Faults of the candidate chains.
+    pub candidate_faults: u64,
+    /// Time in the active chains, summed over `packets`.
+    pub active_ns: u64,
+    /// Time in the candidate chains, summed.
+    pub candidate_ns: u64,
+    /// Copies the shadow had no buffer for (not compared).
+    pub no_buffer: u64,
+    /// Per flow: fields that differ (by Wireshark name) and the IQ error,
+    /// the candidate's output (B) against the active's (A).
+    pub flows: BTreeMap<FlowId, FlowReport>,
+}
+
+/// One direction's pair of chains, private to the shadow.
+pub struct Pair {
+    /// The active chains (as they run on the workers).
+    pub active: (WorkerHost, Control),
+    /// The candidate chains.
+    pub candidate: (WorkerHost, Control),
+    /// How its ingress decodes.
+    pub decode: DecodeConfig,
+}
+
+/// A running shadow thread.
+pub struct Shadow {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+    /// The comparison so far.
+    pub tally: Arc<Mutex<Tally>>,
+    /// Each tap's counters.
+    pub taps: Vec<Arc<TapCounters>>,
+}
+
+impl Shadow {
+    /// Starts the thread on `pairs` (one per direction) and the feeds of
+    /// the taps (each with the index of its direction's pair).
+    pub fn start(pairs: Vec<Pair>, feeds: Vec<(usize, ShadowFeed)>) -> std::io::Result<Shadow> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let taps = feeds.iter().map(|(_, f)| f.counters.clone()).collect();
+        let (s, t) = (stop.clone(), tally.clone());
+        let thread = thread::Builder::new().name("fhgate-canary".into()).spawn(move || run(pairs, feeds, &s, &t))?;
+        Ok(Shadow { stop, thread: Some(thread), tally, taps })
+    }
+
+    /// Sampled and dropped packets over every tap.
+    pub fn tap_totals(&self) -> (u64, u64) {
+        self.taps.iter().fold((0, 0), |(s, d), c| (s + c.sampled.load(Ordering::Relaxed), d + c.dropped.load(Ordering::Relaxed)))
+    }
+
+    /// A copy of the comparison so far.
+    pub fn tally(&self) -> Tally {
+        self.tally.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Shadow {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut pairs: Vec<Pair>, mut feeds: Vec<(usize, ShadowFeed)>, stop: &AtomicBool, tally: &Mutex<Tally>) {
+    let mut pool = BufPool::new(2 * BURST_CAPACITY);
+    let (mut a, mut b) = (Burst::new(), Burst::new());
+    let mut input = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut local = Tally::default();
+        // Outputs to compare, grouped by direction and the chains' output decodings.
+        let mut groups: Vec<((usize, DecodeConfig, DecodeConfig), Vec<Captured>, Vec<Captured>)> = Vec::new();
+        let mut taken = 0;
+        for (d, feed) in feeds.iter_mut() {
+            while taken < BATCH {
+                let Ok(f) = feed.frames.pop() else { break };
+                taken += 1;
+                let pair = &mut pairs[*d];
+                // The tap gets a buffer back for each copy it gave.
+                let (Some(back), Some(mut copy)) = (pool.get(), pool.get()) else {
+                    local.no_buffer += 1;
+                    let _ = feed.free.push(f.buf);
+                    continue;
+                };
+                let _ = feed.free.push(back);
+                copy.bytes_mut()[..f.len].copy_from_slice(&f.buf.bytes()[..f.len]);
+                input.clear();
+                input.extend_from_slice(&f.buf.bytes()[..f.len]);
+                let mut pa = Packet::new(f.buf, f.len, &pair.decode, f.port_direction);
+                let mut pb = Packet::new(copy, f.len, &pair.decode, f.port_direction);
+                (pa.time_ns, pb.time_ns) = (f.time_ns, f.time_ns);
+                let _ = a.push(pa);
+                let _ = b.push(pb);
+                let t0 = Instant::now();
+                pair.active.0.process(&mut a, &mut pool);
+                let t1 = Instant::now();
+                pair.candidate.0.process(&mut b, &mut pool);
+                local.active_ns += (t1 - t0).as_nanos() as u64;
+                local.candidate_ns += t1.elapsed().as_nanos() as u64;
+                local.packets += 1;
+                let (va, vb) = (verdict(a.packets(), &input), verdict(b.packets(), &input));
+                if va != vb {
+                    local.mismatches += 1;
+                    if local.mismatch_examples.len() < MAX_EXAMPLES {
+                        local.mismatch_examples.push(format!("{} at {} ns: active {va:?}, candidate {vb:?}", flow_name(&input, &pair.decode, f.port_direction), f.time_ns));
+                    }
+                }
+                let route = |burst: &Burst| burst.packets().first().map_or(u16::MAX, |p| p.route);
+                let key = (*d, pair.active.0.output_decode(route(&a)), pair.candidate.0.output_decode(route(&b)));
+                let g = match groups.iter().position(|g| g.0 == key) {
+                    Some(i) => &mut groups[i],
+                    None => {
+                        groups.push((key, Vec::new(), Vec::new()));
+                        groups.last_mut().expect("pushed")
+                    }
+                };
+                g.1.extend(a.packets().iter().map(captured));
+                g.2.extend(b.packets().iter().map(captured));
+                a.recycle(&mut pool);
+                b.recycle(&mut pool);
+            }
+        }
+        if taken == 0 {
+            thread::sleep(Duration::from_micros(200));
+            continue;
+        }
+        for ((_, da, db), xa, xb) in &groups {
+            let r = crate::diff::diff(xa, xb, &DiffOptions::new(*da, *db));
+            for (id, f) in r.flows {
+                merge(local.flows.entry(id).or_default(), &f);
+            }
+        }
+        let faults = |c: &Control| crate::translate::summary::summarize([c]).iter().map(|s| s.faults()).sum::<u64>();
+        for p in &mut pairs {
+            // What a fault replaced is dropped here, off the workers.
+            p.active.1.reap();
+            p.candidate.1.reap();
+        }
+        let (fa, fb) = (pairs.iter().map(|p| faults(&p.active.1)).sum(), pairs.iter().map(|p| faults(&p.candidate.1)).sum());
+        if let Ok(mut t) = tally.lock() {
+            add(&mut t, local);
+            (t.active_faults, t.candidate_faults) = (fa, fb);
+        }
+    }
+}
+
+fn verdict(out: &[Packet], input: &[u8]) -> Verdict {
+    match out {
+        [] => Verdict::Dropped,
+        [p] if p.data() == input => Verdict::Forwarded,
+        [_] => Verdict::Modified,
+        more => Verdict::Extras(more.len() - 1),
+    }
+}
+
+fn captured(p: &Packet) -> Captured {
+    let data = p.data().to_vec();
+    Captured { timestamp: Duration::from_nanos(p.time_ns), orig_len: data.len() as u32, data }
+}
+
+/// `dl U eAxC 0x0001` for a mismatch's example.
+fn flow_name(frame: &[u8], decode: &DecodeConfig, dir: u8) -> String {
+    match crate::classify::classify(frame, decode, dir) {
+        Some(d) => format!("{} {} eAxC 0x{:04x}", if d.direction() == 1 { "dl" } else { "ul" }, if d.plane() == 0 { "U" } else { "C" }, d.eaxc()),
+        None => "a packet".into(),
+    }
+}
+
+/// Adds one batch's comparison to the total.
+fn add(t: &mut Tally, l: Tally) {
+    t.packets += l.packets;
+    t.mismatches += l.mismatches;
+    let room = MAX_EXAMPLES.saturating_sub(t.mismatch_examples.len());
+    t.mismatch_examples.extend(l.mismatch_examples.into_iter().take(room));
+    t.active_ns += l.active_ns;
+    t.candidate_ns += l.candidate_ns;
+    t.no_buffer += l.no_buffer;
+    for (id, f) in l.flows {
+        merge(t.flows.entry(id).or_default(), &f);
+    }
+}
+
+/// Adds `o` (a later comparison of the same flow) to `f`.
+fn merge(f: &mut FlowReport, o: &FlowReport) {
+    f.messages_a += o.messages_a;
+    f.messages_b += o.messages_b;
+    f.matched += o.matched;
+    f.missing += o.missing;
+    f.extra += o.extra;
+    for (k, n) in &o.fields {
+        *f.fields.entry(k.clone()).or_default() += n;
+    }
+    f.iq.merge(&o.iq);
+}

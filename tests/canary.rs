@@ -1,0 +1,255 @@
+//! Canary (shadow) translators through `fhgate run`'s control API and
+//! `fhgate ctl`: a candidate with a deliberate error (bfp_width 9 -> 8
+//! beside the active 9 -> 12) is reported with the field that differs
+//! and the IQ error, the EVM checked against a reference computed here
+//! from the two chains' own outputs by the spec oracle (not by the
+//! gateway's diff); an identical candidate is reported as identical and
+//! promoted without a frame lost; bad canary calls get a 4xx naming the
+//! field, and every canary call is audited.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fhgate::config::ControlListen;
+use fhgate::control::client;
+use serde_json::{json, Value};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fhgate, repo, translators};
+
+#[path = "support/bfp_oracle.rs"]
+#[allow(dead_code)]
+mod bfp_oracle;
+
+/// A running `fhgate run` with a control API.
+struct Gateway {
+    child: Child,
+    addr: ControlListen,
+}
+
+impl Gateway {
+    fn start(cfg: &Path) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
+            .args(["run", "-c", cfg.to_str().unwrap(), "--json"])
+            .current_dir(repo())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("fhgate runs");
+        let stderr = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (lines, err) = (stderr.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        });
+        let t = Instant::now();
+        loop {
+            let at = stderr.lock().unwrap().iter().find_map(|l| l.split("control API on ").nth(1).map(str::to_string));
+            if let Some(at) = at {
+                let at = at.trim().trim_start_matches("http://").to_string();
+                return Gateway { child, addr: ControlListen::parse(&at).unwrap() };
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("fhgate run exited ({st}) before its control API was up: {:?}", stderr.lock().unwrap());
+            }
+            assert!(t.elapsed() < Duration::from_secs(120), "no control API after 120 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+        let r = client::request(&self.addr, method, path, "application/json", body, token).unwrap();
+        (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.body).into())))
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SIDE_DU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
+const SIDE_RU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
+
+/// One DL chain running `widen` (bfp_width 9 -> `out`), from a capture
+/// (played at its recorded pace) or between idle UDP ports.
+fn config(dir: &Path, input: Option<&Path>, out: u8, control: &str) -> PathBuf {
+    let sides = match input {
+        Some(i) => format!(
+            "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\n{SIDE_DU}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{}",
+            i.display(),
+            dir.join("du_out.pcap").display(),
+            dir.join("ru_out.pcap").display(),
+            SIDE_RU.replace("bfp:12", &format!("bfp:{out}"))
+        ),
+        None => format!("[du]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_DU}\n[ru]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_RU}"),
+    };
+    let text = format!(
+        "{sides}\n[[translator]]\nname = \"widen\"\npath = \"{}\"\nconfig = {{ in_width = 9, out_width = {out} }}\ndeadline_us = 200000\n\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n\n[pipeline]\nworkers = 1\nburst = 32\n\n{control}\n",
+        translators().join("bfp_width.wasm").display()
+    );
+    let p = dir.join("gw.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn frames(p: &Path) -> Vec<Vec<u8>> {
+    fhgate::io::pcap::read_all(p).unwrap().into_iter().map(|f| f.data).collect()
+}
+
+/// `ctl --json` against the socket: exit code and the reply.
+fn ctl(sock: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
+    let connect = format!("unix:{}", sock.display());
+    let mut a = vec!["ctl", "--connect", &connect, "--json"];
+    a.extend_from_slice(args);
+    let o = fhgate(&a);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Polls canary status until `enough` packets were compared.
+fn compared(sock: &Path, enough: u64) -> Value {
+    let t = Instant::now();
+    loop {
+        let (code, v, err) = ctl(sock, &["canary", "status"]);
+        assert_eq!(code, Some(0), "{err}");
+        if v["compared"].as_u64().unwrap_or(0) >= enough {
+            return v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "the canary compared too little: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_wrong_candidate_is_named_with_its_field_and_evm_and_an_identical_one_is_clean_and_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("du.pcap");
+    // One antenna, 24 PRBs, 16 frames per 0.5 ms slot, 5 s at recorded pace.
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "10000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The reference: each chain's output over the whole capture, and the
+    // EVM of the 8-bit one against the 12-bit one by the spec oracle.
+    let mut refs = Vec::new();
+    for out in [12u8, 8] {
+        let d = dir.path().join(format!("ref{out}"));
+        std::fs::create_dir(&d).unwrap();
+        let o = fhgate(&["run", "-c", config(&d, Some(&input), out, "").to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        refs.push(d.join("ru_out.pcap"));
+    }
+    let eaxc = *bfp_oracle::oracle_decode(&refs[0]).keys().next().map(|k| &k.0).unwrap();
+    let oracle_evm = bfp_oracle::evm_db(&refs[0], &refs[1], eaxc);
+    assert!(oracle_evm.is_finite() && oracle_evm < -10.0, "9 -> 8 bits loses something: {oracle_evm}");
+
+    let sock = dir.path().join("ctl.sock");
+    let audit = dir.path().join("audit.log");
+    let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"\naudit_log = \"{}\"", sock.display(), audit.display())));
+
+    // 1. The wrong candidate: widen's config at 9 -> 8, every packet sampled.
+    let (code, v, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=8", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,packets>=100"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    assert_eq!(v["running"], true, "{v}");
+    let st = compared(&sock, 200);
+    assert!(st["fields_differing"].as_array().unwrap().iter().any(|f| f == "oran_fh_cus.udCompHdrWidth"), "{st}");
+    let u = st["flows"].as_array().unwrap().iter().find(|f| f["plane"] == "u" && f["eaxc"] == eaxc).unwrap_or_else(|| panic!("no U-plane flow {eaxc}: {st}")).clone();
+    let w = u["fields"].as_array().unwrap().iter().find(|f| f["field"] == "oran_fh_cus.udCompHdrWidth").unwrap().clone();
+    assert_eq!((w["active"].as_str(), w["candidate"].as_str()), (Some("12"), Some("8")), "{u}");
+    let evm = u["iq"]["evm_db"].as_f64().unwrap_or_else(|| panic!("no EVM: {u}"));
+    assert!((evm - oracle_evm).abs() < 1.0, "canary EVM {evm:.2} dB, the oracle's over the whole capture {oracle_evm:.2} dB");
+    assert_eq!((st["faults"]["candidate"].as_u64(), st["verdict_mismatches"].as_u64()), (Some(0), Some(0)), "{st}");
+    // The field is allowed, the IQ error is not (no evm clause): abort is the verdict.
+    assert_eq!(st["decision"]["verdict"], "abort", "{st}");
+    assert!(st["decision"]["why"].as_str().unwrap().starts_with("evm:"), "{st}");
+    // Metrics show it too.
+    let (code, m) = gw.call("GET", "/metrics", b"", None);
+    let m = m.as_str().unwrap_or_default().to_string();
+    assert_eq!(code, 200);
+    assert!(m.contains("fhgate_canary_running 1") && m.contains("field=\"oran_fh_cus.udCompHdrWidth\"") && m.contains("fhgate_canary_evm_db{"), "{m}");
+    // A second canary while one runs is refused.
+    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--at", "0,0"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("409") && err.contains("canary: one is running"), "{err}");
+    let (code, v, err) = ctl(&sock, &["canary", "abort"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(v["canary"]["outcome"].as_str().unwrap().starts_with("aborted"), "{v}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(1)), "abort leaves the active chain: {st}");
+
+    // 2. An identical candidate (the same module under another name, same config).
+    let load = json!({ "name": "w2", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 9, "out_width": 12 }, "deadline_us": 200000 }).to_string();
+    assert_eq!(gw.call("POST", "/v1/translators", load.as_bytes(), None).0, 200);
+    let (code, v, err) = ctl(&sock, &["canary", "start", "w2", "--at", "0,0", "--sample", "1/2", "--promote-when", "packets>=100"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    let st = compared(&sock, 200);
+    assert_eq!(st["fields_differing"], json!([]), "{st}");
+    for f in st["flows"].as_array().unwrap() {
+        assert!(f["iq"]["evm_db"].is_null() && f["iq"]["exact"] == true && f["missing"] == 0 && f["extra"] == 0, "{f}");
+    }
+    assert!(st["flows"].as_array().unwrap().iter().any(|f| f["plane"] == "u" && f["iq"]["prbs"].as_u64() > Some(0)), "{st}");
+    assert_eq!(st["decision"]["verdict"], "promote", "{st}");
+    let (code, v, err) = ctl(&sock, &["canary", "promote"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(v["canary"]["outcome"].as_str().unwrap().starts_with("promoted"), "{v}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    assert_eq!(st["chains"][0]["stages"][0]["translator"], "w2", "{st}");
+    assert_eq!(st["canary"]["running"], false);
+
+    // Every frame once, in order, as the 12-bit reference run made it.
+    assert!(gw.wait().success());
+    let (got, want) = (frames(&dir.path().join("ru_out.pcap")), frames(&refs[0]));
+    assert_eq!(got.len(), want.len(), "every frame exactly once");
+    assert!(got == want, "the output is byte for byte the reference's, canaries and promotion notwithstanding");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    for a in ["canary start", "canary abort", "canary promote"] {
+        assert!(log.lines().any(|l| l.contains(a)), "{a} is not in the audit log: {log}");
+    }
+}
+
+#[test]
+fn bad_canary_calls_get_4xx_naming_the_field_and_need_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok\n").unwrap();
+    let gw = Gateway::start(&config(dir.path(), None, 12, &format!("[control]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"{}\"", token.display())));
+    let t = Some("tok");
+    let start = |b: &str, tok| gw.call("POST", "/v1/canary", b.as_bytes(), tok);
+    let ok = r#"{"translator": "widen", "chain": 0, "stage": 0, "promote_when": "packets>=10"}"#;
+    assert_eq!(start(ok, None).0, 401);
+    for (body, code, field) in [
+        (r#"{"translator": "nope", "chain": 0, "stage": 0}"#, 404, "`nope`"),
+        (r#"{"translator": "widen", "chain": 5, "stage": 0}"#, 404, "chain 5"),
+        (r#"{"translator": "widen", "chain": 0, "stage": 3}"#, 404, "chain 0 stage 3"),
+        (r#"{"translator": "widen", "chain": 0, "stage": 0, "promote_when": "evm<=loud"}"#, 400, "promote_when.evm:"),
+        (r#"{"translator": "widen", "chain": 0, "stage": 0, "promote_when": "speed>=3"}"#, 400, "promote_when.speed:"),
+        (r#"{"translator": "widen", "chain": 0, "stage": 0, "sample": "half"}"#, 400, "sample:"),
+        (r#"{"translator": "widen", "config": {"in_width": 9, "out_width": 99}}"#, 409, "config:"),
+    ] {
+        let (c, v) = start(body, t);
+        assert_eq!(c, code, "{body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(field), "{body}: {v}");
+    }
+    let (c, v) = start(ok, t);
+    assert_eq!(c, 200, "{v}");
+    let (c, v) = start(ok, t);
+    assert_eq!(c, 409, "{v}");
+    assert_eq!(gw.call("POST", "/v1/canary/promote", b"", None).0, 401);
+    assert_eq!(gw.call("POST", "/v1/canary/abort", b"", t).0, 200);
+    let (c, v) = gw.call("POST", "/v1/canary/abort", b"", t);
+    assert_eq!(c, 409, "nothing to abort: {v}");
+    assert_eq!(gw.call("POST", "/v1/canary/promote", b"", t).0, 409);
+}
