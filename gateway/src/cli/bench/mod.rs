@@ -200,6 +200,16 @@ fn finish(a: RunArgs, ctx: RunInfo, mut throughput: report::Throughput, live: &m
     if bad > 0 {
         warnings.push(format!("{bad} frames did not decode"));
     }
+    let ambiguous: Vec<&&report::Trial> = all.iter().filter(|t| t.lap_ambiguous).collect();
+    if let Some(worst) = ambiguous.iter().min_by(|a, b| a.frame_id_window_s.total_cmp(&b.frame_id_window_s)) {
+        let aliased: u64 = ambiguous.iter().map(|t| t.aliased).sum();
+        warnings.push(format!(
+            "{} trials had frames so late that frameId laps are ambiguous (latency above half the frameId window, {:.3} s at {:.0} frames/s, or {aliased} frames that came after a later lap of theirs was sent): frames later than the window alias a later lap, so those trials' duplicates, reordering and loss may be misattributed (lap_ambiguous in the JSON)",
+            ambiguous.len(),
+            worst.frame_id_window_s,
+            worst.offered_fps
+        ));
+    }
     let before: u64 = all.iter().map(|t| t.before_sent).sum();
     if before > 0 {
         warnings.push(format!("{before} frames arrived before they were sent by the two hosts' clocks: the clocks are further apart than the latency, whose figures are then meaningless (check ptp4l/phc2sys)"));

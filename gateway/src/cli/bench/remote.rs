@@ -315,7 +315,7 @@ fn receive(e: &Engine, rx: &mut dyn RxPort, drain: Duration, hard_stop: Duration
                     arrivals.push(a);
                     let pf = &e.pool.frames[a.idx as usize % e.pool.frames.len()];
                     let f = pf.flow as usize;
-                    if pf.uplane && seen[f] % e.iq_every as u64 == 0 {
+                    if pf.uplane && seen[f].is_multiple_of(e.iq_every as u64) {
                         e.check_iq(&fr, &mut flows[f], &mut scratch);
                     }
                     seen[f] += 1;

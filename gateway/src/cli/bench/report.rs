@@ -174,6 +174,18 @@ pub struct Trial {
     /// counted, with latency 0.
     #[serde(default)]
     pub before_sent: u64,
+    /// Frames that arrived before the later lap in their table slot was
+    /// sent (a whole frameId window late): their lap is ambiguous.
+    #[serde(default)]
+    pub aliased: u64,
+    /// The frameId window at this trial's rate: 128 laps of the pool, s.
+    /// Frames later than this alias a later lap.
+    #[serde(default)]
+    pub frame_id_window_s: f64,
+    /// Latency reached half the window, or frames were aliased: this
+    /// trial's duplicates, reordering and loss may be misattributed.
+    #[serde(default)]
+    pub lap_ambiguous: bool,
     /// Frames of this trial that arrived after the drain time (counted as lost).
     pub late: u64,
     /// Frames the transmit port itself dropped (ring full): not offered.

@@ -33,6 +33,9 @@ pub struct FlowStats {
     pub stale: u64,
     /// Received before their send time by the two hosts' clocks.
     pub before_sent: u64,
+    /// Arrived before the later lap now in their table slot was sent:
+    /// a whole frameId window (128 laps) late, so their lap is ambiguous.
+    pub aliased: u64,
     /// seqId gaps (its reorder count is not used: see `reordered`).
     pub seq: SeqReport,
     /// Frames that arrived behind a later frame of their flow, by their
@@ -58,6 +61,7 @@ impl Default for FlowStats {
             unmatched: 0,
             stale: 0,
             before_sent: 0,
+            aliased: 0,
             seq: SeqReport::default(),
             reordered: 0,
             last_place: None,
@@ -100,6 +104,7 @@ impl FlowStats {
         self.unmatched += o.unmatched;
         self.stale += o.stale;
         self.before_sent += o.before_sent;
+        self.aliased += o.aliased;
         self.seq.gaps += o.seq.gaps;
         self.reordered += o.reordered;
         let _ = self.hist.add(&o.hist);

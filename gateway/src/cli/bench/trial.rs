@@ -198,11 +198,15 @@ impl Engine {
         let lost = sent.measured.saturating_sub(received);
         let loss_ratio = if sent.measured > 0 { lost as f64 / sent.measured as f64 } else { 1.0 };
         let (latency, latency_cdf, latency_histogram) = all.latency_report();
+        let offered_fps = if sent.seconds > 0.0 { sent.measured as f64 / sent.seconds } else { 0.0 };
+        let window = self.frame_id_window(offered_fps);
+        let aliased = all.aliased + totals.aliased;
+        let lap_ambiguous = aliased > 0 || latency.as_ref().is_some_and(|l| l.max_ns > window * 1e9 / 2.0);
         report::Trial {
             kind: kind.to_string(),
             percent: None,
             target_fps: plan.rate,
-            offered_fps: if sent.seconds > 0.0 { sent.measured as f64 / sent.seconds } else { 0.0 },
+            offered_fps,
             sent: sent.measured,
             received,
             lost,
@@ -215,6 +219,9 @@ impl Engine {
             unmatched: all.unmatched,
             stale: totals.stale,
             before_sent: all.before_sent,
+            aliased,
+            frame_id_window_s: window,
+            lap_ambiguous,
             late,
             tx_dropped: sent.tx_dropped,
             rx_port_drops,
@@ -224,6 +231,16 @@ impl Engine {
             latency_cdf,
             latency_histogram,
             flows: flows_out,
+        }
+    }
+
+    /// Seconds until frameId repeats at `fps`: [`LAPS`] laps of the pool
+    /// (infinite when nothing was offered).
+    pub fn frame_id_window(&self, fps: f64) -> f64 {
+        if fps > 0.0 {
+            LAPS as f64 * self.pool.frames.len() as f64 / fps
+        } else {
+            f64::INFINITY
         }
     }
 
@@ -396,7 +413,7 @@ impl Engine {
             let st = &mut flows[f];
             // Each flow's first frame and every iq_every-th after it (flows
             // alternate, so a count over all of them would check only some).
-            if self.pool.frames[a.idx as usize % self.pool.frames.len()].uplane && (st.received - 1) % self.iq_every as u64 == 0 {
+            if self.pool.frames[a.idx as usize % self.pool.frames.len()].uplane && (st.received - 1).is_multiple_of(self.iq_every as u64) {
                 self.check_iq(&fr, st, scratch);
             }
         }
@@ -444,6 +461,9 @@ impl Engine {
             // Sent in an earlier trial, or LAPS laps ago (its seqId differs,
             // or it arrived before the frame now in its place was sent).
             totals.stale += 1;
+            // On one clock, a frame that came before the send now in its
+            // slot cannot be that send: it is a whole window late.
+            totals.aliased += (before && !self.cross_host && send_rel != 0 && send_ns >= trial_start) as u64;
             return None;
         }
         let prev = self.table[idx].fetch_or(RECEIVED, Ordering::AcqRel);
@@ -514,3 +534,7 @@ pub fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
 pub fn kernel_drops(c: &PortCounters) -> u64 {
     c.get(PortEvent::KernelRxDropped) + c.get(PortEvent::KernelRxRingFull)
 }
+
+#[cfg(test)]
+#[path = "trial_tests.rs"]
+mod tests;
