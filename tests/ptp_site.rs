@@ -48,6 +48,19 @@ fn require_tools() {
     assert!(v.is_ok_and(|o| o.status.success()), "ptp4l is missing: install linuxptp (scripts/setup does)");
 }
 
+/// What `ethtool -T IF` (in namespace `ns`) says the NIC timestamps, as
+/// the labels of `fhgate_port_timestamping`: hardware_rx, hardware_tx and
+/// the PHC (`ptpN` or `none`). The oracle for the gateway's own ioctl.
+fn ethtool_timestamping(ns: &str, iface: &str) -> (bool, bool, String) {
+    let o = Command::new("ip").args(["netns", "exec", ns, "ethtool", "-T", iface]).output().expect("ethtool runs (scripts/setup installs it)");
+    assert!(o.status.success(), "ethtool -T {iface}: {}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let cap = |c: &str| text.lines().any(|l| l.trim() == c);
+    let phc = text.lines().find_map(|l| l.strip_prefix("PTP Hardware Clock: ")).expect("ethtool names the PHC").trim().to_string();
+    let phc = if phc == "none" { phc } else { format!("ptp{phc}") };
+    (cap("hardware-receive") && cap("hardware-raw-clock"), cap("hardware-transmit") && cap("hardware-raw-clock"), phc)
+}
+
 /// The slave's samples: (offset ns, mean path delay ns).
 struct Samples(Vec<(i64, i64)>);
 
@@ -176,6 +189,13 @@ fn through_gateway(backend: &str, tag: &str, cfg: &Path, dir: &Path, direct: i64
             res("ul", "0.5"),
             res("ul", "0.99")
         );
+        // Each live port says what its NIC can timestamp, as ethtool does,
+        // and that the transparent clock uses software timestamps.
+        for (side, iface) in [("du", "gw-du"), ("ru", "gw-ru")] {
+            let (rx, tx, phc) = ethtool_timestamping(&tb.ns("gw"), iface);
+            let line = format!("fhgate_port_timestamping{{side=\"{side}\",interface=\"{iface}\",hardware_rx=\"{rx}\",hardware_tx=\"{tx}\",phc=\"{phc}\",used=\"software\"}} 1");
+            assert!(report.contains(&line), "{backend}: {line} missing from\n{report}");
+        }
         if tc == "one_step" {
             assert!(sync > 0 && dreq > 0, "{backend}: Sync and Delay_Req corrected ({sync}, {dreq})\n{report}");
             assert!(report.contains("fhgate_ptp_transparent_clock{direction=\"dl\",mode=\"one_step\",timestamps=\"software\"} 1"), "{report}");

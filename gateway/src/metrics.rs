@@ -14,6 +14,7 @@ use rtrb::Consumer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::io::port_stats::{EventKind, PortCounters};
+use crate::io::timestamping::NicTimestamping;
 use crate::pipeline::stats::Stats;
 use crate::translate::Installed;
 
@@ -48,12 +49,20 @@ pub struct PortEntry {
 #[derive(Clone, Default)]
 pub struct PortBoard {
     entries: Vec<PortEntry>,
+    /// Per live port (side, interface): what its NIC can timestamp, or why
+    /// that could not be asked.
+    timestamping: Vec<(String, String, Result<NicTimestamping, String>)>,
 }
 
 impl PortBoard {
     /// Adds one half of the port facing `side`.
     pub fn register(&mut self, side: &str, counters: PortCounters) {
         self.entries.push(PortEntry { side: side.to_string(), counters });
+    }
+
+    /// Records what the NIC behind `side`'s port can timestamp.
+    pub fn note_timestamping(&mut self, side: &str, interface: &str, ts: Result<NicTimestamping, String>) {
+        self.timestamping.push((side.to_string(), interface.to_string(), ts));
     }
 
     /// Everything registered, in order.
@@ -94,6 +103,21 @@ impl PortBoard {
             if !rows.is_empty() {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
                 out.push_str(&rows);
+            }
+        }
+        if !self.timestamping.is_empty() {
+            let _ = writeln!(out, "# HELP fhgate_port_timestamping What each live port's NIC can timestamp (ethtool -T) and what fhgate uses (1).\n# TYPE fhgate_port_timestamping gauge");
+            for (side, interface, ts) in &self.timestamping {
+                let (rx, tx, phc) = match ts {
+                    Ok(t) => (t.hardware_rx.to_string(), t.hardware_tx.to_string(), t.phc_name()),
+                    Err(_) => ("unknown".into(), "unknown".into(), "unknown".into()),
+                };
+                let _ = writeln!(
+                    out,
+                    "fhgate_port_timestamping{{side=\"{}\",interface=\"{}\",hardware_rx=\"{rx}\",hardware_tx=\"{tx}\",phc=\"{phc}\",used=\"software\"}} 1",
+                    label(side),
+                    label(interface)
+                );
             }
         }
         out

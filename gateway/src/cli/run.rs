@@ -228,6 +228,7 @@ fn open_side(side: &Side, name: &str, existing: Existing, ports: &mut PortBoard,
         }),
         live_backend => {
             let port = live::open(live_backend, side.mtu).with_context(|| format!("{name}: opening the {} port", live_backend.name()))?;
+            note_timestamping(name, live_backend, ports);
             ports.register(name, port.rx_counters);
             ports.register(name, port.tx_counters);
             Ok(SidePort { rx: Some(port.rx), tx: Some(port.tx) })
@@ -352,6 +353,24 @@ fn handle_control(control: Option<&mut fhgate::control::Endpoint>, running: &mut
     }
 }
 
+/// Asks what the NIC behind a live port can timestamp, says it, and puts
+/// it on the metrics: a NIC with hardware timestamps fhgate leaves unused
+/// is named, not passed over. UDP ports are bound to an address, not an
+/// interface: nothing to ask.
+fn note_timestamping(name: &str, backend: &Backend, ports: &mut PortBoard) {
+    let interface = match backend {
+        Backend::AfPacket(c) => &c.interface,
+        Backend::AfXdp(c) => &c.interface,
+        Backend::Udp(_) | Backend::Pcap { .. } => return,
+    };
+    let ts = fhgate::io::timestamping::NicTimestamping::query(interface).map_err(|e| e.to_string());
+    match &ts {
+        Ok(t) => tracing::info!("{name} ({interface}): NIC timestamping: {}", t.describe()),
+        Err(e) => tracing::warn!("{name} ({interface}): cannot ask the NIC what it timestamps (ETHTOOL_GET_TS_INFO: {e}); the transparent clock takes software timestamps"),
+    }
+    ports.note_timestamping(name, interface, ts);
+}
+
 /// Says what crosses besides fronthaul and how PTP is timestamped.
 fn log_bridge(cfg: &GatewayConfig) {
     use fhgate::config::Backend;
@@ -368,7 +387,7 @@ fn log_bridge(cfg: &GatewayConfig) {
         ru_rx_timestamps = stamps(&cfg.ru),
         tx_timestamps = "software: a clock read just before the send",
         "bridge: non-fronthaul frames cross as the passthrough policy says; PTP residence time from {} timestamps",
-        if live(&cfg.du) || live(&cfg.ru) { "software (no hardware timestamping yet)" } else { "no" }
+        if live(&cfg.du) || live(&cfg.ru) { "software (each live port says what its NIC could do)" } else { "no" }
     );
 }
 

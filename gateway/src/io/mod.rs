@@ -9,6 +9,7 @@ pub mod memory;
 pub mod output;
 pub mod port_stats;
 pub mod pcap;
+pub mod timestamping;
 pub mod udp;
 
 use std::io;
