@@ -7,79 +7,23 @@
 //! promoted without a frame lost; bad canary calls get a 4xx naming the
 //! field, and every canary call is audited.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fhgate::config::ControlListen;
-use fhgate::control::client;
 use serde_json::{json, Value};
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{fhgate, repo, translators};
+use cli::{fhgate, translators};
+
+#[path = "support/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
+use gateway::Gateway;
 
 #[path = "support/bfp_oracle.rs"]
 #[allow(dead_code)]
 mod bfp_oracle;
-
-/// A running `fhgate run` with a control API.
-struct Gateway {
-    child: Child,
-    addr: ControlListen,
-}
-
-impl Gateway {
-    fn start(cfg: &Path) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
-            .args(["run", "-c", cfg.to_str().unwrap(), "--json"])
-            .current_dir(repo())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("fhgate runs");
-        let stderr = Arc::new(Mutex::new(Vec::<String>::new()));
-        let (lines, err) = (stderr.clone(), child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        });
-        let t = Instant::now();
-        loop {
-            let at = stderr.lock().unwrap().iter().find_map(|l| l.split("control API on ").nth(1).map(str::to_string));
-            if let Some(at) = at {
-                let at = at.trim().trim_start_matches("http://").to_string();
-                return Gateway { child, addr: ControlListen::parse(&at).unwrap() };
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("fhgate run exited ({st}) before its control API was up: {:?}", stderr.lock().unwrap());
-            }
-            assert!(t.elapsed() < Duration::from_secs(120), "no control API after 120 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
-        let r = client::request(&self.addr, method, path, "application/json", body, token).unwrap();
-        (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.body).into())))
-    }
-
-    fn wait(mut self) -> std::process::ExitStatus {
-        let mut out = String::new();
-        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const SIDE_DU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:9\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
 const SIDE_RU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:9\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
@@ -210,7 +154,7 @@ fn a_wrong_candidate_is_named_with_its_field_and_evm_and_an_identical_one_is_cle
     assert_eq!(st["canary"]["running"], false);
 
     // Every frame once, in order, as the 12-bit reference run made it.
-    assert!(gw.wait().success());
+    assert!(gw.wait().0.success());
     let (got, want) = (frames(&dir.path().join("ru_out.pcap")), frames(&refs[0]));
     assert_eq!(got.len(), want.len(), "every frame exactly once");
     assert!(got == want, "the output is byte for byte the reference's, canaries and promotion notwithstanding");
@@ -252,4 +196,47 @@ fn bad_canary_calls_get_4xx_naming_the_field_and_need_the_token() {
     let (c, v) = gw.call("POST", "/v1/canary/abort", b"", t);
     assert_eq!(c, 409, "nothing to abort: {v}");
     assert_eq!(gw.call("POST", "/v1/canary/promote", b"", t).0, 409);
+}
+
+#[test]
+fn auto_promotes_a_candidate_that_meets_the_criteria_and_aborts_one_that_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let sock = dir.path().join("ctl.sock");
+    let input = dir.path().join("du.pcap");
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "8000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"\naudit_log = \"{}\"", sock.display(), audit.display())));
+    let ended = |outcome: &str| {
+        let t = Instant::now();
+        loop {
+            let (_, v, _) = ctl(&sock, &["canary", "status"]);
+            if v["running"] == false {
+                let last = v["last"].clone();
+                assert!(last["outcome"].as_str().unwrap_or("").starts_with(outcome), "{v}");
+                return last;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "the auto canary never decided: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // A candidate whose width differs where only the IQ may differ: aborted
+    // at the first compared packet, without waiting for 10 000.
+    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=14", "--sample", "1/1", "--promote-when", "evm<=-200", "--auto"]);
+    assert_eq!(code, Some(0), "{err}");
+    let last = ended("aborted (auto: fields: oran_fh_cus.udCompHdrWidth differs (12 -> 14)");
+    assert!(last["compared"].as_u64().unwrap() < 10_000, "{last}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(1)), "{st}");
+    // The same with the field allowed (9 -> 14 carries 9 bits exactly): promoted once 300 packets agree.
+    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=14", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,packets>=300", "--auto"]);
+    assert_eq!(code, Some(0), "{err}");
+    let last = ended("promoted (auto");
+    assert!(last["compared"].as_u64().unwrap() >= 300, "{last}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(2)), "promoted as a config change: {st}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let auto: Vec<&str> = log.lines().filter(|l| l.contains("canary (auto)")).collect();
+    assert_eq!(auto.len(), 2, "{log}");
+    assert!(auto[0].contains("canary abort") && auto[1].contains("canary promote"), "{log}");
 }

@@ -7,90 +7,19 @@
 //! after which every packet came out exactly once and in order, byte for
 //! byte as in a run without them (or, while a noop ran, as it came in).
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fhgate::config::ControlListen;
-use fhgate::control::client;
 use serde_json::{json, Value};
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{fhgate, repo, translators};
+use cli::{fhgate, translators};
 
-/// A running `fhgate run` with a control API.
-struct Gateway {
-    child: Child,
-    addr: ControlListen,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-impl Gateway {
-    /// Starts `fhgate run -c cfg` and waits for its control API line.
-    fn start(cfg: &Path) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fhgate"))
-            .args(["run", "-c", cfg.to_str().unwrap(), "--json"])
-            .current_dir(repo())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("fhgate runs");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (lines, err) = (stderr.clone(), child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        });
-        let t = Instant::now();
-        loop {
-            let at = stderr.lock().unwrap().iter().find_map(|l| l.split("control API on ").nth(1).map(str::to_string));
-            if let Some(at) = at {
-                let at = at.trim().trim_start_matches("http://").to_string();
-                return Gateway { child, addr: ControlListen::parse(&at).unwrap(), stderr };
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("fhgate run exited ({st}) before its control API was up: {:?}", stderr.lock().unwrap());
-            }
-            assert!(t.elapsed() < Duration::from_secs(120), "no control API after 120 s: {:?}", stderr.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// One call: status code and JSON reply.
-    fn call(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
-        call_at(&self.addr, method, path, "application/json", body, token)
-    }
-
-    /// SIGINT, then the exit status and standard output.
-    fn stop(self) -> (std::process::ExitStatus, String) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        self.wait()
-    }
-
-    /// The exit status and standard output once it ends by itself.
-    fn wait(mut self) -> (std::process::ExitStatus, String) {
-        let mut out = String::new();
-        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        (self.child.wait().unwrap(), out)
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn call_at(addr: &ControlListen, method: &str, path: &str, ctype: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
-    let r = client::request(addr, method, path, ctype, body, token).unwrap();
-    let v = serde_json::from_slice(&r.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.body).into()));
-    (r.status, v)
-}
+#[path = "support/gateway.rs"]
+mod gateway;
+use gateway::{call_at, Gateway};
 
 /// FNV-1a 64 from its definition, to check the hash status reports.
 fn fnv1a(bytes: &[u8]) -> String {
@@ -354,8 +283,9 @@ fn frames(p: &Path) -> Vec<Vec<u8>> {
 fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("du.pcap");
-    // One antenna, 24 PRBs, 16 frames per 0.5 ms slot for 8 s at recorded pace (1 000 calls take about 2.4 s).
-    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:8", "--eaxc-bits", "4,4,4,4", "--slots", "16000"]);
+    // One antenna, 24 PRBs, 16 frames per 0.5 ms slot for 12 s at recorded pace (1 000 calls take 3-4 s on
+    // a quiet machine with canaries among them; at load 11 on 2 cores 687 calls fitted in 8 s).
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:8", "--eaxc-bits", "4,4,4,4", "--slots", "24000"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Reference: the same run without any control call.
     let base_dir = tempfile::tempdir().unwrap();
@@ -399,8 +329,8 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
             9 => ("DELETE", "/v1/chains/0/stages/1", b""),
             10 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "noop"}"#),
             11 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
-            // A canary of w2 on every other packet, then promoted: its shadow runs beside the active chain meanwhile.
-            12 => ("POST", "/v1/canary", br#"{"translator": "w2", "chain": 0, "stage": 0, "sample": "1/2"}"#),
+            // A canary of w2, then promoted: its shadow runs beside the active chain meanwhile.
+            12 => ("POST", "/v1/canary", br#"{"translator": "w2", "chain": 0, "stage": 0, "sample": "1/16"}"#),
             _ => ("POST", "/v1/canary/promote", b""),
         };
         i += 1;

@@ -140,3 +140,62 @@ impl ShadowTap {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::burst::BufPool;
+    use ecpri::frame::DecodeConfig;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    /// eCPRI bit-sequence messages (type 1), hand-packed: they classify
+    /// with the ecpriPcid as their eAxC.
+    fn packets(pool: &mut BufPool, eaxcs: &[u16]) -> Vec<Packet> {
+        eaxcs
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| {
+                let mut f = vec![0u8; 14];
+                f[12..14].copy_from_slice(&0xAEFEu16.to_be_bytes());
+                let id = e.to_be_bytes();
+                f.extend_from_slice(&[0x10, 1, 0, 6, id[0], id[1], 0, i as u8, 0xAB, 0xCD]);
+                let p = Packet::from_frame(pool, &f, &DecodeConfig::default(), 1).expect("a buffer");
+                assert_eq!(p.desc.map(|d| d.eaxc()), Some(e), "the test frame classifies");
+                p
+            })
+            .collect()
+    }
+
+    fn counts(feed: &ShadowFeed) -> (u64, u64) {
+        (feed.counters.sampled.load(Relaxed), feed.counters.dropped.load(Relaxed))
+    }
+
+    #[test]
+    fn samples_one_in_n_from_the_first_and_counts_what_does_not_fit() {
+        let mut pool = BufPool::new(64);
+        let (mut tap, mut feed) = link(Sample::Every(4), 4);
+        let pkts = packets(&mut pool, &[1; 20]);
+        tap.take(&pkts);
+        // Packets 0, 4, 8, 12, 16 are picked; 4 slots: the fifth is dropped.
+        assert_eq!(counts(&feed), (5, 1));
+        for want in [0, 4, 8, 12] {
+            let f = feed.frames.pop().expect("a copy");
+            assert_eq!(&f.buf.bytes()[..f.len], pkts[want].data(), "packet {want}, byte for byte");
+            feed.free.push(f.buf).ok().expect("room for the buffer");
+        }
+        assert!(feed.frames.pop().is_err());
+        // With the buffers back, the next picks are copied again.
+        tap.take(&pkts);
+        assert_eq!(counts(&feed), (10, 2));
+    }
+
+    #[test]
+    fn a_flow_set_picks_every_packet_of_its_eaxcs_only() {
+        let mut pool = BufPool::new(64);
+        let (mut tap, mut feed) = link(Sample::flows(&[3, 700]), 16);
+        tap.take(&packets(&mut pool, &[1, 3, 700, 3, 2, 701]));
+        assert_eq!(counts(&feed), (3, 0));
+        let got: Vec<u16> = std::iter::from_fn(|| feed.frames.pop().ok()).map(|f| u16::from_be_bytes([f.buf.bytes()[18], f.buf.bytes()[19]])).collect();
+        assert_eq!(got, vec![3, 700, 3]);
+    }
+}

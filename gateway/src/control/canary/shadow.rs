@@ -114,8 +114,20 @@ impl Drop for Shadow {
     }
 }
 
+/// The shadow thread's nice value: below the workers and the control
+/// loop, so where it shares a core with them it gets that core's spare
+/// time first (about a tenth against one busy thread), yet still makes
+/// progress on a loaded machine, where SCHED_IDLE would starve it.
+pub const NICE: i32 = 10;
+
 fn run(mut pairs: Vec<Pair>, mut feeds: Vec<(usize, ShadowFeed)>, stop: &AtomicBool, tally: &Mutex<Tally>) {
-    let mut pool = BufPool::new(2 * BURST_CAPACITY);
+    // SAFETY: setpriority with who = 0 changes only the calling thread on
+    // Linux (threads have their own nice value); it takes no pointers.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) } != 0 {
+        tracing::warn!("canary: cannot lower the shadow thread's priority: {}", std::io::Error::last_os_error());
+    }
+    // A one-packet burst's outputs (at most BURST_CAPACITY), a copy, and the tap's buffer back.
+    let mut pool = BufPool::new(BURST_CAPACITY + 8);
     let (mut a, mut b) = (Burst::new(), Burst::new());
     let mut input = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -124,7 +136,8 @@ fn run(mut pairs: Vec<Pair>, mut feeds: Vec<(usize, ShadowFeed)>, stop: &AtomicB
         let mut groups: Vec<((usize, DecodeConfig, DecodeConfig), Vec<Captured>, Vec<Captured>)> = Vec::new();
         let mut taken = 0;
         for (d, feed) in feeds.iter_mut() {
-            while taken < BATCH {
+            // Stop is looked at per copy: an abort or promotion joins this thread.
+            while taken < BATCH && !stop.load(Ordering::Relaxed) {
                 let Ok(f) = feed.frames.pop() else { break };
                 taken += 1;
                 let pair = &mut pairs[*d];
@@ -175,6 +188,9 @@ fn run(mut pairs: Vec<Pair>, mut feeds: Vec<(usize, ShadowFeed)>, stop: &AtomicB
         if taken == 0 {
             thread::sleep(Duration::from_micros(200));
             continue;
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
         for ((_, da, db), xa, xb) in &groups {
             let r = crate::diff::diff(xa, xb, &DiffOptions::new(*da, *db));
