@@ -9,7 +9,7 @@
 //! is unreachable, never connects, goes silent or closes the channel is a
 //! [`ControlError`] naming the flag, the address and what was awaited.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -123,10 +123,12 @@ pub enum ControlError {
     Listen { control: String, error: String },
     /// `--control`: no rx side connected within the time.
     NeverConnected { control: String, waited: Duration },
-    /// The peer sent nothing within the time.
-    Silent { peer: String, awaiting: &'static str, waited: Duration },
-    /// The peer closed the channel.
+    /// The whole message did not come within the time (`got` bytes of it did).
+    Silent { peer: String, awaiting: &'static str, waited: Duration, got: u64 },
+    /// The peer closed the channel between messages.
     Closed { peer: String, awaiting: &'static str },
+    /// The peer closed the channel after `got` bytes of a message.
+    ClosedMidMessage { peer: String, awaiting: &'static str, got: u64 },
     /// A message that does not parse, at this byte offset of the stream.
     Protocol { peer: String, offset: u64, what: String },
     /// The two sides disagree on `field`.
@@ -152,8 +154,13 @@ impl std::fmt::Display for ControlError {
                 "--control {control}: no rx side connected within {:.1} s; start `fhgate bench --role rx --peer {control}` on the receiving host (--peer-timeout waits longer)",
                 waited.as_secs_f64()
             ),
-            Silent { peer, awaiting, waited } => write!(f, "control channel to {peer}: no {awaiting} within {:.1} s: the peer stopped answering", waited.as_secs_f64()),
+            Silent { peer, awaiting, waited, got } => write!(
+                f,
+                "control channel to {peer}: {awaiting} did not come within {:.1} s ({got} bytes of it came): the peer stopped answering",
+                waited.as_secs_f64()
+            ),
             Closed { peer, awaiting } => write!(f, "control channel to {peer}: the peer closed it while bench awaited {awaiting}"),
+            ClosedMidMessage { peer, awaiting, got } => write!(f, "control channel to {peer}: the peer closed it mid-message, after {got} bytes of {awaiting}"),
             Protocol { peer, offset, what } => write!(f, "control channel to {peer}: byte {offset}: {what}"),
             Mismatch { field, tx, rx } => write!(f, "the tx and rx sides disagree on {field}: tx {tx}, rx {rx}; give both the same traffic flags"),
             Peer { peer, message } => write!(f, "the peer at {peer} gave up: {message}"),
@@ -236,54 +243,85 @@ impl Channel {
         self.w.flush().map_err(|e| self.io(e.to_string()))
     }
 
-    /// Receives one message within `within`; a peer's `Error` is returned as one.
+    /// Receives one message within `within`, overall: however the peer
+    /// spaces its bytes, the wait ends at the deadline. A peer's `Error`
+    /// is returned as one.
     pub fn recv(&mut self, awaiting: &'static str, within: Duration) -> Result<Msg, ControlError> {
-        self.deadline(within)?;
-        let mut line = String::new();
-        let n = (&mut self.r).take(MAX_LINE).read_line(&mut line).map_err(|e| self.read_error(e, awaiting, within))?;
-        if n == 0 {
-            return Err(ControlError::Closed { peer: self.peer.clone(), awaiting });
-        }
+        let deadline = Instant::now() + within;
         let at = self.offset;
-        self.offset += n as u64;
-        if !line.ends_with('\n') {
-            return Err(ControlError::Protocol { peer: self.peer.clone(), offset: at, what: format!("a line longer than {MAX_LINE} bytes") });
+        let mut line: Vec<u8> = Vec::new();
+        loop {
+            let buf = self.fill(deadline, awaiting, within, line.len() as u64)?;
+            let (take, end) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if line.len() as u64 + take as u64 > MAX_LINE {
+                return Err(ControlError::Protocol { peer: self.peer.clone(), offset: at, what: format!("a line longer than {MAX_LINE} bytes") });
+            }
+            line.extend_from_slice(&buf[..take]);
+            self.r.consume(take);
+            self.offset += take as u64;
+            if end {
+                break;
+            }
         }
-        match serde_json::from_str::<Msg>(&line) {
+        match serde_json::from_slice::<Msg>(&line) {
             Ok(Msg::Error { message }) => Err(ControlError::Peer { peer: self.peer.clone(), message }),
             Ok(m) => Ok(m),
             Err(e) => Err(ControlError::Protocol { peer: self.peer.clone(), offset: at, what: format!("not a control message ({e})") }),
         }
     }
 
-    /// Receives `n` send times within `within`.
+    /// Receives `n` send times within `within`, overall.
     pub fn recv_entries(&mut self, n: u64, out: &mut Vec<u64>, within: Duration) -> Result<(), ControlError> {
+        const AWAITING: &str = "the trial's send times";
         if n > MAX_ENTRIES {
             return Err(ControlError::Protocol { peer: self.peer.clone(), offset: self.offset, what: format!("{n} send times announced (at most {MAX_ENTRIES})") });
         }
         out.clear();
         out.reserve(n as usize);
-        let t0 = Instant::now();
-        let mut b = [0u8; 8];
-        for _ in 0..n {
-            self.deadline(within.saturating_sub(t0.elapsed()).max(Duration::from_millis(1)))?;
-            self.r.read_exact(&mut b).map_err(|e| self.read_error(e, "the trial's send times", within))?;
-            out.push(u64::from_le_bytes(b));
+        let deadline = Instant::now() + within;
+        let (mut b, mut have, mut got) = ([0u8; 8], 0usize, 0u64);
+        while (out.len() as u64) < n {
+            let buf = self.fill(deadline, AWAITING, within, got)?;
+            let take = buf.len().min(8 - have);
+            b[have..have + take].copy_from_slice(&buf[..take]);
+            self.r.consume(take);
+            (have, got) = (have + take, got + take as u64);
+            if have == 8 {
+                out.push(u64::from_le_bytes(b));
+                have = 0;
+            }
         }
         self.offset += 8 * n;
         Ok(())
     }
 
-    fn deadline(&mut self, d: Duration) -> Result<(), ControlError> {
-        let d = d.max(Duration::from_millis(1));
-        self.r.get_ref().set_read_timeout(Some(d)).map_err(|e| self.io(e.to_string()))
-    }
-
-    fn read_error(&self, e: std::io::Error, awaiting: &'static str, waited: Duration) -> ControlError {
-        match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ControlError::Silent { peer: self.peer.clone(), awaiting, waited },
-            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => ControlError::Closed { peer: self.peer.clone(), awaiting },
-            _ => self.io(e.to_string()),
+    /// The buffered bytes, reading more (waiting at most until `deadline`)
+    /// when there are none; `got` bytes of the message are in so far.
+    fn fill(&mut self, deadline: Instant, awaiting: &'static str, within: Duration, got: u64) -> Result<&[u8], ControlError> {
+        if self.r.buffer().is_empty() {
+            // The socket's timeout is per read: set it to what is left of
+            // the message's time before each one.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ControlError::Silent { peer: self.peer.clone(), awaiting, waited: within, got });
+            }
+            self.r.get_ref().set_read_timeout(Some(left.max(Duration::from_millis(1)))).map_err(|e| self.io(e.to_string()))?;
+        }
+        let peer = &self.peer;
+        match self.r.fill_buf() {
+            Ok([]) if got == 0 => Err(ControlError::Closed { peer: peer.clone(), awaiting }),
+            Ok([]) => Err(ControlError::ClosedMidMessage { peer: peer.clone(), awaiting, got }),
+            Ok(b) => Ok(b),
+            Err(e) => Err(match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ControlError::Silent { peer: peer.clone(), awaiting, waited: within, got },
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset if got == 0 => ControlError::Closed { peer: peer.clone(), awaiting },
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => ControlError::ClosedMidMessage { peer: peer.clone(), awaiting, got },
+                std::io::ErrorKind::Interrupted => return Ok(&[]),
+                _ => ControlError::Io { peer: peer.clone(), error: e.to_string() },
+            }),
         }
     }
 
@@ -348,5 +386,61 @@ mod tests {
         server.join().unwrap();
         let e = c.recv("the end of the trial", Duration::from_secs(2)).err().unwrap();
         assert!(matches!(e, ControlError::Closed { .. }), "{e}");
+    }
+
+    /// A peer at `addr` that, once connected, writes `bytes` one every
+    /// `gap`, then waits `linger` and closes.
+    fn trickler(bytes: &'static [u8], gap: Duration, linger: Duration) -> (String, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            for b in bytes {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(gap);
+            }
+            std::thread::sleep(linger);
+        });
+        (addr, h)
+    }
+
+    #[test]
+    fn a_peer_trickling_bytes_is_bounded_by_the_message_deadline_and_a_close_mid_message_says_so() {
+        // One byte every 50 ms for 3 s: each read succeeds, the message never ends.
+        let (addr, h) = trickler(&[b' '; 60], Duration::from_millis(50), Duration::ZERO);
+        let mut c = Channel::connect(&addr, Duration::from_secs(5)).unwrap();
+        let t = Instant::now();
+        let e = c.recv("the end of the trial", Duration::from_millis(400)).err().unwrap();
+        let waited = t.elapsed();
+        assert!(waited < Duration::from_millis(1500), "one deadline for the whole message, not per read: {waited:?}");
+        assert!(matches!(e, ControlError::Silent { got, .. } if got > 0), "{e}");
+        let m = e.to_string();
+        assert!(m.contains(&addr) && m.contains("the end of the trial did not come within 0.4 s") && m.contains("stopped answering"), "{m}");
+        drop(c);
+        h.join().unwrap();
+        // Send times likewise (8 bytes each; 60 bytes trickled, 8 asked).
+        let (addr, h) = trickler(&[1; 60], Duration::from_millis(50), Duration::ZERO);
+        let mut c = Channel::connect(&addr, Duration::from_secs(5)).unwrap();
+        let t = Instant::now();
+        let e = c.recv_entries(8, &mut Vec::new(), Duration::from_millis(400)).err().unwrap();
+        assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+        assert!(e.to_string().contains("the trial's send times did not come within 0.4 s"), "{e}");
+        drop(c);
+        h.join().unwrap();
+        // Five bytes of a line, then the peer closes.
+        let (addr, h) = trickler(b"{\"msg", Duration::ZERO, Duration::ZERO);
+        let mut c = Channel::connect(&addr, Duration::from_secs(5)).unwrap();
+        let e = c.recv("the next trial", Duration::from_secs(5)).err().unwrap();
+        assert!(matches!(e, ControlError::ClosedMidMessage { got: 5, .. }), "{e}");
+        assert!(e.to_string().contains("closed it mid-message, after 5 bytes of the next trial"), "{e}");
+        h.join().unwrap();
+        // Twelve bytes of send times (one and a half), then the peer closes.
+        let (addr, h) = trickler(&[2; 12], Duration::ZERO, Duration::ZERO);
+        let mut c = Channel::connect(&addr, Duration::from_secs(5)).unwrap();
+        let e = c.recv_entries(2, &mut Vec::new(), Duration::from_secs(5)).err().unwrap();
+        assert!(e.to_string().contains("after 12 bytes of the trial's send times"), "{e}");
+        h.join().unwrap();
     }
 }
