@@ -81,8 +81,9 @@ pub struct Host {
     pub rx_nic: String,
     /// How send and receive times are taken, and on which clock.
     pub timestamping: String,
-    /// `one clock` (both ends in one process) or `PTP-synced clocks
-    /// across hosts` (`--role tx` and `--role rx`).
+    /// [`ONE_CLOCK`] (both ends in one process), or for `--role tx` and
+    /// `--role rx`: [`PTP_CLOCKS`] when both gave a PTP offset, else
+    /// [`UNVERIFIED_CLOCKS`].
     #[serde(default = "one_clock")]
     pub clock: String,
     /// Cross-host runs: what is known of the two clocks' offset.
@@ -96,8 +97,12 @@ fn one_clock() -> String {
 
 /// [`Host::clock`] of a run whose two ends share one process.
 pub const ONE_CLOCK: &str = "one clock";
-/// [`Host::clock`] of a run whose ends are two processes, on two hosts.
+/// [`Host::clock`] of a run across two hosts whose PTP offsets were both
+/// given or read (`--ptp-offset` on each side).
 pub const PTP_CLOCKS: &str = "PTP-synced clocks across hosts";
+/// [`Host::clock`] of a run across two hosts when at least one side gave
+/// no PTP offset: nothing says the clocks are synchronised.
+pub const UNVERIFIED_CLOCKS: &str = "two hosts' clocks (synchronisation not verified)";
 
 /// What a cross-host run knows of the offset between the tx host's and
 /// the rx host's clocks; each latency includes it.
@@ -115,6 +120,28 @@ pub struct ClockOffset {
     pub control_estimate_ns: f64,
     /// That exchange's round trip, ns: the estimate is good to half of it.
     pub control_rtt_ns: f64,
+}
+
+impl ClockOffset {
+    /// [`Host::clock`] for these offsets: PTP-synced only when both
+    /// hosts' offsets from their PTP master are known.
+    pub fn clock(&self) -> &'static str {
+        if self.tx_ptp_offset_ns.is_some() && self.rx_ptp_offset_ns.is_some() {
+            PTP_CLOCKS
+        } else {
+            UNVERIFIED_CLOCKS
+        }
+    }
+
+    /// The sides that gave no PTP offset, in words (`None`: both gave one).
+    pub fn missing_ptp(&self) -> Option<&'static str> {
+        match (self.tx_ptp_offset_ns.is_some(), self.rx_ptp_offset_ns.is_some()) {
+            (true, true) => None,
+            (true, false) => Some("the rx side"),
+            (false, true) => Some("the tx side"),
+            (false, false) => Some("neither side"),
+        }
+    }
 }
 
 /// The throughput search.

@@ -76,7 +76,11 @@ pub fn rx(a: RunArgs, spec: &CarrierSpec) -> Result<ExitCode> {
         offset.control_estimate_ns / 1e3,
         offset.control_rtt_ns / 2e3
     );
-    eprintln!("fhgate bench: tx side {} ({}) -> device -> {rx_spec}: {warning}", peer.tx, peer.hostname);
+    let mut warnings = vec![warning];
+    warnings.extend(unverified_warning(&offset));
+    for w in &warnings {
+        eprintln!("fhgate bench: tx side {} ({}) -> device -> {rx_spec}: {w}", peer.tx, peer.hostname);
+    }
     let mut progress = super::progress(&a);
     let res = a.resolution;
     let throughput = search::throughput(&mut side, &|ceiling| res.fps(ceiling).max(1.0), a.max_rate, a.confirm.is_some(), &mut progress);
@@ -86,11 +90,48 @@ pub fn rx(a: RunArgs, spec: &CarrierSpec) -> Result<ExitCode> {
         rx: super::with_ns(&rx_spec, &a.rx_netns),
         tx_nic: peer.tx_nic,
         rx_nic,
-        timestamping: format!("software, {}: {} (tx host's clock); {} (rx host's clock)", report::PTP_CLOCKS, peer.send_timestamping, super::receive_stamp(&rx_spec)),
-        clock: report::PTP_CLOCKS.into(),
+        timestamping: format!("software, {}: {} (tx host's clock); {} (rx host's clock)", offset.clock(), peer.send_timestamping, super::receive_stamp(&rx_spec)),
+        clock: offset.clock().into(),
         clock_offset: Some(offset),
-        warnings: vec![warning],
+        warnings,
     };
     let info = RunInfo { carrier, realtime_fps, mean_bytes, resolution, dut, started, ends };
     super::finish(a, info, throughput, &mut side, &mut progress)
+}
+
+/// The warning of a run whose clocks nothing says are synchronised
+/// (a side gave no `--ptp-offset`).
+fn unverified_warning(o: &report::ClockOffset) -> Option<String> {
+    let who = o.missing_ptp()?;
+    let what = match who {
+        "neither side" => "neither side gave a PTP offset".to_string(),
+        w => format!("{w} gave no PTP offset"),
+    };
+    Some(format!(
+        "the two hosts' clocks are not known to be synchronised: {what} (--ptp-offset NS, or pmc to ask ptp4l); the control channel's estimate ({:+.1} µs ± {:.1} µs) is all that is known of their offset",
+        o.control_estimate_ns / 1e3,
+        o.control_rtt_ns / 2e3
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report::{ClockOffset, PTP_CLOCKS, UNVERIFIED_CLOCKS};
+    use super::*;
+
+    #[test]
+    fn the_clock_mode_claims_ptp_only_when_both_sides_gave_an_offset() {
+        let none = ClockOffset { control_estimate_ns: 1_500.0, control_rtt_ns: 400.0, ..ClockOffset::default() };
+        assert_eq!(none.clock(), UNVERIFIED_CLOCKS);
+        let w = unverified_warning(&none).expect("a warning without any PTP offset");
+        assert!(w.contains("not known to be synchronised: neither side gave a PTP offset") && w.contains("+1.5 µs ± 0.2 µs"), "{w}");
+        let tx_only = ClockOffset { tx_ptp_offset_ns: Some(-15.0), ptp_offset_source: vec!["given".into()], ..ClockOffset::default() };
+        assert_eq!(tx_only.clock(), UNVERIFIED_CLOCKS);
+        assert!(unverified_warning(&tx_only).unwrap().contains("the rx side gave no PTP offset"), "{:?}", unverified_warning(&tx_only));
+        let rx_only = ClockOffset { rx_ptp_offset_ns: Some(40.0), ..ClockOffset::default() };
+        assert!(unverified_warning(&rx_only).unwrap().contains("the tx side gave no PTP offset"));
+        let both = ClockOffset { tx_ptp_offset_ns: Some(-15.0), rx_ptp_offset_ns: Some(40.0), ..ClockOffset::default() };
+        assert_eq!(both.clock(), PTP_CLOCKS);
+        assert!(unverified_warning(&both).is_none());
+    }
 }
