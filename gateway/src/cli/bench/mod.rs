@@ -209,6 +209,9 @@ fn finish(a: RunArgs, ctx: RunInfo, mut throughput: report::Throughput, live: &m
             worst.frame_id_window_s,
             worst.offered_fps
         ));
+        if ends.clock_offset.is_some() {
+            warnings.push("across hosts, a latency is known only to within the bound on the clocks' offset (the control channel's estimate plus half its round trip, probed before each trial, plus 100 ppm drift): the half-window test adds that bound, so lap_ambiguous errs on the side of ambiguity; frames nearly a window late are matched to their own lap from the tx side's send times, so their latency, not aliased, shows them".into());
+        }
     }
     let before: u64 = all.iter().map(|t| t.before_sent).sum();
     if before > 0 {

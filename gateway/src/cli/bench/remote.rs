@@ -24,12 +24,15 @@ use super::report::{self, ClockOffset};
 use super::stats::FlowStats;
 use super::trial::{kernel_drops, settle, Arrival, Engine, Outcome, Plan, BURST};
 
-/// A send may be replayed this long after an arrival's receive time, so
-/// clocks a little apart (PTP: well under this) still match every frame;
-/// such frames count as `before_sent`.
-const SLACK_NS: u64 = 1_000_000;
 /// NTP-style probes of the clock offset at the start.
 const PROBES: usize = 8;
+/// Probes before each trial (the bound on the clocks' offset is renewed).
+const TRIAL_PROBES: usize = 4;
+/// How fast two clocks may drift apart after a probe: 100 ppm, a
+/// free-running crystal's worst (disciplined clocks do far better).
+const DRIFT: f64 = 100e-6;
+/// Added to the bound for timestamping jitter, ns.
+const CLOCK_MARGIN_NS: f64 = 20_000.0;
 
 /// The traffic of `pool`, as the two sides compare it.
 pub fn traffic(pool: &Pool, carrier: &str) -> Traffic {
@@ -179,23 +182,8 @@ impl<'a> RxSide<'a> {
         }
         same_traffic(&theirs, &ours)?;
         engine.epoch_ns = epoch_ns;
-        engine.cross_host = true;
-        // NTP's estimate: offset = ((t2 - t1) + (t3 - t4)) / 2, from the
-        // probe with the least round trip.
-        let mut best: Option<(f64, f64)> = None;
-        for _ in 0..PROBES {
-            ch.send(&Msg::Ping { t1: unix_ns() })?;
-            let Msg::Pong { t1, t2, t3 } = ch.recv("a clock probe's answer", peer_timeout)? else {
-                return Err(ControlError::Protocol { peer: ch.peer.clone(), offset: 0, what: "a clock probe answered with something else".into() });
-            };
-            let t4 = unix_ns();
-            let (t1, t2, t3, t4) = (t1 as f64, t2 as f64, t3 as f64, t4 as f64);
-            let (offset, rtt) = (((t2 - t1) + (t3 - t4)) / 2.0, (t4 - t1) - (t3 - t2));
-            if best.is_none_or(|(_, r)| rtt < r) {
-                best = Some((offset, rtt));
-            }
-        }
-        let (control_estimate_ns, control_rtt_ns) = best.unwrap_or_default();
+        let (control_estimate_ns, control_rtt_ns) = probe(&mut ch, PROBES, peer_timeout)?;
+        engine.clock_ahead_ns = ahead_bound(control_estimate_ns, control_rtt_ns, Duration::ZERO);
         let offset = ClockOffset {
             tx_ptp_offset_ns: ptp_offset.as_ref().map(|p| p.0),
             rx_ptp_offset_ns: None,
@@ -231,8 +219,11 @@ impl<'a> RxSide<'a> {
         let mut flows: Vec<FlowStats> = (0..n_flows).map(|_| FlowStats::default()).collect();
         let mut totals = FlowStats::default();
         let rx_drops0 = self.rx_counters.drops() + kernel_drops(&self.rx_counters);
-        self.ch.send(&Msg::Trial { rate: plan.rate, warmup: plan.warmup.as_secs_f64(), duration: plan.duration.as_secs_f64() })?;
         let hard_stop = (plan.warmup + plan.duration).mul_f64(1.5) + Duration::from_millis(500);
+        // The bound on the clocks' offset, renewed for this trial's span.
+        let (est, rtt) = probe(&mut self.ch, TRIAL_PROBES, self.peer_timeout)?;
+        self.engine.clock_ahead_ns = ahead_bound(est, rtt, hard_stop + plan.drain);
+        self.ch.send(&Msg::Trial { rate: plan.rate, warmup: plan.warmup.as_secs_f64(), duration: plan.duration.as_secs_f64() })?;
         let done = AtomicBool::new(false);
         let failed = AtomicBool::new(false);
         let offered = AtomicU64::new(u64::MAX);
@@ -258,26 +249,72 @@ impl<'a> RxSide<'a> {
         let (sent, trial_start, measure_start, lap0, pos0) = answer?;
         let late = settle(self.rx.as_mut(), plan.settle);
         let rx_port_drops = (self.rx_counters.drops() + kernel_drops(&self.rx_counters)).saturating_sub(rx_drops0);
-        self.replay(lap0, pos0, trial_start, measure_start, &mut flows, &mut totals);
+        let sends = Sends { log: &self.log, lap0, pos0 };
+        replay(self.engine, &self.arrivals, sends, trial_start, measure_start, &mut flows, &mut totals);
         Ok(self.engine.summarize(Outcome { sent, flows, totals, late, rx_port_drops }, plan, kind))
     }
 
-    /// Replays sends (from the tx side's log) and arrivals in time order
-    /// through the table, as a one-process run sees them live.
-    fn replay(&self, lap0: u64, pos0: usize, trial_start: u64, measure_start: u64, flows: &mut [FlowStats], totals: &mut FlowStats) {
-        let e = &*self.engine;
-        let n = e.pool.frames.len();
-        let send_ns = |entry: u64| (e.epoch_ns + (entry & ((1 << 48) - 1))).saturating_sub(1);
-        let mut i = 0usize;
-        for a in &self.arrivals {
-            while i < self.log.len() && (self.log[i] == 0 || send_ns(self.log[i]) <= a.rx_ns + SLACK_NS) {
-                let k = pos0 + i;
-                let lap = lap0 + (k / n) as u64;
-                e.table[(lap % LAPS) as usize * n + k % n].store(self.log[i], Ordering::Release);
-                i += 1;
-            }
-            e.resolve(*a, trial_start, measure_start, flows, totals);
+}
+
+/// NTP's estimate of the tx clock minus the rx clock, and its round trip
+/// (ns), from the least-round-trip of `n` probes: the true offset lies
+/// within half the round trip of the estimate, however the path's delay
+/// splits between the two ways.
+fn probe(ch: &mut Channel, n: usize, within: Duration) -> Result<(f64, f64), ControlError> {
+    let mut best: Option<(f64, f64)> = None;
+    for _ in 0..n {
+        ch.send(&Msg::Ping { t1: unix_ns() })?;
+        let Msg::Pong { t1, t2, t3 } = ch.recv("a clock probe's answer", within)? else {
+            return Err(ControlError::Protocol { peer: ch.peer.clone(), offset: 0, what: "a clock probe answered with something else".into() });
+        };
+        let t4 = unix_ns();
+        let (t1, t2, t3, t4) = (t1 as f64, t2 as f64, t3 as f64, t4 as f64);
+        let (offset, rtt) = (((t2 - t1) + (t3 - t4)) / 2.0, (t4 - t1) - (t3 - t2));
+        if best.is_none_or(|(_, r)| rtt < r) {
+            best = Some((offset, rtt));
         }
+    }
+    Ok(best.unwrap_or_default())
+}
+
+/// The most the tx clock can be ahead of the rx clock for `span` after a
+/// probe gave `est` ± `rtt` / 2 (ns), drift and jitter allowed for:
+/// [`Engine::clock_ahead_ns`].
+pub(super) fn ahead_bound(est: f64, rtt: f64, span: Duration) -> u64 {
+    ((est + rtt / 2.0).max(0.0) + CLOCK_MARGIN_NS + DRIFT * span.as_nanos() as f64) as u64
+}
+
+/// A trial's send times as the tx side logged them: one table entry per
+/// frame in sending order (0: its port dropped it), from lap `lap0`,
+/// pool position `pos0`.
+pub(super) struct Sends<'l> {
+    /// The entries.
+    pub log: &'l [u64],
+    /// Lap of the first.
+    pub lap0: u64,
+    /// Pool position of the first.
+    pub pos0: usize,
+}
+
+/// Replays sends and arrivals in time order through the table, as a
+/// one-process run sees them live. A send is replayed before an arrival
+/// when it may have come first by the two clocks (up to
+/// [`Engine::clock_ahead_ns`] after the receive time); any later send of
+/// the same slot is not, so a frame that came before a later lap of it
+/// was sent (a whole frameId window late) is matched to its own lap, and
+/// its latency marks the trial `lap_ambiguous`.
+pub(super) fn replay(e: &Engine, arrivals: &[Arrival], sends: Sends<'_>, trial_start: u64, measure_start: u64, flows: &mut [FlowStats], totals: &mut FlowStats) {
+    let n = e.pool.frames.len();
+    let send_ns = |entry: u64| (e.epoch_ns + (entry & ((1 << 48) - 1))).saturating_sub(1);
+    let (log, mut i) = (sends.log, 0usize);
+    for a in arrivals {
+        while i < log.len() && (log[i] == 0 || send_ns(log[i]) <= a.rx_ns.saturating_add(e.clock_ahead_ns)) {
+            let k = sends.pos0 + i;
+            let lap = sends.lap0 + (k / n) as u64;
+            e.table[(lap % LAPS) as usize * n + k % n].store(log[i], Ordering::Release);
+            i += 1;
+        }
+        e.resolve(*a, trial_start, measure_start, flows, totals);
     }
 }
 

@@ -90,9 +90,12 @@ pub struct Engine {
     /// Where sending resumes: lap and position in the pool.
     pub(super) lap: u64,
     pub(super) pos: usize,
-    /// The two ends are on two hosts' clocks: a frame received "before"
-    /// it was sent is counted (latency 0, `before_sent`), not stale.
-    pub cross_host: bool,
+    /// How far, at most, the send clock may be ahead of the receive clock,
+    /// ns: 0 on one clock; across hosts, the control channel's bound. A
+    /// frame received "before" its send by less than this is that send
+    /// (latency 0, `before_sent`); by more, it cannot be: it is a whole
+    /// frameId window late (`aliased`).
+    pub clock_ahead_ns: u64,
     /// How received frames are decoded.
     pub rx_cfg: DecodeConfig,
     /// What IQ is checked against.
@@ -150,7 +153,7 @@ impl Engine {
     /// Ready to send `pool`.
     pub fn new(pool: Pool, rx_cfg: DecodeConfig, reference: Reference, iq_every: u32, tolerance: f64) -> Engine {
         let table = (0..pool.frames.len() * LAPS as usize).map(|_| AtomicU64::new(0)).collect();
-        Engine { pool, table, epoch_ns: unix_ns(), lap: 0, pos: 0, cross_host: false, rx_cfg, reference, iq_every: iq_every.max(1), tolerance }
+        Engine { pool, table, epoch_ns: unix_ns(), lap: 0, pos: 0, clock_ahead_ns: 0, rx_cfg, reference, iq_every: iq_every.max(1), tolerance }
     }
 
     /// Runs one trial of `plan` through `ports`.
@@ -201,7 +204,9 @@ impl Engine {
         let offered_fps = if sent.seconds > 0.0 { sent.measured as f64 / sent.seconds } else { 0.0 };
         let window = self.frame_id_window(offered_fps);
         let aliased = all.aliased + totals.aliased;
-        let lap_ambiguous = aliased > 0 || latency.as_ref().is_some_and(|l| l.max_ns > window * 1e9 / 2.0);
+        // Across hosts the latency is only known to within the clocks'
+        // bound: the tail may be that much nearer half the window.
+        let lap_ambiguous = aliased > 0 || latency.as_ref().is_some_and(|l| l.max_ns + self.clock_ahead_ns as f64 > window * 1e9 / 2.0);
         report::Trial {
             kind: kind.to_string(),
             percent: None,
@@ -457,13 +462,16 @@ impl Engine {
         let send_rel = entry & TIME;
         let send_ns = (self.epoch_ns + send_rel).saturating_sub(1);
         let before = a.rx_ns < send_ns;
-        if send_rel == 0 || ((entry >> 48) & 0xFF) as u8 != a.seq || send_ns < trial_start || (before && !self.cross_host) {
+        // Before the send now in its slot, by more than the clocks can be
+        // apart (on one clock: at all): it cannot be that send.
+        let too_early = a.rx_ns.saturating_add(self.clock_ahead_ns) < send_ns;
+        if send_rel == 0 || ((entry >> 48) & 0xFF) as u8 != a.seq || send_ns < trial_start || too_early {
             // Sent in an earlier trial, or LAPS laps ago (its seqId differs,
             // or it arrived before the frame now in its place was sent).
             totals.stale += 1;
-            // On one clock, a frame that came before the send now in its
-            // slot cannot be that send: it is a whole window late.
-            totals.aliased += (before && !self.cross_host && send_rel != 0 && send_ns >= trial_start) as u64;
+            // A frame that came before the send now in its slot is a
+            // whole window late.
+            totals.aliased += (too_early && send_rel != 0 && send_ns >= trial_start) as u64;
             return None;
         }
         let prev = self.table[idx].fetch_or(RECEIVED, Ordering::AcqRel);
