@@ -23,6 +23,9 @@ pub const VERSION: u32 = 1;
 const MAX_LINE: u64 = 1 << 20;
 /// Most send times one trial may report (2^27: 1 GiB of them).
 const MAX_ENTRIES: u64 = 1 << 27;
+/// How long a new connection may take to send its first message (an rx
+/// side sends its hello at once) before it is refused and listening goes on.
+const FIRST_WAIT: Duration = Duration::from_secs(3);
 
 /// One control message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,8 +124,9 @@ pub enum ControlError {
     Unreachable { peer: String, waited: Duration, last: String },
     /// `--control`: the address cannot be listened on.
     Listen { control: String, error: String },
-    /// `--control`: no rx side connected within the time.
-    NeverConnected { control: String, waited: Duration },
+    /// `--control`: no rx side connected within the time (`refused`
+    /// connections did, but did not open with a valid message).
+    NeverConnected { control: String, waited: Duration, refused: u64, last: String },
     /// The whole message did not come within the time (`got` bytes of it did).
     Silent { peer: String, awaiting: &'static str, waited: Duration, got: u64 },
     /// The peer closed the channel between messages.
@@ -149,11 +153,13 @@ impl std::fmt::Display for ControlError {
                 waited.as_secs_f64()
             ),
             Listen { control, error } => write!(f, "--control {control}: cannot listen there: {error}"),
-            NeverConnected { control, waited } => write!(
-                f,
-                "--control {control}: no rx side connected within {:.1} s; start `fhgate bench --role rx --peer {control}` on the receiving host (--peer-timeout waits longer)",
-                waited.as_secs_f64()
-            ),
+            NeverConnected { control, waited, refused, last } => {
+                write!(f, "--control {control}: no rx side connected within {:.1} s", waited.as_secs_f64())?;
+                if *refused > 0 {
+                    write!(f, " ({refused} connections refused, the last: {last})")?;
+                }
+                write!(f, "; start `fhgate bench --role rx --peer {control}` on the receiving host (--peer-timeout waits longer)")
+            }
             Silent { peer, awaiting, waited, got } => write!(
                 f,
                 "control channel to {peer}: {awaiting} did not come within {:.1} s ({got} bytes of it came): the peer stopped answering",
@@ -170,6 +176,16 @@ impl std::fmt::Display for ControlError {
 }
 
 impl std::error::Error for ControlError {}
+
+/// A connection [`Channel::accept`] took, with its first message.
+pub struct Accepted {
+    /// The channel.
+    pub ch: Channel,
+    /// Its first message (valid).
+    pub first: Msg,
+    /// Connections refused before it.
+    pub refused: u64,
+}
 
 /// An open control channel.
 pub struct Channel {
@@ -210,22 +226,41 @@ impl Channel {
         Err(ControlError::Unreachable { peer: peer.to_string(), waited: t0.elapsed(), last })
     }
 
-    /// Listens on `control` and takes the first connection within `within`.
-    pub fn accept(control: &str, within: Duration) -> Result<Channel, ControlError> {
-        let l = TcpListener::bind(control).map_err(|e| ControlError::Listen { control: control.into(), error: e.to_string() })?;
-        l.set_nonblocking(true).map_err(|e| ControlError::Listen { control: control.into(), error: e.to_string() })?;
+    /// Listens on `control` until a connection opens with a message that
+    /// is `valid` (`awaiting` in words), within `within` overall. Any other
+    /// connection (garbage, another message, a close, silence for
+    /// [`FIRST_WAIT`]) is refused, logged and counted, and listening goes
+    /// on: a stray connection cannot end the run.
+    pub fn accept(control: &str, within: Duration, awaiting: &'static str, valid: impl Fn(&Msg) -> bool) -> Result<Accepted, ControlError> {
+        let listen = |e: std::io::Error| ControlError::Listen { control: control.into(), error: e.to_string() };
+        let l = TcpListener::bind(control).map_err(listen)?;
+        l.set_nonblocking(true).map_err(listen)?;
         let t0 = Instant::now();
+        let (mut refused, mut last) = (0u64, String::new());
         while t0.elapsed() < within && !fhgate::signals::stop_requested() {
-            match l.accept() {
-                Ok((s, addr)) => {
-                    let _ = s.set_nonblocking(false);
-                    return Channel::new(s, addr.to_string());
+            let (s, addr) = match l.accept() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(50)),
-                Err(e) => return Err(ControlError::Listen { control: control.into(), error: e.to_string() }),
-            }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(listen(e)),
+            };
+            let wait = within.saturating_sub(t0.elapsed()).min(FIRST_WAIT);
+            let why = match s.set_nonblocking(false).map_err(|e| ControlError::Io { peer: addr.to_string(), error: e.to_string() }).and_then(|_| Channel::new(s, addr.to_string())) {
+                Ok(mut ch) => match ch.recv(awaiting, wait) {
+                    Ok(first) if valid(&first) => return Ok(Accepted { ch, first, refused }),
+                    Ok(other) => format!("{addr}: opened with {other:?}, not {awaiting}"),
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            refused += 1;
+            eprintln!("fhgate bench: --control {control}: refused a connection ({refused} so far): {why}");
+            last = why;
         }
-        Err(ControlError::NeverConnected { control: control.into(), waited: t0.elapsed() })
+        Err(ControlError::NeverConnected { control: control.into(), waited: t0.elapsed(), refused, last })
     }
 
     /// Sends one message.
@@ -354,7 +389,7 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(3));
         assert!(e.to_string().contains("--peer") && e.to_string().contains(&addr), "{e}");
         // Nobody connects.
-        let e = Channel::accept("127.0.0.1:0", Duration::from_millis(200)).err().unwrap();
+        let e = Channel::accept("127.0.0.1:0", Duration::from_millis(200), "a ping", |_| true).err().unwrap();
         assert!(e.to_string().contains("no rx side connected"), "{e}");
         // A real exchange.
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -363,8 +398,7 @@ mod tests {
         let server = std::thread::spawn({
             let addr = addr.clone();
             move || {
-                let mut c = Channel::accept(&addr, Duration::from_secs(5)).unwrap();
-                let m = c.recv("a ping", Duration::from_secs(5)).unwrap();
+                let Accepted { ch: mut c, first: m, .. } = Channel::accept(&addr, Duration::from_secs(5), "a ping", |_| true).unwrap();
                 let Msg::Ping { t1 } = m else { panic!("{m:?}") };
                 c.send(&Msg::Pong { t1, t2: 2, t3: 3 }).unwrap();
                 c.send_entries(&[7, u64::MAX, 0]).unwrap();
@@ -442,5 +476,57 @@ mod tests {
         let e = c.recv_entries(2, &mut Vec::new(), Duration::from_secs(5)).err().unwrap();
         assert!(e.to_string().contains("after 12 bytes of the trial's send times"), "{e}");
         h.join().unwrap();
+    }
+
+    #[test]
+    fn stray_connections_are_refused_and_counted_and_listening_goes_on_until_a_valid_peer() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        let server = std::thread::spawn({
+            let addr = addr.clone();
+            move || Channel::accept(&addr, Duration::from_secs(10), "a ping", |m| matches!(m, Msg::Ping { .. }))
+        });
+        let connect = || connect_to(&addr);
+        let t = Instant::now();
+        // Garbage, another message, a close without a word: each refused.
+        let mut s1 = connect();
+        s1.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut s2 = connect();
+        s2.write_all(b"{\"msg\":\"bye\"}\n").unwrap();
+        drop(connect());
+        // Then the real peer.
+        let mut c = Channel::new(connect(), addr.clone()).unwrap();
+        c.send(&Msg::Ping { t1: 9 }).unwrap();
+        let a = server.join().unwrap().unwrap();
+        assert!(matches!(a.first, Msg::Ping { t1: 9 }), "{:?}", a.first);
+        assert_eq!(a.refused, 3);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        drop((s1, s2));
+        // Only strays within the time: the error counts them and says the last.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        let server = std::thread::spawn({
+            let addr = addr.clone();
+            move || Channel::accept(&addr, Duration::from_millis(1500), "a ping", |m| matches!(m, Msg::Ping { .. }))
+        });
+        let mut s = connect_to(&addr);
+        s.write_all(b"garbage\n").unwrap();
+        let e = server.join().unwrap().err().unwrap();
+        assert!(matches!(e, ControlError::NeverConnected { refused: 1, .. }), "{e}");
+        assert!(e.to_string().contains("no rx side connected") && e.to_string().contains("1 connections refused, the last: ") && e.to_string().contains("not a control message"), "{e}");
+    }
+
+    /// A plain TCP connection to `addr`, retried while it is not yet listening.
+    fn connect_to(addr: &str) -> TcpStream {
+        let t0 = Instant::now();
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => return s,
+                Err(e) if t0.elapsed() > Duration::from_secs(5) => panic!("{addr}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 }

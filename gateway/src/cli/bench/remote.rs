@@ -70,10 +70,16 @@ pub struct TxSide {
 pub fn serve_tx(engine: &mut Engine, tx: &mut dyn TxPort, txc: &PortCounters, control: &str, peer_timeout: Duration, me: TxSide, carrier: &str) -> anyhow::Result<()> {
     let ours = traffic(&engine.pool, carrier);
     eprintln!("fhgate bench: tx side listening on {control} for the rx side");
-    let mut ch = Channel::accept(control, peer_timeout)?;
-    let Msg::Hello { version, traffic: theirs, idle_seconds } = ch.recv("the rx side's hello", peer_timeout)? else {
+    // Connections that do not open with a hello are refused; listening
+    // goes on until a hello comes, within --peer-timeout.
+    let accepted = Channel::accept(control, peer_timeout, "the rx side's hello", |m| matches!(m, Msg::Hello { .. }))?;
+    let mut ch = accepted.ch;
+    let Msg::Hello { version, traffic: theirs, idle_seconds } = accepted.first else {
         return Err(ControlError::Protocol { peer: ch.peer.clone(), offset: 0, what: "the first message is not a hello".into() }.into());
     };
+    if accepted.refused > 0 {
+        eprintln!("fhgate bench: tx side refused {} connections before the rx side's hello", accepted.refused);
+    }
     let refuse = |ch: &mut Channel, e: ControlError| {
         let _ = ch.send(&Msg::Error { message: e.to_string() });
         Err(e.into())
