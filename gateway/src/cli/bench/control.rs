@@ -452,6 +452,7 @@ mod tests {
         assert!(matches!(e, ControlError::Silent { got, .. } if got > 0), "{e}");
         let m = e.to_string();
         assert!(m.contains(&addr) && m.contains("the end of the trial did not come within 0.4 s") && m.contains("stopped answering"), "{m}");
+        assert!(!m.contains("no the "), "reads as English: {m}");
         drop(c);
         h.join().unwrap();
         // Send times likewise (8 bytes each; 60 bytes trickled, 8 asked).
