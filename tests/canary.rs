@@ -240,3 +240,66 @@ fn auto_promotes_a_candidate_that_meets_the_criteria_and_aborts_one_that_cannot(
     assert_eq!(auto.len(), 2, "{log}");
     assert!(auto[0].contains("canary abort") && auto[1].contains("canary promote"), "{log}");
 }
+
+/// Every U-plane PRB's udIqWidth in a capture, by the spec decoder.
+fn widths(p: &Path) -> std::collections::BTreeMap<usize, usize> {
+    let mut n = std::collections::BTreeMap::new();
+    bfp_oracle::walk_prbs(p, None, |_, _, w, _| *n.entry(w).or_default() += 1);
+    n
+}
+
+#[test]
+fn promote_cuts_over_exactly_what_the_canary_compared_not_what_was_loaded_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("du.pcap");
+    // 10 s at recorded pace: room for two canaries and their promotions.
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "20000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    let load = |out: u8, deadline_us: u32| {
+        let b = json!({ "name": "w2", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 9, "out_width": out }, "deadline_us": deadline_us }).to_string();
+        let (c, v) = gw.call("POST", "/v1/translators", b.as_bytes(), None);
+        assert_eq!(c, 200, "{v}");
+    };
+
+    // 1. A swap canary of w2 (9 -> 12, as the active chain) with no version
+    // given; then w2 v2 (9 -> 8) is loaded, never compared.
+    load(12, 200_000);
+    let (code, v, err) = ctl(&sock, &["canary", "start", "w2", "--at", "0,0", "--sample", "1/1", "--promote-when", "packets>=100"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    assert_eq!(v["candidate"]["version"], 1, "the version compared is named: {v}");
+    assert_eq!(compared(&sock, 100)["decision"]["verdict"], "promote");
+    load(8, 200_000);
+    let (code, v, err) = ctl(&sock, &["canary", "promote"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    assert_eq!(v["promoted"]["version"], 1, "{v}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    let stage = &st["chains"][0]["stages"][0];
+    assert_eq!((stage["translator"].as_str(), stage["version"].as_u64()), (Some("w2"), Some(1)), "the compared 9 -> 12, not the later 9 -> 8: {st}");
+
+    // 2. A config canary of w2 (9 -> 12 on w2 v2's module and 200 ms
+    // deadline); then w2 v3 with a 10 us deadline is loaded, never compared.
+    let (code, v, err) = ctl(&sock, &["canary", "start", "w2", "--config", "in_width=9,out_width=12", "--sample", "1/1", "--promote-when", "packets>=100"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    assert_eq!(v["candidate"]["base_version"], 2, "{v}");
+    assert_eq!(compared(&sock, 100)["decision"]["verdict"], "promote");
+    load(8, 10);
+    let (code, v, err) = ctl(&sock, &["canary", "promote"]);
+    assert_eq!(code, Some(0), "{err} {v}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    let stage = &st["chains"][0]["stages"][0];
+    assert_eq!((stage["translator"].as_str(), stage["version"].as_u64()), (Some("w2"), Some(4)), "{st}");
+    let w2 = st["translators"].as_array().unwrap().iter().find(|t| t["name"] == "w2").unwrap();
+    let v4 = &w2["versions"][3];
+    assert_eq!((v4["config"]["out_width"].as_str(), v4["deadline_us"].as_u64()), (Some("12"), Some(200_000)), "the compared config and limits, not v3's 10 us: {w2}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, st, _) = ctl(&sock, &["status"]);
+    let c = &st["chains"][0]["stages"][0]["counters"];
+    assert_eq!((c["disabled"].as_u64(), c["faults"].as_u64()), (Some(0), Some(0)), "{st}");
+
+    // What left: every U-plane PRB at 12 bits, none at 8 (or 9: a disabled stage's pass).
+    assert!(gw.wait().0.success());
+    let w = widths(&dir.path().join("ru_out.pcap"));
+    assert_eq!(w.keys().copied().collect::<Vec<_>>(), vec![12], "udIqWidth of the PRBs sent (width: count): {w:?}");
+}

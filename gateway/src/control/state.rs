@@ -217,18 +217,33 @@ impl State {
     }
 
     pub(super) fn config(&mut self, name: &str, config: Vec<(String, String)>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+        let (base, spec) = self.config_spec(name, &config)?;
+        Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{name}: does not initialise with this config: {e}")))?;
+        self.cut_config(name, base, config, spec, received, running)
+    }
+
+    /// A spec of `name`'s newest version with `config` instead of its own
+    /// (same module, limits and fault policy), and that version's index.
+    pub(super) fn config_spec(&self, name: &str, config: &[(String, String)]) -> Result<(usize, Arc<TranslatorSpec>), ApiError> {
         let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
         let last = vs.last().expect("a loaded name has a version");
-        // Same module, limits and fault policy; only the config is new.
-        let spec = Arc::new(TranslatorSpec { config: crate::translate::serialize_config(&config), ..(*last.spec).clone() });
-        Translator::new(&spec).map_err(|e| ApiError::conflict(format!("{name}: does not initialise with this config: {e}")))?;
-        let v = Version { spec: spec.clone(), source: last.source.clone(), hash: last.hash.clone(), config, policy: last.policy.clone() };
+        Ok((vs.len() - 1, Arc::new(TranslatorSpec { config: crate::translate::serialize_config(config), ..(*last.spec).clone() })))
+    }
+
+    /// Records `spec` (built from version `base` of `name` with `config`)
+    /// as a new version of `name` and cuts every stage running `name` over
+    /// to it. The canary's promotion passes the very spec it compared.
+    pub(super) fn cut_config(&mut self, name: &str, base: usize, config: Vec<(String, String)>, spec: Arc<TranslatorSpec>, received: Instant, running: &mut [(&str, Running)]) -> Reply {
+        let vs = self.translators.get(name).ok_or_else(|| ApiError::not_found(format!("no translator named `{name}` is loaded")))?;
+        let b = vs.get(base).ok_or_else(|| ApiError::conflict(format!("{name}: version {} is no longer loaded", base + 1)))?;
+        let v = Version { spec: spec.clone(), source: b.source.clone(), hash: b.hash.clone(), config, policy: b.policy.clone() };
+        // Every stage that runs `name` at once, or none; the version is
+        // recorded only once the cut-over succeeded.
+        let targets = self.stages_running(name).into_iter().map(|(ci, si)| (ci, si, spec.clone())).collect::<Vec<_>>();
+        let c = if targets.is_empty() { Value::Null } else { cut_many(running, &targets, received)? };
         let vs = self.translators.get_mut(name).expect("checked above");
         vs.push(v);
         let new = vs.len() - 1;
-        // Every stage that runs `name` at once, or none.
-        let targets = self.stages_running(name).into_iter().map(|(ci, si)| (ci, si, spec.clone())).collect::<Vec<_>>();
-        let c = if targets.is_empty() { Value::Null } else { cut_many(running, &targets, received)? };
         let mut cut = Vec::new();
         for (ci, si, _) in targets {
             let st = &mut self.chains[ci].1[si];
@@ -275,6 +290,7 @@ impl State {
                             "version": i + 1, "source": v.source, "hash": v.hash,
                             "module": meta.name, "module_version": meta.version,
                             "config": v.config.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+                            "deadline_us": v.spec.limits.deadline.as_micros() as u64,
                         })
                     })
                     .collect();

@@ -96,9 +96,20 @@ impl SampleSpec {
     }
 }
 
+/// Exactly what a promotion cuts over: the spec the shadow compared, never
+/// whatever is newest when promote is called.
+enum Cut {
+    /// Version `version` (0-based) of `translator` at one stage.
+    Swap { chain: usize, stage: usize, translator: String, version: usize, spec: Arc<TranslatorSpec> },
+    /// `spec`: version `base` (0-based) of `translator` with `config`
+    /// (its module, limits and fault policy as they were at start).
+    Config { translator: String, base: usize, config: Vec<(String, String)>, spec: Arc<TranslatorSpec> },
+}
+
 /// A running canary.
 pub(super) struct Canary {
     req: CanaryStart,
+    cut: Cut,
     /// Where the candidate differs from the active chains.
     targets: Vec<(usize, usize, Arc<TranslatorSpec>)>,
     started: Instant,
@@ -132,11 +143,11 @@ impl State {
     }
 
     /// `POST /v1/canary`: starts a canary; 409 while one runs.
-    pub(super) fn canary_start(&mut self, req: CanaryStart, running: &mut [(&str, Running)]) -> Reply {
+    pub(super) fn canary_start(&mut self, mut req: CanaryStart, running: &mut [(&str, Running)]) -> Reply {
         if let Some(c) = &self.canary {
             return Err(ApiError::conflict(format!("canary: one is running since {}; promote or abort it first", c.started_utc)));
         }
-        let targets = match &req.candidate {
+        let (targets, cut) = match &mut req.candidate {
             Candidate::Swap { chain, stage, translator, version } => {
                 let n = self.chains.len();
                 let c = self.chains.get(*chain).ok_or_else(|| ApiError::not_found(format!("chain {chain}: there are {n} chains")))?;
@@ -144,18 +155,24 @@ impl State {
                     return Err(ApiError::not_found(format!("chain {chain} stage {stage}: the chain has {} stages", c.1.len())));
                 }
                 let v = self.version(translator, *version)?;
-                vec![(*chain, *stage, self.translators[translator][v].spec.clone())]
+                // The version compared is the one promoted: record it, not "newest".
+                *version = Some(v + 1);
+                let spec = self.translators[translator.as_str()][v].spec.clone();
+                let cut = Cut::Swap { chain: *chain, stage: *stage, translator: translator.clone(), version: v, spec: spec.clone() };
+                (vec![(*chain, *stage, spec)], cut)
             }
             Candidate::Config { translator, config } => {
-                let vs = self.translators.get(translator).ok_or_else(|| ApiError::not_found(format!("translator: no translator named `{translator}` is loaded")))?;
-                let last = vs.last().expect("a loaded name has a version");
-                let spec = Arc::new(TranslatorSpec { config: crate::translate::serialize_config(config), ..(*last.spec).clone() });
+                if !self.translators.contains_key(translator.as_str()) {
+                    return Err(ApiError::not_found(format!("translator: no translator named `{translator}` is loaded")));
+                }
+                let (base, spec) = self.config_spec(translator, config)?;
                 Translator::new(&spec).map_err(|e| ApiError::conflict(format!("config: {translator} does not initialise with it: {e}")))?;
                 let at = self.stages_running(translator);
                 if at.is_empty() {
                     return Err(ApiError::conflict(format!("translator: {translator} runs at no chain stage; a canary of its config would compare nothing")));
                 }
-                at.into_iter().map(|(c, s)| (c, s, spec.clone())).collect()
+                let cut = Cut::Config { translator: translator.clone(), base, config: config.clone(), spec: spec.clone() };
+                (at.into_iter().map(|(c, s)| (c, s, spec.clone())).collect(), cut)
             }
         };
         let (active, candidate) = (self.specs_with(&[])?, self.specs_with(&targets)?);
@@ -187,7 +204,7 @@ impl State {
             }
         }
         let started_utc = super::body::utc_now();
-        self.canary = Some(Canary { req, targets, started: Instant::now(), started_utc, fingerprint: self.fingerprint(), shadow });
+        self.canary = Some(Canary { req, cut, targets, started: Instant::now(), started_utc, fingerprint: self.fingerprint(), shadow });
         Ok(self.canary_status())
     }
 
@@ -206,7 +223,13 @@ impl State {
         let per = |ns: u64| if t.packets == 0 { Value::Null } else { json!(ns as f64 / t.packets as f64) };
         let candidate = match &c.req.candidate {
             Candidate::Swap { chain, stage, translator, version } => json!({ "kind": "swap", "chain": chain, "stage": stage, "translator": translator, "version": version }),
-            Candidate::Config { translator, config } => json!({ "kind": "config", "translator": translator, "config": config.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), "stages": c.targets.iter().map(|t| json!([t.0, t.1])).collect::<Vec<_>>() }),
+            Candidate::Config { translator, config } => {
+                let base = match &c.cut {
+                    Cut::Config { base, .. } => Some(base + 1),
+                    Cut::Swap { .. } => None,
+                };
+                json!({ "kind": "config", "translator": translator, "base_version": base, "config": config.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), "stages": c.targets.iter().map(|t| json!([t.0, t.1])).collect::<Vec<_>>() })
+            }
         };
         let flows: Vec<Value> = t
             .flows
@@ -261,9 +284,22 @@ impl State {
         if c.fingerprint != self.fingerprint() {
             return Err(ApiError::conflict("canary: the active chains changed since it started, so it compared against chains that no longer run; abort it and start again"));
         }
-        let cut = match c.req.candidate.clone() {
-            Candidate::Swap { chain, stage, translator, version } => self.swap(chain, stage, &translator, version, received, running)?,
-            Candidate::Config { translator, config } => self.config(&translator, config, received, running)?,
+        // Exactly the spec the shadow compared, or nothing.
+        let cut = match &c.cut {
+            Cut::Swap { chain, stage, translator, version, spec } => {
+                let (chain, stage, translator, version) = (*chain, *stage, translator.clone(), *version);
+                if !self.translators.get(&translator).and_then(|vs| vs.get(version)).is_some_and(|v| Arc::ptr_eq(&v.spec, spec)) {
+                    return Err(ApiError::conflict(format!("canary: {translator} v{}, the version it compared, is no longer loaded; abort it", version + 1)));
+                }
+                self.swap(chain, stage, &translator, Some(version + 1), received, running)?
+            }
+            Cut::Config { translator, base, config, spec } => {
+                let (translator, base, config, spec) = (translator.clone(), *base, config.clone(), spec.clone());
+                if !self.translators.get(&translator).and_then(|vs| vs.get(base)).is_some_and(|v| Arc::ptr_eq(&v.spec.module, &spec.module)) {
+                    return Err(ApiError::conflict(format!("canary: {translator} v{}, the version its config was compared on, is no longer loaded; abort it", base + 1)));
+                }
+                self.cut_config(&translator, base, config, spec, received, running)?
+            }
         };
         let last = self.canary_end(&format!("promoted ({how})"), running);
         Ok(json!({ "promoted": cut, "canary": last }))
