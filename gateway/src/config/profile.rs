@@ -130,7 +130,9 @@ pub struct SeqFlow {
 
 /// A profile file's errors: the file and key.
 fn perr(file: &Path, key: &str, why: impl Into<String>) -> ConfigError {
-    ConfigError { key: format!("{} ({key})", file.display()), why: why.into() }
+    // `(file)` is already in parentheses: not `((file))`.
+    let key = if key.starts_with('(') { key.to_string() } else { format!("({key})") };
+    ConfigError { key: format!("{} {key}", file.display()), why: why.into() }
 }
 
 impl Profile {

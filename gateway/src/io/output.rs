@@ -163,7 +163,12 @@ impl Commit {
             }
             (Some(tmp), Existing::Keep) => {
                 if !rename_new(tmp, &s.target)? {
-                    bail!("{} appeared while the command ran; not overwriting it (its output is removed)", s.target.display());
+                    // A recording is not lost to a name clash: kept beside it.
+                    let kept = match keep_stage(s)? {
+                        Some(p) => format!("the {} frames written are kept as {}", p.records, p.kept_as.display()),
+                        None => "nothing was written to it".to_string(),
+                    };
+                    bail!("{} appeared while the command ran; not overwriting it: {kept}", s.target.display());
                 }
             }
         }
@@ -197,34 +202,38 @@ impl Commit {
     /// is never replaced), leaving the target as it was. `None` when it
     /// wrote nothing or went straight into a device.
     pub fn keep_partial(self) -> Result<Option<Partial>> {
-        let s = &self.0;
         if Arc::strong_count(&self.0) > 1 {
-            bail!("{}: its writer has not finished", s.target.display());
+            bail!("{}: its writer has not finished", self.0.target.display());
         }
-        let records = s.records.load(Ordering::Acquire);
-        let Some(tmp) = &s.tmp else { return Ok(None) };
-        if records == 0 {
-            return Ok(None);
-        }
-        let mut skipped = Vec::new();
-        for n in 0..PARTIAL_NAMES {
-            let mut name = s.target.clone().into_os_string();
-            name.push(if n == 0 { ".partial".to_string() } else { format!(".partial.{n}") });
-            let to = PathBuf::from(name);
-            if rename_new(tmp, &to)? {
-                s.committed.store(true, Ordering::Release);
-                let write_error = s.write_error.lock().ok().and_then(|e| e.clone());
-                return Ok(Some(Partial { target: s.target.clone(), kept_as: to, records, skipped, write_error }));
-            }
-            skipped.push(to);
-        }
-        bail!("{}: {PARTIAL_NAMES} .partial names are taken; the frames written are not kept", s.target.display())
+        keep_stage(&self.0)
     }
 
     /// The file the user named.
     pub fn target(&self) -> &Path {
         &self.0.target
     }
+}
+
+/// [`Commit::keep_partial`] on a stage whose writer is done.
+fn keep_stage(s: &Stage) -> Result<Option<Partial>> {
+    let records = s.records.load(Ordering::Acquire);
+    let Some(tmp) = &s.tmp else { return Ok(None) };
+    if records == 0 {
+        return Ok(None);
+    }
+    let mut skipped = Vec::new();
+    for n in 0..PARTIAL_NAMES {
+        let mut name = s.target.clone().into_os_string();
+        name.push(if n == 0 { ".partial".to_string() } else { format!(".partial.{n}") });
+        let to = PathBuf::from(name);
+        if rename_new(tmp, &to)? {
+            s.committed.store(true, Ordering::Release);
+            let write_error = s.write_error.lock().ok().and_then(|e| e.clone());
+            return Ok(Some(Partial { target: s.target.clone(), kept_as: to, records, skipped, write_error }));
+        }
+        skipped.push(to);
+    }
+    bail!("{}: {PARTIAL_NAMES} .partial names are taken; the frames written are not kept", s.target.display())
 }
 
 /// After a failed command: keeps each file's frames as a `.partial` file
@@ -261,10 +270,20 @@ pub fn partial_json(kept: &[Partial]) -> serde_json::Value {
         .collect()
 }
 
-/// Commits every file in order; the first failure stops and is returned
-/// (the files not yet committed are removed as their handles drop).
+/// Commits every file, each whatever became of the others (a clash on
+/// one recording must not cost another its frames); the first failure is
+/// returned, the others are logged.
 pub fn commit_all(commits: Vec<Commit>) -> Result<()> {
-    commits.into_iter().try_for_each(Commit::commit)
+    let mut first = None;
+    for c in commits {
+        if let Err(e) = c.commit() {
+            match first {
+                None => first = Some(e),
+                Some(_) => tracing::error!("{e:#}"),
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Opens a staged file for `target`: a new temporary file beside it (the
@@ -297,10 +316,36 @@ pub fn create(target: &Path, existing: Existing) -> Result<(File, Staged, Commit
             }
             f
         }
-        None => OpenOptions::new().write(true).open(&real).with_context(|| format!("cannot open {}", real.display()))?,
+        None => open_device(&real)?,
     };
     let stage = Arc::new(Stage { target: real, tmp, committed: AtomicBool::new(false), write_error: Mutex::new(None), records: AtomicU64::new(0), existing });
     Ok((file, Staged(stage.clone()), Commit(stage)))
+}
+
+/// Opens a device or FIFO for writing. A FIFO is opened without
+/// blocking: one no process reads would hang the command in `open`, where
+/// no signal reaches it, so it is refused, naming it; then writes block
+/// as usual.
+fn open_device(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+    if !fifo {
+        return OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()));
+    }
+    let f = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => anyhow::anyhow!("{} is a FIFO no process reads: start its reader first", path.display()),
+        _ => anyhow::Error::new(e).context(format!("cannot open {}", path.display())),
+    })?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    let ok = unsafe {
+        let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !ok {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make writes to {} blocking", path.display()));
+    }
+    Ok(f)
 }
 
 /// Writes a whole file at once (a report), staged: an existing file is
@@ -494,6 +539,60 @@ mod tests {
         drop((_f, staged));
         assert_eq!(commit.keep_partial().unwrap(), None);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    /// A recording whose name is taken while it is written is not lost:
+    /// kept as `.partial`, the other file left alone, and the other
+    /// recordings of the run still committed.
+    #[test]
+    fn a_recording_whose_name_appears_meanwhile_is_kept_as_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("du.pcap"), dir.path().join("ru.pcap"));
+        let (mut fa, sa, ca) = create(&a, Existing::Keep).unwrap();
+        let (mut fb, sb, cb) = create(&b, Existing::Keep).unwrap();
+        fa.write_all(b"du frames").unwrap();
+        fb.write_all(b"ru frames").unwrap();
+        sa.wrote(3);
+        sb.wrote(4);
+        drop((fa, sa, fb, sb));
+        fs::write(&a, b"someone else's").unwrap();
+        let e = commit_all(vec![ca, cb]).unwrap_err().to_string();
+        assert!(e.contains("appeared while the command ran") && e.contains("3 frames") && e.contains("du.pcap.partial"), "{e}");
+        assert_eq!(fs::read(&a).unwrap(), b"someone else's");
+        assert_eq!(fs::read(dir.path().join("du.pcap.partial")).unwrap(), b"du frames");
+        assert_eq!(fs::read(&b).unwrap(), b"ru frames", "the other recording is committed");
+    }
+
+    /// A FIFO nobody reads is refused at once, not waited on forever.
+    #[test]
+    fn a_fifo_without_a_reader_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = create(&fifo, Existing::Replace).unwrap_err().to_string();
+        assert!(e.contains("FIFO no process reads"), "{e}");
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::read(fifo).unwrap()
+        });
+        // With a reader (it opens as soon as a writer does; retry until it has).
+        let mut opened = None;
+        for _ in 0..200 {
+            match create(&fifo, Existing::Replace) {
+                Ok(x) => {
+                    opened = Some(x);
+                    break;
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        let (mut f, staged, commit) = opened.expect("a FIFO with a reader opens");
+        f.write_all(b"through").unwrap();
+        drop((f, staged));
+        commit.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"through");
     }
 
     /// `write_new` refuses an existing file, and its commit never replaces
