@@ -229,6 +229,10 @@ pub fn poll_prometheus(polls: &[(String, Arc<crate::pipeline::polling::PollGauge
     for (stage, g) in polls {
         let _ = writeln!(t, "fhgate_poll_wakeups_total{{stage=\"{stage}\"}} {}", g.wakeups());
     }
+    t.push_str("# HELP fhgate_poll_naps_total Times a pipeline stage napped to coalesce frames into bursts (pipeline.coalesce_us).\n# TYPE fhgate_poll_naps_total counter\n");
+    for (stage, g) in polls {
+        let _ = writeln!(t, "fhgate_poll_naps_total{{stage=\"{stage}\"}} {}", g.naps());
+    }
     t
 }
 

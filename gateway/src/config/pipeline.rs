@@ -122,6 +122,7 @@ pub(super) struct RawPipeline {
     pin: Option<String>,
     polling: Option<String>,
     sleep_after_us: Option<u64>,
+    coalesce_us: Option<u64>,
     dl: Option<RawCores>,
     ul: Option<RawCores>,
     #[serde(default = "default_burst")]
@@ -154,6 +155,7 @@ impl Default for RawPipeline {
             pin: None,
             polling: None,
             sleep_after_us: None,
+            coalesce_us: None,
             dl: None,
             ul: None,
             burst: default_burst(),
@@ -201,9 +203,15 @@ impl RawPipeline {
             Some("best-effort") => PinPolicy::BestEffort,
             Some(other) => return err("pipeline.pin", format!("`{other}`: expected strict or best-effort")),
         };
+        let coalesce = match (p.polling.as_deref(), p.coalesce_us) {
+            (_, None) => std::time::Duration::ZERO,
+            (None | Some("adaptive"), Some(us @ 0..=1_000)) => std::time::Duration::from_micros(us),
+            (None | Some("adaptive"), Some(us)) => return err("pipeline.coalesce_us", format!("{us} is outside 0-1000")),
+            (Some(m), Some(_)) => return err("pipeline.coalesce_us", format!("only adaptive polling coalesces (polling = \"{m}\")")),
+        };
         let polling = match (p.polling.as_deref(), p.sleep_after_us) {
-            (None | Some("adaptive"), None) => Polling::Adaptive { sleep_after: DEFAULT_SLEEP_AFTER },
-            (None | Some("adaptive"), Some(us @ 1..=1_000_000)) => Polling::Adaptive { sleep_after: std::time::Duration::from_micros(us) },
+            (None | Some("adaptive"), None) => Polling::Adaptive { sleep_after: DEFAULT_SLEEP_AFTER, coalesce },
+            (None | Some("adaptive"), Some(us @ 1..=1_000_000)) => Polling::Adaptive { sleep_after: std::time::Duration::from_micros(us), coalesce },
             (None | Some("adaptive"), Some(us)) => return err("pipeline.sleep_after_us", format!("{us} is outside 1-1000000")),
             (Some(m @ ("busy" | "interrupt")), Some(_)) => return err("pipeline.sleep_after_us", format!("only adaptive polling sleeps after an idle time (polling = \"{m}\")")),
             (Some("busy"), None) => Polling::Busy,
