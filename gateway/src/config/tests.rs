@@ -98,6 +98,8 @@ fn every_error_names_its_key() {
         (("bfp_width.wasm", "bfp_width.so"), "translator[0].path", "precompiled native code"),
         (("listen = \"127.0.0.1:9100\"", "listen = \"0.0.0.0:9100\""), "metrics.listen", "loopback"),
         (("workers = 2", "workers = 0"), "pipeline.workers", "outside"),
+        (("workers = 2", "workers = 2\ncoalesce_us = 5000"), "pipeline.coalesce_us", "outside 0-1000"),
+        (("workers = 2", "workers = 2\npolling = \"busy\"\ncoalesce_us = 20"), "pipeline.coalesce_us", "only adaptive"),
         (("backend = \"pcap\"\ninput", "backend = \"af_xdp\"\ninput"), "du.interface", "required"),
         (("backend = \"pcap\"\ninput", "backend = \"tap\"\ninput"), "du.backend", "af_xdp"),
     ];
