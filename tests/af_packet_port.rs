@@ -335,6 +335,8 @@ fn config(block_size: u32, blocks: u32) -> AfPacketConfig {
         interface: A.into(),
         block_size,
         blocks,
+        sockets: 1,
+        fanout: fhgate::config::Fanout::Hash,
     }
 }
 

@@ -175,6 +175,7 @@ fn config(iface: &str, mode: XdpMode, copy: XdpCopy) -> AfXdpConfig {
     AfXdpConfig {
         interface: iface.into(),
         queue: 0,
+        queues: 1,
         mode,
         copy,
         umem_frames: 2048,

@@ -212,6 +212,7 @@ impl Case {
             name: "bench".into(),
             rx: Box::new(rx),
             tx: Box::new(tx),
+            lanes: Vec::new(),
             tap: None,
             decode: self.decode,
             port_direction: 1,

@@ -94,6 +94,9 @@ impl PortBoard {
                         c.backend(),
                         label(c.interface())
                     );
+                    if let Some(q) = c.queue() {
+                        let _ = write!(rows, ",queue=\"{q}\"");
+                    }
                     if let Some(key) = key {
                         let _ = write!(rows, ",{key}=\"{}\"", event.short_name());
                     }
@@ -129,7 +132,11 @@ impl PortBoard {
         let halves = self.entries.iter().map(|e| {
             let c = &e.counters;
             let counters: serde_json::Map<String, serde_json::Value> = c.snapshot().map(|(ev, n)| (ev.name().to_string(), n.into())).collect();
-            serde_json::json!({"side": e.side, "half": c.half().name(), "backend": c.backend(), "interface": c.interface(), "counters": counters})
+            let mut v = serde_json::json!({"side": e.side, "half": c.half().name(), "backend": c.backend(), "interface": c.interface(), "counters": counters});
+            if let Some(q) = c.queue() {
+                v["queue"] = q.into();
+            }
+            v
         });
         serde_json::Value::Array(halves.collect())
     }

@@ -105,7 +105,9 @@ pub struct GenArgs {
     /// Output pcap file.
     #[arg(short, long, required_unless_present = "port", conflicts_with = "port")]
     output: Option<PathBuf>,
-    /// Send on a live port instead: af_xdp:IFACE[,k=v], af_packet:IFACE or udp:BIND,PEER.
+    /// Send on a live port instead: af_xdp:IFACE[,k=v], af_packet:IFACE or
+    /// udp:BIND,PEER. With `af_xdp:IFACE,queues=0-3` each eAxC leaves on
+    /// queue eAxC mod 4.
     #[arg(long, value_name = "SPEC")]
     port: Option<String>,
     /// How fast to send: `slot` (real time, each slot's frames at its slot
@@ -246,11 +248,17 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         }
         (None, Some(spec)) => {
             let backend = fhgate::config::parse_port_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // A port of several queues sends each eAxC on one of them
+            // (eAxC mod N), as a DU with a queue per antenna group does.
+            let mut lanes = live::open_lanes(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?.into_iter();
+            let port = lanes.next().ok_or_else(|| anyhow::anyhow!("{spec}: no queue opened"))?;
             let own = if spec_side == Side::Du { mac.0 } else { mac.1 };
+            // One-way delay requests are answered on the first queue.
             let (r, tx) = super::owd::Responder::start(port.rx, port.tx, own)?;
             responder = Some(r);
-            (Box::new(tx), spec.clone(), true)
+            let queues: Vec<Box<dyn TxPort>> = std::iter::once(Box::new(tx) as Box<dyn TxPort>).chain(lanes.map(|l| l.tx)).collect();
+            let tx: Box<dyn TxPort> = if queues.len() == 1 { queues.into_iter().next().expect("one queue") } else { Box::new(fhgate::io::steer::SteeredTx::new(queues)?) };
+            (tx, spec.clone(), true)
         }
         (None, None) => anyhow::bail!("give -o FILE.pcap or --port SPEC"),
     };

@@ -34,6 +34,7 @@ mod profile;
 mod replay;
 mod replay_profiles;
 mod run;
+mod run_ports;
 mod seq_report;
 mod sink;
 mod timing;

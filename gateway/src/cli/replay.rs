@@ -180,6 +180,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         },
         rx: Box::new(PcapRx::from_frames(frames, a.pace)),
         tx: Box::new(tx),
+        lanes: Vec::new(),
         tap: tap.map(|t| Box::new(t) as Box<dyn fhgate::io::TxPort>),
         decode,
         port_direction: match a.from {

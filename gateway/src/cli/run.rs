@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use fhgate::config::{Backend, FaultPolicyConfig, GatewayConfig, Side};
-use fhgate::io::output::{Commit, Existing};
-use fhgate::io::pcap::{Pace, PcapOut, PcapRx};
-use fhgate::io::{live, RxPort, TxPort};
+use super::run_ports::{check_lanes, open_side};
+use fhgate::io::live;
+use fhgate::io::output::Existing;
+use fhgate::io::pcap::{Pace, PcapRx};
 use fhgate::metrics::PortBoard;
 use fhgate::pipeline::egress::{EgressConfig, FlowFormats};
 use fhgate::plan::EgressFormat;
@@ -202,40 +203,6 @@ fn flows_of(formats: &[Option<EgressFormat>; 2], port_direction: u8) -> FlowForm
     formats[usize::from(port_direction == 0)].as_ref().map_or(FlowFormats::NONE, |f| f.flows)
 }
 
-/// One side's port, split into the half each direction uses.
-struct SidePort {
-    rx: Option<Box<dyn RxPort>>,
-    tx: Option<Box<dyn TxPort>>,
-}
-
-/// Opens the port of `side` (named `name`: `du` or `ru`); a live port's
-/// counters go on `ports`.
-fn open_side(side: &Side, name: &str, existing: Existing, ports: &mut PortBoard, commits: &mut Vec<Commit>) -> Result<SidePort> {
-    match &side.backend {
-        Backend::Pcap { input, output } => Ok(SidePort {
-            rx: match input {
-                Some(p) => Some(Box::new(PcapRx::open(p, Pace::Recorded).with_context(|| format!("{name}.input"))?)),
-                None => None,
-            },
-            tx: match output {
-                Some(p) => {
-                    let (out, commit) = PcapOut::create(p, existing).with_context(|| format!("{name}.output"))?;
-                    commits.push(commit);
-                    Some(Box::new(out))
-                }
-                None => None,
-            },
-        }),
-        live_backend => {
-            let port = live::open(live_backend, side.mtu).with_context(|| format!("{name}: opening the {} port", live_backend.name()))?;
-            note_timestamping(name, live_backend, ports);
-            ports.register(name, port.rx_counters);
-            ports.register(name, port.tx_counters);
-            Ok(SidePort { rx: Some(port.rx), tx: Some(port.tx) })
-        }
-    }
-}
-
 /// What each translator of `cfg` was built from, to tell on reload whether
 /// it changed: its settings and the hash of the module compiled for it
 /// (from `modules`, so a file rewritten in place counts as changed).
@@ -357,7 +324,7 @@ fn handle_control(control: Option<&mut fhgate::control::Endpoint>, running: &mut
 /// it on the metrics: a NIC with hardware timestamps fhgate leaves unused
 /// is named, not passed over. UDP ports are bound to an address, not an
 /// interface: nothing to ask.
-fn note_timestamping(name: &str, backend: &Backend, ports: &mut PortBoard) {
+pub(super) fn note_timestamping(name: &str, backend: &Backend, ports: &mut PortBoard) {
     let interface = match backend {
         Backend::AfPacket(c) => &c.interface,
         Backend::AfXdp(c) => &c.interface,
@@ -465,6 +432,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         // Refused before any port or file is opened; the server binds again below.
         std::net::TcpListener::bind(addr).map_err(|e| anyhow!("metrics.listen: cannot listen on {addr}: {e}"))?;
     }
+    let lanes = check_lanes(&cfg)?;
     let mut ports = PortBoard::default();
     // Output captures are staged: put in place only once the run has
     // succeeded, over an existing file only with --force.
@@ -482,14 +450,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         } else {
             (&cfg.ru, &cfg.du, &mut ru, &mut du, "du")
         };
-        let Some(rx) = from_port.rx.take() else { continue };
-        let Some(tx) = to_port.tx.take() else {
+        let mut rxs = std::mem::take(&mut from_port.rx).into_iter();
+        let Some(rx) = rxs.next() else { continue };
+        let mut txs = std::mem::take(&mut to_port.tx).into_iter();
+        let Some(tx) = txs.next() else {
             bail!("{to_name}.output: traffic flows towards this side, so it needs an output capture");
         };
+        // Lane i: queue i of the port received from, queue i of the one sent to.
+        let more: Vec<runner::Lane> = rxs.zip(txs).map(|(rx, tx)| runner::Lane { rx, tx }).collect();
         let spec = DirectionSpec {
             name: name.into(),
             rx,
             tx,
+            lanes: more,
             tap: None,
             decode: from.decode,
             port_direction,
@@ -500,7 +473,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             polling: p.polling,
             burst: p.burst,
             ring_size: p.ring_size,
-            threading: p.threading,
+            // A multi-queue direction runs a run-to-completion thread per lane.
+            threading: if lanes > 1 { runner::Threading::RunToCompletion } else { p.threading },
             bridge: fhgate::bridge::BridgeSpec {
                 passthrough: cfg.passthrough,
                 tc: cfg.ptp_tc,

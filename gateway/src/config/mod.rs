@@ -27,7 +27,7 @@ pub use control::{ControlConfig, ControlListen};
 pub use owd::{parse_mac, OwdConfig};
 pub use pipeline::PipelineConfig;
 use pipeline::RawPipeline;
-pub use side::{parse_comp, parse_port_spec};
+pub use side::{parse_comp, parse_port_spec, parse_queues, MAX_LANES};
 pub use timing::TimingConfig;
 
 /// A configuration error: the key at fault and why.
@@ -91,14 +91,16 @@ pub enum XdpCopy {
     ZeroCopy,
 }
 
-/// An AF_XDP port: keys `interface`, `queue`, `xdp_mode`, `xdp_copy`,
-/// `umem_frames`, `xdp_ring_size`, `busy_poll_us`.
+/// An AF_XDP port: keys `interface`, `queue` or `queues`, `xdp_mode`,
+/// `xdp_copy`, `umem_frames`, `xdp_ring_size`, `busy_poll_us`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AfXdpConfig {
     /// Interface name.
     pub interface: String,
-    /// The NIC queue the socket binds to.
+    /// The (first) NIC queue a socket binds to.
     pub queue: u32,
+    /// How many queues from `queue` on get a socket each (`queues = "0-3"`: 4).
+    pub queues: u32,
     /// Attach mode of the XDP program.
     pub mode: XdpMode,
     /// Copy or zero-copy.
@@ -111,7 +113,8 @@ pub struct AfXdpConfig {
     pub busy_poll_us: Option<u32>,
 }
 
-/// An AF_PACKET port: keys `interface`, `packet_block_kib`, `packet_blocks`.
+/// An AF_PACKET port: keys `interface`, `packet_block_kib`, `packet_blocks`,
+/// `sockets`, `fanout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AfPacketConfig {
     /// Interface name.
@@ -120,6 +123,34 @@ pub struct AfPacketConfig {
     pub block_size: u32,
     /// Blocks in each of the RX and TX rings.
     pub blocks: u32,
+    /// Socket pairs (RX ring + TX ring); more than one join one PACKET_FANOUT group.
+    pub sockets: u32,
+    /// How the fanout group spreads frames over the sockets.
+    pub fanout: Fanout,
+}
+
+/// PACKET_FANOUT's mode: which socket of the group a received frame goes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fanout {
+    /// PACKET_FANOUT_HASH: by the kernel's flow hash (IP/UDP fields; every
+    /// eCPRI-over-Ethernet frame has the same), so a flow stays on one socket.
+    #[default]
+    Hash,
+    /// PACKET_FANOUT_CPU: by the CPU that received the frame.
+    Cpu,
+    /// PACKET_FANOUT_QM: by the RX queue the NIC put the frame on (`queue`).
+    Queue,
+}
+
+impl Fanout {
+    /// The name the configuration spells.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fanout::Hash => "hash",
+            Fanout::Cpu => "cpu",
+            Fanout::Queue => "queue",
+        }
+    }
 }
 
 /// A UDP port: keys `bind` and `peer`.
@@ -132,6 +163,16 @@ pub struct UdpConfig {
 }
 
 impl Backend {
+    /// How many receive/transmit pairs the port opens: AF_XDP queues,
+    /// AF_PACKET fanout sockets; 1 for the others.
+    pub fn lanes(&self) -> u32 {
+        match self {
+            Backend::AfXdp(c) => c.queues,
+            Backend::AfPacket(c) => c.sockets,
+            _ => 1,
+        }
+    }
+
     /// The backend's name as the config file spells it.
     pub fn name(&self) -> &'static str {
         match self {

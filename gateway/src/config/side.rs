@@ -8,7 +8,7 @@ use ecpri::uplane::CompHdrMode;
 use ecpri::{EaxcLayout, UdCompHdr};
 use serde::Deserialize;
 
-use super::{err, AfPacketConfig, AfXdpConfig, Backend, ConfigError, Side, UdpConfig, XdpCopy, XdpMode};
+use super::{err, AfPacketConfig, AfXdpConfig, Backend, ConfigError, Fanout, Side, UdpConfig, XdpCopy, XdpMode};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,8 +19,10 @@ pub(super) struct RawSide {
     interface: Option<String>,
     bind: Option<String>,
     peer: Option<String>,
-    #[serde(default)]
-    queue: u32,
+    queue: Option<u32>,
+    queues: Option<String>,
+    sockets: Option<u32>,
+    fanout: Option<String>,
     #[serde(default = "default_auto")]
     xdp_mode: String,
     #[serde(default = "default_auto")]
@@ -95,6 +97,27 @@ fn default_blocks() -> u32 {
     64
 }
 
+/// Most queues (AF_XDP) or fanout sockets (AF_PACKET) one port opens.
+pub const MAX_LANES: u32 = 64;
+
+/// Parses `queues`: `"A-B"` (queues A to B, both included) or `"A"`
+/// (that one queue); the first queue and how many.
+pub fn parse_queues(s: &str) -> Result<(u32, u32), String> {
+    let num = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("`{s}`: expected a queue range like \"0-3\" or one queue like \"2\""));
+    let (first, last) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(s)?, num(s)?),
+    };
+    if last < first {
+        return Err(format!("`{s}`: the range ends before it starts"));
+    }
+    let n = last - first + 1;
+    if n > MAX_LANES {
+        return Err(format!("`{s}`: {n} queues, more than the {MAX_LANES} a port opens"));
+    }
+    Ok((first, n))
+}
+
 /// Parses `METHOD:WIDTH` for the key `key`.
 pub fn parse_comp(key: &str, s: &str) -> Result<UdCompHdr, ConfigError> {
     UdCompHdr::from_spec(s).map_or_else(
@@ -133,9 +156,15 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
                     return err(k("busy_poll_us"), format!("{us} is outside 1-10000"));
                 }
             }
+            let (queue, queues) = match (r.queue, r.queues.as_deref()) {
+                (Some(_), Some(_)) => return err(k("queues"), "give `queue` (one queue) or `queues` (a range), not both"),
+                (q, None) => (q.unwrap_or(0), 1),
+                (None, Some(s)) => parse_queues(s).map_or_else(|why| err(k("queues"), why), Ok)?,
+            };
             Backend::AfXdp(AfXdpConfig {
                 interface: need(r.interface.clone(), "interface")?,
-                queue: r.queue,
+                queue,
+                queues,
                 mode,
                 copy,
                 umem_frames: r.umem_frames,
@@ -151,7 +180,17 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
             if !(2..=65536).contains(&r.packet_blocks) {
                 return err(k("packet_blocks"), format!("{} is outside 2-65536", r.packet_blocks));
             }
-            Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks })
+            let sockets = r.sockets.unwrap_or(1);
+            if !(1..=MAX_LANES).contains(&sockets) {
+                return err(k("sockets"), format!("{sockets} is outside 1-{MAX_LANES}"));
+            }
+            let fanout = match r.fanout.as_deref() {
+                None | Some("hash") => Fanout::Hash,
+                Some("cpu") => Fanout::Cpu,
+                Some("queue") => Fanout::Queue,
+                Some(other) => return err(k("fanout"), format!("`{other}`: expected hash, cpu or queue")),
+            };
+            Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks, sockets, fanout })
         }
         "udp" => {
             let addr = |f: &str, v: Option<String>| -> Result<std::net::SocketAddr, ConfigError> {
@@ -167,6 +206,13 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
         }
         other => return err(k("backend"), format!("`{other}`: expected pcap, af_xdp, af_packet or udp")),
     };
+    // Keys of one backend given to another are refused, not ignored.
+    let own = |key: &str| matches!((key, &backend), ("queue" | "queues", Backend::AfXdp(_)) | ("sockets" | "fanout", Backend::AfPacket(_)));
+    for (key, given) in [("queue", r.queue.is_some()), ("queues", r.queues.is_some()), ("sockets", r.sockets.is_some()), ("fanout", r.fanout.is_some())] {
+        if given && !own(key) {
+            return err(k(key), format!("is not a key of backend \"{}\"", r.backend));
+        }
+    }
     if let Backend::AfXdp(_) | Backend::AfPacket(_) = backend {
         if let Some(i) = &r.interface {
             // IFNAMSIZ is 16 with the NUL.
@@ -235,7 +281,8 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
 /// Parses a port given on the command line (`fhgate gen --port`, `sink
 /// --port`): `af_xdp:IFACE`, `af_packet:IFACE` or `udp:BIND,PEER`, each
 /// optionally followed by `,key=value` pairs with the keys a side of the
-/// configuration file takes (`af_xdp:veth0,xdp_mode=generic,queue=0`).
+/// configuration file takes (`af_xdp:veth0,xdp_mode=generic,queue=0`,
+/// `af_xdp:veth0,queues=0-3`, `af_packet:veth0,sockets=4,fanout=hash`).
 pub fn parse_port_spec(spec: &str) -> Result<Backend, ConfigError> {
     let (backend, rest) = spec.split_once(':').unwrap_or((spec, ""));
     let mut parts = rest.split(',').filter(|p| !p.is_empty());
@@ -259,7 +306,11 @@ pub fn parse_port_spec(spec: &str) -> Result<Backend, ConfigError> {
             return err("--port", format!("`{p}`: expected key=value"));
         };
         // Numbers as numbers, anything else as a string.
-        let value = v.parse::<i64>().map_or_else(|_| toml::Value::String(v.into()), toml::Value::Integer);
+        // `queues=2` is a range of one, a string like `queues=0-3`.
+        let value = match v.parse::<i64>() {
+            Ok(n) if k != "queues" => toml::Value::Integer(n),
+            _ => toml::Value::String(v.into()),
+        };
         table.insert(k.into(), value);
     }
     let raw: RawSide = table.try_into().map_err(|e: toml::de::Error| ConfigError { key: "--port".into(), why: e.message().to_string() })?;

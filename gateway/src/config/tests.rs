@@ -143,6 +143,43 @@ fn port_specs_parse_like_config_sides() {
     }
 }
 
+/// `queues` (AF_XDP) and `sockets`/`fanout` (AF_PACKET), in a file and a
+/// port spec; a key of one backend given to another is refused by name.
+#[test]
+fn multi_queue_keys_parse_and_are_refused_where_they_do_not_belong() {
+    assert_eq!(parse_queues("0-3"), Ok((0, 4)));
+    assert_eq!(parse_queues("2"), Ok((2, 1)));
+    assert_eq!(parse_queues(" 4 - 5 "), Ok((4, 2)));
+    for bad in ["3-1", "a-b", "", "0-64", "1,2"] {
+        assert!(parse_queues(bad).is_err(), "{bad}");
+    }
+    let Backend::AfXdp(x) = parse_port_spec("af_xdp:veth0,queues=0-3").unwrap() else { panic!() };
+    assert_eq!((x.queue, x.queues), (0, 4));
+    let Backend::AfXdp(x) = parse_port_spec("af_xdp:veth0,queues=2").unwrap() else { panic!() };
+    assert_eq!((x.queue, x.queues, Backend::AfXdp(x.clone()).lanes()), (2, 1, 1));
+    let Backend::AfXdp(x) = parse_port_spec("af_xdp:veth0,queue=3").unwrap() else { panic!() };
+    assert_eq!((x.queue, x.queues), (3, 1));
+    let Backend::AfPacket(p) = parse_port_spec("af_packet:eth1,sockets=4,fanout=queue").unwrap() else { panic!() };
+    assert_eq!((p.sockets, p.fanout, Backend::AfPacket(p.clone()).lanes()), (4, Fanout::Queue, 4));
+    let Backend::AfPacket(p) = parse_port_spec("af_packet:eth1").unwrap() else { panic!() };
+    assert_eq!((p.sockets, p.fanout), (1, Fanout::Hash));
+    for (spec, want) in [
+        ("af_xdp:veth0,queue=1,queues=0-3", "port.queues: give `queue` (one queue) or `queues`"),
+        ("af_xdp:veth0,queues=3-0", "port.queues: `3-0`: the range ends before it starts"),
+        ("af_xdp:veth0,sockets=2", "port.sockets: is not a key of backend \"af_xdp\""),
+        ("af_packet:eth1,queues=0-3", "port.queues: is not a key of backend \"af_packet\""),
+        ("af_packet:eth1,queue=1", "port.queue: is not a key of backend \"af_packet\""),
+        ("af_packet:eth1,sockets=0", "port.sockets: 0 is outside 1-64"),
+        ("af_packet:eth1,fanout=rss", "port.fanout: `rss`: expected hash, cpu or queue"),
+        ("udp:0.0.0.0:5000,10.0.0.1:5000,fanout=hash", "port.fanout: is not a key of backend \"udp\""),
+    ] {
+        let e = parse_port_spec(spec).unwrap_err().to_string();
+        assert!(e.contains(want), "{spec}: {e}");
+    }
+    let e = bad(("backend = \"pcap\"\ninput", "backend = \"pcap\"\nqueues = \"0-1\"\ninput"));
+    assert_eq!(e.to_string(), "du.queues: is not a key of backend \"pcap\"");
+}
+
 #[test]
 fn a_key_twice_in_a_translator_config_is_refused() {
     let e = bad(("config = { in_width = 8, out_width = 12 }", "config = { in_width = 8, out_width = 12, map = { x = 1 }, \"map.x\" = 2 }"));

@@ -91,6 +91,24 @@ pub fn open(backend: &Backend, mtu: usize) -> Result<LivePort, OpenError> {
     }
 }
 
+/// Opens a live backend as one [`LivePort`] per lane: each AF_XDP queue
+/// of `queues`, each AF_PACKET socket of `sockets` (one for the rest).
+/// Each lane's halves are independent of the others', so each can be
+/// driven by a thread of its own.
+pub fn open_lanes(backend: &Backend, mtu: usize) -> Result<Vec<LivePort>, OpenError> {
+    match backend {
+        Backend::AfXdp(c) => Ok(super::af_xdp::open_queues(c, mtu)?
+            .into_iter()
+            .map(|(rx, tx)| LivePort { rx_counters: rx.counters(), tx_counters: tx.counters(), rx: Box::new(rx), tx: Box::new(tx) })
+            .collect()),
+        Backend::AfPacket(c) => Ok(super::af_packet::open_sockets(c, mtu)?
+            .into_iter()
+            .map(|(rx, tx)| LivePort { rx_counters: rx.counters(), tx_counters: tx.counters(), rx: Box::new(rx), tx: Box::new(tx) })
+            .collect()),
+        other => open(other, mtu).map(|p| vec![p]),
+    }
+}
+
 /// An interface that is up, has a carrier and carries the MTU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InterfaceInfo {

@@ -8,6 +8,7 @@ pub mod live;
 pub mod memory;
 pub mod output;
 pub mod port_stats;
+pub mod steer;
 pub mod pcap;
 pub mod timestamping;
 pub mod udp;

@@ -143,6 +143,8 @@ impl Half {
 struct Inner {
     backend: &'static str,
     interface: String,
+    /// The queue (AF_XDP) or fanout socket (AF_PACKET) of a port of several.
+    queue: Option<u32>,
     half: Half,
     events: &'static [PortEvent],
     values: [AtomicU64; EVENTS],
@@ -160,11 +162,18 @@ impl PortCounters {
     /// halves share one log [`Pace`], so the port logs at most one drop
     /// line per [`LOG_INTERVAL`].
     pub fn pair(backend: &'static str, interface: &str, rx: &'static [PortEvent], tx: &'static [PortEvent]) -> (PortCounters, PortCounters) {
+        Self::pair_on_queue(backend, interface, None, rx, tx)
+    }
+
+    /// [`PortCounters::pair`] for one queue (AF_XDP) or fanout socket
+    /// (AF_PACKET) of a port of several: its counters carry the index.
+    pub fn pair_on_queue(backend: &'static str, interface: &str, queue: Option<u32>, rx: &'static [PortEvent], tx: &'static [PortEvent]) -> (PortCounters, PortCounters) {
         let log = Pace::new(LOG_INTERVAL);
         let half = |half, events| {
             PortCounters(Arc::new(Inner {
                 backend,
                 interface: interface.to_string(),
+                queue,
                 half,
                 events,
                 values: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -235,9 +244,17 @@ impl PortCounters {
         self.0.half
     }
 
-    /// The port, e.g. `af_xdp gw-du`.
+    /// The queue (AF_XDP) or fanout socket (AF_PACKET), on a port of several.
+    pub fn queue(&self) -> Option<u32> {
+        self.0.queue
+    }
+
+    /// The port, e.g. `af_xdp gw-du`, or `af_xdp gw-du queue 2` on a port of several.
     pub fn port(&self) -> String {
-        format!("{} {}", self.0.backend, self.0.interface)
+        match self.0.queue {
+            Some(q) => format!("{} {} queue {q}", self.0.backend, self.0.interface),
+            None => format!("{} {}", self.0.backend, self.0.interface),
+        }
     }
 }
 
@@ -332,6 +349,8 @@ mod tests {
         rx.report(DropTruncated, 2, "test");
         assert_eq!(rx.to_string(), "udp 127.0.0.1:5000 rx: frames=0 bytes=0 drop_too_long=0 drop_truncated=2");
         assert_eq!((tx.backend(), tx.interface(), tx.half(), tx.port()), ("udp", "127.0.0.1:5000", Half::Tx, "udp 127.0.0.1:5000".to_string()));
+        let (q, _) = PortCounters::pair_on_queue("af_xdp", "gw-du", Some(2), RX, TX);
+        assert_eq!((q.queue(), q.port(), rx.queue()), (Some(2), "af_xdp gw-du queue 2".to_string(), None));
         assert_eq!((DropTooLong.short_name(), KernelRxRingFull.short_name(), LinkDown.short_name()), ("too_long", "rx_ring_full", "link_down"));
         assert_eq!((Frames.kind(), DropRefused.kind(), Congested.kind(), KernelFillRingEmpty.kind()), (EventKind::Frames, EventKind::Drop, EventKind::Condition, EventKind::Kernel));
     }

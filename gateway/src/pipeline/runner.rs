@@ -5,6 +5,10 @@
 //! on it and sends it, before taking the next. Nothing crosses a core, so
 //! this is the cheapest per packet and the lowest in latency.
 //!
+//! **Lanes** (a multi-queue port): one run-to-completion thread per
+//! queue, each with its own ingress, translators, egress and transmit
+//! queue. A flow stays in order as long as the NIC keeps it on one queue.
+//!
 //! **Pipelined** (any number of workers): threads joined by lock-free SPSC
 //! rings:
 //!
@@ -64,6 +68,9 @@ pub struct DirectionSpec {
     pub rx: Box<dyn RxPort>,
     /// Where frames go out.
     pub tx: Box<dyn TxPort>,
+    /// Further receive/transmit pairs: the other queues (or fanout
+    /// sockets) of a multi-queue port, one run-to-completion thread each.
+    pub lanes: Vec<Lane>,
     /// Optional copy of every ingress frame.
     pub tap: Option<Box<dyn TxPort>>,
     /// How ingress frames are decoded.
@@ -104,6 +111,7 @@ impl DirectionSpec {
             name: "test".into(),
             rx,
             tx,
+            lanes: Vec::new(),
             tap: None,
             decode,
             port_direction: 1,
@@ -120,6 +128,15 @@ impl DirectionSpec {
             owd: Default::default(),
         }
     }
+}
+
+/// One receive/transmit pair of a multi-queue direction: a queue of the
+/// ingress port and the transmit queue of the egress port it sends on.
+pub struct Lane {
+    /// Frames arriving on this queue.
+    pub rx: Box<dyn RxPort>,
+    /// Where this lane's frames go out.
+    pub tx: Box<dyn TxPort>,
 }
 
 /// How a direction's stages map onto threads.
@@ -181,7 +198,8 @@ fn publisher() -> (Publisher, Consumer<Stats>) {
 
 /// A running direction.
 pub struct Running {
-    received: Arc<std::sync::atomic::AtomicU64>,
+    /// Frames each ingress (one per lane) has taken in.
+    received: Vec<Arc<std::sync::atomic::AtomicU64>>,
     /// Counter snapshots from each stage, newest last (see [`PUBLISH_EVERY`]).
     pub metrics: Vec<Consumer<Stats>>,
     /// Each worker's swap control, for hot swaps from the control thread.
@@ -349,7 +367,7 @@ impl Running {
 
     /// Frames the RX stage has taken in so far.
     pub fn frames_received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
+        self.received.iter().map(|r| r.load(Ordering::Relaxed)).sum()
     }
 
     /// Asks every stage to stop (live ports; a capture stops by itself).

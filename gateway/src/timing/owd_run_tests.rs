@@ -123,6 +123,7 @@ fn the_pipeline_takes_only_what_is_addressed_to_the_gateway() {
             name: "owd".into(),
             rx: Box::new(rx),
             tx: Box::new(tx),
+            lanes: Vec::new(),
             tap: None,
             decode,
             port_direction: 1,

@@ -17,6 +17,11 @@
 //! Layouts are those of `linux/if_packet.h` (see the kernel's
 //! `Documentation/networking/packet_mmap.rst`).
 //!
+//! A port of several sockets (`sockets = 4`) opens that many pairs; the
+//! receive sockets join one PACKET_FANOUT group (`fanout`: hash, cpu or
+//! queue), so the kernel spreads received frames over them, and each pair
+//! is a lane of its own.
+//!
 //! `rx` and `tx` are the two halves;
 //! this file opens a port, maps its rings and turns each failure into an
 //! [`OpenError`] that says what to do.
@@ -36,7 +41,7 @@ pub use self::rx::{AfPacketRx, AfPacketRxStats};
 pub use self::tx::{AfPacketTx, AfPacketTxStats};
 use super::live::{self, Capability, OpenError};
 use super::port_stats::PortCounters;
-use crate::config::AfPacketConfig;
+use crate::config::{AfPacketConfig, Fanout};
 
 /// How long (ms) the kernel holds a part-filled RX block before handing it over.
 pub const RETIRE_TIMEOUT_MS: u32 = 1;
@@ -201,16 +206,53 @@ fn ifindex(port: &str, name: &str) -> Result<u32, OpenError> {
 /// Opens `c.interface` for eCPRI frames: the receive half on a TPACKET_V3
 /// ring, the transmit half on a TPACKET_V2 ring. `mtu` is the largest
 /// Ethernet payload the gateway sends; the interface and the ring blocks
-/// must hold it.
+/// must hold it. More than one socket is refused: [`open_sockets`] opens those.
 pub fn open(c: &AfPacketConfig, mtu: usize) -> Result<(AfPacketRx, AfPacketTx), OpenError> {
+    if c.sockets != 1 {
+        return Err(OpenError::new(format!("af_packet {}", c.interface), format!("this port is one socket here, not {}; a fanout group is for `fhgate run`", c.sockets), "leave `sockets` out"));
+    }
+    let mut v = open_sockets(c, mtu)?;
+    v.pop().ok_or_else(|| OpenError::new(format!("af_packet {}", c.interface), "no socket opened", ""))
+}
+
+/// Opens `c.sockets` socket pairs on `c.interface`; with more than one,
+/// their receive sockets join one PACKET_FANOUT group in `c.fanout`'s
+/// mode (never with rollover, which would move a flow between sockets
+/// under load and reorder it), so each frame reaches exactly one of them.
+/// Each pair is a lane of its own; its counters carry its index.
+pub fn open_sockets(c: &AfPacketConfig, mtu: usize) -> Result<Vec<(AfPacketRx, AfPacketTx)>, OpenError> {
     let port = format!("af_packet {}", c.interface);
     live::require_capabilities(&port, &[Capability::NetRaw])?;
     let info = live::check_interface(&port, &c.interface, mtu)?;
     let index = ifindex(&port, &c.interface)?;
-    let (rx_counters, tx_counters) = PortCounters::pair("af_packet", &c.interface, rx::EVENTS, tx::EVENTS);
-    let rx = AfPacketRx::open(&port, c, index, mtu, rx_counters)?;
-    let tx = AfPacketTx::open(&port, c, index, info.mtu, tx_counters)?;
-    Ok((rx, tx))
+    let n = c.sockets.max(1);
+    let mode = match c.fanout {
+        Fanout::Hash => libc::PACKET_FANOUT_HASH,
+        Fanout::Cpu => libc::PACKET_FANOUT_CPU,
+        Fanout::Queue => libc::PACKET_FANOUT_QM,
+    };
+    let mut group = None;
+    let mut lanes = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let (label, port) = if n > 1 { (Some(i), format!("af_packet {} socket {i}", c.interface)) } else { (None, port.clone()) };
+        let (rx_counters, tx_counters) = PortCounters::pair_on_queue("af_packet", &c.interface, label, rx::EVENTS, tx::EVENTS);
+        let rx = AfPacketRx::open(&port, c, index, mtu, rx_counters)?;
+        if n > 1 {
+            let (id, flags) = match group {
+                Some(id) => (id, 0),
+                // The first picks a group id no other group uses.
+                None => (0, libc::PACKET_FANOUT_FLAG_UNIQUEID),
+            };
+            let what = format!("joining PACKET_FANOUT group ({} mode)", c.fanout.name());
+            group = Some(rx.join_fanout(id, mode, flags).map_err(|e| sys_error(&port, &what, e))?);
+        }
+        let tx = AfPacketTx::open(&port, c, index, info.mtu, tx_counters)?;
+        lanes.push((rx, tx));
+    }
+    if let Some(id) = group {
+        tracing::info!(port = %port, sockets = n, fanout = c.fanout.name(), group = id, "af_packet fanout group open");
+    }
+    Ok(lanes)
 }
 
 #[cfg(test)]
@@ -229,7 +271,7 @@ mod tests {
 
     #[test]
     fn missing_interfaces_are_named() {
-        let c = AfPacketConfig { interface: "fhg-nope0".into(), block_size: 1 << 18, blocks: 4 };
+        let c = AfPacketConfig { interface: "fhg-nope0".into(), block_size: 1 << 18, blocks: 4, sockets: 1, fanout: Fanout::Hash };
         let Err(e) = open(&c, 1500) else { panic!("opened a missing interface") };
         let s = e.to_string();
         assert!(s.contains("fhg-nope0") && (s.contains("no interface named") || s.contains("lacks")), "{s}");

@@ -100,6 +100,21 @@ impl AfPacketRx {
         })
     }
 
+    /// Joins PACKET_FANOUT group `id` in `mode` (with `flags`); returns the
+    /// group's id, which the kernel picks under PACKET_FANOUT_FLAG_UNIQUEID.
+    pub(super) fn join_fanout(&self, id: u16, mode: u32, flags: u32) -> io::Result<u16> {
+        let arg: u32 = u32::from(id) | (mode | flags) << 16;
+        setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+        let mut v: u32 = 0;
+        let mut len = size_of::<u32>() as libc::socklen_t;
+        // SAFETY: `v` is `len` writable bytes; the kernel writes the group's u32.
+        let r = unsafe { libc::getsockopt(self.fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_FANOUT, (&mut v as *mut u32).cast(), &mut len) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(v as u16)
+    }
+
     /// The counters now.
     pub fn stats(&self) -> AfPacketRxStats {
         let c = &self.counters;

@@ -15,7 +15,10 @@
 //! each failure into an [`OpenError`] that says what to do.
 //!
 //! One port per interface: the program is attached to the whole
-//! interface, so a second port on another queue of it finds it busy.
+//! interface, so a second port on another queue of it finds it busy. A
+//! port of several queues (`queues = "0-3"`, [`open_queues`]) has one
+//! program and XSKMAP and a socket (with its own UMEM) per queue, each
+//! split into its two halves: each queue is a lane of its own.
 //! veth has native (driver) XDP, also without a program on its peer, but
 //! no zero-copy; with multi-buffer it carries jumbo frames in both modes.
 
@@ -28,7 +31,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 pub use self::port::{AfXdpRx, AfXdpTx};
-use self::port::{KernelPace, Shared};
+use self::port::{Attachment, KernelPace, Shared};
 use self::xsk::{StepError, UmemPart, Xsk, CHUNK};
 use super::live::{self, Capability, OpenError};
 use super::port_stats::PortCounters;
@@ -84,14 +87,35 @@ pub struct PortStats {
 
 /// Opens an AF_XDP port on `c.interface` queue `c.queue`, able to carry
 /// `mtu` bytes of Ethernet payload: loads and attaches the XDP program,
-/// creates and binds the socket, and splits it into its two halves.
+/// creates and binds the socket, and splits it into its two halves. A
+/// configuration of more than one queue is refused: [`open_queues`] opens those.
 pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError> {
-    let port = format!("af_xdp {} queue {}", c.interface, c.queue);
+    if c.queues != 1 {
+        return Err(OpenError::new(
+            format!("af_xdp {} queues {}-{}", c.interface, c.queue, c.queue + c.queues.saturating_sub(1)),
+            "this port is one queue here; a socket per queue is for `fhgate run`",
+            "give one `queue`",
+        ));
+    }
+    let mut v = open_queues(c, mtu)?;
+    v.pop().ok_or_else(|| OpenError::new(format!("af_xdp {}", c.interface), "no queue opened", ""))
+}
+
+/// Opens one socket per queue of `c.queue .. c.queue + c.queues` on
+/// `c.interface`, each with its own UMEM and its two halves, all in the
+/// XSKMAP of one XDP program: a frame the NIC puts on queue `q` reaches
+/// queue `q`'s socket. Each queue is checked before anything is attached;
+/// a queue the interface lacks is an error naming it and the interface.
+pub fn open_queues(c: &AfXdpConfig, mtu: usize) -> Result<Vec<(AfXdpRx, AfXdpTx)>, OpenError> {
+    let last = c.queue.saturating_add(c.queues.max(1) - 1);
+    let port = if c.queues > 1 { format!("af_xdp {} queues {}-{last}", c.interface, c.queue) } else { format!("af_xdp {} queue {}", c.interface, c.queue) };
     let iface = c.interface.as_str();
     live::require_capabilities(&port, &[Capability::NetRaw, Capability::NetAdmin, Capability::Bpf])?;
     let info = live::check_interface(&port, iface, mtu)?;
     let ifindex = check_sysfs(&port, iface, info.index)?;
-    check_queue(&port, iface, c.queue)?;
+    for q in c.queue..=last {
+        check_queue(&port, iface, q)?;
+    }
     let max_frame = mtu + 18;
     if max_frame > PACKET_CAPACITY {
         return Err(OpenError::new(
@@ -104,8 +128,8 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
         return Err(OpenError::new(&port, "zero-copy needs the XDP program in driver mode, but xdp_mode is \"generic\"", "set xdp_mode = \"driver\" (or \"auto\"), or xdp_copy = \"copy\""));
     }
 
-    // The program and its map.
-    let map = program::create_xsk_map(c.queue.saturating_add(1)).map_err(|e| bpf_error(&port, "creating the XSKMAP", e))?;
+    // The program and its map: one entry per queue index up to the last.
+    let map = program::create_xsk_map(last.saturating_add(1)).map_err(|e| bpf_error(&port, "creating the XSKMAP", e))?;
     let insns = program::redirect_all(std::os::fd::AsRawFd::as_raw_fd(&map)).map_err(|e| bpf_error(&port, "assembling the XDP program", e))?;
     let prog = program::load_xdp(&insns).map_err(|e| {
         let problem = if e.log.is_empty() {
@@ -116,8 +140,14 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
         OpenError::new(&port, problem, perm_fix(&e.error).unwrap_or("report this as a bug, with the verifier log")).with_source(e.error)
     })?;
     let (link, mode) = attach(&port, iface, ifindex, &prog, c.mode)?;
+    let attachment = Arc::new(Attachment { _link: link, _prog: prog, map });
+    (c.queue..=last).map(|q| open_queue(c, q, max_frame, ifindex, mode, &attachment)).collect()
+}
 
-    // The socket.
+/// Opens the socket of queue `queue` and puts it in the attachment's XSKMAP.
+fn open_queue(c: &AfXdpConfig, queue: u32, max_frame: usize, ifindex: u32, mode: XdpMode, attachment: &Arc<Attachment>) -> Result<(AfXdpRx, AfXdpTx), OpenError> {
+    let port = format!("af_xdp {} queue {queue}", c.interface);
+    let iface = c.interface.as_str();
     let xsk = Xsk::new(c.umem_frames, c.ring_size).map_err(|e| socket_error(&port, c, e))?;
     let copy_flag = match c.copy {
         XdpCopy::Copy => libc::XDP_COPY,
@@ -127,14 +157,14 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
         XdpCopy::Auto => 0,
     };
     let flags = copy_flag | libc::XDP_USE_NEED_WAKEUP;
-    let multi_buffer = bind(&port, iface, ifindex, c, &xsk, flags, max_frame)?;
+    let multi_buffer = bind(&port, iface, ifindex, c, queue, &xsk, flags, max_frame)?;
     let zero_copy = xsk.zero_copy();
     if let Some(us) = c.busy_poll_us {
         xsk.busy_poll(us, BUSY_POLL_BUDGET).map_err(|e| {
             OpenError::new(&port, "the kernel refused the busy-poll socket options", "remove `busy_poll_us` from the configuration").with_source(e)
         })?;
     }
-    program::set_xsk(map.as_fd(), c.queue, xsk.fd()).map_err(|e| bpf_error(&port, "putting the socket in the XSKMAP", e))?;
+    program::set_xsk(attachment.map.as_fd(), queue, xsk.fd()).map_err(|e| bpf_error(&port, "putting the socket in the XSKMAP", e))?;
 
     // Split: fill + RX rings and frames [0, n/2) to RX, TX + completion and [n/2, n) to TX.
     let ((fill, rx), (tx, completion)) = xsk.rings(c.ring_size).map_err(|e| socket_error(&port, c, e))?;
@@ -145,8 +175,10 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
     let tx_free: Vec<u64> = tx_umem.frames().collect();
     let info = PortInfo { mode, zero_copy, multi_buffer };
     tracing::info!(port = %port, ?mode, zero_copy, multi_buffer, umem_frames = c.umem_frames, ring_size = c.ring_size, "af_xdp port open");
-    let (rx_counters, tx_counters) = PortCounters::pair("af_xdp", iface, port::RX_EVENTS, port::TX_EVENTS);
-    let shared = Arc::new(Shared { _link: link, _prog: prog, _map: map, xsk, port, info });
+    // A single-queue port's counters carry no queue label, as before.
+    let label = (c.queues > 1).then_some(queue);
+    let (rx_counters, tx_counters) = PortCounters::pair_on_queue("af_xdp", iface, label, port::RX_EVENTS, port::TX_EVENTS);
+    let shared = Arc::new(Shared { _attachment: attachment.clone(), xsk, port, info });
     let mut rx = AfXdpRx {
         shared: shared.clone(),
         fill,
@@ -282,9 +314,10 @@ fn socket_error(port: &str, c: &AfXdpConfig, e: StepError) -> OpenError {
 
 /// Binds the socket, with multi-buffer where the kernel allows it;
 /// returns whether multi-buffer is on.
-fn bind(port: &str, iface: &str, ifindex: u32, c: &AfXdpConfig, xsk: &Xsk, flags: u16, max_frame: usize) -> Result<bool, OpenError> {
+#[allow(clippy::too_many_arguments, reason = "the open's own values, passed down once")]
+fn bind(port: &str, iface: &str, ifindex: u32, c: &AfXdpConfig, queue: u32, xsk: &Xsk, flags: u16, max_frame: usize) -> Result<bool, OpenError> {
     let fits_one = max_frame <= CHUNK - RX_HEADROOM;
-    let e = match xsk.bind(ifindex, c.queue, flags | libc::XDP_USE_SG) {
+    let e = match xsk.bind(ifindex, queue, flags | libc::XDP_USE_SG) {
         Ok(()) => return Ok(true),
         Err(e) => e,
     };
@@ -302,9 +335,9 @@ fn bind(port: &str, iface: &str, ifindex: u32, c: &AfXdpConfig, xsk: &Xsk, flags
         // Perhaps only multi-buffer is refused: without it, frames must fit one UMEM frame.
         if fits_one {
             tracing::info!(port, error = %e, "multi-buffer refused; binding without it");
-            return match xsk.bind(ifindex, c.queue, flags) {
+            return match xsk.bind(ifindex, queue, flags) {
                 Ok(()) => Ok(false),
-                Err(e2) => Err(bind_error(port, iface, c, e2)),
+                Err(e2) => Err(bind_error(port, iface, c, queue, e2)),
             };
         }
         return Err(OpenError::new(
@@ -318,19 +351,19 @@ fn bind(port: &str, iface: &str, ifindex: u32, c: &AfXdpConfig, xsk: &Xsk, flags
         )
         .with_source(e));
     }
-    Err(bind_error(port, iface, c, e))
+    Err(bind_error(port, iface, c, queue, e))
 }
 
-fn bind_error(port: &str, iface: &str, c: &AfXdpConfig, e: io::Error) -> OpenError {
+fn bind_error(port: &str, iface: &str, c: &AfXdpConfig, queue: u32, e: io::Error) -> OpenError {
     let (problem, fix) = match e.raw_os_error() {
         Some(libc::EBUSY) => (
-            format!("queue {} of `{iface}` already has an AF_XDP socket", c.queue),
+            format!("queue {queue} of `{iface}` already has an AF_XDP socket"),
             "stop the other process, or use another queue".to_string(),
         ),
         Some(libc::EOPNOTSUPP) if c.copy == XdpCopy::ZeroCopy => {
             (format!("the driver of `{iface}` lacks AF_XDP zero-copy"), "use xdp_copy = \"copy\" (or \"auto\")".to_string())
         }
-        _ => (format!("binding the AF_XDP socket to `{iface}` queue {} failed", c.queue), perm_fix(&e).unwrap_or("check the queue and the driver").to_string()),
+        _ => (format!("binding the AF_XDP socket to `{iface}` queue {queue} failed"), perm_fix(&e).unwrap_or("check the queue and the driver").to_string()),
     };
     OpenError::new(port, problem, fix).with_source(e)
 }

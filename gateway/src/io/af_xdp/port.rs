@@ -30,14 +30,22 @@ pub(super) const RX_EVENTS: &[PortEvent] =
 /// What the transmit half counts.
 pub(super) const TX_EVENTS: &[PortEvent] = &[Frames, Bytes, DropTooLong, DropRingFull, KernelTxInvalidDescs, KernelTxRingEmpty];
 
-/// What both halves share: the attachment and the socket. Nothing in it
-/// is mutated after `open`.
-pub(super) struct Shared {
+/// The XDP program, its XSKMAP and the link that attaches it: one per
+/// port, shared by the sockets of all its queues.
+pub(super) struct Attachment {
     // Field order is drop order: the link first, which detaches the
-    // program, then the program and map, then the socket and its memory.
+    // program, then the program and map.
     pub(super) _link: OwnedFd,
     pub(super) _prog: OwnedFd,
-    pub(super) _map: OwnedFd,
+    pub(super) map: OwnedFd,
+}
+
+/// What both halves of one queue share: the attachment and the socket.
+/// Nothing in it is mutated after `open`.
+pub(super) struct Shared {
+    // Field order is drop order: the attachment (detached once the last
+    // queue's halves are gone), then the socket and its memory.
+    pub(super) _attachment: Arc<Attachment>,
     pub(super) xsk: Xsk,
     pub(super) port: String,
     pub(super) info: PortInfo,

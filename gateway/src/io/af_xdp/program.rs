@@ -7,6 +7,18 @@
 //! one end of a bridge (DEVELOPERS.md, "Passthrough"). A frame that
 //! arrives while no socket is in the map goes to the kernel (the
 //! redirect's flags).
+//!
+//! Which queue a frame arrives on is the NIC's choice, made before this
+//! program runs; a multi-queue port (`queues = "0-3"`) has a socket in
+//! the map per queue, and each must get whole flows. RSS hashes IP/UDP
+//! fields, which eCPRI over Ethernet lacks, so by default every eCPRI
+//! frame lands on one queue. Spread it with ethtool ntuple rules, one per
+//! eAxC or group (`ethtool -N IFACE flow-type ether proto 0xaefe` plus the
+//! driver's flexible bytes on ecpriPcid, `action Q`), with a NIC's eCPRI
+//! RSS where it has one (Intel E810's eCPRI DDP profile hashes ecpriPcid),
+//! or, for eCPRI over UDP, with ordinary RSS over a source port per eAxC.
+//! Where the NIC cannot spread eCPRI, use one queue: its worker fans flows
+//! out over rings (`workers`, pipelined threading).
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};

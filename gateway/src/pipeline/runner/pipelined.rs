@@ -22,6 +22,9 @@ use crate::translate::{Burst, Packet, PacketBuf, WorkerHost, BURST_MAX_IN};
 
 /// Starts the threads of a pipelined direction: RX, the workers and TX.
 pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
+    if !spec.lanes.is_empty() {
+        return Err(anyhow!("{}: a direction of {} lanes (a multi-queue port) runs one run-to-completion thread per lane, not pipelined", spec.name, spec.lanes.len() + 1));
+    }
     let workers = spec.workers.max(1);
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
     let t0 = Instant::now();
@@ -105,7 +108,7 @@ pub(super) fn start_pipelined(spec: DirectionSpec) -> Result<Running> {
     let idler = idler(format!("{}-tx", spec.name));
     let tx = Tx { publish, port: spec.tx, from_workers, prio: prio_rx, bufs: recycle_back, burst, worker_done, t0, udp_port: spec.decode.udp_port, bridge, owd: spec.owd.inject, idler, bell: tx_bell };
     threads.push(spawn_stage(format!("fhgate-{}-tx", spec.name), &stop, &failed, pins.stage(Stage::Tx), move || tx.run())?);
-    pins.wait(Running { received, metrics, controls, polls, decode: spec.decode, threads, stop, failed })
+    pins.wait(Running { received: vec![received], metrics, controls, polls, decode: spec.decode, threads, stop, failed })
 }
 
 struct Rx {

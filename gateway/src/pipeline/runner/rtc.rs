@@ -1,5 +1,6 @@
 //! Run to completion: one thread receives a burst, runs the chains and
-//! egress on it and sends it, before taking the next.
+//! egress on it and sends it, before taking the next. A multi-queue port
+//! runs one such thread per queue (a lane), sharing nothing on the path.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 
 use super::ingress::{Ingress, Polled};
-use super::{count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Publisher, Running, StageEnd};
+use super::{count_out, monotonic, ns_since, publish_due, publisher, record_latency, DirectionSpec, Lane, Publisher, Running, StageEnd};
 use crate::bridge::direction::{BridgeRx, BridgeTx};
 use crate::io::TxPort;
 use crate::pipeline::egress::Egress;
@@ -18,36 +19,55 @@ use crate::pipeline::polling::{Idler, PollGauge};
 use crate::pipeline::stats::{FlowTable, Stats};
 use crate::translate::{BufPool, Burst, PacketBuf, WorkerHost, BURST_MAX_IN};
 
-/// Starts the one thread of a run-to-completion direction.
-pub(super) fn start_run_to_completion(spec: DirectionSpec) -> Result<Running> {
+/// Starts the one thread of a run-to-completion direction, or with
+/// further lanes (`spec.lanes`: the other queues of a multi-queue port) one
+/// such thread per lane, each with its own ingress, translator instances,
+/// egress and buffers; lane `i` pins as worker `i`.
+pub(super) fn start_run_to_completion(mut spec: DirectionSpec) -> Result<Running> {
     let burst = spec.burst.clamp(1, BURST_MAX_IN);
-    let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
-    let gauge = Arc::new(PollGauge::default());
-    let (publish, m) = publisher();
+    if spec.tap.is_some() && !spec.lanes.is_empty() {
+        return Err(anyhow!("{}: a tap copies one port's frames; a direction of {} lanes has none", spec.name, spec.lanes.len() + 1));
+    }
     let stop = Arc::new(AtomicBool::new(false));
-    let t0 = Instant::now();
-    let ingress = Ingress::new(spec.rx, spec.tap, spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing, spec.owd.tap);
-    let received = ingress.received.clone();
-    let r = RunToCompletion {
-        publish,
-        host,
-        ingress,
-        tx: spec.tx,
-        egress: Egress::new(spec.egress, spec.decode),
-        // A burst, its extras and egress splits, with room to spare.
-        pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
-        burst,
-        stop: stop.clone(),
-        t0,
-        bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
-        owd: spec.owd.inject,
-        idler: Idler::new(spec.polling, gauge.clone()),
-    };
     let failed = Arc::new(AtomicBool::new(false));
-    let mut pins = super::Pins::new(spec.cores, &spec.name);
-    let t = super::spawn_stage(format!("fhgate-{}", spec.name), &stop, &failed, pins.stage(Stage::Worker(0)), move || r.run())?;
-    let polls = vec![(spec.name.clone(), gauge)];
-    pins.wait(Running { received, metrics: vec![m], controls: vec![control], polls, decode: spec.decode, threads: vec![t], stop, failed })
+    let t0 = Instant::now();
+    let mut pins = super::Pins::new(spec.cores.clone(), &spec.name);
+    let lanes = std::mem::take(&mut spec.lanes);
+    let many = !lanes.is_empty();
+    let first = Lane { rx: spec.rx, tx: spec.tx };
+    let (mut tap, mut owd) = (spec.tap.take(), std::mem::take(&mut spec.owd));
+    let mut running = Running { received: Vec::new(), metrics: Vec::new(), controls: Vec::new(), polls: Vec::new(), decode: spec.decode, threads: Vec::new(), stop: stop.clone(), failed: failed.clone() };
+    for (i, lane) in std::iter::once(first).chain(lanes).enumerate() {
+        let (host, control) = WorkerHost::new(&spec.chains, spec.decode).map_err(|e| anyhow!("{e}"))?;
+        let gauge = Arc::new(PollGauge::default());
+        let (publish, m) = publisher();
+        // The one-way delay halves and a tap stay with the first lane.
+        let (owd_tap, owd_inject) = (owd.tap.take(), owd.inject.take());
+        let ingress = Ingress::new(lane.rx, tap.take(), spec.decode, spec.port_direction, burst, t0, BridgeRx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction), spec.timing, owd_tap);
+        running.received.push(ingress.received.clone());
+        let r = RunToCompletion {
+            publish,
+            host,
+            ingress,
+            tx: lane.tx,
+            egress: Egress::new(spec.egress, spec.decode),
+            // A burst, its extras and egress splits, with room to spare.
+            pool: BufPool::new(8 * crate::translate::BURST_CAPACITY),
+            burst,
+            stop: stop.clone(),
+            t0,
+            bridge: BridgeTx::new(&spec.bridge, spec.decode.udp_port, spec.port_direction, t0),
+            owd: owd_inject,
+            idler: Idler::new(spec.polling, gauge.clone()),
+        };
+        let name = if many { format!("{}-q{i}", spec.name) } else { spec.name.clone() };
+        let t = super::spawn_stage(format!("fhgate-{name}"), &stop, &failed, pins.stage(Stage::Worker(i)), move || r.run())?;
+        running.threads.push(t);
+        running.metrics.push(m);
+        running.controls.push(control);
+        running.polls.push((name, gauge));
+    }
+    pins.wait(running)
 }
 
 /// The single stage of a run-to-completion direction.
