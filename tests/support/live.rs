@@ -28,11 +28,16 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Testbed {
     pub fn up(name: &str) -> (Testbed, std::sync::MutexGuard<'static, ()>) {
+        Testbed::up_queues(name, 1)
+    }
+
+    /// The testbed with `queues` RX and TX queues on every veth end.
+    pub fn up_queues(name: &str, queues: u32) -> (Testbed, std::sync::MutexGuard<'static, ()>) {
         let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         // Short and unique per process and test: namespaces are global.
         let prefix = format!("t{}{}-", std::process::id() % 100_000, name);
         let st = Command::new(repo().join("scripts/testbed"))
-            .args(["up", &prefix])
+            .args(["up", &prefix, &queues.to_string()])
             .status()
             .expect("scripts/testbed runs");
         assert!(st.success(), "scripts/testbed up {prefix} failed");
