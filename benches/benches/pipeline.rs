@@ -39,6 +39,13 @@
 //! away from a spinning thread (`platform_stalls`): on a VM that is
 //! hundreds of times a second for tens of µs, a floor under the paced p99.
 //!
+//! `FHGATE_BENCH_CASES=canary` (issue 15) runs `passthrough` and
+//! `bfp_width` run to completion without a canary, with one sampling
+//! 1/16 and 1/1, interleaved in the same run: the cost of a canary to the
+//! active path (the tap on the worker; the shadow thread shares the
+//! machine's cores), with what the taps sampled, dropped and the shadow
+//! compared.
+//!
 //! Run: `cargo bench -p fhgate-benches --bench pipeline` (after
 //! `scripts/build-translators`; `FHGATE_BFP_WASM=path` picks another
 //! bfp_width module, `FHGATE_BENCH_RING=n` another ring size than the
@@ -46,8 +53,8 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -57,7 +64,11 @@ use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::memory::{MemoryRx, MemoryTx};
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::polling::Polling;
-use fhgate::pipeline::runner::{start, DirectionSpec, Threading};
+use fhgate::control::canary::shadow::{Pair, Shadow};
+use fhgate::control::canary::TAP_SLOTS;
+use fhgate::pipeline::runner::{start, DirectionSpec, Running, Threading};
+use fhgate::translate::shadow::{link, Sample};
+use fhgate::translate::WorkerHost;
 use fhgate::timing::live::{IngressTiming, Side};
 use fhgate::timing::{Bounds, OtaClock};
 use fhgate::traffic::{self, CarrierSpec};
@@ -234,7 +245,13 @@ impl Case {
         // The thread watch reads /proc every 5 ms: not while CPU is measured.
         let watch = open_for.is_none().then(CpuWatch::start);
         let (cpu0, wall0) = (cpu_time(), std::time::Instant::now());
-        let stats = start(spec).expect("start").join().expect("join");
+        let mut running = start(spec).expect("start");
+        let shadow = canary(&self.chains, self.decode, &mut running);
+        let stats = running.join().expect("join");
+        if let Some(s) = shadow {
+            let (sampled, dropped) = s.tap_totals();
+            *CANARY_SEEN.lock().unwrap() = (sampled, dropped, s.tally().packets);
+        }
         let cpu_per_wall = (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
         let cpu = watch.map_or([0; 3], CpuWatch::finish);
         let r = sink.report();
@@ -346,6 +363,60 @@ fn polling_load() {
         }
     }
     println!("polling goals: idle ≤ 2 % of a core; 10 % load ≤ 25 % of a core; p99 penalty at steady load ≤ 2 µs against busy");
+}
+
+/// Canary sampling of the runs to come, 1/N (0: no canary); set by [`canary_cost`].
+static CANARY_EVERY: AtomicU32 = AtomicU32::new(0);
+/// The last canary run's packets sampled, dropped by the taps, and compared by the shadow.
+static CANARY_SEEN: Mutex<(u64, u64, u64)> = Mutex::new((0, 0, 0));
+
+/// With [`CANARY_EVERY`] set, a canary of the case's own chains (an
+/// identical candidate) on every worker, as `POST /v1/canary` installs
+/// it: a tap per worker through its swap ring, and the shadow thread.
+/// The tap starts at the worker's first burst after it is sent.
+fn canary(chains: &[ChainSpec], decode: DecodeConfig, running: &mut Running) -> Option<Shadow> {
+    let n = CANARY_EVERY.load(Ordering::Relaxed);
+    if n == 0 {
+        return None;
+    }
+    let host = || WorkerHost::new(chains, decode).expect("the shadow's chains");
+    let mut feeds = Vec::new();
+    for c in running.controls.iter_mut() {
+        let (tap, feed) = link(Sample::Every(n), TAP_SLOTS);
+        c.set_tap(Some(tap)).expect("room for the tap");
+        feeds.push((0, feed));
+    }
+    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds).expect("the shadow thread"))
+}
+
+/// Issue 15: the active path's rate run to completion at full speed
+/// without a canary, with one sampling 1/16 and one sampling 1/1, five
+/// runs of each interleaved; prints medians, no assertions.
+fn canary_cost() {
+    for case in [passthrough(), bfp_width()] {
+        let modes = [("no canary", 0u32), ("canary 1/16", 16), ("canary 1/1", 1)];
+        let mut pps: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut seen = vec![(0, 0, 0); modes.len()];
+        for _ in 0..5 {
+            for (i, (_, n)) in modes.iter().enumerate() {
+                CANARY_EVERY.store(*n, Ordering::Relaxed);
+                pps[i].push(case.run(Threading::RunToCompletion, None, case.total).pps);
+                seen[i] = *CANARY_SEEN.lock().unwrap();
+            }
+        }
+        CANARY_EVERY.store(0, Ordering::Relaxed);
+        let base = median(pps[0].clone());
+        for (i, (label, n)) in modes.iter().enumerate() {
+            let m = median(pps[i].clone());
+            let tail = if *n == 0 {
+                String::new()
+            } else {
+                let (s, d, c) = seen[i];
+                format!("; {:+.1} ns per frame ({:+.1} %); last run: {s} sampled, {d} dropped by the taps, {c} compared", 1e9 / m - 1e9 / base, (base / m - 1.0) * 100.0)
+            };
+            println!("canary {} rtc full speed, {label}: {:.3} Mpps ({:.1} ns per frame){tail} (medians of 5, {} frames a run)", case.name, m / 1e6, 1e9 / m, case.total);
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -569,7 +640,10 @@ fn bench(c: &mut Criterion) {
     if only.split(',').any(|x| x == "polling") {
         polling_load();
     }
-    if only.split(',').any(|x| x == "workers" || x == "polling") {
+    if only.split(',').any(|x| x == "canary") {
+        canary_cost();
+    }
+    if only.split(',').any(|x| x == "workers" || x == "polling" || x == "canary") {
         return;
     }
     let mut results = Vec::new();
