@@ -303,3 +303,59 @@ fn promote_cuts_over_exactly_what_the_canary_compared_not_what_was_loaded_since(
     let w = widths(&dir.path().join("ru_out.pcap"));
     assert_eq!(w.keys().copied().collect::<Vec<_>>(), vec![12], "udIqWidth of the PRBs sent (width: count): {w:?}");
 }
+
+/// A translator that never returns: every call ends at its deadline, a fault.
+const SPIN_WAT: &str = r#"(module
+  (memory (export "memory") 34)
+  (func (export "fhgate_abi_version") (result i32) (i32.const 2))
+  (func (export "fhgate_io") (result i32) (i32.const 65536))
+  (func (export "fhgate_init") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "fhgate_process") (param $n i32) (result i32)
+    (loop $forever (br $forever))
+    (local.get $n))
+  (@custom "fhgate.meta" "name=spin\nversion=1.0.0\nplanes=any\ndirections=any\ntypes=any\n"))
+"#;
+
+#[test]
+fn a_looping_candidates_faults_show_per_copy_and_abort_waits_one_copy_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("du.pcap");
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "12000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sock = dir.path().join("ctl.sock");
+    let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
+    let spin = dir.path().join("spin.wat");
+    std::fs::write(&spin, SPIN_WAT).unwrap();
+    // Each copy takes the candidate's whole 1 s deadline; 5 faults in 10 s disable it.
+    let b = json!({ "name": "spin", "path": spin, "deadline_us": 1_000_000 }).to_string();
+    let (c, v) = gw.call("POST", "/v1/translators", b.as_bytes(), None);
+    assert_eq!(c, 200, "{v}");
+    let (c, v) = gw.call("POST", "/v1/canary", br#"{"translator": "spin", "chain": 0, "stage": 0, "sample": "1/1"}"#, None);
+    assert_eq!(c, 200, "{v}");
+    // The tally is published per copy: the first fault shows while the
+    // candidate is still faulting, not after a batch (5 faults disable it).
+    let t = Instant::now();
+    let seen = loop {
+        let (_, v) = gw.call("GET", "/v1/canary", b"", None);
+        if v["compared"].as_u64().unwrap_or(0) >= 1 {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "nothing compared: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (compared, faults) = (seen["compared"].as_u64().unwrap(), seen["faults"]["candidate"].as_u64().unwrap());
+    assert!(faults == compared && faults < 5, "every copy faulted, and showed before the fault limit: {seen}");
+    assert_eq!(seen["decision"]["verdict"], "abort", "{seen}");
+    // Abort stops the shadow after its copy in flight (at most its deadline), and the outcome counts that copy.
+    let t = Instant::now();
+    let (c, v) = gw.call("POST", "/v1/canary/abort", b"", None);
+    let took = t.elapsed();
+    assert_eq!(c, 200, "{v}");
+    assert!(took < Duration::from_secs(5), "abort blocked the control API {took:?} (one copy is at most 1 s of epoch ticks; the wait is bounded at 2 x 1.2 s + 1 s)");
+    let last = &v["canary"];
+    assert!(last["faults"]["candidate"].as_u64().unwrap() > faults, "the outcome is taken after the join, with the copy in flight: {faults} before, {last}");
+    assert_eq!(last["shadow_note"], Value::Null, "{last}");
+    let (_, st) = gw.call("GET", "/v1/status", b"", None);
+    let stage = &st["chains"][0]["stages"][0];
+    assert_eq!((stage["translator"].as_str(), stage["counters"]["faults"].as_u64()), (Some("widen"), Some(0)), "the live stage is untouched: {st}");
+}

@@ -386,7 +386,8 @@ fn canary(chains: &[ChainSpec], decode: DecodeConfig, running: &mut Running) -> 
         c.set_tap(Some(tap)).expect("room for the tap");
         feeds.push((0, feed));
     }
-    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds).expect("the shadow thread"))
+    let bound = fhgate::control::canary::stop_bound(chains, chains);
+    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound).expect("the shadow thread"))
 }
 
 /// Issue 15: the active path's rate run to completion at full speed

@@ -18,7 +18,7 @@ pub mod shadow;
 
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -32,6 +32,10 @@ use shadow::{Pair, Shadow};
 
 /// Slots of each tap's ring (and buffers it holds).
 pub const TAP_SLOTS: usize = 256;
+/// A stop waits for the shadow thread twice the chains' deadlines plus
+/// this: a wasm call ends at its deadline, counted in epoch ticks, which a
+/// loaded machine stretches (a 1 s deadline took 1.92 s at load 12 on 2 cores).
+const STOP_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the candidate is.
 #[derive(Debug, Clone)]
@@ -104,6 +108,17 @@ enum Cut {
     /// `spec`: version `base` (0-based) of `translator` with `config`
     /// (its module, limits and fault policy as they were at start).
     Config { translator: String, base: usize, config: Vec<(String, String)>, spec: Arc<TranslatorSpec> },
+}
+
+/// How long a stop waits for the shadow thread running `active` and
+/// `candidate`: one copy runs each of their stages once (a fallback too),
+/// so their deadlines, twice, plus [`STOP_MARGIN`].
+pub fn stop_bound(active: &[ChainSpec], candidate: &[ChainSpec]) -> Duration {
+    let deadline = |specs: &[ChainSpec]| -> Duration {
+        let stage = |t: &Arc<TranslatorSpec>| t.limits.deadline + t.fallback.as_ref().map_or(Duration::ZERO, |f| f.limits.deadline);
+        specs.iter().flat_map(|c| c.translators.iter()).map(stage).sum()
+    };
+    2 * (deadline(active) + deadline(candidate)) + STOP_MARGIN
 }
 
 /// A running canary.
@@ -195,7 +210,7 @@ impl State {
         if live.iter().flat_map(|x| x.1.controls.iter()).any(|c| c.pending() >= crate::translate::swap::RING_CAPACITY) {
             return Err(ApiError { status: 503, message: "a worker has not taken earlier swaps (its ring is full); no canary started".into() });
         }
-        let shadow = Shadow::start(pairs, feeds).map_err(|e| ApiError { status: 500, message: format!("canary: cannot start its thread: {e}") })?;
+        let shadow = Shadow::start(pairs, feeds, stop_bound(&active, &candidate)).map_err(|e| ApiError { status: 500, message: format!("canary: cannot start its thread: {e}") })?;
         let mut taps = taps.into_iter();
         for (dir, r) in live.into_iter().map(|x| (x.0, &mut x.1)) {
             for (w, c) in r.controls.iter_mut().enumerate() {
@@ -260,7 +275,6 @@ impl State {
 
     /// Stops the taps and the shadow; returns the final status with `outcome`.
     fn canary_end(&mut self, outcome: &str, running: &mut [(&str, Running)]) -> Value {
-        let mut last = self.canary_status();
         for (_, r) in running.iter_mut().filter(|(_, r)| !r.is_finished()) {
             for c in &mut r.controls {
                 // A full ring leaves the tap in place; its copies then go nowhere
@@ -268,8 +282,13 @@ impl State {
                 let _ = c.set_tap(None);
             }
         }
-        // Dropping the shadow joins its thread.
+        // The outcome is read once the thread is joined, so it holds every copy compared.
+        let joined = self.canary.as_mut().is_none_or(|c| c.shadow.finish());
+        let mut last = self.canary_status();
         self.canary = None;
+        if !joined {
+            last["shadow_note"] = json!("the shadow thread was still in a copy when the wait (the chains' deadlines) ran out; that copy is not counted");
+        }
         last["running"] = json!(false);
         last["outcome"] = json!(outcome);
         last["ended"] = json!(super::body::utc_now());

@@ -22,8 +22,6 @@ use crate::translate::{BufPool, Burst, Control, Packet, WorkerHost, BURST_CAPACI
 
 /// Most verdict mismatches described in the tally.
 const MAX_EXAMPLES: usize = 5;
-/// Copies taken from the taps per comparison batch.
-const BATCH: usize = 64;
 
 /// What a packet became in one chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +74,8 @@ pub struct Pair {
 pub struct Shadow {
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
+    /// The longest a stop waits for the thread: one copy's worst case.
+    bound: Duration,
     /// The comparison so far.
     pub tally: Arc<Mutex<Tally>>,
     /// Each tap's counters.
@@ -84,14 +84,16 @@ pub struct Shadow {
 
 impl Shadow {
     /// Starts the thread on `pairs` (one per direction) and the feeds of
-    /// the taps (each with the index of its direction's pair).
-    pub fn start(pairs: Vec<Pair>, feeds: Vec<(usize, ShadowFeed)>) -> std::io::Result<Shadow> {
+    /// the taps (each with the index of its direction's pair). `bound` is
+    /// the longest one copy can take (the chains' deadlines, summed): what
+    /// [`Shadow::finish`] waits at most.
+    pub fn start(pairs: Vec<Pair>, feeds: Vec<(usize, ShadowFeed)>, bound: Duration) -> std::io::Result<Shadow> {
         let stop = Arc::new(AtomicBool::new(false));
         let tally = Arc::new(Mutex::new(Tally::default()));
         let taps = feeds.iter().map(|(_, f)| f.counters.clone()).collect();
         let (s, t) = (stop.clone(), tally.clone());
         let thread = thread::Builder::new().name("fhgate-canary".into()).spawn(move || run(pairs, feeds, &s, &t))?;
-        Ok(Shadow { stop, thread: Some(thread), tally, taps })
+        Ok(Shadow { stop, thread: Some(thread), bound, tally, taps })
     }
 
     /// Sampled and dropped packets over every tap.
@@ -105,12 +107,30 @@ impl Shadow {
     }
 }
 
+impl Shadow {
+    /// Stops the thread and joins it, waiting at most the bound given at
+    /// start (it looks at stop after every copy, and a copy ends by the
+    /// chains' deadlines). Returns whether it was joined: if not, it is
+    /// left to end by itself after its copy, which is not counted.
+    pub fn finish(&mut self) -> bool {
+        self.stop.store(true, Ordering::Relaxed);
+        let Some(t) = self.thread.take() else { return true };
+        let t0 = Instant::now();
+        while !t.is_finished() && t0.elapsed() < self.bound {
+            thread::sleep(Duration::from_micros(200));
+        }
+        if !t.is_finished() {
+            tracing::warn!("canary: the shadow thread is still in a copy after {:?}; it is left to end by itself", self.bound);
+            return false;
+        }
+        let _ = t.join();
+        true
+    }
+}
+
 impl Drop for Shadow {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.finish();
     }
 }
 
@@ -128,88 +148,73 @@ fn run(mut pairs: Vec<Pair>, mut feeds: Vec<(usize, ShadowFeed)>, stop: &AtomicB
     }
     // A one-packet burst's outputs (at most BURST_CAPACITY), a copy, and the tap's buffer back.
     let mut pool = BufPool::new(BURST_CAPACITY + 8);
-    let (mut a, mut b) = (Burst::new(), Burst::new());
+    let mut bursts = (Burst::new(), Burst::new());
     let mut input = Vec::new();
+    let mut next = 0;
+    // Stop is looked at, and the tally published, after every copy: a copy
+    // takes at most the chains' deadlines, so faults show (and auto abort
+    // fires) at once and an abort or promotion waits for one copy at most.
     while !stop.load(Ordering::Relaxed) {
-        let mut local = Tally::default();
-        // Outputs to compare, grouped by direction and the chains' output decodings.
-        let mut groups: Vec<((usize, DecodeConfig, DecodeConfig), Vec<Captured>, Vec<Captured>)> = Vec::new();
-        let mut taken = 0;
-        for (d, feed) in feeds.iter_mut() {
-            // Stop is looked at per copy: an abort or promotion joins this thread.
-            while taken < BATCH && !stop.load(Ordering::Relaxed) {
-                let Ok(f) = feed.frames.pop() else { break };
-                taken += 1;
-                let pair = &mut pairs[*d];
-                // The tap gets a buffer back for each copy it gave.
-                let (Some(back), Some(mut copy)) = (pool.get(), pool.get()) else {
-                    local.no_buffer += 1;
-                    let _ = feed.free.push(f.buf);
-                    continue;
-                };
-                let _ = feed.free.push(back);
-                copy.bytes_mut()[..f.len].copy_from_slice(&f.buf.bytes()[..f.len]);
-                input.clear();
-                input.extend_from_slice(&f.buf.bytes()[..f.len]);
-                let mut pa = Packet::new(f.buf, f.len, &pair.decode, f.port_direction);
-                let mut pb = Packet::new(copy, f.len, &pair.decode, f.port_direction);
-                (pa.time_ns, pb.time_ns) = (f.time_ns, f.time_ns);
-                let _ = a.push(pa);
-                let _ = b.push(pb);
-                let t0 = Instant::now();
-                pair.active.0.process(&mut a, &mut pool);
-                let t1 = Instant::now();
-                pair.candidate.0.process(&mut b, &mut pool);
-                local.active_ns += (t1 - t0).as_nanos() as u64;
-                local.candidate_ns += t1.elapsed().as_nanos() as u64;
-                local.packets += 1;
-                let (va, vb) = (verdict(a.packets(), &input), verdict(b.packets(), &input));
-                if va != vb {
-                    local.mismatches += 1;
-                    if local.mismatch_examples.len() < MAX_EXAMPLES {
-                        local.mismatch_examples.push(format!("{} at {} ns: active {va:?}, candidate {vb:?}", flow_name(&input, &pair.decode, f.port_direction), f.time_ns));
-                    }
-                }
-                let route = |burst: &Burst| burst.packets().first().map_or(u16::MAX, |p| p.route);
-                let key = (*d, pair.active.0.output_decode(route(&a)), pair.candidate.0.output_decode(route(&b)));
-                let g = match groups.iter().position(|g| g.0 == key) {
-                    Some(i) => &mut groups[i],
-                    None => {
-                        groups.push((key, Vec::new(), Vec::new()));
-                        groups.last_mut().expect("pushed")
-                    }
-                };
-                g.1.extend(a.packets().iter().map(captured));
-                g.2.extend(b.packets().iter().map(captured));
-                a.recycle(&mut pool);
-                b.recycle(&mut pool);
-            }
-        }
-        if taken == 0 {
+        // The taps in turn, so a busy one does not starve the others.
+        let n = feeds.len();
+        let Some((i, f)) = (0..n).map(|k| (next + k) % n).find_map(|i| feeds[i].1.frames.pop().ok().map(|f| (i, f))) else {
             thread::sleep(Duration::from_micros(200));
             continue;
-        }
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        for ((_, da, db), xa, xb) in &groups {
-            let r = crate::diff::diff(xa, xb, &DiffOptions::new(*da, *db));
-            for (id, f) in r.flows {
-                merge(local.flows.entry(id).or_default(), &f);
-            }
-        }
+        };
+        next = i + 1;
+        let (d, feed) = &mut feeds[i];
+        let pair = &mut pairs[*d];
+        let local = compare(pair, feed, f, &mut pool, &mut bursts, &mut input);
         let faults = |c: &Control| crate::translate::summary::summarize([c]).iter().map(|s| s.faults()).sum::<u64>();
-        for p in &mut pairs {
-            // What a fault replaced is dropped here, off the workers.
-            p.active.1.reap();
-            p.candidate.1.reap();
-        }
+        // What a fault replaced is dropped here, off the workers.
+        pair.active.1.reap();
+        pair.candidate.1.reap();
         let (fa, fb) = (pairs.iter().map(|p| faults(&p.active.1)).sum(), pairs.iter().map(|p| faults(&p.candidate.1)).sum());
         if let Ok(mut t) = tally.lock() {
             add(&mut t, local);
             (t.active_faults, t.candidate_faults) = (fa, fb);
         }
     }
+}
+
+/// Runs one copy through both chains of `pair` and compares the outputs.
+fn compare(pair: &mut Pair, feed: &mut ShadowFeed, f: crate::translate::shadow::ShadowFrame, pool: &mut BufPool, (a, b): &mut (Burst, Burst), input: &mut Vec<u8>) -> Tally {
+    let mut local = Tally::default();
+    // The tap gets a buffer back for each copy it gave.
+    let (Some(back), Some(mut copy)) = (pool.get(), pool.get()) else {
+        local.no_buffer += 1;
+        let _ = feed.free.push(f.buf);
+        return local;
+    };
+    let _ = feed.free.push(back);
+    copy.bytes_mut()[..f.len].copy_from_slice(&f.buf.bytes()[..f.len]);
+    input.clear();
+    input.extend_from_slice(&f.buf.bytes()[..f.len]);
+    let mut pa = Packet::new(f.buf, f.len, &pair.decode, f.port_direction);
+    let mut pb = Packet::new(copy, f.len, &pair.decode, f.port_direction);
+    (pa.time_ns, pb.time_ns) = (f.time_ns, f.time_ns);
+    let _ = a.push(pa);
+    let _ = b.push(pb);
+    let t0 = Instant::now();
+    pair.active.0.process(a, pool);
+    let t1 = Instant::now();
+    pair.candidate.0.process(b, pool);
+    local.active_ns += (t1 - t0).as_nanos() as u64;
+    local.candidate_ns += t1.elapsed().as_nanos() as u64;
+    local.packets += 1;
+    let (va, vb) = (verdict(a.packets(), input), verdict(b.packets(), input));
+    if va != vb {
+        local.mismatches += 1;
+        local.mismatch_examples.push(format!("{} at {} ns: active {va:?}, candidate {vb:?}", flow_name(input, &pair.decode, f.port_direction), f.time_ns));
+    }
+    // Each side decoded with its chain's output decoding, as `fhgate diff` would.
+    let route = |burst: &Burst| burst.packets().first().map_or(u16::MAX, |p| p.route);
+    let (da, db) = (pair.active.0.output_decode(route(a)), pair.candidate.0.output_decode(route(b)));
+    let (xa, xb): (Vec<Captured>, Vec<Captured>) = (a.packets().iter().map(captured).collect(), b.packets().iter().map(captured).collect());
+    a.recycle(pool);
+    b.recycle(pool);
+    local.flows = crate::diff::diff(&xa, &xb, &DiffOptions::new(da, db)).flows;
+    local
 }
 
 fn verdict(out: &[Packet], input: &[u8]) -> Verdict {
