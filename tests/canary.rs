@@ -358,4 +358,11 @@ fn a_looping_candidates_faults_show_per_copy_and_abort_waits_one_copy_and_counts
     let (_, st) = gw.call("GET", "/v1/status", b"", None);
     let stage = &st["chains"][0]["stages"][0];
     assert_eq!((stage["translator"].as_str(), stage["counters"]["faults"].as_u64()), (Some("widen"), Some(0)), "the live stage is untouched: {st}");
+    // The shadow's faults are logged as the canary's copy, not as live faults.
+    let err = gw.stderr.lock().unwrap().clone();
+    let spin: Vec<&String> = err.iter().filter(|l| l.contains("translator=\"spin\"")).collect();
+    assert!(!spin.is_empty(), "no log line about spin's faults: {err:?}");
+    for l in spin {
+        assert!(l.contains("canary shadow copy (candidate chains) only, live traffic is unaffected: fault"), "{l}");
+    }
 }

@@ -191,6 +191,8 @@ impl State {
             }
         };
         let (active, candidate) = (self.specs_with(&[])?, self.specs_with(&targets)?);
+        // The shadow's instances say in every log line that they are the canary's copy.
+        let (shadow_active, shadow_candidate) = (shadow::shadow_specs(&active, "active"), shadow::shadow_specs(&candidate, "candidate"));
         let mut pairs = Vec::new();
         let mut feeds = Vec::new();
         let mut taps = Vec::new();
@@ -200,7 +202,7 @@ impl State {
         }
         for (d, (dir, r)) in live.iter().map(|x| (&x.0, &x.1)).enumerate() {
             let host = |specs: &[ChainSpec], what: &str| WorkerHost::new(specs, r.decode).map_err(|e| ApiError::conflict(format!("canary: {dir}: the {what} chains do not initialise: {e}")));
-            pairs.push(Pair { active: host(&active, "active")?, candidate: host(&candidate, "candidate")?, decode: r.decode });
+            pairs.push(Pair { active: host(&shadow_active, "active")?, candidate: host(&shadow_candidate, "candidate")?, decode: r.decode });
             for _ in &r.controls {
                 let (tap, feed) = link(req.sample.sample(), TAP_SLOTS);
                 taps.push(tap);

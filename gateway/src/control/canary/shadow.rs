@@ -18,7 +18,8 @@ use ecpri::frame::DecodeConfig;
 use crate::diff::{DiffOptions, FlowId, FlowReport};
 use crate::io::pcap::Captured;
 use crate::translate::shadow::{ShadowFeed, TapCounters};
-use crate::translate::{BufPool, Burst, Control, Packet, WorkerHost, BURST_CAPACITY};
+use crate::translate::host::{Level, LogSink};
+use crate::translate::{BufPool, Burst, ChainSpec, Control, Packet, TranslatorSpec, WorkerHost, BURST_CAPACITY};
 
 /// Most verdict mismatches described in the tally.
 const MAX_EXAMPLES: usize = 5;
@@ -58,6 +59,31 @@ pub struct Tally {
     /// Per flow: fields that differ (by Wireshark name) and the IQ error,
     /// the candidate's output (B) against the active's (A).
     pub flows: BTreeMap<FlowId, FlowReport>,
+}
+
+/// Where the shadow's own instances log: the gateway's sink, each line
+/// saying it is about the canary's shadow copy, so that a shadow fault or
+/// a shadow instance DISABLED is not read as the live translator's.
+pub struct ShadowLog {
+    inner: Arc<dyn LogSink>,
+    chains: &'static str,
+}
+
+impl LogSink for ShadowLog {
+    fn log(&self, level: Level, translator: &str, from_guest: bool, msg: &str) {
+        let what = format!("canary shadow copy ({} chains) only, live traffic is unaffected: {msg}", self.chains);
+        self.inner.log(level, translator, from_guest, &what)
+    }
+}
+
+/// `specs` with every translator (and fallback) logging through
+/// [`ShadowLog`] for `chains` (`active` or `candidate`); otherwise the same.
+pub fn shadow_specs(specs: &[ChainSpec], chains: &'static str) -> Vec<ChainSpec> {
+    fn resink(t: &Arc<TranslatorSpec>, chains: &'static str) -> Arc<TranslatorSpec> {
+        let sink: Arc<dyn LogSink> = Arc::new(ShadowLog { inner: t.sink.clone(), chains });
+        Arc::new(TranslatorSpec { sink, fallback: t.fallback.as_ref().map(|f| resink(f, chains)), ..(**t).clone() })
+    }
+    specs.iter().map(|c| ChainSpec { selector: c.selector, translators: c.translators.iter().map(|t| resink(t, chains)).collect() }).collect()
 }
 
 /// One direction's pair of chains, private to the shadow.
