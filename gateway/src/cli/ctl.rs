@@ -141,9 +141,9 @@ fn canary_request(call: &CanaryCmd) -> Result<(&'static str, String, Vec<u8>)> {
             let mut v = json!({ "translator": translator, "auto": auto });
             match (at, config) {
                 (Some(at), None) => {
-                    let (c, s) = at.split_once(',').ok_or_else(|| anyhow!("--at: `{at}`: expected CHAIN,STAGE"))?;
-                    let idx = |x: &str| x.trim().parse::<usize>().map_err(|_| anyhow!("--at: `{x}` is not an index"));
-                    (v["chain"], v["stage"]) = (idx(c)?.into(), idx(s)?.into());
+                    let (c, s) = at.split_once(',').filter(|(_, s)| !s.contains(',')).ok_or_else(|| anyhow!("--at: `{at}`: expected CHAIN,STAGE (two indices)"))?;
+                    let idx = |x: &str, what: &str| x.trim().parse::<usize>().map_err(|_| anyhow!("--at: `{at}`: {what} `{}` is not an index", x.trim()));
+                    (v["chain"], v["stage"]) = (idx(c, "CHAIN")?.into(), idx(s, "STAGE")?.into());
                 }
                 (None, Some(pairs)) => v["config"] = config_object(pairs)?,
                 _ => return Err(anyhow!("canary start: give --at CHAIN,STAGE or --config PAIRS")),
@@ -459,5 +459,25 @@ fn print_canary(c: &Value) {
     }
     if let Some(d) = c["decision"]["verdict"].as_str() {
         println!("  criteria `{}`: {d}: {}", c["promote_when"].as_str().unwrap_or(""), c["decision"]["why"].as_str().unwrap_or(""));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{canary_request, CanaryCmd};
+
+    fn at(a: &str) -> Result<serde_json::Value, String> {
+        let call = CanaryCmd::Start { translator: "w2".into(), at: Some(a.into()), version: None, config: None, sample: None, flows: None, promote_when: None, auto: false };
+        canary_request(&call).map(|(_, _, b)| serde_json::from_slice(&b).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn at_errors_name_the_whole_argument() {
+        let v = at("1, 2").unwrap();
+        assert_eq!((v["chain"].as_u64(), v["stage"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(at("0,0,0").unwrap_err(), "--at: `0,0,0`: expected CHAIN,STAGE (two indices)");
+        assert_eq!(at("0").unwrap_err(), "--at: `0`: expected CHAIN,STAGE (two indices)");
+        assert_eq!(at("x,0").unwrap_err(), "--at: `x,0`: CHAIN `x` is not an index");
+        assert_eq!(at("0,-1").unwrap_err(), "--at: `0,-1`: STAGE `-1` is not an index");
     }
 }

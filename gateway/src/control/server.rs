@@ -232,7 +232,7 @@ impl App {
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(token) = &self.token else { return Ok(()) };
-        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
         match given {
             Some(g) if body::same(g.trim().as_bytes(), token.as_bytes()) => Ok(()),
             Some(_) => Err(ApiError { status: 403, message: "Authorization: the bearer token is wrong".into() }),
@@ -249,6 +249,13 @@ impl App {
             tracing::error!(caller, action, outcome, "control: cannot append to the audit log");
         }
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme is
+/// case-insensitive (RFC 7235 §2.1), then one or more spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim_start_matches(' '))
 }
 
 async fn status(State(app): State<Arc<App>>) -> Response {
@@ -373,5 +380,20 @@ fn describe(listen: &ControlListen) -> String {
     match listen {
         ControlListen::Tcp(a) => format!("http://{a}"),
         ControlListen::Unix(p) => format!("unix:{}", p.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR  tok"] {
+            assert_eq!(bearer(v), Some("tok"), "{v}");
+        }
+        for v in ["Basic tok", "Bearertok", "tok", "Bearer-x tok"] {
+            assert_eq!(bearer(v), None, "{v}");
+        }
     }
 }

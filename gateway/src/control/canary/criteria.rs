@@ -131,17 +131,20 @@ impl Criteria {
             };
             let count = |expected: &'static str| value.parse::<u64>().map_err(|_| CriteriaError::Value { key, value: value.into(), expected });
             match key {
-                "fields" => {
-                    op_ok(&["<=", "="], "<= (or =none)")?;
-                    if value == "none" {
-                        c.fields.clear();
-                    } else {
-                        let names: Vec<String> = value.split('|').map(|n| n.trim().to_string()).collect();
-                        if names.iter().any(|n| n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '_')) {
-                            return Err(CriteriaError::Value { key, value: value.into(), expected: "field names separated by |, or none" });
-                        }
-                        c.fields = names;
+                // As documented: `fields<=NAME|NAME...` or `fields=none`, nothing else.
+                "fields" if op == "=" => {
+                    if value != "none" {
+                        return Err(CriteriaError::Value { key, value: value.into(), expected: "none (fields=none; names go after fields<=)" });
                     }
+                    c.fields.clear();
+                }
+                "fields" => {
+                    op_ok(&["<="], "<= (or =none)")?;
+                    let names: Vec<String> = value.split('|').map(|n| n.trim().to_string()).collect();
+                    if names.iter().any(|n| n.is_empty() || n == "none" || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '_')) {
+                        return Err(CriteriaError::Value { key, value: value.into(), expected: "field names separated by | (none is not a name: fields=none)" });
+                    }
+                    c.fields = names;
                 }
                 "evm" => {
                     op_ok(&["<="], "<=")?;
@@ -230,5 +233,18 @@ mod tests {
         assert_eq!(Criteria::parse("packets>=1,packets>=2").unwrap_err(), CriteriaError::Twice { key: "packets" });
         assert!(matches!(Criteria::parse("faults").unwrap_err(), CriteriaError::NoOperator { .. }));
         assert_eq!(Criteria::parse("fields<=a b").unwrap_err().key(), "fields");
+    }
+
+    #[test]
+    fn fields_takes_names_after_le_and_only_none_after_eq() {
+        assert_eq!(Criteria::parse("fields=none").unwrap().fields, Vec::<String>::new());
+        assert_eq!(Criteria::parse("fields<=udCompHdrWidth").unwrap().fields, vec!["udCompHdrWidth".to_string()]);
+        for bad in ["fields<=none|x", "fields<=none", "fields<=x|none"] {
+            assert!(matches!(Criteria::parse(bad), Err(CriteriaError::Value { key: "fields", .. })), "{bad}");
+        }
+        for bad in ["fields=udCompHdrWidth", "fields=x|y", "fields="] {
+            assert!(matches!(Criteria::parse(bad), Err(CriteriaError::Value { key: "fields", .. })), "{bad}");
+        }
+        assert!(matches!(Criteria::parse("fields>=x"), Err(CriteriaError::Operator { key: "fields", .. })));
     }
 }
