@@ -50,6 +50,13 @@ fn config(dir: &Path, input: Option<&Path>, out: u8, control: &str) -> PathBuf {
     p
 }
 
+/// gen's DL traffic to `input`: one antenna, 24 PRBs at BFP 9, 16 frames
+/// per 0.5 ms slot (`slots` / 2000 s at recorded pace).
+fn gen(input: &Path, slots: u32) {
+    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", &slots.to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn frames(p: &Path) -> Vec<Vec<u8>> {
     fhgate::io::pcap::read_all(p).unwrap().into_iter().map(|f| f.data).collect()
 }
@@ -83,8 +90,7 @@ fn a_wrong_candidate_is_named_with_its_field_and_evm_and_an_identical_one_is_cle
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("du.pcap");
     // One antenna, 24 PRBs, 16 frames per 0.5 ms slot, 5 s at recorded pace.
-    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "10000"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    gen(&input, 10000);
 
     // The reference: each chain's output over the whole capture, and the
     // EVM of the 8-bit one against the 12-bit one by the spec oracle.
@@ -204,8 +210,7 @@ fn auto_promotes_a_candidate_that_meets_the_criteria_and_aborts_one_that_cannot(
     let audit = dir.path().join("audit.log");
     let sock = dir.path().join("ctl.sock");
     let input = dir.path().join("du.pcap");
-    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "8000"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    gen(&input, 8000);
     let _gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"\naudit_log = \"{}\"", sock.display(), audit.display())));
     let ended = |outcome: &str| {
         let t = Instant::now();
@@ -253,8 +258,7 @@ fn promote_cuts_over_exactly_what_the_canary_compared_not_what_was_loaded_since(
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("du.pcap");
     // 10 s at recorded pace: room for two canaries and their promotions.
-    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "20000"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    gen(&input, 20000);
     let sock = dir.path().join("ctl.sock");
     let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
     let load = |out: u8, deadline_us: u32| {
@@ -320,8 +324,7 @@ const SPIN_WAT: &str = r#"(module
 fn a_looping_candidates_faults_show_per_copy_and_abort_waits_one_copy_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("du.pcap");
-    let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:9", "--eaxc-bits", "4,4,4,4", "--slots", "12000"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    gen(&input, 12000);
     let sock = dir.path().join("ctl.sock");
     let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"", sock.display())));
     let spin = dir.path().join("spin.wat");
