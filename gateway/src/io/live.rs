@@ -290,12 +290,46 @@ pub struct IfaceWatch {
     name: std::ffi::CString,
     index: u32,
     next: std::time::Instant,
+    /// A socket of the port's network namespace, made when the port
+    /// opened: the name is looked up there, whichever namespace the thread
+    /// that checks is in (bench opens ports in namespaces per thread and
+    /// receives on another; `if_nametoindex` there said "gone" each second).
+    ns_socket: Option<std::os::fd::OwnedFd>,
 }
 
 impl IfaceWatch {
-    /// Watches interface `name`, opened with ifindex `index`.
+    /// Watches interface `name`, opened with ifindex `index`; call it in
+    /// the port's network namespace.
     pub fn new(name: &str, index: u32) -> IfaceWatch {
-        IfaceWatch { name: std::ffi::CString::new(name).unwrap_or_default(), index, next: std::time::Instant::now() + IFACE_CHECK }
+        // SAFETY: a plain socket call; the descriptor is owned below.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        // SAFETY: fd is a new descriptor no one else owns.
+        let ns_socket = (fd >= 0).then(|| unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        IfaceWatch { name: std::ffi::CString::new(name).unwrap_or_default(), index, next: std::time::Instant::now() + IFACE_CHECK, ns_socket }
+    }
+
+    /// The ifindex `name` has now in the port's namespace (0: none).
+    fn index_now(&self) -> u32 {
+        let Some(sock) = &self.ns_socket else {
+            // SAFETY: a NUL-terminated name that outlives the call.
+            return unsafe { libc::if_nametoindex(self.name.as_ptr()) };
+        };
+        let bytes = self.name.as_bytes();
+        if bytes.len() >= libc::IFNAMSIZ {
+            return 0;
+        }
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        use std::os::fd::AsRawFd;
+        // SAFETY: SIOCGIFINDEX reads the name and writes the index into req.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) } < 0 {
+            return 0;
+        }
+        // SAFETY: SIOCGIFINDEX filled the union's ifindex member.
+        unsafe { req.ifr_ifru.ifru_ifindex as u32 }
     }
 
     /// The port's error ([`gone`], naming the port `port()` gives) once no
@@ -307,8 +341,7 @@ impl IfaceWatch {
             return Ok(());
         }
         self.next = now + IFACE_CHECK;
-        // SAFETY: a NUL-terminated name that outlives the call.
-        let index = unsafe { libc::if_nametoindex(self.name.as_ptr()) };
+        let index = self.index_now();
         if index == self.index {
             return Ok(());
         }
@@ -363,6 +396,46 @@ mod tests {
         w.next = now();
         let e = w.check(|| "af_xdp fhgate-no-such0".into()).unwrap_err().to_string();
         assert!(e.contains("af_xdp fhgate-no-such0: the interface is gone") && e.contains("no interface has that name"), "{e}");
+    }
+
+    /// A watch made in a port's namespace looks the name up there, even
+    /// when a thread in another namespace checks it (bench receives on
+    /// its main thread from ports opened in namespaces).
+    #[test]
+    fn an_interface_watch_looks_in_the_namespace_its_port_opened_in() {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "this test needs root (a network namespace), as CI has");
+        let ns = format!("fhiw{}", std::process::id() % 100_000);
+        let ip = |args: &[&str]| assert!(std::process::Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
+        ip(&["netns", "add", &ns]);
+        // Removed however the test ends.
+        struct Gone(String);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+            }
+        }
+        let _gone = Gone(ns.clone());
+        ip(&["-n", &ns, "link", "add", "iwa0", "type", "veth", "peer", "name", "iwb0"]);
+        ip(&["-n", &ns, "link", "set", "iwa0", "up"]);
+        ip(&["-n", &ns, "link", "set", "iwb0", "up"]);
+        let path = format!("/run/netns/{ns}");
+        let watch = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).unwrap();
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on this thread only, with a namespace file we hold open.
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+            let index = check_interface("test", "iwa0", 0).unwrap().index;
+            IfaceWatch::new("iwa0", index)
+        })
+        .join()
+        .unwrap();
+        let mut w = watch;
+        w.next = std::time::Instant::now();
+        let r = w.check(|| "af_xdp iwa0".into());
+        assert!(r.is_ok(), "iwa0 is there in its namespace: {r:?}");
+        // SAFETY: a NUL-terminated name.
+        assert_eq!(unsafe { libc::if_nametoindex(c"iwa0".as_ptr()) }, 0, "and not in this thread's");
     }
 
     #[test]
