@@ -976,7 +976,8 @@ fn a_sink_whose_interface_is_deleted_keeps_its_capture_as_partial() {
     let dir = scratch("sk");
     let capture = dir.join("sink.pcap");
     std::fs::write(&capture, b"precious").unwrap();
-    let mut sink = Proc::spawn(tb.fhgate("gw", &["sink", "--port", "af_packet:gw-du", "--output", capture.to_str().unwrap(), "--no-iq", "--idle-timeout", "30", "--json"]));
+    // --force: even a sink allowed to replace the capture leaves it when it fails.
+    let mut sink = Proc::spawn(tb.fhgate("gw", &["sink", "--port", "af_packet:gw-du", "--output", capture.to_str().unwrap(), "--force", "--no-iq", "--idle-timeout", "30", "--json"]));
     sink.wait_for("sink receiving", Duration::from_secs(60));
     let sent = send_then_delete_du0(&tb, 4);
     let (st, json, log) = sink.finish(Duration::from_secs(15));
