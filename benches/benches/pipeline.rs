@@ -44,7 +44,9 @@
 //! 1/16 and 1/1, interleaved in the same run: the cost of a canary to the
 //! active path (the tap on the worker; the shadow thread shares the
 //! machine's cores), with what the taps sampled, dropped and the shadow
-//! compared.
+//! compared; once with the other core idle and once with it busy, which
+//! separates the canary's own cost from what any busy neighbour costs on
+//! a VM. The studies live in `pipeline/studies.rs`.
 //!
 //! Run: `cargo bench -p fhgate-benches --bench pipeline` (after
 //! `scripts/build-translators`; `FHGATE_BFP_WASM=path` picks another
@@ -53,9 +55,12 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "pipeline/studies.rs"]
+mod studies;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use ecpri::frame::DecodeConfig;
@@ -64,11 +69,7 @@ use ecpri::{CompMethod, UdCompHdr};
 use fhgate::io::memory::{MemoryRx, MemoryTx};
 use fhgate::pipeline::egress::EgressConfig;
 use fhgate::pipeline::polling::Polling;
-use fhgate::control::canary::shadow::{Pair, Shadow};
-use fhgate::control::canary::TAP_SLOTS;
-use fhgate::pipeline::runner::{start, DirectionSpec, Running, Threading};
-use fhgate::translate::shadow::{link, Sample};
-use fhgate::translate::WorkerHost;
+use fhgate::pipeline::runner::{start, DirectionSpec, Threading};
 use fhgate::timing::live::{IngressTiming, Side};
 use fhgate::timing::{Bounds, OtaClock};
 use fhgate::traffic::{self, CarrierSpec};
@@ -244,15 +245,15 @@ impl Case {
         };
         // The thread watch reads /proc every 5 ms: not while CPU is measured.
         let watch = open_for.is_none().then(CpuWatch::start);
-        let (cpu0, wall0) = (cpu_time(), std::time::Instant::now());
+        let (cpu0, wall0) = (studies::cpu_time(), std::time::Instant::now());
         let mut running = start(spec).expect("start");
-        let shadow = canary(&self.chains, self.decode, &mut running);
+        let shadow = studies::canary(&self.chains, self.decode, &mut running);
         let stats = running.join().expect("join");
         if let Some(s) = shadow {
             let (sampled, dropped) = s.tap_totals();
-            *CANARY_SEEN.lock().unwrap() = (sampled, dropped, s.tally().packets);
+            *studies::CANARY_SEEN.lock().unwrap() = (sampled, dropped, s.tally().packets);
         }
-        let cpu_per_wall = (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+        let cpu_per_wall = (studies::cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
         let cpu = watch.map_or([0; 3], CpuWatch::finish);
         let r = sink.report();
         let ecpri_total = (0..total).filter(|i| self.ecpri[*i as usize % self.ecpri.len()]).count() as u64;
@@ -277,146 +278,6 @@ impl Case {
             residence: (!stats.bridge.residence[1].is_empty()).then(|| Quantiles::of(|q| stats.bridge.residence[1].value_at_quantile(q))),
         };
         (run, cpu_per_wall)
-    }
-}
-
-/// CPU time of this process, user and system (getrusage RUSAGE_SELF).
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-/// Issue 16 §1: 1, 2 and 4 pipelined workers in one run, on the
-/// pass-through frames (4 eAxCs, even) and on a skewed mix where 7 of
-/// every 8 frames are one eAxC (flow affinity sends them all to one
-/// worker). Prints total Mpps and Mpps per worker core; no assertions.
-fn workers_scaling() {
-    let even = passthrough();
-    let mut skewed: Vec<Vec<u8>> = even.frames.to_vec();
-    for (i, f) in skewed.iter_mut().enumerate() {
-        // ecpriPcid at 18..20 (untagged): eAxC 0 hot, 1-3 take the rest.
-        let eaxc = if i % 8 == 7 { 1 + (i / 8) % 3 } else { 0 } as u16;
-        f[18..20].copy_from_slice(&eaxc.to_be_bytes());
-    }
-    let skewed = Case { name: "skewed/1488B", frames: skewed.into(), ..passthrough() };
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    for case in [&even, &skewed] {
-        let mut base = None;
-        for workers in [1, 2, 4] {
-            let runs: Vec<Run> = (0..5).map(|_| case.run_with(Threading::Pipelined, workers, Polling::Busy, None, 300_000, None).0).collect();
-            let pps = median(runs.iter().map(|r| r.pps).collect());
-            let b = *base.get_or_insert(pps);
-            println!(
-                "workers {}: {workers} worker(s): {:.2} Mpps in all, {:.2} Mpps per worker core ({:.2}x one worker; {cores} cores for RX, TX and the workers); added latency {} (medians of 5)",
-                case.name,
-                pps / 1e6,
-                pps / 1e6 / workers as f64,
-                pps / b,
-                Quantiles::summary(runs.iter().map(|r| &r.added)),
-            );
-        }
-    }
-}
-
-/// Issue 16 §3: offered load 0, 1, 10, 50 and 100 % of the one-core rate
-/// (run to completion, busy polling, full speed, measured first) through
-/// the in-memory pipeline for 1 s each, busy and adaptive polling, and
-/// adaptive coalescing for 20 and 50 µs (`coalesce_us`): CPU
-/// time per wall second (getrusage) and the latency from when each frame
-/// was due at the port to the flush that sent it, p50 / p99. The goals
-/// are printed beside the figures; nothing is asserted.
-fn polling_load() {
-    let case = passthrough();
-    let full: Vec<f64> = (0..5).map(|_| case.run_with(Threading::RunToCompletion, 1, Polling::Busy, None, 500_000, None).0.pps).collect();
-    let rate = median(full);
-    println!("polling: one-core rate (run to completion, busy, full speed) {:.2} Mpps", rate / 1e6);
-    let adaptive = Polling::default();
-    let secs = 1.0;
-    let mut p99 = std::collections::BTreeMap::new();
-    for load in [0.0, 0.01, 0.1, 0.5, 1.0] {
-        let coalesce = |us| Polling::Adaptive { sleep_after: fhgate::pipeline::polling::DEFAULT_SLEEP_AFTER, coalesce: Duration::from_micros(us) };
-        for (mode, polling) in [("busy", Polling::Busy), ("adaptive", adaptive), ("coalesce 20 µs", coalesce(20)), ("coalesce 50 µs", coalesce(50))] {
-            let pps = (rate * load).max(1.0);
-            let total = if load == 0.0 { 0 } else { (pps * secs) as u64 };
-            let (r, cpu) = case.run_with(Threading::RunToCompletion, 1, polling, Some(pps), total, Some(Duration::from_secs_f64(secs)));
-            let lat = r.wire.filter(|_| total > 0);
-            if let Some(q) = lat {
-                p99.insert((mode, (load * 100.0) as u32), q.0[2]);
-            }
-            println!(
-                "polling {mode} at {:>3} % load ({:.0} kpps): CPU {:.1} % of a core; latency from due {}",
-                load * 100.0,
-                pps * (load > 0.0) as u8 as f64 / 1e3,
-                cpu * 100.0,
-                lat.map_or("- (no frames)".into(), |q| format!("p50 {:.1} µs, p99 {:.1} µs", q.0[0], q.0[2])),
-            );
-        }
-    }
-    for load in [1u32, 10, 50] {
-        for mode in ["adaptive", "coalesce 20 µs", "coalesce 50 µs"] {
-            if let (Some(b), Some(a)) = (p99.get(&("busy", load)), p99.get(&(mode, load))) {
-                println!("polling: p99 penalty of {mode} at {load} % load: {:+.1} µs (goal ≤ 2 µs)", a - b);
-            }
-        }
-    }
-    println!("polling goals: idle ≤ 2 % of a core; 10 % load ≤ 25 % of a core; p99 penalty at steady load ≤ 2 µs against busy");
-}
-
-/// Canary sampling of the runs to come, 1/N (0: no canary); set by [`canary_cost`].
-static CANARY_EVERY: AtomicU32 = AtomicU32::new(0);
-/// The last canary run's packets sampled, dropped by the taps, and compared by the shadow.
-static CANARY_SEEN: Mutex<(u64, u64, u64)> = Mutex::new((0, 0, 0));
-
-/// With [`CANARY_EVERY`] set, a canary of the case's own chains (an
-/// identical candidate) on every worker, as `POST /v1/canary` installs
-/// it: a tap per worker through its swap ring, and the shadow thread.
-/// The tap starts at the worker's first burst after it is sent.
-fn canary(chains: &[ChainSpec], decode: DecodeConfig, running: &mut Running) -> Option<Shadow> {
-    let n = CANARY_EVERY.load(Ordering::Relaxed);
-    if n == 0 {
-        return None;
-    }
-    let host = || WorkerHost::new(chains, decode).expect("the shadow's chains");
-    let mut feeds = Vec::new();
-    for c in running.controls.iter_mut() {
-        let (tap, feed) = link(Sample::Every(n), TAP_SLOTS);
-        c.set_tap(Some(tap)).expect("room for the tap");
-        feeds.push((0, feed));
-    }
-    let bound = fhgate::control::canary::stop_bound(chains, chains);
-    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound).expect("the shadow thread"))
-}
-
-/// Issue 15: the active path's rate run to completion at full speed
-/// without a canary, with one sampling 1/16 and one sampling 1/1, five
-/// runs of each interleaved; prints medians, no assertions.
-fn canary_cost() {
-    for case in [passthrough(), bfp_width()] {
-        let modes = [("no canary", 0u32), ("canary 1/16", 16), ("canary 1/1", 1)];
-        let mut pps: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
-        let mut seen = vec![(0, 0, 0); modes.len()];
-        for _ in 0..5 {
-            for (i, (_, n)) in modes.iter().enumerate() {
-                CANARY_EVERY.store(*n, Ordering::Relaxed);
-                pps[i].push(case.run(Threading::RunToCompletion, None, case.total).pps);
-                seen[i] = *CANARY_SEEN.lock().unwrap();
-            }
-        }
-        CANARY_EVERY.store(0, Ordering::Relaxed);
-        let base = median(pps[0].clone());
-        for (i, (label, n)) in modes.iter().enumerate() {
-            let m = median(pps[i].clone());
-            let tail = if *n == 0 {
-                String::new()
-            } else {
-                let (s, d, c) = seen[i];
-                format!("; {:+.1} ns per frame ({:+.1} %); last run: {s} sampled, {d} dropped by the taps, {c} compared", 1e9 / m - 1e9 / base, (base / m - 1.0) * 100.0)
-            };
-            println!("canary {} rtc full speed, {label}: {:.3} Mpps ({:.1} ns per frame){tail} (medians of 5, {} frames a run)", case.name, m / 1e6, 1e9 / m, case.total);
-        }
     }
 }
 
@@ -636,13 +497,13 @@ fn bench(c: &mut Criterion) {
     // `FHGATE_BENCH_CASES=workers` or `polling` runs only those studies.
     let only = std::env::var("FHGATE_BENCH_CASES").unwrap_or_default();
     if only.split(',').any(|x| x == "workers") {
-        workers_scaling();
+        studies::workers_scaling();
     }
     if only.split(',').any(|x| x == "polling") {
-        polling_load();
+        studies::polling_load();
     }
     if only.split(',').any(|x| x == "canary") {
-        canary_cost();
+        studies::canary_cost();
     }
     if only.split(',').any(|x| x == "workers" || x == "polling" || x == "canary") {
         return;
