@@ -369,3 +369,39 @@ fn a_looping_candidates_faults_show_per_copy_and_abort_waits_one_copy_and_counts
         assert!(l.contains("canary shadow copy (candidate chains) only, live traffic is unaffected: fault"), "{l}");
     }
 }
+
+/// The cores this process may run on, from the kernel's own list
+/// (`Cpus_allowed_list` in /proc, e.g. `0-1,4`).
+fn cpus_allowed(status: &str) -> Vec<usize> {
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list").trim();
+    list.split(',')
+        .flat_map(|r| match r.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
+            None => vec![r.parse().unwrap()],
+        })
+        .collect()
+}
+
+#[test]
+fn the_shadow_thread_runs_on_control_canary_cores_and_an_unusable_core_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let available = cpus_allowed(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let core = *available.last().unwrap();
+    let gw = Gateway::start(&config(dir.path(), None, 12, &format!("[control]\nlisten = \"127.0.0.1:0\"\ncanary_cores = [{core}]")));
+    let (c, v) = gw.call("POST", "/v1/canary", br#"{"translator": "widen", "chain": 0, "stage": 0}"#, None);
+    assert_eq!(c, 200, "{v}");
+    // The kernel's view of the gateway's threads, not the gateway's.
+    let tasks = Path::new("/proc").join(gw.child.id().to_string()).join("task");
+    let shadow: Vec<PathBuf> = std::fs::read_dir(&tasks).unwrap().map(|e| e.unwrap().path()).filter(|t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "fhgate-canary")).collect();
+    assert_eq!(shadow.len(), 1, "one fhgate-canary thread in {}", tasks.display());
+    assert_eq!(cpus_allowed(&std::fs::read_to_string(shadow[0].join("status")).unwrap()), vec![core], "the shadow thread may run only on core {core}");
+    assert_eq!(gw.call("POST", "/v1/canary/abort", b"", None).0, 200);
+    drop(gw);
+
+    // A core the process may not run on is refused before anything starts, naming the key.
+    let cfg = config(dir.path(), None, 12, "[control]\nlisten = \"127.0.0.1:0\"\ncanary_cores = [1000]");
+    let o = fhgate(&["run", "-c", cfg.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("control.canary_cores[0]") && err.contains("core 1000"), "{err}");
+}

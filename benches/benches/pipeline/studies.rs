@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ecpri::frame::DecodeConfig;
 use fhgate::control::canary::shadow::{Pair, Shadow};
 use fhgate::control::canary::TAP_SLOTS;
+use fhgate::pipeline::pinning::PinPolicy;
 use fhgate::pipeline::polling::Polling;
 use fhgate::pipeline::runner::{Running, Threading};
 use fhgate::translate::shadow::{link, Sample};
@@ -133,7 +134,16 @@ pub(super) fn canary(chains: &[ChainSpec], decode: DecodeConfig, running: &mut R
         feeds.push((0, feed));
     }
     let bound = fhgate::control::canary::stop_bound(chains, chains);
-    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound).expect("the shadow thread"))
+    // On the core after the worker's when the worker is pinned, as
+    // `[control] canary_cores` would put it on a site.
+    let cores: Vec<usize> = other_core().into_iter().collect();
+    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound, &cores, PinPolicy::Strict).expect("the shadow thread"))
+}
+
+/// The core after the worker's, when `FHGATE_BENCH_CORES` pins the worker.
+fn other_core() -> Option<usize> {
+    let worker = std::env::var("FHGATE_BENCH_CORES").ok().and_then(|v| v.split(',').next().and_then(|c| c.parse::<usize>().ok()))?;
+    Some((worker + 1) % std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Issue 15: the active path's rate run to completion at full speed
@@ -180,8 +190,9 @@ pub(super) fn canary_cost() {
 }
 
 /// A thread that spins on the core after the worker's (pinned there when
-/// `FHGATE_BENCH_CORES` pins the worker, else wherever the scheduler puts
-/// it) until dropped: a busy neighbour, as on a loaded site server.
+/// `FHGATE_BENCH_CORES` pins the worker, with the shadow thread, else
+/// wherever the scheduler puts it) until dropped: a busy neighbour, as on
+/// a loaded site server.
 struct Neighbour {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -190,12 +201,11 @@ struct Neighbour {
 impl Neighbour {
     fn start() -> Neighbour {
         let stop = Arc::new(AtomicBool::new(false));
-        let worker = std::env::var("FHGATE_BENCH_CORES").ok().and_then(|v| v.split(',').next().and_then(|c| c.parse::<usize>().ok()));
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let core = other_core();
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            if let Some(w) = worker {
-                core_affinity::set_for_current(core_affinity::CoreId { id: (w + 1) % cores });
+            if let Some(id) = core {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
             }
             let mut x = 1u64;
             while !flag.load(Ordering::Relaxed) {

@@ -27,6 +27,7 @@ pub use control::{ControlConfig, ControlListen};
 pub use owd::{parse_mac, OwdConfig};
 pub use pipeline::PipelineConfig;
 use pipeline::RawPipeline;
+use crate::pipeline::pinning::PinPolicy;
 pub use side::{parse_comp, parse_port_spec, parse_queues, MAX_LANES};
 pub use timing::TimingConfig;
 
@@ -517,7 +518,7 @@ impl GatewayConfig {
         cfg.check_cores(&available).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         // Said, not silently accepted: what best-effort pinning and shared
         // worker cores will do.
-        for w in cfg.pipeline.core_warnings(&available) {
+        for w in cfg.core_warnings(&available) {
             tracing::warn!("{}: {w}", path.display());
         }
         Ok(cfg)
@@ -525,8 +526,35 @@ impl GatewayConfig {
 
     /// Refuses a core this process may not run on (`available`) under
     /// `pin = "strict"`: pinning to it would fail once the ports are open.
+    /// The canary's shadow thread follows `[pipeline] pin` too.
     pub fn check_cores(&self, available: &[usize]) -> Result<(), ConfigError> {
-        self.pipeline.check_cores(available)
+        self.pipeline.check_cores(available)?;
+        if self.pipeline.dl_cores.policy == PinPolicy::Strict {
+            let cores = self.control.as_ref().map_or(&[][..], |c| &c.canary_cores[..]);
+            if let Some((i, c)) = cores.iter().enumerate().find(|(_, c)| !available.contains(c)) {
+                return err(format!("control.canary_cores[{i}]"), format!("core {c} is not one this process may run on ({available:?}); pin = \"best-effort\" runs the shadow unpinned instead"));
+            }
+        }
+        Ok(())
+    }
+
+    /// What pinning will do that the user may not expect, each line naming
+    /// its key: the pipeline's ([`PipelineConfig::core_warnings`]), a
+    /// canary core that cannot be had under best-effort, and one a worker
+    /// also runs on (the shadow's work would slow that worker).
+    pub fn core_warnings(&self, available: &[usize]) -> Vec<String> {
+        let mut w = self.pipeline.core_warnings(available);
+        let cores = self.control.as_ref().map_or(&[][..], |c| &c.canary_cores[..]);
+        let workers = [&self.pipeline.dl_cores.workers, &self.pipeline.ul_cores.workers];
+        for (i, c) in cores.iter().enumerate() {
+            if !available.contains(c) && self.pipeline.dl_cores.policy == PinPolicy::BestEffort {
+                w.push(format!("control.canary_cores[{i}]: core {c} is not one this process may run on ({available:?}): with pin = \"best-effort\" the shadow thread runs unpinned"));
+            }
+            if workers.iter().any(|ws| ws.contains(c)) {
+                w.push(format!("control.canary_cores[{i}]: core {c} also runs a worker: a canary's shadow work would take that worker's time"));
+            }
+        }
+        w
     }
 
     /// Refuses capture files that clash: an output that is an input

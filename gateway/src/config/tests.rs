@@ -229,6 +229,21 @@ fn best_effort_cores_and_shared_worker_cores_are_warned_of() {
     assert!(GatewayConfig::from_toml(GOOD).unwrap().pipeline.core_warnings(&[0, 1]).is_empty());
 }
 
+/// A canary core a worker also runs on is warned of; under best-effort an
+/// unusable one is too, and under strict it is refused.
+#[test]
+fn canary_cores_are_checked_like_worker_cores() {
+    let with = |pin: &str, cores: &str| GatewayConfig::from_toml(&format!("{}\n[control]\nlisten = \"127.0.0.1:0\"\ncanary_cores = {cores}\n", GOOD.replace("cores = [0, 1]", &format!("cores = [0, 1]{pin}")))).unwrap();
+    let c = with("", "[1]");
+    assert_eq!(c.core_warnings(&[0, 1, 2]), ["control.canary_cores[0]: core 1 also runs a worker: a canary's shadow work would take that worker's time"]);
+    assert!(with("", "[2]").core_warnings(&[0, 1, 2]).is_empty());
+    assert_eq!(with("", "[2]").check_cores(&[0, 1]).unwrap_err().key, "control.canary_cores[0]");
+    let c = with("\npin = \"best-effort\"", "[2]");
+    assert!(c.check_cores(&[0, 1]).is_ok(), "best-effort is not refused");
+    let w = c.core_warnings(&[0, 1]);
+    assert!(w.len() == 1 && w[0].starts_with("control.canary_cores[0]: core 2 ") && w[0].contains("unpinned"), "{w:?}");
+}
+
 /// A key given twice, or of the wrong type, is named (the error said only
 /// "line 69: duplicate key", at the table's first line, or "line 69:
 /// invalid type"); keys of two `[[translator]]` tables are not twice.

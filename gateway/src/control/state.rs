@@ -68,6 +68,8 @@ pub struct State {
     pub(super) canary_last: Option<Value>,
     /// `[control] audit_log`, for decisions taken without a call (auto canary).
     pub(super) audit_log: Option<std::path::PathBuf>,
+    /// `[control] canary_cores` and `[pipeline] pin`: where a canary's shadow thread runs.
+    pub(super) canary_pin: (Vec<usize>, crate::pipeline::pinning::PinPolicy),
 }
 
 /// FNV-1a, 64 bits: a stable content hash to tell module versions apart
@@ -104,7 +106,8 @@ impl State {
             .map(|c| (c.select.clone(), c.translators.iter().map(|n| Stage { current: (n.clone(), 0), history: Vec::new() }).collect()))
             .collect();
         let audit_log = cfg.control.as_ref().and_then(|c| c.audit_log.clone());
-        State { rt, translators, chains, base, canary: None, canary_last: None, audit_log }
+        let canary_pin = (cfg.control.as_ref().map(|c| c.canary_cores.clone()).unwrap_or_default(), cfg.pipeline.dl_cores.policy);
+        State { rt, translators, chains, base, canary: None, canary_last: None, audit_log, canary_pin }
     }
 
     /// Carries out `cmd` (received at `received`) on the workers of

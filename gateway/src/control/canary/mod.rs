@@ -212,7 +212,8 @@ impl State {
         if live.iter().flat_map(|x| x.1.controls.iter()).any(|c| c.pending() >= crate::translate::swap::RING_CAPACITY) {
             return Err(ApiError { status: 503, message: "a worker has not taken earlier swaps (its ring is full); no canary started".into() });
         }
-        let shadow = Shadow::start(pairs, feeds, stop_bound(&active, &candidate)).map_err(|e| ApiError { status: 500, message: format!("canary: cannot start its thread: {e}") })?;
+        let (cores, policy) = &self.canary_pin;
+        let shadow = Shadow::start(pairs, feeds, stop_bound(&active, &candidate), cores, *policy).map_err(|e| ApiError { status: 500, message: format!("canary: cannot start its thread: {e}") })?;
         let mut taps = taps.into_iter();
         for (dir, r) in live.into_iter().map(|x| (x.0, &mut x.1)) {
             for (w, c) in r.controls.iter_mut().enumerate() {

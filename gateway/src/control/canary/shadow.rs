@@ -17,6 +17,7 @@ use ecpri::frame::DecodeConfig;
 
 use crate::diff::{DiffOptions, FlowId, FlowReport};
 use crate::io::pcap::Captured;
+use crate::pipeline::pinning::{set_affinity, PinPolicy};
 use crate::translate::shadow::{ShadowFeed, TapCounters};
 use crate::translate::host::{Level, LogSink};
 use crate::translate::{BufPool, Burst, ChainSpec, Control, Packet, TranslatorSpec, WorkerHost, BURST_CAPACITY};
@@ -113,13 +114,38 @@ impl Shadow {
     /// the taps (each with the index of its direction's pair). `bound` is
     /// the longest one copy can take (the chains' deadlines, summed): what
     /// [`Shadow::finish`] waits at most.
-    pub fn start(pairs: Vec<Pair>, feeds: Vec<(usize, ShadowFeed)>, bound: Duration) -> std::io::Result<Shadow> {
+    /// The thread restricts itself to `cores` first (`[control]
+    /// canary_cores`; none: unpinned); if it cannot, `Strict` fails the
+    /// start naming the cores and `BestEffort` warns and runs unpinned.
+    pub fn start(pairs: Vec<Pair>, feeds: Vec<(usize, ShadowFeed)>, bound: Duration, cores: &[usize], policy: PinPolicy) -> std::io::Result<Shadow> {
         let stop = Arc::new(AtomicBool::new(false));
         let tally = Arc::new(Mutex::new(Tally::default()));
         let taps = feeds.iter().map(|(_, f)| f.counters.clone()).collect();
         let (s, t) = (stop.clone(), tally.clone());
-        let thread = thread::Builder::new().name("fhgate-canary".into()).spawn(move || run(pairs, feeds, &s, &t))?;
-        Ok(Shadow { stop, thread: Some(thread), bound, tally, taps })
+        let (pinned, started) = std::sync::mpsc::sync_channel(1);
+        let cores = cores.to_vec();
+        let thread = thread::Builder::new().name("fhgate-canary".into()).spawn(move || {
+            if !cores.is_empty() {
+                if let Err(e) = set_affinity(&cores) {
+                    let why = format!("control.canary_cores {cores:?}: {e}");
+                    if policy == PinPolicy::Strict {
+                        let _ = pinned.send(Err(why));
+                        return;
+                    }
+                    tracing::warn!("{why}: with pin = \"best-effort\" the canary's shadow thread runs unpinned");
+                }
+            }
+            let _ = pinned.send(Ok(()));
+            run(pairs, feeds, &s, &t)
+        })?;
+        match started.recv() {
+            Ok(Ok(())) => Ok(Shadow { stop, thread: Some(thread), bound, tally, taps }),
+            Ok(Err(why)) => {
+                let _ = thread.join();
+                Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why))
+            }
+            Err(_) => Err(std::io::Error::other("the shadow thread ended before it started")),
+        }
     }
 
     /// Sampled and dropped packets over every tap.
