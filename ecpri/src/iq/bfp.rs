@@ -226,7 +226,7 @@ pub(crate) fn decompress_prb(w: u32, inp: &[u8], out: &mut [i32; SAMPLES_PER_PRB
 fn fast_compress(w: u32, rounding: Rounding, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     #[cfg(target_arch = "x86_64")]
     if super::bfp_avx2::available() {
-        // SAFETY: `available()` has just confirmed the CPU has AVX2.
+        // SAFETY: `available()` has just confirmed the CPU has AVX2 and FMA.
         return unsafe { super::bfp_avx2::compress(w, rounding, src, dst) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

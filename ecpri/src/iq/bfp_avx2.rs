@@ -52,17 +52,18 @@ use super::Rounding;
 mod requant;
 pub(super) use requant::recompress;
 
-/// Whether this CPU has AVX2: detected at run time with `std`, otherwise
-/// known at compile time from `target_feature`.
+/// Whether this CPU has AVX2 and FMA (every AVX2 CPU made has both;
+/// compression to nearest uses an FMA): detected at run time with `std`,
+/// otherwise known at compile time from `target_feature`.
 #[inline]
 pub(super) fn available() -> bool {
     #[cfg(feature = "std")]
     {
-        std::is_x86_feature_detected!("avx2")
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
     }
     #[cfg(not(feature = "std"))]
     {
-        cfg!(target_feature = "avx2")
+        cfg!(all(target_feature = "avx2", target_feature = "fma"))
     }
 }
 
@@ -395,6 +396,18 @@ fn pipelined<S: Copy>(
     fits: impl Fn(usize) -> bool,
     front: impl Fn(usize) -> S,
     go: impl Fn(&S) -> bool,
+    back: impl FnMut(usize, S),
+) -> usize {
+    pipelined_by::<2, S>(start, fits, front, go, back)
+}
+
+/// [`pipelined`] over steps of `STEP` PRBs.
+#[inline(always)]
+fn pipelined_by<const STEP: usize, S: Copy>(
+    start: usize,
+    fits: impl Fn(usize) -> bool,
+    front: impl Fn(usize) -> S,
+    go: impl Fn(&S) -> bool,
     mut back: impl FnMut(usize, S),
 ) -> usize {
     let mut i = start;
@@ -406,10 +419,10 @@ fn pipelined<S: Copy>(
         if !go(&cur) {
             return i;
         }
-        let more = fits(i + 2);
-        let next = if more { front(i + 2) } else { cur };
+        let more = fits(i + STEP);
+        let next = if more { front(i + STEP) } else { cur };
         back(i, cur);
-        i += 2;
+        i += STEP;
         if !more {
             return i;
         }
@@ -420,7 +433,7 @@ fn pipelined<S: Copy>(
 /// Compresses a leading run of the PRBs of `src` into `dst`, which is
 /// exactly n PRBs of `3w + 1` bytes; returns how many PRBs it did and the
 /// samples it saturated.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub(super) fn compress(w: u32, rounding: Rounding, src: &[i16], dst: &mut [u8]) -> (usize, u32) {
     // At width 16 rounding to nearest is the identity, as truncation is.
     if rounding == Rounding::Nearest && w < 16 {
