@@ -383,13 +383,13 @@ fn compress_k<const K: u8, const SAT: bool>(w: u32, src: &[i16], dst: &mut [u8])
                 let s = src[24 * i..24 * (i + 4)].as_ptr();
                 // `s + 48` is the second pair's 48 samples.
                 let (a, b) = (load(s), load(s.wrapping_add(48)));
-                let (e, h) = quad_exponents(&a, &b, qscale, qoffset);
-                (a, b, e, h)
+                quad_exponents(&a, &b, qscale, qoffset)
             },
             |_| true,
-            |i, (a, b, e, h)| {
-                back2(i, a, _mm256_shuffle_epi32::<0x00>(e), _mm256_shuffle_epi32::<0x00>(h));
-                back2(i + 2, b, _mm256_shuffle_epi32::<0x55>(e), _mm256_shuffle_epi32::<0x55>(h));
+            |i, (e, h)| {
+                let s = src[24 * i..24 * (i + 4)].as_ptr();
+                back2(i, load(s), _mm256_shuffle_epi32::<0x00>(e), _mm256_shuffle_epi32::<0x00>(h));
+                back2(i + 2, load(s.wrapping_add(48)), _mm256_shuffle_epi32::<0x55>(e), _mm256_shuffle_epi32::<0x55>(h));
             },
         );
     }
