@@ -51,9 +51,13 @@
 //! 32-bit elements, so four pairs share one pass (eight PRBs, one per
 //! element) while four fit; the rest go a pair at a time. Compression
 //! (`e_in = 0`, so `y < 1` means exponent 0 and truncation's exponent is
-//! never needed) goes a pair at a time, software-pipelined, as the
-//! truncating compressor does (batching four pairs there measured no
-//! faster, 4-7 % slower at widths 12 and 14).
+//! never needed) goes two pairs at a time, software-pipelined, their
+//! exponents in one pass ([`quad_exponents`]: the kernels are bound by
+//! vector ports 0 and 1 on Intel, and sharing the reduction's last steps
+//! and the `f32` work took 1.47 to 1.22 times truncation's time at width
+//! 8), then a pair at a time for the last few (batching four pairs
+//! through the re-compression's `exponents4` measured 4-7 % slower at
+//! widths 12 and 14 on AMD).
 //! A group whose exponent would exceed 15 needs saturation and goes to the
 //! scalar reference (rare: only samples beyond the `i16` range, or width 1
 //! rounded to nearest).
