@@ -350,8 +350,8 @@ fn quad_exponents(a: &[__m256i; 3], b: &[__m256i; 3], scale: __m256, offset: __m
 /// the samples and their exponents ([`compress_exponent`]); the second,
 /// the mantissas (no `mullo`: `r = e >= 0`). Without `SAT`, two pairs
 /// share the first half ([`quad_exponents`]) while both fit. Only width 1
-/// can need an exponent above 15 (`2 · 32767 / (2^w − 1) < 2^15` for `w
-/// >= 2`): `SAT` checks each pair for it and leaves such pairs to the
+/// can need an exponent above 15 (`2 · 32767 / (2^w − 1) < 2^15` for
+/// `w >= 2`): `SAT` checks each pair for it and leaves such pairs to the
 /// scalar reference, which saturates; the other widths skip the check
 /// (2.5 %).
 #[target_feature(enable = "avx2,fma")]
