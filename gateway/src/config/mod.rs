@@ -141,6 +141,9 @@ pub enum Fanout {
     Cpu,
     /// PACKET_FANOUT_QM: by the RX queue the NIC put the frame on (`queue`).
     Queue,
+    /// PACKET_FANOUT_CBPF with fhgate's program: by the frame's eAxC
+    /// (ecpriPcid mod the number of sockets), wherever it came in (`eaxc`).
+    Eaxc,
 }
 
 impl Fanout {
@@ -150,6 +153,7 @@ impl Fanout {
             Fanout::Hash => "hash",
             Fanout::Cpu => "cpu",
             Fanout::Queue => "queue",
+            Fanout::Eaxc => "eaxc",
         }
     }
 }

@@ -188,7 +188,8 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
                 None | Some("hash") => Fanout::Hash,
                 Some("cpu") => Fanout::Cpu,
                 Some("queue") => Fanout::Queue,
-                Some(other) => return err(k("fanout"), format!("`{other}`: expected hash, cpu or queue")),
+                Some("eaxc") => Fanout::Eaxc,
+                Some(other) => return err(k("fanout"), format!("`{other}`: expected hash, cpu, queue or eaxc")),
             };
             Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks, sockets, fanout })
         }

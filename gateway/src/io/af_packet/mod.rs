@@ -18,14 +18,16 @@
 //! `Documentation/networking/packet_mmap.rst`).
 //!
 //! A port of several sockets (`sockets = 4`) opens that many pairs; the
-//! receive sockets join one PACKET_FANOUT group (`fanout`: hash, cpu or
-//! queue), so the kernel spreads received frames over them, and each pair
-//! is a lane of its own.
+//! receive sockets join one PACKET_FANOUT group (`fanout`: hash, cpu,
+//! queue, or eaxc: fhgate's classic BPF program, `fanout.rs`), so the
+//! kernel spreads received frames over them, and each pair is a lane of
+//! its own.
 //!
 //! `rx` and `tx` are the two halves;
 //! this file opens a port, maps its rings and turns each failure into an
 //! [`OpenError`] that says what to do.
 
+mod fanout;
 mod rx;
 mod tx;
 
@@ -230,6 +232,7 @@ pub fn open_sockets(c: &AfPacketConfig, mtu: usize) -> Result<Vec<(AfPacketRx, A
         Fanout::Hash => libc::PACKET_FANOUT_HASH,
         Fanout::Cpu => libc::PACKET_FANOUT_CPU,
         Fanout::Queue => libc::PACKET_FANOUT_QM,
+        Fanout::Eaxc => libc::PACKET_FANOUT_CBPF,
     };
     let mut group = None;
     let mut lanes = Vec::with_capacity(n as usize);
@@ -245,6 +248,10 @@ pub fn open_sockets(c: &AfPacketConfig, mtu: usize) -> Result<Vec<(AfPacketRx, A
             };
             let what = format!("joining PACKET_FANOUT group ({} mode)", c.fanout.name());
             group = Some(rx.join_fanout(id, mode, flags).map_err(|e| sys_error(&port, &what, e))?);
+            // The program belongs to the group: set once, by its first member.
+            if c.fanout == Fanout::Eaxc && i == 0 {
+                rx.set_fanout_program(&fanout::eaxc_program()).map_err(|e| sys_error(&port, "setting the eaxc fanout program (PACKET_FANOUT_DATA)", e))?;
+            }
         }
         let tx = AfPacketTx::open(&port, c, index, info.mtu, tx_counters)?;
         lanes.push((rx, tx));

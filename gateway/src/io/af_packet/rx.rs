@@ -115,6 +115,14 @@ impl AfPacketRx {
         Ok(v as u16)
     }
 
+    /// Gives the fanout group (CBPF mode) its program.
+    pub(super) fn set_fanout_program(&self, prog: &[libc::sock_filter]) -> io::Result<()> {
+        let len = u16::try_from(prog.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cBPF program too long"))?;
+        // The kernel copies the program during the call; it only reads it.
+        let fprog = libc::sock_fprog { len, filter: prog.as_ptr().cast_mut() };
+        setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, &fprog)
+    }
+
     /// The counters now.
     pub fn stats(&self) -> AfPacketRxStats {
         let c = &self.counters;
