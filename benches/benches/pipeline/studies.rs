@@ -66,7 +66,7 @@ pub(super) fn workers_scaling() {
 /// Issue 16 §3: offered load 0, 1, 10, 50 and 100 % of the one-core rate
 /// (run to completion, busy polling, full speed, measured first) through
 /// the in-memory pipeline for 1 s each, busy and adaptive polling, and
-/// adaptive coalescing for 20, 50 and 100 µs (`coalesce_us`): CPU
+/// adaptive coalescing for 20, 50, 100 and 200 µs (`coalesce_us`): CPU
 /// time per wall second (getrusage) and the latency from when each frame
 /// was due at the port to the flush that sent it, p50 / p99. The goals
 /// are printed beside the figures; nothing is asserted. First, what one
@@ -85,7 +85,7 @@ pub(super) fn polling_load() {
     let mut p99 = std::collections::BTreeMap::new();
     for load in [0.0, 0.01, 0.1, 0.5, 1.0] {
         let coalesce = |us| Polling::Adaptive { sleep_after: fhgate::pipeline::polling::DEFAULT_SLEEP_AFTER, coalesce: Duration::from_micros(us) };
-        for (mode, polling) in [("busy", Polling::Busy), ("adaptive", adaptive), ("coalesce 20 µs", coalesce(20)), ("coalesce 50 µs", coalesce(50)), ("coalesce 100 µs", coalesce(100))] {
+        for (mode, polling) in [("busy", Polling::Busy), ("adaptive", adaptive), ("coalesce 20 µs", coalesce(20)), ("coalesce 50 µs", coalesce(50)), ("coalesce 100 µs", coalesce(100)), ("coalesce 200 µs", coalesce(200))] {
             let pps = (rate * load).max(1.0);
             let total = if load == 0.0 { 0 } else { (pps * secs) as u64 };
             let (r, cpu) = case.run_with(Threading::RunToCompletion, 1, polling, Some(pps), total, Some(Duration::from_secs_f64(secs)));
@@ -103,7 +103,7 @@ pub(super) fn polling_load() {
         }
     }
     for load in [1u32, 10, 50] {
-        for mode in ["adaptive", "coalesce 20 µs", "coalesce 50 µs", "coalesce 100 µs"] {
+        for mode in ["adaptive", "coalesce 20 µs", "coalesce 50 µs", "coalesce 100 µs", "coalesce 200 µs"] {
             if let (Some(b), Some(a)) = (p99.get(&("busy", load)), p99.get(&(mode, load))) {
                 println!("polling: p99 penalty of {mode} at {load} % load: {:+.1} µs (goal ≤ 2 µs)", a - b);
             }
