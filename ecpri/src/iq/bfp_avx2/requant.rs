@@ -51,13 +51,14 @@
 //! 32-bit elements, so four pairs share one pass (eight PRBs, one per
 //! element) while four fit; the rest go a pair at a time. Compression
 //! (`e_in = 0`, so `y < 1` means exponent 0 and truncation's exponent is
-//! never needed) goes two pairs at a time, software-pipelined, their
-//! exponents in one pass ([`quad_exponents`]: the kernels are bound by
+//! never needed) goes four pairs at a time, software-pipelined, their
+//! exponents in one pass ([`oct_exponents`]: the kernels are bound by
 //! vector ports 0 and 1 on Intel, and sharing the reduction's last steps
-//! and the `f32` work took 1.47 to 1.22 times truncation's time at width
+//! and the `f32` work took 1.47 to 1.18 times truncation's time at width
 //! 8), then a pair at a time for the last few (batching four pairs
-//! through the re-compression's `exponents4` measured 4-7 % slower at
-//! widths 12 and 14 on AMD).
+//! through the re-compression's `exponents4`, which broadcasts each
+//! PRB's extremes first, measured 4-7 % slower at widths 12 and 14 on
+//! AMD).
 //! A group whose exponent would exceed 15 needs saturation and goes to the
 //! scalar reference (rare: only samples beyond the `i16` range, or width 1
 //! rounded to nearest).
@@ -309,23 +310,23 @@ fn compress_exponent(y: __m256i, pa: __m256i, scale: __m256) -> __m256i {
     _mm256_subs_epu16(_mm256_srli_epi32::<23>(_mm256_castps_si256(f)), _mm256_set1_epi32(126))
 }
 
-/// Rounding to nearest's exponents and `mulhrs` multipliers of two pairs
-/// `a` (PRBs i, i + 1) and `b` (i + 2, i + 3) at once, as
-/// [`compress_exponent`] and [`rhrs_multiplier`] do for one: the lane's
-/// values of `a` in element 0 of each lane, of `b` in element 1. Sharing
-/// the horizontal reduction's last steps and the `f32` work between two
-/// pairs saves five of the ~33 port 0/1 operations a pair costs, the
-/// ports these kernels are bound by on Intel cores.
+/// Rounding to nearest's exponents and `mulhrs` multipliers of four
+/// pairs `x[k]` (PRBs i + 2k and i + 2k + 1) at once, as
+/// [`compress_exponent`] and [`rhrs_multiplier`] do for one: pair k's in
+/// element k of each lane. Sharing the horizontal reduction's last steps
+/// and the `f32` work between four pairs leaves 26 of the 33 port 0/1
+/// operations a pair cost, the ports these kernels are bound by on Intel
+/// cores (two pairs at a time: 27.5).
 ///
-/// The reduction leaves each 16-bit extreme in both halves of its 32-bit
-/// element; masking the low half gives it times 2^16 (exact in `f32`),
-/// and one FMA with the scales divided by 2^16 gives `p · c1` and, from
-/// `~min = a − 1`, `a · c2` (the product is exact before the FMA's one
-/// rounding, so both equal [`compress_exponent`]'s to the bit; `a + 1`
-/// before the conversion would overflow at `min = -32768`).
+/// The reduction leaves each 16-bit extreme in a word; interleaved with
+/// zeros it is the high half of a 32-bit element, times 2^16 (exact in
+/// `f32`), and one FMA with the scales divided by 2^16 gives `p · c1`
+/// and, from `~min = a − 1`, `a · c2` (the product is exact before the
+/// FMA's one rounding, so both equal [`compress_exponent`]'s to the bit;
+/// `a + 1` before the conversion would overflow at `min = -32768`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn quad_exponents(a: &[__m256i; 3], b: &[__m256i; 3], scale: __m256, offset: __m256) -> (__m256i, __m256i) {
+fn oct_exponents(x: [&[__m256i; 3]; 4], scale: __m256, offset: __m256) -> (__m256i, __m256i) {
     let ones = _mm256_set1_epi32(-1);
     // [max x (4 words) | ~min x (4 words)] of each lane.
     let fold = |x: &[__m256i; 3]| {
@@ -333,23 +334,30 @@ fn quad_exponents(a: &[__m256i; 3], b: &[__m256i; 3], scale: __m256, offset: __m
         let nm = _mm256_xor_si256(_mm256_min_epi16(x[0], _mm256_min_epi16(x[1], x[2])), ones);
         _mm256_max_epi16(_mm256_unpacklo_epi64(mx, nm), _mm256_unpackhi_epi64(mx, nm))
     };
-    let (fa, fb) = (fold(a), fold(b));
-    // Two words each of [a max, b max, a ~min, b ~min], then one.
-    let (l, h) = (_mm256_unpacklo_epi32(fa, fb), _mm256_unpackhi_epi32(fa, fb));
-    let z = _mm256_max_epi16(_mm256_unpacklo_epi64(l, h), _mm256_unpackhi_epi64(l, h));
-    let swap16 = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-    let z = _mm256_max_epi16(z, _mm256_shuffle_epi8(z, swap16));
-    let y = _mm256_and_si256(z, _mm256_set1_epi32(0xFFFF_0000u32 as i32));
-    let f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(y), scale, offset);
-    let f = _mm256_max_ps(f, _mm256_castsi256_ps(_mm256_shuffle_epi32::<0x4E>(_mm256_castps_si256(f))));
+    // Two words each of [j max, k max, j ~min, k ~min].
+    let join = |fj: __m256i, fk: __m256i| {
+        let (l, h) = (_mm256_unpacklo_epi32(fj, fk), _mm256_unpackhi_epi32(fj, fk));
+        _mm256_max_epi16(_mm256_unpacklo_epi64(l, h), _mm256_unpackhi_epi64(l, h))
+    };
+    let (g01, g23) = (join(fold(x[0]), fold(x[1])), join(fold(x[2]), fold(x[3])));
+    // Each such pair's first words, then its second words, and one max:
+    // [0 max, 1 max, 0 ~min, 1 ~min, 2 max, 3 max, 2 ~min, 3 ~min].
+    let split = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    let (g01, g23) = (_mm256_shuffle_epi8(g01, split), _mm256_shuffle_epi8(g23, split));
+    let z = _mm256_max_epi16(_mm256_unpacklo_epi64(g01, g23), _mm256_unpackhi_epi64(g01, g23));
+    // Each word times 2^16 in a 32-bit element, to f32.
+    let zero = _mm256_setzero_si256();
+    let f01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_unpacklo_epi16(zero, z)), scale, offset);
+    let f23 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_unpackhi_epi16(zero, z)), scale, offset);
+    let f = _mm256_max_ps(_mm256_shuffle_ps::<0x44>(f01, f23), _mm256_shuffle_ps::<0xEE>(f01, f23));
     let e = _mm256_subs_epu16(_mm256_srli_epi32::<23>(_mm256_castps_si256(f)), _mm256_set1_epi32(126));
     (e, rhrs_multiplier(e))
 }
 
 /// [`compress_nearest`] at one packing kind. Per pair, the first half is
 /// the samples and their exponents ([`compress_exponent`]); the second,
-/// the mantissas (no `mullo`: `r = e >= 0`). Without `SAT`, two pairs
-/// share the first half ([`quad_exponents`]) while both fit. Only width 1
+/// the mantissas (no `mullo`: `r = e >= 0`). Without `SAT`, four pairs
+/// share the first half ([`oct_exponents`]) while they fit. Only width 1
 /// can need an exponent above 15 (`2 · 32767 / (2^w − 1) < 2^15` for
 /// `w >= 2`): `SAT` checks each pair for it and leaves such pairs to the
 /// scalar reference, which saturates; the other widths skip the check
@@ -380,20 +388,22 @@ fn compress_k<const K: u8, const SAT: bool>(w: u32, src: &[i16], dst: &mut [u8])
         let k = 1.0 / 65536.0;
         let qscale = _mm256_setr_ps(c1 * k, c1 * k, c2 * k, c2 * k, c1 * k, c1 * k, c2 * k, c2 * k);
         let qoffset = _mm256_setr_ps(0.0, 0.0, c2, c2, 0.0, 0.0, c2, c2);
-        i = pipelined_by::<4, _>(
+        i = pipelined_by::<8, _>(
             0,
-            |i| i + 4 <= n && (i + 4) * len + 16 - wb <= dst_len,
+            |i| i + 8 <= n && (i + 8) * len + 16 - wb <= dst_len,
             |i| {
-                let s = src[24 * i..24 * (i + 4)].as_ptr();
-                // `s + 48` is the second pair's 48 samples.
-                let (a, b) = (load(s), load(s.wrapping_add(48)));
-                quad_exponents(&a, &b, qscale, qoffset)
+                let s = src[24 * i..24 * (i + 8)].as_ptr();
+                // `s + 48k` is pair k's 48 samples.
+                let x: [[__m256i; 3]; 4] = core::array::from_fn(|k| load(s.wrapping_add(48 * k)));
+                oct_exponents([&x[0], &x[1], &x[2], &x[3]], qscale, qoffset)
             },
             |_| true,
             |i, (e, h)| {
-                let s = src[24 * i..24 * (i + 4)].as_ptr();
+                let s = src[24 * i..24 * (i + 8)].as_ptr();
                 back2(i, load(s), _mm256_shuffle_epi32::<0x00>(e), _mm256_shuffle_epi32::<0x00>(h));
                 back2(i + 2, load(s.wrapping_add(48)), _mm256_shuffle_epi32::<0x55>(e), _mm256_shuffle_epi32::<0x55>(h));
+                back2(i + 4, load(s.wrapping_add(96)), _mm256_shuffle_epi32::<0xAA>(e), _mm256_shuffle_epi32::<0xAA>(h));
+                back2(i + 6, load(s.wrapping_add(144)), _mm256_shuffle_epi32::<0xFF>(e), _mm256_shuffle_epi32::<0xFF>(h));
             },
         );
     }

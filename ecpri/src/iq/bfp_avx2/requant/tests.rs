@@ -107,7 +107,7 @@ fn compression_to_nearest_at_every_extreme() {
     // Every i16 as a PRB's extreme (its other samples smaller, of either
     // sign), at every width the pair-sharing exponent path takes: the
     // f32 thresholds of rounding to nearest are met from both sides, and
-    // consecutive PRBs land in every slot of a two-pair step (pair, lane).
+    // consecutive PRBs land in every slot of a four-pair step (pair, lane).
     extern crate std;
     assert!(super::super::available(), "this x86_64 CPU has no AVX2 and FMA");
     let mut src = std::vec::Vec::with_capacity(65536 * 24);
