@@ -10,7 +10,7 @@
 //!   print the Nearest/Truncate time ratio of each kernel, same run (met
 //!   when widening, which runs one kernel in both modes; narrowing
 //!   measured 1.07-1.20, compression, against the old truncating kernel,
-//!   1.1-1.25 on Intel with AVX2: see DEVELOPERS.md).
+//!   1.1-1.2 on Intel with AVX2: see DEVELOPERS.md).
 //!
 //! Criterion's `elem/s` is PRB/s (`Throughput::Elements(273)`). Each group
 //! first prints the bytes one PRB moves (samples in plus wire bytes out,
