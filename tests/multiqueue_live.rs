@@ -5,7 +5,7 @@
 //! a socket per queue (AF_XDP `queues = "0-3"`, or four AF_PACKET sockets
 //! in a `fanout = "queue"` group), each lane translating (BFP 8 → 12,
 //! eAxC 4/4/4/4 → 2/6/4/4) and sending on its own TX queue of gw-ru, to
-//! `fhgate sink` on ru0. Every frame must arrive, in sequence, with the
+//! `fhgate sink` on ru0 (AF_PACKET, or AF_XDP on all four queues). Every frame must arrive, in sequence, with the
 //! IQ exact, and the gateway's per-queue counters must show that all four
 //! queues carried their flows' frames.
 //!
@@ -57,13 +57,14 @@ fn gateway_config(dir: &Path, backend: &str, lanes: &str) -> PathBuf {
     p
 }
 
-/// The RU emulator on ru0 over AF_PACKET (one socket sees every queue),
-/// decoding as the RU does and checking IQ against BFP 8's signal.
-fn sink(tb: &Testbed) -> Proc {
+/// The RU emulator on ru0 on `port` (one AF_PACKET socket sees every
+/// queue; AF_XDP needs a socket per queue, `queues=0-3`), decoding as the
+/// RU does and checking IQ against BFP 8's signal.
+fn sink(tb: &Testbed, port: &str) -> Proc {
     let mut p = Proc::spawn(tb.fhgate(
         "ru",
         &[
-            "sink", "--port", "af_packet:ru0,packet_blocks=256", "--eaxc-bits", "2,6,4,4", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12", "--comp-hdr", "present",
+            "sink", "--port", port, "--eaxc-bits", "2,6,4,4", "--dl-comp", "bfp:12", "--ul-comp", "bfp:12", "--comp-hdr", "present",
             "--signal-comp", "bfp:8", "--idle-timeout", "3", "--json",
         ],
     ));
@@ -84,11 +85,11 @@ fn gen(tb: &Testbed, port: &str) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("gen --json: {e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
-fn end_to_end(backend: &str, lanes: &str, name: &str, gen_port: &str) {
+fn end_to_end(backend: &str, lanes: &str, name: &str, gen_port: &str, sink_port: &str) {
     let (tb, _serial) = Testbed::up_queues(name, QUEUES as u32);
     let dir = tempfile::tempdir().unwrap();
     let cfg = gateway_config(dir.path(), backend, lanes);
-    let rx = sink(&tb);
+    let rx = sink(&tb, sink_port);
     let mut gw = Proc::spawn(tb.fhgate("gw", &["run", "-c", cfg.to_str().unwrap(), "--json"]));
     gw.wait_for("running", Duration::from_secs(60));
     let sent = gen(&tb, gen_port);
@@ -121,12 +122,13 @@ fn end_to_end(backend: &str, lanes: &str, name: &str, gen_port: &str) {
 
 #[test]
 fn af_xdp_gateway_carries_every_frame_through_four_queues() {
-    end_to_end("af_xdp", "queues = \"0-3\"", "mx", "af_xdp:du0,queues=0-3");
+    // The sink reads ru0's four queues too (a one-queue AF_XDP sink would see a quarter).
+    end_to_end("af_xdp", "queues = \"0-3\"", "mx", "af_xdp:du0,queues=0-3", "af_xdp:ru0,queues=0-3");
 }
 
 #[test]
 fn af_packet_gateway_carries_every_frame_through_a_fanout_of_four() {
-    end_to_end("af_packet", "sockets = 4\nfanout = \"queue\"", "mp", "af_xdp:du0,queues=0-3");
+    end_to_end("af_packet", "sockets = 4\nfanout = \"queue\"", "mp", "af_xdp:du0,queues=0-3", "af_packet:ru0,packet_blocks=256");
 }
 
 /// A one-queue sender (everything on gw-du's RX queue 0, where `queue`
@@ -135,7 +137,7 @@ fn af_packet_gateway_carries_every_frame_through_a_fanout_of_four() {
 /// socket, a quarter each.
 #[test]
 fn af_packet_eaxc_fanout_spreads_a_one_queue_sender_by_eaxc() {
-    end_to_end("af_packet", "sockets = 4\nfanout = \"eaxc\"", "me", "af_xdp:du0");
+    end_to_end("af_packet", "sockets = 4\nfanout = \"eaxc\"", "me", "af_xdp:du0", "af_packet:ru0,packet_blocks=256");
 }
 
 /// A queue the interface lacks is refused, naming it and the interface;

@@ -117,10 +117,15 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
             if let Backend::Udp(u) = &backend {
                 cfg.udp_port = cfg.udp_port.or(Some(u.bind.port()));
             }
-            let port = live::open(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?;
-            owd_tx = Some(port.tx);
+            // A multi-queue port (`queues=0-3`, `sockets=4`) is read lane by
+            // lane in one loop; one-way delay is answered on the first lane.
+            let mut lanes = live::open_lanes(&backend, a.mtu).map_err(|e| anyhow::anyhow!("{e}"))?.into_iter();
+            let first = lanes.next().ok_or_else(|| anyhow::anyhow!("{spec}: no lane opened"))?;
+            let rest: Vec<Box<dyn RxPort>> = lanes.map(|l| l.rx).collect();
+            owd_tx = Some(first.tx);
             own = super::owd::own_mac(&backend, own);
-            (port.rx, spec.clone(), true)
+            let rx: Box<dyn RxPort> = if rest.is_empty() { first.rx } else { Box::new(fhgate::io::merged::MergedRx::new(std::iter::once(first.rx).chain(rest).collect())) };
+            (rx, spec.clone(), true)
         }
         (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),
         (None, None) => anyhow::bail!("give --port SPEC or --input FILE"),

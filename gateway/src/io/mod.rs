@@ -6,6 +6,7 @@ pub mod af_packet;
 pub mod af_xdp;
 pub mod live;
 pub mod memory;
+pub mod merged;
 pub mod output;
 pub mod port_stats;
 pub mod steer;
