@@ -12,6 +12,7 @@
 //! | `cplane` | `true` (default) | also rewrite udCompHdr in C-plane common headers (section types 1, 3, 5) |
 //! | `carrier_prbs` | 1–1023, default 273 | the carrier width numPrbu = 0 stands for |
 //! | `rounding` | `"nearest"` (default), `"truncate"` | how mantissas are re-quantised when narrowing: to nearest (about 7 dB cleaner) or by truncation (O-RAN Annex A.1 as written, bit-exact with fhi_lib); every RU decodes either |
+//! | `exponent` | `"least"` (default), `"input"` | a widened PRB's exponent: the least that holds it (Annex A.1), or the input's with the mantissas sign-extended (only when `out_width` ≥ `in_width`). Both decode to the same samples; the bytes differ wherever the input exponent is above 0 |
 //!
 //! A U-plane section is converted when its compression is BFP at
 //! `in_width`: the section's udCompHdr when it carries one, else (static
@@ -36,7 +37,7 @@ use fhgate_sdk::comp::CompChange;
 use fhgate_sdk::ecpri::iq::{bfp, Encoded, Rounding};
 use fhgate_sdk::ecpri::{CompMethod, UdCompHdr};
 use fhgate_sdk::uplane::room;
-use fhgate_sdk::{translator, Config, Ctx, Error, InitCtx, InitError, Packet, Translator, Verdict};
+use fhgate_sdk::{translator, Config, ConfigError, Ctx, Error, InitCtx, InitError, Packet, Translator, Verdict};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
@@ -47,6 +48,8 @@ pub mod bench;
 pub struct BfpWidth {
     change: CompChange,
     rounding: Rounding,
+    /// Keep the input's exponents (`exponent = "input"`).
+    keep_exponent: bool,
 }
 
 /// Bytes of one BFP PRB at width `w`.
@@ -90,6 +93,30 @@ pub fn recompress_chunked(a: u8, src: &[u8], b: u8, rounding: Rounding, dst: &mu
     Ok(Encoded { len: n * lb, saturated })
 }
 
+/// Widens the whole BFP PRBs of `src` from width `a` to `b` ≥ `a` into
+/// `dst` keeping each PRB's udCompParam (exponent and reserved nibble):
+/// every mantissa is sign-extended, so `m · 2^e` is unchanged.
+pub fn widen_keeping_exponent(a: u8, src: &[u8], b: u8, dst: &mut [u8]) -> Result<Encoded, Error> {
+    use fhgate_sdk::ecpri::iq::uncompressed;
+    let (la, lb) = (prb_len(a), prb_len(b));
+    let n = src.len() / la;
+    room(dst, n * lb)?;
+    let mut x = [0i32; 24];
+    for i in 0..n {
+        let (s, d) = (&src[i * la..(i + 1) * la], &mut dst[i * lb..(i + 1) * lb]);
+        d[0] = s[0];
+        // The uncompressed codec packs plain two's complement fields, read
+        // as the top bits of 16: m at a bits reads as m << (16 - a), which
+        // written at b bits must be m << (16 - b).
+        uncompressed::decompress(a, &s[1..], &mut x)?;
+        for v in &mut x {
+            *v >>= b - a;
+        }
+        uncompressed::compress(b, &x, &mut d[1..])?;
+    }
+    Ok(Encoded { len: n * lb, saturated: 0 })
+}
+
 impl Translator for BfpWidth {
     fn init(cfg: &Config<'_>, ctx: &mut InitCtx) -> Result<Self, InitError> {
         let in_width = cfg.int_in("in_width", 1, 16)? as u8;
@@ -102,12 +129,24 @@ impl Translator for BfpWidth {
             1 => Rounding::Truncate,
             _ => Rounding::Nearest,
         };
-        Ok(BfpWidth { change, rounding })
+        let keep_exponent = cfg.choice("exponent", &["least", "input"], 0)? == 1;
+        if keep_exponent && out_width < in_width {
+            return Err(ConfigError::invalid(
+                "exponent",
+                "\"input\" keeps the input's exponents, which only widening can (out_width >= in_width)",
+            )
+            .into());
+        }
+        Ok(BfpWidth { change, rounding, keep_exponent })
     }
 
     fn translate(&mut self, pkt: &mut Packet<'_>, ctx: &mut Ctx) -> Result<Verdict, Error> {
         let (a, b, r) = (self.change.in_hdr.iq_width, self.change.out_hdr.iq_width, self.rounding);
-        self.change.translate(pkt, ctx, |src, dst| recompress(a, src, b, r, dst))
+        if self.keep_exponent {
+            self.change.translate(pkt, ctx, |src, dst| widen_keeping_exponent(a, src, b, dst))
+        } else {
+            self.change.translate(pkt, ctx, |src, dst| recompress(a, src, b, r, dst))
+        }
     }
 }
 

@@ -192,6 +192,41 @@ fn high_exponents_widen_exactly_by_the_spec() {
 }
 
 #[test]
+fn exponent_input_keeps_each_prbs_exponent_and_its_values() {
+    // 9 -> 12 and 9 -> 16 with exponents 0-15 (and a reserved nibble):
+    // each PRB keeps its udCompParam byte and decodes by the spec to the
+    // values it had; the bytes differ from the least exponent's wherever
+    // the input's exponent is above 0, and only there.
+    let mut input = high_exponent_frame();
+    let first = input.len() - 32 * 28;
+    input[first + 3 * 28] |= 0x50;
+    for b in [12u8, 16] {
+        let (lb, d) = (prb_len(b), decode(b, true));
+        let (v, out) = run(&format!("in_width=9\nout_width={b}\nexponent=\"input\"\n"), &input, decode(9, true));
+        assert_eq!(v, verdict::MODIFIED);
+        let (_, least) = run(&format!("in_width=9\nout_width={b}\n"), &input, decode(9, true));
+        assert_eq!(out.len(), least.len(), "same format, same length");
+        let (a, y, z) =
+            (&sections(&input, &decode(9, true))[0].5, &sections(&out, &d)[0].5, &sections(&least, &d)[0].5);
+        for i in 0..32 {
+            let (p, q, r) = (&a[i * 28..(i + 1) * 28], &y[i * lb..(i + 1) * lb], &z[i * lb..(i + 1) * lb]);
+            assert_eq!(q[0], p[0], "PRB {i}: udCompParam kept ({b})");
+            assert_eq!(spec_decode(b as u32, q), spec_decode(9, p), "PRB {i} (exponent {}) to {b}", i % 16);
+            assert_eq!(
+                q != r,
+                p[0] & 0x0F > 0,
+                "PRB {i} (exponent {}) to {b}: bytes differ from the least exponent's iff it is above 0",
+                i % 16
+            );
+        }
+        assert_eq!(counter("saturated_samples"), Some(0));
+    }
+    // Narrowing cannot keep the exponents: refused at init, naming the key.
+    let e = Harness::<BfpWidth>::new("in_width=12\nout_width=8\nexponent=\"input\"\n").err().unwrap();
+    assert!(e.to_string().starts_with("config key `exponent`: "), "{e}");
+}
+
+#[test]
 fn high_exponents_narrow_without_flipping_signs() {
     // 9 -> 8 with exponents up to 15: the spec's values, signs kept, and
     // what exponent 15 cannot hold is clipped and counted.
