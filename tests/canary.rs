@@ -111,9 +111,15 @@ fn a_wrong_candidate_is_named_with_its_field_and_evm_and_an_identical_one_is_cle
     let gw = Gateway::start(&config(dir.path(), Some(&input), 12, &format!("[control]\nlisten = \"unix:{}\"\naudit_log = \"{}\"", sock.display(), audit.display())));
 
     // 1. The wrong candidate: widen's config at 9 -> 8, every packet sampled.
-    let (code, v, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=8", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,packets>=100"]);
+    // The RU profile takes 12 bits, so it could never be promoted: refused,
+    // unless only the comparison is wanted.
+    let wrong = ["canary", "start", "widen", "--config", "in_width=9,out_width=8", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,packets>=100"];
+    let (code, _, err) = ctl(&sock, &wrong);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("409") && err.contains("dl_comp: chain gives bfp:8, RU profile wants bfp:12") && err.contains("compare_only"), "{err}");
+    let (code, v, err) = ctl(&sock, &[&wrong[..], &["--compare-only"]].concat());
     assert_eq!(code, Some(0), "{err} {v}");
-    assert_eq!(v["running"], true, "{v}");
+    assert_eq!((v["running"].as_bool(), v["promotable"].as_bool()), (Some(true), Some(false)), "{v}");
     let st = compared(&sock, 200);
     assert!(st["fields_differing"].as_array().unwrap().iter().any(|f| f == "oran_fh_cus.udCompHdrWidth"), "{st}");
     let u = st["flows"].as_array().unwrap().iter().find(|f| f["plane"] == "u" && f["eaxc"] == eaxc).unwrap_or_else(|| panic!("no U-plane flow {eaxc}: {st}")).clone();
@@ -226,15 +232,27 @@ fn auto_promotes_a_candidate_that_meets_the_criteria_and_aborts_one_that_cannot(
         }
     };
     // A candidate whose width differs where only the IQ may differ: aborted
-    // at the first compared packet, without waiting for 10 000.
-    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=14", "--sample", "1/1", "--promote-when", "evm<=-200", "--auto"]);
+    // at the first compared packet, without waiting for 10 000. (9 -> 14
+    // is a width the RU profile does not take: it can only be compared.)
+    let wider = ["canary", "start", "widen", "--config", "in_width=9,out_width=14", "--sample", "1/1", "--compare-only", "--auto"];
+    let (code, _, err) = ctl(&sock, &[&wider[..], &["--promote-when", "evm<=-200"]].concat());
     assert_eq!(code, Some(0), "{err}");
     let last = ended("aborted (auto: fields: oran_fh_cus.udCompHdrWidth differs (12 -> 14)");
     assert!(last["compared"].as_u64().unwrap() < 10_000, "{last}");
     let (_, st, _) = ctl(&sock, &["status"]);
     assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(1)), "{st}");
-    // The same with the field allowed (9 -> 14 carries 9 bits exactly): promoted once 300 packets agree.
-    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=14", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,packets>=300", "--auto"]);
+    // The same with the field allowed (9 -> 14 carries 9 bits exactly): the
+    // criteria hold once 300 packets agree, but the profiles refuse the
+    // promotion (409), so it is aborted and widen v1 runs on.
+    let (code, _, err) = ctl(&sock, &[&wider[..], &["--promote-when", "fields<=udCompHdrWidth,packets>=300"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let last = ended("aborted (auto: promotion refused)");
+    assert!(last["compared"].as_u64().unwrap() >= 300, "{last}");
+    let (_, st, _) = ctl(&sock, &["status"]);
+    assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(1)), "{st}");
+    // A candidate the profiles accept (the input's exponents: other bytes,
+    // the same IQ): promoted once 300 packets agree.
+    let (code, _, err) = ctl(&sock, &["canary", "start", "widen", "--config", "in_width=9,out_width=12,exponent=\"input\"", "--sample", "1/1", "--promote-when", "fields<=udCompHdrWidth,evm<=-200,packets>=300", "--auto"]);
     assert_eq!(code, Some(0), "{err}");
     let last = ended("promoted (auto");
     assert!(last["compared"].as_u64().unwrap() >= 300, "{last}");
@@ -242,8 +260,10 @@ fn auto_promotes_a_candidate_that_meets_the_criteria_and_aborts_one_that_cannot(
     assert_eq!((st["chains"][0]["stages"][0]["translator"].as_str(), st["chains"][0]["stages"][0]["version"].as_u64()), (Some("widen"), Some(2)), "promoted as a config change: {st}");
     let log = std::fs::read_to_string(&audit).unwrap();
     let auto: Vec<&str> = log.lines().filter(|l| l.contains("canary (auto)")).collect();
-    assert_eq!(auto.len(), 2, "{log}");
-    assert!(auto[0].contains("canary abort") && auto[1].contains("canary promote"), "{log}");
+    assert_eq!(auto.len(), 4, "{log}");
+    assert!(auto[0].contains("canary abort") && auto[1].contains("canary promote") && auto[2].contains("canary abort") && auto[3].contains("canary promote"), "{log}");
+    assert!(auto[1].contains("409") && auto[1].contains("RU profile wants bfp:12"), "the refused promotion and why: {}", auto[1]);
+    assert!(auto[3].contains("200 ok"), "{}", auto[3]);
 }
 
 /// Every U-plane PRB's udIqWidth in a capture, by the spec decoder.
@@ -333,7 +353,12 @@ fn a_looping_candidates_faults_show_per_copy_and_abort_waits_one_copy_and_counts
     let b = json!({ "name": "spin", "path": spin, "deadline_us": 1_000_000 }).to_string();
     let (c, v) = gw.call("POST", "/v1/translators", b.as_bytes(), None);
     assert_eq!(c, 200, "{v}");
+    // spin declares no effects, so the profiles would refuse its promotion:
+    // refused at start unless only the comparison is wanted.
     let (c, v) = gw.call("POST", "/v1/canary", br#"{"translator": "spin", "chain": 0, "stage": 0, "sample": "1/1"}"#, None);
+    assert_eq!(c, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("egress format (DL declared, now unknown"), "{v}");
+    let (c, v) = gw.call("POST", "/v1/canary", br#"{"translator": "spin", "chain": 0, "stage": 0, "sample": "1/1", "compare_only": true}"#, None);
     assert_eq!(c, 200, "{v}");
     // The tally is published per copy: the first fault shows while the
     // candidate is still faulting, not after a batch (5 faults disable it).

@@ -5,9 +5,9 @@
 //! chain and stage edits and their refusals; and the loss test: hundreds
 //! of swaps, config changes, rollbacks and chain edits under traffic,
 //! after which every packet came out exactly once and in order, byte for
-//! byte as in a run without them (or, while a noop ran, as it came in).
+//! byte as in a run without them, with widen's exponents or (while `mark`
+//! ran) with the input's. (The profile check of each change: control_profiles.rs.)
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,10 @@ use cli::{fhgate, translators};
 mod gateway;
 use gateway::{call_at, Gateway};
 
+#[path = "support/site.rs"]
+mod site;
+use site::{config, ctl_at, edit_and_hangup, frames, references, versions_and_stages};
+
 /// FNV-1a 64 from its definition, to check the hash status reports.
 fn fnv1a(bytes: &[u8]) -> String {
     let mut h: u64 = 14695981039346656037;
@@ -28,37 +32,6 @@ fn fnv1a(bytes: &[u8]) -> String {
         h = (h ^ *b as u64).wrapping_mul(1099511628211);
     }
     format!("{h:016x}")
-}
-
-/// The DU side: BFP 8 both ways.
-const SIDE_DU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:8\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
-/// The RU side: BFP 12 DL (what `widen` makes), 8 UL (nothing flows UL).
-const SIDE_RU: &str = "eaxc_bits = \"4,4,4,4\"\ncarrier_prbs = 24\nnumerology = 1\ndl_comp = \"bfp:12\"\nul_comp = \"bfp:8\"\ncomp_hdr = \"present\"\nmtu = 1500\n";
-
-/// A configuration: one chain (`dir=dl`) running `widen` (bfp_width 8→12).
-/// `du_input` None: idle UDP ports (the gateway runs until stopped).
-fn config(dir: &Path, du_input: Option<&Path>, control: &str) -> PathBuf {
-    let wasm = translators().join("bfp_width.wasm");
-    let sides = match du_input {
-        Some(input) => format!(
-            "[du]\nbackend = \"pcap\"\ninput = \"{}\"\noutput = \"{}\"\n{side}\n[ru]\nbackend = \"pcap\"\noutput = \"{}\"\n{ru_side}",
-            input.display(),
-            dir.join("du_out.pcap").display(),
-            dir.join("ru_out.pcap").display(),
-            side = SIDE_DU,
-            ru_side = SIDE_RU
-        ),
-        None => format!(
-            "[du]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_DU}\n[ru]\nbackend = \"udp\"\nbind = \"127.0.0.1:0\"\npeer = \"127.0.0.1:9\"\n{SIDE_RU}"
-        ),
-    };
-    let text = format!(
-        "{sides}\n[[translator]]\nname = \"widen\"\npath = \"{}\"\nconfig = {{ in_width = 8, out_width = 12 }}\ndeadline_us = 200000\n\n[[chain]]\nselect = \"dir=dl\"\ntranslators = [\"widen\"]\n\n[pipeline]\nworkers = 1\nburst = 32\nring_size = 4096\n\n{control}\n",
-        wasm.display()
-    );
-    let p = dir.join("gw.toml");
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn stage(status: &Value) -> (String, u64, u64) {
@@ -274,11 +247,6 @@ fn ctl_client_text_and_json() {
     assert!(st.success(), "{st}");
 }
 
-/// Frames of a capture, data only.
-fn frames(p: &Path) -> Vec<Vec<u8>> {
-    fhgate::io::pcap::read_all(p).unwrap().into_iter().map(|f| f.data).collect()
-}
-
 #[test]
 fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -288,12 +256,15 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     // 682 in 12 s at load 13: the traffic must outlast the calls on a loaded CI machine).
     let o = fhgate(&["gen", "-o", input.to_str().unwrap(), "--prbs", "24", "--antennas", "1", "--comp", "bfp:8", "--eaxc-bits", "4,4,4,4", "--slots", "40000"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Reference: the same run without any control call.
-    let base_dir = tempfile::tempdir().unwrap();
-    let o = fhgate(&["run", "-c", config(base_dir.path(), Some(&input), "").to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reference = frames(&base_dir.path().join("ru_out.pcap"));
+    // References: the same run without any control call, with widen's
+    // config and with mark's.
+    let refs: Vec<Vec<Vec<u8>>> = references(&input).into_iter().map(|t| t.join().unwrap()).collect();
+    let (reference, marked) = (&refs[0], &refs[1]);
     assert_eq!(reference.len(), frames(&input).len(), "the reference run forwards every frame");
+    assert_eq!(marked.len(), reference.len(), "the marked reference run forwards every frame");
+    // Frames whose origin shows: U-plane ones with an exponent above 0.
+    let telling = (0..reference.len()).filter(|&i| reference[i] != marked[i]).count();
+    assert!(telling * 2 > reference.len(), "only {telling} of {} frames tell widen's exponents from the input's", reference.len());
     // A second copy of the module: output-equivalent, loaded under another name.
     let copy = dir.path().join("bfp_width_copy.wasm");
     std::fs::copy(translators().join("bfp_width.wasm"), &copy).unwrap();
@@ -303,10 +274,11 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     let load = json!({ "name": "w2", "path": copy, "config": { "in_width": 8, "out_width": 12 }, "deadline_us": 200000 }).to_string();
     let (c, v) = gw.call("POST", "/v1/translators", load.as_bytes(), None);
     assert_eq!(c, 200, "{v}");
-    // A genuinely different one: noop forwards every packet as it came, so
-    // each frame out is either the widened one or the one that came in.
-    let noop = json!({ "name": "noop", "path": translators().join("noop.wasm"), "deadline_us": 200000 }).to_string();
-    let (c, v) = gw.call("POST", "/v1/translators", noop.as_bytes(), None);
+    // A visibly different one the profiles accept: `mark` declares what
+    // widen declares and makes the same IQ, with the input's BFP exponents,
+    // so each telling frame out says which of the two made it.
+    let mark = json!({ "name": "mark", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 8, "out_width": 12, "exponent": "input" }, "deadline_us": 200000 }).to_string();
+    let (c, v) = gw.call("POST", "/v1/translators", mark.as_bytes(), None);
     assert_eq!(c, 200, "{v}");
     // `keep` converts UL only (BFP 8 -> 8): in front of or behind the DL stage it changes nothing, but it is a stage of its own.
     let keep = json!({ "name": "keep", "path": translators().join("bfp_width.wasm"), "config": { "in_width": 8, "out_width": 8, "direction": "ul" }, "deadline_us": 200000 }).to_string();
@@ -328,7 +300,7 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
             6 | 7 => ("POST", "/v1/chains/order", br#"{"order": [1, 0]}"#),
             8 => ("DELETE", "/v1/chains/1", b""),
             9 => ("DELETE", "/v1/chains/0/stages/1", b""),
-            10 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "noop"}"#),
+            10 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "mark"}"#),
             11 => ("POST", "/v1/chains/0/stages/0", br#"{"translator": "widen"}"#),
             // A canary of w2, then promoted: its shadow runs beside the active chain meanwhile.
             12 => ("POST", "/v1/canary", br#"{"translator": "w2", "chain": 0, "stage": 0, "sample": "1/16"}"#),
@@ -363,30 +335,22 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
     let got = frames(&dir.path().join("ru_out.pcap"));
     assert_eq!(got.len(), reference.len(), "every frame exactly once ({out})");
     // In order, each frame byte for byte what widen makes of it (bfp_width
-    // from either copy, any config version) or, while noop ran, as it came in.
-    // (Frames leave padded to Ethernet's 60-byte minimum.)
-    let sent: Vec<Vec<u8>> = frames(&input)
-        .into_iter()
-        .map(|mut f| {
-            if f.len() < 60 {
-                f.resize(60, 0);
-            }
-            f
-        })
-        .collect();
-    let first_diff = (0..got.len()).find(|&i| got[i] != reference[i] && got[i] != sent[i]);
-    let unchanged = (0..got.len()).filter(|&i| got[i] == sent[i]).count();
+    // from either copy, any config version) or, while mark ran, what mark does.
+    let first_diff = (0..got.len()).find(|&i| got[i] != reference[i] && got[i] != marked[i]);
+    let through_mark = (0..got.len()).filter(|&i| got[i] == marked[i] && marked[i] != reference[i]).count();
+    let through_widen = (0..got.len()).filter(|&i| got[i] == reference[i] && marked[i] != reference[i]).count();
     if let Some(i) = first_diff {
         let (a, b) = (&got[i], &reference[i]);
         let off = a.iter().zip(b.iter()).position(|(x, y)| x != y);
-        let n = got.iter().zip(&reference).filter(|(a, b)| a != b).count();
-        panic!("frame {i} is neither what widen makes of it nor what came in ({n} frames differ): lengths {} vs {}, first byte offset {off:?}: {:02x?} vs {:02x?}", a.len(), b.len(), &a[..a.len().min(64)], &b[..b.len().min(64)]);
+        let n = (0..got.len()).filter(|&i| got[i] != reference[i] && got[i] != marked[i]).count();
+        panic!("frame {i} is neither what widen nor what mark makes of it ({n} frames are neither): lengths {} vs {}, first byte offset {off:?}: {:02x?} vs {:02x?}", a.len(), b.len(), &a[..a.len().min(64)], &b[..b.len().min(64)]);
     }
-    assert!(unchanged > 0, "no burst ran on noop: the swaps to it did not happen");
+    assert!(through_mark > 0, "no burst ran on mark: the swaps to it did not happen");
+    assert!(through_widen > 0, "no telling frame ran on widen");
     cutover.sort_unstable();
     let q = |p: f64| cutover[((cutover.len() - 1) as f64 * p) as usize];
     eprintln!(
-        "control_api: {ops} reconfigurations under traffic in {:.1} s, {} frames out ({unchanged} through noop); cut-over (call received → every worker on the new version) median {} µs, p90 {} µs, max {} µs over {} cut-overs; run json translators: {}",
+        "control_api: {ops} reconfigurations under traffic in {:.1} s, {} frames out ({telling} telling: {through_mark} through mark, {through_widen} through widen); cut-over (call received → every worker on the new version) median {} µs, p90 {} µs, max {} µs over {} cut-overs; run json translators: {}",
         ops_s,
         got.len(),
         q(0.5),
@@ -396,15 +360,6 @@ fn no_packet_lost_or_reordered_under_1000_reconfigurations_and_chain_changes() {
         j["translators"]
     );
     assert!(!cutover.is_empty());
-}
-
-/// `ctl` against `gw`'s Unix socket: exit code, stdout, stderr.
-fn ctl_at(sock: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let connect = format!("unix:{}", sock.display());
-    let mut a = vec!["ctl", "--connect", &connect];
-    a.extend_from_slice(args);
-    let o = fhgate(&a);
-    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 #[test]
@@ -542,27 +497,6 @@ fn chains_and_stages_are_added_removed_and_reordered_and_bad_changes_refused() {
     assert_eq!(chains_of(&gw), vec![s("dir=dl", &["widen v1"])]);
     let (st, _) = gw.stop();
     assert!(st.success(), "{st}");
-}
-
-/// Rewrites `cfg` (atomically, as an operator's editor would) with widen's
-/// config table `table`, then sends the gateway SIGHUP.
-fn edit_and_hangup(gw: &Gateway, cfg: &Path, table: &str) {
-    let text = std::fs::read_to_string(cfg).unwrap();
-    let start = text.find("config = {").unwrap();
-    let end = start + text[start..].find('\n').unwrap();
-    let tmp = cfg.with_extension("tmp");
-    std::fs::write(&tmp, format!("{}config = {table}{}", &text[..start], &text[end..])).unwrap();
-    std::fs::rename(&tmp, cfg).unwrap();
-    unsafe { libc::kill(gw.child.id() as i32, libc::SIGHUP) };
-}
-
-/// Versions of `name` the gateway has, and each stage's (translator, version, workers_agree).
-fn versions_and_stages(gw: &Gateway, name: &str) -> (usize, Vec<(String, u64, bool)>) {
-    let (c, v) = gw.call("GET", "/v1/status", b"", None);
-    assert_eq!(c, 200, "{v}");
-    let n = v["translators"].as_array().unwrap().iter().find(|t| t["name"] == name).map_or(0, |t| t["versions"].as_array().unwrap().len());
-    let stages = v["chains"].as_array().unwrap().iter().flat_map(|c| c["stages"].as_array().unwrap().iter()).map(|s| (s["translator"].as_str().unwrap().to_string(), s["version"].as_u64().unwrap(), s["workers_agree"].as_bool().unwrap())).collect();
-    (n, stages)
 }
 
 fn wait_for_versions(gw: &Gateway, name: &str, n: usize) -> Vec<(String, u64, bool)> {

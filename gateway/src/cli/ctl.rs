@@ -124,6 +124,9 @@ pub enum CanaryCmd {
         /// Promote when the criteria hold, abort when they cannot.
         #[arg(long)]
         auto: bool,
+        /// Compare a candidate the profiles refuse (it can be aborted, never promoted).
+        #[arg(long)]
+        compare_only: bool,
     },
     /// The comparison so far (or the last canary's outcome).
     Status,
@@ -137,8 +140,8 @@ pub enum CanaryCmd {
 fn canary_request(call: &CanaryCmd) -> Result<(&'static str, String, Vec<u8>)> {
     use serde_json::json;
     Ok(match call {
-        CanaryCmd::Start { translator, at, version, config, sample, flows, promote_when, auto } => {
-            let mut v = json!({ "translator": translator, "auto": auto });
+        CanaryCmd::Start { translator, at, version, config, sample, flows, promote_when, auto, compare_only } => {
+            let mut v = json!({ "translator": translator, "auto": auto, "compare_only": compare_only });
             match (at, config) {
                 (Some(at), None) => {
                     let (c, s) = at.split_once(',').filter(|(_, s)| !s.contains(',')).ok_or_else(|| anyhow!("--at: `{at}`: expected CHAIN,STAGE (two indices)"))?;
@@ -439,6 +442,9 @@ fn print_canary(c: &Value) {
         _ => format!("{} with config {}", k["translator"].as_str().unwrap_or(""), k["config"]),
     };
     println!("canary {what}: sample {}, since {}{}", c["sample"], c["started"].as_str().unwrap_or(""), if c["auto"] == Value::Bool(true) { ", auto" } else { "" });
+    if let Some(why) = c["refused"].as_str() {
+        println!("  compare only, not promotable: {why}");
+    }
     if let Some(o) = c["outcome"].as_str() {
         println!("  outcome: {o}");
     }
@@ -467,7 +473,7 @@ mod tests {
     use super::{canary_request, CanaryCmd};
 
     fn at(a: &str) -> Result<serde_json::Value, String> {
-        let call = CanaryCmd::Start { translator: "w2".into(), at: Some(a.into()), version: None, config: None, sample: None, flows: None, promote_when: None, auto: false };
+        let call = CanaryCmd::Start { translator: "w2".into(), at: Some(a.into()), version: None, config: None, sample: None, flows: None, promote_when: None, auto: false, compare_only: false };
         canary_request(&call).map(|(_, _, b)| serde_json::from_slice(&b).unwrap()).map_err(|e| e.to_string())
     }
 

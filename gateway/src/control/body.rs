@@ -146,17 +146,19 @@ pub fn stage_add_json(chain: usize, bytes: &[u8]) -> Result<ChainEdit, ApiError>
 }
 
 /// `POST /v1/canary`: `{"translator", "chain"?, "stage"?, "version"?,
-/// "config"?, "sample"?: "1/N", "flows"?: [eAxC], "promote_when"?, "auto"?}`:
+/// "config"?, "sample"?: "1/N", "flows"?: [eAxC], "promote_when"?, "auto"?,
+/// "compare_only"?}`:
 /// a loaded translator at one stage (`chain` and `stage`), or a loaded
 /// translator's new `config` wherever it runs.
 pub fn canary_json(bytes: &[u8]) -> Result<Command, ApiError> {
-    use super::canary::{Candidate, CanaryStart, SampleSpec};
-    let m = object(bytes, &["translator", "chain", "stage", "version", "config", "sample", "flows", "promote_when", "auto"])?;
+    use super::canary::{CanaryStart, SampleSpec};
+    use super::Change;
+    let m = object(bytes, &["translator", "chain", "stage", "version", "config", "sample", "flows", "promote_when", "auto", "compare_only"])?;
     let translator = required(&m, "translator")?;
     let (chain, stage, version) = (number(&m, "chain")?, number(&m, "stage")?, number(&m, "version")?.map(|v| v as usize));
     let candidate = match (chain, stage, m.get("config")) {
-        (Some(c), Some(s), None) => Candidate::Swap { chain: c as usize, stage: s as usize, translator, version },
-        (None, None, Some(_)) if version.is_none() => Candidate::Config { translator, config: config_pairs(m.get("config"))? },
+        (Some(c), Some(s), None) => Change::Swap { chain: c as usize, stage: s as usize, translator, version },
+        (None, None, Some(_)) if version.is_none() => Change::Config { translator, config: config_pairs(m.get("config"))? },
         (None, None, Some(_)) => return Err(ApiError::bad("version", "a config candidate is the newest version with another config; give no version")),
         (_, _, Some(_)) => return Err(ApiError::bad("config", "give either chain and stage (a swap) or config (a config change), not both")),
         (Some(_), None, None) => return Err(ApiError::bad("stage", "missing (with chain)")),
@@ -183,12 +185,13 @@ pub fn canary_json(bytes: &[u8]) -> Result<Command, ApiError> {
         let field = if e.key().is_empty() { "promote_when".to_string() } else { format!("promote_when.{}", e.key()) };
         ApiError::bad(&field, e)
     })?;
-    let auto = match m.get("auto") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(ApiError::bad("auto", format!("expected true or false, got {other}"))),
+    let flag = |key: &str| match m.get(key) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ApiError::bad(key, format!("expected true or false, got {other}"))),
     };
-    Ok(Command::Canary(super::CanaryCall::Start(CanaryStart { candidate, sample, criteria, criteria_text, auto })))
+    let (auto, compare_only) = (flag("auto")?, flag("compare_only")?);
+    Ok(Command::Canary(super::CanaryCall::Start(CanaryStart { candidate, sample, criteria, criteria_text, auto, compare_only })))
 }
 
 /// A body that must be empty or `{}` (rollback).

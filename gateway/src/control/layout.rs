@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use super::state::{wait_taken, Stage, State};
 use super::{ApiError, Reply};
 use crate::pipeline::runner::Running;
-use crate::translate::{ChainSpec, Selector, StagePlan, Translator, TranslatorSpec};
+use crate::plan::EgressFormat;
+use crate::translate::{ChainSpec, Field, Selector, StagePlan, Translator, TranslatorSpec};
 
 /// One edit of the chains, as the API names it.
 #[derive(Debug)]
@@ -80,6 +81,25 @@ impl ChainEdit {
             ChainEdit::OrderStages { chain, order } => format!("chain {chain} order stages {order:?}"),
         }
     }
+}
+
+/// How the egress formats `now` differ from `was`, field by field.
+fn egress_change(was: &[Option<EgressFormat>; 2], now: &[Option<EgressFormat>; 2]) -> String {
+    let mut parts = Vec::new();
+    for (dir, (a, b)) in ["DL", "UL"].into_iter().zip(was.iter().zip(now)) {
+        let part = match (a, b) {
+            (a, b) if a == b => continue,
+            (Some(_), None) => "declared, now unknown: a translator of the chains declares no effects".to_string(),
+            (None, _) => "unknown at start, now declared".to_string(),
+            (Some(a), Some(b)) => {
+                let value = |e: &EgressFormat, f: Field| e.format.get(f).unwrap_or("unknown").to_string();
+                let fields: Vec<String> = Field::ALL.into_iter().filter(|f| f.is_format() && value(a, *f) != value(b, *f)).map(|f| format!("{} {} -> {}", f.name(), value(a, f), value(b, f))).collect();
+                if fields.is_empty() { "the flows with a compression of their own differ".to_string() } else { fields.join(", ") }
+            }
+        };
+        parts.push(format!("{dir} {part}"));
+    }
+    parts.join("; ")
 }
 
 /// Where a stage of the new layout comes from.
@@ -166,16 +186,36 @@ impl State {
     }
 
     /// `run --check`'s check of the profiles on `specs`, whose egress
-    /// formats must be the ones the running egress decodes.
+    /// formats must be the ones the running egress decodes. Every change of
+    /// the running chains passes it (chain edits here, the rest through
+    /// [`State::cut_checked`]).
     pub(super) fn verify(&self, specs: &[ChainSpec]) -> Result<(), ApiError> {
-        let formats = crate::plan::check_config(&self.base.text, specs, self.base.runs).map_err(|e| ApiError::conflict(format!("refused; the running chains carry on: {e}")))?;
+        let formats = crate::plan::check_config(&self.base.text, specs, self.base.runs).map_err(|e| ApiError::conflict(e.on_change()))?;
         if formats != self.base.egress {
             return Err(ApiError::conflict(format!(
-                "refused: the new chains change the egress format ({:?} -> {formats:?}); the running egress cannot follow (restart to apply it)",
-                self.base.egress
+                "refused: the new chains change the egress format ({}); the running egress cannot follow (restart to apply it)",
+                egress_change(&self.base.egress, &formats)
             )));
         }
         Ok(())
+    }
+
+    /// The running chains as specs, with `targets` put in.
+    pub(super) fn specs_with(&self, targets: &[(usize, usize, Arc<TranslatorSpec>)]) -> Result<Vec<ChainSpec>, ApiError> {
+        let mut specs = Vec::new();
+        for (ci, (select, stages)) in self.chains.iter().enumerate() {
+            let selector = Selector::parse(select).map_err(|e| ApiError { status: 500, message: format!("chain {ci}: {e}") })?;
+            let translators = stages
+                .iter()
+                .enumerate()
+                .map(|(si, s)| match targets.iter().find(|t| (t.0, t.1) == (ci, si)) {
+                    Some(t) => t.2.clone(),
+                    None => self.translators[&s.current.0][s.current.1].spec.clone(),
+                })
+                .collect();
+            specs.push(ChainSpec { selector, translators });
+        }
+        Ok(specs)
     }
 
     fn spec_of(&self, s: &NewStage) -> Arc<TranslatorSpec> {

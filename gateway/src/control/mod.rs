@@ -51,26 +51,8 @@ pub enum Command {
         /// Its deadline per burst, if not the default.
         deadline: Option<Duration>,
     },
-    /// Cuts chain `chain`'s stage `stage` over to `translator`
-    /// (its newest version unless `version` says which, from 1).
-    Swap {
-        /// Chain index.
-        chain: usize,
-        /// Stage index.
-        stage: usize,
-        /// A loaded translator's name.
-        translator: String,
-        /// Its version (1 is the first loaded).
-        version: Option<usize>,
-    },
-    /// A new version of `name` with this config, initialised, then cut
-    /// over at every stage that runs `name`.
-    Config {
-        /// A loaded translator's name.
-        name: String,
-        /// Its new config pairs.
-        config: Vec<(String, String)>,
-    },
+    /// A swap or a config change.
+    Change(Change),
     /// Cuts a stage back to what it ran before its last swap.
     Rollback {
         /// Chain index.
@@ -89,6 +71,43 @@ pub enum Command {
         /// Replace the file if it exists.
         force: bool,
     },
+}
+
+/// A change of what runs at chain stages: what a swap or config call
+/// makes, and what a canary's candidate stands for (and promotion makes).
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Cuts chain `chain`'s stage `stage` over to `translator`
+    /// (its newest version unless `version` says which, from 1).
+    Swap {
+        /// Chain index.
+        chain: usize,
+        /// Stage index.
+        stage: usize,
+        /// A loaded translator's name.
+        translator: String,
+        /// Its version (1 is the first loaded).
+        version: Option<usize>,
+    },
+    /// A new version of `translator` with this config, initialised, then
+    /// cut over at every stage that runs `translator`.
+    Config {
+        /// A loaded translator's name.
+        translator: String,
+        /// Its new config pairs.
+        config: Vec<(String, String)>,
+    },
+}
+
+impl Change {
+    /// The change's name in the audit log.
+    pub fn action(&self) -> String {
+        match self {
+            Change::Swap { chain, stage, translator, version: Some(v) } => format!("swap chain {chain} stage {stage} to {translator} v{v}"),
+            Change::Swap { chain, stage, translator, version: None } => format!("swap chain {chain} stage {stage} to {translator}"),
+            Change::Config { translator, config } => format!("config {translator} {config:?}"),
+        }
+    }
 }
 
 /// A canary call ([`canary`]).
@@ -113,14 +132,10 @@ impl Command {
             Command::Status => "status".into(),
             Command::Load { name, source: Source::Path(p), .. } => format!("load {name} from {}", p.display()),
             Command::Load { name, source: Source::Bytes(b), .. } => format!("load {name} from {} uploaded bytes", b.len()),
-            Command::Swap { chain, stage, translator, version } => match version {
-                Some(v) => format!("swap chain {chain} stage {stage} to {translator} v{v}"),
-                None => format!("swap chain {chain} stage {stage} to {translator}"),
-            },
-            Command::Config { name, config } => format!("config {name} {config:?}"),
+            Command::Change(c) => c.action(),
             Command::Rollback { chain, stage } => format!("rollback chain {chain} stage {stage}"),
             Command::Chains(e) => e.action(),
-            Command::Canary(CanaryCall::Start(s)) => format!("canary start {:?} sample {:?} promote_when `{}`{}", s.candidate, s.sample, s.criteria_text, if s.auto { " auto" } else { "" }),
+            Command::Canary(CanaryCall::Start(s)) => format!("canary start ({}) sample {:?} promote_when `{}`{}", s.candidate.action(), s.sample, s.criteria_text, if s.auto { " auto" } else { "" }),
             Command::Canary(CanaryCall::Status) => "canary status".into(),
             Command::Canary(CanaryCall::Metrics) => "canary metrics".into(),
             Command::Canary(CanaryCall::Promote) => "canary promote".into(),

@@ -5,17 +5,18 @@
 //! name, cut over at every stage that runs that name *now* (which, after
 //! API swaps or chain edits, may not be where the file puts it); a stage
 //! the API moved to another translator keeps it. The running chains
-//! with the new versions are checked against the profiles first, and all
-//! stages are cut over at once or none.
+//! with the new versions are checked against the profiles first (the same
+//! [`State::cut_checked`] as every API change), and all stages are cut
+//! over at once or none.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::state::{cut_many, State, Version};
+use super::state::{State, Version};
 use super::ApiError;
 use crate::config::TranslatorConfig;
 use crate::pipeline::runner::Running;
-use crate::translate::{ChainSpec, Selector, TranslatorSpec};
+use crate::translate::TranslatorSpec;
 
 /// A translator a reload found changed in the file.
 pub struct Reloaded {
@@ -32,26 +33,10 @@ impl State {
     /// over where that name runs. Returns the stages cut over, as
     /// `(chain, stage, name)`; an error changes nothing.
     pub fn reload(&mut self, changed: Vec<Reloaded>, running: &mut [(&str, Running)]) -> Result<Vec<(usize, usize, String)>, ApiError> {
-        let spec_for = |name: &str| changed.iter().find(|r| r.file.name == name).map(|r| r.spec.clone());
-        let mut specs = Vec::new();
-        let mut targets = Vec::new();
-        for (ci, (select, stages)) in self.chains.iter().enumerate() {
-            let selector = Selector::parse(select).map_err(|e| ApiError::conflict(format!("chain {ci}: {e}")))?;
-            let mut translators = Vec::new();
-            for (si, st) in stages.iter().enumerate() {
-                match spec_for(&st.current.0) {
-                    Some(spec) => {
-                        targets.push((ci, si, spec.clone()));
-                        translators.push(spec);
-                    }
-                    None => translators.push(self.translators[&st.current.0][st.current.1].spec.clone()),
-                }
-            }
-            specs.push(ChainSpec { selector, translators });
-        }
-        self.verify(&specs)?;
+        // Where each changed name runs now, checked and cut over as one change.
+        let targets: Vec<_> = changed.iter().flat_map(|r| self.stages_running(&r.file.name).into_iter().map(|(ci, si)| (ci, si, r.spec.clone()))).collect();
         if !targets.is_empty() {
-            cut_many(running, &targets, Instant::now())?;
+            self.cut_checked(running, &targets, Instant::now())?;
         }
         let mut cut = Vec::new();
         for r in changed {

@@ -22,7 +22,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::layout::ChainEdit;
-use super::{body, ApiError, CanaryCall, Command, Reply, Request};
+use super::{body, ApiError, CanaryCall, Change, Command, Reply, Request};
 use crate::config::{ControlConfig, ControlListen};
 use crate::metrics::{Collector, PortBoard};
 
@@ -312,14 +312,14 @@ async fn load(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>,
 }
 
 async fn config(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path(name): Path<String>, headers: HeaderMap, bytes: Bytes) -> Response {
-    let parsed = body::config_json(&bytes).map(|config| Command::Config { name: name.clone(), config });
+    let parsed = body::config_json(&bytes).map(|config| Command::Change(Change::Config { translator: name.clone(), config }));
     app.mutate(&peer, &headers, &format!("config {name}"), parsed).await
 }
 
 async fn swap(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Peer>, Path((chain, stage)): Path<(String, String)>, headers: HeaderMap, bytes: Bytes) -> Response {
     let parsed = body::position(&chain, &stage).and_then(|(chain, stage)| {
         let (translator, version) = body::swap_json(&bytes)?;
-        Ok(Command::Swap { chain, stage, translator, version })
+        Ok(Command::Change(Change::Swap { chain, stage, translator, version }))
     });
     app.mutate(&peer, &headers, &format!("swap chain {chain} stage {stage}"), parsed).await
 }

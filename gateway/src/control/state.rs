@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{ApiError, CanaryCall, Command, Reply, Source};
+use super::{ApiError, CanaryCall, Change, Command, Reply, Source};
 use crate::config::{FaultPolicyConfig, GatewayConfig};
 use crate::pipeline::runner::Running;
 use crate::translate::{ChainSpec, Limits, Runtime, Translator, TranslatorModule, TranslatorSpec};
@@ -116,13 +116,13 @@ impl State {
         match cmd {
             Command::Status => (Ok(self.status(running)), false),
             Command::Load { name, source, config, deadline } => (self.load(name, source, config, deadline), false),
-            Command::Swap { chain, stage, translator, version } => {
+            Command::Change(Change::Swap { chain, stage, translator, version }) => {
                 let r = self.swap(chain, stage, &translator, version, received, running);
                 let cut = r.is_ok();
                 (r, cut)
             }
-            Command::Config { name, config } => {
-                let r = self.config(&name, config, received, running);
+            Command::Change(Change::Config { translator, config }) => {
+                let r = self.config(&translator, config, received, running);
                 let cut = r.as_ref().is_ok_and(|v| v["stages"].as_array().is_some_and(|s| !s.is_empty()));
                 (r, cut)
             }
@@ -212,7 +212,7 @@ impl State {
         self.stage_mut(chain, stage)?;
         let v = self.version(name, version)?;
         let spec = self.translators[name][v].spec.clone();
-        let cut = cut_over(running, chain, stage, &spec, received)?;
+        let cut = self.cut_checked(running, &[(chain, stage, spec)], received)?;
         let st = self.stage_mut(chain, stage)?;
         let prev = std::mem::replace(&mut st.current, (name.to_string(), v));
         st.history.push(prev);
@@ -243,7 +243,7 @@ impl State {
         // Every stage that runs `name` at once, or none; the version is
         // recorded only once the cut-over succeeded.
         let targets = self.stages_running(name).into_iter().map(|(ci, si)| (ci, si, spec.clone())).collect::<Vec<_>>();
-        let c = if targets.is_empty() { Value::Null } else { cut_many(running, &targets, received)? };
+        let c = if targets.is_empty() { Value::Null } else { self.cut_checked(running, &targets, received)? };
         let vs = self.translators.get_mut(name).expect("checked above");
         vs.push(v);
         let new = vs.len() - 1;
@@ -255,6 +255,16 @@ impl State {
             cut.push(json!({ "chain": ci, "stage": si, "cutover": c }));
         }
         Ok(json!({ "name": name, "version": new + 1, "stages": cut }))
+    }
+
+    /// The one way a stage changes what it runs (swap, config change,
+    /// rollback, canary promotion, SIGHUP reload): the running chains with
+    /// `targets` put in must pass `run --check`'s check of the profiles
+    /// ([`State::verify`], as chain edits do), then [`cut_many`] cuts
+    /// them over. A refusal sends nothing to any worker.
+    pub(super) fn cut_checked(&self, running: &mut [(&str, Running)], targets: &[(usize, usize, Arc<TranslatorSpec>)], received: Instant) -> Result<Value, ApiError> {
+        self.verify(&self.specs_with(targets)?)?;
+        cut_many(running, targets, received)
     }
 
     /// The (chain, stage) positions that run `name` now.
@@ -269,7 +279,7 @@ impl State {
             return Err(ApiError::conflict(format!("chain {chain} stage {stage} runs what it started with: nothing to roll back to")));
         };
         let spec = self.translators[&name][v].spec.clone();
-        let cut = cut_over(running, chain, stage, &spec, received)?;
+        let cut = self.cut_checked(running, &[(chain, stage, spec)], received)?;
         let st = self.stage_mut(chain, stage)?;
         st.history.pop();
         st.current = (name.clone(), v);
@@ -329,11 +339,6 @@ impl State {
         let workers: Vec<Value> = running.iter().map(|(d, r)| json!({ "direction": d, "workers": r.controls.len(), "finished": r.is_finished() })).collect();
         json!({ "translators": translators, "chains": chains, "pipelines": workers, "canary": self.canary_status() })
     }
-}
-
-/// Cuts one stage over to `spec` on every live worker ([`cut_many`]).
-fn cut_over(running: &mut [(&str, Running)], chain: usize, stage: usize, spec: &Arc<TranslatorSpec>, received: Instant) -> Result<Value, ApiError> {
-    cut_many(running, &[(chain, stage, spec.clone())], received)
 }
 
 /// Instantiates and initialises each target's spec once per worker of

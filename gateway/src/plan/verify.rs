@@ -124,6 +124,14 @@ impl CheckError {
             CheckError::Mismatch(m) => mismatch_text(m, "reload refused; the running chain carries on"),
         }
     }
+
+    /// The text for a refused control API change of a running gateway.
+    pub fn on_change(&self) -> String {
+        match self {
+            CheckError::Read(e) => e.clone(),
+            CheckError::Mismatch(m) => mismatch_text(m, "refused; the running chains carry on"),
+        }
+    }
 }
 
 impl std::fmt::Display for CheckError {

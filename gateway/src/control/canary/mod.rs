@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::state::State;
-use super::{ApiError, Reply};
+use super::{ApiError, Change, Reply};
 use crate::pipeline::runner::Running;
 use crate::translate::shadow::{link, Sample};
-use crate::translate::{ChainSpec, Selector, Translator, TranslatorSpec, WorkerHost};
+use crate::translate::{ChainSpec, Translator, TranslatorSpec, WorkerHost};
 use criteria::{Criteria, Decision};
 use shadow::{Pair, Shadow};
 
@@ -37,34 +37,11 @@ pub const TAP_SLOTS: usize = 256;
 /// loaded machine stretches (a 1 s deadline took 1.92 s at load 12 on 2 cores).
 const STOP_MARGIN: Duration = Duration::from_secs(1);
 
-/// What the candidate is.
-#[derive(Debug, Clone)]
-pub enum Candidate {
-    /// A loaded translator at one chain stage.
-    Swap {
-        /// Chain index.
-        chain: usize,
-        /// Stage index.
-        stage: usize,
-        /// A loaded translator's name.
-        translator: String,
-        /// Its version, from 1 (newest if not given).
-        version: Option<usize>,
-    },
-    /// A loaded translator with another config, wherever it runs.
-    Config {
-        /// A loaded translator's name.
-        translator: String,
-        /// The config pairs.
-        config: Vec<(String, String)>,
-    },
-}
-
 /// A canary start call.
 #[derive(Debug, Clone)]
 pub struct CanaryStart {
-    /// The candidate.
-    pub candidate: Candidate,
+    /// The candidate: the change a promotion makes.
+    pub candidate: Change,
     /// Which packets are copied.
     pub sample: SampleSpec,
     /// When to promote.
@@ -73,6 +50,9 @@ pub struct CanaryStart {
     pub criteria_text: String,
     /// Promote or abort by the criteria without a call.
     pub auto: bool,
+    /// Compare a candidate the profiles refuse (a width the RU profile
+    /// does not take, say); it can only be aborted, never promoted.
+    pub compare_only: bool,
 }
 
 /// A sampling as given: one packet in `n`, or every packet of some eAxC IDs.
@@ -131,6 +111,8 @@ pub(super) struct Canary {
     started_utc: String,
     /// The active chains when it started (a promotion needs them unchanged).
     fingerprint: Vec<(String, Vec<(String, usize)>)>,
+    /// Why the profiles refuse the candidate (a `compare_only` canary).
+    refused: Option<String>,
     shadow: Shadow,
 }
 
@@ -139,31 +121,13 @@ impl State {
         self.chains.iter().map(|(s, st)| (s.clone(), st.iter().map(|x| x.current.clone()).collect())).collect()
     }
 
-    /// The running chains as specs, with `targets` put in.
-    fn specs_with(&self, targets: &[(usize, usize, Arc<TranslatorSpec>)]) -> Result<Vec<ChainSpec>, ApiError> {
-        let mut specs = Vec::new();
-        for (ci, (select, stages)) in self.chains.iter().enumerate() {
-            let selector = Selector::parse(select).map_err(|e| ApiError { status: 500, message: format!("chain {ci}: {e}") })?;
-            let translators = stages
-                .iter()
-                .enumerate()
-                .map(|(si, s)| match targets.iter().find(|t| (t.0, t.1) == (ci, si)) {
-                    Some(t) => t.2.clone(),
-                    None => self.translators[&s.current.0][s.current.1].spec.clone(),
-                })
-                .collect();
-            specs.push(ChainSpec { selector, translators });
-        }
-        Ok(specs)
-    }
-
     /// `POST /v1/canary`: starts a canary; 409 while one runs.
     pub(super) fn canary_start(&mut self, mut req: CanaryStart, running: &mut [(&str, Running)]) -> Reply {
         if let Some(c) = &self.canary {
             return Err(ApiError::conflict(format!("canary: one is running since {}; promote or abort it first", c.started_utc)));
         }
         let (targets, cut) = match &mut req.candidate {
-            Candidate::Swap { chain, stage, translator, version } => {
+            Change::Swap { chain, stage, translator, version } => {
                 let n = self.chains.len();
                 let c = self.chains.get(*chain).ok_or_else(|| ApiError::not_found(format!("chain {chain}: there are {n} chains")))?;
                 if *stage >= c.1.len() {
@@ -176,7 +140,7 @@ impl State {
                 let cut = Cut::Swap { chain: *chain, stage: *stage, translator: translator.clone(), version: v, spec: spec.clone() };
                 (vec![(*chain, *stage, spec)], cut)
             }
-            Candidate::Config { translator, config } => {
+            Change::Config { translator, config } => {
                 if !self.translators.contains_key(translator.as_str()) {
                     return Err(ApiError::not_found(format!("translator: no translator named `{translator}` is loaded")));
                 }
@@ -191,6 +155,13 @@ impl State {
             }
         };
         let (active, candidate) = (self.specs_with(&[])?, self.specs_with(&targets)?);
+        // What promotion would refuse (the check every change passes) is refused
+        // now, unless the call only wants the comparison.
+        let refused = match self.verify(&candidate) {
+            Ok(()) => None,
+            Err(e) if req.compare_only => Some(e.message),
+            Err(e) => return Err(ApiError::conflict(format!("canary: the candidate cannot be promoted: {} (give compare_only to compare it anyway)", e.message))),
+        };
         // The shadow's instances say in every log line that they are the canary's copy.
         let (shadow_active, shadow_candidate) = (shadow::shadow_specs(&active, "active"), shadow::shadow_specs(&candidate, "candidate"));
         let mut pairs = Vec::new();
@@ -222,7 +193,7 @@ impl State {
             }
         }
         let started_utc = super::body::utc_now();
-        self.canary = Some(Canary { req, cut, targets, started: Instant::now(), started_utc, fingerprint: self.fingerprint(), shadow });
+        self.canary = Some(Canary { req, cut, targets, started: Instant::now(), started_utc, fingerprint: self.fingerprint(), refused, shadow });
         Ok(self.canary_status())
     }
 
@@ -240,8 +211,8 @@ impl State {
         };
         let per = |ns: u64| if t.packets == 0 { Value::Null } else { json!(ns as f64 / t.packets as f64) };
         let candidate = match &c.req.candidate {
-            Candidate::Swap { chain, stage, translator, version } => json!({ "kind": "swap", "chain": chain, "stage": stage, "translator": translator, "version": version }),
-            Candidate::Config { translator, config } => {
+            Change::Swap { chain, stage, translator, version } => json!({ "kind": "swap", "chain": chain, "stage": stage, "translator": translator, "version": version }),
+            Change::Config { translator, config } => {
                 let base = match &c.cut {
                     Cut::Config { base, .. } => Some(base + 1),
                     Cut::Swap { .. } => None,
@@ -267,6 +238,7 @@ impl State {
         names.dedup();
         json!({
             "running": true, "candidate": candidate, "sample": c.req.sample.json(), "promote_when": c.req.criteria_text, "auto": c.req.auto,
+            "compare_only": c.req.compare_only, "promotable": c.refused.is_none(), "refused": c.refused,
             "started": c.started_utc, "elapsed_s": c.started.elapsed().as_secs_f64(), "active_changed": c.fingerprint != self.fingerprint(),
             "sampled": sampled, "dropped": dropped, "no_buffer": t.no_buffer, "compared": t.packets,
             "verdict_mismatches": t.mismatches, "mismatch_examples": t.mismatch_examples,
@@ -348,20 +320,24 @@ impl State {
             Decision::Promote => ("canary promote", self.canary_promote(Instant::now(), running, "auto: every criterion holds")),
             Decision::Abort(why) => ("canary abort", self.canary_abort(&format!("auto: {why}"), running)),
         };
-        let outcome = match &r {
-            Ok(v) => format!("200 ok: {}", v["canary"]["outcome"].as_str().unwrap_or("")),
-            Err(e) => format!("{} {}", e.status, e.message),
-        };
-        self.audit_auto(action, &outcome);
+        self.audit_auto(action, &r);
         if r.is_err() && action == "canary promote" {
-            // Could not promote (the active chains changed): stop rather than retry every pass.
-            let _ = self.canary_abort("auto: promotion refused", running);
+            // Could not promote (the active chains changed, or the profiles
+            // refuse a compare_only candidate): stop rather than retry every pass.
+            let r = self.canary_abort("auto: promotion refused", running);
+            self.audit_auto("canary abort", &r);
         }
         action == "canary promote" && r.is_ok()
     }
 
-    /// Appends an automatic canary decision to the audit log, as the server does for calls.
-    fn audit_auto(&self, action: &str, outcome: &str) {
+    /// Appends an automatic canary decision and its reply to the audit
+    /// log, as the server does for calls.
+    fn audit_auto(&self, action: &str, r: &Reply) {
+        let outcome = match r {
+            Ok(v) => format!("200 ok: {}", v["canary"]["outcome"].as_str().unwrap_or("")),
+            Err(e) => format!("{} {}", e.status, e.message),
+        };
+        let outcome = outcome.as_str();
         tracing::info!(caller = "canary (auto)", action, outcome, "control call");
         let Some(p) = &self.audit_log else { return };
         let line = json!({ "time": super::body::utc_now(), "caller": "canary (auto)", "action": action, "outcome": outcome }).to_string();
