@@ -23,7 +23,7 @@ mod live;
 #[path = "support/bench.rs"]
 mod kit;
 use cli::{repo, translators};
-use kit::{around, bench, check_run, dut_config, strs, trials};
+use kit::{around, bench, check_iq_exact, check_queues, check_run, dut_config, multiqueue, strs, trials};
 use live::Testbed;
 
 fn percents(r: &Value) -> Vec<f64> {
@@ -61,6 +61,31 @@ fn af_xdp_pass_through_found_rate_is_confirmed_and_the_report_renders() {
     }
     assert!(r["host"]["tx_nic"].as_str().unwrap().contains("veth"), "ethtool names the driver: {}", r["host"]["tx_nic"]);
     render_and_check(&report.join("index.html"), &r);
+}
+
+/// Four queues on du0, ru0 and the gateway's ports: bench steers each
+/// eAxC (four antennas) to TX queue eAxC mod 4 and reads all four RX
+/// queues, counting drops over every queue.
+#[test]
+fn af_xdp_four_queue_ports_through_a_four_queue_gateway_find_a_zero_loss_rate() {
+    let (tb, _serial) = Testbed::up_queues("q", 4);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dut_config(dir.path(), "af_xdp", 9, "", "", &[]);
+    multiqueue(&cfg, 4);
+    let mut args = around(&tb, "af_xdp", Some(&cfg), &["--antennas", "4", "--sweep", "50,100"]);
+    for a in args.iter_mut().filter(|a| a.starts_with("af_xdp:")) {
+        a.push_str(",queues=0-3");
+    }
+    let html = dir.path().join("report.html");
+    args.extend(["--report".into(), html.display().to_string()]);
+    let (code, r, err) = bench(&args, Some(&dir.path().join("r.json")), Duration::from_secs(120));
+    assert_eq!(code, 0, "{err}");
+    check_run(&r);
+    assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "a zero-loss rate above 0: {err}");
+    check_iq_exact(&r);
+    check_queues(&r, 4);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches(", 4 queues").count(), 2, "the HTML report names both ports' queues");
 }
 
 #[test]

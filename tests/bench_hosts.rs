@@ -23,7 +23,7 @@ mod cli;
 mod live;
 #[path = "support/bench.rs"]
 mod kit;
-use kit::{bench, bench_in, check_run, dut_config, strs, trials, FAST};
+use kit::{bench, bench_in, check_iq_exact, check_queues, check_run, dut_config, multiqueue, strs, trials, FAST};
 use live::{Proc, Testbed};
 
 /// A control network between du and ru: ctl-du 10.78.0.1 in du, ctl-ru 10.78.0.2 in ru.
@@ -105,6 +105,31 @@ fn tx_and_rx_as_two_processes_find_a_zero_loss_rate_and_say_which_clocks() {
     for f in u {
         assert!(f["iq"]["prbs"].as_u64().unwrap() > 0 && f["iq"]["exact"] == true, "{f}");
     }
+}
+
+/// The two roles on four-queue ports through a four-queue gateway: the
+/// tx side steers each eAxC to its queue, the rx side reads all four, and
+/// the report has the tx side's queues from its welcome.
+#[test]
+fn tx_and_rx_roles_on_four_queue_ports_find_a_zero_loss_rate() {
+    let (tb, _serial) = Testbed::up_queues("hq", 4);
+    control_network(&tb);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dut_config(dir.path(), "af_xdp", 9, "", "", &[]);
+    multiqueue(&cfg, 4);
+    let mut tx = tx_side(Some(&tb), &["--tx", "af_xdp:du0,queues=0-3", "--control", "10.78.0.1:7878", "--preset", "2t2r-20mhz-bfp9", "--antennas", "4"]);
+    tx.wait_for("listening on 10.78.0.1:7878", Duration::from_secs(30));
+    let mut args = strs(&["--role", "rx", "--rx", "af_xdp:ru0,queues=0-3", "--peer", "10.78.0.1:7878", "--antennas", "4", "--sweep", "100"]);
+    args.extend(strs(&["--dut-config", &cfg.display().to_string(), "--dut-netns", &tb.ns("gw")]));
+    args.extend(fast(&[]));
+    let (code, r, err) = bench_in(&tb.ns("ru"), &args, Some(&dir.path().join("r.json")), Duration::from_secs(120));
+    let (st, _, tx_err) = tx.finish(Duration::from_secs(20));
+    assert_eq!(code, 0, "rx side: {err}\ntx side: {tx_err}");
+    assert!(st.success(), "{tx_err}");
+    check_run(&r);
+    assert!(r["throughput"]["found_fps"].as_f64().unwrap() > 0.0, "a zero-loss rate above 0: {err}");
+    check_iq_exact(&r);
+    check_queues(&r, 4);
 }
 
 #[test]

@@ -108,13 +108,8 @@ fn end_to_end(backend: &str, lanes: &str, name: &str, gen_port: &str, sink_port:
     assert!(st.success(), "run: {log}");
     // The gateway's own per-queue counters: each of gw-du's queues took
     // its eAxC's frames (a quarter), and each of gw-ru's sent them.
-    let ports = run["ports"].as_array().unwrap();
     for (side, half) in [("du", "rx"), ("ru", "tx")] {
-        let per_queue: Vec<(u64, u64)> = ports
-            .iter()
-            .filter(|p| p["side"] == side && p["half"] == half)
-            .map(|p| (p["queue"].as_u64().expect("a multi-queue port's counters name their queue"), p["counters"]["frames"].as_u64().unwrap()))
-            .collect();
+        let per_queue = live::frames_per_queue(&run, side, half);
         let want: Vec<(u64, u64)> = (0..QUEUES).map(|q| (q, frames / QUEUES)).collect();
         assert_eq!(per_queue, want, "{side} {half}: frames per queue\n{run}");
     }

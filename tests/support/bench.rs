@@ -148,3 +148,48 @@ pub fn check_run(r: &Value) {
     }
 }
 
+
+/// Makes the device of [`dut_config`]'s `cfg` a gateway of `queues`
+/// queues on both ports (`queues = "0-N"`, a worker per queue), as
+/// tests/multiqueue_live.rs configures it.
+pub fn multiqueue(cfg: &Path, queues: u32) {
+    let lanes = format!("queues = \"0-{}\"\n", queues - 1);
+    let text = std::fs::read_to_string(cfg)
+        .unwrap()
+        .replace("interface = \"gw-du\"\n", &format!("interface = \"gw-du\"\n{lanes}"))
+        .replace("interface = \"gw-ru\"\n", &format!("interface = \"gw-ru\"\n{lanes}"))
+        .replace("workers = 1", &format!("workers = {queues}"));
+    std::fs::write(cfg, text).unwrap();
+}
+
+/// Checks a run between two ports of `queues` queues through a gateway
+/// of as many: the report names them, and the gateway's own per-queue
+/// counters show each of its queues took and sent frames, so bench spread
+/// its flows over every queue and read them back from every queue.
+pub fn check_queues(r: &Value, queues: u64) {
+    let host = &r["host"];
+    assert_eq!((host["tx_queues"].as_u64(), host["rx_queues"].as_u64()), (Some(queues), Some(queues)), "the report names each port's queues: {host}");
+    for nic in ["tx_nic", "rx_nic"] {
+        assert!(host[nic].as_str().unwrap().ends_with(&format!(", {queues} queues")), "{nic}: {}", host[nic]);
+    }
+    for (side, half) in [("du", "rx"), ("ru", "tx")] {
+        let per_queue = super::live::frames_per_queue(&r["dut"], side, half);
+        assert_eq!(per_queue.iter().map(|q| q.0).collect::<Vec<_>>(), (0..queues).collect::<Vec<_>>(), "{side} {half}: {per_queue:?}");
+        assert!(per_queue.iter().all(|q| q.1 > 0), "{side} {half}: every queue carried frames: {per_queue:?}");
+    }
+}
+
+/// Checks that pass-through kept the IQ of every U-plane flow with
+/// enough frames to say, in every trial, and that some flow had.
+pub fn check_iq_exact(r: &Value) {
+    let mut checked = 0;
+    for t in trials(r) {
+        for f in t["flows"].as_array().unwrap().iter().filter(|f| f["flow"].as_str().unwrap().starts_with('U')) {
+            if f["received"].as_u64().unwrap() >= 16 {
+                assert_eq!(f["iq"]["exact"], true, "pass-through keeps the IQ: {f}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no U-plane flow had IQ to check");
+}

@@ -218,3 +218,14 @@ impl Drop for Proc {
         }
     }
 }
+
+/// Frames each queue of `fhgate run --json`'s `side` port counted on its
+/// `half` (`rx`/`tx`), as (queue, frames) in the report's order.
+pub fn frames_per_queue(run: &serde_json::Value, side: &str, half: &str) -> Vec<(u64, u64)> {
+    let ports = run["ports"].as_array().unwrap_or_else(|| panic!("the gateway's report has its ports: {run}"));
+    ports
+        .iter()
+        .filter(|p| p["side"] == side && p["half"] == half)
+        .map(|p| (p["queue"].as_u64().expect("a multi-queue port's counters name their queue"), p["counters"]["frames"].as_u64().unwrap()))
+        .collect()
+}

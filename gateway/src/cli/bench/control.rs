@@ -52,6 +52,9 @@ pub enum Msg {
         tx: String,
         /// Its NIC and driver.
         tx_nic: String,
+        /// Its port's queues (absent: one, as before there were several).
+        #[serde(default = "super::report::one_queue", skip_serializing_if = "super::report::is_one_queue")]
+        tx_queues: u32,
         /// Its host name.
         hostname: String,
         /// How it timestamps sends.

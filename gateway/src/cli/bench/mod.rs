@@ -16,6 +16,7 @@ mod control;
 mod dut;
 mod host;
 mod html;
+mod lanes;
 mod netns;
 mod pool;
 mod remote;
@@ -31,7 +32,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use fhgate::config::Backend;
-use fhgate::io::live;
 
 pub use args::BenchArgs;
 use args::{BenchCmd, Role, RunArgs};
@@ -100,13 +100,14 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
     let rx_mtu = a.rx_mtu.unwrap_or(tx_mtu);
     let same_port = tx_spec == rx_spec && a.tx_netns == a.rx_netns;
     let (mut ports, tx_nic, rx_nic) = if same_port {
-        let (p, nic) = netns::run_in(tx_ns.as_ref(), || open_port(&tx_backend, tx_mtu.max(rx_mtu), "--tx"))?;
+        let (p, nic) = netns::run_in(tx_ns.as_ref(), || lanes::open(&tx_backend, tx_mtu.max(rx_mtu), "--tx"))?;
         (Ports { tx: p.tx, rx: p.rx, tx_counters: p.tx_counters, rx_counters: p.rx_counters }, nic.clone(), nic)
     } else {
-        let (t, tx_nic) = netns::run_in(tx_ns.as_ref(), || open_port(&tx_backend, tx_mtu, "--tx"))?;
-        let (r, rx_nic) = netns::run_in(rx_ns.as_ref(), || open_port(&rx_backend, rx_mtu, "--rx"))?;
+        let (t, tx_nic) = netns::run_in(tx_ns.as_ref(), || lanes::open(&tx_backend, tx_mtu, "--tx"))?;
+        let (r, rx_nic) = netns::run_in(rx_ns.as_ref(), || lanes::open(&rx_backend, rx_mtu, "--rx"))?;
         (Ports { tx: t.tx, rx: r.rx, tx_counters: t.tx_counters, rx_counters: r.rx_counters }, tx_nic, rx_nic)
     };
+    let (tx_queues, rx_queues) = (ports.tx_counters.queues(), ports.rx_counters.queues());
     let level = spec.level;
     let reference = Reference { level, comp: spec.comp, rounding: spec.rounding };
     let mut engine = Engine::new(pool, rx_cfg, reference, a.iq_every, a.loss_tolerance / 100.0);
@@ -131,6 +132,8 @@ fn bench(a: RunArgs) -> Result<ExitCode> {
         rx: with_ns(&rx_spec, &a.rx_netns),
         tx_nic,
         rx_nic,
+        tx_queues,
+        rx_queues,
         timestamping: timestamping(&rx_spec),
         clock: report::ONE_CLOCK.into(),
         clock_offset: None,
@@ -146,6 +149,9 @@ struct Ends {
     rx: String,
     tx_nic: String,
     rx_nic: String,
+    /// Lanes (queues or fanout sockets) of each port.
+    tx_queues: u32,
+    rx_queues: u32,
     timestamping: String,
     clock: String,
     clock_offset: Option<report::ClockOffset>,
@@ -249,6 +255,8 @@ fn finish(a: RunArgs, ctx: RunInfo, mut throughput: report::Throughput, live: &m
             kernel,
             tx_nic: ends.tx_nic,
             rx_nic: ends.rx_nic,
+            tx_queues: ends.tx_queues,
+            rx_queues: ends.rx_queues,
             timestamping: ends.timestamping,
             clock: ends.clock,
             clock_offset: ends.clock_offset,
@@ -296,18 +304,6 @@ fn progress(a: &RunArgs) -> impl FnMut(&report::Trial) {
         }
         None => eprintln!("{}", trial_line(t)),
     }
-}
-
-/// Opens a port and names its NIC for the report (in the calling thread's namespace).
-fn open_port(b: &Backend, mtu: usize, flag: &str) -> Result<(live::LivePort, String)> {
-    let p = live::open(b, mtu).map_err(|e| anyhow!("{flag}: {e}"))?;
-    let nic = match b {
-        Backend::AfXdp(c) => format!("{} (driver {}), AF_XDP", c.interface, host::driver(&c.interface).unwrap_or_else(|| "unknown".into())),
-        Backend::AfPacket(c) => format!("{} (driver {}), AF_PACKET", c.interface, host::driver(&c.interface).unwrap_or_else(|| "unknown".into())),
-        Backend::Udp(_) => "UDP socket".into(),
-        Backend::Pcap { .. } => "capture".into(),
-    };
-    Ok((p, nic))
 }
 
 fn timestamping(rx: &str) -> String {

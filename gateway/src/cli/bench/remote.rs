@@ -14,15 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fhgate::io::live::unix_ns;
-use fhgate::io::port_stats::PortCounters;
 use fhgate::io::{RxPoll, RxPort, TxPort};
 use fhgate::packet::PacketBuf;
 
 use super::control::{Channel, ControlError, Msg, Traffic, FNV_BASIS, VERSION};
 use super::pool::{Pool, LAPS};
 use super::report::{self, ClockOffset};
+use super::lanes::LaneCounters;
 use super::stats::FlowStats;
-use super::trial::{kernel_drops, settle, Arrival, Engine, Outcome, Plan, BURST};
+use super::trial::{settle, Arrival, Engine, Outcome, Plan, BURST};
 
 /// NTP-style probes of the clock offset at the start.
 const PROBES: usize = 8;
@@ -58,6 +58,8 @@ pub struct TxSide {
     pub tx: String,
     /// Its NIC.
     pub tx_nic: String,
+    /// Its port's queues.
+    pub tx_queues: u32,
     /// How it timestamps sends.
     pub send_timestamping: String,
     /// Its PTP offset and its source.
@@ -67,7 +69,7 @@ pub struct TxSide {
 /// `--role tx`: waits for the rx side on `control`, then sends each trial
 /// it asks for until it says bye. Every wait is bounded by `peer_timeout`
 /// (between trials: by the idle time the rx side announced).
-pub fn serve_tx(engine: &mut Engine, tx: &mut dyn TxPort, txc: &PortCounters, control: &str, peer_timeout: Duration, me: TxSide, carrier: &str) -> anyhow::Result<()> {
+pub fn serve_tx(engine: &mut Engine, tx: &mut dyn TxPort, txc: &LaneCounters, control: &str, peer_timeout: Duration, me: TxSide, carrier: &str) -> anyhow::Result<()> {
     let ours = traffic(&engine.pool, carrier);
     eprintln!("fhgate bench: tx side listening on {control} for the rx side");
     // Connections that do not open with a hello are refused; listening
@@ -98,6 +100,7 @@ pub fn serve_tx(engine: &mut Engine, tx: &mut dyn TxPort, txc: &PortCounters, co
         epoch_ns: engine.epoch_ns,
         tx: me.tx,
         tx_nic: me.tx_nic,
+        tx_queues: me.tx_queues,
         hostname,
         send_timestamping: me.send_timestamping,
         ptp_offset: me.ptp_offset,
@@ -138,6 +141,8 @@ pub struct Peer {
     pub tx: String,
     /// The tx NIC.
     pub tx_nic: String,
+    /// The tx port's queues.
+    pub tx_queues: u32,
     /// The tx host's name.
     pub hostname: String,
     /// How the tx side timestamps sends.
@@ -154,7 +159,7 @@ pub struct RxSide<'a> {
     /// Where frames arrive.
     pub rx: Box<dyn RxPort>,
     /// Its counters.
-    pub rx_counters: PortCounters,
+    pub rx_counters: LaneCounters,
     /// To the tx side.
     pub ch: Channel,
     /// The trial plan (rate set per trial).
@@ -173,14 +178,14 @@ impl<'a> RxSide<'a> {
     /// Connects to the tx side at `peer`, checks it sends the same
     /// traffic, and probes the clocks' offset.
     #[allow(clippy::too_many_arguments)]
-    pub fn connect(engine: &'a mut Engine, rx: Box<dyn RxPort>, rx_counters: PortCounters, peer: &str, peer_timeout: Duration, plan: Plan, confirm: Duration, carrier: &str) -> Result<(RxSide<'a>, Peer), ControlError> {
+    pub fn connect(engine: &'a mut Engine, rx: Box<dyn RxPort>, rx_counters: LaneCounters, peer: &str, peer_timeout: Duration, plan: Plan, confirm: Duration, carrier: &str) -> Result<(RxSide<'a>, Peer), ControlError> {
         let mut ch = Channel::connect(peer, peer_timeout)?;
         let ours = traffic(&engine.pool, carrier);
         // The tx side idles while this side drains, settles and replays.
         let idle = (plan.drain + plan.settle + plan.warmup + confirm.max(plan.duration)).as_secs_f64() + 10.0;
         ch.send(&Msg::Hello { version: VERSION, traffic: ours.clone(), idle_seconds: idle })?;
         let m = ch.recv("the tx side's welcome", peer_timeout)?;
-        let Msg::Welcome { version, traffic: theirs, epoch_ns, tx, tx_nic, hostname, send_timestamping, ptp_offset } = m else {
+        let Msg::Welcome { version, traffic: theirs, epoch_ns, tx, tx_nic, tx_queues, hostname, send_timestamping, ptp_offset } = m else {
             return Err(ControlError::Protocol { peer: ch.peer.clone(), offset: 0, what: "the tx side did not answer with a welcome".into() });
         };
         if version != VERSION {
@@ -198,7 +203,7 @@ impl<'a> RxSide<'a> {
             control_rtt_ns,
         };
         let side = RxSide { engine, rx, rx_counters, ch, plan, confirm, peer_timeout, failed: None, arrivals: Vec::new(), log: Vec::new() };
-        Ok((side, Peer { tx, tx_nic, hostname, send_timestamping, offset }))
+        Ok((side, Peer { tx, tx_nic, tx_queues, hostname, send_timestamping, offset }))
     }
 
     /// Tells the tx side the run is over.
@@ -224,7 +229,7 @@ impl<'a> RxSide<'a> {
         let n_flows = self.engine.pool.flows.len();
         let mut flows: Vec<FlowStats> = (0..n_flows).map(|_| FlowStats::default()).collect();
         let mut totals = FlowStats::default();
-        let rx_drops0 = self.rx_counters.drops() + kernel_drops(&self.rx_counters);
+        let rx_drops0 = self.rx_counters.rx_drops();
         let hard_stop = (plan.warmup + plan.duration).mul_f64(1.5) + Duration::from_millis(500);
         // The bound on the clocks' offset, renewed for this trial's span.
         let (est, rtt) = probe(&mut self.ch, TRIAL_PROBES, self.peer_timeout)?;
@@ -254,7 +259,7 @@ impl<'a> RxSide<'a> {
         });
         let (sent, trial_start, measure_start, lap0, pos0) = answer?;
         let late = settle(self.rx.as_mut(), plan.settle);
-        let rx_port_drops = (self.rx_counters.drops() + kernel_drops(&self.rx_counters)).saturating_sub(rx_drops0);
+        let rx_port_drops = self.rx_counters.rx_drops().saturating_sub(rx_drops0);
         let sends = Sends { log: &self.log, lap0, pos0 };
         replay(self.engine, &self.arrivals, sends, trial_start, measure_start, &mut flows, &mut totals);
         Ok(self.engine.summarize(Outcome { sent, flows, totals, late, rx_port_drops }, plan, kind))

@@ -79,6 +79,13 @@ pub struct Host {
     pub tx_nic: String,
     /// Receive interface's driver (ethtool), backend.
     pub rx_nic: String,
+    /// Queues (AF_XDP) or fanout sockets (AF_PACKET) of the transmit port;
+    /// written only when more than one, so a one-queue report is unchanged.
+    #[serde(default = "one_queue", skip_serializing_if = "is_one_queue")]
+    pub tx_queues: u32,
+    /// The same of the receive port.
+    #[serde(default = "one_queue", skip_serializing_if = "is_one_queue")]
+    pub rx_queues: u32,
     /// How send and receive times are taken, and on which clock.
     pub timestamping: String,
     /// [`ONE_CLOCK`] (both ends in one process), or for `--role tx` and
@@ -89,6 +96,16 @@ pub struct Host {
     /// Cross-host runs: what is known of the two clocks' offset.
     #[serde(default)]
     pub clock_offset: Option<ClockOffset>,
+}
+
+/// A port's queue count when none is written.
+pub(super) fn one_queue() -> u32 {
+    1
+}
+
+/// Whether a queue count is the one left unwritten.
+pub(super) fn is_one_queue(n: &u32) -> bool {
+    *n == 1
 }
 
 fn one_clock() -> String {

@@ -29,8 +29,8 @@ pub fn tx(a: &RunArgs, spec: &CarrierSpec) -> Result<ExitCode> {
     let ns = a.tx_netns.as_deref().map(Netns::open).transpose()?;
     let ptp_offset = remote::ptp_offset(a.ptp_offset.as_deref())?;
     let mut engine = engine(a, spec, a.rx_decode(spec)?)?;
-    let (port, tx_nic) = netns::run_in(ns.as_ref(), || super::open_port(&backend, spec.mtu, "--tx"))?;
-    let me = TxSide { tx: super::with_ns(&tx_spec, &a.tx_netns), tx_nic, send_timestamping: super::SEND_STAMP.into(), ptp_offset };
+    let (port, tx_nic) = netns::run_in(ns.as_ref(), || super::lanes::open(&backend, spec.mtu, "--tx"))?;
+    let me = TxSide { tx: super::with_ns(&tx_spec, &a.tx_netns), tx_nic, tx_queues: port.tx_counters.queues(), send_timestamping: super::SEND_STAMP.into(), ptp_offset };
     let mut tx = port.tx;
     let control = a.control.as_deref().unwrap_or_default();
     remote::serve_tx(&mut engine, tx.as_mut(), &port.tx_counters, control, a.peer_timeout, me, &super::spec_text(spec))?;
@@ -58,7 +58,8 @@ pub fn rx(a: RunArgs, spec: &CarrierSpec) -> Result<ExitCode> {
         Some(c) => Some(super::dut::Dut::start(c, dut_ns)?),
         None => None,
     };
-    let (port, rx_nic) = netns::run_in(rx_ns.as_ref(), || super::open_port(&backend, a.rx_mtu.unwrap_or(spec.mtu), "--rx"))?;
+    let (port, rx_nic) = netns::run_in(rx_ns.as_ref(), || super::lanes::open(&backend, a.rx_mtu.unwrap_or(spec.mtu), "--rx"))?;
+    let rx_queues = port.rx_counters.queues();
     let plan = Plan { rate: None, warmup: a.warmup, duration: a.trial, drain: a.drain, settle: a.settle };
     let carrier = super::spec_text(spec);
     eprintln!("fhgate bench: rx side connecting to the tx side at {peer_addr}");
@@ -90,6 +91,8 @@ pub fn rx(a: RunArgs, spec: &CarrierSpec) -> Result<ExitCode> {
         rx: super::with_ns(&rx_spec, &a.rx_netns),
         tx_nic: peer.tx_nic,
         rx_nic,
+        tx_queues: peer.tx_queues,
+        rx_queues,
         timestamping: format!("software, {}: {} (tx host's clock); {} (rx host's clock)", offset.clock(), peer.send_timestamping, super::receive_stamp(&rx_spec)),
         clock: offset.clock().into(),
         clock_offset: Some(offset),

@@ -20,11 +20,12 @@ use ecpri::frame::{Body, DecodeConfig, FrameRepr};
 use ecpri::iq::Rounding;
 use ecpri::UdCompHdr;
 use fhgate::io::live::unix_ns;
-use fhgate::io::port_stats::{PortCounters, PortEvent};
+use fhgate::io::port_stats::PortEvent;
 use fhgate::io::{RxPoll, RxPort, TxPort};
 use fhgate::traffic::{reference_prb, SignalLevel, SlotTime};
 use fhgate::packet::PacketBuf;
 
+use super::lanes::LaneCounters;
 use super::pool::{key_of, FlowKey, Pool, LAPS, RADIO_FRAMES};
 use super::report;
 use super::stats::FlowStats;
@@ -73,10 +74,10 @@ pub struct Ports {
     pub tx: Box<dyn TxPort>,
     /// Where bench receives.
     pub rx: Box<dyn RxPort>,
-    /// The transmit half's counters (its own drops).
-    pub tx_counters: PortCounters,
-    /// The receive half's counters (kernel and ring drops).
-    pub rx_counters: PortCounters,
+    /// The transmit halves' counters (their own drops), over every lane.
+    pub tx_counters: LaneCounters,
+    /// The receive halves' counters (kernel and ring drops), over every lane.
+    pub rx_counters: LaneCounters,
 }
 
 /// The state that lives across trials.
@@ -162,7 +163,7 @@ impl Engine {
         let measure_start = AtomicU64::new(u64::MAX);
         let done = AtomicBool::new(false);
         let offered = AtomicU64::new(0);
-        let rx_drops0 = ports.rx_counters.drops() + kernel_drops(&ports.rx_counters);
+        let rx_drops0 = ports.rx_counters.rx_drops();
         let mut flows: Vec<FlowStats> = self.pool.flows.iter().map(|_| FlowStats::default()).collect();
         let mut totals = FlowStats::default();
         let (tx, rx, txc) = (&mut ports.tx, &mut ports.rx, &ports.tx_counters);
@@ -180,7 +181,7 @@ impl Engine {
         });
         (self.lap, self.pos) = (lap, pos);
         let late = settle(ports.rx.as_mut(), plan.settle);
-        let rx_port_drops = (ports.rx_counters.drops() + kernel_drops(&ports.rx_counters)).saturating_sub(rx_drops0);
+        let rx_port_drops = ports.rx_counters.rx_drops().saturating_sub(rx_drops0);
         self.summarize(Outcome { sent, flows, totals, late, rx_port_drops }, plan, kind)
     }
 
@@ -253,7 +254,7 @@ impl Engine {
     /// With `log`, every frame's table entry (0: the port dropped it) is
     /// also pushed in sending order, for a receiver on another host.
     #[allow(clippy::too_many_arguments)]
-    pub fn transmit(&self, tx: &mut dyn TxPort, counters: &PortCounters, plan: Plan, lap: &mut u64, pos: &mut usize, measure_start: &AtomicU64, mut log: Option<&mut Vec<u64>>) -> Sent {
+    pub fn transmit(&self, tx: &mut dyn TxPort, counters: &LaneCounters, plan: Plan, lap: &mut u64, pos: &mut usize, measure_start: &AtomicU64, mut log: Option<&mut Vec<u64>>) -> Sent {
         let n = self.pool.frames.len();
         let mut s = Sent { per_flow: vec![0; self.pool.flows.len()], ..Sent::default() };
         let total = plan.warmup + plan.duration;
@@ -536,11 +537,6 @@ pub fn settle(rx: &mut dyn RxPort, max: Duration) -> u64 {
         }
     }
     n
-}
-
-/// Frames the kernel dropped on the receive side (not counted by `drops`).
-pub fn kernel_drops(c: &PortCounters) -> u64 {
-    c.get(PortEvent::KernelRxDropped) + c.get(PortEvent::KernelRxRingFull)
 }
 
 #[cfg(test)]

@@ -211,7 +211,7 @@ fn ifindex(port: &str, name: &str) -> Result<u32, OpenError> {
 /// must hold it. More than one socket is refused: [`open_sockets`] opens those.
 pub fn open(c: &AfPacketConfig, mtu: usize) -> Result<(AfPacketRx, AfPacketTx), OpenError> {
     if c.sockets != 1 {
-        return Err(OpenError::new(format!("af_packet {}", c.interface), format!("this command uses one socket, not {}; a fanout group is for `fhgate run` and `fhgate gen`", c.sockets), "leave `sockets` out"));
+        return Err(OpenError::new(format!("af_packet {}", c.interface), format!("this command uses one socket, not {}; a fanout group is for `fhgate run`, `gen`, `sink` and `bench`", c.sockets), "leave `sockets` out"));
     }
     let mut v = open_sockets(c, mtu)?;
     v.pop().ok_or_else(|| OpenError::new(format!("af_packet {}", c.interface), "no socket opened", ""))

@@ -93,7 +93,7 @@ pub fn open(c: &AfXdpConfig, mtu: usize) -> Result<(AfXdpRx, AfXdpTx), OpenError
     if c.queues != 1 {
         return Err(OpenError::new(
             format!("af_xdp {} queues {}-{}", c.interface, c.queue, c.queue + c.queues.saturating_sub(1)),
-            "this command uses one queue; a socket per queue is for `fhgate run` and `fhgate gen`",
+            "this command uses one queue; a socket per queue is for `fhgate run`, `gen`, `sink` and `bench`",
             "give one `queue`",
         ));
     }
