@@ -243,11 +243,15 @@ impl Case {
             timing: self.timing,
             owd: Default::default(),
         };
+        let canary = studies::canary(&self.chains, self.decode, workers);
         // The thread watch reads /proc every 5 ms: not while CPU is measured.
         let watch = open_for.is_none().then(CpuWatch::start);
         let (cpu0, wall0) = (studies::cpu_time(), std::time::Instant::now());
         let mut running = start(spec).expect("start");
-        let shadow = studies::canary(&self.chains, self.decode, &mut running);
+        let shadow = canary.map(|(shadow, taps)| {
+            studies::install_taps(&mut running, taps);
+            shadow
+        });
         let stats = running.join().expect("join");
         if let Some(s) = shadow {
             let (sampled, dropped) = s.tap_totals();

@@ -12,7 +12,7 @@ use fhgate::control::canary::TAP_SLOTS;
 use fhgate::pipeline::pinning::PinPolicy;
 use fhgate::pipeline::polling::Polling;
 use fhgate::pipeline::runner::{Running, Threading};
-use fhgate::translate::shadow::{link, Sample};
+use fhgate::translate::shadow::{link, Sample, ShadowFeed, ShadowTap};
 use fhgate::translate::{ChainSpec, WorkerHost};
 
 use super::{bfp_width, median, passthrough, Case, Quantiles, Run};
@@ -118,26 +118,30 @@ static CANARY_EVERY: AtomicU32 = AtomicU32::new(0);
 pub(super) static CANARY_SEEN: Mutex<(u64, u64, u64)> = Mutex::new((0, 0, 0));
 
 /// With [`CANARY_EVERY`] set, a canary of the case's own chains (an
-/// identical candidate) on every worker, as `POST /v1/canary` installs
-/// it: a tap per worker through its swap ring, and the shadow thread.
-/// The tap starts at the worker's first burst after it is sent.
-pub(super) fn canary(chains: &[ChainSpec], decode: DecodeConfig, running: &mut Running) -> Option<Shadow> {
+/// identical candidate) for `workers` workers, as `POST /v1/canary` makes
+/// it: the shadow thread, started here before the pipeline so that
+/// building its instances is not timed, and a tap per worker for
+/// [`install_taps`].
+pub(super) fn canary(chains: &[ChainSpec], decode: DecodeConfig, workers: usize) -> Option<(Shadow, Vec<ShadowTap>)> {
     let n = CANARY_EVERY.load(Ordering::Relaxed);
     if n == 0 {
         return None;
     }
     let host = || WorkerHost::new(chains, decode).expect("the shadow's chains");
-    let mut feeds = Vec::new();
-    for c in running.controls.iter_mut() {
-        let (tap, feed) = link(Sample::Every(n), TAP_SLOTS);
-        c.set_tap(Some(tap)).expect("room for the tap");
-        feeds.push((0, feed));
-    }
+    let (taps, feeds): (Vec<ShadowTap>, Vec<(usize, ShadowFeed)>) = (0..workers).map(|_| link(Sample::Every(n), TAP_SLOTS)).map(|(t, f)| (t, (0, f))).unzip();
     let bound = fhgate::control::canary::stop_bound(chains, chains);
     // On the core after the worker's when the worker is pinned, as
     // `[control] canary_cores` would put it on a site.
     let cores: Vec<usize> = other_core().into_iter().collect();
-    Some(Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound, &cores, PinPolicy::Strict).expect("the shadow thread"))
+    Some((Shadow::start(vec![Pair { active: host(), candidate: host(), decode }], feeds, bound, &cores, PinPolicy::Strict).expect("the shadow thread"), taps))
+}
+
+/// Sends each worker of `running` its tap through its swap ring; it
+/// starts at the worker's next burst.
+pub(super) fn install_taps(running: &mut Running, taps: Vec<ShadowTap>) {
+    for (c, tap) in running.controls.iter_mut().zip(taps) {
+        c.set_tap(Some(tap)).expect("room for the tap");
+    }
 }
 
 /// The core after the worker's, when `FHGATE_BENCH_CORES` pins the worker.

@@ -573,7 +573,7 @@ mod tests {
     fn kernels_cover_all_but_the_tail() {
         // The equality tests in `bfp` and `convert` only mean something if
         // the vector loops, not the scalar tail, did most of the work.
-        assert!(available(), "this x86_64 CPU has no AVX2: the fast paths cannot be tested here");
+        assert!(available(), "this x86_64 CPU lacks AVX2 or FMA: the fast paths cannot be tested here");
         let n = 273;
         let src = std::vec![0x1234i16; n * 24];
         for w in 1..=16u32 {
@@ -615,7 +615,7 @@ mod tests {
         // Every width pair, both modes, every input exponent 0-15, random
         // mantissas and reserved nibbles: the kernels' bytes and saturation
         // counts are the scalar reference's, PRB for PRB.
-        assert!(available(), "this x86_64 CPU has no AVX2: the fast paths cannot be tested here");
+        assert!(available(), "this x86_64 CPU lacks AVX2 or FMA: the fast paths cannot be tested here");
         let n = 64;
         for a in 1..=16u32 {
             let la = prb_len(a);
@@ -652,7 +652,7 @@ mod tests {
     fn compress_kernels_equal_the_scalar_reference() {
         // Samples spanning every exponent, and width 1 rounded to nearest,
         // whose top needs exponent 16 (the saturating fallback).
-        assert!(available(), "this x86_64 CPU has no AVX2: the fast paths cannot be tested here");
+        assert!(available(), "this x86_64 CPU lacks AVX2 or FMA: the fast paths cannot be tested here");
         let mut rng = crate::iq::testutil::Rng(0xC0);
         let mut src = std::vec::Vec::new();
         for i in 0..96 {

@@ -191,6 +191,9 @@ pub(super) fn side(name: &str, r: RawSide) -> Result<Side, ConfigError> {
                 Some("eaxc") => Fanout::Eaxc,
                 Some(other) => return err(k("fanout"), format!("`{other}`: expected hash, cpu, queue or eaxc")),
             };
+            if r.fanout.is_some() && sockets == 1 {
+                return err(k("fanout"), "spreads frames over a group of sockets, and with sockets = 1 (the default) there is none: set sockets = N, or leave fanout out");
+            }
             Backend::AfPacket(AfPacketConfig { interface: need(r.interface.clone(), "interface")?, block_size, blocks: r.packet_blocks, sockets, fanout })
         }
         "udp" => {

@@ -171,6 +171,7 @@ fn multi_queue_keys_parse_and_are_refused_where_they_do_not_belong() {
         ("af_packet:eth1,queue=1", "port.queue: is not a key of backend \"af_packet\""),
         ("af_packet:eth1,sockets=0", "port.sockets: 0 is outside 1-64"),
         ("af_packet:eth1,fanout=rss", "port.fanout: `rss`: expected hash, cpu, queue or eaxc"),
+        ("af_packet:eth1,fanout=eaxc", "port.fanout: spreads frames over a group of sockets, and with sockets = 1"),
         ("udp:0.0.0.0:5000,10.0.0.1:5000,fanout=hash", "port.fanout: is not a key of backend \"udp\""),
     ] {
         let e = parse_port_spec(spec).unwrap_err().to_string();

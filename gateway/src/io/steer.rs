@@ -2,7 +2,9 @@
 //! [`SteeredTx`] puts every frame of one eAxC on the same queue (eAxC ID
 //! mod the number of queues), as a DU with a queue per antenna group
 //! does, so the peer's NIC receives each flow on one queue. Frames that
-//! are not eCPRI over Ethernet go on the first queue.
+//! are not eCPRI over Ethernet, or whose message type carries no eAxC
+//! (4 and up: a delay measurement's request and follow-up stay on one
+//! queue), go on the first queue.
 
 use std::io;
 
@@ -12,6 +14,8 @@ use super::TxPort;
 const ETHERTYPE_ECPRI: u16 = 0xAEFE;
 const TPID_8021Q: u16 = 0x8100;
 const TPID_8021AD: u16 = 0x88A8;
+/// The last eCPRI message type whose bytes 4-5 are an eAxC (PC_ID or RTC_ID).
+const LAST_TYPE_WITH_EAXC: u8 = 3;
 /// Where ecpriPcid (the eAxC ID) sits in the eCPRI common header.
 const PCID_AT: usize = 4;
 
@@ -28,7 +32,8 @@ pub fn eaxc_of(frame: &[u8]) -> Option<u16> {
         at += 4;
         ethertype = be16(at)?;
     }
-    if ethertype != ETHERTYPE_ECPRI {
+    // Message types 0-3 carry PC_ID or RTC_ID there; the others do not.
+    if ethertype != ETHERTYPE_ECPRI || *frame.get(at + 3)? > LAST_TYPE_WITH_EAXC {
         return None;
     }
     be16(at + 2 + PCID_AT)

@@ -184,7 +184,11 @@ impl State {
             return Err(ApiError { status: 503, message: "a worker has not taken earlier swaps (its ring is full); no canary started".into() });
         }
         let (cores, policy) = &self.canary_pin;
-        let shadow = Shadow::start(pairs, feeds, stop_bound(&active, &candidate), cores, *policy).map_err(|e| ApiError { status: 500, message: format!("canary: cannot start its thread: {e}") })?;
+        let shadow = Shadow::start(pairs, feeds, stop_bound(&active, &candidate), cores, *policy).map_err(|e| ApiError {
+            // A core that cannot be had (the cpuset changed since start) is the machine's state, not a server fault.
+            status: if e.kind() == std::io::ErrorKind::InvalidInput { 409 } else { 500 },
+            message: format!("canary: cannot start its thread: {e}"),
+        })?;
         let mut taps = taps.into_iter();
         for (dir, r) in live.into_iter().map(|x| (x.0, &mut x.1)) {
             for (w, c) in r.controls.iter_mut().enumerate() {

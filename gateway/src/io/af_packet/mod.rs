@@ -257,6 +257,8 @@ pub fn open_sockets(c: &AfPacketConfig, mtu: usize) -> Result<Vec<(AfPacketRx, A
         lanes.push((rx, tx));
     }
     if let Some(id) = group {
+        // Every member joined and the group has its program; each takes
+        // frames from its stage's first poll on.
         tracing::info!(port = %port, sockets = n, fanout = c.fanout.name(), group = id, "af_packet fanout group open");
     }
     Ok(lanes)

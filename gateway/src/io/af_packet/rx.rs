@@ -55,6 +55,20 @@ pub struct AfPacketRx {
     fd: OwnedFd,
     /// Whether the interface is still there, looked at while idle.
     watch: live::IfaceWatch,
+    /// A fanout member not yet polled: it takes no frame (a socket filter).
+    held: bool,
+}
+
+/// A classic BPF program as the kernel takes it (it copies the
+/// instructions during the call that passes it, and only reads them).
+fn fprog(prog: &[libc::sock_filter]) -> io::Result<libc::sock_fprog> {
+    let len = u16::try_from(prog.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cBPF program too long"))?;
+    Ok(libc::sock_fprog { len, filter: prog.as_ptr().cast_mut() })
+}
+
+/// Attaches a socket filter (SO_ATTACH_FILTER).
+fn set_filter(fd: &OwnedFd, prog: &[libc::sock_filter]) -> io::Result<()> {
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog(prog)?)
 }
 
 impl AfPacketRx {
@@ -86,6 +100,18 @@ impl AfPacketRx {
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req).map_err(|e| sys_error(port, "setting up the RX ring", e))?;
         let len = block_size * c.blocks as usize;
         let ring = Ring::map(&fd, len).map_err(|e| sys_error(port, "mapping the RX ring", e))?;
+        let held = c.sockets > 1;
+        if held {
+            // A fanout member takes nothing until its whole group has
+            // formed and its stage polls it (the hold ends at its first
+            // `recv`): bound but not yet joined it would take a copy of
+            // every frame, while the group grows a flow's frames would go
+            // to other members than later, and until the pipeline runs its
+            // ring would fill with frames too old to send (a few seconds
+            // of start-up: 64 blocks retired after 1 ms each hold 64 ms
+            // of a trickle).
+            set_filter(&fd, &super::fanout::TAKE_NOTHING).map_err(|e| sys_error(port, "holding the RX socket until its fanout group forms (SO_ATTACH_FILTER)", e))?;
+        }
         bind(&fd, index, libc::ETH_P_ALL as u16).map_err(|e| sys_error(port, "binding the RX socket", e))?;
         Ok(AfPacketRx {
             ring,
@@ -97,6 +123,7 @@ impl AfPacketRx {
             counters,
             fd,
             watch: live::IfaceWatch::new(&c.interface, index),
+            held,
         })
     }
 
@@ -117,10 +144,17 @@ impl AfPacketRx {
 
     /// Gives the fanout group (CBPF mode) its program.
     pub(super) fn set_fanout_program(&self, prog: &[libc::sock_filter]) -> io::Result<()> {
-        let len = u16::try_from(prog.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cBPF program too long"))?;
-        // The kernel copies the program during the call; it only reads it.
-        let fprog = libc::sock_fprog { len, filter: prog.as_ptr().cast_mut() };
-        setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, &fprog)
+        setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, &fprog(prog)?)
+    }
+
+    /// Starts taking frames: removes the hold a fanout member was opened
+    /// with (its group formed and programmed when the port opened).
+    fn release(&mut self) -> io::Result<()> {
+        let zero: libc::c_int = 0;
+        setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_DETACH_FILTER, &zero)
+            .map_err(|e| io::Error::new(e.kind(), format!("starting to take frames on an af_packet fanout socket (SO_DETACH_FILTER): {e}")))?;
+        self.held = false;
+        Ok(())
     }
 
     /// The counters now.
@@ -247,6 +281,9 @@ impl AfPacketRx {
 
 impl RxPort for AfPacketRx {
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> io::Result<RxPoll> {
+        if self.held {
+            self.release()?;
+        }
         let cap = bufs.len().min(lens.len()).min(times.len());
         let (mut n, mut bytes) = (0, 0u64);
         // At most one pass over the ring, so a call always returns.

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn steps_by_hand() {
-    assert!(super::super::available(), "this x86_64 CPU has no AVX2");
+    assert!(super::super::available(), "this x86_64 CPU lacks AVX2 or FMA");
     // Lane 0: 1000, -3000, 5 at exponent 2, reserved nibble 0xA; lane
     // 1: all zero at exponent 9. Output width 9. -3000 · 4 = -12000:
     // /2^5 = -375 does not fit 9 bits, /2^6 = -187.5 -> -188 does
@@ -64,7 +64,7 @@ fn narrowing_edges_equal_the_reference() {
     // from zero) at every shift.
     extern crate std;
     use std::vec::Vec;
-    assert!(super::super::available(), "this x86_64 CPU has no AVX2");
+    assert!(super::super::available(), "this x86_64 CPU lacks AVX2 or FMA");
     let mut rng = crate::iq::testutil::Rng(0x7E5);
     for a in 2..=16u32 {
         let top = 1i32 << (a - 1);
