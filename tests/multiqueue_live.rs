@@ -77,7 +77,7 @@ fn sink(tb: &Testbed, port: &str) -> Proc {
 /// four queues, all on queue 0 when it has one.
 fn gen(tb: &Testbed, port: &str) -> serde_json::Value {
     let args = [
-        "gen", "--prbs", "51", "--antennas", "4", "--comp", "bfp:8", "--mtu", "9000", "--du-port", "1", "--json", "--port", port, "--rate", "10000", "--slots",
+        "gen", "--prbs", "51", "--antennas", "4", "--comp", "bfp:8", "--mtu", "9000", "--du-port", "1", "--json", "--port", port, "--rate", "4000", "--slots",
         "100",
     ];
     let o = tb.fhgate("du", &args).output().expect("gen runs");
