@@ -285,6 +285,11 @@ impl Case {
     }
 }
 
+/// The first worker's core, when `FHGATE_BENCH_CORES` pins the workers.
+fn worker_core() -> Option<usize> {
+    std::env::var("FHGATE_BENCH_CORES").ok()?.split(',').next()?.parse().ok()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -353,8 +358,8 @@ fn site_cost(results: &[(String, Vec<Run>)]) {
 /// a frame due during it waits whatever the pipeline does, which puts a
 /// floor under the paced runs' p99.
 fn platform_stalls(secs: f64) -> String {
-    if let Some(c) = std::env::var("FHGATE_BENCH_CORES").ok().and_then(|v| v.split(',').next().and_then(|c| c.parse().ok())) {
-        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+    if let Some(id) = worker_core() {
+        core_affinity::set_for_current(core_affinity::CoreId { id });
     }
     let t0 = std::time::Instant::now();
     let (mut last, mut gaps, mut stalled) = (t0, [0u64; 3], Duration::ZERO);

@@ -15,7 +15,7 @@ use fhgate::pipeline::runner::{Running, Threading};
 use fhgate::translate::shadow::{link, Sample, ShadowFeed, ShadowTap};
 use fhgate::translate::{ChainSpec, WorkerHost};
 
-use super::{bfp_width, median, passthrough, Case, Quantiles, Run};
+use super::{bfp_width, median, passthrough, worker_core, Case, Quantiles, Run};
 
 /// CPU time of this process, user and system (getrusage RUSAGE_SELF).
 pub(super) fn cpu_time() -> Duration {
@@ -146,7 +146,7 @@ pub(super) fn install_taps(running: &mut Running, taps: Vec<ShadowTap>) {
 
 /// The core after the worker's, when `FHGATE_BENCH_CORES` pins the worker.
 fn other_core() -> Option<usize> {
-    let worker = std::env::var("FHGATE_BENCH_CORES").ok().and_then(|v| v.split(',').next().and_then(|c| c.parse::<usize>().ok()))?;
+    let worker = worker_core()?;
     Some((worker + 1) % std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
@@ -239,8 +239,8 @@ impl Drop for Neighbour {
 /// floor under any sleeping poll loop's CPU.
 fn platform_naps(d: Duration) -> String {
     std::thread::spawn(move || {
-        if let Some(c) = std::env::var("FHGATE_BENCH_CORES").ok().and_then(|v| v.split(',').next().and_then(|c| c.parse().ok())) {
-            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        if let Some(id) = worker_core() {
+            core_affinity::set_for_current(core_affinity::CoreId { id });
         }
         // SAFETY: PR_SET_TIMERSLACK takes a value and affects only this thread.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };

@@ -257,7 +257,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
             let (r, tx) = super::owd::Responder::start(port.rx, port.tx, own)?;
             responder = Some(r);
             let queues: Vec<Box<dyn TxPort>> = std::iter::once(Box::new(tx) as Box<dyn TxPort>).chain(lanes.map(|l| l.tx)).collect();
-            let tx: Box<dyn TxPort> = if queues.len() == 1 { queues.into_iter().next().expect("one queue") } else { Box::new(fhgate::io::steer::SteeredTx::new(queues)?) };
+            let tx = fhgate::io::steer::steered(queues)?;
             (tx, spec.clone(), true)
         }
         (None, None) => anyhow::bail!("give -o FILE.pcap or --port SPEC"),

@@ -124,7 +124,7 @@ pub fn run(a: SinkArgs) -> Result<ExitCode> {
             let rest: Vec<Box<dyn RxPort>> = lanes.map(|l| l.rx).collect();
             owd_tx = Some(first.tx);
             own = super::owd::own_mac(&backend, own);
-            let rx: Box<dyn RxPort> = if rest.is_empty() { first.rx } else { Box::new(fhgate::io::merged::MergedRx::new(std::iter::once(first.rx).chain(rest).collect())) };
+            let rx = fhgate::io::merged::merged(std::iter::once(first.rx).chain(rest).collect());
             (rx, spec.clone(), true)
         }
         (None, Some(path)) => (Box::new(PcapRx::open(path, Pace::Fast)?), path.display().to_string(), false),

@@ -26,6 +26,16 @@ impl MergedRx {
     }
 }
 
+/// The receive halves of a port's lanes as one port: a single lane as it
+/// is, several through a [`MergedRx`].
+pub fn merged(mut lanes: Vec<Box<dyn RxPort>>) -> Box<dyn RxPort> {
+    if lanes.len() == 1 {
+        lanes.pop().expect("one lane")
+    } else {
+        Box::new(MergedRx::new(lanes))
+    }
+}
+
 impl RxPort for MergedRx {
     fn recv(&mut self, bufs: &mut [PacketBuf], lens: &mut [usize], times: &mut [u64]) -> io::Result<RxPoll> {
         let n = self.lanes.len();

@@ -55,6 +55,16 @@ impl SteeredTx {
     }
 }
 
+/// The transmit halves of a port's lanes as one port: a single lane as it
+/// is, several through a [`SteeredTx`] (at least one).
+pub fn steered(mut queues: Vec<Box<dyn TxPort>>) -> io::Result<Box<dyn TxPort>> {
+    if queues.len() == 1 {
+        Ok(queues.pop().expect("one queue"))
+    } else {
+        Ok(Box::new(SteeredTx::new(queues)?))
+    }
+}
+
 impl TxPort for SteeredTx {
     fn send(&mut self, frame: &[u8], time_ns: u64) -> io::Result<()> {
         let q = eaxc_of(frame).map_or(0, |e| e as usize % self.queues.len());

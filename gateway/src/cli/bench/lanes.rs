@@ -1,14 +1,14 @@
 //! bench's ports, of one lane or several: a multi-queue live port
 //! (`af_xdp:IF,queues=0-3`, `af_packet:IF,sockets=4`) sends through
-//! [`SteeredTx`] (eAxC mod N, as `fhgate gen`) and receives through
-//! [`MergedRx`] (as `fhgate sink`); its counters are read summed over
+//! [`fhgate::io::steer::SteeredTx`] (eAxC mod N, as `fhgate gen`) and receives through
+//! [`fhgate::io::merged::MergedRx`] (as `fhgate sink`); its counters are read summed over
 //! every lane, so a drop on any queue counts.
 
 use anyhow::{anyhow, Result};
 use fhgate::config::Backend;
-use fhgate::io::merged::MergedRx;
+use fhgate::io::merged::merged;
 use fhgate::io::port_stats::{PortCounters, PortEvent};
-use fhgate::io::steer::SteeredTx;
+use fhgate::io::steer::steered;
 use fhgate::io::{live, RxPort, TxPort};
 
 use super::host;
@@ -80,11 +80,7 @@ pub fn open(b: &Backend, mtu: usize, flag: &str) -> Result<(Port, String)> {
         txc.push(l.tx_counters);
         rxc.push(l.rx_counters);
     }
-    let (tx, rx): (Box<dyn TxPort>, Box<dyn RxPort>) = if n == 1 {
-        (txs.pop().expect("one lane"), rxs.pop().expect("one lane"))
-    } else {
-        (Box::new(SteeredTx::new(txs)?), Box::new(MergedRx::new(rxs)))
-    };
+    let (tx, rx) = (steered(txs)?, merged(rxs));
     let nic = match b {
         Backend::AfXdp(c) => format!(
             "{} (driver {}), AF_XDP",
